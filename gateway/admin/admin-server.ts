@@ -1,0 +1,110 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { Gateway, ListenerAddress } from '../gateway.js';
+
+const MAX_ADMIN_BODY = 1024 * 1024;
+
+/** Compares tokens in constant time (hashing first evens out the lengths). */
+function tokenMatches(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_ADMIN_BODY) throw new GatewayError('NW_GW_STATE_INVALID', `body over ${MAX_ADMIN_BODY} bytes`);
+    chunks.push(c);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new GatewayError('NW_GW_STATE_INVALID', `not JSON: ${(err as Error).message}`);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/**
+ * Loopback admin API. Read endpoints are open on loopback; anything that
+ * changes state needs `Authorization: Bearer <token>`, and with no token
+ * configured nothing can be changed at all.
+ *
+ *   GET /healthz · GET /readyz · GET /metrics · GET /state
+ *   PUT /state            {"apps": {"<app>": <state>, ...}}  several apps in one swap
+ *   PUT /state/<app>      <state>
+ */
+export class AdminServer {
+  private constructor(
+    private readonly server: Server,
+    readonly address: ListenerAddress,
+  ) {}
+
+  static async start(gw: Gateway, host: string, port: number, token: string | undefined): Promise<AdminServer> {
+    const server = createServer((req, res) => {
+      AdminServer.route(gw, token, req, res).catch((err: unknown) => {
+        const e = isGatewayError(err) ? err : new GatewayError('NW_GW_INTERNAL', (err as Error).message);
+        if (!res.headersSent) send(res, e.status, { error: { code: e.code, message: e.message } });
+        else res.destroy();
+      });
+    });
+    server.on('clientError', (_err, socket) => socket.destroy());
+    const address = await new Promise<ListenerAddress>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        const a = server.address() as AddressInfo;
+        resolve({ host: a.address, port: a.port, url: `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` });
+      });
+    });
+    return new AdminServer(server, address);
+  }
+
+  private static authorize(token: string | undefined, req: IncomingMessage): void {
+    if (token === undefined) throw new GatewayError('NW_GW_ADMIN_UNAUTHORIZED', 'no admin token is configured on this gateway');
+    const auth = req.headers.authorization ?? '';
+    const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    if (!given || !tokenMatches(given, token)) throw new GatewayError('NW_GW_ADMIN_UNAUTHORIZED');
+  }
+
+  private static async route(gw: Gateway, token: string | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    const method = req.method ?? 'GET';
+    const readOnly = method === 'GET' || method === 'HEAD';
+    if (path === '/healthz' && readOnly) return send(res, 200, { status: 'ok' });
+    if (path === '/readyz' && readOnly) return send(res, gw.isReady() ? 200 : 503, { ready: gw.isReady() });
+    if (path === '/metrics' && readOnly) return send(res, 200, gw.metrics.render(), 'text/plain; version=0.0.4');
+    if (path === '/state' && readOnly) return send(res, 200, { gateway: gw.config.name, apps: gw.getState() });
+    if (path === '/state' || path.startsWith('/state/')) {
+      if (method !== 'PUT') throw new GatewayError('NW_GW_ADMIN_METHOD', `${method} ${path}`);
+      AdminServer.authorize(token, req);
+      const body = await readJson(req);
+      let states: Record<string, unknown>;
+      if (path === '/state') {
+        const apps = (body as { apps?: unknown } | null)?.apps;
+        if (apps === null || typeof apps !== 'object' || Array.isArray(apps)) throw new GatewayError('NW_GW_STATE_INVALID', 'expected {"apps": {"<app>": state}}');
+        states = apps as Record<string, unknown>;
+      } else {
+        states = { [decodeURIComponent(path.slice('/state/'.length))]: body };
+      }
+      const result = await gw.applyStates(states);
+      return send(res, 200, result);
+    }
+    throw new GatewayError('NW_GW_ADMIN_NOT_FOUND', path);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

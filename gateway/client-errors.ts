@@ -1,0 +1,40 @@
+import type { Duplex } from 'node:stream';
+import type { GatewayErrorCode } from './errors.js';
+import { GATEWAY_ERRORS } from './errors.js';
+import type { Logger } from './observability/logger.js';
+import type { GatewayMetrics } from './observability/metrics.js';
+
+/** Maps a parser / socket error code from node's HTTP server to our error code. */
+export function clientErrorCode(nodeCode: string | undefined): GatewayErrorCode {
+  switch (nodeCode) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 'NW_GW_HEADERS_TOO_LARGE';
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return 'NW_GW_CLIENT_TIMEOUT';
+    default:
+      return 'NW_GW_BAD_REQUEST';
+  }
+}
+
+/**
+ * A request the parser refused (smuggling attempts with both Content-Length
+ * and Transfer-Encoding, bad framing, oversized headers, too slow): answer
+ * with a 4xx if the socket still takes bytes, then close it. Nothing reaches
+ * an upstream, so no upstream connection is poisoned.
+ */
+export function handleClientError(err: Error & { code?: string }, socket: Duplex, logger: Logger, metrics: GatewayMetrics): void {
+  const code = clientErrorCode(err.code);
+  metrics.errors.inc(['-', code]);
+  logger.debug('gateway.client.error', { code, nodeCode: err.code, message: err.message });
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = GATEWAY_ERRORS[code].status;
+  const body = JSON.stringify({ error: { code, message: GATEWAY_ERRORS[code].message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\nx-northwest-error: ${code}\r\n\r\n${body}`,
+  );
+  (socket as Duplex & { destroySoon?: () => void }).destroySoon?.();
+}

@@ -1,0 +1,137 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** Loopback-only addresses: admin endpoints must never be reachable from the network. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+const port = z.number().int().min(0).max(65535);
+const ms = z.number().int().positive();
+
+const serverSchema = z.strictObject({
+  /** Base URL of one app server, e.g. http://127.0.0.1:8081 (http only; path must be /). */
+  url: z.url({ protocol: /^http$/ }).refine((u) => new URL(u).pathname === '/', 'must have no path'),
+  weight: z.number().int().min(1).max(100).default(1),
+});
+
+const healthCheckSchema = z.strictObject({
+  path: z.string().startsWith('/').default('/healthz'),
+  intervalMs: ms.default(2000),
+  timeoutMs: ms.default(1000),
+  healthyThreshold: z.number().int().min(1).default(2),
+  unhealthyThreshold: z.number().int().min(1).default(2),
+});
+
+const passiveSchema = z.strictObject({
+  /** Consecutive connection failures / 5xx-free errors before a server is marked down. */
+  maxFailures: z.number().int().min(1).default(3),
+  /** How long a passively failed server stays out of rotation. */
+  cooldownMs: ms.default(10_000),
+});
+
+const poolSchema = z.strictObject({
+  servers: z.array(serverSchema).min(1),
+  policy: z.enum(['round-robin', 'least-in-flight']).default('round-robin'),
+  /** Connections kept per upstream server (keep-alive pool size). */
+  connectionsPerServer: z.number().int().min(1).max(1024).default(64),
+  /** Pipelining depth per connection; 1 means none. */
+  pipelining: z.number().int().min(1).max(16).default(1),
+  /** Extra attempts on another server for idempotent requests that failed to connect. */
+  retries: z.number().int().min(0).max(5).default(1),
+  healthCheck: healthCheckSchema.optional(),
+  passive: passiveSchema.prefault({}),
+  /** Public origin of this deployment, used as redirect target (scheme://host[:port], no path). */
+  publicOrigin: z
+    .url({ protocol: /^https?$/ })
+    .refine((u) => new URL(u).pathname === '/' && !u.endsWith('/'), 'must be an origin without path or trailing slash')
+    .optional(),
+});
+
+const fenceDefaultsSchema = z.strictObject({
+  maxHeldWrites: z.number().int().min(0).default(1000),
+  maxHoldMs: ms.default(5000),
+  retryAfterSeconds: z.number().int().min(1).default(1),
+});
+
+const appSchema = z.strictObject({
+  /** Host header values (without port) this app answers for. */
+  hosts: z.array(z.string().min(1).toLowerCase()).min(1),
+  n1: poolSchema,
+  n2: poolSchema,
+  fence: fenceDefaultsSchema.prefault({}),
+  /** Largest request body buffered for mirrored writes / shadow reads; larger gets 413. */
+  mirrorBodyBytes: z.number().int().positive().default(1024 * 1024),
+});
+
+const listenerSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port,
+});
+
+const adminSchema = z.strictObject({
+  host: z.string().refine(isLoopbackHost, 'admin must bind to a loopback address (127.0.0.0/8, ::1, localhost)').default('127.0.0.1'),
+  port,
+  /** Environment variable holding the admin token. */
+  tokenEnv: z.string().min(1).default('NORTHWEST_ADMIN_TOKEN'),
+});
+
+export const gatewayConfigSchema = z
+  .strictObject({
+    /** Name of this gateway in logs and as fleet member id. */
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('gateway'),
+    listeners: z.array(listenerSchema).min(1),
+    admin: adminSchema.optional(),
+    /** Forwarding engine for plain HTTP; WebSocket upgrades always go through http-proxy. */
+    engine: z.enum(['undici', 'http-proxy']).default('undici'),
+    /** Peers (IP addresses) whose X-Forwarded-* headers are trusted and appended to. */
+    trustedProxies: z.array(z.string().refine((s) => isIP(s) !== 0, 'must be an IP address')).default([]),
+    limits: z
+      .strictObject({
+        maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+        maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+      })
+      .prefault({}),
+    timeouts: z
+      .strictObject({
+        clientHeadersMs: ms.default(10_000),
+        clientRequestMs: ms.default(60_000),
+        clientKeepAliveMs: ms.default(5_000),
+        upstreamConnectMs: ms.default(2_000),
+        upstreamHeadersMs: ms.default(30_000),
+        upstreamIdleMs: ms.default(30_000),
+        drainMs: ms.default(10_000),
+        shutdownMs: ms.default(10_000),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+        access: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** If true, /readyz stays false until a state is applied by the control plane. */
+    waitForState: z.boolean().default(false),
+    apps: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'app names are lowercase [a-z0-9-]'), appSchema),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, string>();
+    for (const [app, spec] of Object.entries(cfg.apps)) {
+      for (const [i, host] of spec.hosts.entries()) {
+        const other = seen.get(host);
+        if (other !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['apps', app, 'hosts', i], message: `host "${host}" is already used by app "${other}"` });
+        }
+        seen.set(host, app);
+      }
+    }
+  });
+
+/** Raw (pre-default) config as written in a file. */
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+/** Validated config with defaults filled; frozen after load. */
+export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+export type AppConfig = GatewayConfig['apps'][string];
+export type PoolConfig = AppConfig['n1'];
+export type HealthCheckConfig = NonNullable<PoolConfig['healthCheck']>;

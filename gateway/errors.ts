@@ -1,0 +1,64 @@
+/**
+ * The gateway's error catalogue. Every failure path in the data plane and the
+ * admin API maps to exactly one code here; the code is stable (operators grep
+ * logs and alert on it) and the HTTP status is what a client sees.
+ */
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly message: string;
+}
+
+export const GATEWAY_ERRORS = {
+  NW_GW_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
+  NW_GW_BAD_REQUEST: { status: 400, message: 'malformed request' },
+  NW_GW_MISSING_HOST: { status: 400, message: 'request has no Host header' },
+  NW_GW_UNKNOWN_HOST: { status: 421, message: 'no application is configured for this Host' },
+  NW_GW_HEADERS_TOO_LARGE: { status: 431, message: 'request headers too large' },
+  NW_GW_BODY_TOO_LARGE: { status: 413, message: 'request body too large' },
+  NW_GW_CLIENT_TIMEOUT: { status: 408, message: 'client sent the request too slowly' },
+  NW_GW_NO_HEALTHY_UPSTREAM: { status: 503, message: 'no healthy upstream server' },
+  NW_GW_UPSTREAM_CONNECT_FAILED: { status: 502, message: 'could not connect to upstream' },
+  NW_GW_UPSTREAM_CONNECT_TIMEOUT: { status: 504, message: 'timed out connecting to upstream' },
+  NW_GW_UPSTREAM_HEADERS_TIMEOUT: { status: 504, message: 'upstream did not send response headers in time' },
+  NW_GW_UPSTREAM_IDLE_TIMEOUT: { status: 504, message: 'upstream response body stalled' },
+  NW_GW_UPSTREAM_RESET: { status: 502, message: 'upstream closed the connection' },
+  NW_GW_UPSTREAM_PROTOCOL: { status: 502, message: 'upstream sent an invalid response' },
+  NW_GW_MIRROR_PARTIAL_FAILURE: { status: 502, message: 'write did not succeed on every deployment' },
+  NW_GW_WRITE_HOLD_TIMEOUT: { status: 503, message: 'write held during handover fence timed out; retry' },
+  NW_GW_WRITE_HOLD_FULL: { status: 503, message: 'too many writes held during handover fence; retry' },
+  NW_GW_WRITE_FENCED: { status: 503, message: 'writes are fenced for this application; retry' },
+  NW_GW_SHUTTING_DOWN: { status: 503, message: 'gateway is shutting down' },
+  NW_GW_STATE_INVALID: { status: 400, message: 'state document is invalid' },
+  NW_GW_STATE_STALE_EPOCH: { status: 409, message: 'state epoch is older than the applied one' },
+  NW_GW_STATE_UNKNOWN_APP: { status: 404, message: 'no such application' },
+  NW_GW_DRAIN_TIMEOUT: { status: 504, message: 'in-flight requests did not drain before the deadline' },
+  NW_GW_ADMIN_UNAUTHORIZED: { status: 401, message: 'admin token missing or wrong' },
+  NW_GW_ADMIN_NOT_FOUND: { status: 404, message: 'no such admin endpoint' },
+  NW_GW_ADMIN_METHOD: { status: 405, message: 'method not allowed on this admin endpoint' },
+  NW_GW_WEBSOCKET_FAILED: { status: 502, message: 'websocket upgrade to upstream failed' },
+  NW_GW_INTERNAL: { status: 500, message: 'internal gateway error' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+/** An error with a stable code and the HTTP status a client sees for it. */
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError';
+  readonly code: GatewayErrorCode;
+  readonly status: number;
+  /** Seconds for Retry-After, when the client should come back. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: GatewayErrorCode, detail?: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    const spec = GATEWAY_ERRORS[code];
+    super(detail ? `${spec.message}: ${detail}` : spec.message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = spec.status;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}

@@ -1,0 +1,147 @@
+/**
+ * A small Prometheus text-format registry. Label values are joined into one
+ * map key so the hot path costs one string concat and one map lookup.
+ */
+
+type Labels = readonly string[];
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function renderLabels(names: Labels, values: Labels, extra = ''): string {
+  const parts = names.map((n, i) => `${n}="${escapeLabel(values[i] ?? '')}"`);
+  if (extra) parts.push(extra);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+abstract class Metric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: Labels,
+  ) {}
+  abstract render(): string;
+  protected header(type: string): string {
+    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${type}\n`;
+  }
+}
+
+export class Counter extends Metric {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  inc(labels: Labels = [], by = 1): void {
+    const key = labels.join('\u0000');
+    const cur = this.values.get(key);
+    if (cur) cur.value += by;
+    else this.values.set(key, { labels, value: by });
+  }
+  get(labels: Labels = []): number {
+    return this.values.get(labels.join('\u0000'))?.value ?? 0;
+  }
+  render(): string {
+    let out = this.header('counter');
+    for (const { labels, value } of this.values.values()) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
+    return out;
+  }
+}
+
+export class Gauge extends Metric {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  private collector: (() => Array<[Labels, number]>) | undefined;
+  set(labels: Labels, value: number): void {
+    this.values.set(labels.join('\u0000'), { labels, value });
+  }
+  add(labels: Labels, by: number): void {
+    const key = labels.join('\u0000');
+    const cur = this.values.get(key);
+    if (cur) cur.value += by;
+    else this.values.set(key, { labels, value: by });
+  }
+  get(labels: Labels = []): number {
+    return this.values.get(labels.join('\u0000'))?.value ?? 0;
+  }
+  /** Values computed at scrape time (e.g. upstream health). */
+  collect(fn: () => Array<[Labels, number]>): void {
+    this.collector = fn;
+  }
+  render(): string {
+    let out = this.header('gauge');
+    if (this.collector) for (const [labels, value] of this.collector()) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
+    for (const { labels, value } of this.values.values()) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
+    return out;
+  }
+}
+
+export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+export class Histogram extends Metric {
+  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  constructor(name: string, help: string, labelNames: Labels, private readonly buckets: readonly number[] = LATENCY_BUCKETS_SECONDS) {
+    super(name, help, labelNames);
+  }
+  observe(labels: Labels, value: number): void {
+    const key = labels.join('\u0000');
+    let s = this.series.get(key);
+    if (!s) {
+      s = { labels, counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]! += 1;
+    s.sum += value;
+    s.count += 1;
+  }
+  count(labels: Labels = []): number {
+    return this.series.get(labels.join('\u0000'))?.count ?? 0;
+  }
+  render(): string {
+    let out = this.header('histogram');
+    for (const s of this.series.values()) {
+      for (let i = 0; i < this.buckets.length; i++) {
+        out += `${this.name}_bucket${renderLabels(this.labelNames, s.labels, `le="${this.buckets[i]}"`)} ${s.counts[i]}\n`;
+      }
+      out += `${this.name}_bucket${renderLabels(this.labelNames, s.labels, 'le="+Inf"')} ${s.count}\n`;
+      out += `${this.name}_sum${renderLabels(this.labelNames, s.labels)} ${s.sum}\n`;
+      out += `${this.name}_count${renderLabels(this.labelNames, s.labels)} ${s.count}\n`;
+    }
+    return out;
+  }
+}
+
+/** Every metric the gateway exports. */
+export class GatewayMetrics {
+  readonly requests = new Counter('northwest_gateway_requests_total', 'Requests answered, by app, mode, deployment and status.', ['app', 'mode', 'deployment', 'status']);
+  readonly latency = new Histogram('northwest_gateway_request_duration_seconds', 'Time from request to response end.', ['app', 'deployment']);
+  readonly inFlight = new Gauge('northwest_gateway_in_flight_requests', 'Requests being served.', ['app']);
+  readonly heldWrites = new Gauge('northwest_gateway_held_writes', 'Writes held by a fence right now.', ['app']);
+  readonly holdTime = new Histogram('northwest_gateway_write_hold_seconds', 'How long released writes were held by a fence.', ['app']);
+  readonly errors = new Counter('northwest_gateway_errors_total', 'Failures by error code.', ['app', 'code']);
+  readonly mirrorMismatch = new Counter('northwest_gateway_shadow_mismatches_total', 'Shadow-compared reads whose status or body differed.', ['app']);
+  readonly mirrorFailures = new Counter('northwest_gateway_mirror_partial_failures_total', 'Mirrored writes that did not succeed on both deployments.', ['app']);
+  readonly readFallbacks = new Counter('northwest_gateway_read_fallbacks_total', 'Reads served by the other deployment after a failure.', ['app']);
+  readonly retries = new Counter('northwest_gateway_upstream_retries_total', 'Idempotent requests retried on another server.', ['app', 'deployment']);
+  readonly upstreamHealthy = new Gauge('northwest_gateway_upstream_healthy', 'Whether an upstream server is in rotation (1) or not (0).', ['app', 'deployment', 'server']);
+  readonly upstreamInFlight = new Gauge('northwest_gateway_upstream_in_flight', 'Requests in flight per upstream server.', ['app', 'deployment', 'server']);
+  readonly stateEpoch = new Gauge('northwest_gateway_state_epoch', 'Epoch of the state applied per app.', ['app', 'mode']);
+  readonly stateApplies = new Counter('northwest_gateway_state_applies_total', 'State applications by result.', ['app', 'result']);
+
+  render(): string {
+    return [
+      this.requests,
+      this.latency,
+      this.inFlight,
+      this.heldWrites,
+      this.holdTime,
+      this.errors,
+      this.mirrorMismatch,
+      this.mirrorFailures,
+      this.readFallbacks,
+      this.retries,
+      this.upstreamHealthy,
+      this.upstreamInFlight,
+      this.stateEpoch,
+      this.stateApplies,
+    ]
+      .map((m) => m.render())
+      .join('');
+  }
+}

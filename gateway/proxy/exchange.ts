@@ -1,0 +1,55 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayConfig } from '../config/config-schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { AppRoute } from '../state/routing-table.js';
+import type { Deployment } from '../state/app-state.js';
+import type { InFlightWrites } from '../state/in-flight-writes.js';
+import type { UpstreamPool } from '../upstream/upstream-pool.js';
+import type { HeaderMap } from './forward-headers.js';
+import type { UpstreamRequest } from './undici-forwarder.js';
+
+/** Everything one request's handling needs, resolved once at the edge. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  readonly startedAt: number;
+  readonly path: string;
+  readonly upstreamHeaders: HeaderMap;
+  /** Set once a route is chosen; used for metrics and error headers. */
+  route: AppRoute | undefined;
+  /** Deployment whose reply the client gets ('none' for gateway-made replies). */
+  servedBy: Deployment | 'none';
+}
+
+/** Shared services the mode handlers use. */
+export interface ExchangeServices {
+  readonly config: GatewayConfig;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+  readonly inFlightWrites: InFlightWrites;
+}
+
+export function poolOf(route: AppRoute, d: Deployment): UpstreamPool {
+  return d === 'n1' ? route.runtime.n1 : route.runtime.n2;
+}
+
+export function otherSide(d: Deployment): Deployment {
+  return d === 'n1' ? 'n2' : 'n1';
+}
+
+/** The headers that tell a client (and our experiments) who served it and at which epoch. */
+export function servedByHeaders(ex: Exchange, deployment: Deployment | 'none', extra: HeaderMap = {}): HeaderMap {
+  const h: HeaderMap = { 'x-request-id': ex.requestId, 'x-northwest-deployment': deployment, ...extra };
+  if (ex.route) {
+    h['x-northwest-epoch'] = String(ex.route.state.epoch);
+    h['x-northwest-mode'] = ex.route.state.mode;
+    h['x-northwest-app'] = ex.route.runtime.name;
+  }
+  return h;
+}
+
+export function upstreamRequest(ex: Exchange, body: UpstreamRequest['body']): UpstreamRequest {
+  return { method: ex.req.method ?? 'GET', path: ex.path, headers: ex.upstreamHeaders, body };
+}

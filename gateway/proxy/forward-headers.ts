@@ -1,0 +1,106 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus legacy ones proxies must not forward. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Forwarding headers a client could forge; only a trusted proxy's values are kept. */
+const SPOOFABLE = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip']);
+
+/** Our own response markers: never accepted from a client or an upstream. */
+export const NW_HEADER_PREFIX = 'x-northwest-';
+
+export const VIA_TOKEN = '1.1 northwest';
+
+export type HeaderMap = Record<string, string | string[]>;
+
+function connectionTokens(value: string | string[] | undefined): Set<string> {
+  const out = new Set<string>();
+  if (value === undefined) return out;
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t) out.add(t);
+  }
+  return out;
+}
+
+function appendList(existing: string | string[] | undefined, value: string): string {
+  if (existing === undefined) return value;
+  const prev = Array.isArray(existing) ? existing.join(', ') : existing;
+  return prev ? `${prev}, ${value}` : value;
+}
+
+export interface ForwardContext {
+  /** The TCP peer's address (not any header). */
+  readonly peerIp: string;
+  /** Whether the peer is a configured trusted proxy. */
+  readonly trustedPeer: boolean;
+  readonly proto: 'http' | 'https';
+  readonly requestId: string;
+  /** Keep Upgrade/Connection for a WebSocket handshake. */
+  readonly upgrade?: boolean;
+}
+
+/** Builds the header set sent upstream: hop-by-hop stripped, forwarding headers set by us. */
+export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext): HeaderMap {
+  const dropped = connectionTokens(incoming.connection);
+  const out: HeaderMap = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    if (HOP_BY_HOP.has(name) || dropped.has(name) || name.startsWith(NW_HEADER_PREFIX)) continue;
+    if (SPOOFABLE.has(name) && !ctx.trustedPeer) continue;
+    out[name] = value;
+  }
+  out['x-forwarded-for'] = ctx.trustedPeer ? appendList(incoming['x-forwarded-for'], ctx.peerIp) : ctx.peerIp;
+  if (!ctx.trustedPeer || incoming['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = ctx.proto;
+  if ((!ctx.trustedPeer || incoming['x-forwarded-host'] === undefined) && incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
+  out.via = appendList(incoming.via, VIA_TOKEN);
+  out['x-request-id'] = ctx.requestId;
+  if (ctx.upgrade) {
+    out.connection = 'upgrade';
+    if (incoming.upgrade !== undefined) out.upgrade = incoming.upgrade;
+  }
+  return out;
+}
+
+/** Filters an upstream response's headers before they go to the client. */
+export function buildClientHeaders(upstream: Record<string, string | string[] | undefined>): HeaderMap {
+  const dropped = connectionTokens(upstream.connection);
+  const out: HeaderMap = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || dropped.has(lower) || lower.startsWith(NW_HEADER_PREFIX)) continue;
+    out[lower] = value;
+  }
+  out.via = appendList(out.via, VIA_TOKEN);
+  return out;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Keeps a well-formed client request id (for tracing across tiers), else undefined. */
+export function acceptableRequestId(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' && REQUEST_ID.test(value) ? value : undefined;
+}
+
+/** Path and query of a request target, whatever form the client used (origin or absolute). */
+export function pathAndQuery(url: string | undefined): string {
+  if (!url) return '/';
+  if (url.startsWith('/') && !url.startsWith('//')) return url;
+  try {
+    const u = new URL(url, 'http://invalid.invalid');
+    return u.pathname + u.search;
+  } catch {
+    return '/';
+  }
+}

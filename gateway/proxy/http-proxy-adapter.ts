@@ -1,0 +1,67 @@
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import { GatewayError } from '../errors.js';
+import type { UpstreamServer } from '../upstream/upstream-server.js';
+import { buildClientHeaders, type HeaderMap } from './forward-headers.js';
+import { toUpstreamError } from './upstream-errors.js';
+
+/**
+ * The one place http-proxy is used. node-http-proxy emits errors as events
+ * and crashes the process when nobody listens, so every call here has its
+ * own callback and the server has a catch-all listener; errors come back as
+ * GatewayErrors. Used for WebSocket upgrades always, and for plain HTTP when
+ * `engine: http-proxy` is configured.
+ */
+export class HttpProxyAdapter {
+  private readonly proxy: httpProxy;
+  private readonly agents = new Map<string, Agent>();
+
+  constructor(private readonly opts: { connections: number; upstreamHeadersMs: number }) {
+    this.proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: false, ws: true, ignorePath: false, proxyTimeout: opts.upstreamHeadersMs });
+    this.proxy.on('error', () => undefined);
+    this.proxy.on('proxyRes', (proxyRes: IncomingMessage) => {
+      const filtered = buildClientHeaders(proxyRes.headers);
+      for (const k of Object.keys(proxyRes.headers)) if (!(k in filtered)) delete proxyRes.headers[k];
+      proxyRes.headers.via = String(filtered.via);
+    });
+  }
+
+  private agentFor(origin: string): Agent {
+    let a = this.agents.get(origin);
+    if (!a) {
+      a = new Agent({ keepAlive: true, maxSockets: this.opts.connections, maxFreeSockets: this.opts.connections });
+      this.agents.set(origin, a);
+    }
+    return a;
+  }
+
+  /** Proxies one HTTP exchange; resolves when the response has finished. */
+  web(req: IncomingMessage, res: ServerResponse, server: UpstreamServer, headers: HeaderMap, extra: HeaderMap): Promise<void> {
+    req.headers = headers;
+    for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
+    return new Promise<void>((resolve, reject) => {
+      res.once('close', () => resolve());
+      this.proxy.web(req, res, { target: server.origin, agent: this.agentFor(server.origin) }, (err: Error) => {
+        reject(toUpstreamError(err, server.origin));
+      });
+    });
+  }
+
+  /** Proxies a WebSocket upgrade; on failure answers 502 on the raw socket. */
+  ws(req: IncomingMessage, socket: Duplex, head: Buffer, server: UpstreamServer, headers: HeaderMap, onError: (err: GatewayError) => void): void {
+    req.headers = headers;
+    this.proxy.ws(req, socket as Socket, head, { target: server.origin.replace(/^http/, 'ws'), agent: this.agentFor(server.origin) }, (err: Error) => {
+      const gwErr = err instanceof GatewayError ? err : new GatewayError('NW_GW_WEBSOCKET_FAILED', server.origin, { cause: toUpstreamError(err, server.origin) });
+      onError(gwErr);
+      if (socket.writable) socket.end(`HTTP/1.1 ${gwErr.status} Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.destroy();
+    });
+  }
+
+  close(): void {
+    this.proxy.close();
+    for (const a of this.agents.values()) a.destroy();
+  }
+}

@@ -1,0 +1,80 @@
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { GatewayError } from '../errors.js';
+import type { UpstreamPool } from '../upstream/upstream-pool.js';
+import type { UpstreamServer } from '../upstream/upstream-server.js';
+import { buildClientHeaders, type HeaderMap } from './forward-headers.js';
+import { isConnectFailure, toUpstreamError } from './upstream-errors.js';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export interface UpstreamRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: HeaderMap;
+  /** A Buffer can be replayed on another server; a stream cannot. */
+  readonly body: Buffer | Readable | null;
+}
+
+export interface UpstreamReply {
+  readonly statusCode: number;
+  readonly headers: Dispatcher.ResponseData['headers'];
+  readonly body: Dispatcher.ResponseData['body'];
+  readonly server: UpstreamServer;
+}
+
+export interface SendHooks {
+  onRetry?: (pool: UpstreamPool, err: GatewayError) => void;
+}
+
+/**
+ * Sends one request to a server chosen from the pool. A request that certainly
+ * never reached an app (connection refused or timed out) is retried on another
+ * server when its body can be replayed; an idempotent one is also retried
+ * after a reset. Rejects with a GatewayError.
+ */
+export async function sendToPool(pool: UpstreamPool, req: UpstreamRequest, hooks: SendHooks = {}): Promise<UpstreamReply> {
+  const tried = new Set<UpstreamServer>();
+  const replayable = req.body === null || Buffer.isBuffer(req.body);
+  let lastErr: GatewayError | undefined;
+  for (let attempt = 0; attempt <= pool.config.retries; attempt++) {
+    const server = pool.select(tried);
+    if (!server) break;
+    tried.add(server);
+    server.inFlight += 1;
+    try {
+      const res = await server.dispatcher.request({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body });
+      server.recordSuccess();
+      let released = false;
+      const release = (): void => {
+        if (!released) {
+          released = true;
+          server.inFlight -= 1;
+        }
+      };
+      res.body.once('close', release);
+      res.body.once('end', release);
+      res.body.once('error', release);
+      return { statusCode: res.statusCode, headers: res.headers, body: res.body, server };
+    } catch (err) {
+      server.inFlight -= 1;
+      const connectFailure = isConnectFailure(err);
+      if (connectFailure || (err as { code?: string }).code === 'UND_ERR_SOCKET') pool.recordFailure(server);
+      lastErr = toUpstreamError(err, server.origin);
+      const retryable = replayable && (connectFailure || (IDEMPOTENT.has(req.method) && lastErr.code === 'NW_GW_UPSTREAM_RESET'));
+      if (!retryable || attempt === pool.config.retries) throw lastErr;
+      hooks.onRetry?.(pool, lastErr);
+    }
+  }
+  throw lastErr ?? new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${pool.app}/${pool.deployment}`);
+}
+
+/** Streams an upstream reply to the client, with our headers added. */
+export async function writeReply(res: ServerResponse, reply: UpstreamReply, extra: HeaderMap): Promise<void> {
+  const headers = buildClientHeaders(reply.headers);
+  for (const [k, v] of Object.entries(extra)) headers[k] = v;
+  res.writeHead(reply.statusCode, headers);
+  await pipeline(reply.body, res);
+}

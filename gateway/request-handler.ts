@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, isGatewayError } from './errors.js';
+import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, type HeaderMap } from './proxy/forward-headers.js';
+import { dualWrite } from './proxy/dual-write.js';
+import { poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './proxy/exchange.js';
+import type { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
+import { readWithFallback } from './proxy/read-fallback.js';
+import { BodyLimit, checkDeclaredLength, hasBody } from './proxy/request-body.js';
+import { sendToPool, writeReply } from './proxy/undici-forwarder.js';
+import { isWriteMethod, type Deployment } from './state/app-state.js';
+import type { AppRoute, RoutingTable } from './state/routing-table.js';
+
+/** Called before any write is forwarded; returning an error refuses it (lease fencing hooks in here). */
+export type WriteGuard = (app: string) => GatewayError | undefined;
+
+export interface RequestHandlerDeps extends ExchangeServices {
+  readonly table: () => RoutingTable;
+  readonly httpProxy: HttpProxyAdapter;
+  readonly trustedProxies: ReadonlySet<string>;
+  readonly shuttingDown: () => boolean;
+  readonly writeGuard: WriteGuard;
+}
+
+/** Peer address without the IPv4-mapped IPv6 prefix. */
+export function peerAddress(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/** The data plane: routes each request by Host and the app's mode. */
+export class RequestHandler {
+  constructor(private readonly deps: RequestHandlerDeps) {}
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const peerIp = peerAddress(req);
+    const trustedPeer = this.deps.trustedProxies.has(peerIp);
+    const requestId = (trustedPeer ? acceptableRequestId(req.headers['x-request-id']) : undefined) ?? randomUUID();
+    const ex: Exchange = {
+      req,
+      res,
+      requestId,
+      startedAt: performance.now(),
+      path: pathAndQuery(req.url),
+      upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: 'http', requestId }),
+      route: undefined,
+      servedBy: 'none',
+    };
+    res.once('close', () => this.finished(ex));
+    this.route(ex).catch((err: unknown) => this.fail(ex, err));
+  };
+
+  private async route(ex: Exchange): Promise<void> {
+    const { req } = ex;
+    // While draining for shutdown, finish this request but let the client reconnect elsewhere.
+    if (this.deps.shuttingDown()) ex.res.setHeader('connection', 'close');
+    const host = req.headers.host;
+    if (!host) throw new GatewayError('NW_GW_MISSING_HOST');
+    const write = isWriteMethod(req.method ?? 'GET');
+    // A write held by a fence re-reads the table when released, so it goes where the new state says.
+    for (;;) {
+      const route = this.deps.table().lookup(host);
+      if (!route) throw new GatewayError('NW_GW_UNKNOWN_HOST', host);
+      if (!ex.route) this.deps.metrics.inFlight.add([route.runtime.name], 1);
+      ex.route = route;
+      const state = route.state;
+      if (write && state.mode === 'fence') {
+        const f = route.runtime.config.fence;
+        this.deps.metrics.heldWrites.add([route.runtime.name], 1);
+        try {
+          await route.runtime.hold.hold(state.maxHeldWrites ?? f.maxHeldWrites, state.maxHoldMs ?? f.maxHoldMs, f.retryAfterSeconds);
+        } finally {
+          this.deps.metrics.heldWrites.add([route.runtime.name], -1);
+        }
+        continue;
+      }
+      if (write) {
+        const refused = this.deps.writeGuard(route.runtime.name);
+        if (refused) throw refused;
+      }
+      // From lookup to the in-flight count there is no await: see InFlightWrites.
+      return this.dispatch(ex, route, write);
+    }
+  }
+
+  private dispatch(ex: Exchange, route: AppRoute, write: boolean): Promise<void> {
+    const state = route.state;
+    switch (state.mode) {
+      case 'serve':
+        return this.single(ex, route, 'n1', write);
+      case 'fence':
+        return this.single(ex, route, state.readFrom, false);
+      case 'mirror':
+        return write ? dualWrite(ex, this.deps, state.primary) : readWithFallback(ex, this.deps, state.readFrom, state.shadowCompare);
+      case 'proxy':
+        return write && state.mirrorWritesToN1 ? dualWrite(ex, this.deps, 'n2') : this.single(ex, route, 'n2', write);
+      case 'redirect':
+        if (state.methods === 'safe' && write) return this.single(ex, route, 'n2', write);
+        return this.redirect(ex, route, state.status);
+    }
+  }
+
+  /** Streams the exchange to one deployment (the hot path). */
+  private async single(ex: Exchange, route: AppRoute, d: Deployment, write: boolean): Promise<void> {
+    const end = write ? this.deps.inFlightWrites.begin(route.runtime.name, d) : undefined;
+    try {
+      const limit = this.deps.config.limits.maxBodyBytes;
+      checkDeclaredLength(ex.req, limit);
+      const pool = poolOf(route, d);
+      ex.servedBy = d;
+      if (this.deps.config.engine === 'http-proxy' && !ex.req.headers['transfer-encoding']) {
+        const server = pool.select();
+        if (!server) throw new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${route.runtime.name}/${d}`);
+        server.inFlight += 1;
+        try {
+          await this.deps.httpProxy.web(ex.req, ex.res, server, ex.upstreamHeaders, servedByHeaders(ex, d));
+        } finally {
+          server.inFlight -= 1;
+        }
+        return;
+      }
+      let body: IncomingMessage | BodyLimit | null = null;
+      if (hasBody(ex.req)) body = ex.req.headers['content-length'] !== undefined ? ex.req : ex.req.pipe(new BodyLimit(limit));
+      const reply = await sendToPool(pool, upstreamRequest(ex, body), {
+        onRetry: (p) => this.deps.metrics.retries.inc([p.app, p.deployment]),
+      });
+      await writeReply(ex.res, reply, servedByHeaders(ex, d));
+    } finally {
+      end?.();
+    }
+  }
+
+  private async redirect(ex: Exchange, route: AppRoute, status: 301 | 307 | 308): Promise<void> {
+    const origin = route.runtime.n2.config.publicOrigin;
+    if (!origin) throw new GatewayError('NW_GW_INTERNAL', `app ${route.runtime.name} has no n2.publicOrigin`);
+    ex.servedBy = 'n2';
+    ex.req.resume();
+    ex.res.writeHead(status, { location: origin + ex.path, 'content-length': '0', ...servedByHeaders(ex, 'n2') });
+    ex.res.end();
+  }
+
+  private fail(ex: Exchange, err: unknown): void {
+    const gwErr = isGatewayError(err) ? err : new GatewayError('NW_GW_INTERNAL', (err as Error)?.message, { cause: err });
+    const app = ex.route?.runtime.name ?? '-';
+    this.deps.metrics.errors.inc([app, gwErr.code]);
+    if (gwErr.code === 'NW_GW_INTERNAL') this.deps.logger.error('gateway.request.internal_error', { app, requestId: ex.requestId, err });
+    else this.deps.logger.debug('gateway.request.error', { app, requestId: ex.requestId, code: gwErr.code, message: gwErr.message });
+    const { res } = ex;
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    ex.servedBy = 'none';
+    const body = JSON.stringify({ error: { code: gwErr.code, message: gwErr.message, requestId: ex.requestId } });
+    const headers: HeaderMap = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...servedByHeaders(ex, 'none'), 'x-northwest-error': gwErr.code };
+    if (gwErr.retryAfterSeconds !== undefined) headers['retry-after'] = String(gwErr.retryAfterSeconds);
+    // An unread or partly read body would desynchronise the connection: close it.
+    if (!ex.req.complete) headers.connection = 'close';
+    res.writeHead(gwErr.status, headers);
+    res.end(body);
+  }
+
+  private finished(ex: Exchange): void {
+    const app = ex.route?.runtime.name ?? '-';
+    const status = ex.res.writableFinished ? String(ex.res.statusCode) : '499';
+    const mode = ex.route?.state.mode ?? '-';
+    const seconds = (performance.now() - ex.startedAt) / 1000;
+    const { metrics, logger, config } = this.deps;
+    if (ex.route) metrics.inFlight.add([app], -1);
+    metrics.requests.inc([app, mode, ex.servedBy, status]);
+    metrics.latency.observe([app, ex.servedBy], seconds);
+    if (config.log.access) {
+      logger.info('gateway.access', {
+        requestId: ex.requestId,
+        app,
+        mode,
+        epoch: ex.route?.state.epoch,
+        deployment: ex.servedBy,
+        method: ex.req.method,
+        path: ex.path,
+        status: Number(status),
+        ms: Math.round(seconds * 1e6) / 1e3,
+      });
+    }
+  }
+}

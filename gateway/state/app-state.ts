@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/** Which deployment a request is sent to. */
+export type Deployment = 'n1' | 'n2';
+export const deploymentSchema = z.enum(['n1', 'n2']);
+
+const serveState = z.strictObject({ mode: z.literal('serve') });
+
+const mirrorState = z.strictObject({
+  mode: z.literal('mirror'),
+  /** Whose reply a mirrored write returns; both must succeed either way. */
+  primary: deploymentSchema.default('n1'),
+  /** Where reads go first; on connection error or 5xx they fall back to the other side. */
+  readFrom: deploymentSchema.default('n1'),
+  /** Also send reads to the other side and compare status + body hash. */
+  shadowCompare: z.boolean().default(false),
+});
+
+const fenceState = z.strictObject({
+  mode: z.literal('fence'),
+  /** Reads continue to this deployment while writes are held. */
+  readFrom: deploymentSchema.default('n1'),
+  maxHeldWrites: z.number().int().min(0).optional(),
+  maxHoldMs: z.number().int().positive().optional(),
+});
+
+const proxyState = z.strictObject({
+  mode: z.literal('proxy'),
+  /** Writes served by N2 are also applied to N1 (both must succeed) so a rollback loses nothing. */
+  mirrorWritesToN1: z.boolean().default(false),
+});
+
+const redirectState = z.strictObject({
+  mode: z.literal('redirect'),
+  status: z.union([z.literal(301), z.literal(307), z.literal(308)]).default(307),
+  /** 'all' redirects every method; 'safe' redirects GET/HEAD and proxies the rest to N2. */
+  methods: z.enum(['all', 'safe']).default('all'),
+});
+
+export const appModeSchema = z.discriminatedUnion('mode', [serveState, mirrorState, fenceState, proxyState, redirectState]);
+
+
+export type AppMode = z.output<typeof appModeSchema>;
+export type AppModeName = AppMode['mode'];
+export type AppState = AppMode & { readonly epoch: number };
+export type AppStateInput = z.input<typeof appModeSchema> & { epoch: number };
+
+/** Parses a state document for one app; throws ZodError. */
+export function parseAppState(raw: unknown): AppState {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new z.ZodError([{ code: 'custom', path: [], message: 'state must be an object', input: raw }]);
+  }
+  const { epoch, ...rest } = raw as Record<string, unknown>;
+  const epochParsed = z.number().int().min(0).safeParse(epoch);
+  if (!epochParsed.success) throw new z.ZodError(epochParsed.error.issues.map((i) => ({ ...i, path: ['epoch', ...i.path] })));
+  const mode = appModeSchema.parse(rest);
+  return Object.freeze({ ...mode, epoch: epochParsed.data });
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+/** Reads are methods without side effects; everything else is a write. */
+export function isWriteMethod(method: string): boolean {
+  return !SAFE.has(method);
+}
+
+/** Deployments that may receive writes under a state: the fence waits out the others. */
+export function allowedWriteTargets(state: AppMode): ReadonlySet<Deployment> {
+  switch (state.mode) {
+    case 'serve':
+      return new Set(['n1']);
+    case 'mirror':
+      return new Set(['n1', 'n2']);
+    case 'fence':
+      return new Set();
+    case 'proxy':
+      return new Set(state.mirrorWritesToN1 ? ['n2', 'n1'] : ['n2']);
+    case 'redirect':
+      return new Set(state.methods === 'safe' ? ['n2'] : []);
+  }
+}

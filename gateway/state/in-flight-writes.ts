@@ -1,0 +1,75 @@
+import type { Deployment } from './app-state.js';
+
+interface DrainWaiter {
+  readonly app: string;
+  readonly deployments: ReadonlySet<Deployment>;
+  readonly resolve: () => void;
+}
+
+/**
+ * Counts writes in flight per app and deployment, so that applying a state
+ * can wait until writes the new state forbids (e.g. writes to N1 once fenced)
+ * have finished. Route lookup and `begin` happen in the same tick, so no write
+ * can slip between a table swap and the count it waits on.
+ */
+export class InFlightWrites {
+  private readonly counts = new Map<string, number>();
+  private readonly waiters = new Set<DrainWaiter>();
+
+  private static key(app: string, d: Deployment): string {
+    return `${app}\u0000${d}`;
+  }
+
+  count(app: string, d: Deployment): number {
+    return this.counts.get(InFlightWrites.key(app, d)) ?? 0;
+  }
+
+  /** Marks a write as started; call the returned function exactly once when it ends. */
+  begin(app: string, d: Deployment): () => void {
+    const key = InFlightWrites.key(app, d);
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.counts.get(key) ?? 1) - 1;
+      if (n <= 0) this.counts.delete(key);
+      else this.counts.set(key, n);
+      if (n <= 0) this.wake(app);
+    };
+  }
+
+  private drained(app: string, deployments: ReadonlySet<Deployment>): boolean {
+    for (const d of deployments) if (this.count(app, d) > 0) return false;
+    return true;
+  }
+
+  private wake(app: string): void {
+    for (const w of this.waiters) {
+      if (w.app === app && this.drained(app, w.deployments)) {
+        this.waiters.delete(w);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Resolves true once no write to `deployments` is in flight, false at the deadline. */
+  waitForDrain(app: string, deployments: ReadonlySet<Deployment>, timeoutMs: number): Promise<boolean> {
+    if (this.drained(app, deployments)) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        resolve(false);
+      }, timeoutMs);
+      const waiter: DrainWaiter = {
+        app,
+        deployments,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      this.waiters.add(waiter);
+    });
+  }
+}

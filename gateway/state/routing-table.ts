@@ -1,0 +1,59 @@
+import type { AppConfig } from '../config/config-schema.js';
+import type { UpstreamPool } from '../upstream/upstream-pool.js';
+import type { AppState } from './app-state.js';
+import type { WriteHold } from './write-hold.js';
+
+/** Long-lived runtime objects of one app; they outlive state swaps. */
+export interface AppRuntime {
+  readonly name: string;
+  readonly config: AppConfig;
+  readonly n1: UpstreamPool;
+  readonly n2: UpstreamPool;
+  readonly hold: WriteHold;
+}
+
+/** One app as a request sees it: its runtime plus the state in force. */
+export interface AppRoute {
+  readonly runtime: AppRuntime;
+  readonly state: AppState;
+}
+
+/**
+ * The complete routing decision input, immutable. A new state produces a new
+ * table and one reference swap; a request reads the table once, so it never
+ * sees half of an update.
+ */
+export class RoutingTable {
+  private readonly byHost: ReadonlyMap<string, AppRoute>;
+  readonly byApp: ReadonlyMap<string, AppRoute>;
+
+  constructor(routes: Iterable<AppRoute>) {
+    const byApp = new Map<string, AppRoute>();
+    const byHost = new Map<string, AppRoute>();
+    for (const r of routes) {
+      byApp.set(r.runtime.name, r);
+      for (const h of r.runtime.config.hosts) byHost.set(h, r);
+    }
+    this.byApp = byApp;
+    this.byHost = byHost;
+  }
+
+  /** Looks up by Host header value; the port and letter case are ignored. */
+  lookup(hostHeader: string): AppRoute | undefined {
+    let host = hostHeader.toLowerCase();
+    if (host.startsWith('[')) {
+      const end = host.indexOf(']');
+      host = end === -1 ? host : host.slice(0, end + 1);
+    } else {
+      const colon = host.lastIndexOf(':');
+      if (colon !== -1) host = host.slice(0, colon);
+    }
+    return this.byHost.get(host);
+  }
+
+  /** A new table with one app's state replaced. */
+  withState(app: string, state: AppState): RoutingTable {
+    const routes = [...this.byApp.values()].map((r) => (r.runtime.name === app ? { runtime: r.runtime, state } : r));
+    return new RoutingTable(routes);
+  }
+}
