@@ -1,0 +1,38 @@
+import { request } from 'undici';
+
+/** GETs the admin /metrics text. */
+export async function scrapeMetrics(adminUrl: string): Promise<string> {
+  const res = await request(`${adminUrl}/metrics`);
+  if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}`);
+  return res.body.text();
+}
+
+/** Renders a Prometheus series selector exactly as the gateway writes it (labels in declared order). */
+export function seriesName(name: string, labels: Record<string, string> = {}): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  return parts.length ? `${name}{${parts.join(',')}}` : name;
+}
+
+/** Value of one series in Prometheus text, or undefined if it is absent. */
+export function sampleValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const series = seriesName(name, labels);
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}
+
+/** Scrapes and reads one series; absent counts as 0. */
+export async function metricValue(adminUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return sampleValue(await scrapeMetrics(adminUrl), name, labels) ?? 0;
+}
+
+/** Polls `check` until it returns true; fails after `withinMs` (a generous did-not-hang bound). */
+export async function eventually(check: () => Promise<boolean> | boolean, withinMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
