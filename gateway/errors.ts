@@ -17,6 +17,7 @@ export const GATEWAY_ERRORS = {
   NW_GW_HEADERS_TOO_LARGE: { status: 431, message: 'request headers too large' },
   NW_GW_BODY_TOO_LARGE: { status: 413, message: 'request body too large' },
   NW_GW_CLIENT_TIMEOUT: { status: 408, message: 'client sent the request too slowly' },
+  NW_GW_CLIENT_ABORTED: { status: 499, message: 'client closed the connection before the response was complete' },
   NW_GW_NO_HEALTHY_UPSTREAM: { status: 503, message: 'no healthy upstream server' },
   NW_GW_UPSTREAM_CONNECT_FAILED: { status: 502, message: 'could not connect to upstream' },
   NW_GW_UPSTREAM_CONNECT_TIMEOUT: { status: 504, message: 'timed out connecting to upstream' },

@@ -7,7 +7,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { buildUpstreamHeaders } from './proxy/forward-headers.js';
 import { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
-import { peerAddress, RequestHandler, type WriteGuard } from './request-handler.js';
+import { peerAddress, RequestHandler, requestHost, type WriteGuard } from './request-handler.js';
 import type { AppState, Deployment } from './state/app-state.js';
 import { InFlightWrites } from './state/in-flight-writes.js';
 import type { AppRuntime } from './state/routing-table.js';
@@ -121,6 +121,9 @@ export class Gateway {
         maxHeaderSize: config.limits.maxHeaderBytes,
         headersTimeout: config.timeouts.clientHeadersMs,
         requestTimeout: config.timeouts.clientRequestMs,
+        // node only checks the two timeouts above every connectionsCheckingInterval
+        // (default 30 s), so a slowloris client would outlive a short clientHeadersMs.
+        connectionsCheckingInterval: Math.min(1000, Math.ceil(config.timeouts.clientHeadersMs / 4)),
         keepAliveTimeout: config.timeouts.clientKeepAliveMs,
         insecureHTTPParser: false,
         requireHostHeader: false,
@@ -191,8 +194,8 @@ export class Gateway {
     };
     socket.on('error', () => socket.destroy());
     if (this.closing) return refuse(new GatewayError('NW_GW_SHUTTING_DOWN'));
-    const host = req.headers.host;
-    if (!host) return refuse(new GatewayError('NW_GW_MISSING_HOST'));
+    const host = requestHost(req);
+    if (typeof host !== 'string') return refuse(host);
     const route = this.state.table().lookup(host);
     if (!route) return refuse(new GatewayError('NW_GW_UNKNOWN_HOST', host));
     const s = route.state;

@@ -28,6 +28,18 @@ export function peerAddress(req: IncomingMessage): string {
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
+/**
+ * The one Host header a request routes by, or the error to refuse it with.
+ * node keeps only the first of several Host lines; a front proxy may use the
+ * last, so several are refused (RFC 9112 §3.2) rather than routed.
+ */
+export function requestHost(req: IncomingMessage): string | GatewayError {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === 'host') count += 1;
+  if (count > 1) return new GatewayError('NW_GW_BAD_REQUEST', 'more than one Host header');
+  return req.headers.host || new GatewayError('NW_GW_MISSING_HOST');
+}
+
 /** The data plane: routes each request by Host and the app's mode. */
 export class RequestHandler {
   constructor(private readonly deps: RequestHandlerDeps) {}
@@ -54,8 +66,8 @@ export class RequestHandler {
     const { req } = ex;
     // While draining for shutdown, finish this request but let the client reconnect elsewhere.
     if (this.deps.shuttingDown()) ex.res.setHeader('connection', 'close');
-    const host = req.headers.host;
-    if (!host) throw new GatewayError('NW_GW_MISSING_HOST');
+    const host = requestHost(req);
+    if (typeof host !== 'string') throw host;
     const write = isWriteMethod(req.method ?? 'GET');
     // A write held by a fence re-reads the table when released, so it goes where the new state says.
     for (;;) {
@@ -140,7 +152,13 @@ export class RequestHandler {
   }
 
   private fail(ex: Exchange, err: unknown): void {
-    const gwErr = isGatewayError(err) ? err : new GatewayError('NW_GW_INTERNAL', (err as Error)?.message, { cause: err });
+    // A client that went away is not a gateway fault, whatever error the broken stream raised.
+    const clientGone = !isGatewayError(err) && (ex.res.destroyed || ex.req.destroyed) && !ex.res.writableFinished;
+    const gwErr = isGatewayError(err)
+      ? err
+      : clientGone
+        ? new GatewayError('NW_GW_CLIENT_ABORTED', (err as Error)?.message, { cause: err })
+        : new GatewayError('NW_GW_INTERNAL', (err as Error)?.message, { cause: err });
     const app = ex.route?.runtime.name ?? '-';
     this.deps.metrics.errors.inc([app, gwErr.code]);
     if (gwErr.code === 'NW_GW_INTERNAL') this.deps.logger.error('gateway.request.internal_error', { app, requestId: ex.requestId, err });

@@ -76,5 +76,11 @@ export async function writeReply(res: ServerResponse, reply: UpstreamReply, extr
   const headers = buildClientHeaders(reply.headers);
   for (const [k, v] of Object.entries(extra)) headers[k] = v;
   res.writeHead(reply.statusCode, headers);
-  await pipeline(reply.body, res);
+  try {
+    await pipeline(reply.body, res);
+  } catch (err) {
+    // Headers are gone, so the client only sees a cut connection; the code still names the upstream's fault (e.g. a stalled body).
+    const code = (err as { code?: unknown } | undefined)?.code;
+    throw typeof code === 'string' && code.startsWith('UND_ERR_') ? toUpstreamError(err, reply.server.origin) : err;
+  }
 }
