@@ -28,7 +28,7 @@ export const GATEWAY_ERRORS = {
   NW_GW_MIRROR_PARTIAL_FAILURE: { status: 502, message: 'write did not succeed on every deployment' },
   NW_GW_WRITE_HOLD_TIMEOUT: { status: 503, message: 'write held during handover fence timed out; retry' },
   NW_GW_WRITE_HOLD_FULL: { status: 503, message: 'too many writes held during handover fence; retry' },
-  NW_GW_WRITE_FENCED: { status: 503, message: 'writes are fenced for this application; retry' },
+  NW_GW_LEASE_EXPIRED: { status: 503, message: 'gateway lost contact with the coordinator during a migration; write refused; retry' },
   NW_GW_SHUTTING_DOWN: { status: 503, message: 'gateway is shutting down' },
   NW_GW_STATE_INVALID: { status: 400, message: 'state document is invalid' },
   NW_GW_STATE_STALE_EPOCH: { status: 409, message: 'state epoch is older than the applied one' },

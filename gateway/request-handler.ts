@@ -8,11 +8,11 @@ import type { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
 import { readWithFallback } from './proxy/read-fallback.js';
 import { BodyLimit, checkDeclaredLength, hasBody } from './proxy/request-body.js';
 import { sendToPool, writeReply } from './proxy/undici-forwarder.js';
-import { isWriteMethod, type Deployment } from './state/app-state.js';
+import { isWriteMethod, type AppState, type Deployment } from './state/app-state.js';
 import type { AppRoute, RoutingTable } from './state/routing-table.js';
 
 /** Called before any write is forwarded; returning an error refuses it (lease fencing hooks in here). */
-export type WriteGuard = (app: string) => GatewayError | undefined;
+export type WriteGuard = (app: string, state: AppState) => GatewayError | undefined;
 
 export interface RequestHandlerDeps extends ExchangeServices {
   readonly table: () => RoutingTable;
@@ -87,7 +87,7 @@ export class RequestHandler {
         continue;
       }
       if (write) {
-        const refused = this.deps.writeGuard(route.runtime.name);
+        const refused = this.deps.writeGuard(route.runtime.name, route.state);
         if (refused) throw refused;
       }
       // From lookup to the in-flight count there is no await: see InFlightWrites.

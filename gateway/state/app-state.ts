@@ -42,19 +42,42 @@ export const appModeSchema = z.discriminatedUnion('mode', [serveState, mirrorSta
 
 export type AppMode = z.output<typeof appModeSchema>;
 export type AppModeName = AppMode['mode'];
-export type AppState = AppMode & { readonly epoch: number };
-export type AppStateInput = z.input<typeof appModeSchema> & { epoch: number };
 
-/** Parses a state document for one app; throws ZodError. */
+/** Marks an app as mid-migration: lease fencing applies to it while this is set. */
+export const migrationTagSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/),
+  phase: z.string().min(1).max(64),
+});
+export type MigrationTag = z.output<typeof migrationTagSchema>;
+
+/**
+ * Desired state of one app, applied as a whole. `epoch` orders states (the
+ * ZooKeeper version of the app's state node); `migration` is set while a
+ * migration is in progress.
+ */
+export type AppState = AppMode & { readonly epoch: number; readonly migration?: MigrationTag };
+export type AppStateInput = z.input<typeof appModeSchema> & { epoch: number; migration?: MigrationTag };
+
+function prefixIssues(err: z.ZodError, field: string): z.ZodError {
+  return new z.ZodError(err.issues.map((i) => ({ ...i, path: [field, ...i.path] })));
+}
+
+/** Parses a state document for one app; throws ZodError naming the field. */
 export function parseAppState(raw: unknown): AppState {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new z.ZodError([{ code: 'custom', path: [], message: 'state must be an object', input: raw }]);
   }
-  const { epoch, ...rest } = raw as Record<string, unknown>;
+  const { epoch, migration, ...rest } = raw as Record<string, unknown>;
   const epochParsed = z.number().int().min(0).safeParse(epoch);
-  if (!epochParsed.success) throw new z.ZodError(epochParsed.error.issues.map((i) => ({ ...i, path: ['epoch', ...i.path] })));
+  if (!epochParsed.success) throw prefixIssues(epochParsed.error, 'epoch');
+  let tag: MigrationTag | undefined;
+  if (migration !== undefined) {
+    const m = migrationTagSchema.safeParse(migration);
+    if (!m.success) throw prefixIssues(m.error, 'migration');
+    tag = m.data;
+  }
   const mode = appModeSchema.parse(rest);
-  return Object.freeze({ ...mode, epoch: epochParsed.data });
+  return Object.freeze(tag ? { ...mode, epoch: epochParsed.data, migration: Object.freeze(tag) } : { ...mode, epoch: epochParsed.data });
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);

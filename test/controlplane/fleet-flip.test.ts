@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../controlplane/coordinator/embedded-coordinator.js';
+import { waitForFleet } from '../../controlplane/fleet/fleet-barrier.js';
+import { writeAppStates } from '../../controlplane/fleet/state-writer.js';
+import { layout } from '../../controlplane/layout.js';
+import { call } from '../support/gateway-harness.js';
+import { startFleet, type Fleet } from '../support/fleet-harness.js';
+
+describe('fleet flip (embedded coordinator)', function () {
+  this.timeout(30_000);
+  let store: EmbeddedStore;
+  let fleet: Fleet;
+  let cp: EmbeddedCoordinator;
+
+  beforeEach(async () => {
+    store = new EmbeddedStore();
+    cp = new EmbeddedCoordinator(store);
+    await cp.connect();
+    fleet = await startFleet({ size: 16, coordinator: () => new EmbeddedCoordinator(store), apps: ['shop', 'cart'] });
+  });
+  afterEach(async () => {
+    await fleet.close();
+    await cp.close();
+  });
+
+  it('every gateway applies and acks the new epoch before the barrier passes', async () => {
+    const targets = await writeAppStates(cp, { shop: { mode: 'mirror', primary: 'n1', readFrom: 'n1', shadowCompare: false }, cart: { mode: 'proxy', mirrorWritesToN1: false } });
+    const report = await waitForFleet(cp, targets, { timeoutMs: 10_000 });
+    assert.equal(report.ok, true, JSON.stringify(report.missing));
+    assert.equal(report.members.length, 16);
+    for (const m of fleet.members) {
+      assert.equal(m.gateway.getState().shop!.mode, 'mirror');
+      assert.equal(m.gateway.getState().cart!.mode, 'proxy');
+      const r = await call(m.gateway.listeners[0]!.url, '/x', { host: 'cart.test' });
+      assert.equal(r.headers['x-northwest-deployment'], 'n2');
+      assert.equal(r.headers['x-northwest-epoch'], String(targets.find((t) => t.app === 'cart')!.epoch));
+    }
+  });
+
+  it('reports who has not acked when the deadline passes', async () => {
+    await fleet.members[3]!.agent.stop(); // alive in the coordinator, but no longer applying
+    const targets = await writeAppStates(cp, { shop: { mode: 'proxy', mirrorWritesToN1: false } });
+    const report = await waitForFleet(cp, targets, { timeoutMs: 500 });
+    assert.equal(report.ok, false);
+    assert.deepEqual(
+      report.missing.map((m) => m.member),
+      ['gw-03'],
+    );
+  });
+
+  it('drops a member whose session expires mid-barrier and names it', async () => {
+    const victim = fleet.members[5]!;
+    await victim.agent.stop();
+    const targets = await writeAppStates(cp, { shop: { mode: 'proxy', mirrorWritesToN1: false } });
+    const pending = waitForFleet(cp, targets, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    (victim.coordinator as EmbeddedCoordinator).expire();
+    const report = await pending;
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.departed, ['gw-05']);
+    assert.equal(report.members.includes('gw-05'), false);
+  });
+
+  it('a member that joins mid-barrier reads the state before it acks', async () => {
+    await fleet.members[0]!.agent.stop();
+    const targets = await writeAppStates(cp, { shop: { mode: 'fence', readFrom: 'n1' } });
+    const pending = waitForFleet(cp, targets, { timeoutMs: 2_000 });
+    const late = await fleet.add('gw-late');
+    assert.equal(late.gateway.getState().shop!.mode, 'fence');
+    const report = await pending;
+    assert.ok(report.members.includes('gw-late'));
+    assert.deepEqual(
+      report.missing.map((m) => m.member),
+      ['gw-00'],
+    );
+  });
+
+  it('never applies or acks a corrupt state; keeps the last good one', async () => {
+    const good = await writeAppStates(cp, { shop: { mode: 'mirror', primary: 'n1', readFrom: 'n1', shadowCompare: false } });
+    assert.equal((await waitForFleet(cp, good, { timeoutMs: 5_000 })).ok, true);
+    const v = await cp.set(layout.state('shop'), Buffer.from('{"mode": "proxy", '));
+    const report = await waitForFleet(cp, [{ app: 'shop', epoch: v }], { timeoutMs: 500 });
+    assert.equal(report.ok, false);
+    assert.equal(report.missing.length, 16);
+    for (const m of fleet.members) {
+      assert.equal(m.gateway.getState().shop!.mode, 'mirror');
+      assert.match(m.agent.syncStatus().shop!.error ?? '', /not JSON/);
+    }
+    const bad = await cp.set(layout.state('shop'), Buffer.from('{"mode": "teleport"}'));
+    assert.equal((await waitForFleet(cp, [{ app: 'shop', epoch: bad }], { timeoutMs: 300 })).ok, false);
+    assert.equal(fleet.members[0]!.gateway.getState().shop!.mode, 'mirror');
+  });
+
+  it('refuses writes for a migrating app once the lease lapses, and recovers', async () => {
+    const targets = await writeAppStates(cp, { shop: { mode: 'proxy', mirrorWritesToN1: false, migration: { id: 'm1', phase: 'proxy' } } });
+    assert.equal((await waitForFleet(cp, targets, { timeoutMs: 5_000 })).ok, true);
+    const m = fleet.members[0]!;
+    const url = m.gateway.listeners[0]!.url;
+    assert.equal((await call(url, '/kv/a', { method: 'PUT', body: 'x' })).status, 200);
+    // Simulate a lapse: the lease was last confirmed long ago (as after a pause).
+    m.lease.revoke();
+    const refused = await call(url, '/kv/a', { method: 'PUT', body: 'y' });
+    assert.equal(refused.status, 503);
+    assert.equal(JSON.parse(refused.text).error.code, 'NW_GW_LEASE_EXPIRED');
+    assert.equal((await call(url, '/kv/a')).status, 200, 'reads continue');
+    // A cart app with no migration tag is not fenced by the lease.
+    assert.equal((await call(url, '/kv/b', { method: 'PUT', body: 'z', host: 'cart.test' })).status, 200);
+    await m.agent.reconcile();
+    assert.equal((await call(url, '/kv/a', { method: 'PUT', body: 'y' })).status, 200);
+  });
+});
