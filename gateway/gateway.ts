@@ -194,6 +194,8 @@ export class Gateway {
     };
     socket.on('error', () => socket.destroy());
     if (this.closing) return refuse(new GatewayError('NW_GW_SHUTTING_DOWN'));
+    // Only WebSocket is tunnelled; other upgrades (h2c is a known smuggling vector) are refused.
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(new GatewayError('NW_GW_BAD_REQUEST', 'only websocket upgrades are supported'));
     const host = requestHost(req);
     if (typeof host !== 'string') return refuse(host);
     const route = this.state.table().lookup(host);

@@ -74,7 +74,8 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, ctx: Forward
 
 /** Filters an upstream response's headers before they go to the client. */
 export function buildClientHeaders(upstream: Record<string, string | string[] | undefined>): HeaderMap {
-  const dropped = connectionTokens(upstream.connection);
+  // Names may come in any case (they are lower-cased below), so Connection is found the same way.
+  const dropped = connectionTokens(Object.entries(upstream).flatMap(([name, value]) => (value !== undefined && name.toLowerCase() === 'connection' ? value : [])));
   const out: HeaderMap = {};
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined) continue;
@@ -96,7 +97,8 @@ export function acceptableRequestId(value: string | string[] | undefined): strin
 /** Path and query of a request target, whatever form the client used (origin or absolute). */
 export function pathAndQuery(url: string | undefined): string {
   if (!url) return '/';
-  if (url.startsWith('/') && !url.startsWith('//')) return url;
+  // origin-form (RFC 9112 §3.2.1) is kept as sent, empty segments included ('//a' is a path, not a host)
+  if (url.startsWith('/')) return url;
   try {
     const u = new URL(url, 'http://invalid.invalid');
     return u.pathname + u.search;

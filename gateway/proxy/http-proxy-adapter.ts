@@ -1,4 +1,4 @@
-import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
@@ -21,10 +21,21 @@ export class HttpProxyAdapter {
   constructor(private readonly opts: { connections: number; upstreamHeadersMs: number }) {
     this.proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: false, ws: true, ignorePath: false, proxyTimeout: opts.upstreamHeadersMs });
     this.proxy.on('error', () => undefined);
-    this.proxy.on('proxyRes', (proxyRes: IncomingMessage) => {
+    this.proxy.on('proxyRes', (proxyRes: IncomingMessage, _req: IncomingMessage, res: ServerResponse) => {
       const filtered = buildClientHeaders(proxyRes.headers);
       for (const k of Object.keys(proxyRes.headers)) if (!(k in filtered)) delete proxyRes.headers[k];
       proxyRes.headers.via = String(filtered.via);
+      // Else http-proxy sets "connection: keep-alive" (the client's header is gone from the
+      // request we rewrote), overriding a client's Connection: close and our close while draining.
+      if (!res.shouldKeepAlive || res.getHeader('connection') === 'close') proxyRes.headers.connection = 'close';
+    });
+    // http-proxy ends the upstream socket only when the client's ends cleanly or errors; a client
+    // socket we destroy (shutdown) would otherwise leave the upstream WebSocket open for good.
+    this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, _req: IncomingMessage, socket: Socket) => {
+      proxyReq.once('upgrade', (_res: IncomingMessage, proxySocket: Socket) => {
+        if (socket.destroyed) proxySocket.destroy();
+        else socket.once('close', () => proxySocket.destroy());
+      });
     });
   }
 
