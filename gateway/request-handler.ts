@@ -107,7 +107,7 @@ export class RequestHandler {
       case 'proxy':
         return write && state.mirrorWritesToN1 ? dualWrite(ex, this.deps, 'n2') : this.single(ex, route, 'n2', write);
       case 'redirect':
-        if (state.methods === 'safe' && write) return this.single(ex, route, 'n2', write);
+        if (state.methods === 'safe' && write) return state.mirrorWritesToN1 ? dualWrite(ex, this.deps, 'n2') : this.single(ex, route, 'n2', write);
         return this.redirect(ex, route, state.status);
     }
   }

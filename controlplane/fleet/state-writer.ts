@@ -16,10 +16,11 @@ export async function currentEpoch(c: Coordinator, app: string): Promise<number 
  * Writes several apps' desired states in one transaction (a composite service
  * flips as one: every state or none), each as a compare-and-set against the
  * version read just before, so two writers can never interleave. Returns the
- * epoch each app's state now has — what the barrier waits for.
+ * epoch each app's state now has — what the barrier waits for. `guard` ops
+ * (a fencing check on the migration log) go into the same transaction.
  */
-export async function writeAppStates(c: Coordinator, states: Readonly<Record<string, DesiredAppState>>): Promise<BarrierTarget[]> {
-  const ops: TransactionOp[] = [];
+export async function writeAppStates(c: Coordinator, states: Readonly<Record<string, DesiredAppState>>, guard: readonly TransactionOp[] = []): Promise<BarrierTarget[]> {
+  const ops: TransactionOp[] = [...guard];
   const targets: BarrierTarget[] = [];
   for (const [app, state] of Object.entries(states)) {
     const { migration, ...mode } = state;

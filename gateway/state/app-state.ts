@@ -35,6 +35,8 @@ const redirectState = z.strictObject({
   status: z.union([z.literal(301), z.literal(307), z.literal(308)]).default(307),
   /** 'all' redirects every method; 'safe' redirects GET/HEAD and proxies the rest to N2. */
   methods: z.enum(['all', 'safe']).default('all'),
+  /** With 'safe': writes proxied to N2 are also applied to N1 (both must succeed), as in proxy mode. */
+  mirrorWritesToN1: z.boolean().default(false),
 });
 
 export const appModeSchema = z.discriminatedUnion('mode', [serveState, mirrorState, fenceState, proxyState, redirectState]);
@@ -98,6 +100,7 @@ export function allowedWriteTargets(state: AppMode): ReadonlySet<Deployment> {
     case 'proxy':
       return new Set(state.mirrorWritesToN1 ? ['n2', 'n1'] : ['n2']);
     case 'redirect':
-      return new Set(state.methods === 'safe' ? ['n2'] : []);
+      if (state.methods !== 'safe') return new Set();
+      return new Set(state.mirrorWritesToN1 ? ['n2', 'n1'] : ['n2']);
   }
 }

@@ -345,6 +345,23 @@ describe('gateway modes', () => {
     });
   });
 
+  describe('redirect with writes mirrored back', () => {
+    it("with methods 'safe' and mirrorWritesToN1, proxied writes land on both sides", async () => {
+      const h = await startGatewayHarness();
+      try {
+        await h.gw.applyState('shop', { epoch: 1, mode: 'redirect', status: 307, methods: 'safe', mirrorWritesToN1: true });
+        const w = await call(h.url, '/kv/rb', { method: 'PUT', body: 'both' });
+        assert.equal(w.status, 200);
+        assert.equal(w.headers['x-northwest-deployment'], 'n2');
+        assert.equal(h.n1[0]!.store.get('rb'), 'both');
+        assert.equal(h.n2[0]!.store.get('rb'), 'both');
+        assert.equal((await call(h.url, '/kv/rb')).status, 307);
+      } finally {
+        await h.close();
+      }
+    });
+  });
+
   describe('state application', () => {
     let h: Harness;
     before(async () => {

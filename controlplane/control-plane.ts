@@ -1,0 +1,305 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from '../gateway/observability/logger.js';
+import type { Coordinator, TransactionOp } from './coordinator/coordinator.js';
+import { ControlError, isControlError } from './errors.js';
+import { encodeJson, layout, type AckInfo, type MemberInfo } from './layout.js';
+import { LeaderElection } from './leader-election.js';
+import type { DnsSteps, SyncHook } from './migration/migration-hooks.js';
+import { controlPath, LogHandle, parseControl, parseLog, TERMINAL, type MigrationLog } from './migration/migration-log.js';
+import { MigrationRunner } from './migration/migration-runner.js';
+import type { MigrationPlan } from './migration/plan.js';
+
+export interface ControlPlaneOptions {
+  readonly coordinator: Coordinator;
+  /** Candidate id in the leader election (unique per process). */
+  readonly id: string;
+  readonly logger: Logger;
+  readonly dns?: DnsSteps;
+  readonly syncHooks?: ReadonlyMap<string, SyncHook>;
+  readonly fetch?: typeof fetch;
+}
+
+export interface MemberStatus extends MemberInfo {
+  readonly id: string;
+}
+
+export interface AppStatus {
+  readonly app: string;
+  readonly epoch: number | undefined;
+  readonly state: unknown;
+  readonly stateError?: string;
+  readonly lock: string | undefined;
+  readonly acks: ReadonlyArray<{ readonly member: string; readonly epoch: number | null; readonly current: boolean }>;
+}
+
+export interface FleetStatus {
+  readonly leader: string | undefined;
+  readonly members: readonly MemberStatus[];
+  readonly apps: readonly AppStatus[];
+  readonly migrations: ReadonlyArray<Pick<MigrationLog, 'id' | 'status' | 'phase' | 'phaseStatus' | 'updatedAt'> & { readonly apps: readonly string[] }>;
+}
+
+function json<T>(data: Buffer | undefined): T | undefined {
+  if (!data) return undefined;
+  try {
+    return JSON.parse(data.toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One control-plane process. Any process accepts commands (they are written
+ * to the coordinator); only the elected leader runs migrations. A leader
+ * that loses its session stops its runners at once; the next leader resumes
+ * every unfinished migration from its log.
+ */
+export class ControlPlane {
+  private readonly election: LeaderElection;
+  private readonly runners = new Map<string, MigrationRunner>();
+  private unsubscribe: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: ControlPlaneOptions) {
+    this.election = new LeaderElection(opts.coordinator, opts.id, opts.logger, (leader) => {
+      if (leader) void this.adoptMigrations();
+      else this.stopRunners();
+    });
+  }
+
+  get id(): string {
+    return this.opts.id;
+  }
+
+  isLeader(): boolean {
+    return this.election.isLeader();
+  }
+
+  async start(): Promise<void> {
+    const c = this.opts.coordinator;
+    this.unsubscribe = c.onSession((e) => {
+      if (e !== 'expired' || this.stopped) return;
+      this.election.lost();
+      void this.rejoin();
+    });
+    await c.connect();
+    for (const p of [layout.apps, layout.members, layout.migrations, layout.leader]) await c.mkdirp(p);
+    await this.election.join();
+  }
+
+  private async rejoin(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.opts.coordinator.connect();
+        await this.election.join();
+        return;
+      } catch (err) {
+        this.opts.logger.warn('controlplane.rejoin_failed', { attempt, err });
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.stopRunners();
+    await this.election.resign();
+  }
+
+  private stopRunners(): void {
+    for (const r of this.runners.values()) r.stop();
+    this.runners.clear();
+  }
+
+  /** As leader: run every unfinished migration, now and whenever one is created. */
+  private async adoptMigrations(): Promise<void> {
+    if (!this.isLeader()) return;
+    const c = this.opts.coordinator;
+    const ids = (await c.children(layout.migrations, () => void this.adoptMigrations())) ?? [];
+    for (const id of ids) {
+      if (this.runners.has(id)) continue;
+      let handle: LogHandle;
+      try {
+        handle = await LogHandle.open(c, id);
+      } catch (err) {
+        this.opts.logger.error('controlplane.migration.unreadable', { id, err });
+        continue;
+      }
+      if (TERMINAL.has(handle.log.status)) continue;
+      await handle.update({}, { event: 'leader', detail: `run by ${this.opts.id}` }).catch(() => undefined);
+      const runner = new MigrationRunner(
+        { coordinator: c, logger: this.opts.logger, syncHooks: this.opts.syncHooks ?? new Map(), dns: this.opts.dns, isLeader: () => this.isLeader(), ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}) },
+        handle,
+      );
+      this.runners.set(id, runner);
+      runner
+        .run()
+        .catch((err: unknown) => this.opts.logger.error('controlplane.migration.crashed', { id, err }))
+        .finally(() => {
+          if (this.runners.get(id) === runner) this.runners.delete(id);
+        });
+    }
+  }
+
+  private async liveMembers(): Promise<MemberStatus[]> {
+    const c = this.opts.coordinator;
+    const ids = (await c.children(layout.members)) ?? [];
+    const out: MemberStatus[] = [];
+    await Promise.all(
+      ids.map(async (id) => {
+        const info = json<MemberInfo>((await c.get(layout.member(id)))?.data);
+        if (info) out.push({ id, ...info });
+      }),
+    );
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Registers a migration: validates it against the live fleet, then in one
+   * transaction creates its log and control node and locks every app it
+   * covers. Either the migration exists with all its locks, or nothing changed.
+   */
+  async migrate(plan: MigrationPlan): Promise<MigrationLog> {
+    const c = this.opts.coordinator;
+    const members = await this.liveMembers();
+    for (const app of plan.apps) {
+      if (!members.some((m) => m.kind === 'gateway' && m.apps.includes(app))) throw new ControlError('NW_CP_UNKNOWN_APP', app);
+    }
+    for (const hook of plan.sync.hooks) if (!this.opts.syncHooks?.has(hook)) throw new ControlError('NW_CP_UNKNOWN_SYNC_HOOK', hook);
+    if (plan.dns && !this.opts.dns) throw new ControlError('NW_CP_CONFIG_INVALID', 'plan has a dns section but the control plane has no DNS provider configured');
+    const id = plan.id ?? `m-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+    const now = new Date().toISOString();
+    const log: MigrationLog = {
+      id,
+      plan: { ...plan, id },
+      createdAt: now,
+      updatedAt: now,
+      status: 'running',
+      phase: undefined,
+      phaseStatus: undefined,
+      dnsChanged: false,
+      history: [{ at: now, event: 'created', detail: `by ${this.opts.id} on ${hostname()}` }],
+    };
+    const ops: TransactionOp[] = [
+      { op: 'create', path: layout.migration(id), data: encodeJson(log) },
+      { op: 'create', path: controlPath(id), data: encodeJson({ pause: false, abort: false, updatedAt: now }) },
+    ];
+    for (const app of plan.apps) {
+      await c.mkdirp(layout.app(app));
+      ops.push({ op: 'create', path: layout.lock(app), data: Buffer.from(id) });
+    }
+    try {
+      await c.transaction(ops);
+    } catch (err) {
+      if (!isControlError(err, 'NW_CP_NODE_EXISTS')) throw err;
+      if (await c.get(layout.migration(id))) throw new ControlError('NW_CP_PLAN_INVALID', `migration id ${id} is already used`);
+      for (const app of plan.apps) {
+        const holder = (await c.get(layout.lock(app)))?.data.toString('utf8');
+        if (holder) throw new ControlError('NW_CP_APP_BUSY', `${app} is part of migration ${holder}`, { details: { app, migration: holder } });
+      }
+      throw err;
+    }
+    this.opts.logger.info('controlplane.migration.created', { id, apps: plan.apps });
+    return log;
+  }
+
+  async getMigration(id: string): Promise<MigrationLog> {
+    const node = await this.opts.coordinator.get(layout.migration(id));
+    if (!node) throw new ControlError('NW_CP_MIGRATION_NOT_FOUND', id);
+    return parseLog(id, node.data);
+  }
+
+  private async control(id: string, change: { pause?: boolean; abort?: boolean; reason?: string }): Promise<MigrationLog> {
+    const log = await this.getMigration(id);
+    if (TERMINAL.has(log.status)) throw new ControlError('NW_CP_MIGRATION_FINISHED', `${id} is ${log.status}`);
+    const c = this.opts.coordinator;
+    for (;;) {
+      const node = await c.get(controlPath(id));
+      const cur = parseControl(node?.data);
+      const next = { ...cur, ...change, updatedAt: new Date().toISOString() };
+      try {
+        if (node) await c.set(controlPath(id), encodeJson(next), node.version);
+        else await c.create(controlPath(id), encodeJson(next));
+        return log;
+      } catch (err) {
+        if (!isControlError(err, 'NW_CP_BAD_VERSION') && !isControlError(err, 'NW_CP_NODE_EXISTS')) throw err;
+      }
+    }
+  }
+
+  pause(id: string): Promise<MigrationLog> {
+    return this.control(id, { pause: true });
+  }
+
+  resume(id: string): Promise<MigrationLog> {
+    return this.control(id, { pause: false });
+  }
+
+  abort(id: string, reason?: string): Promise<MigrationLog> {
+    return this.control(id, { abort: true, ...(reason ? { reason } : {}) });
+  }
+
+  /** Resolves when the migration's log satisfies `until` (watch-driven, with a poll as backstop). */
+  async waitForMigration(id: string, until: (log: MigrationLog) => boolean, timeoutMs: number): Promise<MigrationLog> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let wake: () => void = () => undefined;
+      const woke = new Promise<void>((r) => (wake = r));
+      const node = await this.opts.coordinator.get(layout.migration(id), () => wake());
+      if (!node) throw new ControlError('NW_CP_MIGRATION_NOT_FOUND', id);
+      const log = parseLog(id, node.data);
+      if (until(log)) return log;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ControlError('NW_CP_BARRIER_TIMEOUT', `migration ${id} did not reach the expected state in ${timeoutMs} ms (status ${log.status}, phase ${log.phase ?? '-'})`);
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([woke, new Promise<void>((r) => (t = setTimeout(r, Math.min(left, 500))))]);
+      clearTimeout(t);
+    }
+  }
+
+  async status(): Promise<FleetStatus> {
+    const c = this.opts.coordinator;
+    const members = await this.liveMembers();
+    const appNames = ((await c.children(layout.apps)) ?? []).sort();
+    const apps: AppStatus[] = [];
+    for (const app of appNames) {
+      const node = await c.get(layout.state(app));
+      const parsed = node ? json<unknown>(node.data) : undefined;
+      const ackers = (await c.children(layout.acks(app))) ?? [];
+      const acks = await Promise.all(
+        members
+          .filter((m) => m.apps.includes(app))
+          .map(async (m) => {
+            const ack = ackers.includes(m.id) ? json<AckInfo>((await c.get(layout.ack(app, m.id)))?.data) : undefined;
+            const epoch = ack?.epoch ?? null;
+            return { member: m.id, epoch, current: node !== undefined && epoch === node.version };
+          }),
+      );
+      apps.push({
+        app,
+        epoch: node?.version,
+        state: parsed,
+        ...(node && parsed === undefined ? { stateError: 'state is not valid JSON' } : {}),
+        lock: (await c.get(layout.lock(app)))?.data.toString('utf8'),
+        acks,
+      });
+    }
+    const ids = ((await c.children(layout.migrations)) ?? []).sort();
+    const migrations: Array<FleetStatus['migrations'][number]> = [];
+    for (const id of ids) {
+      const node = await c.get(layout.migration(id));
+      if (!node) continue;
+      try {
+        const l = parseLog(id, node.data);
+        migrations.push({ id, status: l.status, phase: l.phase, phaseStatus: l.phaseStatus, updatedAt: l.updatedAt, apps: l.plan.apps });
+      } catch {
+        migrations.push({ id, status: 'failed', phase: undefined, phaseStatus: undefined, updatedAt: '', apps: [] });
+      }
+    }
+    return { leader: await this.election.currentLeader(), members, apps, migrations };
+  }
+}
+
+export type { MigrationPlan };

@@ -1,0 +1,25 @@
+import type { MigrationLog } from './migration-log.js';
+import type { MigrationPlan } from './plan.js';
+
+/** What a sync hook gets: the migration, and a signal that fires if it must stop. */
+export interface SyncContext {
+  readonly migrationId: string;
+  readonly plan: MigrationPlan;
+  readonly log: MigrationLog;
+  readonly signal: AbortSignal;
+  /** Progress lines for the migration log (kept short). */
+  readonly progress: (detail: string, data?: Record<string, unknown>) => void;
+}
+
+/** A named step of the sync phase (metadata, cache, datastore); returns figures for the log. */
+export type SyncHook = (ctx: SyncContext) => Promise<Record<string, unknown>>;
+
+/** The DNS side of a migration; the control plane builds it from a DnsProvider. */
+export interface DnsSteps {
+  /** Lowers TTLs ahead of time; returns when the switch may happen at the earliest, and what to restore. */
+  lowerTtl(plan: MigrationPlan): Promise<{ notBefore: string; before: readonly unknown[]; data: Record<string, unknown> }>;
+  /** Sends the record change as one batch and waits until it is in sync. */
+  switch(plan: MigrationPlan): Promise<Record<string, unknown>>;
+  /** Puts records back as they were (rollback). */
+  restore(plan: MigrationPlan, before: readonly unknown[]): Promise<Record<string, unknown>>;
+}

@@ -1,0 +1,128 @@
+import type { Coordinator, TransactionOp } from '../coordinator/coordinator.js';
+import { ControlError, isControlError } from '../errors.js';
+import type { BarrierReport } from '../fleet/fleet-barrier.js';
+import { encodeJson, layout } from '../layout.js';
+import type { MigrationPlan } from './plan.js';
+
+export const PHASES = ['prepare', 'sync', 'fence', 'proxy', 'redirect', 'dns', 'done'] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+export type MigrationStatus = 'running' | 'paused' | 'rolling-back' | 'done' | 'rolled-back' | 'failed';
+export const TERMINAL: ReadonlySet<MigrationStatus> = new Set(['done', 'rolled-back', 'failed']);
+
+/** One line of the phase timeline. */
+export interface LogEvent {
+  readonly at: string;
+  readonly event: 'created' | 'phase-started' | 'phase-completed' | 'phase-failed' | 'paused' | 'resumed' | 'rollback-started' | 'rollback-step' | 'rolled-back' | 'done' | 'failed' | 'leader' | 'note';
+  readonly phase?: PhaseName;
+  readonly durationMs?: number;
+  readonly epochs?: Readonly<Record<string, number>>;
+  readonly barrier?: Pick<BarrierReport, 'ok' | 'elapsedMs' | 'members' | 'missing' | 'departed'>;
+  readonly detail?: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** The persisted record of a migration: everything a new leader needs to resume it. */
+export interface MigrationLog {
+  readonly id: string;
+  readonly plan: MigrationPlan;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly status: MigrationStatus;
+  /** Phase in progress (phaseStatus 'started') or last finished ('completed'); undefined before prepare. */
+  readonly phase: PhaseName | undefined;
+  readonly phaseStatus: 'started' | 'completed' | undefined;
+  /** Phases whose actions changed something outside the fleet that a rollback must undo. */
+  readonly dnsChanged: boolean;
+  /** Earliest time the DNS switch may happen (old TTL waited out). */
+  readonly dnsSwitchNotBefore?: string;
+  readonly dnsBefore?: readonly unknown[];
+  readonly error?: { readonly code: string; readonly message: string; readonly details?: unknown };
+  readonly history: readonly LogEvent[];
+}
+
+/** What operators ask for; written by anyone, read by the leader. */
+export interface MigrationControl {
+  readonly pause: boolean;
+  readonly abort: boolean;
+  readonly reason?: string;
+  readonly updatedAt: string;
+}
+
+export const controlPath = (id: string): string => `${layout.migration(id)}/control`;
+
+const MAX_HISTORY = 1000;
+
+export function parseLog(id: string, data: Buffer): MigrationLog {
+  try {
+    const log = JSON.parse(data.toString('utf8')) as MigrationLog;
+    if (typeof log !== 'object' || log === null || log.id !== id || !Array.isArray(log.history) || typeof log.status !== 'string') throw new Error('missing fields');
+    return log;
+  } catch (err) {
+    throw new ControlError('NW_CP_MIGRATION_LOG_CORRUPT', `${id}: ${(err as Error).message}`);
+  }
+}
+
+export function parseControl(data: Buffer | undefined): MigrationControl {
+  if (!data || data.length === 0) return { pause: false, abort: false, updatedAt: new Date(0).toISOString() };
+  try {
+    const c = JSON.parse(data.toString('utf8')) as Partial<MigrationControl>;
+    return { pause: c.pause === true, abort: c.abort === true, ...(typeof c.reason === 'string' ? { reason: c.reason } : {}), updatedAt: String(c.updatedAt ?? '') };
+  } catch {
+    // An unreadable control node must not stop a migration half-way; treat as no request.
+    return { pause: false, abort: false, updatedAt: '' };
+  }
+}
+
+/**
+ * A migration log held by the leader, with the version it last wrote. Every
+ * write is a compare-and-set on that version, and every state the leader
+ * writes to the fleet carries a `check` of it in the same transaction: a
+ * deposed leader (paused, partitioned) cannot write anything once another
+ * leader has touched the log.
+ */
+export class LogHandle {
+  private constructor(
+    private readonly c: Coordinator,
+    private current: MigrationLog,
+    private version: number,
+  ) {}
+
+  static async open(c: Coordinator, id: string): Promise<LogHandle> {
+    const node = await c.get(layout.migration(id));
+    if (!node) throw new ControlError('NW_CP_MIGRATION_NOT_FOUND', id);
+    return new LogHandle(c, parseLog(id, node.data), node.version);
+  }
+
+  get log(): MigrationLog {
+    return this.current;
+  }
+
+  /** A transaction op that fails if anyone else wrote the log since we did. */
+  fencingCheck(): TransactionOp {
+    return { op: 'check', path: layout.migration(this.current.id), version: this.version };
+  }
+
+  /** Applies a change plus events, persisted with CAS; throws NW_CP_NOT_LEADER if the log moved. */
+  async update(change: Partial<Omit<MigrationLog, 'id' | 'history'>>, ...events: Omit<LogEvent, 'at'>[]): Promise<MigrationLog> {
+    const at = new Date().toISOString();
+    const history = [...this.current.history, ...events.map((e) => ({ at, ...e }))].slice(-MAX_HISTORY);
+    const next: MigrationLog = { ...this.current, ...change, updatedAt: at, history };
+    try {
+      this.version = await this.c.set(layout.migration(this.current.id), encodeJson(next), this.version);
+    } catch (err) {
+      if (isControlError(err, 'NW_CP_BAD_VERSION')) throw new ControlError('NW_CP_NOT_LEADER', `log of ${this.current.id} was written by someone else`);
+      throw err;
+    }
+    this.current = next;
+    return next;
+  }
+
+  /** Notes that a transaction including our fencing check bumped nothing but the states. */
+  async reload(): Promise<void> {
+    const node = await this.c.get(layout.migration(this.current.id));
+    if (!node) throw new ControlError('NW_CP_MIGRATION_NOT_FOUND', this.current.id);
+    this.current = parseLog(this.current.id, node.data);
+    this.version = node.version;
+  }
+}

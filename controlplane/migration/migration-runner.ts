@@ -1,0 +1,283 @@
+import type { Logger } from '../../gateway/observability/logger.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
+import { ControlError, isControlError } from '../errors.js';
+import { waitForFleet, type BarrierReport } from '../fleet/fleet-barrier.js';
+import { writeAppStates, type DesiredAppState } from '../fleet/state-writer.js';
+import { layout } from '../layout.js';
+import type { DnsSteps, SyncHook } from './migration-hooks.js';
+import { controlPath, LogHandle, parseControl, PHASES, TERMINAL, type LogEvent, type MigrationControl, type PhaseName } from './migration-log.js';
+import { n2TakesWrites, phaseState } from './phase-states.js';
+
+export interface RunnerDeps {
+  readonly coordinator: Coordinator;
+  readonly logger: Logger;
+  readonly syncHooks: ReadonlyMap<string, SyncHook>;
+  readonly dns: DnsSteps | undefined;
+  /** False once this process is no longer leader; the runner stops at the next step. */
+  readonly isLeader: () => boolean;
+  /** Fetch used for N2 health checks (tests may point it elsewhere). */
+  readonly fetch?: typeof fetch;
+}
+
+function barrierSummary(r: BarrierReport): NonNullable<LogEvent['barrier']> {
+  return { ok: r.ok, elapsedMs: Math.round(r.elapsedMs * 10) / 10, members: r.members, missing: r.missing, departed: r.departed };
+}
+
+const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
+
+/**
+ * Drives one migration through its phases. Every transition is persisted
+ * before it is acted on; a runner started on a log in any state (a new leader
+ * taking over) resumes from it: a phase that was started but not completed is
+ * run again (each phase's actions are idempotent). Abort, pause and resume
+ * are read from the control node between phases. A failed phase rolls back
+ * (or, for a barrier timeout with `onBarrierTimeout: pause`, pauses).
+ */
+export class MigrationRunner {
+  private wake: () => void = () => undefined;
+  private readonly abortController = new AbortController();
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    private readonly handle: LogHandle,
+  ) {}
+
+  get id(): string {
+    return this.handle.log.id;
+  }
+
+  /** Stops at the next step (leadership lost or shutdown). */
+  stop(): void {
+    this.abortController.abort();
+    this.wake();
+  }
+
+  private checkLeader(): void {
+    if (this.abortController.signal.aborted || !this.deps.isLeader()) throw new ControlError('NW_CP_NOT_LEADER', `runner for ${this.id} stopped`);
+  }
+
+  private async readControl(): Promise<MigrationControl> {
+    const node = await this.deps.coordinator.get(controlPath(this.id), () => this.wake());
+    return parseControl(node?.data);
+  }
+
+  async run(): Promise<void> {
+    try {
+      await this.loop();
+    } catch (err) {
+      if (isControlError(err, 'NW_CP_NOT_LEADER')) {
+        this.deps.logger.warn('controlplane.migration.runner_stopped', { id: this.id, reason: (err as Error).message });
+        return;
+      }
+      this.deps.logger.error('controlplane.migration.runner_failed', { id: this.id, err });
+      throw err;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      this.checkLeader();
+      const log = this.handle.log;
+      if (TERMINAL.has(log.status)) return;
+      if (log.status === 'rolling-back') return this.rollback();
+      const woke = new Promise<void>((r) => (this.wake = r));
+      const control = await this.readControl();
+      if (control.abort) {
+        await this.handle.update({ status: 'rolling-back' }, { event: 'rollback-started', detail: `abort requested${control.reason ? `: ${control.reason}` : ''}` });
+        continue;
+      }
+      if (control.pause) {
+        if (log.status !== 'paused') await this.handle.update({ status: 'paused' }, { event: 'paused', ...(log.phase ? { phase: log.phase } : {}) });
+        await woke;
+        continue;
+      }
+      if (log.status === 'paused') await this.handle.update({ status: 'running' }, { event: 'resumed' });
+      const next = this.nextPhase();
+      if (!next) return;
+      await this.handle.update({ phase: next, phaseStatus: 'started' }, { event: 'phase-started', phase: next });
+      const t0 = performance.now();
+      try {
+        const result = await this.runPhase(next);
+        const done = next === 'done';
+        await this.handle.update(
+          { phaseStatus: 'completed', ...(done ? { status: 'done' } : {}), ...(result.change ?? {}) },
+          { event: 'phase-completed', phase: next, durationMs: ms(t0), ...result.event },
+          ...(done ? [{ event: 'done' as const }] : []),
+        );
+        if (done) await this.releaseLocks();
+      } catch (err) {
+        if (isControlError(err, 'NW_CP_NOT_LEADER')) throw err;
+        const e = err as Error & { code?: string; details?: Record<string, unknown> };
+        const code = e.code ?? 'NW_CP_COORDINATOR_ERROR';
+        const pause = code === 'NW_CP_BARRIER_TIMEOUT' && this.handle.log.plan.onBarrierTimeout === 'pause';
+        this.deps.logger.warn('controlplane.migration.phase_failed', { id: this.id, phase: next, code, message: e.message });
+        await this.handle.update(
+          { status: pause ? 'paused' : 'rolling-back', error: { code, message: e.message, ...(e.details ? { details: e.details } : {}) } },
+          { event: 'phase-failed', phase: next, durationMs: ms(t0), detail: `${code}: ${e.message}`, ...(e.details ? { data: e.details } : {}) },
+          pause ? { event: 'paused', phase: next, detail: 'barrier timeout: waiting for an operator (resume re-runs the phase, abort rolls back)' } : { event: 'rollback-started', phase: next, detail: code },
+        );
+        if (pause) await this.deps.coordinator.set(controlPath(this.id), Buffer.from(JSON.stringify({ pause: true, abort: false, reason: code, updatedAt: new Date().toISOString() })));
+      }
+    }
+  }
+
+  private nextPhase(): PhaseName | undefined {
+    const { phase, phaseStatus } = this.handle.log;
+    if (phase === undefined) return PHASES[0];
+    if (phaseStatus === 'started') return phase;
+    return PHASES[PHASES.indexOf(phase) + 1];
+  }
+
+  /** Writes states (fenced by the log version) and waits on the fleet barrier. */
+  private async flip(states: Record<string, DesiredAppState>): Promise<Pick<LogEvent, 'epochs' | 'barrier'>> {
+    this.checkLeader();
+    const plan = this.handle.log.plan;
+    const targets = await writeAppStates(this.deps.coordinator, states, [this.handle.fencingCheck()]).catch((err: unknown) => {
+      if (isControlError(err, 'NW_CP_BAD_VERSION')) throw new ControlError('NW_CP_NOT_LEADER', `log of ${this.id} moved; not writing states`);
+      throw err;
+    });
+    const report = await waitForFleet(this.deps.coordinator, targets, { timeoutMs: plan.barrierTimeoutMs });
+    const epochs = Object.fromEntries(targets.map((t) => [t.app, t.epoch]));
+    if (!report.ok) {
+      throw new ControlError('NW_CP_BARRIER_TIMEOUT', report.missing.map((m) => `${m.member}/${m.app} acked ${m.ackedEpoch ?? 'nothing'}`).join(', '), {
+        details: { epochs, barrier: barrierSummary(report) },
+      });
+    }
+    return { epochs, barrier: barrierSummary(report) };
+  }
+
+  private statesFor(phase: PhaseName): Record<string, DesiredAppState> | undefined {
+    const s = phaseState(this.handle.log.plan, this.id, phase);
+    return s ? Object.fromEntries(this.handle.log.plan.apps.map((a) => [a, s])) : undefined;
+  }
+
+  private async runPhase(phase: PhaseName): Promise<{ event: Pick<LogEvent, 'epochs' | 'barrier' | 'data' | 'detail'>; change?: Parameters<LogHandle['update']>[0] }> {
+    const plan = this.handle.log.plan;
+    const data: Record<string, unknown> = {};
+    let change: Parameters<LogHandle['update']>[0] | undefined;
+    if (phase === 'prepare') {
+      await this.checkN2Health();
+      if (plan.dns && this.deps.dns && !this.handle.log.dnsSwitchNotBefore) {
+        const lowered = await this.deps.dns.lowerTtl(plan);
+        data.dns = lowered.data;
+        change = { dnsSwitchNotBefore: lowered.notBefore, dnsBefore: lowered.before };
+      }
+    }
+    if (phase === 'dns' && plan.dns) {
+      if (!this.deps.dns) throw new ControlError('NW_CP_CONFIG_INVALID', 'plan has a dns section but this control plane has no DNS provider');
+      const notBefore = Date.parse(this.handle.log.dnsSwitchNotBefore ?? '') || 0;
+      const wait = plan.dns.skipTtlWait ? 0 : notBefore - Date.now();
+      if (wait > 0) {
+        await this.handle.update({}, { event: 'note', phase, detail: `waiting ${Math.round(wait / 1000)} s for the old TTL to expire` });
+        await new Promise((r) => setTimeout(r, wait));
+      }
+      this.checkLeader();
+      // Mark first, so a rollback after a crash here restores the records either way.
+      await this.handle.update({ dnsChanged: true });
+      data.dns = await this.deps.dns.switch(plan);
+    }
+    if (phase === 'sync') {
+      for (const name of plan.sync.hooks) if (!this.deps.syncHooks.has(name)) throw new ControlError('NW_CP_UNKNOWN_SYNC_HOOK', name);
+    }
+    const states = this.statesFor(phase);
+    const flipped = states ? await this.flip(states) : {};
+    if (phase === 'sync') data.hooks = await this.runSyncHooks();
+    return { event: { ...flipped, ...(Object.keys(data).length ? { data } : {}) }, ...(change ? { change } : {}) };
+  }
+
+  private async runSyncHooks(): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const name of this.handle.log.plan.sync.hooks) {
+      this.checkLeader();
+      const hook = this.deps.syncHooks.get(name)!;
+      const t0 = performance.now();
+      try {
+        out[name] = {
+          ...(await hook({
+            migrationId: this.id,
+            plan: this.handle.log.plan,
+            log: this.handle.log,
+            signal: this.abortController.signal,
+            progress: (detail, d) => this.deps.logger.info('controlplane.migration.sync_progress', { id: this.id, hook: name, detail, ...d }),
+          })),
+          durationMs: ms(t0),
+        };
+      } catch (err) {
+        throw new ControlError('NW_CP_SYNC_FAILED', `${name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    return out;
+  }
+
+  private async checkN2Health(): Promise<void> {
+    const { n2HealthUrls, healthAttempts } = this.handle.log.plan.prepare;
+    const doFetch = this.deps.fetch ?? fetch;
+    for (const url of n2HealthUrls) {
+      let last = '';
+      let ok = false;
+      for (let i = 0; i < healthAttempts && !ok; i++) {
+        try {
+          const res = await doFetch(url, { signal: AbortSignal.timeout(2000) });
+          ok = res.ok;
+          last = `status ${res.status}`;
+          await res.body?.cancel();
+        } catch (err) {
+          last = (err as Error).message;
+        }
+        if (!ok && i + 1 < healthAttempts) await new Promise((r) => setTimeout(r, 200 * (i + 1)));
+      }
+      if (!ok) throw new ControlError('NW_CP_N2_UNHEALTHY', `${url}: ${last}`);
+    }
+  }
+
+  /**
+   * Returns every app to serving from N1: fence first if N2 may have taken
+   * writes (so none is in flight when N1 takes over; with mirroring back N1
+   * already has them all), restore DNS, then serve. Barriers that time out
+   * are retried; after repeated failure the migration is marked failed and
+   * its locks are kept, so nothing new starts on a fleet in an unknown state.
+   */
+  private async rollback(): Promise<void> {
+    const log = this.handle.log;
+    const apps = log.plan.apps;
+    const steps: Array<{ name: string; run: () => Promise<Pick<LogEvent, 'epochs' | 'barrier' | 'data'>> }> = [];
+    if (n2TakesWrites(log.phase)) {
+      steps.push({ name: 'fence', run: () => this.flip(Object.fromEntries(apps.map((a) => [a, { mode: 'fence', readFrom: 'n1', migration: { id: this.id, phase: 'rollback' } }]))) });
+    }
+    if (log.dnsChanged && this.deps.dns && log.plan.dns) {
+      const dns = this.deps.dns;
+      steps.push({ name: 'dns-restore', run: async () => ({ data: await dns.restore(log.plan, log.dnsBefore ?? []) }) });
+    }
+    steps.push({ name: 'serve', run: () => this.flip(Object.fromEntries(apps.map((a) => [a, { mode: 'serve' }]))) });
+    for (const step of steps) {
+      let attempt = 0;
+      for (;;) {
+        this.checkLeader();
+        const t0 = performance.now();
+        try {
+          const r = await step.run();
+          await this.handle.update({}, { event: 'rollback-step', detail: step.name, durationMs: ms(t0), ...r });
+          break;
+        } catch (err) {
+          if (isControlError(err, 'NW_CP_NOT_LEADER')) throw err;
+          attempt += 1;
+          const e = err as Error & { code?: string };
+          await this.handle.update({}, { event: 'rollback-step', detail: `${step.name} failed (attempt ${attempt}): ${e.code ?? ''} ${e.message}`, durationMs: ms(t0) });
+          if (attempt >= 3) {
+            await this.handle.update({ status: 'failed', error: { code: e.code ?? 'NW_CP_COORDINATOR_ERROR', message: `rollback step ${step.name}: ${e.message}` } }, { event: 'failed', detail: step.name });
+            return;
+          }
+        }
+      }
+    }
+    await this.handle.update({ status: 'rolled-back' }, { event: 'rolled-back' });
+    await this.releaseLocks();
+  }
+
+  private async releaseLocks(): Promise<void> {
+    for (const app of this.handle.log.plan.apps) {
+      const lock = await this.deps.coordinator.get(layout.lock(app));
+      if (lock && lock.data.toString('utf8') === this.id) await this.deps.coordinator.remove(layout.lock(app), lock.version).catch(() => undefined);
+    }
+  }
+}

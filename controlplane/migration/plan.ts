@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { formatIssues } from '../../gateway/config/load-config.js';
+import { ControlError } from '../errors.js';
+
+const appName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'app names are lowercase [a-z0-9-]');
+
+const dnsRecordSchema = z.strictObject({
+  name: z.string().min(1),
+  type: z.enum(['A', 'AAAA', 'CNAME']),
+  ttl: z.number().int().min(0).max(604800).default(60),
+  values: z.array(z.string().min(1)).min(1),
+});
+
+/** A migration plan: which apps move together and how each phase behaves. */
+export const planSchema = z.strictObject({
+  /** Migration id; generated when absent. */
+  id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  /** Apps that move as one unit: they flip in the same barriers or not at all. */
+  apps: z.array(appName).min(1).refine((a) => new Set(a).size === a.length, 'apps must not repeat'),
+  /** How long each barrier waits for every live member's ack. */
+  barrierTimeoutMs: z.number().int().positive().default(15_000),
+  /** What a barrier timeout does: roll back (default) or pause for an operator. */
+  onBarrierTimeout: z.enum(['rollback', 'pause']).default('rollback'),
+  prepare: z
+    .strictObject({
+      /** N2 endpoints that must answer 2xx before anything changes. */
+      n2HealthUrls: z.array(z.url({ protocol: /^https?$/ })).default([]),
+      healthAttempts: z.number().int().min(1).max(100).default(3),
+    })
+    .prefault({}),
+  sync: z
+    .strictObject({
+      /** mirror: simultaneous execution while data syncs (apps without a datastore sync); none: keep serving from N1. */
+      mode: z.enum(['mirror', 'none']).default('mirror'),
+      shadowCompare: z.boolean().default(false),
+      /** Named sync hooks to run in order (registered with the control plane). */
+      hooks: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  fence: z.strictObject({ maxHoldMs: z.number().int().positive().optional(), maxHeldWrites: z.number().int().min(0).optional() }).prefault({}),
+  proxy: z.strictObject({ mirrorWritesToN1: z.boolean().default(true) }).prefault({}),
+  redirect: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** While rollback is possible. */
+      status: z.union([z.literal(307), z.literal(308)]).default(307),
+      /** Once the migration is done. */
+      finalStatus: z.union([z.literal(301), z.literal(307), z.literal(308)]).default(301),
+      /** safe: only GET/HEAD redirected, writes keep going through the gateway (and are mirrored back to N1 until done). */
+      methods: z.enum(['all', 'safe']).default('safe'),
+    })
+    .prefault({}),
+  dns: z
+    .strictObject({
+      zoneId: z.string().min(1),
+      /** TTL set ahead of the switch; the old TTL is waited out before switching. */
+      lowerTtlTo: z.number().int().min(0).default(60),
+      /** Records as they must be after the switch (N2). Sent as one batch. */
+      records: z.array(dnsRecordSchema).min(1),
+      pollMs: z.number().int().positive().default(1000),
+      timeoutMs: z.number().int().positive().default(300_000),
+      /** Skip waiting out the old TTL (tests and demos only). */
+      skipTtlWait: z.boolean().default(false),
+    })
+    .optional(),
+});
+
+export type MigrationPlanInput = z.input<typeof planSchema>;
+export type MigrationPlan = z.output<typeof planSchema>;
+
+export function parsePlan(raw: unknown, source = '<plan>'): MigrationPlan {
+  const r = planSchema.safeParse(raw);
+  if (!r.success) throw new ControlError('NW_CP_PLAN_INVALID', `\n${formatIssues(source, r.error.issues)}`);
+  return r.data;
+}
+
+export function loadPlan(file: string): MigrationPlan {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ControlError('NW_CP_PLAN_INVALID', `${file}: cannot read: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ControlError('NW_CP_PLAN_INVALID', `${file}: not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+  }
+  return parsePlan(raw, file);
+}

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { createLogger } from '../../gateway/observability/logger.js';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../controlplane/coordinator/embedded-coordinator.js';
+import { ControlPlane } from '../../controlplane/control-plane.js';
+import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
+import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
+import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
+import { layout } from '../../controlplane/layout.js';
+import { startFleet, type Fleet } from '../support/fleet-harness.js';
+
+const silent = createLogger('silent');
+
+function finished(l: MigrationLog): boolean {
+  return l.status === 'done' || l.status === 'rolled-back' || l.status === 'failed';
+}
+
+/** Closed-loop writers through every gateway; records what served each write and when. */
+function startLoad(fleet: Fleet, app: string): { stop(): Promise<Array<{ d: string; status: number; start: number; end: number }>> } {
+  const results: Array<{ d: string; status: number; start: number; end: number }> = [];
+  let stopping = false;
+  const workers = fleet.members.slice(0, 8).map(async (m, w) => {
+    for (let i = 0; !stopping; i++) {
+      const start = performance.now();
+      const res = await request(`${m.gateway.listeners[0]!.url}/kv/w${w}-${i}`, { method: 'PUT', headers: { host: `${app}.test` }, body: `v${i}` });
+      await res.body.dump();
+      results.push({ d: String(res.headers['x-northwest-deployment']), status: res.statusCode, start, end: performance.now() });
+    }
+  });
+  return {
+    async stop() {
+      stopping = true;
+      await Promise.all(workers);
+      return results;
+    },
+  };
+}
+
+describe('migration phases (embedded coordinator)', function () {
+  this.timeout(60_000);
+  let store: EmbeddedStore;
+  let fleet: Fleet;
+  let cp: ControlPlane;
+  let hooks: Map<string, SyncHook>;
+
+  const plan = (p: Partial<MigrationPlanInput> = {}) => parsePlan({ apps: ['shop', 'cart'], barrierTimeoutMs: 5000, ...p });
+
+  beforeEach(async () => {
+    store = new EmbeddedStore();
+    fleet = await startFleet({ size: 16, coordinator: () => new EmbeddedCoordinator(store), apps: ['shop', 'cart', 'other'] });
+    hooks = new Map();
+    cp = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-1', logger: silent, syncHooks: hooks });
+    await cp.start();
+    assert.equal(cp.isLeader(), true);
+  });
+  afterEach(async () => {
+    await cp.stop();
+    await fleet.close();
+  });
+
+  it('runs every phase; the fleet ends on N2; writes never go back to N1 once N2 served one', async () => {
+    const load = startLoad(fleet, 'shop');
+    await new Promise((r) => setTimeout(r, 200));
+    const created = await cp.migrate(plan());
+    const log = await cp.waitForMigration(created.id, finished, 30_000);
+    const results = await load.stop();
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    assert.deepEqual(
+      log.history.filter((e) => e.event === 'phase-completed').map((e) => e.phase),
+      ['prepare', 'sync', 'fence', 'proxy', 'redirect', 'dns', 'done'],
+    );
+    for (const e of log.history.filter((h) => h.event === 'phase-completed' && h.barrier)) {
+      assert.equal(e.barrier!.ok, true);
+      assert.equal(e.barrier!.members.length, 16);
+    }
+    for (const m of fleet.members) {
+      assert.equal(m.gateway.getState().shop!.mode, 'proxy');
+      assert.equal(m.gateway.getState().shop!.migration, undefined);
+      assert.equal(m.gateway.getState().other!.mode, 'serve', 'apps outside the plan are untouched');
+    }
+    assert.equal(results.filter((r) => r.status !== 200).length, 0, 'no failed writes');
+    const n2Writes = results.filter((r) => r.d === 'n2');
+    const n1Writes = results.filter((r) => r.d === 'n1');
+    assert.ok(n1Writes.length > 0 && n2Writes.length > 0);
+    const firstN2Start = Math.min(...n2Writes.map((r) => r.start));
+    const lastN1End = Math.max(...n1Writes.map((r) => r.end));
+    assert.ok(lastN1End <= firstN2Start + 1e-9 || n1Writes.every((r) => r.start < firstN2Start), 'no N1-served write started after the first N2-served one');
+    assert.equal(await store.read(layout.lock('shop')), undefined, 'locks released');
+  });
+
+  it('refuses unknown apps, a second migration for a busy app, and unknown hooks — changing nothing', async () => {
+    await assert.rejects(cp.migrate(plan({ apps: ['nope'] })), { code: 'NW_CP_UNKNOWN_APP' });
+    await assert.rejects(cp.migrate(plan({ sync: { hooks: ['missing'] } })), { code: 'NW_CP_UNKNOWN_SYNC_HOOK' });
+    let release!: () => void;
+    hooks.set('slow', () => new Promise((r) => (release = () => r({}))));
+    const first = await cp.migrate(plan({ apps: ['shop'], sync: { hooks: ['slow'] } }));
+    await assert.rejects(cp.migrate(plan({ apps: ['cart', 'shop'] })), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'NW_CP_APP_BUSY');
+      assert.match(err.message, new RegExp(first.id));
+      return true;
+    });
+    assert.equal(store.read(layout.lock('cart')), undefined, 'the failed migration locked nothing');
+    assert.deepEqual((await cp.status()).migrations.map((m) => m.id), [first.id]);
+    await cp.waitForMigration(first.id, (l) => l.phase === 'sync', 10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    assert.equal((await cp.waitForMigration(first.id, finished, 20_000)).status, 'done');
+  });
+
+  it('aborts mid-migration and rolls every app back to N1, losing no write', async () => {
+    let release!: () => void;
+    hooks.set('hold', () => new Promise((r) => (release = () => r({}))));
+    const load = startLoad(fleet, 'shop');
+    const created = await cp.migrate(plan({ sync: { hooks: ['hold'] } }));
+    await cp.waitForMigration(created.id, (l) => l.phase === 'sync' && l.phaseStatus === 'started', 10_000);
+    await new Promise((r) => setTimeout(r, 100));
+    await cp.abort(created.id, 'test abort');
+    release();
+    const log = await cp.waitForMigration(created.id, finished, 20_000);
+    const results = await load.stop();
+    assert.equal(log.status, 'rolled-back');
+    for (const m of fleet.members) {
+      assert.equal(m.gateway.getState().shop!.mode, 'serve');
+      assert.equal(m.gateway.getState().cart!.mode, 'serve');
+    }
+    assert.equal(results.filter((r) => r.status !== 200).length, 0);
+    // Every acknowledged write is on N1 (sync mirrored them to both, so N1 has all).
+    assert.ok(results.length > 0);
+    assert.equal(fleet.n1.store.size >= results.length, true);
+    await assert.rejects(cp.abort(created.id), { code: 'NW_CP_MIGRATION_FINISHED' });
+  });
+
+  it('rolls back from proxy through a fence, with writes made at N2 already on N1', async () => {
+    const load = startLoad(fleet, 'shop');
+    const created = await cp.migrate(plan({ apps: ['shop'] }));
+    await cp.pause(created.id);
+    await cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 10_000);
+    await cp.resume(created.id);
+    await cp.waitForMigration(created.id, (l) => l.phase === 'proxy' && l.phaseStatus === 'completed', 10_000).catch(() => undefined);
+    await cp.pause(created.id);
+    const paused = await cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 10_000);
+    assert.equal(paused.status, 'paused');
+    await new Promise((r) => setTimeout(r, 200));
+    await cp.abort(created.id);
+    const log = await cp.waitForMigration(created.id, finished, 20_000);
+    const results = await load.stop();
+    assert.equal(log.status, 'rolled-back');
+    assert.ok(log.history.some((e) => e.event === 'rollback-step' && e.detail === 'fence'), 'fenced before returning to N1');
+    assert.equal(results.filter((r) => r.status !== 200).length, 0);
+    for (const [key, value] of fleet.n2.store) assert.equal(fleet.n1.store.get(key), value, `N2 write ${key} is on N1`);
+  });
+
+  it('a second control plane takes over when the leader goes away and finishes the migration', async () => {
+    const cp2 = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-2', logger: silent, syncHooks: hooks });
+    await cp2.start();
+    assert.equal(cp2.isLeader(), false);
+    let entered!: () => void;
+    const inHook = new Promise<void>((r) => (entered = r));
+    let calls = 0;
+    hooks.set('once', async () => {
+      calls += 1;
+      if (calls === 1) {
+        entered();
+        await new Promise(() => undefined); // the first leader never returns from this hook
+      }
+      return { calls };
+    });
+    const created = await cp.migrate(plan({ sync: { hooks: ['once'] } }));
+    await inHook;
+    await cp.stop(); // leader leaves mid-sync
+    const log = await cp2.waitForMigration(created.id, finished, 30_000);
+    await cp2.stop();
+    assert.equal(log.status, 'done');
+    assert.ok(log.history.some((e) => e.event === 'leader' && e.detail === 'run by cp-2'));
+    assert.equal(log.history.filter((e) => e.event === 'phase-started' && e.phase === 'sync').length, 2, 'sync ran again under the new leader');
+    cp = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-3', logger: silent });
+    await cp.start();
+  });
+
+  it('rolls back automatically when N2 fails its health check, before changing anything', async () => {
+    const created = await cp.migrate(plan({ prepare: { n2HealthUrls: ['http://127.0.0.1:1/healthz'], healthAttempts: 1 } }));
+    const log = await cp.waitForMigration(created.id, finished, 10_000);
+    assert.equal(log.status, 'rolled-back');
+    assert.equal(log.error?.code, 'NW_CP_N2_UNHEALTHY');
+    for (const m of fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'serve');
+  });
+
+  it('a barrier timeout rolls back and names the member that did not ack', async () => {
+    await fleet.members[7]!.agent.stop();
+    const created = await cp.migrate(plan({ barrierTimeoutMs: 300 }));
+    const log = await cp.waitForMigration(created.id, finished, 15_000);
+    assert.notEqual(log.status, 'done');
+    assert.equal(log.error?.code, 'NW_CP_BARRIER_TIMEOUT');
+    assert.match(log.error?.message ?? '', /gw-07/);
+  });
+});
