@@ -4,6 +4,7 @@ import { loadGatewayConfig } from './config/load-config.js';
 import { isGatewayError } from './errors.js';
 import { Gateway } from './gateway.js';
 import { startEchoUpstream, type EchoUpstream } from './dev/echo-upstream.js';
+import { startGatewayMember } from '../controlplane/fleet/gateway-member.js';
 
 const USAGE = `usage: northwest-gateway --config FILE [--with-demo-upstreams]
 
@@ -35,12 +36,14 @@ async function main(): Promise<number> {
       }
     }
   }
-  const gw = await Gateway.start({ config });
+  // A fleet member reads its state from the coordinator before it takes traffic.
+  const member = config.fleet ? await startGatewayMember(config) : undefined;
+  const gw = member ? member.gateway : await Gateway.start({ config });
   const first = gw.listeners[0]!;
   const [appName, app] = Object.entries(config.apps)[0]!;
   process.stderr.write(
     [
-      `northwest gateway "${config.name}" is up`,
+      `northwest gateway "${config.name}" is up${member ? ` (fleet member ${member.agent.memberId}, ${config.fleet!.coordinator.kind} coordinator)` : ''}`,
       ...gw.listeners.map((l) => `  traffic:  ${l.url}`),
       gw.adminAddress ? `  admin:    ${gw.adminAddress.url}  (/healthz /readyz /metrics /state)` : '  admin:    disabled',
       demo.length ? `  demo upstreams: ${demo.map((d) => d.url).join(' ')}` : '',
@@ -64,7 +67,8 @@ async function main(): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  await gw.close();
+  if (member) await member.close();
+  else await gw.close();
   await Promise.all(demo.map((d) => d.close()));
   return 0;
 }

@@ -29,6 +29,7 @@ export const GATEWAY_ERRORS = {
   NW_GW_WRITE_HOLD_TIMEOUT: { status: 503, message: 'write held during handover fence timed out; retry' },
   NW_GW_WRITE_HOLD_FULL: { status: 503, message: 'too many writes held during handover fence; retry' },
   NW_GW_LEASE_EXPIRED: { status: 503, message: 'gateway lost contact with the coordinator during a migration; write refused; retry' },
+  NW_GW_NOT_READY: { status: 503, message: 'gateway has not loaded its state yet; retry' },
   NW_GW_SHUTTING_DOWN: { status: 503, message: 'gateway is shutting down' },
   NW_GW_STATE_INVALID: { status: 400, message: 'state document is invalid' },
   NW_GW_STATE_STALE_EPOCH: { status: 409, message: 'state epoch is older than the applied one' },

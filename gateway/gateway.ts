@@ -92,6 +92,7 @@ export class Gateway {
       httpProxy: this.httpProxy,
       trustedProxies: new Set(config.trustedProxies),
       shuttingDown: () => this.closing !== undefined,
+      ready: () => this.ready,
       writeGuard: opts.writeGuard ?? (() => undefined),
     });
     this.metrics.upstreamHealthy.collect(() =>
@@ -164,6 +165,11 @@ export class Gateway {
 
   isReady(): boolean {
     return this.ready && this.closing === undefined;
+  }
+
+  /** Marks the state as loaded (a fleet agent calls this after its first full read). */
+  markReady(): void {
+    this.ready = true;
   }
 
   getState(): Record<string, AppState> {

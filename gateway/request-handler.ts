@@ -19,6 +19,8 @@ export interface RequestHandlerDeps extends ExchangeServices {
   readonly httpProxy: HttpProxyAdapter;
   readonly trustedProxies: ReadonlySet<string>;
   readonly shuttingDown: () => boolean;
+  /** False until the state is loaded when `waitForState` is set: traffic is refused rather than routed by a stale state. */
+  readonly ready: () => boolean;
   readonly writeGuard: WriteGuard;
 }
 
@@ -66,6 +68,7 @@ export class RequestHandler {
     const { req } = ex;
     // While draining for shutdown, finish this request but let the client reconnect elsewhere.
     if (this.deps.shuttingDown()) ex.res.setHeader('connection', 'close');
+    if (!this.deps.ready()) throw new GatewayError('NW_GW_NOT_READY', undefined, { retryAfterSeconds: 1 });
     const host = requestHost(req);
     if (typeof host !== 'string') throw host;
     const write = isWriteMethod(req.method ?? 'GET');

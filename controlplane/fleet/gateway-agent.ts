@@ -71,6 +71,7 @@ export class GatewayAgent {
     await c.connect();
     await this.register();
     await this.reconcile();
+    this.opts.gateway.markReady();
     this.timer = setInterval(() => void this.reconcile(), this.opts.reconcileMs);
     this.timer.unref();
   }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { coordinatorConfigSchema } from '../../controlplane/coordinator/coordinator-config.js';
 
 /** Loopback-only addresses: admin endpoints must never be reachable from the network. */
 export function isLoopbackHost(host: string): boolean {
@@ -111,11 +112,30 @@ export const gatewayConfigSchema = z
         access: z.boolean().default(false),
       })
       .prefault({}),
-    /** If true, /readyz stays false until a state is applied by the control plane. */
+    /** If true, /readyz is false and traffic gets 503 until a state is applied (always so with `fleet`). */
     waitForState: z.boolean().default(false),
+    /** Join a fleet: follow app states in the coordinator, ack epochs, fence writes by lease. */
+    fleet: z
+      .strictObject({
+        coordinator: coordinatorConfigSchema,
+        /** Member id in the fleet; defaults to `name`. Must be unique. */
+        memberId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).optional(),
+        /** Writes for migrating apps are refused if the state was not confirmed within this time. */
+        leaseMs: ms.default(5_000),
+        /** Full re-read period (renews the lease); default a third of leaseMs. */
+        reconcileMs: ms.optional(),
+      })
+      .optional(),
     apps: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'app names are lowercase [a-z0-9-]'), appSchema),
   })
   .superRefine((cfg, ctx) => {
+    const f = cfg.fleet;
+    if (f && f.coordinator.kind === 'zookeeper' && f.leaseMs >= f.coordinator.sessionTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['fleet', 'leaseMs'], message: `must be shorter than fleet.coordinator.sessionTimeoutMs (${f.coordinator.sessionTimeoutMs})` });
+    }
+    if (f && f.reconcileMs !== undefined && f.reconcileMs >= f.leaseMs) {
+      ctx.addIssue({ code: 'custom', path: ['fleet', 'reconcileMs'], message: 'must be shorter than fleet.leaseMs' });
+    }
     const seen = new Map<string, string>();
     for (const [app, spec] of Object.entries(cfg.apps)) {
       for (const [i, host] of spec.hosts.entries()) {
