@@ -34,6 +34,10 @@ export const CONTROL_ERRORS = {
   NW_CP_ADMIN_UNAUTHORIZED: { status: 401, message: 'admin token missing or wrong' },
   NW_CP_ADMIN_NOT_FOUND: { status: 404, message: 'no such admin endpoint' },
   NW_CP_ADMIN_BAD_REQUEST: { status: 400, message: 'malformed admin request' },
+  NW_CP_ADMIN_METHOD: { status: 405, message: 'method not allowed on this admin endpoint' },
+  NW_CP_ADMIN_UNREACHABLE: { status: 503, message: 'control-plane admin API is not reachable' },
+  NW_CP_WAIT_TIMEOUT: { status: 504, message: 'migration did not finish before the wait timeout (it keeps running)' },
+  NW_CP_INTERNAL: { status: 500, message: 'unexpected control-plane failure' },
   // DNS
   NW_CP_DNS_ZONE_NOT_FOUND: { status: 404, message: 'DNS hosted zone does not exist' },
   NW_CP_DNS_INVALID_CHANGE: { status: 400, message: 'DNS provider rejected the change batch' },

@@ -51,7 +51,7 @@ describe('migration DNS phase (embedded coordinator, in-memory DNS)', function (
     const log = await cp.waitForMigration(created.id, finished, 20_000);
     assert.equal(log.status, 'done', JSON.stringify(log.error));
     const sync = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync');
-    assert.deepEqual((sync?.data?.hooks as Record<string, { ttlDuringSync: number }>).gate.ttlDuringSync, 5);
+    assert.deepEqual((sync?.data?.hooks as Record<string, { ttlDuringSync: number }>).gate?.ttlDuringSync, 5);
     const dnsEvent = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns');
     const timings = dnsEvent?.data?.dns as { submitToInsyncMs: number; polls: number; insyncAt: string };
     assert.ok(timings.polls >= 1, 'PENDING was polled until INSYNC');
