@@ -247,7 +247,15 @@ export class ControlPlane {
     for (;;) {
       let wake: () => void = () => undefined;
       const woke = new Promise<void>((r) => (wake = r));
-      const node = await this.opts.coordinator.get(layout.migration(id), () => wake());
+      let node;
+      try {
+        node = await this.opts.coordinator.get(layout.migration(id), () => wake());
+      } catch (err) {
+        // Ride out a coordinator failover until the deadline.
+        if (!isControlError(err, 'NW_CP_COORDINATOR_UNAVAILABLE') || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
       if (!node) throw new ControlError('NW_CP_MIGRATION_NOT_FOUND', id);
       const log = parseLog(id, node.data);
       if (until(log)) return log;

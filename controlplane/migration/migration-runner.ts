@@ -62,15 +62,30 @@ export class MigrationRunner {
   }
 
   async run(): Promise<void> {
-    try {
-      await this.loop();
-    } catch (err) {
-      if (isControlError(err, 'NW_CP_NOT_LEADER')) {
-        this.deps.logger.warn('controlplane.migration.runner_stopped', { id: this.id, reason: (err as Error).message });
+    for (;;) {
+      try {
+        await this.loop();
         return;
+      } catch (err) {
+        if (isControlError(err, 'NW_CP_NOT_LEADER')) {
+          this.deps.logger.warn('controlplane.migration.runner_stopped', { id: this.id, reason: (err as Error).message });
+          return;
+        }
+        if (!isControlError(err, 'NW_CP_COORDINATOR_UNAVAILABLE')) {
+          this.deps.logger.error('controlplane.migration.runner_failed', { id: this.id, err });
+          throw err;
+        }
+        // Connection loss is not a failed phase: a write may or may not have landed, so
+        // re-read the log and carry on from it (every step is idempotent).
+        this.deps.logger.warn('controlplane.migration.coordinator_unavailable', { id: this.id, message: (err as Error).message });
+        await new Promise((r) => setTimeout(r, 500));
+        try {
+          if (!this.deps.isLeader() || this.abortController.signal.aborted) return;
+          await this.handle.reload();
+        } catch {
+          // still unreachable: try again
+        }
       }
-      this.deps.logger.error('controlplane.migration.runner_failed', { id: this.id, err });
-      throw err;
     }
   }
 
@@ -106,7 +121,7 @@ export class MigrationRunner {
         );
         if (done) await this.releaseLocks();
       } catch (err) {
-        if (isControlError(err, 'NW_CP_NOT_LEADER')) throw err;
+        if (isControlError(err, 'NW_CP_NOT_LEADER') || isControlError(err, 'NW_CP_COORDINATOR_UNAVAILABLE')) throw err;
         const e = err as Error & { code?: string; details?: Record<string, unknown> };
         const code = e.code ?? 'NW_CP_COORDINATOR_ERROR';
         const pause = code === 'NW_CP_BARRIER_TIMEOUT' && this.handle.log.plan.onBarrierTimeout === 'pause';
@@ -259,7 +274,7 @@ export class MigrationRunner {
           await this.handle.update({}, { event: 'rollback-step', detail: step.name, durationMs: ms(t0), ...r });
           break;
         } catch (err) {
-          if (isControlError(err, 'NW_CP_NOT_LEADER')) throw err;
+          if (isControlError(err, 'NW_CP_NOT_LEADER') || isControlError(err, 'NW_CP_COORDINATOR_UNAVAILABLE')) throw err;
           attempt += 1;
           const e = err as Error & { code?: string };
           await this.handle.update({}, { event: 'rollback-step', detail: `${step.name} failed (attempt ${attempt}): ${e.code ?? ''} ${e.message}`, durationMs: ms(t0) });

@@ -11,8 +11,8 @@ export interface EchoUpstream {
   readonly url: string;
   readonly port: number;
   readonly store: Map<string, string>;
-  /** Requests seen, newest last (method, path, headers). */
-  readonly seen: Array<{ method: string; path: string; headers: Record<string, string | string[] | undefined> }>;
+  /** Requests seen, newest last (method, path, headers, performance.now() when answered). */
+  readonly seen: Array<{ method: string; path: string; headers: Record<string, string | string[] | undefined>; at: number }>;
   close(): Promise<void>;
 }
 
@@ -23,7 +23,7 @@ export async function startEchoUpstream(deployment: string, host = '127.0.0.1', 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = req.url ?? '/';
-      seen.push({ method: req.method ?? 'GET', path, headers: { ...req.headers } });
+      seen.push({ method: req.method ?? 'GET', path, headers: { ...req.headers }, at: performance.now() });
       const reply = (status: number, body: unknown): void => {
         const text = JSON.stringify(body);
         res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-served-by': deployment });

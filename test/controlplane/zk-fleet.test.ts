@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { request } from 'undici';
+import { createLogger } from '../../gateway/observability/logger.js';
+import { ControlPlane } from '../../controlplane/control-plane.js';
+import { ZooKeeperCoordinator } from '../../controlplane/coordinator/zookeeper-coordinator.js';
+import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
+import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
+import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
+import { startFleet, type Fleet } from '../support/fleet-harness.js';
+import { spawnGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { requireService } from '../support/service-endpoints.js';
+import { findLeader, killServer, restoreEnsemble } from '../support/zk-ensemble.js';
+
+const SESSION_MS = 4000;
+const LEASE_MS = 2000;
+const finished = (l: MigrationLog): boolean => l.status === 'done' || l.status === 'rolled-back' || l.status === 'failed';
+
+interface Outcome {
+  readonly gw: string;
+  readonly d: string;
+  readonly status: number;
+  readonly code: string | undefined;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Closed-loop writers spread over every gateway URL; each outcome is attributed from its headers. */
+function startWriters(urls: () => string[], writers: number): { stop(): Promise<Outcome[]> } {
+  const out: Outcome[] = [];
+  let stopping = false;
+  const loops = Array.from({ length: writers }, async (_, w) => {
+    for (let i = 0; !stopping; i++) {
+      const list = urls();
+      const gw = list[(w + i) % list.length]!;
+      const start = performance.now();
+      try {
+        const res = await request(`${gw}/kv/w${w}-${i}`, { method: 'PUT', headers: { host: 'shop.test' }, body: `v${i}`, headersTimeout: 20_000, bodyTimeout: 20_000 });
+        await res.body.dump();
+        out.push({ gw, d: String(res.headers['x-northwest-deployment']), status: res.statusCode, code: res.headers['x-northwest-error'] as string | undefined, start, end: performance.now() });
+      } catch (err) {
+        out.push({ gw, d: 'error', status: 0, code: (err as { code?: string }).code, start, end: performance.now() });
+      }
+    }
+  });
+  return {
+    async stop() {
+      stopping = true;
+      await Promise.all(loops);
+      return out;
+    },
+  };
+}
+
+/** The safety property from the client side: no write served by N1 began after a write served by N2 had completed. */
+function assertNoN1AfterN2(outcomes: readonly Outcome[]): void {
+  const n2 = outcomes.filter((o) => o.d === 'n2' && o.status < 300);
+  const n1 = outcomes.filter((o) => o.d === 'n1' && o.status < 300);
+  assert.ok(n1.length > 0 && n2.length > 0, `both deployments served writes (n1=${n1.length}, n2=${n2.length})`);
+  const firstN2Done = Math.min(...n2.map((o) => o.end));
+  const late = n1.filter((o) => o.start > firstN2Done);
+  assert.deepEqual(late, [], 'writes served by N1 after the first write served by N2');
+}
+
+describe('fleet on a real ZooKeeper ensemble', function () {
+  this.timeout(180_000);
+  const zk = requireService('zookeeper');
+  let chroot: string;
+  let fleet: Fleet;
+  let procs: GatewayProcess[];
+  let cp: ControlPlane;
+  let hooks: Map<string, SyncHook>;
+  const coordinator = (sessionTimeoutMs = SESSION_MS) => new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
+
+  const processConfig = (i: number): Record<string, unknown> => ({
+    name: `gw-proc-${i}`,
+    listeners: [{ host: '127.0.0.1', port: 0 }],
+    log: { level: 'warn' },
+    fleet: { coordinator: { kind: 'zookeeper', connectString: zk.connectString, chroot, sessionTimeoutMs: SESSION_MS }, leaseMs: LEASE_MS },
+    apps: { shop: { hosts: ['shop.test'], n1: { servers: [{ url: fleet.n1.url }] }, n2: { servers: [{ url: fleet.n2.url }], publicOrigin: 'https://shop-n2.example.com' } } },
+  });
+
+  const plan = (p: Partial<MigrationPlanInput> = {}) => parsePlan({ apps: ['shop'], barrierTimeoutMs: 20_000, redirect: { enabled: true }, ...p });
+
+  before(async () => {
+    await restoreEnsemble();
+  });
+
+  beforeEach(async () => {
+    chroot = `/nw-fleet-${randomBytes(4).toString('hex')}`;
+    fleet = await startFleet({ size: 16, coordinator: () => coordinator(), leaseMs: LEASE_MS, reconcileMs: 500 });
+    procs = [];
+    for (let i = 0; i < 3; i++) procs.push(await spawnGatewayProcess(processConfig(i)));
+    hooks = new Map();
+    cp = new ControlPlane({ coordinator: coordinator(10_000), id: 'cp-zk', logger: createLogger('silent'), syncHooks: hooks });
+    await cp.start();
+  });
+
+  afterEach(async () => {
+    await cp.stop().catch(() => undefined);
+    await Promise.allSettled(procs.map((p) => p.stop()));
+    await fleet.close();
+  });
+
+  after(async () => {
+    await restoreEnsemble();
+  });
+
+  const urls = (): string[] => [...fleet.members.map((m) => m.gateway.listeners[0]!.url), ...procs.filter((p) => p.child.exitCode === null).map((p) => p.url)];
+
+  it('16 in-process and 3 process gateways flip through every phase under load; no write goes back to N1', async () => {
+    const load = startWriters(urls, 12);
+    await new Promise((r) => setTimeout(r, 500));
+    const created = await cp.migrate(plan());
+    const log = await cp.waitForMigration(created.id, finished, 120_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const outcomes = await load.stop();
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    const barriers = log.history.filter((e) => e.event === 'phase-completed' && e.barrier);
+    assert.ok(barriers.length >= 5);
+    for (const b of barriers) assert.equal(b.barrier!.members.length, 19, `${b.phase}: ${b.barrier!.members.join(',')}`);
+    assert.deepEqual(
+      outcomes.filter((o) => o.status !== 200),
+      [],
+      'no failed writes',
+    );
+    assertNoN1AfterN2(outcomes);
+  });
+
+  it('the flip completes when the ZooKeeper leader is killed mid-migration', async () => {
+    let killed: number | undefined;
+    hooks.set('kill-zk-leader', async () => {
+      const leader = await findLeader();
+      assert.ok(leader, 'a leader exists');
+      killed = killServer(leader);
+      return { killed: leader.id };
+    });
+    const load = startWriters(urls, 8);
+    const created = await cp.migrate(plan({ sync: { hooks: ['kill-zk-leader'] } }));
+    const log = await cp.waitForMigration(created.id, finished, 150_000);
+    const outcomes = await load.stop();
+    assert.ok(killed, 'the ZooKeeper leader was killed');
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    assert.equal(outcomes.filter((o) => o.status !== 200 && o.code !== 'NW_GW_LEASE_EXPIRED').length, 0, 'only lease refusals (retryable 503) may appear');
+    assertNoN1AfterN2(outcomes);
+    await restoreEnsemble();
+  });
+
+  it('a gateway killed with SIGKILL mid-flip drops out after its session expires and the report names it', async () => {
+    const victim = procs[1]!;
+    hooks.set('kill-gateway', async () => {
+      victim.signal('SIGKILL');
+      await victim.exited;
+      return {};
+    });
+    const created = await cp.migrate(plan({ sync: { hooks: ['kill-gateway'] } }));
+    const log = await cp.waitForMigration(created.id, finished, 120_000);
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    const fence = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence');
+    assert.deepEqual(fence?.barrier?.departed, ['gw-proc-1']);
+    assert.equal(fence?.barrier?.members.includes('gw-proc-1'), false);
+    assert.equal(fence?.barrier?.members.length, 18);
+  });
+
+  it('a gateway paused past its lease forwards no stale write when it resumes', async () => {
+    const victim = procs[0]!;
+    let pending: Promise<{ status: number; d: string; code: string | undefined; epoch: string | undefined }> | undefined;
+    hooks.set('pause-gateway', async () => {
+      // In sync the app is mirrored: a write reaching N1 after the cut-over would be stale.
+      victim.signal('SIGSTOP');
+      pending = request(`${victim.url}/kv/stale`, { method: 'PUT', headers: { host: 'shop.test' }, body: 'stale', headersTimeout: 120_000, bodyTimeout: 120_000 }).then(async (res) => {
+        await res.body.dump();
+        return { status: res.statusCode, d: String(res.headers['x-northwest-deployment']), code: res.headers['x-northwest-error'] as string | undefined, epoch: res.headers['x-northwest-epoch'] as string | undefined };
+      });
+      return {};
+    });
+    const created = await cp.migrate(plan({ sync: { hooks: ['pause-gateway'] } }));
+    const log = await cp.waitForMigration(created.id, (l) => finished(l) || (l.phase === 'proxy' && l.phaseStatus === 'completed'), 120_000);
+    assert.notEqual(log.status, 'rolled-back', JSON.stringify(log.error));
+    const n1Before = fleet.n1.seen.filter((s) => s.path === '/kv/stale').length;
+    victim.signal('SIGCONT');
+    const r = await pending!;
+    assert.equal(n1Before, 0);
+    assert.notEqual(r.d, 'n1', `the resumed gateway served the write from N1: ${JSON.stringify(r)}`);
+    assert.ok(r.code === 'NW_GW_LEASE_EXPIRED' || r.d === 'n2', JSON.stringify(r));
+    const final = await cp.waitForMigration(created.id, finished, 120_000);
+    assert.equal(final.status, 'done');
+  });
+});
