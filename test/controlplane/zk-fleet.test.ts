@@ -11,6 +11,9 @@ import { startFleet, type Fleet } from '../support/fleet-harness.js';
 import { spawnGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { requireService } from '../support/service-endpoints.js';
 import { findLeader, killServer, restoreEnsemble } from '../support/zk-ensemble.js';
+import { spawnControlPlane, type ControlPlaneChild } from '../support/control-plane-process.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const SESSION_MS = 4000;
 const LEASE_MS = 2000;
@@ -130,6 +133,8 @@ describe('fleet on a real ZooKeeper ensemble', function () {
   it('the flip completes when the ZooKeeper leader is killed mid-migration', async () => {
     let killed: number | undefined;
     hooks.set('kill-zk-leader', async () => {
+      // Hooks must be idempotent: the phase is re-run after a connection loss. Kill one leader only.
+      if (killed) return { killed };
       const leader = await findLeader();
       assert.ok(leader, 'a leader exists');
       killed = killServer(leader);
@@ -185,5 +190,57 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     assert.ok(r.code === 'NW_GW_LEASE_EXPIRED' || r.d === 'n2', JSON.stringify(r));
     const final = await cp.waitForMigration(created.id, finished, 120_000);
     assert.equal(final.status, 'done');
+  });
+
+  it('killing the control-plane leader mid-migration hands over to another, which finishes with the log intact', async () => {
+    // N2's health endpoint answers the first check slowly, so the first leader is caught mid-prepare.
+    let healthCalls = 0;
+    const health = createServer((_req, res) => {
+      healthCalls += 1;
+      setTimeout(() => res.end('ok'), healthCalls === 1 ? 3000 : 0);
+    });
+    await new Promise<void>((r) => health.listen(0, '127.0.0.1', r));
+    const healthUrl = `http://127.0.0.1:${(health.address() as AddressInfo).port}/healthz`;
+    const token = 'cp-test-token';
+    const cpConfig = (id: string) => ({
+      id,
+      coordinator: { kind: 'zookeeper', connectString: zk.connectString, chroot, sessionTimeoutMs: SESSION_MS },
+      admin: { host: '127.0.0.1', port: 0 },
+      log: { level: 'warn' },
+    });
+    await cp.stop(); // the in-process control plane steps aside: two processes compete instead
+    const cps: ControlPlaneChild[] = [];
+    try {
+      cps.push(await spawnControlPlane(cpConfig('cp-a'), token));
+      cps.push(await spawnControlPlane(cpConfig('cp-b'), token));
+      const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const status = async (url: string): Promise<{ leader?: string }> => (await (await request(`${url}/status`, { headers: auth })).body.json()) as { leader?: string };
+      const leaderId = (await status(cps[0]!.adminUrl)).leader;
+      assert.equal(leaderId, 'cp-a', 'the first to join leads');
+      const res = await request(`${cps[1]!.adminUrl}/migrations`, { method: 'POST', headers: auth, body: JSON.stringify({ apps: ['shop'], barrierTimeoutMs: 20_000, prepare: { n2HealthUrls: [healthUrl] } }) });
+      const created = (await res.body.json()) as MigrationLog;
+      assert.equal(res.statusCode, 201, JSON.stringify(created));
+      while (healthCalls === 0) await new Promise((r) => setTimeout(r, 20));
+      cps[0]!.child.kill('SIGKILL');
+      await cps[0]!.exited;
+      const observer = new ControlPlane({ coordinator: coordinator(10_000), id: 'observer', logger: createLogger('silent') });
+      await observer.start();
+      try {
+        const log = await observer.waitForMigration(created.id, finished, 60_000);
+        assert.equal(log.status, 'done', JSON.stringify(log.error));
+        const events = log.history.map((e) => `${e.event}${e.phase ? `:${e.phase}` : ''}${e.event === 'leader' ? `:${e.detail}` : ''}`);
+        assert.deepEqual(events.slice(0, 3), ['created', 'leader:run by cp-a', 'phase-started:prepare']);
+        assert.ok(events.includes('leader:run by cp-b'), events.join(' '));
+        assert.equal(events.filter((e) => e === 'phase-completed:done').length, 1);
+        assert.equal((await status(cps[1]!.adminUrl)).leader, 'cp-b');
+      } finally {
+        await observer.stop();
+      }
+    } finally {
+      await Promise.allSettled(cps.map((c) => c.stop()));
+      await new Promise<void>((r) => health.close(() => r()));
+      cp = new ControlPlane({ coordinator: coordinator(10_000), id: 'cp-zk-2', logger: createLogger('silent') });
+      await cp.start();
+    }
   });
 });
