@@ -280,6 +280,7 @@ export class ZooKeeperCoordinator implements Coordinator {
     while (wasConnected && link.connected() && performance.now() < deadline) await link.nextStateChange(deadline - performance.now());
   }
 
+  /** The session's id in hex; '' without a session. Kept across reconnects of the same session. */
   sessionId(): string {
     return this.link ? this.linkId : '';
   }
