@@ -189,6 +189,7 @@ export class ZooKeeperCoordinator implements Coordinator {
   private connecting: Promise<void> | undefined;
   private contactAt = Number.NEGATIVE_INFINITY;
   private readonly listeners = new Set<(event: SessionEvent) => void>();
+  private readonly fanouts = new Map<string, { readonly fn: zookeeper.Watcher; readonly listeners: Set<Watcher> }>();
 
   constructor(options: ZooKeeperCoordinatorOptions) {
     const parsed = optionsSchema.safeParse(options);
@@ -315,16 +316,31 @@ export class ZooKeeperCoordinator implements Coordinator {
     return path === chroot ? '/' : path.slice(chroot.length);
   }
 
-  /** Wraps a watcher: one-shot, API paths, delivered outside the library's socket handler. */
-  private watcher(watch: Watcher): zookeeper.Watcher {
-    let fired = false;
-    return (event) => {
-      const type = EVENTS[event.getType()];
-      if (fired || !type) return;
-      fired = true;
-      const path = this.relative(event.getPath());
-      queueMicrotask(() => watch({ type, path }));
-    };
+  /**
+   * One library watcher per (kind, path), fanning out to every caller's one-shot watch. The
+   * library ignores a function it already holds for a path, so repeated reads with a watch (a
+   * barrier re-arming, a reconcile) do not pile up listeners on a node that rarely changes.
+   * Events are delivered outside the library's socket handler.
+   */
+  private watcher(kind: 'data' | 'children', full: string, watch: Watcher): zookeeper.Watcher {
+    const key = `${kind}\u0000${full}`;
+    let fanout = this.fanouts.get(key);
+    if (!fanout) {
+      const listeners = new Set<Watcher>();
+      const fn: zookeeper.Watcher = (event) => {
+        const type = EVENTS[event.getType()];
+        if (!type) return;
+        if (this.fanouts.get(key)?.fn === fn) this.fanouts.delete(key);
+        const path = this.relative(event.getPath());
+        const due = [...listeners];
+        listeners.clear();
+        for (const l of due) queueMicrotask(() => l({ type, path }));
+      };
+      fanout = { fn, listeners };
+      this.fanouts.set(key, fanout);
+    }
+    fanout.listeners.add(watch);
+    return fanout.fn;
   }
 
   private exists(link: SessionLink, full: string, watcher?: zookeeper.Watcher): Promise<zookeeper.Stat | null> {
@@ -334,7 +350,7 @@ export class ZooKeeperCoordinator implements Coordinator {
   async get(path: string, watch?: Watcher): Promise<NodeData | undefined> {
     const full = this.full(path);
     const link = this.live();
-    const watcher = watch && this.watcher(watch);
+    const watcher = watch && this.watcher('data', full, watch);
     return this.readOrWatchCreation(link, full, watcher, () =>
       link.call<NodeData>(`get ${path}`, (c, done) => {
         const reply: zookeeper.DataCallback = (err, data, stat) =>
@@ -348,7 +364,7 @@ export class ZooKeeperCoordinator implements Coordinator {
   async children(path: string, watch?: Watcher): Promise<string[] | undefined> {
     const full = this.full(path);
     const link = this.live();
-    const watcher = watch && this.watcher(watch);
+    const watcher = watch && this.watcher('children', full, watch);
     const names = await this.readOrWatchCreation(link, full, watcher, () =>
       link.call<string[]>(`children ${path}`, (c, done) => {
         const reply: zookeeper.ChildrenCallback = (err, kids) => done(err, kids);
