@@ -7,7 +7,7 @@ import { poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeS
 import type { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
 import { readWithFallback } from './proxy/read-fallback.js';
 import { BodyLimit, checkDeclaredLength, hasBody } from './proxy/request-body.js';
-import { sendToPool, writeReply } from './proxy/undici-forwarder.js';
+import { streamToClient, type SendHooks } from './proxy/undici-forwarder.js';
 import { isWriteMethod, type AppState, type Deployment } from './state/app-state.js';
 import type { AppRoute, RoutingTable } from './state/routing-table.js';
 
@@ -44,7 +44,11 @@ export function requestHost(req: IncomingMessage): string | GatewayError {
 
 /** The data plane: routes each request by Host and the app's mode. */
 export class RequestHandler {
-  constructor(private readonly deps: RequestHandlerDeps) {}
+  private readonly retryHooks: SendHooks;
+
+  constructor(private readonly deps: RequestHandlerDeps) {
+    this.retryHooks = { onRetry: (p) => deps.metrics.retries.inc([p.app, p.deployment]) };
+  }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const peerIp = peerAddress(req);
@@ -136,10 +140,7 @@ export class RequestHandler {
       }
       let body: IncomingMessage | BodyLimit | null = null;
       if (hasBody(ex.req)) body = ex.req.headers['content-length'] !== undefined ? ex.req : ex.req.pipe(new BodyLimit(limit));
-      const reply = await sendToPool(pool, upstreamRequest(ex, body), {
-        onRetry: (p) => this.deps.metrics.retries.inc([p.app, p.deployment]),
-      });
-      await writeReply(ex.res, reply, servedByHeaders(ex, d));
+      await streamToClient(pool, upstreamRequest(ex, body), ex.res, servedByHeaders(ex, d), this.retryHooks);
     } finally {
       end?.();
     }

@@ -84,3 +84,49 @@ export async function writeReply(res: ServerResponse, reply: UpstreamReply, extr
     throw typeof code === 'string' && code.startsWith('UND_ERR_') ? toUpstreamError(err, reply.server.origin) : err;
   }
 }
+
+/**
+ * The hot path: streams one exchange to a server of the pool and the reply
+ * straight into the client response (undici's stream API: no intermediate
+ * body stream, no pipeline). Retries like sendToPool, but only while nothing
+ * has been written to the client.
+ */
+export async function streamToClient(pool: UpstreamPool, req: UpstreamRequest, res: ServerResponse, extra: HeaderMap, hooks: SendHooks = {}): Promise<void> {
+  const tried = new Set<UpstreamServer>();
+  const replayable = req.body === null || Buffer.isBuffer(req.body);
+  let lastErr: GatewayError | undefined;
+  for (let attempt = 0; attempt <= pool.config.retries; attempt++) {
+    const server = pool.select(tried);
+    if (!server) break;
+    tried.add(server);
+    server.inFlight += 1;
+    let started = false;
+    try {
+      await server.dispatcher.stream({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body }, ({ statusCode, headers }) => {
+        started = true;
+        const out = buildClientHeaders(headers);
+        for (const k in extra) out[k] = extra[k]!;
+        res.writeHead(statusCode, out);
+        return res;
+      });
+      server.recordSuccess();
+      return;
+    } catch (err) {
+      if (started) {
+        // undici destroys the response with the upstream's error; the promise only sees the premature close.
+        const cause: unknown = res.errored ?? err;
+        const code = (cause as { code?: unknown } | undefined)?.code;
+        throw typeof code === 'string' && code.startsWith('UND_ERR_') ? toUpstreamError(cause, server.origin) : err;
+      }
+      const connectFailure = isConnectFailure(err);
+      if (connectFailure || (err as { code?: string }).code === 'UND_ERR_SOCKET') pool.recordFailure(server);
+      lastErr = toUpstreamError(err, server.origin);
+      const retryable = replayable && (connectFailure || (IDEMPOTENT.has(req.method) && lastErr.code === 'NW_GW_UPSTREAM_RESET'));
+      if (!retryable || attempt === pool.config.retries) throw lastErr;
+      hooks.onRetry?.(pool, lastErr);
+    } finally {
+      server.inFlight -= 1;
+    }
+  }
+  throw lastErr ?? new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${pool.app}/${pool.deployment}`);
+}

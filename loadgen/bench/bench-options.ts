@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+export const USAGE = `usage: npm run bench:proxy -- [options]
+
+  --quick                 short smoke run (1 round, 2 s runs, 0.5 s warm-up);
+                          writes results/bench-proxy-quick-* so the latest
+                          full results stay in bench-proxy-latest.*
+  --rounds N              saturation rounds, targets interleaved (default 3)   BENCH_ROUNDS
+  --duration S            seconds per saturation run (default 10)              BENCH_DURATION_S
+  --warmup S              warm-up seconds before every run (default 2)         BENCH_WARMUP_S
+  --connections N         autocannon connections (default 50)                  BENCH_CONNECTIONS
+  --fixed-rounds N        fixed-rate rounds (default: --rounds)                BENCH_FIXED_ROUNDS
+  --fixed-duration S      seconds per fixed-rate run (default: --duration)     BENCH_FIXED_DURATION_S
+  --fixed-fraction F      fixed rate = F x gateway (undici) saturation (0.5)   BENCH_FIXED_FRACTION
+  --no-fixed              skip the fixed-rate phase
+  --no-nginx-auto         skip nginx with worker_processes auto
+  --profile               instead of the bench: CPU-profile the gateway child
+                          (node --cpu-prof) for one saturation run per engine
+                          and workload, and list the top self-time functions
+  --out DIR               where results go (default results)
+  --help`;
+
+const optionsSchema = z.strictObject({
+  quick: z.boolean(),
+  rounds: z.number().int().min(1).max(50),
+  durationS: z.number().positive().max(600),
+  warmupS: z.number().min(0).max(120),
+  connections: z.number().int().min(1).max(2000),
+  fixedRounds: z.number().int().min(1).max(50),
+  fixedDurationS: z.number().positive().max(600),
+  fixedFraction: z.number().positive().max(1),
+  fixed: z.boolean(),
+  nginxAuto: z.boolean(),
+  profile: z.boolean(),
+  outDir: z.string().min(1),
+});
+
+/** Validated bench parameters; frozen. */
+export type BenchOptions = Readonly<z.output<typeof optionsSchema>>;
+
+function num(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || Number.isNaN(n)) throw new Error(`proxy-bench: ${flag} must be a number, got "${value}"`);
+  return n;
+}
+
+/** Flags beat environment variables, which beat the --quick preset, which beats the defaults. */
+export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      'fixed-rounds': { type: 'string' },
+      'fixed-duration': { type: 'string' },
+      'fixed-fraction': { type: 'string' },
+      'no-fixed': { type: 'boolean', default: false },
+      'no-nginx-auto': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const quick = values.quick;
+  const pick = (flag: string, envName: string, quickValue: number, dflt: number, flagValue: string | undefined): number =>
+    num(`--${flag}`, flagValue) ?? num(envName, env[envName]) ?? (quick ? quickValue : dflt);
+  const rounds = pick('rounds', 'BENCH_ROUNDS', 1, 3, values.rounds);
+  const durationS = pick('duration', 'BENCH_DURATION_S', 2, 10, values.duration);
+  const parsed = optionsSchema.safeParse({
+    quick,
+    rounds,
+    durationS,
+    warmupS: pick('warmup', 'BENCH_WARMUP_S', 0.5, 2, values.warmup),
+    connections: pick('connections', 'BENCH_CONNECTIONS', 50, 50, values.connections),
+    fixedRounds: pick('fixed-rounds', 'BENCH_FIXED_ROUNDS', rounds, rounds, values['fixed-rounds']),
+    fixedDurationS: pick('fixed-duration', 'BENCH_FIXED_DURATION_S', durationS, durationS, values['fixed-duration']),
+    fixedFraction: pick('fixed-fraction', 'BENCH_FIXED_FRACTION', 0.5, 0.5, values['fixed-fraction']),
+    fixed: !values['no-fixed'],
+    nginxAuto: !values['no-nginx-auto'],
+    profile: values.profile,
+    outDir: values.out ?? 'results',
+  });
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`proxy-bench: invalid options:\n${issues}`);
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,94 @@
+import { runAutocannon, type LoadResult } from './autocannon-run.js';
+import type { BenchOptions } from './bench-options.js';
+import { formatMs, formatInt, type FixedSample, type RunSample, type TargetId } from './bench-report.js';
+import type { Target } from './bench-targets.js';
+import { startCpuMeter, type CpuUse } from './cpu-accounting.js';
+import { WORKLOADS, type WorkloadName } from './bench-workloads.js';
+import { runPaced } from './paced-load.js';
+
+/** Targets measured at the fixed rate (the brief's direct, gateway, nginx). */
+export const FIXED_TARGETS: readonly TargetId[] = ['direct', 'gateway-undici', 'nginx-1w'];
+
+export interface PhaseContext {
+  readonly targets: readonly Target[];
+  /** Every process of the bench (upstream, all targets), for CPU accounting. */
+  readonly benchPids: readonly number[];
+  readonly opts: BenchOptions;
+  readonly log: (line: string) => void;
+}
+
+function sample(target: TargetId, workload: WorkloadName, round: number, r: LoadResult, cpu: CpuUse): RunSample {
+  return {
+    target,
+    workload,
+    round,
+    rps: r.rps,
+    completed: r.completed,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    latencyUs: r.latencyUs,
+    cpuUsPerRequest: cpu.targetUsPerRequest,
+    otherCores: cpu.otherCores,
+  };
+}
+
+/** Runs `load` with the target's and the machine's CPU time measured around it. */
+async function measured<T extends LoadResult>(ctx: PhaseContext, t: Target, load: () => Promise<T>): Promise<[T, CpuUse]> {
+  const meter = startCpuMeter(t.pid, ctx.benchPids);
+  const r = await load();
+  return [r, meter.stop(r.completed)];
+}
+
+function describe(r: LoadResult, cpu: CpuUse): string {
+  const fails = r.errors + r.non2xx > 0 ? `  FAILED ${r.errors} errors ${r.non2xx} non-2xx` : '';
+  const cpuText = cpu.targetUsPerRequest === undefined ? '' : `  cpu ${cpu.targetUsPerRequest} µs/req  others ${cpu.otherCores ?? '?'} cores`;
+  return `${formatInt(r.rps).padStart(7)} req/s  p50 ${formatMs(r.latencyUs.p50)} ms  p99 ${formatMs(r.latencyUs.p99)} ms${cpuText}${fails}`;
+}
+
+/** Closed-loop saturation: every round runs every workload against every target in the same order. */
+export async function runSaturationPhase(ctx: PhaseContext): Promise<RunSample[]> {
+  const { opts, log } = ctx;
+  const samples: RunSample[] = [];
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const w of WORKLOADS) {
+      for (const t of ctx.targets) {
+        const base = { baseUrl: t.url, workload: w, connections: opts.connections };
+        if (opts.warmupS > 0) await runAutocannon({ ...base, durationS: opts.warmupS });
+        const [r, cpu] = await measured(ctx, t, () => runAutocannon({ ...base, durationS: opts.durationS }));
+        samples.push(sample(t.id, w.name, round, r, cpu));
+        log(`[saturation ${round}/${opts.rounds}] ${w.name.padEnd(7)} ${t.id.padEnd(18)} ${describe(r, cpu)}`);
+      }
+    }
+  }
+  return samples;
+}
+
+/**
+ * Fixed rate: each target gets the same rate per workload, first from the
+ * paced open-loop generator, then from autocannon's `overallRate`.
+ */
+export async function runFixedPhase(ctx: PhaseContext, rates: ReadonlyMap<WorkloadName, number>): Promise<FixedSample[]> {
+  const { opts, log } = ctx;
+  const targets = ctx.targets.filter((t) => FIXED_TARGETS.includes(t.id));
+  const samples: FixedSample[] = [];
+  for (let round = 1; round <= opts.fixedRounds; round++) {
+    for (const w of WORKLOADS) {
+      const rate = Math.round(rates.get(w.name) ?? NaN);
+      if (!(rate > 0)) continue;
+      for (const t of targets) {
+        const tag = `[fixed ${round}/${opts.fixedRounds}] ${w.name.padEnd(7)} ${t.id.padEnd(18)} @${rate}/s`;
+        const [paced, pacedCpu] = await measured(ctx, t, () =>
+          runPaced({ baseUrl: t.url, workload: w, rate, warmupS: opts.warmupS, durationS: opts.fixedDurationS, connections: opts.connections }),
+        );
+        samples.push({ ...sample(t.id, w.name, round, paced, pacedCpu), generator: 'paced', rate });
+        log(`${tag} paced      ${describe(paced, pacedCpu)}  (service p99 ${formatMs(paced.serviceUs.p99)} ms)`);
+        const base = { baseUrl: t.url, workload: w, connections: opts.connections, overallRate: rate };
+        if (opts.warmupS > 0) await runAutocannon({ ...base, durationS: opts.warmupS });
+        const [ac, acCpu] = await measured(ctx, t, () => runAutocannon({ ...base, durationS: opts.fixedDurationS }));
+        samples.push({ ...sample(t.id, w.name, round, ac, acCpu), generator: 'autocannon', rate });
+        log(`${tag} autocannon ${describe(ac, acCpu)}`);
+      }
+    }
+  }
+  return samples;
+}

@@ -1,0 +1,309 @@
+/**
+ * Pure reduction of proxy-bench samples into medians, ratios and added
+ * latencies, and their rendering as a plain-text or Markdown table.
+ */
+import type { WorkloadName } from './bench-workloads.js';
+import type { LatencySummary } from './latency-histogram.js';
+
+export type TargetId = 'direct' | 'gateway-undici' | 'gateway-http-proxy' | 'nginx-1w' | 'nginx-auto';
+
+export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
+  direct: 'upstream direct',
+  'gateway-undici': 'gateway (undici)',
+  'gateway-http-proxy': 'gateway (http-proxy)',
+  'nginx-1w': 'nginx (1 worker)',
+  'nginx-auto': 'nginx (auto = 2 workers)',
+});
+
+/** Goal: gateway saturation req/s at least this fraction of nginx with one worker. */
+export const GOAL_RPS_VS_NGINX = 0.5;
+/** Goal: p99 added over direct at the fixed rate, µs. */
+export const GOAL_ADDED_P99_US = 2000;
+
+/** One measured run (one target, one workload, one round). */
+export interface RunSample {
+  readonly target: TargetId;
+  readonly workload: WorkloadName;
+  readonly round: number;
+  readonly rps: number;
+  readonly completed: number;
+  readonly errors: number;
+  readonly non2xx: number;
+  readonly latencyUs: LatencySummary;
+  /** CPU µs the target's processes spent per request (Linux only). */
+  readonly cpuUsPerRequest?: number | undefined;
+  /** Cores other processes on the machine kept busy during the run (Linux only). */
+  readonly otherCores?: number | undefined;
+}
+
+export type FixedGenerator = 'paced' | 'autocannon';
+
+export interface FixedSample extends RunSample {
+  readonly generator: FixedGenerator;
+  /** The rate asked for, req/s. */
+  readonly rate: number;
+}
+
+export interface SaturationCell {
+  readonly target: TargetId;
+  readonly workload: WorkloadName;
+  readonly rounds: number;
+  readonly rps: number;
+  readonly rpsMin: number;
+  readonly rpsMax: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  /** Median CPU µs per request of the target; NaN when not measured. */
+  readonly cpuUsPerRequest: number;
+  /** Median cores kept busy by processes outside the bench; NaN when not measured. */
+  readonly otherCores: number;
+  readonly failures: number;
+}
+
+export interface RatioFigure {
+  readonly numerator: TargetId;
+  readonly denominator: TargetId;
+  readonly workload: WorkloadName;
+  /** Median over rounds of the within-round ratio (pairs runs made close together). */
+  readonly value: number;
+  /** Set when the ratio has a goal: the lower bound. */
+  readonly goalAtLeast?: number;
+}
+
+export interface FixedCell {
+  readonly target: TargetId;
+  readonly workload: WorkloadName;
+  readonly generator: FixedGenerator;
+  readonly rate: number;
+  readonly achievedRps: number;
+  readonly p50Us: number;
+  readonly p90Us: number;
+  readonly p99Us: number;
+  readonly p999Us: number;
+  /** Median cores kept busy by processes outside the bench; NaN when not measured. */
+  readonly otherCores: number;
+  readonly failures: number;
+  /** Median over rounds of (this p99 − direct p99) in the same round; undefined for direct. */
+  readonly addedP99Us?: number;
+}
+
+/** Median; NaN for an empty list. */
+export function median(values: readonly number[]): number {
+  const xs = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (xs.length === 0) return NaN;
+  const mid = xs.length >> 1;
+  return xs.length % 2 === 1 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
+}
+
+/** a / b; NaN when b is 0 or either is NaN. */
+export function ratio(a: number, b: number): number {
+  return b === 0 || Number.isNaN(a) || Number.isNaN(b) ? NaN : a / b;
+}
+
+/** Median of f(a, b) over rounds present on both sides. */
+export function pairedMedian(a: readonly RunSample[], b: readonly RunSample[], f: (x: RunSample, y: RunSample) => number): number {
+  const byRound = new Map(b.map((s) => [s.round, s]));
+  return median(a.flatMap((x) => {
+    const y = byRound.get(x.round);
+    return y ? [f(x, y)] : [];
+  }));
+}
+
+function pick<T extends RunSample>(samples: readonly T[], target: TargetId, workload: WorkloadName): T[] {
+  return samples.filter((s) => s.target === target && s.workload === workload);
+}
+
+/** Median and largest load other processes put on the machine during the runs, cores; undefined if unmeasured. */
+export function otherLoad(samples: readonly RunSample[]): { median: number; max: number } | undefined {
+  const xs = samples.flatMap((s) => (s.otherCores === undefined ? [] : [s.otherCores]));
+  return xs.length === 0 ? undefined : { median: median(xs), max: Math.max(...xs) };
+}
+
+export function summarizeSaturation(samples: readonly RunSample[], targets: readonly TargetId[], workloads: readonly WorkloadName[]): SaturationCell[] {
+  return workloads.flatMap((workload) =>
+    targets.flatMap((target) => {
+      const runs = pick(samples, target, workload);
+      if (runs.length === 0) return [];
+      const rps = runs.map((r) => r.rps);
+      return [{
+        target,
+        workload,
+        rounds: runs.length,
+        rps: median(rps),
+        rpsMin: Math.min(...rps),
+        rpsMax: Math.max(...rps),
+        p50Us: median(runs.map((r) => r.latencyUs.p50)),
+        p99Us: median(runs.map((r) => r.latencyUs.p99)),
+        cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest ?? NaN)),
+        otherCores: median(runs.map((r) => r.otherCores ?? NaN)),
+        failures: runs.reduce((n, r) => n + r.errors + r.non2xx, 0),
+      }];
+    }),
+  );
+}
+
+/** The saturation ratios the bench reports: [numerator, denominator, goal]. */
+export const RATIO_PAIRS: ReadonlyArray<readonly [TargetId, TargetId, number | undefined]> = [
+  ['gateway-undici', 'nginx-1w', GOAL_RPS_VS_NGINX],
+  ['gateway-http-proxy', 'nginx-1w', GOAL_RPS_VS_NGINX],
+  ['gateway-undici', 'nginx-auto', undefined],
+  ['gateway-undici', 'direct', undefined],
+  ['gateway-http-proxy', 'direct', undefined],
+  ['nginx-1w', 'direct', undefined],
+];
+
+export function saturationRatios(samples: readonly RunSample[], workloads: readonly WorkloadName[]): RatioFigure[] {
+  return RATIO_PAIRS.flatMap(([numerator, denominator, goal]) =>
+    workloads.flatMap((workload) => {
+      const a = pick(samples, numerator, workload);
+      const b = pick(samples, denominator, workload);
+      if (a.length === 0 || b.length === 0) return [];
+      const value = pairedMedian(a, b, (x, y) => ratio(x.rps, y.rps));
+      return [goal === undefined ? { numerator, denominator, workload, value } : { numerator, denominator, workload, value, goalAtLeast: goal }];
+    }),
+  );
+}
+
+export function summarizeFixed(samples: readonly FixedSample[], targets: readonly TargetId[], workloads: readonly WorkloadName[]): FixedCell[] {
+  const generators: FixedGenerator[] = ['paced', 'autocannon'];
+  return generators.flatMap((generator) =>
+    workloads.flatMap((workload) => {
+      const mine = samples.filter((s) => s.generator === generator);
+      const direct = pick(mine, 'direct', workload);
+      return targets.flatMap((target): FixedCell[] => {
+        const runs = pick(mine, target, workload);
+        if (runs.length === 0) return [];
+        const cell: FixedCell = {
+          target,
+          workload,
+          generator,
+          rate: runs[0]!.rate,
+          achievedRps: median(runs.map((r) => r.rps)),
+          p50Us: median(runs.map((r) => r.latencyUs.p50)),
+          p90Us: median(runs.map((r) => r.latencyUs.p90)),
+          p99Us: median(runs.map((r) => r.latencyUs.p99)),
+          p999Us: median(runs.map((r) => r.latencyUs.p999)),
+          otherCores: median(runs.map((r) => r.otherCores ?? NaN)),
+          failures: runs.reduce((n, r) => n + r.errors + r.non2xx, 0),
+        };
+        if (target === 'direct' || direct.length === 0) return [cell];
+        return [{ ...cell, addedP99Us: pairedMedian(runs, direct, (x, y) => x.latencyUs.p99 - y.latencyUs.p99) }];
+      });
+    }),
+  );
+}
+
+export type TableFormat = 'text' | 'markdown';
+
+export interface Table {
+  readonly title: string;
+  readonly header: readonly string[];
+  readonly rows: ReadonlyArray<readonly string[]>;
+  /** How many leading columns are text (left-aligned); the rest are figures. Default 1. */
+  readonly textColumns?: number;
+}
+
+/** Renders one table: text columns left-aligned, figures right-aligned. */
+export function renderTable(t: Table, format: TableFormat): string {
+  const isText = (i: number): boolean => i < (t.textColumns ?? 1);
+  if (format === 'markdown') {
+    const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+    const sep = `|${t.header.map((_, i) => (isText(i) ? ' --- ' : ' ---: ')).join('|')}|`;
+    return [`**${t.title}**`, '', line(t.header), sep, ...t.rows.map(line)].join('\n');
+  }
+  const widths = t.header.map((h, i) => Math.max(h.length, ...t.rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (isText(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [t.title, line(t.header), widths.map((w) => '-'.repeat(w)).join('  '), ...t.rows.map(line)].join('\n');
+}
+
+export function formatInt(n: number): string {
+  return Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US');
+}
+
+export function formatMs(us: number | undefined): string {
+  return us === undefined || Number.isNaN(us) ? '—' : (us / 1000).toFixed(2);
+}
+
+/** Cores to two decimals. */
+export function formatCores(v: number): string {
+  return Number.isNaN(v) ? '—' : v.toFixed(2);
+}
+
+export function formatRatio(v: number): string {
+  return Number.isNaN(v) ? '—' : v.toFixed(2);
+}
+
+function mark(met: boolean): string {
+  return met ? '✓' : '✗';
+}
+
+/** Everything the tables show. */
+export interface ReportView {
+  readonly heading: string;
+  readonly workloads: ReadonlyArray<{ readonly name: WorkloadName; readonly label: string }>;
+  readonly targets: readonly TargetId[];
+  readonly saturationTitle: string;
+  readonly saturation: readonly SaturationCell[];
+  readonly ratios: readonly RatioFigure[];
+  readonly fixedTargets: readonly TargetId[];
+  readonly fixedTitles: Readonly<Record<FixedGenerator, string>>;
+  readonly fixed: readonly FixedCell[];
+  readonly notes: readonly string[];
+}
+
+function label(target: TargetId, failures: number): string {
+  return failures > 0 ? `${TARGET_LABELS[target]} (${failures} failed)` : TARGET_LABELS[target];
+}
+
+export function saturationTable(v: ReportView): Table {
+  const header = ['target', ...v.workloads.flatMap((w) => [`${w.label} req/s`, 'range', 'p99 ms', 'CPU µs/req']), 'others (cores)'];
+  const rows = v.targets.flatMap((target) => {
+    const cells = v.workloads.map((w) => v.saturation.find((c) => c.target === target && c.workload === w.name));
+    if (cells.every((c) => c === undefined)) return [];
+    const failures = cells.reduce((n, c) => n + (c?.failures ?? 0), 0);
+    return [[
+      label(target, failures),
+      ...cells.flatMap((c) => (c ? [formatInt(c.rps), `${formatInt(c.rpsMin)}–${formatInt(c.rpsMax)}`, formatMs(c.p99Us), formatInt(c.cpuUsPerRequest)] : ['—', '—', '—', '—'])),
+      formatCores(median(cells.flatMap((c) => (c ? [c.otherCores] : [])))),
+    ]];
+  });
+  return { title: v.saturationTitle, header, rows };
+}
+
+export function ratioTable(v: ReportView): Table {
+  const header = ['req/s ratio (median of per-round ratios)', 'goal', ...v.workloads.map((w) => w.label)];
+  const rows = RATIO_PAIRS.flatMap(([num, den, goal]) => {
+    const figs = v.workloads.map((w) => v.ratios.find((r) => r.numerator === num && r.denominator === den && r.workload === w.name));
+    if (figs.every((f) => f === undefined)) return [];
+    const cells = figs.map((f) => {
+      if (!f) return '—';
+      const value = formatRatio(f.value);
+      return f.goalAtLeast === undefined ? value : `${value} ${mark(f.value >= f.goalAtLeast)}`;
+    });
+    return [[`${TARGET_LABELS[num]} / ${TARGET_LABELS[den]}`, goal === undefined ? '—' : `≥ ${goal.toFixed(2)}`, ...cells]];
+  });
+  return { title: 'Saturation ratios', header, rows };
+}
+
+export function fixedTable(v: ReportView, generator: FixedGenerator): Table {
+  const header = ['target', 'workload', 'rate req/s', 'achieved', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'added p99 ms', 'goal', 'others (cores)'];
+  const rows = v.workloads.flatMap((w) =>
+    v.fixedTargets.flatMap((target) => {
+      const c = v.fixed.find((x) => x.generator === generator && x.target === target && x.workload === w.name);
+      if (!c) return [];
+      const goal = c.addedP99Us === undefined ? '—' : `≤ ${formatMs(GOAL_ADDED_P99_US)} ${mark(c.addedP99Us <= GOAL_ADDED_P99_US)}`;
+      const added = c.addedP99Us === undefined ? '—' : `${c.addedP99Us >= 0 ? '+' : ''}${formatMs(c.addedP99Us)}`;
+      return [[label(target, c.failures), w.label, formatInt(c.rate), formatInt(c.achievedRps), formatMs(c.p50Us), formatMs(c.p90Us), formatMs(c.p99Us), formatMs(c.p999Us), added, goal, formatCores(c.otherCores)]];
+    }),
+  );
+  return { title: v.fixedTitles[generator], header, rows, textColumns: 2 };
+}
+
+/** The whole report: heading, tables, notes. */
+export function renderReport(v: ReportView, format: TableFormat): string {
+  const tables = [saturationTable(v), ratioTable(v), fixedTable(v, 'paced'), fixedTable(v, 'autocannon')].filter((t) => t.rows.length > 0);
+  const heading = format === 'markdown' ? `### ${v.heading}` : v.heading;
+  const notes = v.notes.map((n) => (format === 'markdown' ? `- ${n}` : `* ${n}`));
+  return [heading, ...tables.map((t) => renderTable(t, format)), notes.join('\n')].filter((s) => s.length > 0).join('\n\n') + '\n';
+}

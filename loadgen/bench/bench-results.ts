@@ -1,0 +1,107 @@
+/** Assembles the results document and the table view from the measured samples. */
+import type { BenchOptions } from './bench-options.js';
+import {
+  GOAL_ADDED_P99_US,
+  GOAL_RPS_VS_NGINX,
+  otherLoad,
+  saturationRatios,
+  summarizeFixed,
+  summarizeSaturation,
+  type FixedSample,
+  type ReportView,
+  type RunSample,
+  type TargetId,
+} from './bench-report.js';
+import { FIXED_TARGETS } from './bench-phases.js';
+import { WORKLOADS, type WorkloadName } from './bench-workloads.js';
+
+export interface MachineInfo {
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly totalMemGiB: number;
+  readonly platform: string;
+  readonly kernel: string;
+  readonly node: string;
+  readonly nginx: string;
+  readonly autocannon: string;
+  readonly loadavgAtStart: readonly number[];
+  readonly loadavgAtEnd: readonly number[];
+}
+
+export interface BenchInput {
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+  readonly machine: MachineInfo;
+  readonly opts: BenchOptions;
+  readonly targets: readonly TargetId[];
+  readonly saturation: readonly RunSample[];
+  readonly fixedRates: ReadonlyMap<WorkloadName, number>;
+  readonly fixed: readonly FixedSample[];
+}
+
+const NOTES = (o: BenchOptions, cpus: number, others: { median: number; max: number } | undefined): string[] => [
+  `Load generator (autocannon, in the bench process), upstream (node:http) and the proxy each run in their own process, all on the same ${cpus} cores; at saturation they compete for CPU, so figures are comparable with each other, not absolute capacity.`,
+  others
+    ? `"others (cores)": CPU that processes outside the bench used during the runs (median over all runs ${others.median.toFixed(2)} cores, worst run ${others.max.toFixed(2)}); it is taken from the bench, so req/s and latency move with it (per-run figures in the JSON).`
+    : 'CPU use of other processes could not be measured on this OS.',
+  'CPU µs/req is the CPU time of the target\'s own processes per completed request (direct: the upstream; a proxy: the proxy alone, not the upstream behind it); it is steadier than req/s on a shared machine, though it also rises when the machine is crowded or lightly loaded (less batching per event-loop turn).',
+  'Latency percentiles come from an hdr-histogram in microseconds fed by every 2xx response (autocannon\'s own histogram keeps whole milliseconds).',
+  `"paced" is an open-loop generator (undici client, at most ${o.connections} connections): request i is due at start + i/rate and its latency counts from that due time, so it is corrected for coordinated omission (as wrk2 does). Requests due within one ~1 ms timer tick leave together, so every target, direct included, carries up to ~1 ms of generator jitter; "added p99" subtracts it out.`,
+  `"autocannon" uses overallRate: each connection may send rate/${o.connections} requests per 1-second window and sends them back-to-back at the start of the window, then idles, so the load arrives in bursts of up to ${o.connections} concurrent requests. Its latency counts from the actual send and is NOT corrected for coordinated omission (autocannon's built-in correction is switched off because it assumes a 1 ms expected interval whatever the rate).`,
+  'nginx forwards with fewer headers than the gateway (no X-Forwarded-*, Via, X-Request-Id, x-northwest-* reply headers). keepalive_requests is raised for nginx so neither proxy closes client or upstream connections during a run.',
+];
+
+export function buildResults(input: BenchInput): { document: Record<string, unknown>; view: ReportView } {
+  const { opts, machine } = input;
+  const workloads = WORKLOADS.map((w) => w.name);
+  const saturationCells = summarizeSaturation(input.saturation, input.targets, workloads);
+  const ratioFigures = saturationRatios(input.saturation, workloads);
+  const fixedTargets = FIXED_TARGETS.filter((t) => input.targets.includes(t));
+  const fixedCells = summarizeFixed(input.fixed, fixedTargets, workloads);
+  const key = (t: TargetId): string => t.replace(/-/g, '_');
+  const ratios: Record<string, Record<string, number>> = {};
+  for (const r of ratioFigures) (ratios[`${key(r.numerator)}/${key(r.denominator)}`] ??= {})[r.workload] = r.value;
+  const addedP99 = fixedCells
+    .filter((c) => c.addedP99Us !== undefined)
+    .map((c) => ({ target: c.target, workload: c.workload, generator: c.generator, addedP99Us: c.addedP99Us, goalUs: GOAL_ADDED_P99_US, met: (c.addedP99Us ?? Infinity) <= GOAL_ADDED_P99_US }));
+  const notes = NOTES(opts, machine.cpus, otherLoad([...input.saturation, ...input.fixed]));
+  const document = {
+    kind: 'northwest.bench-proxy',
+    version: 1,
+    startedAt: input.startedAt.toISOString(),
+    finishedAt: input.finishedAt.toISOString(),
+    wallSeconds: Math.round((input.finishedAt.getTime() - input.startedAt.getTime()) / 1000),
+    machine,
+    parameters: {
+      ...opts,
+      targets: input.targets,
+      fixedTargets,
+      workloads: WORKLOADS.map((w) => ({ name: w.name, method: w.method, path: w.path, requestBodyBytes: w.body?.length ?? 0 })),
+      fixedRates: Object.fromEntries(input.fixedRates),
+      latencyUnit: 'us',
+    },
+    goals: { gatewayRpsAtLeastTimesNginx1w: GOAL_RPS_VS_NGINX, addedP99AtMostUs: GOAL_ADDED_P99_US },
+    saturation: { medians: saturationCells, runs: input.saturation },
+    ratios,
+    ratioDetails: ratioFigures.map((r) => (r.goalAtLeast === undefined ? r : { ...r, met: r.value >= r.goalAtLeast })),
+    fixedRate: { medians: fixedCells, addedP99, runs: input.fixed },
+    notes,
+  };
+  const rounds = (n: number): string => `median of ${n} round${n === 1 ? '' : 's'}`;
+  const view: ReportView = {
+    heading: `Proxy bench ${input.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC: ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, nginx ${machine.nginx}`,
+    workloads: WORKLOADS.map((w) => ({ name: w.name, label: w.label })),
+    targets: input.targets,
+    saturationTitle: `Saturation: closed loop, ${opts.connections} connections, ${opts.durationS} s per run after ${opts.warmupS} s warm-up, targets interleaved, ${rounds(opts.rounds)} (range = min–max over rounds)`,
+    saturation: saturationCells,
+    ratios: ratioFigures,
+    fixedTargets,
+    fixedTitles: {
+      paced: `Fixed rate, paced open loop: rate = ${opts.fixedFraction} × gateway (undici) saturation req/s, ${opts.fixedDurationS} s per run, ${rounds(opts.fixedRounds)}; latency from due time (corrected for coordinated omission)`,
+      autocannon: `Fixed rate, autocannon overallRate: same rates, ${opts.connections} connections, bursty, latency NOT corrected for coordinated omission, ${rounds(opts.fixedRounds)}`,
+    },
+    fixed: fixedCells,
+    notes,
+  };
+  return { document, view };
+}

@@ -1,0 +1,58 @@
+/**
+ * One gateway for the proxy bench, in its own process: serve mode, one app
+ * whose N1 (and, unused, N2) is the bench upstream. Prints
+ * {"ready":true,"url":...,"port":...} on stdout once listening and closes
+ * gracefully on SIGTERM / SIGINT (so `node --cpu-prof` can write its profile).
+ *
+ *   gateway-process.ts --upstream http://127.0.0.1:PORT [--engine undici|http-proxy]
+ *
+ * BENCH_GATEWAY_ENGINE / BENCH_UPSTREAM_URL are read when the flags are absent.
+ */
+import { parseArgs } from 'node:util';
+import { Gateway, parseGatewayConfig, type GatewayConfigInput } from '../../gateway/index.js';
+import { createLogger } from '../../gateway/observability/logger.js';
+
+type GatewayEngine = NonNullable<GatewayConfigInput['engine']>;
+
+/** The gateway config the bench uses; validated by the gateway's own schema. */
+function benchGatewayConfig(upstreamUrl: string, engine: GatewayEngine): GatewayConfigInput {
+  return {
+    name: `bench-${engine}`,
+    listeners: [{ host: '127.0.0.1', port: 0 }],
+    engine,
+    log: { level: 'silent', access: false },
+    apps: {
+      bench: {
+        // autocannon sends "Host: 127.0.0.1:<port>"; the gateway matches hosts without the port.
+        hosts: ['127.0.0.1', 'localhost'],
+        n1: { servers: [{ url: upstreamUrl }] },
+        n2: { servers: [{ url: upstreamUrl }] },
+      },
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { upstream: { type: 'string' }, engine: { type: 'string' } } });
+  const upstream = values.upstream ?? process.env.BENCH_UPSTREAM_URL;
+  const engine = values.engine ?? process.env.BENCH_GATEWAY_ENGINE ?? 'undici';
+  if (!upstream) throw new Error('gateway-process: --upstream URL is required');
+  if (engine !== 'undici' && engine !== 'http-proxy') throw new Error(`gateway-process: --engine must be undici or http-proxy, got "${engine}"`);
+  const config = parseGatewayConfig(benchGatewayConfig(upstream, engine), 'bench gateway config');
+  const gw = await Gateway.start({ config, logger: createLogger('silent') });
+  const l = gw.listeners[0]!;
+  process.stdout.write(`${JSON.stringify({ ready: true, url: l.url, port: l.port, engine })}\n`);
+  const stop = (): void => {
+    gw.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`gateway-process: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
