@@ -93,6 +93,9 @@ export class Gateway {
       trustedProxies: new Set(config.trustedProxies),
       shuttingDown: () => this.closing !== undefined,
       ready: () => this.ready,
+      onFinished: () => {
+        this.inFlightRequests -= 1;
+      },
       writeGuard: opts.writeGuard ?? (() => undefined),
     });
     this.metrics.upstreamHealthy.collect(() =>
@@ -131,9 +134,6 @@ export class Gateway {
       });
       server.on('request', (req, res) => {
         this.inFlightRequests += 1;
-        res.once('close', () => {
-          this.inFlightRequests -= 1;
-        });
         this.handler.handle(req, res);
       });
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));

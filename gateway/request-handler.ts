@@ -6,7 +6,10 @@ import { dualWrite } from './proxy/dual-write.js';
 import { poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './proxy/exchange.js';
 import type { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
 import { readWithFallback } from './proxy/read-fallback.js';
-import { BodyLimit, checkDeclaredLength, hasBody } from './proxy/request-body.js';
+import { BodyLimit, bufferBody, checkDeclaredLength, declaredLength, hasBody } from './proxy/request-body.js';
+
+/** Request bodies up to this size are buffered before forwarding (cheaper, and replayable on retry). */
+const SMALL_BODY_BYTES = 64 * 1024;
 import { streamToClient, type SendHooks } from './proxy/undici-forwarder.js';
 import { isWriteMethod, type AppState, type Deployment } from './state/app-state.js';
 import type { AppRoute, RoutingTable } from './state/routing-table.js';
@@ -21,6 +24,8 @@ export interface RequestHandlerDeps extends ExchangeServices {
   readonly shuttingDown: () => boolean;
   /** False until the state is loaded when `waitForState` is set: traffic is refused rather than routed by a stale state. */
   readonly ready: () => boolean;
+  /** Called once per request when its response has closed (finished or aborted). */
+  readonly onFinished?: () => void;
   readonly writeGuard: WriteGuard;
 }
 
@@ -138,8 +143,13 @@ export class RequestHandler {
         }
         return;
       }
-      let body: IncomingMessage | BodyLimit | null = null;
-      if (hasBody(ex.req)) body = ex.req.headers['content-length'] !== undefined ? ex.req : ex.req.pipe(new BodyLimit(limit));
+      let body: Buffer | IncomingMessage | BodyLimit | null = null;
+      if (hasBody(ex.req)) {
+        const declared = declaredLength(ex.req);
+        // Small bodies are read first: one write upstream, and the request can be retried elsewhere.
+        if (declared !== undefined && declared <= SMALL_BODY_BYTES) body = await bufferBody(ex.req, limit);
+        else body = declared !== undefined ? ex.req : ex.req.pipe(new BodyLimit(limit));
+      }
       await streamToClient(pool, upstreamRequest(ex, body), ex.res, servedByHeaders(ex, d), this.retryHooks);
     } finally {
       end?.();
@@ -188,6 +198,7 @@ export class RequestHandler {
     const mode = ex.route?.state.mode ?? '-';
     const seconds = (performance.now() - ex.startedAt) / 1000;
     const { metrics, logger, config } = this.deps;
+    this.deps.onFinished?.();
     if (ex.route) metrics.inFlight.add([app], -1);
     metrics.requests.inc([app, mode, ex.servedBy, status]);
     metrics.latency.observe([app, ex.servedBy], seconds);

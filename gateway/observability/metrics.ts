@@ -86,7 +86,10 @@ export class Histogram extends Metric {
       s = { labels, counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 };
       this.series.set(key, s);
     }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]! += 1;
+    // Count in the first bucket that holds the value; render() makes the counts cumulative.
+    let i = 0;
+    while (i < this.buckets.length && value > this.buckets[i]!) i++;
+    if (i < this.buckets.length) s.counts[i]! += 1;
     s.sum += value;
     s.count += 1;
   }
@@ -96,8 +99,10 @@ export class Histogram extends Metric {
   render(): string {
     let out = this.header('histogram');
     for (const s of this.series.values()) {
+      let cumulative = 0;
       for (let i = 0; i < this.buckets.length; i++) {
-        out += `${this.name}_bucket${renderLabels(this.labelNames, s.labels, `le="${this.buckets[i]}"`)} ${s.counts[i]}\n`;
+        cumulative += s.counts[i]!;
+        out += `${this.name}_bucket${renderLabels(this.labelNames, s.labels, `le="${this.buckets[i]}"`)} ${cumulative}\n`;
       }
       out += `${this.name}_bucket${renderLabels(this.labelNames, s.labels, 'le="+Inf"')} ${s.count}\n`;
       out += `${this.name}_sum${renderLabels(this.labelNames, s.labels)} ${s.sum}\n`;

@@ -23,14 +23,22 @@ export const VIA_TOKEN = '1.1 northwest';
 
 export type HeaderMap = Record<string, string | string[]>;
 
-function connectionTokens(value: string | string[] | undefined): Set<string> {
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  // The usual values name only hop-by-hop options that are dropped anyway.
+  if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return NO_TOKENS;
   const out = new Set<string>();
-  if (value === undefined) return out;
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const t = part.trim().toLowerCase();
     if (t) out.add(t);
   }
   return out;
+}
+
+/** Removes headers named in Connection (RFC 9110 §7.6.1) from an already filtered set. */
+function dropNamed(out: HeaderMap, connection: string | string[] | undefined): void {
+  for (const t of connectionTokens(connection)) if (t in out) delete out[t];
 }
 
 function appendList(existing: string | string[] | undefined, value: string): string {
@@ -52,17 +60,20 @@ export interface ForwardContext {
 
 /** Builds the header set sent upstream: hop-by-hop stripped, forwarding headers set by us. */
 export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext): HeaderMap {
-  const dropped = connectionTokens(incoming.connection);
   const out: HeaderMap = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  const trusted = ctx.trustedPeer;
+  // One pass over the headers; this runs for every request.
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || dropped.has(name) || name.startsWith(NW_HEADER_PREFIX)) continue;
-    if (SPOOFABLE.has(name) && !ctx.trustedPeer) continue;
+    if (HOP_BY_HOP.has(name) || name.startsWith(NW_HEADER_PREFIX)) continue;
+    if (!trusted && SPOOFABLE.has(name)) continue;
     out[name] = value;
   }
-  out['x-forwarded-for'] = ctx.trustedPeer ? appendList(incoming['x-forwarded-for'], ctx.peerIp) : ctx.peerIp;
-  if (!ctx.trustedPeer || incoming['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = ctx.proto;
-  if ((!ctx.trustedPeer || incoming['x-forwarded-host'] === undefined) && incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
+  if (incoming.connection !== undefined) dropNamed(out, incoming.connection);
+  out['x-forwarded-for'] = trusted ? appendList(incoming['x-forwarded-for'], ctx.peerIp) : ctx.peerIp;
+  if (!trusted || incoming['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = ctx.proto;
+  if ((!trusted || incoming['x-forwarded-host'] === undefined) && incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
   out.via = appendList(incoming.via, VIA_TOKEN);
   out['x-request-id'] = ctx.requestId;
   if (ctx.upgrade) {
@@ -72,18 +83,25 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, ctx: Forward
   return out;
 }
 
-/** Filters an upstream response's headers before they go to the client. */
-export function buildClientHeaders(upstream: Record<string, string | string[] | undefined>): HeaderMap {
-  // Names may come in any case (they are lower-cased below), so Connection is found the same way.
-  const dropped = connectionTokens(Object.entries(upstream).flatMap(([name, value]) => (value !== undefined && name.toLowerCase() === 'connection' ? value : [])));
+/** Filters an upstream response's headers before they go to the client; `extra` is added last. */
+export function buildClientHeaders(upstream: Record<string, string | string[] | undefined>, extra?: HeaderMap): HeaderMap {
   const out: HeaderMap = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  let connection: string | string[] | undefined;
+  // Names may come in any case; Connection is found the same way.
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || dropped.has(lower) || lower.startsWith(NW_HEADER_PREFIX)) continue;
+    if (lower === 'connection') {
+      connection = value;
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower) || lower.startsWith(NW_HEADER_PREFIX)) continue;
     out[lower] = value;
   }
+  if (connection !== undefined) dropNamed(out, connection);
   out.via = appendList(out.via, VIA_TOKEN);
+  if (extra) for (const k in extra) out[k] = extra[k]!;
   return out;
 }
 

@@ -104,9 +104,7 @@ export async function streamToClient(pool: UpstreamPool, req: UpstreamRequest, r
     try {
       await server.dispatcher.stream({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body }, ({ statusCode, headers }) => {
         started = true;
-        const out = buildClientHeaders(headers);
-        for (const k in extra) out[k] = extra[k]!;
-        res.writeHead(statusCode, out);
+        res.writeHead(statusCode, buildClientHeaders(headers, extra));
         return res;
       });
       server.recordSuccess();

@@ -43,7 +43,7 @@ export async function startGateway(registry: ChildRegistry, upstreamUrl: string,
 export async function startTargets(registry: ChildRegistry, nginxBin: string, upstream: StartedChild, nginxAuto: boolean): Promise<Target[]> {
   const targets: Target[] = [{ id: 'direct', url: upstream.url, pid: upstream.pid, stop: () => upstream.child.stop() }];
   for (const engine of ['undici', 'http-proxy'] as const) {
-    const gw = await startGateway(registry, upstream.url, engine);
+    const gw = await startGateway(registry, upstream.url, engine, (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean));
     targets.push({ id: `gateway-${engine}`, url: gw.url, pid: gw.pid, stop: () => gw.child.stop() });
   }
   const n1 = await startNginx(registry, nginxBin, upstream.port, 1);
