@@ -7,12 +7,41 @@ import { ControlError } from '../errors.js';
 
 const appName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'app names are lowercase [a-z0-9-]');
 
-const dnsRecordSchema = z.strictObject({
+const valueRecordSchema = z.strictObject({
   name: z.string().min(1),
   type: z.enum(['A', 'AAAA', 'CNAME']),
   ttl: z.number().int().min(0).max(604800).default(60),
   values: z.array(z.string().min(1)).min(1),
 });
+
+const aliasRecordSchema = z.strictObject({
+  name: z.string().min(1),
+  type: z.enum(['A', 'AAAA']),
+  /** Route 53 alias (e.g. to N2's load balancer); aliases have no TTL of their own. */
+  alias: z.strictObject({ hostedZoneId: z.string().min(1), dnsName: z.string().min(1), evaluateTargetHealth: z.boolean().default(false) }),
+});
+
+const dnsRecordSchema = z.union([valueRecordSchema, aliasRecordSchema]);
+
+const weightedTargetSchema = z.strictObject({ setIdentifier: z.string().min(1).max(128), values: z.array(z.string().min(1)).min(1) });
+
+/** A weighted record pair that moves resolvers from N1 to N2 in steps instead of at once. */
+const weightedShiftSchema = z.strictObject({
+  name: z.string().min(1),
+  type: z.enum(['A', 'AAAA', 'CNAME']),
+  ttl: z.number().int().min(0).max(604800).default(60),
+  n1: weightedTargetSchema,
+  n2: weightedTargetSchema,
+  /** Percent of weight on N2 at each step; the last must be 100. */
+  steps: z
+    .array(z.number().int().min(0).max(100))
+    .min(1)
+    .refine((s) => s[s.length - 1] === 100, 'the last step must put 100 % on N2')
+    .default([10, 50, 100]),
+  holdMs: z.number().int().min(0).default(60_000),
+});
+
+export type PlanDnsRecord = z.output<typeof dnsRecordSchema>;
 
 /** A migration plan: which apps move together and how each phase behaves. */
 export const planSchema = z.strictObject({
@@ -59,12 +88,15 @@ export const planSchema = z.strictObject({
       /** TTL set ahead of the switch; the old TTL is waited out before switching. */
       lowerTtlTo: z.number().int().min(0).default(60),
       /** Records as they must be after the switch (N2). Sent as one batch. */
-      records: z.array(dnsRecordSchema).min(1),
+      records: z.array(dnsRecordSchema).default([]),
+      /** Or (also) shift weighted records gradually. */
+      weighted: weightedShiftSchema.optional(),
       pollMs: z.number().int().positive().default(1000),
       timeoutMs: z.number().int().positive().default(300_000),
       /** Skip waiting out the old TTL (tests and demos only). */
       skipTtlWait: z.boolean().default(false),
     })
+    .refine((d) => d.records.length > 0 || d.weighted !== undefined, { message: 'needs records or weighted', path: ['records'] })
     .optional(),
 });
 

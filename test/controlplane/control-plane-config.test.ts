@@ -69,3 +69,12 @@ describe('control-plane config', () => {
     rejects(() => loadControlPlaneConfig(join(dir, 'missing.yaml')), 'missing.yaml: cannot read');
   });
 });
+
+describe('example plan', () => {
+  it('configs/plan.example.yaml is a valid plan', async () => {
+    const { loadPlan } = await import('../../controlplane/migration/plan.js');
+    const plan = loadPlan('configs/plan.example.yaml');
+    assert.deepEqual(plan.apps, ['shop']);
+    assert.equal(plan.redirect.methods, 'safe');
+  });
+});

@@ -88,4 +88,70 @@ describe('migration DNS phase (embedded coordinator, in-memory DNS)', function (
     assert.deepEqual(r && 'values' in r ? [r.values, r.ttl] : [], [['127.0.0.11'], 300]);
     for (const m of fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'serve');
   });
+
+  it('shifts weighted records to N2 in steps, and a rollback puts the simple record back', async () => {
+    hooks.set('gate', async () => ({}));
+    await cp.stop();
+    const steps = dnsSteps(dns);
+    let abortAfterSwitch = false;
+    cp = new ControlPlane({
+      coordinator: new EmbeddedCoordinator(store),
+      id: 'cp-weighted',
+      logger: createLogger('silent'),
+      syncHooks: hooks,
+      dns: {
+        ...steps,
+        switch: async (p) => {
+          const r = await steps.switch(p);
+          if (abortAfterSwitch) await cp.abort(p.id!, 'test');
+          return r;
+        },
+      },
+    });
+    await cp.start();
+    const weightedPlan = parsePlan({
+      apps: ['shop'],
+      sync: { hooks: ['gate'] },
+      dns: {
+        zoneId,
+        lowerTtlTo: 5,
+        pollMs: 10,
+        skipTtlWait: true,
+        weighted: { name: 'shop.example.test', type: 'A', ttl: 30, n1: { setIdentifier: 'n1', values: ['127.0.0.11'] }, n2: { setIdentifier: 'n2', values: ['127.0.0.12'] }, steps: [25, 100], holdMs: 0 },
+      },
+    });
+    const done = await cp.waitForMigration((await cp.migrate(weightedPlan)).id, finished, 20_000);
+    assert.equal(done.status, 'done', JSON.stringify(done.error));
+    const shift = (done.history.find((e) => e.phase === 'dns' && e.event === 'phase-completed')?.data?.dns as { weighted: { steps: Array<{ percentToN2: number }> } }).weighted;
+    assert.deepEqual(shift.steps.map((s) => s.percentToN2), [25, 100]);
+    const n2 = await dns.getRecord(zoneId, 'shop.example.test', 'A', 'n2');
+    assert.equal(n2?.weight, 100);
+    assert.equal(await dns.getRecord(zoneId, 'shop.example.test', 'A'), undefined, 'the simple record gave way to the weighted pair');
+
+    // Start over from the simple record and roll back after the shift.
+    await dns.submit(zoneId, [
+      { action: 'DELETE', record: (await dns.getRecord(zoneId, 'shop.example.test', 'A', 'n1'))! },
+      { action: 'DELETE', record: n2! },
+      { action: 'CREATE', record: { name: 'shop.example.test', type: 'A', ttl: 300, values: ['127.0.0.11'] } },
+    ]);
+    abortAfterSwitch = true;
+    const rolled = await cp.waitForMigration((await cp.migrate(weightedPlan)).id, finished, 20_000);
+    assert.equal(rolled.status, 'rolled-back');
+    const simple = await dns.getRecord(zoneId, 'shop.example.test', 'A');
+    assert.deepEqual(simple && 'values' in simple ? [simple.values, simple.ttl] : [], [['127.0.0.11'], 300]);
+    assert.equal(await dns.getRecord(zoneId, 'shop.example.test', 'A', 'n2'), undefined);
+  });
+
+  it('a plan can switch an alias record', async () => {
+    hooks.set('gate', async () => ({}));
+    const aliasPlan = parsePlan({
+      apps: ['shop'],
+      sync: { hooks: ['gate'] },
+      dns: { zoneId, pollMs: 10, skipTtlWait: true, records: [{ name: 'www.example.test', type: 'A', alias: { hostedZoneId: zoneId, dnsName: 'shop.example.test' } }] },
+    });
+    const log = await cp.waitForMigration((await cp.migrate(aliasPlan)).id, finished, 20_000);
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    const www = await dns.getRecord(zoneId, 'www.example.test', 'A');
+    assert.ok(www && 'alias' in www && www.alias.dnsName.startsWith('shop.example.test'));
+  });
 });
