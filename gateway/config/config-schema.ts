@@ -98,7 +98,8 @@ export const gatewayConfigSchema = z
       .strictObject({
         clientHeadersMs: ms.default(10_000),
         clientRequestMs: ms.default(60_000),
-        clientKeepAliveMs: ms.default(5_000),
+        /** Idle keep-alive of client connections; long, like nginx's 75 s, so clients do not churn connections. */
+        clientKeepAliveMs: ms.default(65_000),
         upstreamConnectMs: ms.default(2_000),
         upstreamHeadersMs: ms.default(30_000),
         upstreamIdleMs: ms.default(30_000),

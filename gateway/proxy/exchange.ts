@@ -45,7 +45,6 @@ export function servedByHeaders(ex: Exchange, deployment: Deployment | 'none', e
   if (ex.route) {
     h['x-northwest-epoch'] = String(ex.route.state.epoch);
     h['x-northwest-mode'] = ex.route.state.mode;
-    h['x-northwest-app'] = ex.route.runtime.name;
   }
   return h;
 }

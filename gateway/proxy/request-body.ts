@@ -35,14 +35,44 @@ export class BodyLimit extends Transform {
 }
 
 /** Reads the whole body into memory, bounded by `limit` (413 beyond it). */
-export async function bufferBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function bufferBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   checkDeclaredLength(req, limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  // Plain listeners: async iteration of a stream costs several promises per chunk on the hot path.
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        reject(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = (): void => {
+      if (!req.complete) {
+        cleanup();
+        reject(new GatewayError('NW_GW_CLIENT_ABORTED', 'request body ended early'));
+      }
+    };
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }

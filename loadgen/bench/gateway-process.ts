@@ -20,7 +20,7 @@ function benchGatewayConfig(upstreamUrl: string, engine: GatewayEngine): Gateway
     name: `bench-${engine}`,
     listeners: [{ host: '127.0.0.1', port: 0 }],
     engine,
-    log: { level: 'silent', access: false },
+    log: process.env.BENCH_ACCESS_LOG ? { level: 'info', access: true } : { level: 'silent', access: false },
     apps: {
       bench: {
         // autocannon sends "Host: 127.0.0.1:<port>"; the gateway matches hosts without the port.
@@ -39,10 +39,13 @@ async function main(): Promise<void> {
   if (!upstream) throw new Error('gateway-process: --upstream URL is required');
   if (engine !== 'undici' && engine !== 'http-proxy') throw new Error(`gateway-process: --engine must be undici or http-proxy, got "${engine}"`);
   const config = parseGatewayConfig(benchGatewayConfig(upstream, engine), 'bench gateway config');
-  const gw = await Gateway.start({ config, logger: createLogger('silent') });
+  const gw = await Gateway.start({ config, logger: createLogger(process.env.BENCH_ACCESS_LOG ? 'info' : 'silent') });
   const l = gw.listeners[0]!;
   process.stdout.write(`${JSON.stringify({ ready: true, url: l.url, port: l.port, engine })}\n`);
+  const lag = process.env.BENCH_LOOP_LAG ? (await import('node:perf_hooks')).monitorEventLoopDelay({ resolution: 1 }) : undefined;
+  lag?.enable();
   const stop = (): void => {
+    if (lag) process.stderr.write(`event loop delay ms: p50 ${(lag.percentile(50) / 1e6).toFixed(2)} p99 ${(lag.percentile(99) / 1e6).toFixed(2)} max ${(lag.max / 1e6).toFixed(2)}\n`);
     gw.close().then(
       () => process.exit(0),
       () => process.exit(1),
