@@ -26,6 +26,8 @@ export interface GatewayOptions {
   readonly writeGuard?: WriteGuard;
   /** Admin token; defaults to the environment variable named in config. */
   readonly adminToken?: string;
+  /** Observes each write a fence held, with how long it was held (ms), when it is let go. */
+  readonly onWriteReleased?: (app: string, heldMs: number) => void;
 }
 
 export interface ListenerAddress {
@@ -71,7 +73,10 @@ export class Gateway {
     const conn = { connectTimeoutMs: config.timeouts.upstreamConnectMs, headersTimeoutMs: config.timeouts.upstreamHeadersMs, idleTimeoutMs: config.timeouts.upstreamIdleMs };
     this.runtimes = Object.entries(config.apps).map(([name, app]) => {
       const hold = new WriteHold();
-      hold.onReleased = (ms) => this.metrics.holdTime.observe([name], ms / 1000);
+      hold.onReleased = (ms) => {
+        this.metrics.holdTime.observe([name], ms / 1000);
+        this.opts.onWriteReleased?.(name, ms);
+      };
       return { name, config: app, n1: new UpstreamPool(name, 'n1', app.n1, conn), n2: new UpstreamPool(name, 'n2', app.n2, conn), hold };
     });
     const inFlightWrites = new InFlightWrites();

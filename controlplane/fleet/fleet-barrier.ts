@@ -108,5 +108,7 @@ export async function waitForFleet(c: Coordinator, targets: readonly BarrierTarg
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([woke, new Promise<void>((r) => (timer = setTimeout(r, Math.min(remaining, opts.pollMs ?? 1000))))]);
     clearTimeout(timer);
+    // Acks tend to arrive together: let the notifications of one burst land before re-reading.
+    await new Promise((r) => setImmediate(r));
   }
 }

@@ -38,6 +38,8 @@ export class GatewayAgent {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly armed = new Set<string>();
   private readonly status = new Map<string, AppSyncStatus>();
+  /** Apps whose ack node this session has created. */
+  private readonly ackNodes = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
@@ -112,6 +114,7 @@ export class GatewayAgent {
     const info: MemberInfo = { kind: 'gateway', host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), apps: this.apps };
     const path = layout.member(this.opts.memberId);
     // A node left by this member's previous session (a quick restart) would vanish when that session expires.
+    this.ackNodes.clear();
     for (const app of this.apps) await c.remove(layout.ack(app, this.opts.memberId)).catch(() => undefined);
     await c.remove(path).catch(() => undefined);
     await c.create(path, encodeJson(info), 'ephemeral');
@@ -182,14 +185,25 @@ export class GatewayAgent {
     this.opts.logger.error('fleet.agent.state_rejected', { member: this.opts.memberId, app, error });
   }
 
+  /** Writes the ack: one round trip (set) once this session has created the node. */
   private async writeAck(app: string, ack: AckInfo): Promise<void> {
     const c = this.opts.coordinator;
     const path = layout.ack(app, this.opts.memberId);
+    if (this.ackNodes.has(app)) {
+      try {
+        await c.set(path, encodeJson(ack));
+        return;
+      } catch (err) {
+        if (!isControlError(err, 'NW_CP_NO_NODE')) throw err;
+        this.ackNodes.delete(app);
+      }
+    }
     try {
       await c.create(path, encodeJson(ack), 'ephemeral');
     } catch (err) {
       if (!isControlError(err, 'NW_CP_NODE_EXISTS')) throw err;
       await c.set(path, encodeJson(ack));
     }
+    this.ackNodes.add(app);
   }
 }

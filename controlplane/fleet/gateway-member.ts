@@ -20,7 +20,10 @@ export interface GatewayMember {
  * (503) until the agent has read every app's state from the coordinator, and
  * writes for migrating apps are guarded by the coordinator lease.
  */
-export async function startGatewayMember(config: GatewayConfig, opts: { logger?: Logger; adminToken?: string; coordinator?: Coordinator } = {}): Promise<GatewayMember> {
+export async function startGatewayMember(
+  config: GatewayConfig,
+  opts: { logger?: Logger; adminToken?: string; coordinator?: Coordinator; onWriteReleased?: (app: string, heldMs: number) => void } = {},
+): Promise<GatewayMember> {
   const fleet = config.fleet;
   if (!fleet) throw new TypeError('config has no fleet section');
   const lease = new CoordinatorLease(fleet.leaseMs);
@@ -29,6 +32,7 @@ export async function startGatewayMember(config: GatewayConfig, opts: { logger?:
     writeGuard: lease.guard,
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.adminToken ? { adminToken: opts.adminToken } : {}),
+    ...(opts.onWriteReleased ? { onWriteReleased: opts.onWriteReleased } : {}),
   });
   const coordinator = opts.coordinator ?? createCoordinator(fleet.coordinator);
   const agent = new GatewayAgent({

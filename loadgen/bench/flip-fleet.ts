@@ -12,7 +12,7 @@ export interface FlipFleet {
 }
 
 /** N gateways in this process, each a fleet member with its own ZooKeeper session, in front of two echo apps. */
-export async function startFlipFleet(size: number, connectString: string, chroot: string): Promise<FlipFleet> {
+export async function startFlipFleet(size: number, connectString: string, chroot: string, onWriteReleased?: (app: string, heldMs: number) => void): Promise<FlipFleet> {
   const n1 = await startEchoUpstream('n1');
   const n2 = await startEchoUpstream('n2');
   const logger = createLogger('warn', { component: 'bench-gateway' });
@@ -29,7 +29,7 @@ export async function startFlipFleet(size: number, connectString: string, chroot
       },
       'bench',
     );
-    starts.push(startGatewayMember(config, { logger }));
+    starts.push(startGatewayMember(config, { logger, ...(onWriteReleased ? { onWriteReleased } : {}) }));
     // Start in small batches so 64 sessions do not all handshake at once.
     if (starts.length % 8 === 0) members.push(...(await Promise.all(starts.splice(0))));
   }
