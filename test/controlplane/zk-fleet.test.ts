@@ -13,6 +13,9 @@ import { requireService } from '../support/service-endpoints.js';
 import { findLeader, killServer, restoreEnsemble } from '../support/zk-ensemble.js';
 import { spawnControlPlane, type ControlPlaneChild } from '../support/control-plane-process.js';
 import { createServer } from 'node:http';
+import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { Route53DnsProvider } from '../../controlplane/dns/route53-provider.js';
+import { dnsSteps } from '../../controlplane/dns/dns-steps.js';
 import type { AddressInfo } from 'node:net';
 
 const SESSION_MS = 4000;
@@ -111,11 +114,32 @@ describe('fleet on a real ZooKeeper ensemble', function () {
 
   const urls = (): string[] => [...fleet.members.map((m) => m.gateway.listeners[0]!.url), ...procs.filter((p) => p.child.exitCode === null).map((p) => p.url)];
 
-  it('16 in-process and 3 process gateways flip through every phase under load; no write goes back to N1', async () => {
+  it('16 in-process and 3 process gateways flip through every phase under load, DNS on Route 53 (moto); no write goes back to N1', async () => {
+    // Route 53: a zone with N1's record; the control plane switches it to N2 in the dns phase.
+    const r53 = requireService('route53');
+    const awsOptions = { endpoint: r53.endpoint, region: r53.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    const admin = new Route53Client(awsOptions);
+    const zoneName = `nw-fleet-${randomBytes(4).toString('hex')}.test.`;
+    const zone = await admin.send(new CreateHostedZoneCommand({ Name: zoneName, CallerReference: zoneName }));
+    const zoneId = zone.HostedZone!.Id!;
+    const record = `shop.${zoneName}`;
+    await admin.send(
+      new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: [{ Action: 'CREATE', ResourceRecordSet: { Name: record, Type: 'A', TTL: 300, ResourceRecords: [{ Value: '192.0.2.1' }] } }] } }),
+    );
+    const provider = new Route53DnsProvider(awsOptions);
+    await cp.stop();
+    cp = new ControlPlane({ coordinator: coordinator(10_000), id: 'cp-zk-dns', logger: createLogger('silent'), syncHooks: hooks, dns: dnsSteps(provider) });
+    await cp.start();
+
     const load = startWriters(urls, 12);
     await new Promise((r) => setTimeout(r, 500));
-    const created = await cp.migrate(plan());
+    const created = await cp.migrate(plan({ dns: { zoneId, lowerTtlTo: 5, skipTtlWait: true, pollMs: 200, records: [{ name: record, type: 'A', ttl: 60, values: ['198.51.100.2'] }] } }));
     const log = await cp.waitForMigration(created.id, finished, 120_000);
+    const after = await provider.getRecord(zoneId, record, 'A');
+    admin.destroy();
+    assert.deepEqual(after && 'values' in after ? [after.values, after.ttl] : [], [['198.51.100.2'], 60], 'the record points at N2');
+    const dnsPhase = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns');
+    assert.ok((dnsPhase?.data?.dns as { insyncAt?: string } | undefined)?.insyncAt, 'DNS change timings are in the log');
     await new Promise((r) => setTimeout(r, 300));
     const outcomes = await load.stop();
     assert.equal(log.status, 'done', JSON.stringify(log.error));
