@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import { statsOf } from '../analysis/trials.js';
+import type { Progress } from '../load/progress.js';
+import type { WorkloadOptionsInput } from '../load/workload.js';
+import type { TrialFigures } from '../report/report-model.js';
+import { writeReports, type ReportPaths } from '../report/write-reports.js';
+import { startEmbeddedEnvironment } from './embedded-environment.js';
+import { runSwitchoverTrial, type TrialResult } from './switchover-trial.js';
+
+export interface SwitchoverExperimentOptions {
+  readonly trials: number;
+  readonly gateways: number;
+  readonly durationS: number;
+  readonly handoverAtS: number;
+  readonly connectionsPerGateway: number;
+  readonly dnsPropagationMs: number;
+  readonly workload: WorkloadOptionsInput;
+  readonly outDir: string;
+  readonly progress?: Progress;
+  /** One line per finished trial. */
+  readonly onTrial?: (trial: number, r: TrialResult) => void;
+}
+
+export interface SwitchoverExperimentResult {
+  readonly trials: readonly TrialFigures[];
+  readonly last: TrialResult;
+  readonly reports: ReportPaths;
+}
+
+/** N switchover trials on the embedded system; the last trial's run is reported with every trial's figures. */
+export async function runSwitchoverExperiment(o: SwitchoverExperimentOptions): Promise<SwitchoverExperimentResult> {
+  const trials: TrialFigures[] = [];
+  let last: TrialResult | undefined;
+  for (let t = 1; t <= o.trials; t++) {
+    // A fresh system per trial: every trial starts from N1 serving with N2 empty.
+    const env = await startEmbeddedEnvironment({ gateways: o.gateways, dnsPropagationMs: o.dnsPropagationMs });
+    try {
+      o.progress?.start();
+      const r = await runSwitchoverTrial(env, t, {
+        durationS: o.durationS,
+        handoverAtS: o.handoverAtS,
+        connectionsPerGateway: o.connectionsPerGateway,
+        workload: o.workload,
+        ...(o.progress ? { progress: o.progress } : {}),
+      });
+      o.progress?.stop();
+      trials.push(r.figures);
+      last = r;
+      o.onTrial?.(t, r);
+    } finally {
+      o.progress?.stop();
+      await env.close();
+    }
+  }
+  const reports = await writeReports(join(o.outDir), { ...last!.run, title: `Northwest switchover N1 → N2 (${o.trials} trials, ${o.gateways} gateways; chart: last trial)`, trials });
+  return { trials, last: last!, reports };
+}
+
+/** "min / mean ± stdev / max" of one figure over the trials. */
+export function summarize(trials: readonly TrialFigures[], pick: (t: TrialFigures) => number | null | undefined): ReturnType<typeof statsOf> {
+  return statsOf(trials, pick);
+}

@@ -1,0 +1,107 @@
+import { checkLostWrites, mutationsFromSamples } from '../analysis/lost-writes.js';
+import { marksFromMigrationHistory, phaseDurationMs } from '../analysis/phase-marks.js';
+import { analyzeSwitchover } from '../analysis/switchover.js';
+import type { Sample } from '../load-model.js';
+import { runClosedLoop, type ClosedLoopResult } from '../load/closed-loop.js';
+import type { Progress } from '../load/progress.js';
+import { keyName, Workload, type WorkloadOptionsInput } from '../load/workload.js';
+import type { SwitchoverRun, TrialFigures } from '../report/report-model.js';
+import { parsePlan } from '../../controlplane/migration/plan.js';
+import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
+import { APP, DNS_RECORD, type ExperimentEnvironment } from './embedded-environment.js';
+
+export interface TrialOptions {
+  /** Seconds of load in all. */
+  readonly durationS: number;
+  /** When the handover command is sent, seconds after the load starts. */
+  readonly handoverAtS: number;
+  /** Connections per gateway. */
+  readonly connectionsPerGateway: number;
+  readonly workload: WorkloadOptionsInput;
+  readonly progress?: Progress;
+}
+
+export interface TrialResult {
+  readonly run: SwitchoverRun;
+  readonly figures: TrialFigures;
+  readonly log: MigrationLog;
+}
+
+const finished = (l: MigrationLog): boolean => l.status === 'done' || l.status === 'rolled-back' || l.status === 'failed';
+
+/**
+ * One switchover under load: closed-loop load through every gateway, the
+ * migration command at T, then the figures: T → first response served by N2,
+ * T → last response served by N1, the fleet flip (proxy barrier) from the
+ * control plane's log, the longest write hold, failed requests by phase, lost
+ * writes (every acknowledged write read back at N2), DNS change → INSYNC.
+ */
+export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: number, opts: TrialOptions): Promise<TrialResult> {
+  env.holdTimes.length = 0;
+  await env.resetDns();
+  // N1 starts with every key, as an app with data would; the sync phase must carry it to N2.
+  for (let i = 0; i < opts.workload.keys; i++) await env.n1Store.put(keyName(i, opts.workload.keys), `initial-${i}`);
+  const origin = performance.now();
+  const startedAtEpochMs = Date.now();
+  const loads: Array<Promise<ClosedLoopResult>> = env.gatewayUrls.map((url, i) =>
+    runClosedLoop({
+      target: url,
+      host: env.host,
+      connections: opts.connectionsPerGateway,
+      durationS: opts.durationS,
+      workload: new Workload({ ...opts.workload, seed: trial * 1000 + i, runId: `t${trial}g${i}` }),
+      ...(opts.progress ? { onSample: opts.progress.onSample } : {}),
+    }),
+  );
+  await new Promise((r) => setTimeout(r, opts.handoverAtS * 1000));
+  const migrateAt = performance.now() - origin;
+  const plan = parsePlan({
+    id: `trial-${trial}-${startedAtEpochMs}`,
+    apps: [APP],
+    barrierTimeoutMs: 10_000,
+    sync: { mode: 'mirror', hooks: ['copy-n1-to-n2'] },
+    redirect: { enabled: false },
+    dns: { zoneId: env.zoneId, lowerTtlTo: 5, skipTtlWait: true, pollMs: 100, records: [{ name: DNS_RECORD, type: 'A', ttl: 60, values: ['127.0.0.12'] }] },
+  });
+  const created = await env.controlPlane.migrate(plan);
+  const log = await env.controlPlane.waitForMigration(created.id, finished, 60_000);
+  const results = await Promise.all(loads);
+  // Put every run on one clock: the trial's origin.
+  const samples: Sample[] = results.flatMap((r) => r.samples.map((s) => ({ ...s, start: s.start + (r.origin - origin), end: s.end + (r.origin - origin) })));
+  const marks = marksFromMigrationHistory(log.history, startedAtEpochMs);
+  // The handover command is the fence: prepare and sync (TTL lowering, data copy) come before it
+  // and change nothing for clients. The migrate command's time is kept as a mark.
+  const fenceStarted = log.history.find((e) => e.event === 'phase-started' && e.phase === 'fence');
+  const handoverAt = fenceStarted ? Date.parse(fenceStarted.at) - startedAtEpochMs : migrateAt;
+  marks.push({ t: migrateAt, label: 'migrate command' });
+  marks.sort((a, b) => a.t - b.t);
+  const analysis = analyzeSwitchover(samples, marks, handoverAt);
+  const input = mutationsFromSamples(samples);
+  const unfinished = results.flatMap((r) => r.unfinished.filter((u) => u.op !== 'read').map((u) => ({ key: u.key, op: u.op as 'write' | 'delete', ...(u.value === undefined ? {} : { value: u.value }), start: u.start + (r.origin - origin), end: Number.POSITIVE_INFINITY })));
+  const lostWrites = await checkLostWrites({ acknowledged: input.acknowledged, uncertain: [...(input.uncertain ?? []), ...unfinished] }, async (key) => (await env.n2Store.get(key))?.value);
+  const proxy = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'proxy');
+  const flipMs = proxy?.barrier?.elapsedMs;
+  const writeHoldMs = env.holdTimes.length ? Math.max(...env.holdTimes) : 0;
+  const dnsToInsyncMs = (log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns')?.data?.dns as { submitToInsyncMs?: number } | undefined)?.submitToInsyncMs ?? phaseDurationMs(log.history, 'dns');
+  const run: SwitchoverRun = {
+    title: `Northwest switchover N1 → N2 (trial ${trial}, ${env.gatewayUrls.length} gateways, ${log.status})`,
+    startedAtEpochMs,
+    samples,
+    marks,
+    handoverAt,
+    ...(flipMs === undefined ? {} : { flipMs }),
+    writeHoldMs,
+    ...(dnsToInsyncMs === undefined ? {} : { dnsToInsyncMs }),
+    lostWrites,
+  };
+  const figures: TrialFigures = {
+    firstN2AfterMs: analysis.firstN2AfterMs,
+    lastN1AfterMs: analysis.lastN1AfterMs,
+    flipMs: flipMs ?? null,
+    writeHoldMs,
+    failedRequests: analysis.failedTotal,
+    lostWrites: lostWrites.lost.length,
+    dnsToInsyncMs: dnsToInsyncMs ?? null,
+  };
+  return { run, figures, log };
+}

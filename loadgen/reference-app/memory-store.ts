@@ -1,0 +1,43 @@
+import type { KvEntry, KvStore } from './kv-store.js';
+
+/** A KvStore in process memory; versions come from one store-wide counter. */
+export class MemoryStore implements KvStore {
+  private readonly entries = new Map<string, KvEntry>();
+  private lastVersion = 0;
+
+  async get(key: string): Promise<KvEntry | undefined> {
+    return this.entries.get(key);
+  }
+
+  async put(key: string, value: string): Promise<number> {
+    this.lastVersion += 1;
+    this.entries.set(key, { value, version: this.lastVersion });
+    return this.lastVersion;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.entries.delete(key);
+  }
+
+  /**
+   * Writes the value only if the key is absent, in one synchronous step (so no
+   * other write can land between the check and the put); true if it wrote.
+   * For the embedded data sync, which must not overwrite newer mirrored writes.
+   */
+  putIfAbsent(key: string, value: string): boolean {
+    if (this.entries.has(key)) return false;
+    this.lastVersion += 1;
+    this.entries.set(key, { value, version: this.lastVersion });
+    return true;
+  }
+
+  /** A copy of every entry, safe to iterate while the store changes. */
+  snapshot(): Array<[string, KvEntry]> {
+    return [...this.entries];
+  }
+
+  /** Number of keys held (for tests and the lost-write checker). */
+  get size(): number {
+    return this.entries.size;
+  }
+}
