@@ -46,7 +46,7 @@ async function main(): Promise<number> {
     progress: createProgress(),
     onTrial: (t, r) =>
       process.stderr.write(
-        `  trial ${t}: ${r.log.status}; first N2 response ${fmt(r.figures.firstN2AfterMs ?? NaN)} ms after the command, flip ${fmt(r.figures.flipMs ?? NaN)} ms, failed ${r.figures.failedRequests}${failureDetail(r)}, lost writes ${r.figures.lostWrites}\n`,
+        `  trial ${t}: ${r.log.status}; first N2 response ${fmt(r.figures.firstN2AfterMs ?? NaN)} ms after the handover command (fence), flip ${fmt(r.figures.flipMs ?? NaN)} ms, failed ${r.figures.failedRequests}${failureDetail(r)}, lost writes ${r.figures.lostWrites}\n`,
       ),
   });
   const rows: Array<[string, (t: TrialFigures) => number | null | undefined, string]> = [
