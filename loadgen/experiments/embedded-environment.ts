@@ -26,6 +26,8 @@ export interface ExperimentEnvironment {
   readonly controlPlane: ControlPlane;
   readonly dns: MemoryDnsProvider;
   readonly zoneId: string;
+  /** Sync hooks the control plane runs by name; experiments may add their own. */
+  readonly syncHooks: Map<string, SyncHook>;
   /** How long each write a fence held was held (ms), since the last reset. */
   readonly holdTimes: number[];
   /** Puts N1's DNS record back (between trials). */
@@ -85,6 +87,7 @@ export async function startEmbeddedEnvironment(opts: EnvironmentOptions): Promis
     controlPlane,
     dns,
     zoneId,
+    syncHooks: hooks,
     holdTimes,
     async resetDns() {
       await dns.submit(zoneId, [{ action: 'UPSERT', record: n1Record }]);

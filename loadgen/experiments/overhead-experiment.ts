@@ -1,0 +1,70 @@
+import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
+import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
+import { parsePlan } from '../../controlplane/migration/plan.js';
+import { isSuccess, type Sample } from '../load-model.js';
+import { runFixedRate } from '../load/fixed-rate.js';
+import { keyName, Workload } from '../load/workload.js';
+import type { OverheadRow } from '../report/report-model.js';
+import { APP, startEmbeddedEnvironment } from './embedded-environment.js';
+
+export interface OverheadOptions {
+  /** Read shares to measure, in percent (the paper: 20, 50, 80). */
+  readonly readRatiosPercent: readonly number[];
+  /** Requests per second of the fixed-rate load (per gateway). */
+  readonly rate: number;
+  readonly durationS: number;
+  readonly gateways: number;
+  readonly keys: number;
+}
+
+const mean = (samples: readonly Sample[]): number => {
+  const ok = samples.filter(isSuccess);
+  return ok.reduce((a, s) => a + s.latencyMs, 0) / Math.max(1, ok.length);
+};
+
+/**
+ * Latency in normal operation against latency while a migration is in its
+ * sync phase (writes mirrored to both deployments, data copy running), at
+ * several read ratios, with fixed-rate load (latency corrected for
+ * coordinated omission). The migration is held in sync by a hook, measured,
+ * then aborted, so every measurement starts from the same state.
+ */
+export async function runOverheadExperiment(o: OverheadOptions): Promise<OverheadRow[]> {
+  const rows: OverheadRow[] = [];
+  for (const pct of o.readRatiosPercent) {
+    const env = await startEmbeddedEnvironment({ gateways: o.gateways, dnsPropagationMs: 0 });
+    try {
+      for (let i = 0; i < o.keys; i++) await env.n1Store.put(keyName(i, o.keys), `initial-${i}`);
+      const measure = async (phase: string): Promise<number> => {
+        const runs = await Promise.all(
+          env.gatewayUrls.map((target, g) =>
+            runFixedRate({ target, host: env.host, rate: o.rate, durationS: o.durationS, connections: 8, workload: new Workload({ readRatio: pct / 100, keys: o.keys, distribution: 'zipfian', seed: g + 1, runId: `${phase}${pct}g${g}` }) }),
+          ),
+        );
+        return mean(runs.flatMap((r) => r.samples));
+      };
+      await measure('w'); // warm-up: JIT, connection pools
+      const normalMs = await measure('n');
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const inSync = new Promise<void>((r) => (entered = r));
+      const hook: SyncHook = async () => {
+        entered();
+        await held;
+        return {};
+      };
+      env.syncHooks.set('hold', hook);
+      const created = await env.controlPlane.migrate(parsePlan({ apps: [APP], sync: { mode: 'mirror', hooks: ['copy-n1-to-n2', 'hold'] } }));
+      await inSync;
+      const migrationMs = await measure('m');
+      await env.controlPlane.abort(created.id, 'overhead measured');
+      release();
+      await env.controlPlane.waitForMigration(created.id, (l: MigrationLog) => l.status === 'rolled-back' || l.status === 'failed' || l.status === 'done', 30_000);
+      rows.push({ readRatioPercent: pct, normalMs, migrationMs });
+    } finally {
+      await env.close();
+    }
+  }
+  return rows;
+}
