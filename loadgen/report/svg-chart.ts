@@ -172,14 +172,26 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
 
   // Phase markers over both panels; labels staggered above panel A.
   const marks = [...run.marks].filter((m) => m.t >= t0 && m.t <= t1).sort((a, b) => a.t - b.t);
-  const rows = labelRows(marks.map((m) => ({ x: x(m.t), width: m.label.length * 6.5 + 6 })));
+  // Marks a few pixels apart (phases that follow each other within milliseconds) share one label.
+  const clusterOf: number[] = [];
+  const clusterLabels: string[][] = [];
+  marks.forEach((m, i) => {
+    const prev = i > 0 ? marks[i - 1]! : undefined;
+    if (prev && x(m.t) - x(prev.t) < 8) clusterOf.push(clusterOf[i - 1]!);
+    else clusterOf.push(clusterLabels.length), clusterLabels.push([]);
+    const labels = clusterLabels[clusterOf[i]!]!;
+    if (!labels.includes(m.label)) labels.push(m.label);
+  });
+  const firstOfCluster = marks.map((_, i) => i === 0 || clusterOf[i] !== clusterOf[i - 1]);
+  const labelText = (i: number): string => clusterLabels[clusterOf[i]!]!.join(' · ');
+  const rows = labelRows(marks.map((m, i) => ({ x: x(m.t), width: firstOfCluster[i] ? labelText(i).length * 6.5 + 6 : 0 })));
   out.push(`<g class="phase-marks">`);
   marks.forEach((m, i) => {
     const mx = fmt(x(m.t));
     const ly = TOP_A - 8 - (rows[i] ?? 0) * LABEL_ROW_H;
     out.push(`<g class="phase-mark" data-t="${fmt(m.t)}" data-label="${xmlEscape(m.label)}">`);
     out.push(`<line x1="${mx}" y1="${ly + 3}" x2="${mx}" y2="${panelB.top + panelB.height}" stroke="#555" stroke-width="1" stroke-dasharray="5,4"/>`);
-    out.push(`<text x="${mx}" y="${ly}" font-size="11" fill="#333" dx="3">${xmlEscape(m.label)}</text>`);
+    if (firstOfCluster[i]) out.push(`<text x="${mx}" y="${ly}" font-size="11" fill="#333" dx="3">${xmlEscape(labelText(i))}</text>`);
     out.push(`</g>`);
   });
   const hx = fmt(x(run.handoverAt));
