@@ -30,12 +30,13 @@ export interface SendHooks {
 }
 
 /**
- * Sends one request to a server chosen from the pool. A request that certainly
- * never reached an app (connection refused or timed out) is retried on another
- * server when its body can be replayed; an idempotent one is also retried
- * after a reset. Rejects with a GatewayError.
+ * The retry policy of both senders. `send` makes one attempt on a server; a
+ * request that certainly never reached an app (connection refused or timed
+ * out) is retried on another server when its body can be replayed, an
+ * idempotent one also after a reset — but never once `committed()` says
+ * bytes went to the client. Rejects with a GatewayError.
  */
-export async function sendToPool(pool: UpstreamPool, req: UpstreamRequest, hooks: SendHooks = {}): Promise<UpstreamReply> {
+async function withRetries<T>(pool: UpstreamPool, req: UpstreamRequest, hooks: SendHooks, send: (server: UpstreamServer) => Promise<T>, committed: () => boolean = () => false): Promise<T> {
   const tried = new Set<UpstreamServer>();
   const replayable = req.body === null || Buffer.isBuffer(req.body);
   let lastErr: GatewayError | undefined;
@@ -43,23 +44,12 @@ export async function sendToPool(pool: UpstreamPool, req: UpstreamRequest, hooks
     const server = pool.select(tried);
     if (!server) break;
     tried.add(server);
-    server.inFlight += 1;
     try {
-      const res = await server.dispatcher.request({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body });
+      const result = await send(server);
       server.recordSuccess();
-      let released = false;
-      const release = (): void => {
-        if (!released) {
-          released = true;
-          server.inFlight -= 1;
-        }
-      };
-      res.body.once('close', release);
-      res.body.once('end', release);
-      res.body.once('error', release);
-      return { statusCode: res.statusCode, headers: res.headers, body: res.body, server };
+      return result;
     } catch (err) {
-      server.inFlight -= 1;
+      if (committed()) throw err;
       const connectFailure = isConnectFailure(err);
       if (connectFailure || (err as { code?: string }).code === 'UND_ERR_SOCKET') pool.recordFailure(server);
       lastErr = toUpstreamError(err, server.origin);
@@ -71,60 +61,77 @@ export async function sendToPool(pool: UpstreamPool, req: UpstreamRequest, hooks
   throw lastErr ?? new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${pool.app}/${pool.deployment}`);
 }
 
+/**
+ * An error after the response headers went out: the client only sees a cut
+ * connection, but the code still names the upstream's fault (e.g. a stalled body).
+ */
+function afterHeadersError(cause: unknown, fallback: unknown, origin: string): unknown {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('UND_ERR_') ? toUpstreamError(cause, origin) : fallback;
+}
+
+/** Sends one request to a server of the pool and returns the reply with its body unread (mirror and fallback paths). */
+export function sendToPool(pool: UpstreamPool, req: UpstreamRequest, hooks: SendHooks = {}): Promise<UpstreamReply> {
+  return withRetries(pool, req, hooks, async (server) => {
+    server.inFlight += 1;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await server.dispatcher.request({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body });
+    } catch (err) {
+      server.inFlight -= 1;
+      throw err;
+    }
+    let released = false;
+    const release = (): void => {
+      if (!released) {
+        released = true;
+        server.inFlight -= 1;
+      }
+    };
+    res.body.once('close', release);
+    res.body.once('end', release);
+    res.body.once('error', release);
+    return { statusCode: res.statusCode, headers: res.headers, body: res.body, server };
+  });
+}
+
 /** Streams an upstream reply to the client, with our headers added. */
 export async function writeReply(res: ServerResponse, reply: UpstreamReply, extra: HeaderMap): Promise<void> {
-  const headers = buildClientHeaders(reply.headers);
-  for (const [k, v] of Object.entries(extra)) headers[k] = v;
-  res.writeHead(reply.statusCode, headers);
+  res.writeHead(reply.statusCode, buildClientHeaders(reply.headers, extra));
   try {
     await pipeline(reply.body, res);
   } catch (err) {
-    // Headers are gone, so the client only sees a cut connection; the code still names the upstream's fault (e.g. a stalled body).
-    const code = (err as { code?: unknown } | undefined)?.code;
-    throw typeof code === 'string' && code.startsWith('UND_ERR_') ? toUpstreamError(err, reply.server.origin) : err;
+    throw afterHeadersError(err, err, reply.server.origin);
   }
 }
 
 /**
  * The hot path: streams one exchange to a server of the pool and the reply
  * straight into the client response (undici's stream API: no intermediate
- * body stream, no pipeline). Retries like sendToPool, but only while nothing
- * has been written to the client.
+ * body stream, no pipeline). Retried like sendToPool while nothing has been
+ * written to the client.
  */
-export async function streamToClient(pool: UpstreamPool, req: UpstreamRequest, res: ServerResponse, extra: HeaderMap, hooks: SendHooks = {}): Promise<void> {
-  const tried = new Set<UpstreamServer>();
-  const replayable = req.body === null || Buffer.isBuffer(req.body);
-  let lastErr: GatewayError | undefined;
-  for (let attempt = 0; attempt <= pool.config.retries; attempt++) {
-    const server = pool.select(tried);
-    if (!server) break;
-    tried.add(server);
-    server.inFlight += 1;
-    let started = false;
-    try {
-      await server.dispatcher.stream({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body }, ({ statusCode, headers }) => {
-        started = true;
-        res.writeHead(statusCode, buildClientHeaders(headers, extra));
-        return res;
-      });
-      server.recordSuccess();
-      return;
-    } catch (err) {
-      if (started) {
+export function streamToClient(pool: UpstreamPool, req: UpstreamRequest, res: ServerResponse, extra: HeaderMap, hooks: SendHooks = {}): Promise<void> {
+  let started = false;
+  return withRetries(
+    pool,
+    req,
+    hooks,
+    async (server) => {
+      server.inFlight += 1;
+      try {
+        await server.dispatcher.stream({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body }, ({ statusCode, headers }) => {
+          started = true;
+          res.writeHead(statusCode, buildClientHeaders(headers, extra));
+          return res;
+        });
+      } catch (err) {
         // undici destroys the response with the upstream's error; the promise only sees the premature close.
-        const cause: unknown = res.errored ?? err;
-        const code = (cause as { code?: unknown } | undefined)?.code;
-        throw typeof code === 'string' && code.startsWith('UND_ERR_') ? toUpstreamError(cause, server.origin) : err;
+        throw started ? afterHeadersError(res.errored ?? err, err, server.origin) : err;
+      } finally {
+        server.inFlight -= 1;
       }
-      const connectFailure = isConnectFailure(err);
-      if (connectFailure || (err as { code?: string }).code === 'UND_ERR_SOCKET') pool.recordFailure(server);
-      lastErr = toUpstreamError(err, server.origin);
-      const retryable = replayable && (connectFailure || (IDEMPOTENT.has(req.method) && lastErr.code === 'NW_GW_UPSTREAM_RESET'));
-      if (!retryable || attempt === pool.config.retries) throw lastErr;
-      hooks.onRetry?.(pool, lastErr);
-    } finally {
-      server.inFlight -= 1;
-    }
-  }
-  throw lastErr ?? new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${pool.app}/${pool.deployment}`);
+    },
+    () => started,
+  );
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Sample } from '../../loadgen/load-model.js';
 import { checkLostWrites, expectedFinalStates, mutationsFromSamples, type Mutation } from '../../loadgen/analysis/lost-writes.js';
-import { seededRandom } from '../support/synthetic-run.js';
+import { mulberry32 as seededRandom } from '../../loadgen/load/prng.js';
 
 const w = (key: string, value: string, start: number, end: number): Mutation => ({ key, op: 'write', value, start, end });
 const del = (key: string, start: number, end: number): Mutation => ({ key, op: 'delete', start, end });

@@ -3,18 +3,7 @@
  * steady load on N1, a handover command, a write fence, then everything on N2.
  */
 import type { Operation, PhaseMark, Sample, ServedBy } from '../../loadgen/load-model.js';
-
-/** Small seeded PRNG (mulberry32), so fixtures are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../loadgen/load/prng.js';
 
 export const SYNTHETIC_MARKS: readonly PhaseMark[] = [
   { t: 2050, label: 'prepare' },
@@ -36,7 +25,7 @@ export interface SyntheticOptions {
 
 /** Requests every 1000/rate ms; N1 until proxy (5250 ms), N2 after; writes started during the fence are held until it ends. */
 export function syntheticRun(options: SyntheticOptions = {}): Sample[] {
-  const rand = seededRandom(42);
+  const rand = mulberry32(42); // the load generator's seeded PRNG: fixtures are the same on every run
   const duration = options.durationMs ?? 14_000;
   const interval = 1000 / (options.ratePerSecond ?? 200);
   const fenceAt = 5000;
