@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from './config/config-schema.js';
 import { GatewayError } from './errors.js';
@@ -259,4 +259,3 @@ export class Gateway {
   }
 }
 
-export type { Socket };

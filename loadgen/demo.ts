@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from './load/progress.js';
-import { runSwitchoverExperiment, summarize } from './experiments/switchover-experiment.js';
+import { statsOf } from './analysis/trials.js';
+import { runSwitchoverExperiment } from './experiments/switchover-experiment.js';
 import type { TrialFigures } from './report/report-model.js';
 import type { TrialResult } from './experiments/switchover-trial.js';
 
@@ -60,7 +61,7 @@ async function main(): Promise<number> {
   ];
   const out = ['', `| switchover (${trials} trials) | min | mean ± stdev | max |`, '| --- | ---: | ---: | ---: |'];
   for (const [label, pick, unit] of rows) {
-    const s = summarize(result.trials, pick);
+    const s = statsOf(result.trials, pick);
     out.push(`| ${label} | ${fmt(s.min)} ${unit} | ${fmt(s.mean)} ± ${fmt(s.stdev)} ${unit} | ${fmt(s.max)} ${unit} |`);
   }
   out.push('', `For comparison: the paper's DNS-driven switchover took 46.4 s ± 0.97 s.`, '');

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { statsOf } from '../analysis/trials.js';
 import type { Progress } from '../load/progress.js';
 import type { WorkloadOptionsInput } from '../load/workload.js';
 import type { TrialFigures } from '../report/report-model.js';
@@ -56,7 +55,3 @@ export async function runSwitchoverExperiment(o: SwitchoverExperimentOptions): P
   return { trials, last: last!, reports };
 }
 
-/** "min / mean ± stdev / max" of one figure over the trials. */
-export function summarize(trials: readonly TrialFigures[], pick: (t: TrialFigures) => number | null | undefined): ReturnType<typeof statsOf> {
-  return statsOf(trials, pick);
-}
