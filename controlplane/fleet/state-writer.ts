@@ -1,11 +1,11 @@
-import { appModeSchema, migrationTagSchema, type AppMode, type MigrationTag } from '../../gateway/state/app-state.js';
+import { appModeSchema, dataModeSchema, migrationTagSchema, type AppMode, type DataMode, type MigrationTag } from '../../gateway/state/app-state.js';
 import type { Coordinator, TransactionOp } from '../coordinator/coordinator.js';
 import { ControlError } from '../errors.js';
 import { encodeJson, layout } from '../layout.js';
 import type { BarrierTarget } from './fleet-barrier.js';
 
 /** A state as the control plane writes it: the mode document plus the migration tag. */
-export type DesiredAppState = AppMode & { readonly migration?: MigrationTag };
+export type DesiredAppState = AppMode & { readonly migration?: MigrationTag; readonly data?: DataMode };
 
 /** Current epoch (version) of an app's state node, or undefined if none was ever written. */
 export async function currentEpoch(c: Coordinator, app: string): Promise<number | undefined> {
@@ -23,11 +23,11 @@ export async function writeAppStates(c: Coordinator, states: Readonly<Record<str
   const ops: TransactionOp[] = [...guard];
   const targets: BarrierTarget[] = [];
   for (const [app, state] of Object.entries(states)) {
-    const { migration, ...mode } = state;
+    const { migration, data, ...mode } = state;
     const parsed = appModeSchema.safeParse(mode);
     if (!parsed.success) throw new ControlError('NW_CP_COORDINATOR_ERROR', `refusing to write an invalid state for ${app}: ${parsed.error.message}`);
     if (migration !== undefined) migrationTagSchema.parse(migration);
-    const doc = encodeJson(migration ? { ...parsed.data, migration } : parsed.data);
+    const doc = encodeJson({ ...parsed.data, ...(migration ? { migration } : {}), ...(data ? { data: dataModeSchema.parse(data) } : {}) });
     await c.mkdirp(layout.acks(app));
     const node = await c.get(layout.state(app));
     if (node) {

@@ -1,3 +1,4 @@
+import type { DataMode } from '../../gateway/state/app-state.js';
 import type { MigrationLog } from './migration-log.js';
 import type { MigrationPlan } from './plan.js';
 
@@ -9,6 +10,12 @@ export interface SyncContext {
   readonly signal: AbortSignal;
   /** Progress lines for the migration log (kept short). */
   readonly progress: (detail: string, data?: Record<string, unknown>) => void;
+  /**
+   * Switches the data layers of every app in the plan (merged with what earlier
+   * hooks set), persists it in the log, rewrites the sync state and waits for
+   * every member (gateways and data layers) to ack it. Idempotent.
+   */
+  readonly setDataMode: (patch: Partial<DataMode>) => Promise<{ readonly epochs: Readonly<Record<string, number>>; readonly barrierMs: number }>;
 }
 
 /** A named step of the sync phase (metadata, cache, datastore); returns figures for the log. */

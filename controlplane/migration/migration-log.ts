@@ -1,3 +1,4 @@
+import type { DataMode } from '../../gateway/state/app-state.js';
 import type { Coordinator, TransactionOp } from '../coordinator/coordinator.js';
 import { ControlError, isControlError } from '../errors.js';
 import type { BarrierReport } from '../fleet/fleet-barrier.js';
@@ -37,6 +38,8 @@ export interface MigrationLog {
   /** Earliest time the DNS switch may happen (old TTL waited out). */
   readonly dnsSwitchNotBefore?: string;
   readonly dnsBefore?: readonly unknown[];
+  /** Data-layer mode the sync hooks switched to (copy-on-write, cache copy); carried into fence and later phases. */
+  readonly dataMode?: DataMode;
   readonly error?: { readonly code: string; readonly message: string; readonly details?: unknown };
   readonly history: readonly LogEvent[];
 }

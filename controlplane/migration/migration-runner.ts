@@ -4,6 +4,7 @@ import { ControlError, isControlError } from '../errors.js';
 import { waitForFleet, type BarrierReport } from '../fleet/fleet-barrier.js';
 import { writeAppStates, type DesiredAppState } from '../fleet/state-writer.js';
 import { layout } from '../layout.js';
+import { LOCAL_DATA_MODE, type DataMode } from '../../gateway/state/app-state.js';
 import type { DnsSteps, SyncHook } from './migration-hooks.js';
 import { controlPath, LogHandle, parseControl, PHASES, TERMINAL, type LogEvent, type MigrationControl, type PhaseName } from './migration-log.js';
 import { n2TakesWrites, phaseState } from './phase-states.js';
@@ -162,7 +163,7 @@ export class MigrationRunner {
   }
 
   private statesFor(phase: PhaseName): Record<string, DesiredAppState> | undefined {
-    const s = phaseState(this.handle.log.plan, this.id, phase);
+    const s = phaseState(this.handle.log.plan, this.id, phase, this.handle.log.dataMode);
     return s ? Object.fromEntries(this.handle.log.plan.apps.map((a) => [a, s])) : undefined;
   }
 
@@ -214,6 +215,7 @@ export class MigrationRunner {
             log: this.handle.log,
             signal: this.abortController.signal,
             progress: (detail, d) => this.deps.logger.info('controlplane.migration.sync_progress', { id: this.id, hook: name, detail, ...d }),
+            setDataMode: (patch) => this.setDataMode(name, patch),
           })),
           durationMs: ms(t0),
         };
@@ -222,6 +224,15 @@ export class MigrationRunner {
       }
     }
     return out;
+  }
+
+  private async setDataMode(hook: string, patch: Partial<DataMode>): Promise<{ epochs: Record<string, number>; barrierMs: number }> {
+    this.checkLeader();
+    const dataMode: DataMode = { ...(this.handle.log.dataMode ?? LOCAL_DATA_MODE), ...patch };
+    await this.handle.update({ dataMode }, { event: 'note', phase: 'sync', detail: `${hook}: data layers → datastore ${dataMode.datastore}, cache ${dataMode.cache}` });
+    const t0 = performance.now();
+    const r = await this.flip(this.statesFor('sync')!);
+    return { epochs: { ...(r.epochs ?? {}) }, barrierMs: ms(t0) };
   }
 
   private async checkN2Health(): Promise<void> {

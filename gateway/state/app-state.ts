@@ -53,12 +53,28 @@ export const migrationTagSchema = z.strictObject({
 export type MigrationTag = z.output<typeof migrationTagSchema>;
 
 /**
+ * What the data layers of an app (the app servers' datastore and cache
+ * clients) do under a state. Gateways ignore it; data-layer members apply it
+ * and ack the same epoch, so one barrier covers both.
+ * - datastore: local (only the local cluster), copy-on-write (every write and
+ *   delete also goes to N2 with the same write timestamp), n2 (all access to N2).
+ * - cache: local, or copy (sets/deletes also applied to N2's cache, and hits
+ *   copied to N2: copy-on-write plus copy-on-read).
+ */
+export const dataModeSchema = z.strictObject({
+  datastore: z.enum(['local', 'copy-on-write', 'n2']).default('local'),
+  cache: z.enum(['local', 'copy']).default('local'),
+});
+export type DataMode = z.output<typeof dataModeSchema>;
+export const LOCAL_DATA_MODE: DataMode = Object.freeze({ datastore: 'local', cache: 'local' });
+
+/**
  * Desired state of one app, applied as a whole. `epoch` orders states (the
  * ZooKeeper version of the app's state node); `migration` is set while a
  * migration is in progress.
  */
-export type AppState = AppMode & { readonly epoch: number; readonly migration?: MigrationTag };
-export type AppStateInput = z.input<typeof appModeSchema> & { epoch: number; migration?: MigrationTag };
+export type AppState = AppMode & { readonly epoch: number; readonly migration?: MigrationTag; readonly data?: DataMode };
+export type AppStateInput = z.input<typeof appModeSchema> & { epoch: number; migration?: MigrationTag; data?: z.input<typeof dataModeSchema> };
 
 function prefixIssues(err: z.ZodError, field: string): z.ZodError {
   return new z.ZodError(err.issues.map((i) => ({ ...i, path: [field, ...i.path] })));
@@ -69,7 +85,7 @@ export function parseAppState(raw: unknown): AppState {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new z.ZodError([{ code: 'custom', path: [], message: 'state must be an object', input: raw }]);
   }
-  const { epoch, migration, ...rest } = raw as Record<string, unknown>;
+  const { epoch, migration, data, ...rest } = raw as Record<string, unknown>;
   const epochParsed = z.number().int().min(0).safeParse(epoch);
   if (!epochParsed.success) throw prefixIssues(epochParsed.error, 'epoch');
   let tag: MigrationTag | undefined;
@@ -78,8 +94,14 @@ export function parseAppState(raw: unknown): AppState {
     if (!m.success) throw prefixIssues(m.error, 'migration');
     tag = m.data;
   }
+  let dataMode: DataMode | undefined;
+  if (data !== undefined) {
+    const d = dataModeSchema.safeParse(data);
+    if (!d.success) throw prefixIssues(d.error, 'data');
+    dataMode = Object.freeze(d.data);
+  }
   const mode = appModeSchema.parse(rest);
-  return Object.freeze(tag ? { ...mode, epoch: epochParsed.data, migration: Object.freeze(tag) } : { ...mode, epoch: epochParsed.data });
+  return Object.freeze({ ...mode, epoch: epochParsed.data, ...(tag ? { migration: Object.freeze(tag) } : {}), ...(dataMode ? { data: dataMode } : {}) });
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
