@@ -18,8 +18,20 @@ export interface SyncContext {
   readonly setDataMode: (patch: Partial<DataMode>) => Promise<{ readonly epochs: Readonly<Record<string, number>>; readonly barrierMs: number }>;
 }
 
-/** A named step of the sync phase (metadata, cache, datastore); returns figures for the log. */
-export type SyncHook = (ctx: SyncContext) => Promise<Record<string, unknown>>;
+/**
+ * A named step of the sync phase (metadata, cache, datastore); returns figures
+ * for the log. Optional lifecycle steps:
+ * - `atFence` runs in the fence phase after every member acked the fence (no
+ *   write in flight any more): the last chance to bring N2 up to date before it
+ *   takes traffic (e.g. flush a change follower). It must not rely on memory of
+ *   the sync step: a new leader may run it after the old one died.
+ * - `release` runs once the migration is done or rolled back (stop followers,
+ *   drop checkpoints); failures are logged, never fatal.
+ */
+export type SyncHook = ((ctx: SyncContext) => Promise<Record<string, unknown>>) & {
+  atFence?: (ctx: SyncContext) => Promise<Record<string, unknown>>;
+  release?: (migrationId: string, outcome: 'done' | 'rolled-back') => Promise<void>;
+};
 
 /** The DNS side of a migration; the control plane builds it from a DnsProvider. */
 export interface DnsSteps {

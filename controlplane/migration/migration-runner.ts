@@ -120,7 +120,10 @@ export class MigrationRunner {
           { event: 'phase-completed', phase: next, durationMs: ms(t0), ...result.event },
           ...(done ? [{ event: 'done' as const }] : []),
         );
-        if (done) await this.releaseLocks();
+        if (done) {
+          await this.releaseHooks('done');
+          await this.releaseLocks();
+        }
       } catch (err) {
         if (isControlError(err, 'NW_CP_NOT_LEADER') || isControlError(err, 'NW_CP_COORDINATOR_UNAVAILABLE')) throw err;
         const e = err as Error & { code?: string; details?: Record<string, unknown> };
@@ -197,19 +200,23 @@ export class MigrationRunner {
     }
     const states = this.statesFor(phase);
     const flipped = states ? await this.flip(states) : {};
-    if (phase === 'sync') data.hooks = await this.runSyncHooks();
+    if (phase === 'sync') data.hooks = await this.runSyncHooks('sync');
+    if (phase === 'fence' && plan.sync.hooks.some((n) => this.deps.syncHooks.get(n)?.atFence)) data.hooks = await this.runSyncHooks('atFence');
     return { event: { ...flipped, ...(Object.keys(data).length ? { data } : {}) }, ...(change ? { change } : {}) };
   }
 
-  private async runSyncHooks(): Promise<Record<string, unknown>> {
+  private async runSyncHooks(step: 'sync' | 'atFence'): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
     for (const name of this.handle.log.plan.sync.hooks) {
       this.checkLeader();
-      const hook = this.deps.syncHooks.get(name)!;
+      const hook = this.deps.syncHooks.get(name);
+      if (!hook) throw new ControlError('NW_CP_UNKNOWN_SYNC_HOOK', name);
+      const fn = step === 'sync' ? hook : hook.atFence;
+      if (!fn) continue;
       const t0 = performance.now();
       try {
         out[name] = {
-          ...(await hook({
+          ...(await fn({
             migrationId: this.id,
             plan: this.handle.log.plan,
             log: this.handle.log,
@@ -220,7 +227,7 @@ export class MigrationRunner {
           durationMs: ms(t0),
         };
       } catch (err) {
-        throw new ControlError('NW_CP_SYNC_FAILED', `${name}: ${(err as Error).message}`, { cause: err });
+        throw new ControlError('NW_CP_SYNC_FAILED', `${name}${step === 'atFence' ? ' (at fence)' : ''}: ${(err as Error).message}`, { cause: err });
       }
     }
     return out;
@@ -297,7 +304,17 @@ export class MigrationRunner {
       }
     }
     await this.handle.update({ status: 'rolled-back' }, { event: 'rolled-back' });
+    await this.releaseHooks('rolled-back');
     await this.releaseLocks();
+  }
+
+  /** Lets every sync hook of the plan release what it holds (followers, checkpoints); never fatal. */
+  private async releaseHooks(outcome: 'done' | 'rolled-back'): Promise<void> {
+    for (const name of this.handle.log.plan.sync.hooks) {
+      const release = this.deps.syncHooks.get(name)?.release;
+      if (!release) continue;
+      await release(this.id, outcome).catch((err: unknown) => this.deps.logger.warn('controlplane.migration.hook_release_failed', { id: this.id, hook: name, err }));
+    }
   }
 
   private async releaseLocks(): Promise<void> {
