@@ -9,6 +9,8 @@ import { joinPath } from './coordinator/coordinator.js';
  *   /members/<member>            ephemeral { kind, host, pid, startedAt, apps }
  *   /migrations/<id>             persistent phase log
  *   /leader/candidate-<seq>      control-plane election
+ *   /sync/<id>/datastore/<ks.table>/<range>   snapshot-copy checkpoint per token range
+ *   /datalocks/<app>/<group>/lock-<seq>       ephemeral: entity-group transaction locks (app servers' data layers)
  */
 export const layout = {
   apps: '/apps',
@@ -22,6 +24,10 @@ export const layout = {
   migrations: '/migrations',
   migration: (id: string): string => joinPath('migrations', id),
   leader: '/leader',
+  /** Root of one migration's datastore snapshot checkpoints (one child per `ks.table`). */
+  syncDatastore: (migrationId: string): string => joinPath('sync', migrationId, 'datastore'),
+  /** One entity group's lock waiters (ephemeral-sequential children). */
+  dataLock: (app: string, group: string): string => joinPath('datalocks', app, group),
 } as const;
 
 /** What a member writes about itself. */
