@@ -5,7 +5,8 @@ import { isSuccess, type Sample } from '../load-model.js';
 import { runFixedRate } from '../load/fixed-rate.js';
 import { keyName, Workload } from '../load/workload.js';
 import type { OverheadRow } from '../report/report-model.js';
-import { APP, startEmbeddedEnvironment } from './embedded-environment.js';
+import { startEmbeddedEnvironment } from './embedded-environment.js';
+import { APP, type ExperimentEnvironment } from './experiment-environment.js';
 
 export interface OverheadOptions {
   /** Read shares to measure, in percent (the paper: 20, 50, 80). */
@@ -15,6 +16,8 @@ export interface OverheadOptions {
   readonly durationS: number;
   readonly gateways: number;
   readonly keys: number;
+  /** Starts the system for one read ratio; default the embedded one. */
+  readonly startEnvironment?: (point: number) => Promise<ExperimentEnvironment>;
 }
 
 const mean = (samples: readonly Sample[]): number => {
@@ -31,8 +34,9 @@ const mean = (samples: readonly Sample[]): number => {
  */
 export async function runOverheadExperiment(o: OverheadOptions): Promise<OverheadRow[]> {
   const rows: OverheadRow[] = [];
-  for (const pct of o.readRatiosPercent) {
-    const env = await startEmbeddedEnvironment({ gateways: o.gateways, dnsPropagationMs: 0 });
+  const start = o.startEnvironment ?? ((point: number) => startEmbeddedEnvironment({ gateways: o.gateways, dnsPropagationMs: 0 }, point));
+  for (const [point, pct] of o.readRatiosPercent.entries()) {
+    const env = await start(point + 1);
     try {
       for (let i = 0; i < o.keys; i++) await env.n1Store.put(keyName(i, o.keys), `initial-${i}`);
       const measure = async (phase: string): Promise<number> => {
@@ -55,7 +59,7 @@ export async function runOverheadExperiment(o: OverheadOptions): Promise<Overhea
         return {};
       };
       env.syncHooks.set('hold', hook);
-      const created = await env.controlPlane.migrate(parsePlan({ apps: [APP], sync: { mode: 'mirror', hooks: ['copy-n1-to-n2', 'hold'] } }));
+      const created = await env.controlPlane.migrate(parsePlan({ apps: [APP], sync: { mode: env.sync.mode, hooks: [...env.sync.hooks, 'hold'] } }));
       await inSync;
       const migrationMs = await measure('m');
       await env.controlPlane.abort(created.id, 'overhead measured');

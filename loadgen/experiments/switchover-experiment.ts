@@ -4,6 +4,7 @@ import type { WorkloadOptionsInput } from '../load/workload.js';
 import type { TrialFigures } from '../report/report-model.js';
 import { writeReports, type ReportPaths } from '../report/write-reports.js';
 import { startEmbeddedEnvironment } from './embedded-environment.js';
+import type { ExperimentEnvironment } from './experiment-environment.js';
 import { runSwitchoverTrial, type TrialResult } from './switchover-trial.js';
 
 export interface SwitchoverExperimentOptions {
@@ -16,6 +17,10 @@ export interface SwitchoverExperimentOptions {
   readonly workload: WorkloadOptionsInput;
   readonly outDir: string;
   readonly progress?: Progress;
+  /** Starts trial N's system; default the embedded one with `gateways` and `dnsPropagationMs`. */
+  readonly startEnvironment?: (trial: number) => Promise<ExperimentEnvironment>;
+  /** Where it ran, for the report title (default: embedded). */
+  readonly where?: string;
   /** One line per finished trial. */
   readonly onTrial?: (trial: number, r: TrialResult) => void;
 }
@@ -26,13 +31,13 @@ export interface SwitchoverExperimentResult {
   readonly reports: ReportPaths;
 }
 
-/** N switchover trials on the embedded system; the last trial's run is reported with every trial's figures. */
+/** N switchover trials, each on a fresh system; the last trial's run is reported with every trial's figures. */
 export async function runSwitchoverExperiment(o: SwitchoverExperimentOptions): Promise<SwitchoverExperimentResult> {
   const trials: TrialFigures[] = [];
   let last: TrialResult | undefined;
   for (let t = 1; t <= o.trials; t++) {
     // A fresh system per trial: every trial starts from N1 serving with N2 empty.
-    const env = await startEmbeddedEnvironment({ gateways: o.gateways, dnsPropagationMs: o.dnsPropagationMs });
+    const env = await (o.startEnvironment ?? ((n: number) => startEmbeddedEnvironment({ gateways: o.gateways, dnsPropagationMs: o.dnsPropagationMs }, n)))(t);
     try {
       o.progress?.start();
       const r = await runSwitchoverTrial(env, t, {
@@ -51,7 +56,7 @@ export async function runSwitchoverExperiment(o: SwitchoverExperimentOptions): P
       await env.close();
     }
   }
-  const reports = await writeReports(join(o.outDir), { ...last!.run, title: `Northwest switchover N1 → N2 (${o.trials} trials, ${o.gateways} gateways; chart: last trial)`, trials });
+  const reports = await writeReports(join(o.outDir), { ...last!.run, title: `Northwest switchover N1 → N2 (${o.trials} trials, ${o.gateways} gateways, ${o.where ?? 'embedded'}; chart: last trial)`, trials });
   return { trials, last: last!, reports };
 }
 

@@ -1,4 +1,4 @@
-import { checkLostWrites, mutationsFromSamples } from '../analysis/lost-writes.js';
+import { checkLostWrites, mutationsFromSamples, type Mutation } from '../analysis/lost-writes.js';
 import { marksFromMigrationHistory, phaseDurationMs } from '../analysis/phase-marks.js';
 import { analyzeSwitchover } from '../analysis/switchover.js';
 import type { Sample } from '../load-model.js';
@@ -8,7 +8,8 @@ import { keyName, Workload, type WorkloadOptionsInput } from '../load/workload.j
 import type { SwitchoverRun, TrialFigures } from '../report/report-model.js';
 import { parsePlan } from '../../controlplane/migration/plan.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
-import { APP, DNS_RECORD, type ExperimentEnvironment } from './embedded-environment.js';
+import { APP, type ExperimentEnvironment } from './experiment-environment.js';
+import { N2_VALUES } from './trial-dns.js';
 
 export interface TrialOptions {
   /** Seconds of load in all. */
@@ -38,9 +39,15 @@ const finished = (l: MigrationLog): boolean => l.status === 'done' || l.status =
  */
 export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: number, opts: TrialOptions): Promise<TrialResult> {
   env.holdTimes.length = 0;
-  await env.resetDns();
+  await env.dns.resetRecord();
   // N1 starts with every key, as an app with data would; the sync phase must carry it to N2.
-  for (let i = 0; i < opts.workload.keys; i++) await env.n1Store.put(keyName(i, opts.workload.keys), `initial-${i}`);
+  // Those pre-load writes are acknowledged writes too: each key must reach N2 (with this value or a later one).
+  const preloaded: Mutation[] = [];
+  for (let i = 0; i < opts.workload.keys; i++) {
+    const m: Mutation = { key: keyName(i, opts.workload.keys), op: 'write', value: `initial-${i}`, start: -1, end: -1 };
+    await env.n1Store.put(m.key, m.value!);
+    preloaded.push(m);
+  }
   const origin = performance.now();
   const startedAtEpochMs = Date.now();
   const loads: Array<Promise<ClosedLoopResult>> = env.gatewayUrls.map((url, i) =>
@@ -59,9 +66,9 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
     id: `trial-${trial}-${startedAtEpochMs}`,
     apps: [APP],
     barrierTimeoutMs: 10_000,
-    sync: { mode: 'mirror', hooks: ['copy-n1-to-n2'] },
+    sync: env.sync,
     redirect: { enabled: false },
-    dns: { zoneId: env.zoneId, lowerTtlTo: 5, skipTtlWait: true, pollMs: 100, records: [{ name: DNS_RECORD, type: 'A', ttl: 60, values: ['127.0.0.12'] }] },
+    dns: { zoneId: env.dns.zoneId, lowerTtlTo: 5, skipTtlWait: true, pollMs: 100, records: [{ name: env.dns.record, type: 'A', ttl: 60, values: [...N2_VALUES] }] },
   });
   const created = await env.controlPlane.migrate(plan);
   const log = await env.controlPlane.waitForMigration(created.id, finished, 60_000);
@@ -78,7 +85,7 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
   const analysis = analyzeSwitchover(samples, marks, handoverAt);
   const input = mutationsFromSamples(samples);
   const unfinished = results.flatMap((r) => r.unfinished.filter((u) => u.op !== 'read').map((u) => ({ key: u.key, op: u.op as 'write' | 'delete', ...(u.value === undefined ? {} : { value: u.value }), start: u.start + (r.origin - origin), end: Number.POSITIVE_INFINITY })));
-  const lostWrites = await checkLostWrites({ acknowledged: input.acknowledged, uncertain: [...(input.uncertain ?? []), ...unfinished] }, async (key) => (await env.n2Store.get(key))?.value);
+  const lostWrites = await checkLostWrites({ acknowledged: [...preloaded, ...input.acknowledged], uncertain: [...(input.uncertain ?? []), ...unfinished] }, async (key) => (await env.n2Store.get(key))?.value);
   const proxy = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'proxy');
   const flipMs = proxy?.barrier?.elapsedMs;
   const writeHoldMs = env.holdTimes.length ? Math.max(...env.holdTimes) : 0;

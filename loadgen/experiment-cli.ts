@@ -1,0 +1,56 @@
+import { parseArgs } from 'node:util';
+import { configFromArgs, positive, positiveInt, runCli, timestampDir } from './experiments/cli-support.js';
+import { ExperimentError } from './experiments/experiment-errors.js';
+import { overheadCommand } from './experiments/overhead-command.js';
+import { describeConfig, switchoverCommand } from './experiments/switchover-command.js';
+
+const USAGE = `usage: npm run experiment -- <command> [options]
+
+commands:
+  switchover   migrate N1 → N2 under load, N trials on a fresh system each; prints the switchover
+               table and writes report.json, report.md and chart.svg (last trial) to --out
+  overhead     latency in normal operation vs during the sync phase at 20/50/80 % reads
+               (fixed-rate load), beside the paper's Table 2; writes overhead.json and overhead.md
+
+options:
+  --config FILE   experiment config (YAML): coordinator (embedded | zookeeper), dns (memory |
+                  route53), store, gateways, load, trials; default: the embedded system
+  --trials N      switchover: number of trials (overrides the config; default 10)
+  --gateways N    overrides the config's gateway count
+  --out DIR       report directory (default results/<timestamp>)
+  --rate R        overhead: requests per second per gateway (default 300)
+  --duration S    overhead: seconds per measured point (default 5)
+  -h, --help      this text
+
+exit code: 0 all trials done with 0 failed requests and 0 lost writes; 1 otherwise or on a
+runtime error; 2 bad command line or config.`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      trials: { type: 'string' },
+      gateways: { type: 'string' },
+      out: { type: 'string' },
+      rate: { type: 'string', default: '300' },
+      duration: { type: 'string', default: '5' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (command !== 'switchover' && command !== 'overhead') throw new ExperimentError('NW_EXP_USAGE', command ? `unknown command ${JSON.stringify(command)}` : 'no command given');
+  if (rest.length) throw new ExperimentError('NW_EXP_USAGE', `unexpected argument ${JSON.stringify(rest[0])}`);
+  const cfg = configFromArgs(values.config, { trials: positiveInt('--trials', values.trials), gateways: positiveInt('--gateways', values.gateways) });
+  const outDir = values.out ?? cfg.out ?? timestampDir();
+  process.stderr.write(`northwest experiment ${command}: ${describeConfig(cfg)}, ${cfg.gateways} gateways${command === 'switchover' ? `, ${cfg.trials} trials` : ''}; reports in ${outDir}\n`);
+  if (command === 'overhead') return overheadCommand(cfg, { rate: positive('--rate', values.rate), durationS: positive('--duration', values.duration), outDir });
+  return switchoverCommand(cfg, outDir);
+}
+
+runCli('experiment', USAGE, () => main(process.argv.slice(2)));

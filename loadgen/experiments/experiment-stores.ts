@@ -1,0 +1,56 @@
+import type { Coordinator } from '../../controlplane/coordinator/coordinator.js';
+import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
+import type { Logger } from '../../gateway/observability/logger.js';
+import type { KvStore } from '../reference-app/kv-store.js';
+import { MemoryStore } from '../reference-app/memory-store.js';
+import type { PlanSync, StoreConfig } from './experiment-config.js';
+import { copyMissingKeys } from './memory-sync-hook.js';
+
+/** What a store factory may use; a factory that needs none of it can ignore the argument. */
+export interface StoreContext {
+  /** 1-based trial number (name keyspaces / key prefixes after it to keep trials apart). */
+  readonly trial: number;
+  /** A new, unconnected client of the trial's coordinator, e.g. for data layers that join the fleet. */
+  readonly coordinator: () => Coordinator;
+  readonly logger: Logger;
+}
+
+/** The stores behind N1 and N2 for one trial, and how the migration syncs them. */
+export interface ExperimentStores {
+  readonly n1: KvStore;
+  readonly n2: KvStore;
+  /** Sync hooks the control plane runs by name. */
+  readonly syncHooks?: ReadonlyMap<string, SyncHook>;
+  /** The plan's sync section; default `mirror` with every hook in `syncHooks`, in order. */
+  readonly sync?: PlanSync;
+  close(): Promise<void>;
+}
+
+/** Builds a trial's stores. Called once per trial, after the coordinator is up and before the gateways start. */
+export type StoreFactory = (ctx: StoreContext) => Promise<ExperimentStores>;
+
+/** In-memory N1 and N2; the sync copies keys N2 lacks while writes are mirrored. */
+export const memoryStores: StoreFactory = async () => {
+  const n1 = new MemoryStore();
+  const n2 = new MemoryStore();
+  return {
+    n1,
+    n2,
+    syncHooks: new Map<string, SyncHook>([['copy-n1-to-n2', async () => ({ copiedKeys: copyMissingKeys(n1, n2) })]]),
+    sync: { mode: 'mirror', hooks: ['copy-n1-to-n2'] },
+    async close() {},
+  };
+};
+
+/** The plan's sync section for these stores. */
+export function planSync(stores: ExperimentStores): PlanSync {
+  return stores.sync ?? { mode: 'mirror', hooks: [...(stores.syncHooks?.keys() ?? [])] };
+}
+
+/** The factory a config's `store` section names; its `sync` (if given) overrides the store's own. */
+export function storeFactoryFor(cfg: StoreConfig): StoreFactory {
+  const base: StoreFactory = memoryStores; // one kind today; more kinds add a case on cfg.kind here
+  if (!cfg.sync) return base;
+  const sync = cfg.sync;
+  return async (ctx) => ({ ...(await base(ctx)), sync });
+}
