@@ -1,10 +1,10 @@
-import { hostname } from 'node:os';
 import type { Gateway } from '../../gateway/gateway.js';
 import type { Logger } from '../../gateway/observability/logger.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
-import { isControlError } from '../errors.js';
-import { encodeJson, isValidMemberId, layout, type AckInfo, type MemberInfo } from '../layout.js';
 import type { CoordinatorLease } from './coordinator-lease.js';
+import { StateFollower, type AppSyncStatus } from './state-follower.js';
+
+export type { AppSyncStatus } from './state-follower.js';
 
 export interface GatewayAgentOptions {
   readonly gateway: Gateway;
@@ -18,192 +18,57 @@ export interface GatewayAgentOptions {
   readonly logger: Logger;
 }
 
-/** Outcome of the last attempt to apply an app's state; exposed for status and tests. */
-export interface AppSyncStatus {
-  readonly appliedEpoch: number | undefined;
-  readonly error: string | undefined;
-  /** Epoch of a state document that can never apply (unparsable or invalid); not retried. */
-  readonly rejectedEpoch?: number | undefined;
-}
+/** Gateway apply errors that no retry of the same document can fix. */
+const PERMANENT = new Set(['NW_GW_STATE_INVALID', 'NW_GW_STATE_STALE_EPOCH', 'NW_GW_STATE_UNKNOWN_APP']);
 
 /**
- * Connects one gateway to the fleet: registers it as an ephemeral member,
- * watches each app's desired state, re-reads it on every watch, on reconnect
- * and on a periodic reconcile (watches fire once and can be missed), applies
- * the whole state, and acks the epoch once the apply (with its drain) is done.
- * A state it cannot parse is never applied or acked; the last good one stays.
+ * Connects one gateway to the fleet: a StateFollower (member registration,
+ * watch / reconnect / periodic re-read, acks) that applies each state to the
+ * gateway, renews the coordinator lease on every complete re-read and drops
+ * it when the session expires. The gateway reports ready after the first
+ * complete read.
  */
 export class GatewayAgent {
-  private readonly apps: readonly string[];
-  private readonly chains = new Map<string, Promise<void>>();
-  private readonly armed = new Set<string>();
-  private readonly status = new Map<string, AppSyncStatus>();
-  /** Apps whose ack node this session has created. */
-  private readonly ackNodes = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private unsubscribe: (() => void) | undefined;
-  private recovering: Promise<void> | undefined;
+  private readonly follower: StateFollower;
 
   constructor(private readonly opts: GatewayAgentOptions) {
-    if (!isValidMemberId(opts.memberId)) throw new TypeError(`invalid member id ${JSON.stringify(opts.memberId)}`);
-    this.apps = Object.keys(opts.gateway.config.apps);
+    this.follower = new StateFollower({
+      coordinator: opts.coordinator,
+      memberId: opts.memberId,
+      kind: 'gateway',
+      apps: Object.keys(opts.gateway.config.apps),
+      reconcileMs: opts.reconcileMs,
+      logger: opts.logger,
+      logPrefix: 'fleet.agent',
+      apply: async (app, doc, epoch) => {
+        await opts.gateway.applyState(app, { ...doc, epoch });
+      },
+      isPermanent: (err) => PERMANENT.has((err as { code?: string }).code ?? ''),
+      onConfirmed: (issuedAt) => opts.lease.confirm(issuedAt),
+      onExpired: () => opts.lease.revoke(),
+    });
   }
 
   get memberId(): string {
-    return this.opts.memberId;
+    return this.follower.memberId;
   }
 
   syncStatus(): Record<string, AppSyncStatus> {
-    return Object.fromEntries(this.apps.map((a) => [a, this.status.get(a) ?? { appliedEpoch: undefined, error: undefined }]));
+    return this.follower.syncStatus();
   }
 
   /** Registers, reads and applies every app's state, then keeps following it. */
   async start(): Promise<void> {
-    const c = this.opts.coordinator;
-    this.unsubscribe = c.onSession((e) => {
-      if (e === 'expired') {
-        this.opts.lease.revoke();
-        this.opts.logger.warn('fleet.agent.session_expired', { member: this.opts.memberId });
-        void this.recover();
-      } else if (e === 'connected') {
-        void this.reconcile();
-      }
-    });
-    await c.connect();
-    await this.register();
-    await this.reconcile();
+    await this.follower.start();
     this.opts.gateway.markReady();
-    this.timer = setInterval(() => void this.reconcile(), this.opts.reconcileMs);
-    this.timer.unref();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.unsubscribe?.();
-    await Promise.allSettled([...this.chains.values()]);
-  }
-
-  /** After expiry: new session, register again, re-read everything. */
-  private recover(): Promise<void> {
-    this.recovering ??= (async () => {
-      for (let attempt = 0; !this.stopped; attempt++) {
-        try {
-          this.armed.clear();
-          await this.opts.coordinator.connect();
-          await this.register();
-          await this.reconcile();
-          this.opts.logger.info('fleet.agent.recovered', { member: this.opts.memberId, session: this.opts.coordinator.sessionId() });
-          return;
-        } catch (err) {
-          this.opts.logger.warn('fleet.agent.recover_failed', { member: this.opts.memberId, attempt, err });
-          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
-        }
-      }
-    })().finally(() => {
-      this.recovering = undefined;
-    });
-    return this.recovering;
-  }
-
-  private async register(): Promise<void> {
-    const c = this.opts.coordinator;
-    for (const app of this.apps) await c.mkdirp(layout.acks(app));
-    await c.mkdirp(layout.members);
-    const info: MemberInfo = { kind: 'gateway', host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), apps: this.apps };
-    const path = layout.member(this.opts.memberId);
-    // A node left by this member's previous session (a quick restart) would vanish when that session expires.
-    this.ackNodes.clear();
-    for (const app of this.apps) await c.remove(layout.ack(app, this.opts.memberId)).catch(() => undefined);
-    await c.remove(path).catch(() => undefined);
-    await c.create(path, encodeJson(info), 'ephemeral');
-    for (const app of this.apps) this.status.delete(app);
+    await this.follower.stop();
   }
 
   /** Re-reads every app; renews the lease only if every read succeeded. */
-  async reconcile(): Promise<void> {
-    if (this.stopped) return;
-    const issuedAt = performance.now();
-    const results = await Promise.allSettled(this.apps.map((app) => this.enqueue(app)));
-    if (results.every((r) => r.status === 'fulfilled')) this.opts.lease.confirm(issuedAt);
-  }
-
-  private enqueue(app: string): Promise<void> {
-    const prev = this.chains.get(app) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.syncApp(app));
-    this.chains.set(app, next);
-    return next;
-  }
-
-  private async syncApp(app: string): Promise<void> {
-    if (this.stopped) return;
-    const c = this.opts.coordinator;
-    const arm = !this.armed.has(app);
-    const node = await c.get(
-      layout.state(app),
-      arm
-        ? () => {
-            this.armed.delete(app);
-            void this.enqueue(app).catch(() => undefined);
-          }
-        : undefined,
-    );
-    if (arm) this.armed.add(app);
-    if (!node) return;
-    const prev = this.status.get(app);
-    if (prev?.appliedEpoch === node.version || prev?.rejectedEpoch === node.version) return;
-    let doc: unknown;
-    try {
-      doc = JSON.parse(node.data.toString('utf8'));
-    } catch (err) {
-      this.fail(app, prev, `state is not JSON: ${(err as Error).message}`, node.version);
-      return;
-    }
-    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-      this.fail(app, prev, 'state is not an object', node.version);
-      return;
-    }
-    const t0 = performance.now();
-    try {
-      await this.opts.gateway.applyState(app, { ...doc, epoch: node.version });
-    } catch (err) {
-      // A drain timeout is worth retrying on the next reconcile; a bad document is not.
-      const code = (err as { code?: string }).code;
-      const permanent = code === 'NW_GW_STATE_INVALID' || code === 'NW_GW_STATE_STALE_EPOCH' || code === 'NW_GW_STATE_UNKNOWN_APP';
-      this.fail(app, prev, (err as Error).message, permanent ? node.version : undefined);
-      if (isControlError(err)) throw err;
-      return;
-    }
-    const ack: AckInfo = { epoch: node.version, appliedAt: new Date().toISOString(), applyMs: performance.now() - t0 };
-    await this.writeAck(app, ack);
-    this.status.set(app, { appliedEpoch: node.version, error: undefined });
-  }
-
-  private fail(app: string, prev: AppSyncStatus | undefined, error: string, rejectedEpoch?: number): void {
-    this.status.set(app, { appliedEpoch: prev?.appliedEpoch, error, rejectedEpoch });
-    this.opts.logger.error('fleet.agent.state_rejected', { member: this.opts.memberId, app, error });
-  }
-
-  /** Writes the ack: one round trip (set) once this session has created the node. */
-  private async writeAck(app: string, ack: AckInfo): Promise<void> {
-    const c = this.opts.coordinator;
-    const path = layout.ack(app, this.opts.memberId);
-    if (this.ackNodes.has(app)) {
-      try {
-        await c.set(path, encodeJson(ack));
-        return;
-      } catch (err) {
-        if (!isControlError(err, 'NW_CP_NO_NODE')) throw err;
-        this.ackNodes.delete(app);
-      }
-    }
-    try {
-      await c.create(path, encodeJson(ack), 'ephemeral');
-    } catch (err) {
-      if (!isControlError(err, 'NW_CP_NODE_EXISTS')) throw err;
-      await c.set(path, encodeJson(ack));
-    }
-    this.ackNodes.add(app);
+  reconcile(): Promise<void> {
+    return this.follower.reconcile();
   }
 }

@@ -34,6 +34,9 @@ export const SYNC_ERRORS = {
   // Metadata
   NW_SYNC_METADATA_SOURCE_MISSING: { status: 404, message: 'metadata subtree to copy does not exist at N1' },
   NW_SYNC_METADATA_COPY_FAILED: { status: 500, message: 'metadata subtree copy failed' },
+  // Data-layer fleet member
+  NW_SYNC_STATE_REJECTED: { status: 400, message: 'app state document is invalid; the data layer keeps its current mode' },
+  NW_SYNC_MODE_APPLY_FAILED: { status: 503, message: 'a data-layer component did not apply the new data mode' },
 } as const satisfies Record<string, SyncErrorSpec>;
 
 export type SyncErrorCode = keyof typeof SYNC_ERRORS;

@@ -1,0 +1,87 @@
+import { createLogger, type Logger } from '../../gateway/observability/logger.js';
+import { LOCAL_DATA_MODE, parseAppState, type DataMode } from '../../gateway/state/app-state.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
+import { StateFollower, type AppSyncStatus } from '../fleet/state-follower.js';
+import type { DataModeTarget } from './data-mode-target.js';
+import { isSyncError, SyncError } from './errors.js';
+
+export interface DataLayerMemberOptions {
+  /** A coordinator client of its own (its session carries the member and ack nodes); connected by start(). */
+  readonly coordinator: Coordinator;
+  /** Unique member id in the fleet (e.g. `app-server-3`). */
+  readonly memberId: string;
+  /** For each app this app server serves: the data-layer components that follow its data mode. */
+  readonly apps: Readonly<Record<string, readonly DataModeTarget[]>>;
+  /** Period of the full re-read that catches missed watches (default 1000 ms). */
+  readonly reconcileMs?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * An app server's data layer as a fleet member (kind 'datalayer'): follows
+ * each app's state like a gateway does and acks the epoch only once every
+ * target's `apply` with the state's data mode (LOCAL_DATA_MODE when the state
+ * has none) resolved, so the control plane's barrier after a data-mode switch
+ * means "no operation under the old mode can still commit". A state that does
+ * not parse is never applied or acked.
+ */
+export class DataLayerMember {
+  private readonly follower: StateFollower;
+  private readonly modes = new Map<string, DataMode>();
+
+  constructor(private readonly opts: DataLayerMemberOptions) {
+    this.follower = new StateFollower({
+      coordinator: opts.coordinator,
+      memberId: opts.memberId,
+      kind: 'datalayer',
+      apps: Object.keys(opts.apps),
+      reconcileMs: opts.reconcileMs ?? 1000,
+      logger: opts.logger ?? createLogger('silent'),
+      logPrefix: 'sync.datalayer',
+      apply: (app, doc, epoch) => this.applyState(app, doc, epoch),
+      isPermanent: (err) => isSyncError(err, 'NW_SYNC_STATE_REJECTED'),
+    });
+  }
+
+  get memberId(): string {
+    return this.follower.memberId;
+  }
+
+  /** The data mode last applied (and acked) for an app; undefined before the first state. */
+  dataMode(app: string): DataMode | undefined {
+    return this.modes.get(app);
+  }
+
+  syncStatus(): Record<string, AppSyncStatus> {
+    return this.follower.syncStatus();
+  }
+
+  /** Registers, applies every app's current state, then keeps following it. */
+  start(): Promise<void> {
+    return this.follower.start();
+  }
+
+  /** Stops following (waits for applies in progress); leaves the coordinator and the targets open. */
+  stop(): Promise<void> {
+    return this.follower.stop();
+  }
+
+  /** Re-reads every app's state now (tests, or after an app server suspects a missed change). */
+  reconcile(): Promise<void> {
+    return this.follower.reconcile();
+  }
+
+  private async applyState(app: string, doc: Record<string, unknown>, epoch: number): Promise<void> {
+    let mode: DataMode;
+    try {
+      mode = parseAppState({ ...doc, epoch }).data ?? LOCAL_DATA_MODE;
+    } catch (err) {
+      throw new SyncError('NW_SYNC_STATE_REJECTED', `${app} epoch ${epoch}: ${(err as Error).message}`, { cause: err });
+    }
+    const targets = this.opts.apps[app] ?? [];
+    const results = await Promise.allSettled(targets.map((t) => t.apply(mode, epoch)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${targets[i]!.name}: ${(r.reason as Error).message}`] : []));
+    if (failed.length > 0) throw new SyncError('NW_SYNC_MODE_APPLY_FAILED', `${app} epoch ${epoch}: ${failed.join('; ')}`);
+    this.modes.set(app, mode);
+  }
+}
