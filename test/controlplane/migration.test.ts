@@ -148,7 +148,7 @@ describe('migration phases (embedded coordinator)', function () {
     assert.equal(log.status, 'done');
     assert.deepEqual(calls, ['sync', 'atFence:true', `release:done:${created.id}`]);
     const fence = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence');
-    assert.deepEqual((fence?.data?.hooks as Record<string, { flushed: number }>).follow.flushed, 2);
+    assert.deepEqual((fence?.data?.hooks as Record<string, { flushed: number }> | undefined)?.follow?.flushed, 2);
   });
 
   it('refuses unknown apps, a second migration for a busy app, and unknown hooks — changing nothing', async () => {
