@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import type cassandra from 'cassandra-driver';
+import { CassandraDataLayer } from '../../../controlplane/sync/datastore/cassandra-data-layer.js';
+import { createClusterClient, parseDatastoreConfig } from '../../../controlplane/sync/datastore/datastore-config.js';
+import { LatencyRecorder } from '../latency-histogram.js';
+
+export interface DatastoreCowBenchOptions {
+  readonly n1: { readonly contactPoint: string; readonly localDataCenter: string; readonly port?: number };
+  readonly n2: { readonly contactPoint: string; readonly localDataCenter: string; readonly port?: number };
+  /** Writes per mode. */
+  readonly writes: number;
+  readonly valueBytes: number;
+}
+
+export interface DatastoreCowBenchResult {
+  readonly localP50Ms: number;
+  readonly cowP50Ms: number;
+  readonly localP99Ms: number;
+  readonly cowP99Ms: number;
+  /** cowP50 / localP50 − 1. Paper (write-heavy load during migration, end to end): 7.4 %. */
+  readonly overheadP50: number;
+  /** Writes measured per mode. */
+  readonly samples: number;
+}
+
+const ROUND = 50;
+const WARMUP = 200;
+
+/**
+ * Single-row write latency through the CassandraDataLayer in 'local' and in
+ * 'copy-on-write' (the N2 write in parallel, both awaited), one write at a
+ * time (concurrency 1) so each sample is one client-visible write. The two
+ * modes alternate in rounds of ROUND writes, the first mode of each round
+ * alternating too, so drift on a noisy machine hits both alike. Keys are
+ * fresh per write (inserts, no overwrite); the keyspace is dropped at the end.
+ */
+export async function runDatastoreCowBench(opts: DatastoreCowBenchOptions): Promise<DatastoreCowBenchResult> {
+  const keyspace = `nw_bench_dscow_${randomBytes(4).toString('hex')}`;
+  const cfg = parseDatastoreConfig({
+    local: { contactPoints: [opts.n1.contactPoint], localDataCenter: opts.n1.localDataCenter, ...(opts.n1.port ? { port: opts.n1.port } : {}) },
+    n2: { contactPoints: [opts.n2.contactPoint], localDataCenter: opts.n2.localDataCenter, ...(opts.n2.port ? { port: opts.n2.port } : {}) },
+    keyspace,
+  });
+  const local = createClusterClient(cfg.local, 'local');
+  const n2 = createClusterClient(cfg.n2!, 'n2');
+  const layer = new CassandraDataLayer({ local, n2 });
+  const recorders = { local: new LatencyRecorder(), cow: new LatencyRecorder() };
+  try {
+    await Promise.all([local.connect(), n2.connect()]);
+    await layer.executeSchema(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+    await layer.executeSchema(`CREATE TABLE IF NOT EXISTS ${keyspace}.kv (k text PRIMARY KEY, v text)`);
+    const insert = `INSERT INTO ${keyspace}.kv (k, v) VALUES (?, ?)`;
+    const value = 'x'.repeat(opts.valueBytes);
+    let epoch = 0;
+    let seq = 0;
+    const series = async (mode: 'local' | 'cow', n: number, record: boolean): Promise<void> => {
+      await layer.apply({ datastore: mode === 'cow' ? 'copy-on-write' : 'local', cache: 'local' }, ++epoch);
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await layer.write(insert, [`k${seq++}`, value]);
+        if (record) recorders[mode].recordMs(performance.now() - t0);
+      }
+    };
+    // Warm both paths (prepared statements on both clusters, connection pools, JIT).
+    await series('cow', WARMUP, false);
+    await series('local', WARMUP, false);
+    const rounds = Math.ceil(opts.writes / ROUND);
+    for (let r = 0; r < rounds; r++) {
+      const n = Math.min(ROUND, opts.writes - r * ROUND);
+      const order: Array<'local' | 'cow'> = r % 2 === 0 ? ['local', 'cow'] : ['cow', 'local'];
+      for (const mode of order) await series(mode, n, true);
+    }
+    const l = recorders.local.summary();
+    const c = recorders.cow.summary();
+    return {
+      localP50Ms: l.p50 / 1000,
+      cowP50Ms: c.p50 / 1000,
+      localP99Ms: l.p99 / 1000,
+      cowP99Ms: c.p99 / 1000,
+      overheadP50: c.p50 / l.p50 - 1,
+      samples: Math.min(l.count, c.count),
+    };
+  } finally {
+    recorders.local.destroy();
+    recorders.cow.destroy();
+    await layer.close().catch(() => undefined);
+    await dropAndShutdown([local, n2], keyspace);
+  }
+}
+
+async function dropAndShutdown(clients: readonly cassandra.Client[], keyspace: string): Promise<void> {
+  for (const c of clients) {
+    await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+    await c.shutdown().catch(() => undefined);
+  }
+}
