@@ -10,6 +10,13 @@ export interface NodeData {
   readonly data: Buffer;
   /** Data version (ZooKeeper's stat.version); the epoch of a state node. */
   readonly version: number;
+  /**
+   * Session id (hex, as sessionId() prints it) owning an ephemeral node; '' for a persistent node.
+   * Optional so that other implementations stay valid; both built-in ones fill it in.
+   */
+  readonly ephemeralOwner?: string;
+  /** Number of children at the time of the read (both built-in implementations fill it in). */
+  readonly numChildren?: number;
 }
 
 export type CreateMode = 'persistent' | 'ephemeral' | 'persistent-sequential' | 'ephemeral-sequential';

@@ -40,7 +40,7 @@ export class EmbeddedStore {
     assertValidPath(path);
     if (watch) this.addWatch(this.dataWatches, path, watch);
     const n = this.nodes.get(path);
-    return n ? { data: Buffer.from(n.data), version: n.version } : undefined;
+    return n ? { data: Buffer.from(n.data), version: n.version, ephemeralOwner: n.owner === undefined ? '' : n.owner.toString(16), numChildren: n.children.size } : undefined;
   }
 
   list(path: string, watch?: Watcher): string[] | undefined {

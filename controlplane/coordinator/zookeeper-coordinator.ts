@@ -91,6 +91,12 @@ function toControlError(err: unknown, what: string): ControlError {
   return new ControlError(code, `${what}: ${name}`, { cause: err });
 }
 
+/** The optional NodeData fields a stat carries: the ephemeral owner (hex, '' if persistent) and the child count. */
+function statFields(stat: zookeeper.Stat): { ephemeralOwner: string; numChildren: number } {
+  const owner = stat.ephemeralOwner.readBigUInt64BE();
+  return { ephemeralOwner: owner === 0n ? '' : owner.toString(16), numChildren: stat.numChildren };
+}
+
 /** Hands a library reply on; `value` is only read when `err` is null. */
 type Done<T> = (err: Error | null, value: T | undefined) => void;
 
@@ -354,7 +360,7 @@ export class ZooKeeperCoordinator implements Coordinator {
     return this.readOrWatchCreation(link, full, watcher, () =>
       link.call<NodeData>(`get ${path}`, (c, done) => {
         const reply: zookeeper.DataCallback = (err, data, stat) =>
-          err ? done(err, undefined) : done(null, { data: data ?? Buffer.alloc(0), version: stat.version });
+          err ? done(err, undefined) : done(null, { data: data ?? Buffer.alloc(0), version: stat.version, ...statFields(stat) });
         if (watcher) c.getData(full, watcher, reply);
         else c.getData(full, reply);
       }),
