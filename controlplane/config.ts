@@ -7,6 +7,7 @@ import { isLoopbackHost } from '../gateway/config/config-schema.js';
 import { formatIssues } from '../gateway/config/load-config.js';
 import { coordinatorConfigSchema } from './coordinator/coordinator-config.js';
 import { ControlError } from './errors.js';
+import { syncConfigSchema } from './sync/sync-config.js';
 
 const ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -43,6 +44,8 @@ export const controlPlaneConfigSchema = z.strictObject({
   coordinator: coordinatorConfigSchema,
   admin: adminSchema.prefault({}),
   dns: dnsSchema.optional(),
+  /** Data sync: each part present (metadata, cache, datastore) registers the sync hook of that name. */
+  sync: syncConfigSchema.optional(),
   log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),
 });
 

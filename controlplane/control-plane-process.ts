@@ -7,6 +7,7 @@ import { ControlPlane } from './control-plane.js';
 import type { DnsSteps, SyncHook } from './migration/migration-hooks.js';
 import { createDnsProvider } from './dns/create-dns-provider.js';
 import { dnsSteps } from './dns/dns-steps.js';
+import { createSyncHooks, type SyncHooks } from './sync/sync-hooks.js';
 
 /** Programmatic extension points of a control-plane process; the CLI passes none. */
 export interface ControlPlaneProcessOptions {
@@ -40,11 +41,14 @@ export async function startControlPlaneProcess(config: ControlPlaneConfig, opts:
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger(config.log.level, { component: 'controlplane', id: config.id });
   const coordinator = opts.coordinator ?? createCoordinator(config.coordinator, env);
+  const configured: SyncHooks | undefined = config.sync ? createSyncHooks(config.sync, { coordinator, logger, env }) : undefined;
+  // Without configured hooks the caller's map is used as it is (tests add to it later).
+  const syncHooks = configured ? new Map([...configured.hooks, ...(opts.syncHooks ?? [])]) : (opts.syncHooks ?? new Map<string, SyncHook>());
   const controlPlane = new ControlPlane({
     coordinator,
     id: config.id,
     logger,
-    ...(opts.syncHooks ? { syncHooks: opts.syncHooks } : {}),
+    syncHooks,
     ...(opts.dns ? { dns: opts.dns } : config.dns ? { dns: dnsSteps(createDnsProvider(config.dns)) } : {}),
   });
   const token = env[config.admin.tokenEnv];
@@ -55,6 +59,7 @@ export async function startControlPlaneProcess(config: ControlPlaneConfig, opts:
     admin = await ControlAdminServer.start(controlPlane, { host: config.admin.host, port: config.admin.port, token, logger });
   } catch (err) {
     await controlPlane.stop().catch(() => undefined);
+    await configured?.close();
     await coordinator.close().catch(() => undefined);
     throw err;
   }
@@ -68,6 +73,7 @@ export async function startControlPlaneProcess(config: ControlPlaneConfig, opts:
     async stop() {
       await server.close();
       await controlPlane.stop();
+      await configured?.close();
       await coordinator.close();
       logger.info('controlplane.stopped', {});
     },

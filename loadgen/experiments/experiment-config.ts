@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../../gateway/config/load-config.js';
+import { cacheConfigSchema } from '../../controlplane/sync/cache/cache-config.js';
+import { datastoreConfigSchema } from '../../controlplane/sync/datastore/datastore-config.js';
 import { ExperimentError } from './experiment-errors.js';
 
 const syncSchema = z.strictObject({
@@ -72,6 +74,14 @@ export const experimentConfigSchema = z.strictObject({
       z.strictObject({
         kind: z.literal('memory'),
         /** Overrides the store's own sync settings. */
+        sync: syncSchema.optional(),
+      }),
+      z.strictObject({
+        /** Cassandra behind a Redis cache, synced by the data layers and the cache + datastore hooks. */
+        kind: z.literal('cassandra'),
+        cassandra: z.strictObject({ n1: datastoreConfigSchema.shape.local, n2: datastoreConfigSchema.shape.local }),
+        redis: z.strictObject({ n1: cacheConfigSchema.shape.local, n2: cacheConfigSchema.shape.local }),
+        cacheTtlMs: z.number().int().positive().default(60_000),
         sync: syncSchema.optional(),
       }),
     ])

@@ -59,7 +59,7 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
     teardown.push(() => coordinator.dispose());
     const dns = await trialDns(spec.dns, trial);
     teardown.push(() => dns.dispose());
-    const stores = await (spec.stores ?? memoryStores)({ trial, coordinator: () => coordinator.client(), logger });
+    const stores = await (spec.stores ?? memoryStores)({ trial, app: APP, coordinator: () => coordinator.client(), logger });
     teardown.push(() => stores.close());
     const n1 = await startReferenceApp({ deployment: 'n1', store: stores.n1 });
     teardown.push(() => n1.close());

@@ -4,12 +4,15 @@ import type { Logger } from '../../gateway/observability/logger.js';
 import type { KvStore } from '../reference-app/kv-store.js';
 import { MemoryStore } from '../reference-app/memory-store.js';
 import type { PlanSync, StoreConfig } from './experiment-config.js';
+import { backedStores } from './backed-stores.js';
 import { copyMissingKeys } from './memory-sync-hook.js';
 
 /** What a store factory may use; a factory that needs none of it can ignore the argument. */
 export interface StoreContext {
   /** 1-based trial number (name keyspaces / key prefixes after it to keep trials apart). */
   readonly trial: number;
+  /** The app the trial migrates (data-layer members serve it). */
+  readonly app: string;
   /** A new, unconnected client of the trial's coordinator, e.g. for data layers that join the fleet. */
   readonly coordinator: () => Coordinator;
   readonly logger: Logger;
@@ -49,7 +52,7 @@ export function planSync(stores: ExperimentStores): PlanSync {
 
 /** The factory a config's `store` section names; its `sync` (if given) overrides the store's own. */
 export function storeFactoryFor(cfg: StoreConfig): StoreFactory {
-  const base: StoreFactory = memoryStores; // one kind today; more kinds add a case on cfg.kind here
+  const base: StoreFactory = cfg.kind === 'cassandra' ? backedStores(cfg) : memoryStores;
   if (!cfg.sync) return base;
   const sync = cfg.sync;
   return async (ctx) => ({ ...(await base(ctx)), sync });

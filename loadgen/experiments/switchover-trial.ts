@@ -12,7 +12,7 @@ import { APP, type ExperimentEnvironment } from './experiment-environment.js';
 import { N2_VALUES } from './trial-dns.js';
 
 export interface TrialOptions {
-  /** Seconds of load in all. */
+  /** Seconds of load at least; it goes on until the migration ended plus a second. */
   readonly durationS: number;
   /** When the handover command is sent, seconds after the load starts. */
   readonly handoverAtS: number;
@@ -37,6 +37,11 @@ const finished = (l: MigrationLog): boolean => l.status === 'done' || l.status =
  * control plane's log, the longest write hold, failed requests by phase, lost
  * writes (every acknowledged write read back at N2), DNS change → INSYNC.
  */
+/** Longest a trial waits for its migration to end. */
+const MAX_MIGRATION_S = 120;
+/** Load kept up after the migration ended (N2 serving), at least. */
+const TAIL_S = 1;
+
 export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: number, opts: TrialOptions): Promise<TrialResult> {
   env.holdTimes.length = 0;
   await env.dns.resetRecord();
@@ -50,12 +55,16 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
   }
   const origin = performance.now();
   const startedAtEpochMs = Date.now();
+  // The load runs at least durationS, and on until the migration ended plus a tail, so a slow
+  // sync phase (a large snapshot) still has clients to hand over.
+  const stopLoad = new AbortController();
   const loads: Array<Promise<ClosedLoopResult>> = env.gatewayUrls.map((url, i) =>
     runClosedLoop({
       target: url,
       host: env.host,
       connections: opts.connectionsPerGateway,
-      durationS: opts.durationS,
+      durationS: opts.durationS + MAX_MIGRATION_S + TAIL_S,
+      signal: stopLoad.signal,
       workload: new Workload({ ...opts.workload, seed: trial * 1000 + i, runId: `t${trial}g${i}` }),
       ...(opts.progress ? { onSample: opts.progress.onSample } : {}),
     }),
@@ -71,7 +80,11 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
     dns: { zoneId: env.dns.zoneId, lowerTtlTo: 5, skipTtlWait: true, pollMs: 100, records: [{ name: env.dns.record, type: 'A', ttl: 60, values: [...N2_VALUES] }] },
   });
   const created = await env.controlPlane.migrate(plan);
-  const log = await env.controlPlane.waitForMigration(created.id, finished, 60_000);
+  const log = await env.controlPlane.waitForMigration(created.id, finished, MAX_MIGRATION_S * 1000).finally(async () => {
+    const elapsedMs = performance.now() - origin;
+    await new Promise((r) => setTimeout(r, Math.max(TAIL_S * 1000, opts.durationS * 1000 - elapsedMs)));
+    stopLoad.abort();
+  });
   const results = await Promise.all(loads);
   // Put every run on one clock: the trial's origin.
   const samples: Sample[] = results.flatMap((r) => r.samples.map((s) => ({ ...s, start: s.start + (r.origin - origin), end: s.end + (r.origin - origin) })));

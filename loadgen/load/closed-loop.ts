@@ -27,6 +27,8 @@ export interface ClosedLoopOptions extends ClosedLoopSettings {
   readonly workload: Workload;
   /** Called for every sample as it is made (progress line, live charts); no-op by default. */
   readonly onSample?: (s: Sample) => void;
+  /** Stops the run early (before durationS/amount); what was sent and not answered is `unfinished`. */
+  readonly signal?: AbortSignal;
 }
 
 /** A request sent but not answered when the run stopped: a write here may or may not have been applied. */
@@ -67,7 +69,7 @@ interface RequestContext {
  * left over were in flight at the stop and are returned as `unfinished`.
  */
 export function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
-  const { workload, onSample: onSampleOption, ...settings } = options;
+  const { workload, onSample: onSampleOption, signal, ...settings } = options;
   const parsed = ClosedLoopSchema.safeParse(settings);
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `closed-loop: ${i.path.join('.')}: ${i.message}`).join('\n');
@@ -130,6 +132,10 @@ export function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopRes
         resolve({ samples, unfinished: unanswered.slice(lost.length), startedAt, origin, durationMs: end, summary });
       },
     );
+    if (signal) {
+      if (signal.aborted) instance.stop();
+      else signal.addEventListener('abort', () => instance.stop(), { once: true });
+    }
     instance.on('reqError', (e: Error) => {
       errorCodes.push(e.message === 'request timed out' ? 'TIMEOUT' : errorCode(e));
     });

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { cacheConfigSchema } from './cache/cache-config.js';
+import { datastoreConfigSchema } from './datastore/datastore-config.js';
+import { metadataSyncConfigSchema } from './metadata/metadata-config.js';
+
+const redisEndpoint = cacheConfigSchema.shape.local;
+const cluster = datastoreConfigSchema.shape.local;
+const tableRef = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,47}\.[A-Za-z][A-Za-z0-9_]{0,47}$/, 'keyspace.table');
+
+/** `sync.cache`: warm N2's Redis from N1's once the cache layers copy. */
+export const cacheSyncConfigSchema = z.strictObject({
+  n1: redisEndpoint,
+  n2: redisEndpoint,
+  /** Only keys (after the keyPrefix) starting with this. */
+  match: z.string().optional(),
+  pipelineDepth: z.number().int().min(1).max(10_000).default(256),
+});
+
+/** `sync.datastore`: the snapshot copy from N1's Cassandra cluster to N2's, then verify. */
+export const datastoreSyncConfigSchema = z.strictObject({
+  n1: cluster,
+  n2: cluster,
+  tables: z.array(tableRef).min(1),
+  ranges: z.number().int().min(1).max(100_000).default(64),
+  concurrency: z.number().int().min(1).max(256).default(4),
+  pageSize: z.number().int().min(1).max(100_000).default(500),
+  /** Re-copies of a range whose digests differ before the sync fails (and the migration rolls back). */
+  maxRecopies: z.number().int().min(0).max(100).default(2),
+  /** Create a keyspace or table missing at N2 from N1's definition. */
+  createMissing: z.boolean().default(false),
+});
+
+/**
+ * The control plane's `sync` section: each part present registers the sync
+ * hook of the same name (`metadata`, `cache`, `datastore`), which plans list
+ * under `sync.hooks` in the order they run.
+ */
+export const syncConfigSchema = z.strictObject({
+  metadata: metadataSyncConfigSchema.optional(),
+  cache: cacheSyncConfigSchema.optional(),
+  datastore: datastoreSyncConfigSchema.optional(),
+});
+
+export type SyncConfig = z.output<typeof syncConfigSchema>;
+export type CacheSyncConfig = z.output<typeof cacheSyncConfigSchema>;
+export type DatastoreSyncConfig = z.output<typeof datastoreSyncConfigSchema>;

@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import type { Client } from 'cassandra-driver';
+import type { Redis } from 'ioredis';
+import { createCacheClient, type RedisEndpointConfig } from '../../controlplane/sync/cache/cache-config.js';
+import { RedisCacheLayer } from '../../controlplane/sync/cache/redis-cache-layer.js';
+import { DataLayerMember } from '../../controlplane/sync/data-layer-member.js';
+import { CassandraDataLayer } from '../../controlplane/sync/datastore/cassandra-data-layer.js';
+import { createClusterClient, type DatastoreClusterConfig } from '../../controlplane/sync/datastore/datastore-config.js';
+import { createSyncHooks } from '../../controlplane/sync/sync-hooks.js';
+import { CachedStore } from '../reference-app/cached-store.js';
+import { CassandraStore } from '../reference-app/cassandra-store.js';
+import type { ExperimentStores, StoreContext, StoreFactory } from './experiment-stores.js';
+
+export interface BackedStoresConfig {
+  readonly cassandra: { readonly n1: DatastoreClusterConfig; readonly n2: DatastoreClusterConfig };
+  readonly redis: { readonly n1: RedisEndpointConfig; readonly n2: RedisEndpointConfig };
+  /** Cache entry TTL of the cache-aside store. */
+  readonly cacheTtlMs: number;
+}
+
+const TIMEOUTS = { connectTimeoutMs: 2000, commandTimeoutMs: 2000 };
+
+async function deleteByPrefix(r: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await r.del(...keys);
+  } while (cursor !== '0');
+}
+
+/**
+ * N1 and N2 reference apps on Cassandra behind a Redis cache, the way the
+ * data-sync issue describes them: N1's app server talks to N1's cluster and
+ * cache through the migration-aware data layer, which joins the trial's fleet
+ * as a member (so the control plane's barriers wait for it); N2's talks to
+ * N2's. Each trial gets its own keyspace (on both clusters) and key prefix,
+ * dropped afterwards. The plan syncs with `mode: none` (N1 alone serves while
+ * its data layer copies writes) and the hooks cache (copy + warm-up) and
+ * datastore (copy-on-write, snapshot, verify).
+ */
+export function backedStores(cfg: BackedStoresConfig): StoreFactory {
+  const run = randomBytes(3).toString('hex');
+  return async (ctx: StoreContext): Promise<ExperimentStores> => {
+    const keyspace = `nw_exp_${run}_t${ctx.trial}`;
+    const prefix = `nw-exp:${run}:t${ctx.trial}:`;
+    const teardown: Array<() => Promise<unknown>> = [];
+    const close = async (): Promise<void> => {
+      for (const step of teardown.reverse()) await step().catch(() => undefined);
+    };
+    try {
+      const n1Cluster: Client = createClusterClient(cfg.cassandra.n1, 'local');
+      const n2Cluster: Client = createClusterClient(cfg.cassandra.n2, 'n2');
+      teardown.push(() => Promise.allSettled([n1Cluster.shutdown(), n2Cluster.shutdown()]));
+      await Promise.all([n1Cluster.connect(), n2Cluster.connect()]);
+      const n1Layer = new CassandraDataLayer({ local: n1Cluster, n2: n2Cluster, logger: ctx.logger });
+      const n2Layer = new CassandraDataLayer({ local: n2Cluster, logger: ctx.logger });
+      teardown.push(() => Promise.allSettled([n1Layer.close(), n2Layer.close()]));
+      const n1Kv = new CassandraStore(n1Layer, { keyspace });
+      const n2Kv = new CassandraStore(n2Layer, { keyspace });
+      await n1Kv.ensureSchema(); // on both clusters: the N1 layer knows N2
+      teardown.push(() => Promise.allSettled([n1Cluster.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`), n2Cluster.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`)]));
+
+      const redis = {
+        n1: createCacheClient({ ...cfg.redis.n1, keyPrefix: prefix }, TIMEOUTS),
+        n1ToN2: createCacheClient({ ...cfg.redis.n2, keyPrefix: prefix }, TIMEOUTS),
+        n2: createCacheClient({ ...cfg.redis.n2, keyPrefix: prefix }, TIMEOUTS),
+        admin1: createCacheClient({ ...cfg.redis.n1, keyPrefix: '' }, TIMEOUTS),
+        admin2: createCacheClient({ ...cfg.redis.n2, keyPrefix: '' }, TIMEOUTS),
+      };
+      teardown.push(async () => Object.values(redis).forEach((r) => r.disconnect()));
+      await Promise.all(Object.values(redis).map((r) => r.connect()));
+      teardown.push(() => Promise.allSettled([deleteByPrefix(redis.admin1, prefix), deleteByPrefix(redis.admin2, prefix)]));
+      const n1Cache = new RedisCacheLayer({ local: redis.n1, n2: redis.n1ToN2 });
+      const n2Cache = new RedisCacheLayer({ local: redis.n2 });
+
+      const member = new DataLayerMember({ coordinator: ctx.coordinator(), memberId: `datalayer-n1-t${ctx.trial}`, apps: { [ctx.app]: [n1Layer, n1Cache] }, logger: ctx.logger });
+      await member.start();
+      teardown.push(() => member.stop());
+
+      const checkpoints = ctx.coordinator();
+      await checkpoints.connect();
+      teardown.push(() => checkpoints.close());
+      const sync = createSyncHooks(
+        {
+          cache: { n1: { ...cfg.redis.n1, keyPrefix: prefix }, n2: { ...cfg.redis.n2, keyPrefix: prefix }, pipelineDepth: 256 },
+          datastore: { n1: cfg.cassandra.n1, n2: cfg.cassandra.n2, tables: [`${keyspace}.kv`], ranges: 16, concurrency: 4, pageSize: 500, maxRecopies: 2, createMissing: false },
+        },
+        { coordinator: checkpoints, logger: ctx.logger },
+      );
+      teardown.push(() => sync.close());
+      return {
+        n1: new CachedStore(n1Kv, n1Cache, { ttlMs: cfg.cacheTtlMs }),
+        n2: new CachedStore(n2Kv, n2Cache, { ttlMs: cfg.cacheTtlMs }),
+        syncHooks: sync.hooks,
+        sync: { mode: 'none', hooks: ['cache', 'datastore'] },
+        close,
+      };
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  };
+}
