@@ -1,6 +1,7 @@
 import { createLogger, type Logger } from '../../gateway/observability/logger.js';
 import { LOCAL_DATA_MODE, parseAppState, type DataMode } from '../../gateway/state/app-state.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
+import { CoordinatorLease } from '../fleet/coordinator-lease.js';
 import { StateFollower, type AppSyncStatus } from '../fleet/state-follower.js';
 import type { DataModeTarget } from './data-mode-target.js';
 import { isSyncError, SyncError } from './errors.js';
@@ -12,7 +13,15 @@ export interface DataLayerMemberOptions {
   readonly memberId: string;
   /** For each app this app server serves: the data-layer components that follow its data mode. */
   readonly apps: Readonly<Record<string, readonly DataModeTarget[]>>;
-  /** Period of the full re-read that catches missed watches (default 1000 ms). */
+  /**
+   * Lease for self-fencing (as gateways do): renewed by every complete re-read
+   * of the states, dropped when the session expires. While it has lapsed,
+   * `writeGuard(app)` refuses writes for apps that are mid-migration, because
+   * the barrier may already have passed without this member (default 5000 ms;
+   * keep it below the coordinator session timeout).
+   */
+  readonly leaseMs?: number;
+  /** Period of the full re-read (default leaseMs / 3). */
   readonly reconcileMs?: number;
   readonly logger?: Logger;
 }
@@ -28,18 +37,24 @@ export interface DataLayerMemberOptions {
 export class DataLayerMember {
   private readonly follower: StateFollower;
   private readonly modes = new Map<string, DataMode>();
+  private readonly migrating = new Map<string, boolean>();
+  /** Renewed by complete re-reads; checked by writeGuard(). */
+  readonly lease: CoordinatorLease;
 
   constructor(private readonly opts: DataLayerMemberOptions) {
+    this.lease = new CoordinatorLease(opts.leaseMs ?? 5000);
     this.follower = new StateFollower({
       coordinator: opts.coordinator,
       memberId: opts.memberId,
       kind: 'datalayer',
       apps: Object.keys(opts.apps),
-      reconcileMs: opts.reconcileMs ?? 1000,
+      reconcileMs: opts.reconcileMs ?? Math.max(50, Math.floor(this.lease.leaseMs / 3)),
       logger: opts.logger ?? createLogger('silent'),
       logPrefix: 'sync.datalayer',
       apply: (app, doc, epoch) => this.applyState(app, doc, epoch),
       isPermanent: (err) => isSyncError(err, 'NW_SYNC_STATE_REJECTED'),
+      onConfirmed: (issuedAt) => this.lease.confirm(issuedAt),
+      onExpired: () => this.lease.revoke(),
     });
   }
 
@@ -50,6 +65,19 @@ export class DataLayerMember {
   /** The data mode last applied (and acked) for an app; undefined before the first state. */
   dataMode(app: string): DataMode | undefined {
     return this.modes.get(app);
+  }
+
+  /**
+   * A check for the app's data-layer components to run before every write
+   * (CassandraDataLayer's `writeGuard` option): NW_SYNC_LEASE_EXPIRED while
+   * the app is mid-migration (its last state carries a migration tag) and the
+   * lease has lapsed; undefined (go ahead) otherwise.
+   */
+  writeGuard(app: string): () => SyncError | undefined {
+    return () => {
+      if (this.migrating.get(app) !== true || this.lease.valid()) return undefined;
+      return new SyncError('NW_SYNC_LEASE_EXPIRED', `${app}: states last confirmed ${Math.round(this.lease.age())} ms ago, lease ${this.lease.leaseMs} ms`);
+    };
   }
 
   syncStatus(): Record<string, AppSyncStatus> {
@@ -73,8 +101,11 @@ export class DataLayerMember {
 
   private async applyState(app: string, doc: Record<string, unknown>, epoch: number): Promise<void> {
     let mode: DataMode;
+    let migration: boolean;
     try {
-      mode = parseAppState({ ...doc, epoch }).data ?? LOCAL_DATA_MODE;
+      const state = parseAppState({ ...doc, epoch });
+      mode = state.data ?? LOCAL_DATA_MODE;
+      migration = state.migration !== undefined;
     } catch (err) {
       throw new SyncError('NW_SYNC_STATE_REJECTED', `${app} epoch ${epoch}: ${(err as Error).message}`, { cause: err });
     }
@@ -83,5 +114,6 @@ export class DataLayerMember {
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${targets[i]!.name}: ${(r.reason as Error).message}`] : []));
     if (failed.length > 0) throw new SyncError('NW_SYNC_MODE_APPLY_FAILED', `${app} epoch ${epoch}: ${failed.join('; ')}`);
     this.modes.set(app, mode);
+    this.migrating.set(app, migration);
   }
 }

@@ -7,7 +7,7 @@ import { layout } from '../../controlplane/layout.js';
 import { CassandraDataLayer, type SendInfo } from '../../controlplane/sync/datastore/cassandra-data-layer.js';
 import { parseDatastoreConfig } from '../../controlplane/sync/datastore/datastore-config.js';
 import { WriteTimestampGenerator } from '../../controlplane/sync/datastore/write-timestamp.js';
-import { isSyncError, type SyncErrorCode } from '../../controlplane/sync/errors.js';
+import { isSyncError, SyncError, type SyncErrorCode } from '../../controlplane/sync/errors.js';
 import type { DataMode } from '../../gateway/state/app-state.js';
 import { cassandraClient, connectTwoClusters, gate, removeTree, settle, type TwoClusters } from '../support/data-layer-fixture.js';
 import { requireService } from '../support/service-endpoints.js';
@@ -195,6 +195,17 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     await dl.close();
     await rejectsWith(dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['closed', 'v']), 'NW_SYNC_DATALAYER_CLOSED');
     await assert.rejects(dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['closed']), (e: unknown) => isSyncError(e, 'NW_SYNC_DATALAYER_CLOSED'));
+  });
+
+  it('a write guard that refuses stops writes, batches and transactions before any cluster is touched', async () => {
+    let refuse = true;
+    const dl = layer({ writeGuard: () => (refuse ? new SyncError('NW_SYNC_LEASE_EXPIRED', 'test') : undefined) });
+    await rejectsWith(dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['guarded', 'v']), 'NW_SYNC_LEASE_EXPIRED');
+    await rejectsWith(dl.batch([{ query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['guarded', 'v'] }]), 'NW_SYNC_LEASE_EXPIRED');
+    assert.equal(await rowAt(cl.n1, 'guarded'), undefined);
+    refuse = false;
+    await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['guarded', 'v']);
+    assert.equal((await rowAt(cl.n1, 'guarded'))?.v, 'v');
   });
 
   it('write timestamps are strictly increasing even when the clock stands still or goes back', () => {

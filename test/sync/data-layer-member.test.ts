@@ -136,6 +136,21 @@ describe('DataLayerMember', function () {
       assert.deepEqual(t.applied.at(-1)?.mode, { datastore: 'local', cache: 'local' });
     });
 
+    it('lease fencing: writeGuard refuses writes for a mid-migration app once the lease lapsed, until the member re-reads the state', async () => {
+      await writeAppStates(cp, { shop: { mode: 'serve', migration: { id: 'm1', phase: 'sync' }, data: COW }, cart: serve() });
+      const m = new DataLayerMember({ coordinator: await session(), memberId: 'app-1', apps: { shop: [], cart: [] }, leaseMs: 150, reconcileMs: 60_000 });
+      await m.start();
+      cleanups.push(() => m.stop());
+      const shop = m.writeGuard('shop');
+      const cart = m.writeGuard('cart');
+      assert.equal(shop(), undefined, 'fresh lease');
+      await new Promise((r) => setTimeout(r, 250));
+      assert.equal(shop()?.code, 'NW_SYNC_LEASE_EXPIRED');
+      assert.equal(cart(), undefined, 'an app that is not migrating is not fenced');
+      await m.reconcile();
+      assert.equal(shop(), undefined, 'a complete re-read renews the lease');
+    });
+
     describe('with a real CassandraDataLayer', () => {
       let cl: TwoClusters;
       before(async () => {

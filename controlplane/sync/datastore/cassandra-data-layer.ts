@@ -51,6 +51,8 @@ export interface CassandraDataLayerOptions {
   readonly beforeSend?: (info: SendInfo) => Promise<void> | void;
   /** Mode in force before the first apply (default 'local'). */
   readonly initialMode?: DatastoreMode;
+  /** Checked before every write, batch and transaction; a returned error refuses it (DataLayerMember.writeGuard(app): lease fencing). */
+  readonly writeGuard?: () => SyncError | undefined;
 }
 
 /** Clusters a write must reach in a mode. */
@@ -214,6 +216,8 @@ export class CassandraDataLayer implements DataModeTarget {
   private send(exec: (client: Client, timestamp: number) => Promise<unknown>): Promise<WriteResult> {
     try {
       this.assertOpen();
+      const refused = this.opts.writeGuard?.();
+      if (refused) throw refused;
     } catch (err) {
       return Promise.reject(err);
     }
