@@ -92,6 +92,7 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       return {
         n1: new CachedStore(n1Kv, n1Cache, { ttlMs: cfg.cacheTtlMs }),
         n2: new CachedStore(n2Kv, n2Cache, { ttlMs: cfg.cacheTtlMs }),
+        readBack: n2Kv,
         syncHooks: sync.hooks,
         sync: { mode: 'none', hooks: ['cache', 'datastore'] },
         close,

@@ -24,6 +24,8 @@ export interface ExperimentEnvironment {
   readonly n2: ReferenceApp;
   readonly n1Store: KvStore;
   readonly n2Store: KvStore;
+  /** N2's data as the lost-write check reads it (the datastore behind any cache). */
+  readonly n2ReadBack: KvStore;
   readonly controlPlane: ControlPlane;
   readonly dns: TrialDns;
   /** The plan's sync section (mode and hooks), as the store asks for. */
@@ -93,6 +95,7 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
       n2,
       n1Store: stores.n1,
       n2Store: stores.n2,
+      n2ReadBack: stores.readBack ?? stores.n2,
       controlPlane,
       dns,
       sync: planSync(stores),
