@@ -8,7 +8,12 @@ import { writeAppStates, type DesiredAppState } from '../../controlplane/fleet/s
 import { encodeJson, layout, type MemberInfo } from '../../controlplane/layout.js';
 import { DataLayerMember } from '../../controlplane/sync/data-layer-member.js';
 import type { DataModeTarget } from '../../controlplane/sync/data-mode-target.js';
-import { CassandraDataLayer } from '../../controlplane/sync/datastore/cassandra-data-layer.js';
+import { CassandraDataLayer, type WriteResult } from '../../controlplane/sync/datastore/cassandra-data-layer.js';
+import { ControlPlane } from '../../controlplane/control-plane.js';
+import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
+import { parsePlan } from '../../controlplane/migration/plan.js';
+import { createLogger } from '../../gateway/observability/logger.js';
+import { startFleet } from '../support/fleet-harness.js';
 import type { DataMode } from '../../gateway/state/app-state.js';
 import { connectTwoClusters, gate, removeTree, settle, type TwoClusters } from '../support/data-layer-fixture.js';
 import { requireService } from '../support/service-endpoints.js';
@@ -138,13 +143,13 @@ describe('DataLayerMember', function () {
 
     it('lease fencing: writeGuard refuses writes for a mid-migration app once the lease lapsed, until the member re-reads the state', async () => {
       await writeAppStates(cp, { shop: { mode: 'serve', migration: { id: 'm1', phase: 'sync' }, data: COW }, cart: serve() });
-      const m = new DataLayerMember({ coordinator: await session(), memberId: 'app-1', apps: { shop: [], cart: [] }, leaseMs: 150, reconcileMs: 60_000 });
+      const m = new DataLayerMember({ coordinator: await session(), memberId: 'app-1', apps: { shop: [], cart: [] }, leaseMs: 1000, reconcileMs: 60_000 });
       await m.start();
       cleanups.push(() => m.stop());
       const shop = m.writeGuard('shop');
       const cart = m.writeGuard('cart');
       assert.equal(shop(), undefined, 'fresh lease');
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 1100));
       assert.equal(shop()?.code, 'NW_SYNC_LEASE_EXPIRED');
       assert.equal(cart(), undefined, 'an app that is not migrating is not fenced');
       await m.reconcile();
@@ -192,6 +197,66 @@ describe('DataLayerMember', function () {
         assert.equal(Number(rs.first()?.get('wt')), r.timestamp);
         assert.equal(r.retries, 1);
       });
+    });
+  });
+
+  describe('driven by a migration (embedded coordinator, control plane, one gateway)', () => {
+    let cl: TwoClusters;
+    before(async () => {
+      cl = await connectTwoClusters('dlmig');
+      await cl.createKvTable('kv');
+    });
+    after(async () => {
+      await cl?.close();
+    });
+
+    it("the datastore hook's setDataMode returns only once the data layer copies and drained its local-only writes; after done it sends data to N2", async () => {
+      const store = new EmbeddedStore();
+      const fleet = await startFleet({ size: 1, coordinator: () => new EmbeddedCoordinator(store), apps: ['shop'] });
+      cleanups.push(() => fleet.close());
+      const held = gate();
+      let holdNext = false;
+      const layer = new CassandraDataLayer({
+        local: cl.n1,
+        n2: cl.n2,
+        beforeSend: async (i) => {
+          if (holdNext && i.cluster === 'local') {
+            holdNext = false;
+            await held.promise;
+          }
+        },
+      });
+      cleanups.push(() => layer.close());
+      const dlCoordinator = new EmbeddedCoordinator(store);
+      cleanups.push(() => dlCoordinator.close());
+      await startMember(dlCoordinator, 'app-server-1', [layer]);
+      const hooks = new Map<string, SyncHook>();
+      const cp = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-1', logger: createLogger('silent'), syncHooks: hooks });
+      await cp.start();
+      cleanups.push(() => cp.stop());
+      const seen: string[] = [];
+      let straddler: WriteResult | undefined;
+      hooks.set('datastore', async (ctx) => {
+        holdNext = true;
+        const write = layer.write(`INSERT INTO ${cl.keyspace}.kv (k, v) VALUES (?, ?)`, ['mig', 'in flight']);
+        await settle();
+        let switched = false;
+        const p = ctx.setDataMode({ datastore: 'copy-on-write' }).then((r) => ((switched = true), r));
+        await new Promise((r) => setTimeout(r, 300));
+        seen.push(`switched before drain: ${switched}, layer mode: ${layer.mode}`);
+        held.open();
+        straddler = await write;
+        await p;
+        seen.push(`switched after drain: ${switched}`);
+        return {};
+      });
+      const created = await cp.migrate(parsePlan({ apps: ['shop'], barrierTimeoutMs: 10_000, sync: { mode: 'none', hooks: ['datastore'] }, proxy: { mirrorWritesToN1: false } }));
+      const log = await cp.waitForMigration(created.id, (l) => l.status !== 'running', 30_000);
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      assert.deepEqual(seen, ['switched before drain: false, layer mode: copy-on-write', 'switched after drain: true']);
+      const rs = await cl.n2.execute(`SELECT v, writetime(v) AS wt FROM ${cl.keyspace}.kv WHERE k = ?`, ['mig'], { prepare: true });
+      assert.equal(Number(rs.first()?.get('wt')), straddler?.timestamp, 'the straddling write reached N2 with its timestamp');
+      assert.equal(layer.mode, 'n2', 'after done, the N1 app server sends all data access to N2');
     });
   });
 
