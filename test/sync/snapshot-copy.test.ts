@@ -7,7 +7,7 @@ import type cassandra from 'cassandra-driver';
 import { ZooKeeperCoordinator } from '../../controlplane/coordinator/zookeeper-coordinator.js';
 import { layout } from '../../controlplane/layout.js';
 import { isSyncError, type SyncError } from '../../controlplane/sync/errors.js';
-import type { SnapshotProgress } from '../../controlplane/sync/datastore/copy-progress.js';
+import { createProgressSink, type SnapshotProgress } from '../../controlplane/sync/datastore/copy-progress.js';
 import { runSnapshot } from '../../controlplane/sync/datastore/snapshot-copy.js';
 import { SnapshotCheckpoints } from '../../controlplane/sync/datastore/snapshot-checkpoints.js';
 import { splitRing, MIN_TOKEN, MAX_TOKEN } from '../../controlplane/sync/datastore/token-ranges.js';
@@ -34,6 +34,33 @@ describe('sync: token ranges', () => {
       for (let i = 1; i < n; i++) assert.equal(r[i]!.start, r[i - 1]!.end);
       for (const x of r) assert.ok(x.end > x.start);
     }
+  });
+});
+
+describe('sync: snapshot progress line', () => {
+  const p: SnapshotProgress = { phase: 'copy', table: 'ks.t', rangesTotal: 4, rangesDone: 1, rangesSkipped: 0, rows: 10, bytes: 2000, rowsPerSec: 5, fraction: 0.25, etaSeconds: 6, elapsedMs: 2000 };
+  const sinkFor = (isTTY: boolean): { out: string[]; seen: SnapshotProgress[]; sink: ReturnType<typeof createProgressSink> } => {
+    const out: string[] = [];
+    const seen: SnapshotProgress[] = [];
+    const sink = createProgressSink({ onProgress: (x) => seen.push(x), stream: { isTTY, write: (c: string) => out.push(c) > 0 }, intervalMs: 0 });
+    return { out, seen, sink };
+  };
+
+  it('draws rows/s and ETA on a terminal', () => {
+    const { out, seen, sink } = sinkFor(true);
+    sink.update(p);
+    sink.finish();
+    assert.equal(seen.length, 1);
+    assert.match(out.join(''), /ranges 1\/4, 10 rows .* 5 rows\/s, 25\.0 %, ETA 6s/);
+    assert.ok(out.join('').endsWith('\n'));
+  });
+
+  it('is quiet when stderr is not a terminal, but still calls onProgress', () => {
+    const { out, seen, sink } = sinkFor(false);
+    sink.update(p);
+    sink.finish();
+    assert.equal(seen.length, 1);
+    assert.deepEqual(out, []);
   });
 });
 
@@ -189,6 +216,19 @@ describe('sync: datastore snapshot copy N1 → N2', function () {
     assert.deepEqual((err.details?.columns as Array<{ column: string }>).map((c) => c.column), ['l']);
     await n1.execute(`CREATE TABLE ${ks}.counts (k text PRIMARY KEY, c counter)`);
     await rejectsWith(runSnapshot({ source: n1, target: n2, tables: [{ keyspace: ks, table: 'counts' }], createMissing: true }), 'NW_SYNC_UNSUPPORTED_SCHEMA');
+  });
+
+  it('copies static cells, static-only partitions, key-only rows and frozen/tuple values', async function () {
+    const odd = { keyspace: ks, table: 'odd' };
+    await n1.execute(`CREATE TABLE ${ks}.odd (p int, c int, s text STATIC, v frozen<map<text, int>>, t tuple<int, text>, PRIMARY KEY (p, c))`);
+    await n1.execute(`INSERT INTO ${ks}.odd (p, c, s, v, t) VALUES (1, 1, 'static one', {'a': 1}, (7, 'x')) USING TIMESTAMP 1000`);
+    await n1.execute(`INSERT INTO ${ks}.odd (p, c) VALUES (1, 2) USING TIMESTAMP 2000`);
+    await n1.execute(`INSERT INTO ${ks}.odd (p, s) VALUES (2, 'static only') USING TIMESTAMP 3000`);
+    await n1.execute(`INSERT INTO ${ks}.odd (p, c) VALUES (3, 1)`);
+    const res = await runSnapshot({ source: n1, target: n2, tables: [odd], createMissing: true, ranges: 4 });
+    assert.equal(res.rows, 4);
+    assert.equal(res.verify?.rangesDiffered, 0);
+    assert.deepEqual(await dumpTable(n2, odd), await dumpTable(n1, odd));
   });
 
   it('a corrupt checkpoint is NW_SYNC_CHECKPOINT_CORRUPT', async function () {

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Client } from 'cassandra-driver';
 import { scanLayout, scanRange } from './range-query.js';
 import type { TableSchema } from './table-schema.js';
-import type { TokenRange } from './token-ranges.js';
+import { isLongLike, type TokenRange } from './token-ranges.js';
 
 /**
  * An md5 over one token range's content in token order: per row the key
@@ -26,6 +26,8 @@ function feed(hash: Hash, v: unknown): void {
   } else if (typeof v === 'string') {
     hash.update(`S${Buffer.byteLength(v)}:`);
     hash.update(v);
+  } else if (isLongLike(v)) {
+    hash.update(`J${v.high}:${v.low};`);
   } else if (v instanceof Date) {
     hash.update(`D${v.getTime()};`);
   } else if (Array.isArray(v)) {

@@ -40,22 +40,45 @@ export interface ScanPage {
 
 const READ_CONSISTENCY: types.consistencies = cassandra.types.consistencies.localQuorum;
 
-/** Pages through (after, end] with the driver's paging state; the next page is fetched while the caller works on this one. */
+/** Rough size of a scanned row (values only). */
+function rowBytes(row: readonly unknown[]): number {
+  let n = 0;
+  for (const v of row) {
+    if (Buffer.isBuffer(v)) n += v.length;
+    else if (typeof v === 'string') n += v.length;
+    else n += 8;
+  }
+  return n;
+}
+
+/**
+ * Pages through (after, end] with the driver's paging state; the next page
+ * is fetched while the caller works on this one. Pages hold at most
+ * `pageSize` rows and, once the row size is known, about `pageBytes` bytes.
+ */
 export async function* scanRange(
   client: Client,
   schema: TableSchema,
   after: bigint,
   end: bigint,
   pageSize: number,
+  pageBytes = 1_000_000,
 ): AsyncGenerator<ScanPage> {
   const cql = scanCql(schema);
   const params = [tokenParam(after), tokenParam(end)];
+  // the first page is small until the row size is known (100 KB rows × 500 would be 50 MB)
+  let fetchSize = Math.min(pageSize, 100);
   const fetch = (pageState: string | undefined): Promise<cassandra.types.ResultSet> =>
-    client.execute(cql, params, { prepare: true, fetchSize: pageSize, pageState, consistency: READ_CONSISTENCY, isIdempotent: true });
+    client.execute(cql, params, { prepare: true, fetchSize, pageState, consistency: READ_CONSISTENCY, isIdempotent: true });
   let pending: Promise<cassandra.types.ResultSet> | undefined = fetch(undefined);
   while (pending) {
     const rs: cassandra.types.ResultSet = await pending;
     const state = rs.pageState ?? undefined;
+    if (rs.rowLength > 0) {
+      const sample = rs.rows.slice(0, 20).map((r) => rowBytes(r.values() as unknown[]));
+      const avg = sample.reduce((a, b) => a + b, 0) / sample.length;
+      fetchSize = Math.max(1, Math.min(pageSize, Math.floor(pageBytes / Math.max(avg, 1))));
+    }
     pending = state ? fetch(state) : undefined;
     // a prefetched page whose consumer stopped must not become an unhandled rejection
     pending?.catch(() => undefined);

@@ -35,14 +35,18 @@ export interface SnapshotOptions {
   readonly coordinator?: Coordinator;
   /** Checkpoint root, e.g. layout.syncDatastore(migrationId); required with `coordinator`. */
   readonly checkpointRoot?: string;
-  /** Token ranges per table (fixed by the first run of a checkpoint root). Default 64. */
+  /** Token ranges per table (fixed by the first run of a checkpoint root). Default 128. */
   readonly ranges?: number;
-  /** Ranges copied at once. Default 4. */
+  /** Ranges copied at once. Default 24. */
   readonly concurrency?: number;
-  /** Rows per page read from N1. Default 500. */
+  /** Rows per page read from N1 (pages are also capped near 1 MB). Default 500. */
   readonly pageSize?: number;
-  /** INSERTs in flight per range. Default 64. */
+  /** Write requests in flight per range. Default 8. */
   readonly writeConcurrency?: number;
+  /** INSERTs per unlogged batch (1 = none). Default 10 (Cassandra warns above 10 partitions per batch). */
+  readonly batchStatements?: number;
+  /** Value bytes after which a batch is closed. Default 4800 (Cassandra warns above 5 KiB). */
+  readonly batchBytes?: number;
   /** Verify by digest after copying (default true); re-copies differing ranges up to maxRecopies times (default 2). */
   readonly verify?: boolean | { readonly maxRecopies: number };
   readonly retry?: Partial<RetryPolicy>;
@@ -97,10 +101,12 @@ export interface SnapshotResult {
 const optionsSchema = z.strictObject({
   tables: z.array(z.strictObject({ keyspace: z.string().min(1), table: z.string().min(1) })).min(1),
   checkpointRoot: z.string().regex(/^(\/[^/\s]+)+$/, 'absolute coordinator path').optional(),
-  ranges: z.number().int().min(1).max(100_000).default(64),
-  concurrency: z.number().int().min(1).max(256).default(4),
+  ranges: z.number().int().min(1).max(100_000).default(128),
+  concurrency: z.number().int().min(1).max(256).default(24),
   pageSize: z.number().int().min(1).max(100_000).default(500),
-  writeConcurrency: z.number().int().min(1).max(2048).default(64),
+  writeConcurrency: z.number().int().min(1).max(2048).default(8),
+  batchStatements: z.number().int().min(1).max(1000).default(10),
+  batchBytes: z.number().int().min(1).default(4800),
   verify: z.union([z.boolean(), z.strictObject({ maxRecopies: z.number().int().min(0).max(100) })]).default(true),
   retry: z
     .strictObject({
@@ -152,6 +158,8 @@ export async function runSnapshot(opts: SnapshotOptions): Promise<SnapshotResult
     concurrency: opts.concurrency,
     pageSize: opts.pageSize,
     writeConcurrency: opts.writeConcurrency,
+    batchStatements: opts.batchStatements,
+    batchBytes: opts.batchBytes,
     verify: opts.verify,
     retry: opts.retry,
     createMissing: opts.createMissing,
@@ -278,6 +286,8 @@ export async function runSnapshot(opts: SnapshotOptions): Promise<SnapshotResult
         after,
         pageSize: cfg.pageSize,
         writeConcurrency: cfg.writeConcurrency,
+        batchStatements: cfg.batchStatements,
+        batchBytes: cfg.batchBytes,
         signal,
         onPage: async (page) => {
           after = page.completeThrough;

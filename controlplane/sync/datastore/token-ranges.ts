@@ -51,12 +51,28 @@ export function ringShare(range: TokenRange): number {
  */
 export function tokenToBigInt(value: unknown): bigint {
   if (typeof value === 'bigint') return value;
+  if (isLongLike(value)) return (BigInt(value.high) << 32n) | BigInt(value.low >>> 0);
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
   if (value !== null && typeof value === 'object' && typeof (value as { toString: unknown }).toString === 'function') {
     const s = String(value);
     if (/^-?\d+$/.test(s)) return BigInt(s);
   }
   throw new TypeError(`not a token: ${String(value)}`);
+}
+
+interface LongLike {
+  readonly high: number;
+  readonly low: number;
+}
+
+/** The driver's types.Long (high/low 32-bit halves); read directly, since Long's toString is slow. */
+export function isLongLike(value: unknown): value is LongLike {
+  return value !== null && typeof value === 'object' && typeof (value as LongLike).high === 'number' && typeof (value as LongLike).low === 'number';
+}
+
+/** A cheap map key for a 64-bit value as the driver decodes it (Long, bigint or number). */
+export function int64Key(value: unknown): string {
+  return isLongLike(value) ? `${value.high}:${value.low}` : String(value);
 }
 
 /**
