@@ -29,6 +29,24 @@ describe('control-plane config', () => {
     assert.equal(zk.coordinator.kind === 'zookeeper' && zk.coordinator.connectString, '127.0.0.1:21811,127.0.0.1:21812,127.0.0.1:21813');
     assert.equal(zk.coordinator.kind === 'zookeeper' && zk.coordinator.chroot, '/northwest');
     assert.equal(zk.dns?.provider, 'route53');
+    assert.deepEqual(zk.sync?.datastore?.tables, ['shop.orders', 'shop.customers']);
+    assert.equal(zk.sync?.cache?.n2.port, 16380);
+    assert.equal(zk.sync?.metadata?.target.chroot, '/shop-n2');
+  });
+
+  it('a bad sync section names the file and the field', () => {
+    const bad = (sync: unknown, field: RegExp): void =>
+      assert.throws(() => parseControlPlaneConfig({ coordinator: { kind: 'embedded' }, sync }, 'cp.yaml'), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'NW_CP_CONFIG_INVALID');
+        assert.match(err.message, /cp\.yaml/);
+        assert.match(err.message, field);
+        return true;
+      });
+    const cluster = { contactPoints: ['127.0.0.2'], localDataCenter: 'dc1' };
+    bad({ datastore: { n1: cluster, n2: cluster, tables: ['no_dot'] } }, /sync\.datastore\.tables\.0/);
+    bad({ datastore: { n1: cluster, tables: ['a.b'] } }, /sync\.datastore\.n2/);
+    bad({ cache: { n1: { host: 'x', port: 70000 }, n2: { host: 'x', port: 1 } } }, /sync\.cache\.n1\.port/);
+    bad({ caches: {} }, /sync/);
   });
 
   it('fills defaults and freezes the result', () => {
