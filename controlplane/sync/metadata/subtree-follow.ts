@@ -159,6 +159,8 @@ export class SubtreeFollower {
   private onWatch(event: WatchEvent): void {
     if (this.stopped) return;
     if (event.type === 'data' || event.type === 'children') this.push({ kind: event.type, path: event.path });
+    // Ephemeral nodes (lock and member churn) are not in the picture and were never copied.
+    else if (event.type === 'deleted' && !this.mirror.has(event.path)) return;
     // A node deleted (and maybe created again before its parent's list is re-read) or created:
     // re-scan just that subtree, which compares with N2 and drops what vanished.
     else if (!this.queue.some((w) => w.kind === 'scan' && w.path === event.path)) this.push({ kind: 'scan', path: event.path });
