@@ -19,7 +19,8 @@ options:
   --gateways N    overrides the config's gateway count
   --out DIR       report directory (default results/<timestamp>)
   --rate R        overhead: requests per second per gateway (default 300)
-  --duration S    overhead: seconds per measured point (default 5)
+  --duration S    overhead: seconds per measured run (default 5)
+  --rounds N      overhead: normal/migration pairs per read ratio, interleaved (default 3)
   -h, --help      this text
 
 exit code: 0 all trials done with 0 failed requests and 0 lost writes; 1 otherwise or on a
@@ -36,6 +37,7 @@ async function main(argv: readonly string[]): Promise<number> {
       out: { type: 'string' },
       rate: { type: 'string', default: '300' },
       duration: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '3' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -49,7 +51,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const cfg = configFromArgs(values.config, { trials: positiveInt('--trials', values.trials), gateways: positiveInt('--gateways', values.gateways) });
   const outDir = values.out ?? cfg.out ?? timestampDir();
   process.stderr.write(`northwest experiment ${command}: ${describeConfig(cfg)}, ${cfg.gateways} gateways${command === 'switchover' ? `, ${cfg.trials} trials` : ''}; reports in ${outDir}\n`);
-  if (command === 'overhead') return overheadCommand(cfg, { rate: positive('--rate', values.rate), durationS: positive('--duration', values.duration), outDir });
+  if (command === 'overhead') return overheadCommand(cfg, { rate: positive('--rate', values.rate), durationS: positive('--duration', values.duration), rounds: Math.round(positive('--rounds', values.rounds)), outDir });
   return switchoverCommand(cfg, outDir);
 }
 

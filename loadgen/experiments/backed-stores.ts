@@ -53,7 +53,10 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       const n2Cluster: Client = createClusterClient(cfg.cassandra.n2, 'n2');
       teardown.push(() => Promise.allSettled([n1Cluster.shutdown(), n2Cluster.shutdown()]));
       await Promise.all([n1Cluster.connect(), n2Cluster.connect()]);
-      const n1Layer = new CassandraDataLayer({ local: n1Cluster, n2: n2Cluster, logger: ctx.logger });
+      // Lease fencing: once the member's coordinator lease lapses, N1 refuses writes for the migrating app
+      // (its data mode may be stale: a write could skip the copy to N2).
+      let guard: (() => ReturnType<ReturnType<DataLayerMember['writeGuard']>>) | undefined;
+      const n1Layer = new CassandraDataLayer({ local: n1Cluster, n2: n2Cluster, logger: ctx.logger, writeGuard: () => guard?.() });
       const n2Layer = new CassandraDataLayer({ local: n2Cluster, logger: ctx.logger });
       teardown.push(() => Promise.allSettled([n1Layer.close(), n2Layer.close()]));
       const n1Kv = new CassandraStore(n1Layer, { keyspace });
@@ -75,6 +78,7 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       const n2Cache = new RedisCacheLayer({ local: redis.n2 });
 
       const member = new DataLayerMember({ coordinator: ctx.coordinator(), memberId: `datalayer-n1-t${ctx.trial}`, apps: { [ctx.app]: [n1Layer, n1Cache] }, logger: ctx.logger });
+      guard = member.writeGuard(ctx.app);
       await member.start();
       teardown.push(() => member.stop());
 

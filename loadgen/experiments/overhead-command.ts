@@ -11,6 +11,7 @@ export interface OverheadCommandOptions {
   /** Requests per second per gateway (fixed rate). */
   readonly rate: number;
   readonly durationS: number;
+  readonly rounds: number;
   readonly outDir: string;
 }
 
@@ -24,13 +25,14 @@ export async function overheadCommand(cfg: ExperimentConfig, o: OverheadCommandO
     readRatiosPercent: [20, 50, 80],
     rate: o.rate,
     durationS: o.durationS,
+    rounds: o.rounds,
     gateways: cfg.gateways,
     keys: cfg.load.keys,
     startEnvironment: (point) => startExperimentEnvironment({ coordinator: cfg.coordinator, dns: cfg.dns, gateways: cfg.gateways, leaseMs: cfg.leaseMs, stores }, point),
   });
-  const md = `### Migration overhead (${describeConfig(cfg)}; ${cfg.gateways} gateways, ${o.rate} req/s per gateway, ${o.durationS} s per point)\n\n${overheadTable(rows)}\n`;
+  const md = `### Migration overhead (${describeConfig(cfg)}; ${cfg.gateways} gateways, ${o.rate} req/s per gateway, ${o.rounds} × ${o.durationS} s per point and phase, interleaved)\n\n${overheadTable(rows)}\n`;
   await mkdir(o.outDir, { recursive: true });
-  await writeFile(join(o.outDir, 'overhead.json'), `${JSON.stringify({ at: new Date().toISOString(), where: describeConfig(cfg), rate: o.rate, durationS: o.durationS, gateways: cfg.gateways, rows }, null, 2)}\n`);
+  await writeFile(join(o.outDir, 'overhead.json'), `${JSON.stringify({ at: new Date().toISOString(), where: describeConfig(cfg), rate: o.rate, durationS: o.durationS, rounds: o.rounds, gateways: cfg.gateways, rows }, null, 2)}\n`);
   await writeFile(join(o.outDir, 'overhead.md'), md);
   process.stdout.write(md);
   return 0;

@@ -16,6 +16,8 @@ export interface OverheadOptions {
   readonly durationS: number;
   readonly gateways: number;
   readonly keys: number;
+  /** Normal/migration measurement pairs per read ratio (default 3): pairs interleave, so drift of a noisy machine hits both alike. */
+  readonly rounds?: number;
   /** Starts the system for one read ratio; default the embedded one. */
   readonly startEnvironment?: (point: number) => Promise<ExperimentEnvironment>;
 }
@@ -32,6 +34,29 @@ const mean = (samples: readonly Sample[]): number => {
  * coordinated omission). The migration is held in sync by a hook, measured,
  * then aborted, so every measurement starts from the same state.
  */
+/** Starts a migration, holds it in its sync phase (after the env's own hooks) while `measure` runs, then aborts it. */
+async function measureInSync(env: ExperimentEnvironment, measure: (phase: string) => Promise<number>): Promise<number> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const inSync = new Promise<void>((r) => (entered = r));
+  const hook: SyncHook = async () => {
+    entered();
+    await held;
+    return {};
+  };
+  env.syncHooks.set('hold', hook);
+  const created = await env.controlPlane.migrate(parsePlan({ apps: [APP], sync: { mode: env.sync.mode, hooks: [...env.sync.hooks, 'hold'] } }));
+  try {
+    await inSync;
+    return await measure('m');
+  } finally {
+    await env.controlPlane.abort(created.id, 'overhead measured');
+    release();
+    await env.controlPlane.waitForMigration(created.id, (l: MigrationLog) => l.status === 'rolled-back' || l.status === 'failed' || l.status === 'done', 30_000);
+  }
+}
+
 export async function runOverheadExperiment(o: OverheadOptions): Promise<OverheadRow[]> {
   const rows: OverheadRow[] = [];
   const start = o.startEnvironment ?? ((point: number) => startEmbeddedEnvironment({ gateways: o.gateways, dnsPropagationMs: 0 }, point));
@@ -48,23 +73,14 @@ export async function runOverheadExperiment(o: OverheadOptions): Promise<Overhea
         return mean(runs.flatMap((r) => r.samples));
       };
       await measure('w'); // warm-up: JIT, connection pools
-      const normalMs = await measure('n');
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
-      let entered!: () => void;
-      const inSync = new Promise<void>((r) => (entered = r));
-      const hook: SyncHook = async () => {
-        entered();
-        await held;
-        return {};
-      };
-      env.syncHooks.set('hold', hook);
-      const created = await env.controlPlane.migrate(parsePlan({ apps: [APP], sync: { mode: env.sync.mode, hooks: [...env.sync.hooks, 'hold'] } }));
-      await inSync;
-      const migrationMs = await measure('m');
-      await env.controlPlane.abort(created.id, 'overhead measured');
-      release();
-      await env.controlPlane.waitForMigration(created.id, (l: MigrationLog) => l.status === 'rolled-back' || l.status === 'failed' || l.status === 'done', 30_000);
+      const normal: number[] = [];
+      const migration: number[] = [];
+      for (let round = 0; round < (o.rounds ?? 3); round++) {
+        normal.push(await measure(`n${round}-`));
+        migration.push(await measureInSync(env, (phase) => measure(`${phase}${round}-`)));
+      }
+      const normalMs = normal.reduce((a, b) => a + b, 0) / normal.length;
+      const migrationMs = migration.reduce((a, b) => a + b, 0) / migration.length;
       rows.push({ readRatioPercent: pct, normalMs, migrationMs });
     } finally {
       await env.close();
