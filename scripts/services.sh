@@ -364,7 +364,8 @@ EOF
   local cp="$conf"
   local j
   for j in "${ZK_JARS[@]}"; do cp+=":$j"; done
-  launch "$u" "$LOGS/$u.out" java -Xms64m -Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+  # 1 GiB: the metadata-copy bench holds two 100k-node trees (plus watches) in every server.
+  launch "$u" "$LOGS/$u.out" java -Xms64m -Xmx1g -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
     -Djava.net.preferIPv4Stack=true \
     -Dlog4j.configuration="file:$conf/log4j.properties" \
     -Dzookeeper.log.dir="$LOGS" -Dzookeeper.admin.enableServer=false -Dzookeeper.jmx.log4j.disable=true \

@@ -420,6 +420,8 @@ export class ZooKeeperCoordinator implements Coordinator {
 
   /** Creates each missing node of `full` from the root; checks first, since create on a node we may not write fails NO_AUTH, not NODE_EXISTS. */
   private async ensurePath(link: SessionLink, full: string): Promise<void> {
+    // Usually the whole path exists already (every state write ensures its acks node): one round trip.
+    if ((await this.exists(link, full)) !== null) return;
     let cur = '';
     for (const part of full.split('/').filter(Boolean)) {
       cur += `/${part}`;

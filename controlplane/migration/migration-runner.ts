@@ -91,33 +91,52 @@ export class MigrationRunner {
   }
 
   private async loop(): Promise<void> {
+    /** A phase the previous iteration already marked started (in the same log write that completed the one before). */
+    let started: PhaseName | undefined;
     for (;;) {
       this.checkLeader();
       const log = this.handle.log;
       if (TERMINAL.has(log.status)) return;
       if (log.status === 'rolling-back') return this.rollback();
-      const woke = new Promise<void>((r) => (this.wake = r));
-      const control = await this.readControl();
-      if (control.abort) {
-        await this.handle.update({ status: 'rolling-back' }, { event: 'rollback-started', detail: `abort requested${control.reason ? `: ${control.reason}` : ''}` });
-        continue;
+      let next: PhaseName | undefined;
+      if (started !== undefined && log.phase === started && log.phaseStatus === 'started') {
+        next = started;
+      } else {
+        const woke = new Promise<void>((r) => (this.wake = r));
+        const control = await this.readControl();
+        if (control.abort) {
+          await this.handle.update({ status: 'rolling-back' }, { event: 'rollback-started', detail: `abort requested${control.reason ? `: ${control.reason}` : ''}` });
+          continue;
+        }
+        if (control.pause) {
+          if (log.status !== 'paused') await this.handle.update({ status: 'paused' }, { event: 'paused', ...(log.phase ? { phase: log.phase } : {}) });
+          await woke;
+          continue;
+        }
+        if (log.status === 'paused') await this.handle.update({ status: 'running' }, { event: 'resumed' });
+        next = this.nextPhase();
+        if (!next) return;
+        await this.handle.update({ phase: next, phaseStatus: 'started' }, { event: 'phase-started', phase: next });
       }
-      if (control.pause) {
-        if (log.status !== 'paused') await this.handle.update({ status: 'paused' }, { event: 'paused', ...(log.phase ? { phase: log.phase } : {}) });
-        await woke;
-        continue;
-      }
-      if (log.status === 'paused') await this.handle.update({ status: 'running' }, { event: 'resumed' });
-      const next = this.nextPhase();
-      if (!next) return;
-      await this.handle.update({ phase: next, phaseStatus: 'started' }, { event: 'phase-started', phase: next });
+      started = undefined;
       const t0 = performance.now();
       try {
         const result = await this.runPhase(next);
         const done = next === 'done';
+        const completed: Omit<LogEvent, 'at'> = { event: 'phase-completed', phase: next, durationMs: ms(t0), ...result.event };
+        // Unless an operator asked to pause or abort, the next phase is marked started in the same
+        // log write that completes this one: one coordinator round trip less per phase (the
+        // handover's fence → proxy is on the clock). A new leader reads the same log either way.
+        const following = done ? undefined : PHASES[PHASES.indexOf(next) + 1];
+        const control = following ? await this.readControl() : undefined;
+        if (following && control && !control.abort && !control.pause) {
+          await this.handle.update({ phaseStatus: 'started', phase: following, ...(result.change ?? {}) }, completed, { event: 'phase-started', phase: following });
+          started = following;
+          continue;
+        }
         await this.handle.update(
           { phaseStatus: 'completed', ...(done ? { status: 'done' } : {}), ...(result.change ?? {}) },
-          { event: 'phase-completed', phase: next, durationMs: ms(t0), ...result.event },
+          completed,
           ...(done ? [{ event: 'done' as const }] : []),
         );
         if (done) {

@@ -18,6 +18,7 @@ export interface BackedStoresConfig {
   readonly cacheTtlMs: number;
 }
 
+const WARMUP_KEY = 'nw-warmup';
 const TIMEOUTS = { connectTimeoutMs: 2000, commandTimeoutMs: 2000 };
 
 async function deleteByPrefix(r: Redis, prefix: string): Promise<void> {
@@ -93,9 +94,18 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
         { coordinator: checkpoints, logger: ctx.logger },
       );
       teardown.push(() => sync.close());
+      const n1 = new CachedStore(n1Kv, n1Cache, { ttlMs: cfg.cacheTtlMs });
+      const n2 = new CachedStore(n2Kv, n2Cache, { ttlMs: cfg.cacheTtlMs });
+      // Warm N2's app server as a deployment about to take traffic would be (connections,
+      // prepared statements, cache scripts), on a key outside the workload's key space.
+      for (const store of [n1, n2]) {
+        await store.get(WARMUP_KEY);
+        await store.put(WARMUP_KEY, 'warm');
+        await store.delete(WARMUP_KEY);
+      }
       return {
-        n1: new CachedStore(n1Kv, n1Cache, { ttlMs: cfg.cacheTtlMs }),
-        n2: new CachedStore(n2Kv, n2Cache, { ttlMs: cfg.cacheTtlMs }),
+        n1,
+        n2,
         readBack: n2Kv,
         syncHooks: sync.hooks,
         sync: { mode: 'none', hooks: ['cache', 'datastore'] },

@@ -199,10 +199,12 @@ describe('migration phases (embedded coordinator)', function () {
     await cp.pause(created.id);
     await cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 10_000);
     await cp.resume(created.id);
-    await cp.waitForMigration(created.id, (l) => l.phase === 'proxy' && l.phaseStatus === 'completed', 10_000).catch(() => undefined);
+    // Pause while proxy runs: the runner reads the request once proxy has completed and stops there.
+    await cp.waitForMigration(created.id, (l) => l.phase === 'proxy', 10_000);
     await cp.pause(created.id);
     const paused = await cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 10_000);
     assert.equal(paused.status, 'paused');
+    assert.ok(paused.history.some((e) => e.event === 'phase-completed' && e.phase === 'proxy'), 'paused after proxy: N2 has taken writes');
     await new Promise((r) => setTimeout(r, 200));
     await cp.abort(created.id);
     const log = await cp.waitForMigration(created.id, finished, 20_000);
