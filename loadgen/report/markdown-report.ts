@@ -10,7 +10,7 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 }
 
 const ms = (v: number | null | undefined): string => (typeof v === 'number' && Number.isFinite(v) ? `${Math.round(v)} ms` : '–');
-const seconds = (v: number | null | undefined): string => (typeof v === 'number' && Number.isFinite(v) ? `${(v / 1000).toFixed(1)} s` : '–');
+const seconds = (v: number | null | undefined): string => (typeof v === 'number' && Number.isFinite(v) ? (v < 1000 ? ms(v) : `${(v / 1000).toFixed(1)} s`) : '–');
 const percent = (x: number): string => `${(x * 100).toFixed(1)} %`;
 
 export function switchoverTable(run: SwitchoverRun): string {

@@ -73,12 +73,15 @@ export interface TrialRow {
 export function trialRows(trials: readonly TrialFigures[]): TrialRow[] {
   const rows: TrialRow[] = [];
   for (const f of TRIAL_FIELDS) {
-    const scale = f.unit === 's' ? 1 / 1000 : 1;
+    // Seconds rows (a real Route 53 change takes about a minute) stay in ms when every value is under a second.
+    const values = trials.map((t) => t[f.key]).filter((v): v is number => typeof v === 'number');
+    const unit = f.unit === 's' && values.every((v) => v < 1000) ? 'ms' : f.unit;
+    const scale = unit === 's' ? 1 / 1000 : 1;
     const stats = statsOf(trials, (t) => {
       const v = t[f.key];
       return typeof v === 'number' ? v * scale : undefined;
     });
-    if (stats.n > 0) rows.push({ label: f.label, unit: f.unit, stats });
+    if (stats.n > 0) rows.push({ label: f.label, unit, stats });
   }
   return rows;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { formatMeanStdev, statsOf, trialStats, twoSignificant } from '../../loadgen/analysis/trials.js';
+import { trialRows } from '../../loadgen/report/report-model.js';
 
 describe('trials', () => {
   it('min, mean, sample stdev and max', () => {
@@ -35,5 +36,15 @@ describe('trials', () => {
     assert.equal(twoSignificant(0.9712), '0.97');
     assert.equal(twoSignificant(1.26), '1.3');
     assert.equal(twoSignificant(0), '0');
+  });
+
+  it('DNS → INSYNC is shown in seconds for a real Route 53 (about a minute) and in ms when every trial took under a second', () => {
+    const dns = (values: number[]) => trialRows(values.map((v) => ({ dnsToInsyncMs: v }))).find((r) => r.label === 'DNS change → INSYNC')!;
+    const fast = dns([19, 25]);
+    assert.equal(fast.unit, 'ms');
+    assert.equal(fast.stats.mean, 22);
+    const slow = dns([45_000, 61_000]);
+    assert.equal(slow.unit, 's');
+    assert.equal(slow.stats.mean, 53);
   });
 });
