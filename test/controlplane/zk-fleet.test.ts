@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { removeSubtree } from '../../controlplane/sync/metadata/subtree-remove.js';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { createLogger } from '../../gateway/observability/logger.js';
@@ -106,6 +107,11 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     await cp.stop().catch(() => undefined);
     await Promise.allSettled(procs.map((p) => p.stop()));
     await fleet.close();
+    // Leave the ensemble as we found it: remove this test's chroot.
+    const admin = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/' });
+    await admin.connect();
+    await removeSubtree(admin, chroot).catch(() => undefined);
+    await admin.close();
   });
 
   after(async () => {
