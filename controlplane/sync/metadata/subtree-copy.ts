@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { joinPath, parentPath, type Coordinator, type NodeData, type Watcher } from '../../coordinator/coordinator.js';
 import { SyncError, isSyncError } from '../errors.js';
 import { queueSubtreeRemoval } from './subtree-remove.js';
-import { DEFAULT_BATCH_LIMITS, TransactionBatcher } from './transaction-batcher.js';
+import { DEFAULT_BATCH_LIMITS, TransactionBatcher, type BatchLimits } from './transaction-batcher.js';
 import { walkTree } from './tree-walk.js';
 
 /** What a copy did. `nodes` and `bytes` count the persistent source nodes now at N2 and their data. */
@@ -156,6 +156,29 @@ export async function ensureTargetParent(target: Coordinator, targetPath: string
   }
 }
 
+/** The batch limits the options ask for, with the defaults. */
+export function batchLimits(options: SubtreeCopyOptions): BatchLimits {
+  return {
+    maxOps: options.batchOps ?? DEFAULT_BATCH_LIMITS.maxOps,
+    maxBytes: options.batchBytes ?? DEFAULT_BATCH_LIMITS.maxBytes,
+    maxInFlight: options.batchesInFlight ?? DEFAULT_BATCH_LIMITS.maxInFlight,
+  };
+}
+
+/** A tree-sync context from copy options (the follower adds its watch and its picture of N1). */
+export function treeSyncContext(options: SubtreeCopyOptions, batcher: TransactionBatcher, extra: Pick<TreeSyncContext, 'watch' | 'seen'> = {}): TreeSyncContext {
+  return {
+    source: options.source,
+    sourceRoot: options.sourcePath,
+    target: options.target,
+    targetRoot: options.targetPath,
+    concurrency: options.concurrency ?? 64,
+    deleteExtra: options.deleteExtra ?? false,
+    batcher,
+    ...extra,
+  };
+}
+
 /**
  * Copies the subtree at `sourcePath` (N1) to `targetPath` (N2), depth-first: reads with bounded
  * concurrency, writes parents before children in batched transactions, skips ephemeral nodes.
@@ -165,20 +188,8 @@ export async function ensureTargetParent(target: Coordinator, targetPath: string
  */
 export async function copySubtree(options: SubtreeCopyOptions): Promise<CopyFigures> {
   const started = performance.now();
-  const batcher = new TransactionBatcher(options.target, {
-    maxOps: options.batchOps ?? DEFAULT_BATCH_LIMITS.maxOps,
-    maxBytes: options.batchBytes ?? DEFAULT_BATCH_LIMITS.maxBytes,
-    maxInFlight: options.batchesInFlight ?? DEFAULT_BATCH_LIMITS.maxInFlight,
-  });
-  const ctx: TreeSyncContext = {
-    source: options.source,
-    sourceRoot: options.sourcePath,
-    target: options.target,
-    targetRoot: options.targetPath,
-    concurrency: options.concurrency ?? 64,
-    deleteExtra: options.deleteExtra ?? false,
-    batcher,
-  };
+  const batcher = new TransactionBatcher(options.target, batchLimits(options));
+  const ctx = treeSyncContext(options, batcher);
   let counts: TreeSyncCounts;
   try {
     await ensureTargetParent(options.target, options.targetPath);

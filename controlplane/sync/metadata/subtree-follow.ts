@@ -1,6 +1,6 @@
 import { joinPath, type WatchEvent } from '../../coordinator/coordinator.js';
 import { SyncError, isSyncError } from '../errors.js';
-import { ensureTargetParent, mapPath, syncTree, type CopyFigures, type SeenNode, type SubtreeCopyOptions, type TreeSyncContext } from './subtree-copy.js';
+import { batchLimits, ensureTargetParent, mapPath, syncTree, treeSyncContext, type CopyFigures, type SeenNode, type SubtreeCopyOptions, type TreeSyncContext } from './subtree-copy.js';
 import { queueSubtreeRemoval } from './subtree-remove.js';
 import { DEFAULT_BATCH_LIMITS, TransactionBatcher } from './transaction-batcher.js';
 
@@ -67,28 +67,17 @@ export class SubtreeFollower {
   private constructor(private readonly options: SubtreeFollowOptions) {
     this.batcher = new TransactionBatcher(
       options.target,
-      {
-        maxOps: options.batchOps ?? DEFAULT_BATCH_LIMITS.maxOps,
-        maxBytes: options.batchBytes ?? DEFAULT_BATCH_LIMITS.maxBytes,
-        maxInFlight: options.batchesInFlight ?? DEFAULT_BATCH_LIMITS.maxInFlight,
-      },
+      batchLimits(options),
       (ops) => {
         if (!this.counting) return;
         this.appliedOps += ops;
         this.lastAppliedAt = Date.now();
       },
     );
-    this.ctx = {
-      source: options.source,
-      sourceRoot: options.sourcePath,
-      target: options.target,
-      targetRoot: options.targetPath,
-      concurrency: options.concurrency ?? 64,
-      deleteExtra: options.deleteExtra ?? false,
-      batcher: this.batcher,
+    this.ctx = treeSyncContext(options, this.batcher, {
       watch: (event) => this.onWatch(event),
       seen: (path, node) => (node && !node.ephemeral ? this.mirror.set(path, node) : this.mirror.delete(path)),
-    };
+    });
     this.unsubscribe = options.source.onSession((event) => {
       if (event === 'connected') this.enqueueScan();
       else if (event === 'expired') void this.reconnect();
