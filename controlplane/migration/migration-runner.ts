@@ -36,6 +36,10 @@ const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 1
  */
 export class MigrationRunner {
   private wake: () => void = () => undefined;
+  private control: MigrationControl | undefined;
+  private controlChanged = true;
+  /** Epoch of each app's state as this runner last wrote it: the next flip's compare-and-set needs no read. */
+  private readonly written = new Map<string, number>();
   private readonly abortController = new AbortController();
 
   constructor(
@@ -57,12 +61,35 @@ export class MigrationRunner {
     if (this.abortController.signal.aborted || !this.deps.isLeader()) throw new ControlError('NW_CP_NOT_LEADER', `runner for ${this.id} stopped`);
   }
 
+  /**
+   * The control node (pause/abort requests). Read with a watch; until the watch
+   * fires (or the connection was in doubt) the last read stands, so a phase
+   * boundary costs no round trip when nobody asked for anything.
+   */
   private async readControl(): Promise<MigrationControl> {
-    const node = await this.deps.coordinator.get(controlPath(this.id), () => this.wake());
-    return parseControl(node?.data);
+    if (this.control && !this.controlChanged) return this.control;
+    this.controlChanged = false;
+    const node = await this.deps.coordinator.get(controlPath(this.id), () => {
+      this.controlChanged = true;
+      this.wake();
+    });
+    this.control = parseControl(node?.data);
+    return this.control;
   }
 
   async run(): Promise<void> {
+    // Watches can be lost with a session: re-read the control node after any session event.
+    const unsubscribe = this.deps.coordinator.onSession(() => {
+      this.controlChanged = true;
+    });
+    try {
+      await this.runLoop();
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  private async runLoop(): Promise<void> {
     for (;;) {
       try {
         await this.loop();
@@ -79,6 +106,7 @@ export class MigrationRunner {
         // Connection loss is not a failed phase: a write may or may not have landed, so
         // re-read the log and carry on from it (every step is idempotent).
         this.deps.logger.warn('controlplane.migration.coordinator_unavailable', { id: this.id, message: (err as Error).message });
+        this.controlChanged = true; // a watch may have been lost with the connection
         await new Promise((r) => setTimeout(r, 500));
         try {
           if (!this.deps.isLeader() || this.abortController.signal.aborted) return;
@@ -170,10 +198,11 @@ export class MigrationRunner {
   private async flip(states: Record<string, DesiredAppState>): Promise<Pick<LogEvent, 'epochs' | 'barrier'>> {
     this.checkLeader();
     const plan = this.handle.log.plan;
-    const targets = await writeAppStates(this.deps.coordinator, states, [this.handle.fencingCheck()]).catch((err: unknown) => {
+    const targets = await writeAppStates(this.deps.coordinator, states, [this.handle.fencingCheck()], this.written).catch((err: unknown) => {
       if (isControlError(err, 'NW_CP_BAD_VERSION')) throw new ControlError('NW_CP_NOT_LEADER', `log of ${this.id} moved; not writing states`);
       throw err;
     });
+    for (const t of targets) this.written.set(t.app, t.epoch);
     const report = await waitForFleet(this.deps.coordinator, targets, { timeoutMs: plan.barrierTimeoutMs });
     const epochs = Object.fromEntries(targets.map((t) => [t.app, t.epoch]));
     if (!report.ok) {

@@ -37,6 +37,22 @@ describe('fleet flip (embedded coordinator)', function () {
     }
   });
 
+  it('with known epochs the write needs no read; if another writer moved a state it falls back and still lands', async () => {
+    const first = await writeAppStates(cp, { shop: { mode: 'serve' } });
+    const known = new Map(first.map((t) => [t.app, t.epoch]));
+    const second = await writeAppStates(cp, { shop: { mode: 'fence', readFrom: 'n1' } }, [], known);
+    assert.deepEqual(second, [{ app: 'shop', epoch: known.get('shop')! + 1 }]);
+    // Someone else writes a state (e.g. an operator through a gateway's admin API, here directly).
+    await cp.set(layout.state('shop'), Buffer.from(JSON.stringify({ mode: 'serve' })));
+    const third = await writeAppStates(cp, { shop: { mode: 'proxy', mirrorWritesToN1: false } }, [], new Map([['shop', second[0]!.epoch]]));
+    assert.equal(third[0]!.epoch, second[0]!.epoch + 2, 'the stale hint was detected and the current version used');
+    assert.equal(JSON.parse(store.read(layout.state('shop'))!.data.toString('utf8')).mode, 'proxy');
+    // A guard that fails still fails (a deposed leader writes nothing), hint or not.
+    await cp.mkdirp('/guard');
+    await assert.rejects(writeAppStates(cp, { shop: { mode: 'serve' } }, [{ op: 'check', path: '/guard', version: 7 }], new Map([['shop', third[0]!.epoch]])), { code: 'NW_CP_BAD_VERSION' });
+    assert.equal(JSON.parse(store.read(layout.state('shop'))!.data.toString('utf8')).mode, 'proxy');
+  });
+
   it('reports who has not acked when the deadline passes', async () => {
     await fleet.members[3]!.agent.stop(); // alive in the coordinator, but no longer applying
     const targets = await writeAppStates(cp, { shop: { mode: 'proxy', mirrorWritesToN1: false } });
