@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { TARGET_IDS, type TargetId } from './bench-report.js';
 
 export const USAGE = `usage: npm run bench:proxy -- [options]
 
@@ -15,6 +16,12 @@ export const USAGE = `usage: npm run bench:proxy -- [options]
   --fixed-fraction F      fixed rate = F x gateway (undici) saturation (0.5)   BENCH_FIXED_FRACTION
   --no-fixed              skip the fixed-rate phase
   --no-nginx-auto         skip nginx with worker_processes auto
+  --targets a,b,...       only these targets, in this order (default: all but
+                          gateway-baseline; 'direct' is always measured)    BENCH_TARGETS
+                          ids: ${TARGET_IDS.join(', ')}
+  --baseline DIR          also run target gateway-baseline: the gateway of
+                          another checkout (e.g. \`git archive HEAD | tar -x\`
+                          with node_modules linked) for before/after runs   BENCH_BASELINE_DIR
   --profile               instead of the bench: CPU-profile the gateway child
                           (node --cpu-prof) for one saturation run per engine
                           and workload, and list the top self-time functions
@@ -32,6 +39,8 @@ const optionsSchema = z.strictObject({
   fixedFraction: z.number().positive().max(1),
   fixed: z.boolean(),
   nginxAuto: z.boolean(),
+  targets: z.array(z.enum(TARGET_IDS as [TargetId, ...TargetId[]])).min(1),
+  baselineDir: z.string().min(1).optional(),
   profile: z.boolean(),
   outDir: z.string().min(1),
 });
@@ -62,6 +71,8 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
       'fixed-fraction': { type: 'string' },
       'no-fixed': { type: 'boolean', default: false },
       'no-nginx-auto': { type: 'boolean', default: false },
+      targets: { type: 'string' },
+      baseline: { type: 'string' },
       profile: { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -73,6 +84,13 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     num(`--${flag}`, flagValue) ?? num(envName, env[envName]) ?? (quick ? quickValue : dflt);
   const rounds = pick('rounds', 'BENCH_ROUNDS', 1, 3, values.rounds);
   const durationS = pick('duration', 'BENCH_DURATION_S', 2, 10, values.duration);
+  const baselineDir = values.baseline ?? env.BENCH_BASELINE_DIR;
+  const nginxAuto = !values['no-nginx-auto'];
+  const listed = (values.targets ?? env.BENCH_TARGETS)?.split(',').map((t) => t.trim()).filter(Boolean);
+  const targets = listed
+    ? ['direct', ...listed.filter((t) => t !== 'direct')]
+    : TARGET_IDS.filter((t) => (t !== 'gateway-baseline' || baselineDir !== undefined) && (t !== 'nginx-auto' || nginxAuto));
+  if (targets.includes('gateway-baseline') && baselineDir === undefined) throw new Error('proxy-bench: target gateway-baseline needs --baseline DIR');
   const parsed = optionsSchema.safeParse({
     quick,
     rounds,
@@ -83,7 +101,9 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     fixedDurationS: pick('fixed-duration', 'BENCH_FIXED_DURATION_S', durationS, durationS, values['fixed-duration']),
     fixedFraction: pick('fixed-fraction', 'BENCH_FIXED_FRACTION', 0.5, 0.5, values['fixed-fraction']),
     fixed: !values['no-fixed'],
-    nginxAuto: !values['no-nginx-auto'],
+    nginxAuto,
+    targets,
+    baselineDir,
     profile: values.profile,
     outDir: values.out ?? 'results',
   });

@@ -6,8 +6,8 @@ import { startCpuMeter, type CpuUse } from './cpu-accounting.js';
 import { WORKLOADS, type WorkloadName } from './bench-workloads.js';
 import { runPaced } from './paced-load.js';
 
-/** Targets measured at the fixed rate (the brief's direct, gateway, nginx). */
-export const FIXED_TARGETS: readonly TargetId[] = ['direct', 'gateway-undici', 'nginx-1w'];
+/** Targets measured at the fixed rate (the brief's direct, gateway, nginx; the baseline gateway and the floor when they run). */
+export const FIXED_TARGETS: readonly TargetId[] = ['direct', 'gateway-undici', 'gateway-baseline', 'floor', 'nginx-1w'];
 
 export interface PhaseContext {
   readonly targets: readonly Target[];

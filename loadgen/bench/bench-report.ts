@@ -5,12 +5,17 @@
 import type { WorkloadName } from './bench-workloads.js';
 import type { LatencySummary } from './latency-histogram.js';
 
-export type TargetId = 'direct' | 'gateway-undici' | 'gateway-http-proxy' | 'nginx-1w' | 'nginx-auto';
+export type TargetId = 'direct' | 'gateway-undici' | 'gateway-http-proxy' | 'gateway-baseline' | 'floor' | 'nginx-1w' | 'nginx-auto';
+
+/** Every target, in the order the bench runs them. */
+export const TARGET_IDS: readonly TargetId[] = ['direct', 'gateway-undici', 'gateway-http-proxy', 'gateway-baseline', 'floor', 'nginx-1w', 'nginx-auto'];
 
 export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
   direct: 'upstream direct',
   'gateway-undici': 'gateway (undici)',
   'gateway-http-proxy': 'gateway (http-proxy)',
+  'gateway-baseline': 'gateway (undici, baseline checkout)',
+  floor: 'floor (node:http + undici, nothing else)',
   'nginx-1w': 'nginx (1 worker)',
   'nginx-auto': 'nginx (auto = 2 workers)',
 });
@@ -146,6 +151,9 @@ export function summarizeSaturation(samples: readonly RunSample[], targets: read
 export const RATIO_PAIRS: ReadonlyArray<readonly [TargetId, TargetId, number | undefined]> = [
   ['gateway-undici', 'nginx-1w', GOAL_RPS_VS_NGINX],
   ['gateway-http-proxy', 'nginx-1w', GOAL_RPS_VS_NGINX],
+  ['floor', 'nginx-1w', undefined],
+  ['gateway-undici', 'floor', undefined],
+  ['gateway-undici', 'gateway-baseline', undefined],
   ['gateway-undici', 'nginx-auto', undefined],
   ['gateway-undici', 'direct', undefined],
   ['gateway-http-proxy', 'direct', undefined],

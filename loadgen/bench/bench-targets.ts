@@ -32,26 +32,51 @@ export async function startUpstream(registry: ChildRegistry): Promise<StartedChi
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
 
-/** A gateway child process; `nodeFlags` go before `--import tsx` (e.g. --cpu-prof). */
-export async function startGateway(registry: ChildRegistry, upstreamUrl: string, engine: GatewayEngine, nodeFlags: readonly string[] = []): Promise<StartedChild> {
-  const child = registry.spawnTs(`gateway-${engine}`, join(HERE, 'gateway-process.ts'), ['--upstream', upstreamUrl, '--engine', engine], nodeFlags);
+/**
+ * A gateway child process; `nodeFlags` go before `--import tsx` (e.g. --cpu-prof).
+ * `checkout` runs the gateway of another source tree (target gateway-baseline).
+ */
+export async function startGateway(registry: ChildRegistry, upstreamUrl: string, engine: GatewayEngine, nodeFlags: readonly string[] = [], checkout?: string): Promise<StartedChild> {
+  const script = checkout === undefined ? join(HERE, 'gateway-process.ts') : join(checkout, 'loadgen', 'bench', 'gateway-process.ts');
+  const child = registry.spawnTs(`gateway-${engine}${checkout === undefined ? '' : '-baseline'}`, script, ['--upstream', upstreamUrl, '--engine', engine], nodeFlags);
   const ready = await waitForReadyLine(child);
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
 
-/** Starts every proxy in front of the (already running) upstream; the upstream itself is target "direct". */
-export async function startTargets(registry: ChildRegistry, nginxBin: string, upstream: StartedChild, nginxAuto: boolean): Promise<Target[]> {
+async function startFloor(registry: ChildRegistry, upstreamUrl: string): Promise<StartedChild> {
+  const child = registry.spawnTs('floor', join(HERE, 'floor-proxy.ts'), ['--upstream', upstreamUrl]);
+  const ready = await waitForReadyLine(child);
+  return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
+}
+
+function fromChild(id: TargetId, c: StartedChild): Target {
+  return { id, url: c.url, pid: c.pid, stop: () => c.child.stop() };
+}
+
+async function startTarget(id: Exclude<TargetId, 'direct'>, registry: ChildRegistry, nginxBin: string, upstream: StartedChild, baselineDir: string | undefined): Promise<Target> {
+  const gatewayFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  switch (id) {
+    case 'gateway-undici':
+      return fromChild(id, await startGateway(registry, upstream.url, 'undici', gatewayFlags));
+    case 'gateway-http-proxy':
+      return fromChild(id, await startGateway(registry, upstream.url, 'http-proxy', gatewayFlags));
+    case 'gateway-baseline':
+      if (baselineDir === undefined) throw new Error('gateway-baseline needs a baseline checkout');
+      return fromChild(id, await startGateway(registry, upstream.url, 'undici', gatewayFlags, baselineDir));
+    case 'floor':
+      return fromChild(id, await startFloor(registry, upstream.url));
+    case 'nginx-1w':
+    case 'nginx-auto': {
+      const n = await startNginx(registry, nginxBin, upstream.port, id === 'nginx-1w' ? 1 : 'auto');
+      return { id, url: n.url, pid: n.pid, stop: n.stop };
+    }
+  }
+}
+
+/** Starts the listed proxies in front of the (already running) upstream; the upstream itself is target "direct". */
+export async function startTargets(registry: ChildRegistry, nginxBin: string, upstream: StartedChild, ids: readonly TargetId[], baselineDir?: string): Promise<Target[]> {
   const targets: Target[] = [{ id: 'direct', url: upstream.url, pid: upstream.pid, stop: () => upstream.child.stop() }];
-  for (const engine of ['undici', 'http-proxy'] as const) {
-    const gw = await startGateway(registry, upstream.url, engine, (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean));
-    targets.push({ id: `gateway-${engine}`, url: gw.url, pid: gw.pid, stop: () => gw.child.stop() });
-  }
-  const n1 = await startNginx(registry, nginxBin, upstream.port, 1);
-  targets.push({ id: 'nginx-1w', url: n1.url, pid: n1.pid, stop: n1.stop });
-  if (nginxAuto) {
-    const n2 = await startNginx(registry, nginxBin, upstream.port, 'auto');
-    targets.push({ id: 'nginx-auto', url: n2.url, pid: n2.pid, stop: n2.stop });
-  }
+  for (const id of ids) if (id !== 'direct') targets.push(await startTarget(id, registry, nginxBin, upstream, baselineDir));
   return targets;
 }
 

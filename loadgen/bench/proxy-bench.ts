@@ -68,7 +68,7 @@ async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void>
     return;
   }
 
-  const targets = await startTargets(registry, nginxBin, upstream, opts.nginxAuto);
+  const targets = await startTargets(registry, nginxBin, upstream, opts.targets, opts.baselineDir);
   for (const t of targets) await smokeCheck(t);
   log(`proxy-bench: targets ${targets.map((t) => `${t.id}=${t.url}`).join(' ')}`);
   const ctx = { targets, benchPids: [upstream.pid, ...targets.map((t) => t.pid)], opts, log };
