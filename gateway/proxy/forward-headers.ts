@@ -105,6 +105,56 @@ export function buildClientHeaders(upstream: Record<string, string | string[] | 
   return out;
 }
 
+/**
+ * The same filtering as buildClientHeaders, straight from undici's raw reply
+ * headers (name, value, name, value... as Buffers) to the flat list
+ * `res.writeHead` takes: no intermediate object, several lines of a name
+ * (Set-Cookie) kept as they came, values passed through byte for byte
+ * (latin1). Names are lowercased; upstream Via lines are folded into one
+ * with our token appended; a name that `extra` sets is dropped from the
+ * upstream's lines and `extra` is added last.
+ */
+export function clientHeaderList(raw: readonly Buffer[], extra: HeaderMap): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  let via: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') connection = connection === undefined ? raw[i + 1]!.toString('latin1') : `${connection},${raw[i + 1]!.toString('latin1')}`;
+      continue;
+    }
+    if (name.startsWith(NW_HEADER_PREFIX) || Object.hasOwn(extra, name)) continue;
+    const value = raw[i + 1]!.toString('latin1');
+    if (name === 'via') {
+      via = via === undefined ? value : `${via}, ${value}`;
+      continue;
+    }
+    out.push(name, value);
+  }
+  if (connection !== undefined) {
+    const named = connectionTokens(connection);
+    if (named.size > 0) {
+      let w = 0;
+      for (let r = 0; r < out.length; r += 2) {
+        if (named.has(out[r]!)) continue;
+        out[w] = out[r]!;
+        out[w + 1] = out[r + 1]!;
+        w += 2;
+      }
+      out.length = w;
+      if (via !== undefined && named.has('via')) via = undefined;
+    }
+  }
+  out.push('via', via ? `${via}, ${VIA_TOKEN}` : VIA_TOKEN);
+  for (const k in extra) {
+    const v = extra[k]!;
+    if (Array.isArray(v)) for (const one of v) out.push(k, one);
+    else out.push(k, v);
+  }
+  return out;
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Keeps a well-formed client request id (for tracing across tiers), else undefined. */

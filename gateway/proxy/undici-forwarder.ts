@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
-import { buildClientHeaders, type HeaderMap } from './forward-headers.js';
+import { buildClientHeaders, clientHeaderList, type HeaderMap } from './forward-headers.js';
 import { isConnectFailure, toUpstreamError } from './upstream-errors.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -105,14 +105,121 @@ export async function writeReply(res: ServerResponse, reply: UpstreamReply, extr
   }
 }
 
+/** What a client that went away before its reply finished looks like (as node's stream.finished reports it). */
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+}
+
+/** The writer currently attached to a client response (the listeners below are shared: no closures per request). */
+const WRITER = Symbol('northwest.clientReplyWriter');
+type WriterSlot = ServerResponse & { [WRITER]?: ClientReplyWriter | undefined };
+
+function onResponseClose(this: WriterSlot): void {
+  this[WRITER]?.responseClosed();
+}
+
+function onResponseDrain(this: WriterSlot): void {
+  this[WRITER]?.drained();
+}
+
+/**
+ * An undici dispatch handler (the core callback API: no AsyncResource, no
+ * stream.finished listeners, no header object) that writes one upstream
+ * reply straight into the client response. Settles once the response has
+ * closed (finished or cut) or the upstream failed before any byte went to
+ * the client (then the response is untouched and the request may be retried).
+ */
+class ClientReplyWriter implements Dispatcher.DispatchHandler {
+  /** True once the status line and headers went to the client. */
+  started = false;
+  private abortUpstream: ((err?: Error) => void) | undefined = undefined;
+  private resume: (() => void) | undefined = undefined;
+  private upstreamDone = false;
+  private settled = false;
+
+  constructor(
+    private readonly res: WriterSlot,
+    private readonly extra: HeaderMap,
+    private readonly resolve: () => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    res[WRITER] = this;
+    res.once('close', onResponseClose);
+  }
+
+  responseClosed(): void {
+    if (this.res.writableFinished) return this.settle(null);
+    const err = this.res.errored ?? prematureClose();
+    if (!this.upstreamDone) this.abortUpstream?.(err);
+    this.settle(err);
+  }
+
+  drained(): void {
+    this.resume?.();
+  }
+
+  private settle(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    const { res } = this;
+    res[WRITER] = undefined;
+    res.off('close', onResponseClose);
+    if (this.resume) res.off('drain', onResponseDrain);
+    if (err) this.reject(err);
+    else this.resolve();
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.res.destroyed) abort(this.res.errored ?? prematureClose());
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // 1xx interim replies are not passed on (node sends its own 100 Continue).
+    if (statusCode < 200) return true;
+    this.started = true;
+    this.resume = resume;
+    this.res.on('drain', onResponseDrain);
+    this.res.writeHead(statusCode, clientHeaderList(rawHeaders, this.extra));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onComplete(): void {
+    this.upstreamDone = true;
+    // Settles on the response's 'close' once it is flushed (or cut by the client).
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    this.upstreamDone = true;
+    if (this.started) this.res.destroy(err);
+    this.settle(err);
+  }
+}
+
+/** One attempt of streamToClient on one server; rejects with the raw error (undici's, or the client's premature close). */
+function dispatchToClient(server: UpstreamServer, req: UpstreamRequest, res: ServerResponse, extra: HeaderMap, attempt: { writer?: ClientReplyWriter }): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const writer = new ClientReplyWriter(res, extra, resolve, reject);
+    attempt.writer = writer;
+    const body = req.body;
+    if (body !== null && !Buffer.isBuffer(body)) body.once('error', (err) => writer.onError(err));
+    server.dispatcher.dispatch({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body }, writer);
+  });
+}
+
 /**
  * The hot path: streams one exchange to a server of the pool and the reply
- * straight into the client response (undici's stream API: no intermediate
- * body stream, no pipeline). Retried like sendToPool while nothing has been
- * written to the client.
+ * straight into the client response (an undici dispatch handler: no
+ * intermediate body stream, no pipeline). Retried like sendToPool while
+ * nothing has been written to the client.
  */
 export function streamToClient(pool: UpstreamPool, req: UpstreamRequest, res: ServerResponse, extra: HeaderMap, hooks: SendHooks = {}): Promise<void> {
-  let started = false;
+  const attempt: { writer?: ClientReplyWriter } = {};
   return withRetries(
     pool,
     req,
@@ -120,18 +227,13 @@ export function streamToClient(pool: UpstreamPool, req: UpstreamRequest, res: Se
     async (server) => {
       server.inFlight += 1;
       try {
-        await server.dispatcher.stream({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body }, ({ statusCode, headers }) => {
-          started = true;
-          res.writeHead(statusCode, buildClientHeaders(headers, extra));
-          return res;
-        });
+        await dispatchToClient(server, req, res, extra, attempt);
       } catch (err) {
-        // undici destroys the response with the upstream's error; the promise only sees the premature close.
-        throw started ? afterHeadersError(res.errored ?? err, err, server.origin) : err;
+        throw attempt.writer?.started ? afterHeadersError(err, err, server.origin) : err;
       } finally {
         server.inFlight -= 1;
       }
     },
-    () => started,
+    () => attempt.writer?.started === true,
   );
 }

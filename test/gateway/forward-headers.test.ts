@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { acceptableRequestId, buildClientHeaders, buildUpstreamHeaders, pathAndQuery, VIA_TOKEN, type ForwardContext } from '../../gateway/proxy/forward-headers.js';
+import { acceptableRequestId, buildClientHeaders, buildUpstreamHeaders, clientHeaderList, pathAndQuery, VIA_TOKEN, type ForwardContext } from '../../gateway/proxy/forward-headers.js';
 import { startGatewayHarness, type Harness } from '../support/gateway-harness.js';
 import { RawHttpClient, type RawResponse } from '../support/raw-http-client.js';
 
@@ -140,6 +140,46 @@ describe('forward-headers', () => {
 
     it('adds Via when the upstream sent none', () => {
       assert.deepEqual(buildClientHeaders({ 'content-length': '0' }), { 'content-length': '0', via: VIA_TOKEN });
+    });
+  });
+
+  describe('clientHeaderList (raw undici reply headers → writeHead list)', () => {
+    const raw = (...pairs: string[]): Buffer[] => pairs.map((p) => Buffer.from(p, 'latin1'));
+
+    it('filters like buildClientHeaders, keeps repeated lines, folds Via and adds ours last', () => {
+      const out = clientHeaderList(
+        raw(
+          'Content-Type', 'text/plain',
+          'Connection', 'close, X-Upstream-Hop',
+          'Keep-Alive', 'timeout=99',
+          'X-Upstream-Hop', 'secret',
+          'Proxy-Authenticate', 'Basic',
+          'Transfer-Encoding', 'chunked',
+          'Trailer', 'x-checksum',
+          'Upgrade', 'h2c',
+          'X-Northwest-Deployment', 'forged',
+          'x-northwest-epoch', '999',
+          'Via', '1.1 app',
+          'Set-Cookie', 'a=1',
+          'Via', '1.0 cache',
+          'Set-Cookie', 'b=2',
+          'X-Request-Id', 'upstream-id',
+        ),
+        { 'x-request-id': 'gw-id', 'x-northwest-deployment': 'n1' },
+      );
+      assert.deepEqual(out, [
+        'content-type', 'text/plain',
+        'set-cookie', 'a=1',
+        'set-cookie', 'b=2',
+        'via', `1.1 app, 1.0 cache, ${VIA_TOKEN}`,
+        'x-request-id', 'gw-id',
+        'x-northwest-deployment', 'n1',
+      ]);
+    });
+
+    it('drops a Via the upstream named in Connection, adds ours, and passes values byte for byte', () => {
+      const out = clientHeaderList(raw('Via', '1.1 app', 'Connection', 'via', 'X-Name', 'caf\u00e9'), {});
+      assert.deepEqual(out, ['x-name', 'caf\u00e9', 'via', VIA_TOKEN]);
     });
   });
 
