@@ -6,8 +6,8 @@ import { startCpuMeter, type CpuUse } from './cpu-accounting.js';
 import { WORKLOADS, type WorkloadName } from './bench-workloads.js';
 import { runPaced } from './paced-load.js';
 
-/** Targets measured at the fixed rate (the brief's direct, gateway, nginx; the baseline gateway and the floor when they run). */
-export const FIXED_TARGETS: readonly TargetId[] = ['direct', 'gateway-undici', 'gateway-baseline', 'floor', 'nginx-1w'];
+/** Targets measured at the fixed rate (the brief's direct, gateway, nginx; the baseline and compiled gateways when they run). */
+export const FIXED_TARGETS: readonly TargetId[] = ['direct', 'gateway-undici', 'gateway-baseline', 'gateway-compiled', 'nginx-1w'];
 
 export interface PhaseContext {
   readonly targets: readonly Target[];
@@ -45,13 +45,22 @@ function describe(r: LoadResult, cpu: CpuUse): string {
   return `${formatInt(r.rps).padStart(7)} req/s  p50 ${formatMs(r.latencyUs.p50)} ms  p99 ${formatMs(r.latencyUs.p99)} ms${cpuText}${fails}`;
 }
 
-/** Closed-loop saturation: every round runs every workload against every target in the same order. */
+/**
+ * The targets in the order one round runs them: every other round reversed,
+ * so no target always runs right after the same neighbour (the load
+ * generator shares the machine, and a run inherits the state the previous one left).
+ */
+export function roundOrder<T>(targets: readonly T[], round: number): readonly T[] {
+  return round % 2 === 1 ? targets : [...targets].reverse();
+}
+
+/** Closed-loop saturation: every round runs every workload against every target (order alternating per round). */
 export async function runSaturationPhase(ctx: PhaseContext): Promise<RunSample[]> {
   const { opts, log } = ctx;
   const samples: RunSample[] = [];
   for (let round = 1; round <= opts.rounds; round++) {
     for (const w of WORKLOADS) {
-      for (const t of ctx.targets) {
+      for (const t of roundOrder(ctx.targets, round)) {
         const base = { baseUrl: t.url, workload: w, connections: opts.connections };
         if (opts.warmupS > 0) await runAutocannon({ ...base, durationS: opts.warmupS });
         const [r, cpu] = await measured(ctx, t, () => runAutocannon({ ...base, durationS: opts.durationS }));
@@ -75,7 +84,7 @@ export async function runFixedPhase(ctx: PhaseContext, rates: ReadonlyMap<Worklo
     for (const w of WORKLOADS) {
       const rate = Math.round(rates.get(w.name) ?? NaN);
       if (!(rate > 0)) continue;
-      for (const t of targets) {
+      for (const t of roundOrder(targets, round)) {
         const tag = `[fixed ${round}/${opts.fixedRounds}] ${w.name.padEnd(7)} ${t.id.padEnd(18)} @${rate}/s`;
         const [paced, pacedCpu] = await measured(ctx, t, () =>
           runPaced({ baseUrl: t.url, workload: w, rate, warmupS: opts.warmupS, durationS: opts.fixedDurationS, connections: opts.connections }),

@@ -5,16 +5,17 @@
 import type { WorkloadName } from './bench-workloads.js';
 import type { LatencySummary } from './latency-histogram.js';
 
-export type TargetId = 'direct' | 'gateway-undici' | 'gateway-http-proxy' | 'gateway-baseline' | 'floor' | 'nginx-1w' | 'nginx-auto';
+export type TargetId = 'direct' | 'gateway-undici' | 'gateway-http-proxy' | 'gateway-baseline' | 'gateway-compiled' | 'floor' | 'nginx-1w' | 'nginx-auto';
 
 /** Every target, in the order the bench runs them. */
-export const TARGET_IDS: readonly TargetId[] = ['direct', 'gateway-undici', 'gateway-http-proxy', 'gateway-baseline', 'floor', 'nginx-1w', 'nginx-auto'];
+export const TARGET_IDS: readonly TargetId[] = ['direct', 'gateway-undici', 'gateway-http-proxy', 'gateway-baseline', 'gateway-compiled', 'floor', 'nginx-1w', 'nginx-auto'];
 
 export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
   direct: 'upstream direct',
   'gateway-undici': 'gateway (undici)',
   'gateway-http-proxy': 'gateway (http-proxy)',
   'gateway-baseline': 'gateway (undici, baseline checkout)',
+  'gateway-compiled': 'gateway (undici, esbuild bundle, plain node)',
   floor: 'floor (node:http + undici, nothing else)',
   'nginx-1w': 'nginx (1 worker)',
   'nginx-auto': 'nginx (auto = 2 workers)',
@@ -154,6 +155,7 @@ export const RATIO_PAIRS: ReadonlyArray<readonly [TargetId, TargetId, number | u
   ['floor', 'nginx-1w', undefined],
   ['gateway-undici', 'floor', undefined],
   ['gateway-undici', 'gateway-baseline', undefined],
+  ['gateway-compiled', 'gateway-undici', undefined],
   ['gateway-undici', 'nginx-auto', undefined],
   ['gateway-undici', 'direct', undefined],
   ['gateway-http-proxy', 'direct', undefined],

@@ -92,7 +92,7 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
     heading: `Proxy bench ${input.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC: ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, nginx ${machine.nginx}`,
     workloads: WORKLOADS.map((w) => ({ name: w.name, label: w.label })),
     targets: input.targets,
-    saturationTitle: `Saturation: closed loop, ${opts.connections} connections, ${opts.durationS} s per run after ${opts.warmupS} s warm-up, targets interleaved, ${rounds(opts.rounds)} (range = min–max over rounds)`,
+    saturationTitle: `Saturation: closed loop, ${opts.connections} connections, ${opts.durationS} s per run after ${opts.warmupS} s warm-up, targets interleaved (order reversed every other round), ${rounds(opts.rounds)} (range = min–max over rounds)`,
     saturation: saturationCells,
     ratios: ratioFigures,
     fixedTargets,

@@ -4,6 +4,7 @@ import { request } from 'undici';
 import type { TargetId } from './bench-report.js';
 import { GET_REPLY_BYTES, POST_BODY_BYTES, postReply, WORKLOADS } from './bench-workloads.js';
 import { waitForReadyLine, type ChildRegistry, type ManagedChild } from './child-processes.js';
+import { buildCompiledGateway } from './compiled-gateway.js';
 import { startNginx } from './nginx-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -43,6 +44,14 @@ export async function startGateway(registry: ChildRegistry, upstreamUrl: string,
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
 
+/** The esbuild bundle of gateway-process.ts under plain node (no tsx loader). */
+async function startCompiledGateway(registry: ChildRegistry, upstreamUrl: string, nodeFlags: readonly string[]): Promise<StartedChild> {
+  const bundle = await buildCompiledGateway();
+  const child = registry.spawn('gateway-undici-compiled', process.execPath, [...nodeFlags, bundle, '--upstream', upstreamUrl, '--engine', 'undici']);
+  const ready = await waitForReadyLine(child);
+  return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
+}
+
 async function startFloor(registry: ChildRegistry, upstreamUrl: string): Promise<StartedChild> {
   const child = registry.spawnTs('floor', join(HERE, 'floor-proxy.ts'), ['--upstream', upstreamUrl]);
   const ready = await waitForReadyLine(child);
@@ -63,6 +72,8 @@ async function startTarget(id: Exclude<TargetId, 'direct'>, registry: ChildRegis
     case 'gateway-baseline':
       if (baselineDir === undefined) throw new Error('gateway-baseline needs a baseline checkout');
       return fromChild(id, await startGateway(registry, upstream.url, 'undici', gatewayFlags, baselineDir));
+    case 'gateway-compiled':
+      return fromChild(id, await startCompiledGateway(registry, upstream.url, gatewayFlags));
     case 'floor':
       return fromChild(id, await startFloor(registry, upstream.url));
     case 'nginx-1w':

@@ -1,0 +1,42 @@
+/**
+ * Target gateway-compiled: gateway-process.ts bundled by esbuild (which tsx
+ * already brings along) and run by plain node, to see what running under
+ * tsx costs. tsx compiles with keepNames, so every function the gateway
+ * creates per request also gets a `__name(fn, ...)` call (Object.defineProperty);
+ * the bundle is built without it. Our code is bundled, packages stay
+ * external (resolved from the repo's node_modules).
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = join(HERE, '..', '..');
+
+interface EsbuildApi {
+  build(options: Record<string, unknown>): Promise<{ errors: unknown[] }>;
+}
+
+/** Builds the bundle once per bench run; returns its path. */
+export async function buildCompiledGateway(): Promise<string> {
+  let esbuild: EsbuildApi;
+  try {
+    esbuild = (await import('esbuild')) as unknown as EsbuildApi;
+  } catch (err) {
+    throw new Error(`gateway-compiled needs esbuild (installed with tsx): ${(err as Error).message}`);
+  }
+  // Inside node_modules so the bundle's bare imports (undici, zod, ...) resolve from the repo.
+  const outfile = join(REPO, 'node_modules', '.cache', 'northwest-bench', 'gateway-process.mjs');
+  await esbuild.build({
+    entryPoints: [join(HERE, 'gateway-process.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    keepNames: false,
+    sourcemap: false,
+    logLevel: 'error',
+  });
+  return outfile;
+}
