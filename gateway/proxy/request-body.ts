@@ -34,45 +34,75 @@ export class BodyLimit extends Transform {
   }
 }
 
+/** The collector currently reading a request's body (the listeners below are shared: no closures per request). */
+const COLLECTOR = Symbol('northwest.bodyCollector');
+type CollectorSlot = IncomingMessage & { [COLLECTOR]?: BodyCollector | undefined };
+
+function onBodyData(this: CollectorSlot, chunk: Buffer): void {
+  this[COLLECTOR]?.data(chunk);
+}
+
+function onBodyEnd(this: CollectorSlot): void {
+  this[COLLECTOR]?.end();
+}
+
+function onBodyError(this: CollectorSlot, err: Error): void {
+  this[COLLECTOR]?.fail(err);
+}
+
+function onBodyClose(this: CollectorSlot): void {
+  if (!this.complete) this[COLLECTOR]?.fail(new GatewayError('NW_GW_CLIENT_ABORTED', 'request body ended early'));
+}
+
+/** Collects one request body up to a limit; settles once (end, error, early close or over the limit). */
+class BodyCollector {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly req: CollectorSlot,
+    private readonly limit: number,
+    private readonly resolve: (body: Buffer) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    req[COLLECTOR] = this;
+    req.on('data', onBodyData);
+    req.on('end', onBodyEnd);
+    req.on('error', onBodyError);
+    req.on('close', onBodyClose);
+  }
+
+  data(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) return this.fail(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${this.limit} bytes`));
+    this.chunks.push(chunk);
+  }
+
+  end(): void {
+    this.detach();
+    this.resolve(this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size));
+  }
+
+  fail(err: unknown): void {
+    this.detach();
+    this.reject(err);
+  }
+
+  private detach(): void {
+    const { req } = this;
+    req[COLLECTOR] = undefined;
+    req.off('data', onBodyData);
+    req.off('end', onBodyEnd);
+    req.off('error', onBodyError);
+    req.off('close', onBodyClose);
+  }
+}
+
 /** Reads the whole body into memory, bounded by `limit` (413 beyond it). */
 export function bufferBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   checkDeclaredLength(req, limit);
   // Plain listeners: async iteration of a stream costs several promises per chunk on the hot path.
   return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        reject(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = (): void => {
-      if (!req.complete) {
-        cleanup();
-        reject(new GatewayError('NW_GW_CLIENT_ABORTED', 'request body ended early'));
-      }
-    };
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
+    new BodyCollector(req, limit, resolve, reject);
   });
 }
