@@ -234,6 +234,7 @@ export function streamToClient(pool: UpstreamPool, req: UpstreamRequest, res: Se
         server.inFlight -= 1;
       }
     },
-    () => attempt.writer?.started === true,
+    // A client that left before the reply started is not retried for (its premature close is passed on as is).
+    () => attempt.writer?.started === true || res.destroyed,
   );
 }

@@ -5,8 +5,8 @@ import { startEchoUpstream, type EchoUpstream } from '../../gateway/dev/echo-ups
 import { GatewayError, type GatewayErrorCode } from '../../gateway/errors.js';
 import { isConnectFailure, toUpstreamError } from '../../gateway/proxy/upstream-errors.js';
 import { call, startGatewayHarness, type Harness, type SimpleResponse } from '../support/gateway-harness.js';
-import { startHangingServer, startRefusingPort, startResetServer, startStallingBodyServer, type FaultyUpstream } from '../support/faulty-upstreams.js';
-import { metricValue } from '../support/metrics-scrape.js';
+import { startHangingServer, startRefusingPort, startResetServer, startSlowHeadersServer, startStallingBodyServer, type FaultyUpstream } from '../support/faulty-upstreams.js';
+import { eventually, metricValue } from '../support/metrics-scrape.js';
 
 function assertGatewayError(res: SimpleResponse, status: number, code: GatewayErrorCode): void {
   assert.equal(res.status, status, res.text);
@@ -76,6 +76,28 @@ describe('gateway upstream failures', function () {
     const res = await call(h.url, '/reset-me');
     assertGatewayError(res, 502, 'NW_GW_UPSTREAM_RESET');
     assert.ok(reset.seen.length >= 1);
+  });
+
+  it('counts a client that leaves before the reply started as NW_GW_CLIENT_ABORTED and does not retry it elsewhere', async () => {
+    let arrived!: () => void;
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    const slow = await startSlowHeadersServer(60_000, () => arrived());
+    const other = await startSlowHeadersServer(60_000, () => arrived());
+    faulty.push(slow, other);
+    h = await startGatewayHarness({ n1Urls: [slow.url, other.url], app: { n1: { retries: 1 } } });
+    const abort = new AbortController();
+    const pending = request(`${h.url}/leaving`, { headers: { host: 'shop.test' }, signal: abort.signal });
+    await reached;
+    abort.abort();
+    await assert.rejects(pending);
+    const adminUrl = h.adminUrl;
+    await eventually(
+      async () => (await metricValue(adminUrl, 'northwest_gateway_errors_total', { app: 'shop', code: 'NW_GW_CLIENT_ABORTED' })) === 1,
+      5000,
+      'NW_GW_CLIENT_ABORTED counted',
+    );
+    assert.equal(await metricValue(adminUrl, 'northwest_gateway_upstream_retries_total', { app: 'shop', deployment: 'n1' }), 0);
+    assert.equal(slow.seen.length + other.seen.length, 1, 'the request reached one upstream server only');
   });
 
   describe('retries', () => {
