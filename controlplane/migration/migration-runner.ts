@@ -81,6 +81,7 @@ export class MigrationRunner {
     // Watches can be lost with a session: re-read the control node after any session event.
     const unsubscribe = this.deps.coordinator.onSession(() => {
       this.controlChanged = true;
+      this.wake(); // a paused runner re-reads (its watch may be gone)
     });
     try {
       await this.runLoop();
