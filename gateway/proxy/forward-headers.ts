@@ -83,49 +83,54 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, ctx: Forward
   return out;
 }
 
-/** Filters an upstream response's headers before they go to the client; `extra` is added last. */
-export function buildClientHeaders(upstream: Record<string, string | string[] | undefined>, extra?: HeaderMap): HeaderMap {
-  const out: HeaderMap = {};
-  let connection: string | string[] | undefined;
-  // Names may come in any case; Connection is found the same way.
+/**
+ * Filters an upstream response's headers (as an object, e.g. from undici's
+ * request() or node's IncomingMessage) before they go to the client; `extra`
+ * is added last. The same policy as clientHeaderList, which it goes through.
+ */
+export function buildClientHeaders(upstream: Record<string, string | string[] | undefined>, extra: HeaderMap = {}): HeaderMap {
+  const lines: string[] = [];
   for (const name in upstream) {
     const value = upstream[name];
     if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    if (lower === 'connection') {
-      connection = value;
-      continue;
-    }
-    if (HOP_BY_HOP.has(lower) || lower.startsWith(NW_HEADER_PREFIX)) continue;
-    out[lower] = value;
+    if (Array.isArray(value)) for (const one of value) lines.push(name, one);
+    else lines.push(name, value);
   }
-  if (connection !== undefined) dropNamed(out, connection);
-  out.via = appendList(out.via, VIA_TOKEN);
-  if (extra) for (const k in extra) out[k] = extra[k]!;
+  const list = clientHeaderList(lines, extra);
+  const out: HeaderMap = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!;
+    const prev = out[name];
+    out[name] = prev === undefined ? list[i + 1]! : [...(Array.isArray(prev) ? prev : [prev]), list[i + 1]!];
+  }
   return out;
 }
 
+const latin1 = (b: Buffer | string): string => (typeof b === 'string' ? b : b.toString('latin1'));
+
 /**
- * The same filtering as buildClientHeaders, straight from undici's raw reply
- * headers (name, value, name, value... as Buffers) to the flat list
+ * Filters an upstream response's headers before they go to the client:
+ * hop-by-hop and Connection-named headers and our own x-northwest-* markers
+ * dropped, Via appended. Straight from undici's raw reply headers (name,
+ * value, name, value... as Buffers, or strings) to the flat list
  * `res.writeHead` takes: no intermediate object, several lines of a name
  * (Set-Cookie) kept as they came, values passed through byte for byte
  * (latin1). Names are lowercased; upstream Via lines are folded into one
  * with our token appended; a name that `extra` sets is dropped from the
  * upstream's lines and `extra` is added last.
  */
-export function clientHeaderList(raw: readonly Buffer[], extra: HeaderMap): string[] {
+export function clientHeaderList(raw: readonly (Buffer | string)[], extra: HeaderMap): string[] {
   const out: string[] = [];
   let connection: string | undefined;
   let via: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1').toLowerCase();
+    const name = latin1(raw[i]!).toLowerCase();
     if (HOP_BY_HOP.has(name)) {
-      if (name === 'connection') connection = connection === undefined ? raw[i + 1]!.toString('latin1') : `${connection},${raw[i + 1]!.toString('latin1')}`;
+      if (name === 'connection') connection = connection === undefined ? latin1(raw[i + 1]!) : `${connection},${latin1(raw[i + 1]!)}`;
       continue;
     }
     if (name.startsWith(NW_HEADER_PREFIX) || Object.hasOwn(extra, name)) continue;
-    const value = raw[i + 1]!.toString('latin1');
+    const value = latin1(raw[i + 1]!);
     if (name === 'via') {
       via = via === undefined ? value : `${via}, ${value}`;
       continue;
