@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'cassandra-driver';
-import type { Redis } from 'ioredis';
 import { createCacheClient, type RedisEndpointConfig } from '../../controlplane/sync/cache/cache-config.js';
+import { deleteKeysUnder } from '../../controlplane/sync/cache/key-prefix.js';
 import { RedisCacheLayer } from '../../controlplane/sync/cache/redis-cache-layer.js';
 import { DataLayerMember } from '../../controlplane/sync/data-layer-member.js';
 import { CassandraDataLayer } from '../../controlplane/sync/datastore/cassandra-data-layer.js';
@@ -20,15 +20,6 @@ export interface BackedStoresConfig {
 
 const WARMUP_KEY = 'nw-warmup';
 const TIMEOUTS = { connectTimeoutMs: 2000, commandTimeoutMs: 2000 };
-
-async function deleteByPrefix(r: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await r.del(...keys);
-  } while (cursor !== '0');
-}
 
 /**
  * N1 and N2 reference apps on Cassandra behind a Redis cache, the way the
@@ -74,7 +65,7 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       };
       teardown.push(async () => Object.values(redis).forEach((r) => r.disconnect()));
       await Promise.all(Object.values(redis).map((r) => r.connect()));
-      teardown.push(() => Promise.allSettled([deleteByPrefix(redis.admin1, prefix), deleteByPrefix(redis.admin2, prefix)]));
+      teardown.push(() => Promise.allSettled([deleteKeysUnder(redis.admin1, prefix), deleteKeysUnder(redis.admin2, prefix)]));
       const n1Cache = new RedisCacheLayer({ local: redis.n1, n2: redis.n1ToN2 });
       const n2Cache = new RedisCacheLayer({ local: redis.n2 });
 

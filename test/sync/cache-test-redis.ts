@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createCacheClient, parseCacheConfig } from '../../controlplane/sync/cache/cache-config.js';
 import { requireService } from '../support/service-endpoints.js';
+import { deleteKeysUnder } from '../../controlplane/sync/cache/key-prefix.js';
 
 export interface TestRedis {
   /** `nw-test:cache:<area>:<random>:`; every key a test writes starts with it. */
@@ -49,19 +50,8 @@ export async function openTestRedis(area: string): Promise<TestRedis> {
       return c;
     },
     async close() {
-      for (const c of [rawN1, rawN2]) await deleteUnder(c, prefix).catch(() => undefined);
+      for (const c of [rawN1, rawN2]) await deleteKeysUnder(c, prefix).catch(() => undefined);
       for (const c of opened) await c.quit().catch(() => c.disconnect());
     },
   };
-}
-
-export async function deleteUnder(client: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await client.unlink(...keys);
-  } while (cursor !== '0');
-  return deleted;
 }

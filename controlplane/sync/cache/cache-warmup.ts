@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { SyncError, isSyncError } from '../errors.js';
 import { TOMBSTONE_MARK, dumpWithTtl, restoreIfAbsent } from './cache-scripts.js';
+import { escapeGlob } from './key-prefix.js';
 
 /** What a warm-up did. */
 export interface CacheWarmupFigures {
@@ -170,10 +171,6 @@ async function copyKeys(source: Redis, target: Redis, keys: Buffer[], sourcePref
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new SyncError('NW_SYNC_ABORTED', 'cache warm-up aborted', { cause: signal.reason });
-}
-
-function escapeGlob(s: string): string {
-  return s.replace(/[*?[\]\\]/g, '\\$&');
 }
 
 function startsWith(key: Buffer, prefix: Buffer): boolean {

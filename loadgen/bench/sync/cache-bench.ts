@@ -4,6 +4,7 @@ import { createCacheClient, parseCacheConfig } from '../../../controlplane/sync/
 import { warmUpCache } from '../../../controlplane/sync/cache/cache-warmup.js';
 import { RedisCacheLayer } from '../../../controlplane/sync/cache/redis-cache-layer.js';
 import { LatencyRecorder, type LatencySummary } from '../latency-histogram.js';
+import { deleteKeysUnder } from '../../../controlplane/sync/cache/key-prefix.js';
 
 export interface CacheBenchOptions {
   readonly n1: { readonly host: string; readonly port: number };
@@ -121,7 +122,7 @@ export async function runCacheBench(opts: CacheBenchOptions): Promise<CacheBench
     };
   } finally {
     for (const r of recorders.values()) r.destroy();
-    for (const c of raw) await unlinkUnder(c, prefix).catch(() => 0);
+    for (const c of raw) await deleteKeysUnder(c, prefix).catch(() => 0);
     for (const c of [...clients, ...raw]) await c.quit().catch(() => c.disconnect());
   }
 }
@@ -150,13 +151,4 @@ async function seed(client: Redis, prefix: string, groups: readonly string[], co
     for (let i = start; i < Math.min(count, start + 1000); i++) for (const g of groups) p.set(`${prefix}${g}${i}`, value, 'PX', ttlMs);
     await p.exec();
   }
-}
-
-async function unlinkUnder(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await client.unlink(...keys);
-  } while (cursor !== '0');
 }
