@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { cacheConfigSchema } from './cache/cache-config.js';
-import { datastoreConfigSchema } from './datastore/datastore-config.js';
+import { CQL_IDENTIFIER, datastoreConfigSchema } from './datastore/datastore-config.js';
 import { metadataSyncConfigSchema } from './metadata/metadata-config.js';
 
 const redisEndpoint = cacheConfigSchema.shape.local;
 const cluster = datastoreConfigSchema.shape.local;
-const tableRef = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,47}\.[A-Za-z][A-Za-z0-9_]{0,47}$/, 'keyspace.table');
+const CQL_NAME = CQL_IDENTIFIER.source.slice(1, -1);
+const tableRef = z.string().regex(new RegExp(`^${CQL_NAME}\\.${CQL_NAME}$`), 'keyspace.table');
 
 /** `sync.cache`: warm N2's Redis from N1's once the cache layers copy. */
 export const cacheSyncConfigSchema = z.strictObject({

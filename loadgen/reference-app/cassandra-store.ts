@@ -1,8 +1,8 @@
 import type { CassandraDataLayer } from '../../controlplane/sync/datastore/cassandra-data-layer.js';
+import { CQL_IDENTIFIER } from '../../controlplane/sync/datastore/datastore-config.js';
 import { SyncError } from '../../controlplane/sync/errors.js';
 import type { KvEntry, KvStore } from './kv-store.js';
 
-const CQL_IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
 
 export interface CassandraStoreOptions {
   readonly keyspace: string;

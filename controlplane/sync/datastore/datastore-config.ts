@@ -2,7 +2,8 @@ import cassandra from 'cassandra-driver';
 import { z } from 'zod';
 import { SyncError } from '../errors.js';
 
-const CQL_IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
+/** An unquoted CQL name (keyspace, table): a letter, then letters, digits or _, at most 48. */
+export const CQL_IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
 
 const clusterSchema = z.strictObject({
   /** Hosts (or host:port) of the cluster's nodes; the driver discovers the rest. */
