@@ -1,4 +1,5 @@
 import { parseGatewayConfig } from '../../gateway/config/load-config.js';
+import type { GatewayConfigInput } from '../../gateway/index.js';
 import { createLogger, type Logger } from '../../gateway/observability/logger.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
 import { dnsSteps } from '../../controlplane/dns/dns-steps.js';
@@ -8,6 +9,7 @@ import type { KvStore } from '../reference-app/kv-store.js';
 import { startReferenceApp, type ReferenceApp } from '../reference-app/reference-app.js';
 import type { ExperimentConfig, PlanSync } from './experiment-config.js';
 import { memoryStores, planSync, type StoreFactory } from './experiment-stores.js';
+import { warmGateway } from './gateway-warmup.js';
 import { trialCoordinator } from './trial-coordinator.js';
 import { trialDns, type TrialDns } from './trial-dns.js';
 
@@ -68,28 +70,30 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
     const n2 = await startReferenceApp({ deployment: 'n2', store: stores.n2 });
     teardown.push(() => n2.close());
     const holdTimes: number[] = [];
+    const onHeld = (_app: string, ms: number): void => void holdTimes.push(ms);
+    const gatewayConfig = (i: number): GatewayConfigInput => ({
+      name: `gw-${i}`,
+      listeners: [{ host: '127.0.0.1', port: 0 }],
+      log: { level: 'warn' },
+      fleet: { coordinator: coordinator.config, leaseMs: spec.leaseMs },
+      apps: { [APP]: { hosts: [APP_HOST], n1: { servers: [{ url: n1.url }] }, n2: { servers: [{ url: n2.url }], publicOrigin: 'https://shop-n2.example.test' } } },
+    });
     const members: GatewayMember[] = [];
     teardown.push(async () => void (await Promise.allSettled(members.map((m) => m.close()))));
     for (let i = 0; i < spec.gateways; i++) {
-      const config = parseGatewayConfig(
-        {
-          name: `gw-${i}`,
-          listeners: [{ host: '127.0.0.1', port: 0 }],
-          log: { level: 'warn' },
-          fleet: { coordinator: coordinator.config, leaseMs: spec.leaseMs },
-          apps: { [APP]: { hosts: [APP_HOST], n1: { servers: [{ url: n1.url }] }, n2: { servers: [{ url: n2.url }], publicOrigin: 'https://shop-n2.example.test' } } },
-        },
-        'experiment gateway',
-      );
-      members.push(await startGatewayMember(config, { logger, coordinator: coordinator.client(), onWriteReleased: (_app, ms) => holdTimes.push(ms) }));
+      members.push(await startGatewayMember(parseGatewayConfig(gatewayConfig(i), 'experiment gateway'), { logger, coordinator: coordinator.client(), onWriteReleased: onHeld }));
     }
+    const gatewayUrls = members.map((m) => m.gateway.listeners[0]!.url);
+    // Gateways in production are long-running and warm; a fresh one would spend the first
+    // trial's handover in V8's interpreter. Warm each, as N2's app is warmed.
+    await Promise.all(gatewayUrls.map((url, i) => warmGateway(url, APP_HOST, `gw-${i}`)));
     const syncHooks = new Map<string, SyncHook>(stores.syncHooks ?? []);
     const controlPlane = new ControlPlane({ coordinator: coordinator.client(), id: `cp-experiment-t${trial}`, logger, dns: dnsSteps(dns.provider), syncHooks });
     teardown.push(() => controlPlane.stop());
     await controlPlane.start();
     return {
       description: `coordinator ${coordinator.description}; DNS ${dns.description}`,
-      gatewayUrls: members.map((m) => m.gateway.listeners[0]!.url),
+      gatewayUrls,
       host: APP_HOST,
       n1,
       n2,

@@ -28,6 +28,7 @@ export function runConfiguredSwitchover(
     durationS: load.durationS,
     handoverAtS: load.handoverAtS,
     connectionsPerGateway: load.connectionsPerGateway,
+    ...(load.ratePerGateway === undefined ? {} : { ratePerGateway: load.ratePerGateway }),
     dnsPropagationMs: cfg.dns.provider === 'memory' ? cfg.dns.propagationMs : 0,
     workload: { readRatio: load.readRatio, keys: load.keys, distribution: load.distribution, valueBytes: load.valueBytes },
     outDir: o.outDir,

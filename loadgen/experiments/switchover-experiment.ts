@@ -13,6 +13,8 @@ export interface SwitchoverExperimentOptions {
   readonly durationS: number;
   readonly handoverAtS: number;
   readonly connectionsPerGateway: number;
+  /** Open-loop load at this many requests per second per gateway instead of closed loop. */
+  readonly ratePerGateway?: number;
   readonly dnsPropagationMs: number;
   readonly workload: WorkloadOptionsInput;
   readonly outDir: string;
@@ -44,6 +46,7 @@ export async function runSwitchoverExperiment(o: SwitchoverExperimentOptions): P
         durationS: o.durationS,
         handoverAtS: o.handoverAtS,
         connectionsPerGateway: o.connectionsPerGateway,
+        ...(o.ratePerGateway === undefined ? {} : { ratePerGateway: o.ratePerGateway }),
         workload: o.workload,
         ...(o.progress ? { progress: o.progress } : {}),
       });

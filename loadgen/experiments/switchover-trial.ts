@@ -2,7 +2,8 @@ import { checkLostWrites, mutationsFromSamples, type Mutation } from '../analysi
 import { marksFromMigrationHistory, phaseDurationMs } from '../analysis/phase-marks.js';
 import { analyzeSwitchover } from '../analysis/switchover.js';
 import type { Sample } from '../load-model.js';
-import { runClosedLoop, type ClosedLoopResult } from '../load/closed-loop.js';
+import { runClosedLoop, type UnfinishedRequest } from '../load/closed-loop.js';
+import { runFixedRate } from '../load/fixed-rate.js';
 import type { Progress } from '../load/progress.js';
 import { keyName, Workload, type WorkloadOptionsInput } from '../load/workload.js';
 import type { SwitchoverRun, TrialFigures } from '../report/report-model.js';
@@ -16,8 +17,10 @@ export interface TrialOptions {
   readonly durationS: number;
   /** When the handover command is sent, seconds after the load starts. */
   readonly handoverAtS: number;
-  /** Connections per gateway. */
+  /** Connections per gateway (closed loop), or the most the open-loop client opens per gateway. */
   readonly connectionsPerGateway: number;
+  /** Open-loop load at this many requests per second per gateway (latency from due time) instead of closed loop. */
+  readonly ratePerGateway?: number;
   readonly workload: WorkloadOptionsInput;
   readonly progress?: Progress;
 }
@@ -30,8 +33,15 @@ export interface TrialResult {
 
 const finished = (l: MigrationLog): boolean => l.status === 'done' || l.status === 'rolled-back' || l.status === 'failed';
 
+/** What the trial needs of a load run, closed or open loop. */
+interface GatewayLoad {
+  readonly samples: readonly Sample[];
+  readonly unfinished: readonly UnfinishedRequest[];
+  readonly origin: number;
+}
+
 /**
- * One switchover under load: closed-loop load through every gateway, the
+ * One switchover under load: closed-loop (or fixed-rate) load through every gateway, the
  * migration command at T, then the figures: T → first response served by N2,
  * T → last response served by N1, the fleet flip (proxy barrier) from the
  * control plane's log, the longest write hold, failed requests by phase, lost
@@ -58,8 +68,8 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
   // The load runs at least durationS, and on until the migration ended plus a tail, so a slow
   // sync phase (a large snapshot) still has clients to hand over.
   const stopLoad = new AbortController();
-  const loads: Array<Promise<ClosedLoopResult>> = env.gatewayUrls.map((url, i) =>
-    runClosedLoop({
+  const loads: Array<Promise<GatewayLoad>> = env.gatewayUrls.map((url, i) => {
+    const common = {
       target: url,
       host: env.host,
       connections: opts.connectionsPerGateway,
@@ -67,8 +77,9 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
       signal: stopLoad.signal,
       workload: new Workload({ ...opts.workload, seed: trial * 1000 + i, runId: `t${trial}g${i}` }),
       ...(opts.progress ? { onSample: opts.progress.onSample } : {}),
-    }),
-  );
+    };
+    return opts.ratePerGateway === undefined ? runClosedLoop(common) : runFixedRate({ ...common, rate: opts.ratePerGateway });
+  });
   await new Promise((r) => setTimeout(r, opts.handoverAtS * 1000));
   const migrateAt = performance.now() - origin;
   const plan = parsePlan({

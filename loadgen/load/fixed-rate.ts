@@ -29,6 +29,8 @@ export interface FixedRateOptions extends FixedRateSettings {
   readonly workload: Workload;
   /** Called for every sample as it is made; no-op by default. */
   readonly onSample?: (s: Sample) => void;
+  /** Stops issuing requests early (before durationS); those sent are still awaited for the drain time. */
+  readonly signal?: AbortSignal;
 }
 
 export interface FixedRateResult {
@@ -40,7 +42,7 @@ export interface FixedRateResult {
   /** performance.now() at the start; sample times are relative to it. */
   readonly origin: number;
   readonly durationMs: number;
-  /** Number of requests that fell due (= ceil(durationS * rate)). */
+  /** Number of requests that fell due (= ceil(durationS * rate), fewer if stopped by the signal). */
   readonly due: number;
 }
 
@@ -51,7 +53,7 @@ export interface FixedRateResult {
  * latency of every request that fell due during it (no coordinated omission).
  */
 export async function runFixedRate(options: FixedRateOptions): Promise<FixedRateResult> {
-  const { workload, onSample: onSampleOption, ...settings } = options;
+  const { workload, onSample: onSampleOption, signal, ...settings } = options;
   const parsed = FixedRateSchema.safeParse(settings);
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `fixed-rate: ${i.path.join('.')}: ${i.message}`).join('\n');
@@ -97,14 +99,23 @@ export async function runFixedRate(options: FixedRateOptions): Promise<FixedRate
   };
 
   await new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    signal?.addEventListener('abort', stop, { once: true });
     const tick = (): void => {
+      if (signal?.aborted) return stop();
       const t = now();
       while (next < total && next * intervalMs <= t) {
         fire(next * intervalMs);
         next += 1;
       }
-      if (next >= total) resolve();
-      else setTimeout(tick, Math.max(0, next * intervalMs - now()));
+      if (next >= total) {
+        signal?.removeEventListener('abort', stop);
+        resolve();
+      } else timer = setTimeout(tick, Math.max(0, next * intervalMs - now()));
     };
     tick();
   });
@@ -115,5 +126,5 @@ export async function runFixedRate(options: FixedRateOptions): Promise<FixedRate
   const durationMs = now();
   await pool.destroy();
   samples.sort((a, b) => a.start - b.start);
-  return { samples, unfinished, startedAt, origin, durationMs, due: total };
+  return { samples, unfinished, startedAt, origin, durationMs, due: next };
 }

@@ -104,6 +104,19 @@ describe('fixed-rate load', () => {
     }
   });
 
+  it('stops issuing at the abort signal and still awaits what it sent', async () => {
+    const stop = new AbortController();
+    const workload = new Workload({ readRatio: 0.5, keys: 10, seed: 9, runId: 'fr-abort' });
+    setTimeout(() => stop.abort(), 200);
+    const r = await runFixedRate({ target: app.url, rate: 100, durationS: 60, connections: 4, workload, signal: stop.signal });
+    assert.ok(r.due > 0 && r.due < 600, `due ${r.due} (the abort came after 0.2 s)`);
+    assert.equal(r.samples.length, r.due);
+    assert.equal(r.unfinished.length, 0);
+    const lastDue = Math.max(...r.samples.map((s) => s.start));
+    assert.ok(lastDue <= r.durationMs, `last due ${lastDue} after the run ended ${r.durationMs}`);
+    assert.ok(r.samples.every((s) => s.status === 200 || s.status === 404));
+  });
+
   it('records a refused connection as an error sample with the socket code', async () => {
     const dead = await startReferenceApp({ deployment: 'n1' });
     const url = dead.url;

@@ -31,4 +31,32 @@ describe('switchover experiment (embedded system)', function () {
     for (const f of [result.reports.json, result.reports.markdown, result.reports.chart]) assert.ok(existsSync(f), f);
     assert.doesNotThrow(() => parseXml(readFileSync(result.reports.chart, 'utf8')));
   });
+
+  it('runs the same trial with open-loop load at a fixed rate per gateway (latency from due time)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'nw-exp-fixed-'));
+    const result = await runSwitchoverExperiment({
+      trials: 1,
+      gateways: 2,
+      durationS: 3,
+      handoverAtS: 1,
+      connectionsPerGateway: 16,
+      ratePerGateway: 100,
+      dnsPropagationMs: 100,
+      workload: { readRatio: 0.5, keys: 100, distribution: 'uniform' },
+      outDir: out,
+    });
+    const [t] = result.trials;
+    assert.equal(result.last.log.status, 'done', JSON.stringify(result.last.log.error));
+    assert.equal(t?.failedRequests, 0);
+    assert.equal(t?.lostWrites, 0);
+    const samples = result.last.run.samples;
+    // Two gateways at 100 req/s each for at least the 3 s: about 600 requests, evenly due.
+    assert.ok(samples.length >= 500, `${samples.length} requests`);
+    for (const g of ['t1g0', 't1g1']) {
+      const due = samples.filter((s) => s.op === 'write' && s.value?.startsWith(`${g}-`)).map((s) => s.start).sort((a, b) => a - b);
+      assert.ok(due.length > 50, `${g}: ${due.length} writes`);
+    }
+    const served = new Set(samples.map((s) => s.servedBy));
+    assert.ok(served.has('n1') && served.has('n2'));
+  });
 });
