@@ -85,6 +85,9 @@ export function parseControl(data: Buffer | undefined): MigrationControl {
  * leader has touched the log.
  */
 export class LogHandle {
+  /** A change decided but not yet written: it goes out with the next state write (or the next update). */
+  private staged: MigrationLog | undefined;
+
   private constructor(
     private readonly c: Coordinator,
     private current: MigrationLog,
@@ -97,8 +100,9 @@ export class LogHandle {
     return new LogHandle(c, parseLog(id, node.data), node.version);
   }
 
+  /** The log as this leader has decided it: what was written, plus anything staged. */
   get log(): MigrationLog {
-    return this.current;
+    return this.staged ?? this.current;
   }
 
   /** A transaction op that fails if anyone else wrote the log since we did. */
@@ -106,11 +110,44 @@ export class LogHandle {
     return { op: 'check', path: layout.migration(this.current.id), version: this.version };
   }
 
-  /** Applies a change plus events, persisted with CAS; throws NW_CP_NOT_LEADER if the log moved. */
-  async update(change: Partial<Omit<MigrationLog, 'id' | 'history'>>, ...events: Omit<LogEvent, 'at'>[]): Promise<MigrationLog> {
+  private next(change: Partial<Omit<MigrationLog, 'id' | 'history'>>, events: readonly Omit<LogEvent, 'at'>[]): MigrationLog {
     const at = new Date().toISOString();
-    const history = [...this.current.history, ...events.map((e) => ({ at, ...e }))].slice(-MAX_HISTORY);
-    const next: MigrationLog = { ...this.current, ...change, updatedAt: at, history };
+    const base = this.log;
+    const history = [...base.history, ...events.map((e) => ({ at, ...e }))].slice(-MAX_HISTORY);
+    return { ...base, ...change, updatedAt: at, history };
+  }
+
+  /**
+   * Decides a change without writing it: it is written by `guard()` in the
+   * transaction of the next state write (one round trip for both; the phase
+   * that starts and the states it writes land together), or by the next
+   * `update`. Events are stamped now.
+   */
+  stage(change: Partial<Omit<MigrationLog, 'id' | 'history'>>, ...events: Omit<LogEvent, 'at'>[]): void {
+    this.staged = this.next(change, events);
+  }
+
+  /**
+   * The op a state write carries to stay fenced: the staged change as a
+   * compare-and-set on the version we wrote last, or (nothing staged) a check
+   * of that version. Call `guardCommitted()` once the transaction succeeded.
+   */
+  guard(): TransactionOp {
+    if (!this.staged) return this.fencingCheck();
+    return { op: 'set', path: layout.migration(this.current.id), data: encodeJson(this.staged), version: this.version };
+  }
+
+  /** The transaction carrying `guard()` succeeded: a staged change is now the written log. */
+  guardCommitted(): void {
+    if (!this.staged) return;
+    this.current = this.staged;
+    this.staged = undefined;
+    this.version += 1;
+  }
+
+  /** Applies a change plus events (and anything staged), persisted with CAS; throws NW_CP_NOT_LEADER if the log moved. */
+  async update(change: Partial<Omit<MigrationLog, 'id' | 'history'>>, ...events: Omit<LogEvent, 'at'>[]): Promise<MigrationLog> {
+    const next = this.next(change, events);
     try {
       this.version = await this.c.set(layout.migration(this.current.id), encodeJson(next), this.version);
     } catch (err) {
@@ -118,11 +155,18 @@ export class LogHandle {
       throw err;
     }
     this.current = next;
+    this.staged = undefined;
     return next;
+  }
+
+  /** Writes a staged change now, if there is one. */
+  async flush(): Promise<void> {
+    if (this.staged) await this.update({});
   }
 
   /** Notes that a transaction including our fencing check bumped nothing but the states. */
   async reload(): Promise<void> {
+    this.staged = undefined;
     const node = await this.c.get(layout.migration(this.current.id));
     if (!node) throw new ControlError('NW_CP_MIGRATION_NOT_FOUND', this.current.id);
     this.current = parseLog(this.current.id, node.data);

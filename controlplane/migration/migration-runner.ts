@@ -24,6 +24,9 @@ function barrierSummary(r: BarrierReport): NonNullable<LogEvent['barrier']> {
   return { ok: r.ok, elapsedMs: Math.round(r.elapsedMs * 10) / 10, members: r.members, missing: r.missing, departed: r.departed };
 }
 
+/** Phases whose first coordinator write is their state flip (prepare checks N2 and lowers TTLs first; dns changes records). */
+const STARTS_WITH_FLIP: ReadonlySet<PhaseName> = new Set<PhaseName>(PHASES.filter((p) => p !== 'prepare' && p !== 'dns'));
+
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
 
 /**
@@ -145,7 +148,8 @@ export class MigrationRunner {
         if (log.status === 'paused') await this.handle.update({ status: 'running' }, { event: 'resumed' });
         next = this.nextPhase();
         if (!next) return;
-        await this.handle.update({ phase: next, phaseStatus: 'started' }, { event: 'phase-started', phase: next });
+        this.markStarted({ phase: next, phaseStatus: 'started' }, { event: 'phase-started', phase: next });
+        if (!STARTS_WITH_FLIP.has(next)) await this.handle.flush();
       }
       started = undefined;
       const t0 = performance.now();
@@ -159,7 +163,8 @@ export class MigrationRunner {
         const following = done ? undefined : PHASES[PHASES.indexOf(next) + 1];
         const control = following ? await this.readControl() : undefined;
         if (following && control && !control.abort && !control.pause) {
-          await this.handle.update({ phaseStatus: 'started', phase: following, ...(result.change ?? {}) }, completed, { event: 'phase-started', phase: following });
+          this.markStarted({ phaseStatus: 'started', phase: following, ...(result.change ?? {}) }, completed, { event: 'phase-started', phase: following });
+          if (!STARTS_WITH_FLIP.has(following)) await this.handle.flush();
           started = following;
           continue;
         }
@@ -188,6 +193,16 @@ export class MigrationRunner {
     }
   }
 
+  /**
+   * Records a phase start (and the completion before it). For a phase whose
+   * first write is its state flip, the record is only staged: it goes out in
+   * the flip's transaction, one coordinator round trip instead of two on the
+   * handover's clock. Otherwise the caller flushes it before the phase runs.
+   */
+  private markStarted(change: Parameters<LogHandle['update']>[0], ...events: Omit<LogEvent, 'at'>[]): void {
+    this.handle.stage(change, ...events);
+  }
+
   private nextPhase(): PhaseName | undefined {
     const { phase, phaseStatus } = this.handle.log;
     if (phase === undefined) return PHASES[0];
@@ -199,10 +214,12 @@ export class MigrationRunner {
   private async flip(states: Record<string, DesiredAppState>): Promise<Pick<LogEvent, 'epochs' | 'barrier'>> {
     this.checkLeader();
     const plan = this.handle.log.plan;
-    const targets = await writeAppStates(this.deps.coordinator, states, [this.handle.fencingCheck()], this.written).catch((err: unknown) => {
+    // The guard is a staged log change (the phase start) or a check of the log version.
+    const targets = await writeAppStates(this.deps.coordinator, states, [this.handle.guard()], this.written).catch((err: unknown) => {
       if (isControlError(err, 'NW_CP_BAD_VERSION')) throw new ControlError('NW_CP_NOT_LEADER', `log of ${this.id} moved; not writing states`);
       throw err;
     });
+    this.handle.guardCommitted();
     for (const t of targets) this.written.set(t.app, t.epoch);
     const report = await waitForFleet(this.deps.coordinator, targets, { timeoutMs: plan.barrierTimeoutMs });
     const epochs = Object.fromEntries(targets.map((t) => [t.app, t.epoch]));
@@ -248,6 +265,7 @@ export class MigrationRunner {
       for (const name of plan.sync.hooks) if (!this.deps.syncHooks.has(name)) throw new ControlError('NW_CP_UNKNOWN_SYNC_HOOK', name);
     }
     const states = this.statesFor(phase);
+    if (!states) await this.handle.flush();
     const flipped = states ? await this.flip(states) : {};
     if (phase === 'sync') data.hooks = await this.runSyncHooks('sync');
     if (phase === 'fence' && plan.sync.hooks.some((n) => this.deps.syncHooks.get(n)?.atFence)) data.hooks = await this.runSyncHooks('atFence');

@@ -7,6 +7,7 @@ import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
 import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
 import { layout } from '../../controlplane/layout.js';
+import type { TransactionOp } from '../../controlplane/coordinator/coordinator.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
 
 const silent = createLogger('silent');
@@ -86,6 +87,47 @@ describe('migration phases (embedded coordinator)', function () {
     const lastN1End = Math.max(...n1Writes.map((r) => r.end));
     assert.ok(lastN1End <= firstN2Start + 1e-9 || n1Writes.every((r) => r.start < firstN2Start), 'no N1-served write started after the first N2-served one');
     assert.equal(await store.read(layout.lock('shop')), undefined, 'locks released');
+  });
+
+  it('a phase that starts with its flip writes its start to the log in the same transaction as the states', async () => {
+    // A second control plane (not leader while cp-1 lives) would not run the migration: stop cp-1 and lead with a recording one.
+    await cp.stop();
+    const inner = new EmbeddedCoordinator(store);
+    const transactions: Array<readonly TransactionOp[]> = [];
+    const logSets: string[] = [];
+    const recording = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'transaction') return (ops: readonly TransactionOp[]) => (transactions.push(ops), target.transaction(ops));
+        if (key === 'set')
+          return (path: string, data: Buffer, version?: number) => {
+            if (path.startsWith(layout.migrations)) logSets.push(lastEvent(data));
+            return target.set(path, data, version);
+          };
+        const v: unknown = Reflect.get(target, key);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    function lastEvent(data: Buffer): string {
+      const h = (JSON.parse(data.toString('utf8')) as MigrationLog).history;
+      const e = h[h.length - 1]!;
+      return `${e.event}${e.phase ? ` ${e.phase}` : ''}`;
+    }
+    cp = new ControlPlane({ coordinator: recording, id: 'cp-rec', logger: silent, syncHooks: hooks });
+    await cp.start();
+    const created = await cp.migrate(plan({ apps: ['shop'] }));
+    const log = await cp.waitForMigration(created.id, finished, 30_000);
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    for (const phase of ['sync', 'fence', 'proxy'] as const) {
+      const withStart = transactions.filter((ops) => ops.some((o) => o.op === 'set' && o.path === layout.migration(created.id) && lastEvent(o.data) === `phase-started ${phase}`));
+      assert.equal(withStart.length, 1, `${phase}: one transaction carries its start`);
+      const state = withStart[0]!.find((o) => o.op === 'set' && o.path === layout.state('shop'));
+      assert.ok(state && state.op === 'set', `${phase}: the same transaction writes the state`);
+      assert.ok(!logSets.includes(`phase-started ${phase}`), `${phase}: its start is not a write of its own`);
+    }
+    // prepare and dns do other work first, and redirect writes no state in this plan: their start is written on its own.
+    assert.ok(logSets.includes('phase-started prepare'));
+    const fence = log.history.findIndex((e) => e.event === 'phase-started' && e.phase === 'fence');
+    assert.ok(fence > 0 && log.history[fence - 1]!.event === 'phase-completed' && log.history[fence - 1]!.phase === 'sync', 'the log reads as before');
   });
 
   it('sync hooks switch the data layers; fence keeps the mode, proxy stops the copy, done sends data to N2, rollback goes local', async () => {
