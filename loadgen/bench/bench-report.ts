@@ -88,6 +88,8 @@ export interface FixedCell {
   readonly p999Us: number;
   /** Median cores kept busy by processes outside the bench; NaN when not measured. */
   readonly otherCores: number;
+  /** Median CPU time of the target's own processes per request at this rate (µs); NaN when not measured. */
+  readonly cpuUsPerRequest: number;
   readonly failures: number;
   /** Median over rounds of (this p99 − direct p99) in the same round; undefined for direct. */
   readonly addedP99Us?: number;
@@ -194,6 +196,7 @@ export function summarizeFixed(samples: readonly FixedSample[], targets: readonl
           p99Us: median(runs.map((r) => r.latencyUs.p99)),
           p999Us: median(runs.map((r) => r.latencyUs.p999)),
           otherCores: median(runs.map((r) => r.otherCores ?? NaN)),
+          cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest ?? NaN)),
           failures: runs.reduce((n, r) => n + r.errors + r.non2xx, 0),
         };
         if (target === 'direct' || direct.length === 0) return [cell];
@@ -297,14 +300,14 @@ export function ratioTable(v: ReportView): Table {
 }
 
 export function fixedTable(v: ReportView, generator: FixedGenerator): Table {
-  const header = ['target', 'workload', 'rate req/s', 'achieved', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'added p99 ms', 'goal', 'others (cores)'];
+  const header = ['target', 'workload', 'rate req/s', 'achieved', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'added p99 ms', 'goal', 'CPU µs/req', 'others (cores)'];
   const rows = v.workloads.flatMap((w) =>
     v.fixedTargets.flatMap((target) => {
       const c = v.fixed.find((x) => x.generator === generator && x.target === target && x.workload === w.name);
       if (!c) return [];
       const goal = c.addedP99Us === undefined ? '—' : `≤ ${formatMs(GOAL_ADDED_P99_US)} ${mark(c.addedP99Us <= GOAL_ADDED_P99_US)}`;
       const added = c.addedP99Us === undefined ? '—' : `${c.addedP99Us >= 0 ? '+' : ''}${formatMs(c.addedP99Us)}`;
-      return [[label(target, c.failures), w.label, formatInt(c.rate), formatInt(c.achievedRps), formatMs(c.p50Us), formatMs(c.p90Us), formatMs(c.p99Us), formatMs(c.p999Us), added, goal, formatCores(c.otherCores)]];
+      return [[label(target, c.failures), w.label, formatInt(c.rate), formatInt(c.achievedRps), formatMs(c.p50Us), formatMs(c.p90Us), formatMs(c.p99Us), formatMs(c.p999Us), added, goal, Number.isNaN(c.cpuUsPerRequest) ? '—' : formatInt(c.cpuUsPerRequest), formatCores(c.otherCores)]];
     }),
   );
   return { title: v.fixedTitles[generator], header, rows, textColumns: 2 };

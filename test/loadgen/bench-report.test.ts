@@ -155,7 +155,7 @@ describe('bench-report', () => {
     it('shows figures next to their goals, met or missed', () => {
       const text = renderReport(view, 'text');
       assert.match(text, /gateway \(undici\) \/ nginx \(1 worker\)\s+≥ 0\.50\s+0\.40 ✗/);
-      assert.match(text, /gateway \(undici\)\s+GET 1 KB.*\+3\.00\s+≤ 2\.00 ✗/);
+      assert.match(text, /gateway \(undici\)\s+GET 1 KB.*\+3\.00\s+≤ 2\.00 ✗\s+50\s/, 'added p99, goal, then CPU µs/req at the fixed rate');
       assert.match(text, /nginx \(1 worker\)\s+GET 1 KB.*\+0\.50\s+≤ 2\.00 ✓/);
       assert.match(text, /\* a note/);
       assert.doesNotMatch(text, /Autocannon/, 'a generator without samples gets no table');
