@@ -109,7 +109,9 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
   const analysis = analyzeSwitchover(samples, marks, handoverAt);
   const input = mutationsFromSamples(samples);
   const unfinished = results.flatMap((r) => r.unfinished.filter((u) => u.op !== 'read').map((u) => ({ key: u.key, op: u.op as 'write' | 'delete', ...(u.value === undefined ? {} : { value: u.value }), start: u.start + (r.origin - origin), end: Number.POSITIVE_INFINITY })));
-  const lostWrites = await checkLostWrites({ acknowledged: [...preloaded, ...input.acknowledged], uncertain: [...(input.uncertain ?? []), ...unfinished] }, async (key) => (await env.n2ReadBack.get(key))?.value);
+  // Acknowledged writes must be where the app now lives: N2 after a handover, N1 after a rollback.
+  const holder = log.status === 'rolled-back' ? env.n1Store : env.n2ReadBack;
+  const lostWrites = await checkLostWrites({ acknowledged: [...preloaded, ...input.acknowledged], uncertain: [...(input.uncertain ?? []), ...unfinished] }, async (key) => (await holder.get(key))?.value);
   const proxy = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'proxy');
   const flipMs = proxy?.barrier?.elapsedMs;
   const writeHoldMs = env.holdTimes.length ? Math.max(...env.holdTimes) : 0;

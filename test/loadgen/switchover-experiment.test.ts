@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
+import { startEmbeddedEnvironment } from '../../loadgen/experiments/embedded-environment.js';
+import { trialLine } from '../../loadgen/experiments/switchover-command.js';
 import { runSwitchoverExperiment } from '../../loadgen/experiments/switchover-experiment.js';
 import { parseXml } from '../support/xml-well-formed.js';
 
@@ -58,5 +61,34 @@ describe('switchover experiment (embedded system)', function () {
     }
     const served = new Set(samples.map((s) => s.servedBy));
     assert.ok(served.has('n1') && served.has('n2'));
+  });
+
+  it('after a rollback checks acknowledged writes at N1, where the app stayed, and says why it rolled back', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'nw-exp-rollback-'));
+    const failing: SyncHook = async () => {
+      throw new Error('deliberate failure in the sync phase');
+    };
+    const result = await runSwitchoverExperiment({
+      trials: 1,
+      gateways: 2,
+      durationS: 2,
+      handoverAtS: 0.5,
+      connectionsPerGateway: 2,
+      dnsPropagationMs: 100,
+      workload: { readRatio: 0.2, keys: 100, distribution: 'uniform' },
+      outDir: out,
+      startEnvironment: async (trial) => {
+        const env = await startEmbeddedEnvironment({ gateways: 2, dnsPropagationMs: 100 }, trial);
+        env.syncHooks.set('fail', failing);
+        // The failing hook runs last, after the copy: N2 then holds the pre-loaded keys but not the writes made since.
+        return { ...env, sync: { ...env.sync, hooks: [...env.sync.hooks, 'fail'] } };
+      },
+    });
+    const [t] = result.trials;
+    assert.equal(result.last.log.status, 'rolled-back');
+    assert.match(trialLine(1, result.last), /rolled-back \(NW_CP_SYNC_FAILED: .*deliberate failure/);
+    assert.ok((result.last.run.lostWrites?.checked ?? 0) >= 100, 'the writes were checked');
+    assert.equal(t?.lostWrites, 0, 'every acknowledged write is at N1');
+    assert.equal(t?.failedRequests, 0);
   });
 });
