@@ -142,6 +142,8 @@ function datastoreHook(cfg: DatastoreSyncConfig, deps: SyncHookDeps): { hook: Sy
   const hook: SyncHook = Object.assign(
     async (ctx: SyncContext) => {
       const flipped = await ctx.setDataMode({ datastore: 'copy-on-write' });
+      // Every data layer acked: from now on each write reaches both clusters with one timestamp.
+      const copyOnWriteSinceUs = Date.now() * 1000;
       throwIfAborted(ctx.signal);
       clients ??= { source: createClusterClient(cfg.n1, 'local', deps.env), target: createClusterClient(cfg.n2, 'n2', deps.env) };
       let last = 0;
@@ -156,6 +158,7 @@ function datastoreHook(cfg: DatastoreSyncConfig, deps: SyncHookDeps): { hook: Sy
         pageSize: cfg.pageSize,
         verify: { maxRecopies: cfg.maxRecopies },
         createMissing: cfg.createMissing,
+        copyOnWriteSinceUs,
         signal: ctx.signal,
         onProgress: (p) => {
           if (Date.now() - last < 2000) return;

@@ -13,7 +13,23 @@ import { isLongLike, type TokenRange } from './token-ranges.js';
 
 export interface RangeDigest {
   readonly md5: string;
+  /** Rows read (digested or set aside). */
   readonly rows: number;
+  /** Keys (encoded) of rows set aside: written at or after the cutoff, or in the exclusion set. */
+  readonly recent: ReadonlySet<string>;
+}
+
+/**
+ * Rows a digest leaves out. `cutoffUs`: a row with any cell written at or
+ * after it (µs, as Cassandra's writetime) is set aside: it was written while
+ * every data layer was copying writes to both clusters with one timestamp, so
+ * the two sides agree on it once the write has landed on both — but a digest
+ * may catch it on one side before the other. `exclude`: keys set aside on
+ * either side by an earlier pass, left out on both.
+ */
+export interface DigestFilter {
+  readonly cutoffUs?: number;
+  readonly exclude?: ReadonlySet<string>;
 }
 
 /** A decoded value written in one unambiguous form, the same for both clusters' decodings. */
@@ -61,14 +77,38 @@ function feed(hash: Hash, v: unknown): void {
   }
 }
 
-/** Digests (range.start, range.end] at one cluster. */
-export async function digestRange(client: Client, schema: TableSchema, range: TokenRange, pageSize: number): Promise<RangeDigest> {
+/** A writetime as the driver decodes it (Long, bigint or number) in µs; null for an unset cell. */
+function micros(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (isLongLike(v)) return v.high * 2 ** 32 + (v.low >>> 0);
+  return Number(v);
+}
+
+/** Digests (range.start, range.end] at one cluster, leaving out the rows `filter` names. */
+export async function digestRange(client: Client, schema: TableSchema, range: TokenRange, pageSize: number, filter: DigestFilter = {}): Promise<RangeDigest> {
   const { keyStart, keyCount, valueStart } = scanLayout(schema);
   const hash = createHash('md5');
+  const recent = new Set<string>();
   let rows = 0;
   for await (const page of scanRange(client, schema, range.start, range.end, pageSize)) {
     for (const row of page.rows) {
       rows++;
+      if (filter.cutoffUs !== undefined || filter.exclude !== undefined) {
+        const keyHash = createHash('md5');
+        for (let k = keyStart; k < keyStart + keyCount; k++) feed(keyHash, row[k]);
+        const key = keyHash.digest('base64');
+        let late = filter.exclude?.has(key) ?? false;
+        for (let i = 0; !late && filter.cutoffUs !== undefined && i < schema.values.length; i++) {
+          const written = micros(row[valueStart + 3 * i + 1]);
+          if (written !== null && written >= filter.cutoffUs) late = true;
+        }
+        if (late) {
+          recent.add(key);
+          continue;
+        }
+      }
       hash.update('R');
       for (let k = keyStart; k < keyStart + keyCount; k++) feed(hash, row[k]);
       for (let i = 0; i < schema.values.length; i++) {
@@ -77,5 +117,5 @@ export async function digestRange(client: Client, schema: TableSchema, range: To
       }
     }
   }
-  return { md5: hash.digest('hex'), rows };
+  return { md5: hash.digest('hex'), rows, recent };
 }

@@ -177,6 +177,7 @@ export async function runSnapshot(opts: SnapshotOptions): Promise<SnapshotResult
         retry,
         recopy: (task) => copyTask(task, true),
         report,
+        ...(opts.copyOnWriteSinceUs === undefined ? {} : { cutoffUs: opts.copyOnWriteSinceUs }),
       });
     }
 

@@ -36,6 +36,13 @@ export interface SnapshotOptions {
   readonly batchBytes?: number;
   /** Verify by digest after copying (default true); re-copies differing ranges up to maxRecopies times (default 2). */
   readonly verify?: boolean | { readonly maxRecopies: number };
+  /**
+   * When every data layer began copying writes to both clusters (µs since the epoch, as
+   * Cassandra's writetime; the sync hook passes the moment their barrier passed). Rows written
+   * since are copy-on-write writes, identical on both sides once landed: verify leaves out those a
+   * digest catches on one side only. Unset: every row is compared.
+   */
+  readonly copyOnWriteSinceUs?: number;
   readonly retry?: Partial<RetryPolicy>;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: SnapshotProgress) => void;
