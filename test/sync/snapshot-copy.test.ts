@@ -198,12 +198,13 @@ describe('sync: datastore snapshot copy N1 → N2', function () {
     const checkpointRoot = root('resume'); // every range done: only the verify runs
     const since = BigInt(Date.now()) * 1000n;
     const sinceUs = Number(since);
-    const where = `WHERE tenant = 't3' AND bucket = 1 AND seq = 7 AND name = 'n1'`;
+    const where = `WHERE tenant = 't3' AND bucket = 1 AND seq = 8 AND name = 'n1'`; // a row both sides hold
     // A copy-on-write write that has landed at N1 and not yet at N2.
     await n1.execute(`UPDATE ${ks}.events USING TIMESTAMP ? SET note = 'landed at N1 first' ${where}`, [micros(since + 1000n)], { prepare: true });
     const res = await runSnapshot({ source: n1, target: n2, tables: [events], coordinator: zk, checkpointRoot, verify: { maxRecopies: 0 }, copyOnWriteSinceUs: sinceUs });
     assert.equal(res.verify?.rangesDiffered, 0, 'the late row is left out on both sides');
     assert.equal(res.verify?.recopies, 0);
+    assert.equal(res.verify?.lateRowsLeftOut, 1, 'and counted');
     // Without the copy-on-write time the same difference is a differing range.
     await rejectsWith(runSnapshot({ source: n1, target: n2, tables: [events], coordinator: zk, checkpointRoot, verify: { maxRecopies: 0 } }), 'NW_SYNC_VERIFY_FAILED');
     await runSnapshot({ source: n1, target: n2, tables: [events], ranges: 8 }); // N2 in line again

@@ -72,6 +72,8 @@ export interface VerifyFigures {
   readonly recopies: number;
   /** Rows digested at N1 in the last check of each range. */
   readonly rowsCompared: number;
+  /** Rows written since copy-on-write began that a digest caught on one side only, left out on both sides of ranges that then matched. */
+  readonly lateRowsLeftOut: number;
   readonly durationMs: number;
 }
 

@@ -47,6 +47,7 @@ export async function verifyRanges(tasks: readonly RangeTask[], ctx: VerifyConte
   const { cutoffUs } = ctx;
   const stop = (): boolean => ctx.signal?.aborted === true;
   const rowsByRange = new Map<RangeTask, number>();
+  let lateRowsLeftOut = 0;
 
   const check = async (list: readonly RangeTask[]): Promise<Differing[]> => {
     const out: Differing[] = [];
@@ -65,9 +66,9 @@ export async function verifyRanges(tasks: readonly RangeTask[], ctx: VerifyConte
               }),
             ]),
           );
-        // Rows written since the verify began are copy-on-write writes (same timestamp on both
-        // sides) that a digest may catch on one side before the other: a pass that finds such rows
-        // differing is repeated with them left out on both sides.
+        // Rows written since copy-on-write began (cutoffUs) carry the same timestamp on both sides
+        // once landed, but a digest may catch one on one side before the other: a pass that finds
+        // the range differing is repeated with such rows left out on both sides.
         let exclude = new Set<string>();
         let [a, b] = await both(cutoffUs === undefined ? {} : { cutoffUs });
         for (let pass = 1; pass < DIGEST_PASSES && a.md5 !== b.md5; pass++) {
@@ -78,6 +79,7 @@ export async function verifyRanges(tasks: readonly RangeTask[], ctx: VerifyConte
         }
         rowsByRange.set(task, a.rows);
         if (a.md5 !== b.md5) out.push({ task, n1Rows: a.rows, n2Rows: b.rows });
+        else lateRowsLeftOut += exclude.size;
         ctx.report(task.table);
       },
       stop,
@@ -121,6 +123,7 @@ export async function verifyRanges(tasks: readonly RangeTask[], ctx: VerifyConte
     rangesDiffered,
     recopies,
     rowsCompared: [...rowsByRange.values()].reduce((n, r) => n + r, 0),
+    lateRowsLeftOut,
     durationMs: performance.now() - started,
   };
 }
