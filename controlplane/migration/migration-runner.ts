@@ -148,8 +148,7 @@ export class MigrationRunner {
         if (log.status === 'paused') await this.handle.update({ status: 'running' }, { event: 'resumed' });
         next = this.nextPhase();
         if (!next) return;
-        this.markStarted({ phase: next, phaseStatus: 'started' }, { event: 'phase-started', phase: next });
-        if (!STARTS_WITH_FLIP.has(next)) await this.handle.flush();
+        await this.markStarted(next, { phase: next, phaseStatus: 'started' }, { event: 'phase-started', phase: next });
       }
       started = undefined;
       const t0 = performance.now();
@@ -163,8 +162,7 @@ export class MigrationRunner {
         const following = done ? undefined : PHASES[PHASES.indexOf(next) + 1];
         const control = following ? await this.readControl() : undefined;
         if (following && control && !control.abort && !control.pause) {
-          this.markStarted({ phaseStatus: 'started', phase: following, ...(result.change ?? {}) }, completed, { event: 'phase-started', phase: following });
-          if (!STARTS_WITH_FLIP.has(following)) await this.handle.flush();
+          await this.markStarted(following, { phaseStatus: 'started', phase: following, ...(result.change ?? {}) }, completed, { event: 'phase-started', phase: following });
           started = following;
           continue;
         }
@@ -197,10 +195,11 @@ export class MigrationRunner {
    * Records a phase start (and the completion before it). For a phase whose
    * first write is its state flip, the record is only staged: it goes out in
    * the flip's transaction, one coordinator round trip instead of two on the
-   * handover's clock. Otherwise the caller flushes it before the phase runs.
+   * handover's clock. Otherwise it is written now, before the phase runs.
    */
-  private markStarted(change: Parameters<LogHandle['update']>[0], ...events: Omit<LogEvent, 'at'>[]): void {
+  private async markStarted(phase: PhaseName, change: Parameters<LogHandle['update']>[0], ...events: Omit<LogEvent, 'at'>[]): Promise<void> {
     this.handle.stage(change, ...events);
+    if (!STARTS_WITH_FLIP.has(phase)) await this.handle.flush();
   }
 
   private nextPhase(): PhaseName | undefined {

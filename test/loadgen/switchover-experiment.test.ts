@@ -58,6 +58,11 @@ describe('switchover experiment (embedded system)', function () {
     for (const g of ['t1g0', 't1g1']) {
       const due = samples.filter((s) => s.op === 'write' && s.value?.startsWith(`${g}-`)).map((s) => s.start).sort((a, b) => a - b);
       assert.ok(due.length > 50, `${g}: ${due.length} writes`);
+      // Open loop: every request is due on the 10 ms grid of its gateway (a closed loop sends whenever a reply came back).
+      for (const t of due) {
+        const offGrid = (t - due[0]!) % 10;
+        assert.ok(Math.min(offGrid, 10 - offGrid) < 1e-6, `${g}: due at ${t} is off the 10 ms grid from ${due[0]}`);
+      }
     }
     const served = new Set(samples.map((s) => s.servedBy));
     assert.ok(served.has('n1') && served.has('n2'));

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Client } from 'cassandra-driver';
 import { scanLayout, scanRange } from './range-query.js';
 import type { TableSchema } from './table-schema.js';
-import { isLongLike, type TokenRange } from './token-ranges.js';
+import { isLongLike, tokenToBigInt, type TokenRange } from './token-ranges.js';
 
 /**
  * An md5 over one token range's content in token order: per row the key
@@ -77,32 +77,25 @@ function feed(hash: Hash, v: unknown): void {
   }
 }
 
-/** A writetime as the driver decodes it (Long, bigint or number) in µs; null for an unset cell. */
-function micros(v: unknown): number | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  if (isLongLike(v)) return v.high * 2 ** 32 + (v.low >>> 0);
-  return Number(v);
-}
-
 /** Digests (range.start, range.end] at one cluster, leaving out the rows `filter` names. */
 export async function digestRange(client: Client, schema: TableSchema, range: TokenRange, pageSize: number, filter: DigestFilter = {}): Promise<RangeDigest> {
   const { keyStart, keyCount, valueStart } = scanLayout(schema);
   const hash = createHash('md5');
   const recent = new Set<string>();
+  const filtering = filter.cutoffUs !== undefined || (filter.exclude?.size ?? 0) > 0;
   let rows = 0;
   for await (const page of scanRange(client, schema, range.start, range.end, pageSize)) {
     for (const row of page.rows) {
       rows++;
-      if (filter.cutoffUs !== undefined || filter.exclude !== undefined) {
+      if (filtering) {
         const keyHash = createHash('md5');
         for (let k = keyStart; k < keyStart + keyCount; k++) feed(keyHash, row[k]);
         const key = keyHash.digest('base64');
         let late = filter.exclude?.has(key) ?? false;
         for (let i = 0; !late && filter.cutoffUs !== undefined && i < schema.values.length; i++) {
-          const written = micros(row[valueStart + 3 * i + 1]);
-          if (written !== null && written >= filter.cutoffUs) late = true;
+          // writetime, a 64-bit µs count as the driver decodes it (Long or bigint); null for an unset cell
+          const written = row[valueStart + 3 * i + 1];
+          if (written !== null && written !== undefined && Number(tokenToBigInt(written)) >= filter.cutoffUs) late = true;
         }
         if (late) {
           recent.add(key);

@@ -70,12 +70,12 @@ export async function verifyRanges(tasks: readonly RangeTask[], ctx: VerifyConte
         // once landed, but a digest may catch one on one side before the other: a pass that finds
         // the range differing is repeated with such rows left out on both sides.
         let exclude = new Set<string>();
-        let [a, b] = await both(cutoffUs === undefined ? {} : { cutoffUs });
+        let [a, b] = await both({ cutoffUs });
         for (let pass = 1; pass < DIGEST_PASSES && a.md5 !== b.md5; pass++) {
           const late = new Set([...exclude, ...a.recent, ...b.recent]);
           if (late.size === exclude.size) break;
           exclude = late;
-          [a, b] = await both(cutoffUs === undefined ? { exclude } : { cutoffUs, exclude });
+          [a, b] = await both({ cutoffUs, exclude });
         }
         rowsByRange.set(task, a.rows);
         if (a.md5 !== b.md5) out.push({ task, n1Rows: a.rows, n2Rows: b.rows });
