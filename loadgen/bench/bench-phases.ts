@@ -92,8 +92,8 @@ export async function runFixedPhase(ctx: PhaseContext, rates: ReadonlyMap<Worklo
         const [paced, pacedCpu] = await measured(ctx, t, () =>
           runPaced({ baseUrl: t.url, workload: w, rate, warmupS: opts.warmupS, durationS: opts.fixedDurationS, connections: opts.connections }),
         );
-        samples.push({ ...sample(t.id, w.name, round, paced, pacedCpu), generator: 'paced', rate });
-        log(`${tag} paced      ${describe(paced, pacedCpu)}  (service p99 ${formatMs(paced.serviceUs.p99)} ms)`);
+        samples.push({ ...sample(t.id, w.name, round, paced, pacedCpu), generator: 'paced', rate, sendLateUs: { p99: paced.sendLateUs.p99, max: paced.sendLateUs.max } });
+        log(`${tag} paced      ${describe(paced, pacedCpu)}  (service p99 ${formatMs(paced.serviceUs.p99)} ms, sent late max ${formatMs(paced.sendLateUs.max)} ms)`);
         const base = { baseUrl: t.url, workload: w, connections: opts.connections, overallRate: rate };
         if (opts.warmupS > 0) await runAutocannon({ ...base, durationS: opts.warmupS });
         const [ac, acCpu] = await measured(ctx, t, () => runAutocannon({ ...base, durationS: opts.fixedDurationS }));

@@ -48,6 +48,8 @@ export interface FixedSample extends RunSample {
   readonly generator: FixedGenerator;
   /** The rate asked for, req/s. */
   readonly rate: number;
+  /** Paced runs: how late the generator sent requests after their due time (p99 and max, µs). */
+  readonly sendLateUs?: { readonly p99: number; readonly max: number } | undefined;
 }
 
 export interface SaturationCell {
@@ -93,6 +95,10 @@ export interface FixedCell {
   readonly failures: number;
   /** Median over rounds of (this p99 − direct p99) in the same round; undefined for direct. */
   readonly addedP99Us?: number;
+  /** Lowest and highest of those per-round differences. */
+  readonly addedP99RangeUs?: { readonly min: number; readonly max: number };
+  /** Paced runs: the most any of its rounds' requests left late (generator stall), µs; NaN when not measured. */
+  readonly sendLateMaxUs: number;
 }
 
 /** Median; NaN for an empty list. */
@@ -109,12 +115,17 @@ export function ratio(a: number, b: number): number {
 }
 
 /** Median of f(a, b) over rounds present on both sides. */
-export function pairedMedian(a: readonly RunSample[], b: readonly RunSample[], f: (x: RunSample, y: RunSample) => number): number {
+/** f of each run of `a` and the run of `b` from the same round (rounds without both are left out). */
+export function pairedValues<T extends RunSample>(a: readonly T[], b: readonly T[], f: (x: T, y: T) => number): number[] {
   const byRound = new Map(b.map((s) => [s.round, s]));
-  return median(a.flatMap((x) => {
+  return a.flatMap((x) => {
     const y = byRound.get(x.round);
     return y ? [f(x, y)] : [];
-  }));
+  });
+}
+
+export function pairedMedian<T extends RunSample>(a: readonly T[], b: readonly T[], f: (x: T, y: T) => number): number {
+  return median(pairedValues(a, b, f));
 }
 
 function pick<T extends RunSample>(samples: readonly T[], target: TargetId, workload: WorkloadName): T[] {
@@ -198,9 +209,11 @@ export function summarizeFixed(samples: readonly FixedSample[], targets: readonl
           otherCores: median(runs.map((r) => r.otherCores ?? NaN)),
           cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest ?? NaN)),
           failures: runs.reduce((n, r) => n + r.errors + r.non2xx, 0),
+          sendLateMaxUs: runs.some((r) => r.sendLateUs) ? Math.max(...runs.map((r) => r.sendLateUs?.max ?? 0)) : NaN,
         };
         if (target === 'direct' || direct.length === 0) return [cell];
-        return [{ ...cell, addedP99Us: pairedMedian(runs, direct, (x, y) => x.latencyUs.p99 - y.latencyUs.p99) }];
+        const added = pairedValues(runs, direct, (x, y) => x.latencyUs.p99 - y.latencyUs.p99);
+        return [{ ...cell, addedP99Us: median(added), addedP99RangeUs: { min: Math.min(...added), max: Math.max(...added) } }];
       });
     }),
   );
@@ -300,14 +313,18 @@ export function ratioTable(v: ReportView): Table {
 }
 
 export function fixedTable(v: ReportView, generator: FixedGenerator): Table {
-  const header = ['target', 'workload', 'rate req/s', 'achieved', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'added p99 ms', 'goal', 'CPU µs/req', 'others (cores)'];
+  const paced = generator === 'paced';
+  const header = ['target', 'workload', 'rate req/s', 'achieved', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'added p99 ms', 'range', 'goal', 'CPU µs/req', 'others (cores)', ...(paced ? ['sent late, max ms'] : [])];
   const rows = v.workloads.flatMap((w) =>
     v.fixedTargets.flatMap((target) => {
       const c = v.fixed.find((x) => x.generator === generator && x.target === target && x.workload === w.name);
       if (!c) return [];
       const goal = c.addedP99Us === undefined ? '—' : `≤ ${formatMs(GOAL_ADDED_P99_US)} ${mark(c.addedP99Us <= GOAL_ADDED_P99_US)}`;
-      const added = c.addedP99Us === undefined ? '—' : `${c.addedP99Us >= 0 ? '+' : ''}${formatMs(c.addedP99Us)}`;
-      return [[label(target, c.failures), w.label, formatInt(c.rate), formatInt(c.achievedRps), formatMs(c.p50Us), formatMs(c.p90Us), formatMs(c.p99Us), formatMs(c.p999Us), added, goal, Number.isNaN(c.cpuUsPerRequest) ? '—' : formatInt(c.cpuUsPerRequest), formatCores(c.otherCores)]];
+      const signed = (us: number): string => `${us >= 0 ? '+' : ''}${formatMs(us)}`;
+      const added = c.addedP99Us === undefined ? '—' : signed(c.addedP99Us);
+      const range = c.addedP99RangeUs === undefined ? '—' : `${signed(c.addedP99RangeUs.min)} to ${signed(c.addedP99RangeUs.max)}`;
+      const row = [label(target, c.failures), w.label, formatInt(c.rate), formatInt(c.achievedRps), formatMs(c.p50Us), formatMs(c.p90Us), formatMs(c.p99Us), formatMs(c.p999Us), added, range, goal, Number.isNaN(c.cpuUsPerRequest) ? '—' : formatInt(c.cpuUsPerRequest), formatCores(c.otherCores)];
+      return [paced ? [...row, formatMs(c.sendLateMaxUs)] : row];
     }),
   );
   return { title: v.fixedTitles[generator], header, rows, textColumns: 2 };

@@ -19,6 +19,12 @@ export interface PacedResult extends LoadResult {
   readonly latencyUs: LatencySummary;
   /** Latency from the moment each request was actually handed to the client. */
   readonly serviceUs: LatencySummary;
+  /**
+   * How late the generator handed each request to the client after its due
+   * time: its own timer slack and event-loop stalls. A large max here means
+   * the run's tail is partly the generator's, not the target's.
+   */
+  readonly sendLateUs: LatencySummary;
 }
 
 const DRAIN_LIMIT_MS = 15_000;
@@ -35,6 +41,7 @@ export async function runPaced(o: PacedRunOptions): Promise<PacedResult> {
   const pool = new Pool(o.baseUrl, { connections: o.connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const corrected = new LatencyRecorder();
   const service = new LatencyRecorder();
+  const late = new LatencyRecorder();
   const intervalMs = 1000 / o.rate;
   const start = performance.now();
   const recordFrom = start + o.warmupS * 1000;
@@ -50,6 +57,7 @@ export async function runPaced(o: PacedRunOptions): Promise<PacedResult> {
   const fire = (dueAt: number): void => {
     const measured = dueAt >= recordFrom;
     const sentAt = performance.now();
+    if (measured) late.recordMs(sentAt - dueAt);
     outstanding += 1;
     pool
       .request({ path: w.path, method: w.method, headers: w.headers, body: w.body ?? null })
@@ -102,8 +110,10 @@ export async function runPaced(o: PacedRunOptions): Promise<PacedResult> {
     durationS: lastResponseAt > firstResponseAt ? (lastResponseAt - firstResponseAt) / 1000 : o.durationS,
     latencyUs: corrected.summary(),
     serviceUs: service.summary(),
+    sendLateUs: late.summary(),
   };
   corrected.destroy();
   service.destroy();
+  late.destroy();
   return result;
 }

@@ -106,6 +106,24 @@ describe('bench-report', () => {
       assert.equal(cells.find((c) => c.generator === 'paced' && c.target === 'direct')!.addedP99Us, undefined);
       assert.equal(cells.find((c) => c.generator === 'autocannon' && c.target === 'gateway-undici')!.addedP99Us, 30);
     });
+
+    it('keeps the spread of the per-round added p99 and the worst generator lateness', () => {
+      const late = (s: FixedSample, max: number): FixedSample => ({ ...s, sendLateUs: { p99: max / 2, max } });
+      const samples = [
+        fixed('direct', 1, 1000),
+        late(fixed('gateway-undici', 1, 2500), 300),
+        fixed('direct', 2, 3000),
+        late(fixed('gateway-undici', 2, 3500), 9000),
+        fixed('direct', 3, 1000),
+        late(fixed('gateway-undici', 3, 41000), 200),
+      ];
+      const cells = summarizeFixed(samples, ['direct', 'gateway-undici'], ['get-1k']);
+      const gw = cells.find((c) => c.generator === 'paced' && c.target === 'gateway-undici')!;
+      assert.equal(gw.addedP99Us, 1500, 'median of +1500, +500 and +40000: one stalled round does not move it');
+      assert.deepEqual(gw.addedP99RangeUs, { min: 500, max: 40000 });
+      assert.equal(gw.sendLateMaxUs, 9000);
+      assert.ok(Number.isNaN(cells.find((c) => c.target === 'direct')!.sendLateMaxUs), 'not measured for these runs');
+    });
   });
 
   describe('otherLoad', () => {
@@ -138,7 +156,7 @@ describe('bench-report', () => {
 
   describe('renderReport', () => {
     const samples = [run('direct', 1, 10000), run('gateway-undici', 1, 2000), run('nginx-1w', 1, 5000)];
-    const fixedSamples = [fixed('direct', 1, 1000), fixed('gateway-undici', 1, 4000), fixed('nginx-1w', 1, 1500)];
+    const fixedSamples = [fixed('direct', 1, 1000), { ...fixed('gateway-undici', 1, 4000), sendLateUs: { p99: 700, max: 1250 } }, fixed('nginx-1w', 1, 1500)];
     const view: ReportView = {
       heading: 'Proxy bench test',
       workloads: [{ name: 'get-1k', label: 'GET 1 KB' }],
@@ -155,7 +173,7 @@ describe('bench-report', () => {
     it('shows figures next to their goals, met or missed', () => {
       const text = renderReport(view, 'text');
       assert.match(text, /gateway \(undici\) \/ nginx \(1 worker\)\s+≥ 0\.50\s+0\.40 ✗/);
-      assert.match(text, /gateway \(undici\)\s+GET 1 KB.*\+3\.00\s+≤ 2\.00 ✗\s+50\s/, 'added p99, goal, then CPU µs/req at the fixed rate');
+      assert.match(text, /gateway \(undici\)\s+GET 1 KB.*\+3\.00\s+\+3\.00 to \+3\.00\s+≤ 2\.00 ✗\s+50\s+0\.10\s+1\.25$/m, 'added p99, its range over rounds, goal, CPU µs/req, others, then how late the generator sent');
       assert.match(text, /nginx \(1 worker\)\s+GET 1 KB.*\+0\.50\s+≤ 2\.00 ✓/);
       assert.match(text, /\* a note/);
       assert.doesNotMatch(text, /Autocannon/, 'a generator without samples gets no table');
