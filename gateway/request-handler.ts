@@ -47,6 +47,17 @@ export function requestHost(req: IncomingMessage): string | GatewayError {
   return req.headers.host || new GatewayError('NW_GW_MISSING_HOST');
 }
 
+/** The exchange a client response belongs to and who finishes it (one shared 'close' listener: no closure per request). */
+const EXCHANGE = Symbol('northwest.exchange');
+type ExchangeSlot = ServerResponse & { [EXCHANGE]?: { ex: Exchange; handler: RequestHandler } };
+
+function onExchangeClose(this: ExchangeSlot): void {
+  const slot = this[EXCHANGE];
+  if (!slot) return;
+  this[EXCHANGE] = undefined;
+  slot.handler.finished(slot.ex);
+}
+
 /** The data plane: routes each request by Host and the app's mode. */
 export class RequestHandler {
   private readonly retryHooks: SendHooks;
@@ -69,7 +80,8 @@ export class RequestHandler {
       route: undefined,
       servedBy: 'none',
     };
-    res.once('close', () => this.finished(ex));
+    (res as ExchangeSlot)[EXCHANGE] = { ex, handler: this };
+    res.on('close', onExchangeClose);
     this.route(ex).catch((err: unknown) => this.fail(ex, err));
   };
 
@@ -192,7 +204,8 @@ export class RequestHandler {
     res.end(body);
   }
 
-  private finished(ex: Exchange): void {
+  /** Called once per exchange, when its response has closed (finished or aborted). */
+  finished(ex: Exchange): void {
     const app = ex.route?.runtime.name ?? '-';
     const status = ex.res.writableFinished ? String(ex.res.statusCode) : '499';
     const mode = ex.route?.state.mode ?? '-';

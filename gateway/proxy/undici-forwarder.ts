@@ -136,6 +136,8 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
   private resume: (() => void) | undefined = undefined;
   private upstreamDone = false;
   private settled = false;
+  /** A 'drain' listener is only added once a write found the client's buffer full. */
+  private drainListening = false;
 
   constructor(
     private readonly res: WriterSlot,
@@ -144,7 +146,8 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
     private readonly reject: (err: unknown) => void,
   ) {
     res[WRITER] = this;
-    res.once('close', onResponseClose);
+    // A shared function, removed in settle: no once() wrapper allocated per request.
+    res.on('close', onResponseClose);
   }
 
   responseClosed(): void {
@@ -164,7 +167,7 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
     const { res } = this;
     res[WRITER] = undefined;
     res.off('close', onResponseClose);
-    if (this.resume) res.off('drain', onResponseDrain);
+    if (this.drainListening) res.off('drain', onResponseDrain);
     if (err) this.reject(err);
     else this.resolve();
   }
@@ -179,13 +182,18 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true;
     this.started = true;
     this.resume = resume;
-    this.res.on('drain', onResponseDrain);
     this.res.writeHead(statusCode, clientHeaderList(rawHeaders, this.extra));
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    return this.res.write(chunk);
+    const room = this.res.write(chunk);
+    // false pauses undici until drained() resumes it.
+    if (!room && !this.drainListening) {
+      this.drainListening = true;
+      this.res.on('drain', onResponseDrain);
+    }
+    return room;
   }
 
   onComplete(): void {
