@@ -114,7 +114,6 @@ export function ratio(a: number, b: number): number {
   return b === 0 || Number.isNaN(a) || Number.isNaN(b) ? NaN : a / b;
 }
 
-/** Median of f(a, b) over rounds present on both sides. */
 /** f of each run of `a` and the run of `b` from the same round (rounds without both are left out). */
 export function pairedValues<T extends RunSample>(a: readonly T[], b: readonly T[], f: (x: T, y: T) => number): number[] {
   const byRound = new Map(b.map((s) => [s.round, s]));
@@ -124,6 +123,7 @@ export function pairedValues<T extends RunSample>(a: readonly T[], b: readonly T
   });
 }
 
+/** Median of f(a, b) over rounds present on both sides. */
 export function pairedMedian<T extends RunSample>(a: readonly T[], b: readonly T[], f: (x: T, y: T) => number): number {
   return median(pairedValues(a, b, f));
 }
