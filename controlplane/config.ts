@@ -1,11 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { isLoopbackHost } from '../gateway/config/config-schema.js';
-import { formatIssues } from '../gateway/config/load-config.js';
-import { coordinatorConfigSchema } from './coordinator/coordinator-config.js';
+import { isLoopbackHost, LOOPBACK_ONLY_MESSAGE } from '../platform/admin-http.js';
+import { loadConfigFile, parseConfig, type ConfigFailure } from '../platform/config-file.js';
+import { coordinatorConfigSchema } from '../platform/coordinator/coordinator-config.js';
 import { ControlError } from './errors.js';
 import { syncConfigSchema } from './sync/sync-config.js';
 
@@ -17,7 +14,7 @@ function defaultId(): string {
 }
 
 const adminSchema = z.strictObject({
-  host: z.string().refine(isLoopbackHost, 'admin must bind to a loopback address (127.0.0.0/8, ::1, localhost)').default('127.0.0.1'),
+  host: z.string().refine(isLoopbackHost, LOOPBACK_ONLY_MESSAGE).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(9911),
   /** Environment variable holding the admin token; without it every endpoint but /healthz answers 401. */
   tokenEnv: z.string().min(1).default('NORTHWEST_ADMIN_TOKEN'),
@@ -56,35 +53,14 @@ export type ControlPlaneConfig = z.output<typeof controlPlaneConfigSchema>;
 /** Which DNS provider the control plane talks to, and how; absent means no DNS phase. */
 export type ControlPlaneDnsConfig = z.output<typeof dnsSchema>;
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
+const fail: ConfigFailure = (detail, cause) => new ControlError('NW_CP_CONFIG_INVALID', detail, cause === undefined ? undefined : { cause });
 
 /** Validates an already-parsed config object; `source` names it in errors. */
 export function parseControlPlaneConfig(raw: unknown, source = '<inline>'): ControlPlaneConfig {
-  const r = controlPlaneConfigSchema.safeParse(raw);
-  if (!r.success) throw new ControlError('NW_CP_CONFIG_INVALID', `\n${formatIssues(source, r.error.issues)}`);
-  return deepFreeze(r.data);
+  return parseConfig(controlPlaneConfigSchema, raw, source, fail);
 }
 
 /** Reads, parses (YAML, or JSON for `.json`) and validates a control-plane config file. */
 export function loadControlPlaneConfig(file: string): ControlPlaneConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ControlError('NW_CP_CONFIG_INVALID', `${file}: cannot read: ${(err as Error).message}`, { cause: err });
-  }
-  const json = extname(file) === '.json';
-  let raw: unknown;
-  try {
-    raw = json ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new ControlError('NW_CP_CONFIG_INVALID', `${file}: not valid ${json ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err });
-  }
-  return parseControlPlaneConfig(raw, file);
+  return loadConfigFile(controlPlaneConfigSchema, file, fail);
 }

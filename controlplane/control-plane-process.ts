@@ -1,8 +1,8 @@
-import { createLogger, type Logger } from '../gateway/observability/logger.js';
+import { createLogger, type Logger } from '../platform/logger.js';
 import { ControlAdminServer, type ControlAdminAddress } from './admin/control-admin-server.js';
 import type { ControlPlaneConfig } from './config.js';
-import type { Coordinator } from './coordinator/coordinator.js';
-import { createCoordinator } from './coordinator/coordinator-config.js';
+import type { Coordinator } from '../platform/coordinator/coordinator.js';
+import { createCoordinator } from '../platform/coordinator/coordinator-config.js';
 import { ControlPlane } from './control-plane.js';
 import type { DnsSteps, SyncHook } from './migration/migration-hooks.js';
 import { createDnsProvider } from './dns/create-dns-provider.js';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Logger } from '../gateway/observability/logger.js';
-import type { Coordinator, TransactionOp } from './coordinator/coordinator.js';
+import type { Logger } from '../platform/logger.js';
+import type { Coordinator, TransactionOp } from '../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from './errors.js';
-import { encodeJson, layout, type AckInfo, type MemberInfo } from './layout.js';
+import { encodeJson, layout, type AckInfo, type MemberInfo } from '../protocol/coordinator-paths.js';
 import { LeaderElection } from './leader-election.js';
 import type { DnsSteps, SyncHook } from './migration/migration-hooks.js';
 import { controlPath, LogHandle, parseControl, parseLog, TERMINAL, type MigrationLog } from './migration/migration-log.js';

@@ -3,21 +3,12 @@
  * CLI and admin API. Codes are stable; `exitCode` is what the CLI exits with.
  */
 
-export interface ControlErrorSpec {
-  readonly status: number;
-  readonly message: string;
-}
+import { CodedError, isCodedError, type CodedErrorOptions, type ErrorSpec } from '../platform/coded-error.js';
+import { COORDINATOR_ERRORS } from '../platform/coordinator/coordinator-errors.js';
 
 export const CONTROL_ERRORS = {
-  NW_CP_CONFIG_INVALID: { status: 400, message: 'control-plane configuration is invalid' },
-  NW_CP_COORDINATOR_UNAVAILABLE: { status: 503, message: 'coordinator is not reachable' },
-  NW_CP_SESSION_EXPIRED: { status: 503, message: 'coordinator session expired' },
-  NW_CP_NODE_EXISTS: { status: 409, message: 'coordinator node already exists' },
-  NW_CP_NO_NODE: { status: 404, message: 'coordinator node does not exist' },
-  NW_CP_BAD_VERSION: { status: 409, message: 'coordinator node changed concurrently' },
-  NW_CP_NOT_EMPTY: { status: 409, message: 'coordinator node has children' },
-  NW_CP_NO_AUTH: { status: 403, message: 'coordinator refused access (ACL)' },
-  NW_CP_COORDINATOR_ERROR: { status: 500, message: 'coordinator operation failed' },
+  // The coordinator's codes (platform/coordinator/coordinator-errors.ts)
+  ...COORDINATOR_ERRORS,
   // Migrations
   NW_CP_PLAN_INVALID: { status: 400, message: 'migration plan is invalid' },
   NW_CP_UNKNOWN_APP: { status: 404, message: 'no live gateway serves this app' },
@@ -44,26 +35,20 @@ export const CONTROL_ERRORS = {
   NW_CP_DNS_THROTTLED: { status: 503, message: 'DNS provider throttled the request' },
   NW_CP_DNS_TIMEOUT: { status: 504, message: 'DNS change not INSYNC before the deadline' },
   NW_CP_DNS_ERROR: { status: 502, message: 'DNS provider request failed' },
-} as const satisfies Record<string, ControlErrorSpec>;
+} as const satisfies Record<string, ErrorSpec>;
 
 export type ControlErrorCode = keyof typeof CONTROL_ERRORS;
 
 /** An error with a stable code, the HTTP status the admin API answers with, and optional details. */
-export class ControlError extends Error {
-  override readonly name = 'ControlError';
-  readonly code: ControlErrorCode;
-  readonly status: number;
-  readonly details: Readonly<Record<string, unknown>> | undefined;
+export class ControlError extends CodedError<ControlErrorCode> {
+  override readonly name: string = 'ControlError';
 
-  constructor(code: ControlErrorCode, detail?: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
-    const spec = CONTROL_ERRORS[code];
-    super(detail ? `${spec.message}: ${detail}` : spec.message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.status = spec.status;
-    this.details = options?.details;
+  constructor(code: ControlErrorCode, detail?: string, options?: CodedErrorOptions) {
+    super(CONTROL_ERRORS, code, detail, options);
   }
 }
 
-export function isControlError(err: unknown, code?: ControlErrorCode): err is ControlError {
-  return err instanceof ControlError && (code === undefined || err.code === code);
+/** True for a control-plane error, the coordinator's included, optionally with one code. */
+export function isControlError(err: unknown, code?: ControlErrorCode): err is CodedError<ControlErrorCode> {
+  return isCodedError(err) && (code === undefined ? Object.hasOwn(CONTROL_ERRORS, err.code) : err.code === code);
 }

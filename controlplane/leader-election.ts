@@ -1,6 +1,6 @@
-import type { Logger } from '../gateway/observability/logger.js';
-import type { Coordinator } from './coordinator/coordinator.js';
-import { layout } from './layout.js';
+import type { Logger } from '../platform/logger.js';
+import type { Coordinator } from '../platform/coordinator/coordinator.js';
+import { layout } from '../protocol/coordinator-paths.js';
 
 /**
  * ZooKeeper's leader recipe: each candidate creates an ephemeral sequential

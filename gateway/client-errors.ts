@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { GatewayErrorCode } from './errors.js';
 import { GATEWAY_ERRORS } from './errors.js';
-import type { Logger } from './observability/logger.js';
+import type { Logger } from '../platform/logger.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 
 /** Maps a parser / socket error code from node's HTTP server to our error code. */

@@ -4,10 +4,7 @@
  * logs and alert on it) and the HTTP status is what a client sees.
  */
 
-export interface ErrorSpec {
-  readonly status: number;
-  readonly message: string;
-}
+import { CodedError, type CodedErrorOptions, type ErrorSpec } from '../platform/coded-error.js';
 
 export const GATEWAY_ERRORS = {
   NW_GW_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
@@ -45,19 +42,11 @@ export const GATEWAY_ERRORS = {
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 
 /** An error with a stable code and the HTTP status a client sees for it. */
-export class GatewayError extends Error {
-  override readonly name = 'GatewayError';
-  readonly code: GatewayErrorCode;
-  readonly status: number;
-  /** Seconds for Retry-After, when the client should come back. */
-  readonly retryAfterSeconds: number | undefined;
+export class GatewayError extends CodedError<GatewayErrorCode> {
+  override readonly name: string = 'GatewayError';
 
-  constructor(code: GatewayErrorCode, detail?: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
-    const spec = GATEWAY_ERRORS[code];
-    super(detail ? `${spec.message}: ${detail}` : spec.message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.status = spec.status;
-    this.retryAfterSeconds = options?.retryAfterSeconds;
+  constructor(code: GatewayErrorCode, detail?: string, options?: CodedErrorOptions) {
+    super(GATEWAY_ERRORS, code, detail, options);
   }
 }
 

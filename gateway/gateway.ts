@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from './config/config-schema.js';
 import { GatewayError } from './errors.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { createLogger, type Logger } from '../platform/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { buildUpstreamHeaders } from './proxy/forward-headers.js';
 import { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
 import { peerAddress, RequestHandler, requestHost, type WriteGuard } from './request-handler.js';
-import type { AppState, Deployment } from './state/app-state.js';
+import type { AppState, Deployment } from '../protocol/app-state.js';
 import { InFlightWrites } from './state/in-flight-writes.js';
 import type { AppRuntime } from './state/routing-table.js';
 import { StateStore, type ApplyResult } from './state/state-store.js';
@@ -17,6 +17,9 @@ import { HealthChecker } from './upstream/health-checker.js';
 import { UpstreamPool } from './upstream/upstream-pool.js';
 import { AdminServer } from './admin/admin-server.js';
 import { handleClientError } from './client-errors.js';
+import type { ListenerAddress } from './listener-address.js';
+
+export type { ListenerAddress } from './listener-address.js';
 
 /** Typed extension points; every one has a no-op default. */
 export interface GatewayOptions {
@@ -30,11 +33,6 @@ export interface GatewayOptions {
   readonly onWriteReleased?: (app: string, heldMs: number) => void;
 }
 
-export interface ListenerAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly url: string;
-}
 
 function listen(server: Server, host: string, port: number): Promise<ListenerAddress> {
   return new Promise((resolve, reject) => {

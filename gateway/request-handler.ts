@@ -11,7 +11,7 @@ import { BodyLimit, bufferBody, checkDeclaredLength, declaredLength, hasBody } f
 /** Request bodies up to this size are buffered before forwarding (cheaper, and replayable on retry). */
 const SMALL_BODY_BYTES = 64 * 1024;
 import { streamToClient, type SendHooks } from './proxy/undici-forwarder.js';
-import { isWriteMethod, type AppState, type Deployment } from './state/app-state.js';
+import { isWriteMethod, type AppState, type Deployment } from '../protocol/app-state.js';
 import type { AppRoute, RoutingTable } from './state/routing-table.js';
 
 /** Called before any write is forwarded; returning an error refuses it (lease fencing hooks in here). */

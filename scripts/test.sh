@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 echo "== typecheck"
 npx tsc --noEmit -p tsconfig.json
 
+echo "== dependency rules"
+npm run -s lint:deps
+
 echo "== services"
 bash scripts/services.sh up
 if [ "${NW_KEEP_SERVICES:-}" != "1" ]; then

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearerTokenProblem } from '../../platform/admin-http.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ControlError } from '../errors.js';
 
@@ -10,19 +10,11 @@ export interface AdminErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly details?: Readonly<Record<string, unknown>> };
 }
 
-/** Compares tokens in constant time (hashing first evens out the lengths). */
-function tokenMatches(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
 /** Throws NW_CP_ADMIN_UNAUTHORIZED unless the request carries `Authorization: Bearer <token>`. */
 export function authorize(token: string | undefined, req: IncomingMessage): void {
-  if (token === undefined || token === '') throw new ControlError('NW_CP_ADMIN_UNAUTHORIZED', 'no admin token is configured on this control plane');
-  const auth = req.headers.authorization ?? '';
-  const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-  if (!given || !tokenMatches(given, token)) throw new ControlError('NW_CP_ADMIN_UNAUTHORIZED');
+  const problem = bearerTokenProblem(token, req);
+  if (problem === 'no-token') throw new ControlError('NW_CP_ADMIN_UNAUTHORIZED', 'no admin token is configured on this control plane');
+  if (problem) throw new ControlError('NW_CP_ADMIN_UNAUTHORIZED');
 }
 
 /**

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { formatIssues } from '../../gateway/config/load-config.js';
-import type { Logger } from '../../gateway/observability/logger.js';
+import { formatIssues } from '../../platform/config-file.js';
+import type { Logger } from '../../platform/logger.js';
 import type { ControlPlane } from '../control-plane.js';
 import { ControlError, isControlError } from '../errors.js';
 import { parsePlan } from '../migration/plan.js';

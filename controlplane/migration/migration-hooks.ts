@@ -1,4 +1,4 @@
-import type { DataMode } from '../../gateway/state/app-state.js';
+import type { DataMode } from '../../protocol/app-state.js';
 import type { MigrationLog } from './migration-log.js';
 import type { MigrationPlan } from './plan.js';
 

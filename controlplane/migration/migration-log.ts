@@ -1,8 +1,8 @@
-import type { DataMode } from '../../gateway/state/app-state.js';
-import type { Coordinator, TransactionOp } from '../coordinator/coordinator.js';
+import type { DataMode } from '../../protocol/app-state.js';
+import type { Coordinator, TransactionOp } from '../../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from '../errors.js';
-import type { BarrierReport } from '../fleet/fleet-barrier.js';
-import { encodeJson, layout } from '../layout.js';
+import type { BarrierReport } from '../../fleet/fleet-barrier.js';
+import { encodeJson, layout } from '../../protocol/coordinator-paths.js';
 import type { MigrationPlan } from './plan.js';
 
 export const PHASES = ['prepare', 'sync', 'fence', 'proxy', 'redirect', 'dns', 'done'] as const;

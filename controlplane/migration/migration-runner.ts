@@ -1,10 +1,10 @@
-import type { Logger } from '../../gateway/observability/logger.js';
-import type { Coordinator } from '../coordinator/coordinator.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from '../errors.js';
-import { waitForFleet, type BarrierReport } from '../fleet/fleet-barrier.js';
-import { writeAppStates, type DesiredAppState } from '../fleet/state-writer.js';
-import { layout } from '../layout.js';
-import { LOCAL_DATA_MODE, type DataMode } from '../../gateway/state/app-state.js';
+import { waitForFleet, type BarrierReport } from '../../fleet/fleet-barrier.js';
+import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
+import { layout } from '../../protocol/coordinator-paths.js';
+import { LOCAL_DATA_MODE, type DataMode } from '../../protocol/app-state.js';
 import type { DnsSteps, SyncHook } from './migration-hooks.js';
 import { controlPath, LogHandle, parseControl, PHASES, TERMINAL, type LogEvent, type MigrationControl, type PhaseName } from './migration-log.js';
 import { n2TakesWrites, phaseState } from './phase-states.js';

@@ -1,5 +1,5 @@
-import type { DataMode, MigrationTag } from '../../gateway/state/app-state.js';
-import type { DesiredAppState } from '../fleet/state-writer.js';
+import type { DataMode, MigrationTag } from '../../protocol/app-state.js';
+import type { DesiredAppState } from '../../fleet/state-writer.js';
 import type { PhaseName } from './migration-log.js';
 import type { MigrationPlan } from './plan.js';
 

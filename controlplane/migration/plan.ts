@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { formatIssues } from '../../gateway/config/load-config.js';
+import { loadConfigFile, parseConfig, type ConfigFailure } from '../../platform/config-file.js';
 import { ControlError } from '../errors.js';
 
 const appName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'app names are lowercase [a-z0-9-]');
@@ -103,24 +100,12 @@ export const planSchema = z.strictObject({
 export type MigrationPlanInput = z.input<typeof planSchema>;
 export type MigrationPlan = z.output<typeof planSchema>;
 
+const fail: ConfigFailure = (detail) => new ControlError('NW_CP_PLAN_INVALID', detail);
+
 export function parsePlan(raw: unknown, source = '<plan>'): MigrationPlan {
-  const r = planSchema.safeParse(raw);
-  if (!r.success) throw new ControlError('NW_CP_PLAN_INVALID', `\n${formatIssues(source, r.error.issues)}`);
-  return r.data;
+  return parseConfig(planSchema, raw, source, fail);
 }
 
 export function loadPlan(file: string): MigrationPlan {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ControlError('NW_CP_PLAN_INVALID', `${file}: cannot read: ${(err as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new ControlError('NW_CP_PLAN_INVALID', `${file}: not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
-  }
-  return parsePlan(raw, file);
+  return loadConfigFile(planSchema, file, fail);
 }

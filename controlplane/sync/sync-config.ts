@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { cacheConfigSchema } from './cache/cache-config.js';
-import { CQL_IDENTIFIER, datastoreConfigSchema } from './datastore/datastore-config.js';
-import { metadataSyncConfigSchema } from './metadata/metadata-config.js';
+import { cacheConfigSchema } from '../../datasync/cache/cache-config.js';
+import { CQL_IDENTIFIER, datastoreConfigSchema } from '../../datasync/datastore/datastore-config.js';
+import { metadataSyncConfigSchema } from '../../datasync/metadata/metadata-config.js';
 
 const redisEndpoint = cacheConfigSchema.shape.local;
 const cluster = datastoreConfigSchema.shape.local;

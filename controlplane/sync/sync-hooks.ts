@@ -1,16 +1,16 @@
-import type { Logger } from '../../gateway/observability/logger.js';
-import type { Coordinator } from '../coordinator/coordinator.js';
-import { layout } from '../layout.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Coordinator } from '../../platform/coordinator/coordinator.js';
+import { layout } from '../../protocol/coordinator-paths.js';
 import type { SyncContext, SyncHook } from '../migration/migration-hooks.js';
-import { createCacheClient } from './cache/cache-config.js';
-import { warmUpCache } from './cache/cache-warmup.js';
-import { createClusterClient } from './datastore/datastore-config.js';
-import { runSnapshot } from './datastore/snapshot-copy.js';
-import { SyncError } from './errors.js';
-import { metadataCoordinator } from './metadata/metadata-config.js';
-import { copySubtree } from './metadata/subtree-copy.js';
-import { SubtreeFollower } from './metadata/subtree-follow.js';
-import { removeSubtree } from './metadata/subtree-remove.js';
+import { createCacheClient } from '../../datasync/cache/cache-config.js';
+import { warmUpCache } from '../../datasync/cache/cache-warmup.js';
+import { createClusterClient } from '../../datasync/datastore/datastore-config.js';
+import { runSnapshot } from '../../datasync/datastore/snapshot-copy.js';
+import { SyncError } from '../../datasync/errors.js';
+import { metadataCoordinator } from '../../datasync/metadata/metadata-config.js';
+import { copySubtree } from '../../datasync/metadata/subtree-copy.js';
+import { SubtreeFollower } from '../../datasync/metadata/subtree-follow.js';
+import { removeSubtree } from '../../datasync/metadata/subtree-remove.js';
 import type { CacheSyncConfig, DatastoreSyncConfig, SyncConfig } from './sync-config.js';
 
 export interface SyncHookDeps {

@@ -1,17 +1,23 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { bearerTokenProblem } from '../../platform/admin-http.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { Gateway, ListenerAddress } from '../gateway.js';
+import type { GatewayConfig } from '../config/config-schema.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { ApplyResult } from '../state/state-store.js';
+import type { ListenerAddress } from '../listener-address.js';
+import type { AppState } from '../../protocol/app-state.js';
+
+/** What the admin API reads from and applies to (the Gateway). */
+export interface AdminTarget {
+  readonly config: GatewayConfig;
+  readonly metrics: GatewayMetrics;
+  isReady(): boolean;
+  getState(): Record<string, AppState>;
+  applyStates(states: Readonly<Record<string, unknown>>): Promise<ApplyResult>;
+}
 
 const MAX_ADMIN_BODY = 1024 * 1024;
-
-/** Compares tokens in constant time (hashing first evens out the lengths). */
-function tokenMatches(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -49,7 +55,7 @@ export class AdminServer {
     readonly address: ListenerAddress,
   ) {}
 
-  static async start(gw: Gateway, host: string, port: number, token: string | undefined): Promise<AdminServer> {
+  static async start(gw: AdminTarget, host: string, port: number, token: string | undefined): Promise<AdminServer> {
     const server = createServer((req, res) => {
       AdminServer.route(gw, token, req, res).catch((err: unknown) => {
         const e = isGatewayError(err) ? err : new GatewayError('NW_GW_INTERNAL', (err as Error).message);
@@ -69,13 +75,12 @@ export class AdminServer {
   }
 
   private static authorize(token: string | undefined, req: IncomingMessage): void {
-    if (token === undefined) throw new GatewayError('NW_GW_ADMIN_UNAUTHORIZED', 'no admin token is configured on this gateway');
-    const auth = req.headers.authorization ?? '';
-    const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    if (!given || !tokenMatches(given, token)) throw new GatewayError('NW_GW_ADMIN_UNAUTHORIZED');
+    const problem = bearerTokenProblem(token, req);
+    if (problem === 'no-token') throw new GatewayError('NW_GW_ADMIN_UNAUTHORIZED', 'no admin token is configured on this gateway');
+    if (problem) throw new GatewayError('NW_GW_ADMIN_UNAUTHORIZED');
   }
 
-  private static async route(gw: Gateway, token: string | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private static async route(gw: AdminTarget, token: string | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://admin').pathname;
     const method = req.method ?? 'GET';
     const readOnly = method === 'GET' || method === 'HEAD';

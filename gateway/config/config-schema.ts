@@ -1,12 +1,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { coordinatorConfigSchema } from '../../controlplane/coordinator/coordinator-config.js';
+import { isLoopbackHost, LOOPBACK_ONLY_MESSAGE } from '../../platform/admin-http.js';
+import { coordinatorConfigSchema } from '../../platform/coordinator/coordinator-config.js';
 
 /** Loopback-only addresses: admin endpoints must never be reachable from the network. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}
 
 const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().positive();
@@ -72,7 +69,7 @@ const listenerSchema = z.strictObject({
 });
 
 const adminSchema = z.strictObject({
-  host: z.string().refine(isLoopbackHost, 'admin must bind to a loopback address (127.0.0.0/8, ::1, localhost)').default('127.0.0.1'),
+  host: z.string().refine(isLoopbackHost, LOOPBACK_ONLY_MESSAGE).default('127.0.0.1'),
   port,
   /** Environment variable holding the admin token. */
   tokenEnv: z.string().min(1).default('NORTHWEST_ADMIN_TOKEN'),

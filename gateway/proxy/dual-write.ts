@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import type { Deployment } from '../state/app-state.js';
+import type { Deployment } from '../../protocol/app-state.js';
 import { bufferBody } from './request-body.js';
 import { otherSide, poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './exchange.js';
 import { sendToPool, writeReply, type UpstreamReply } from './undici-forwarder.js';

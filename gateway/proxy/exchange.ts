@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/config-schema.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { AppRoute } from '../state/routing-table.js';
-import type { Deployment } from '../state/app-state.js';
+import type { Deployment } from '../../protocol/app-state.js';
 import type { InFlightWrites } from '../state/in-flight-writes.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { HeaderMap } from './forward-headers.js';

@@ -1,4 +1,4 @@
-import type { Deployment } from './app-state.js';
+import type { Deployment } from '../../protocol/app-state.js';
 
 interface DrainWaiter {
   readonly app: string;

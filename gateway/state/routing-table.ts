@@ -1,6 +1,6 @@
 import type { AppConfig } from '../config/config-schema.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
-import type { AppState } from './app-state.js';
+import type { AppState } from '../../protocol/app-state.js';
 import type { WriteHold } from './write-hold.js';
 
 /** Long-lived runtime objects of one app; they outlive state swaps. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
-import { formatIssues } from '../config/load-config.js';
-import { allowedWriteTargets, parseAppState, type AppState, type Deployment } from './app-state.js';
+import { formatIssues } from '../../platform/config-file.js';
+import { allowedWriteTargets, parseAppState, type AppState, type Deployment } from '../../protocol/app-state.js';
 import type { InFlightWrites } from './in-flight-writes.js';
 import { RoutingTable, type AppRoute, type AppRuntime } from './routing-table.js';
 

@@ -1,5 +1,5 @@
 import type { PoolConfig } from '../config/config-schema.js';
-import type { Deployment } from '../state/app-state.js';
+import type { Deployment } from '../../protocol/app-state.js';
 import { LeastInFlightPolicy, RoundRobinPolicy, type SelectionPolicy } from './selection-policy.js';
 import { UpstreamServer, type ConnectionOptions } from './upstream-server.js';
 

@@ -3,7 +3,7 @@
  * (ms since the run started), so the chart and the failure breakdown use the
  * control plane's own timeline.
  */
-import type { LogEvent, PhaseName } from '../../controlplane/migration/migration-log.js';
+import type { LogEvent, PhaseName } from '../../controlplane/index.js';
 import type { PhaseMark } from '../load-model.js';
 
 function labelOf(e: LogEvent): string | undefined {

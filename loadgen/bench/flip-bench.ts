@@ -5,9 +5,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { ZooKeeperCoordinator } from '../../controlplane/coordinator/zookeeper-coordinator.js';
-import { waitForFleet } from '../../controlplane/fleet/fleet-barrier.js';
-import { writeAppStates, type DesiredAppState } from '../../controlplane/fleet/state-writer.js';
+import { ZooKeeperCoordinator } from '../../platform/index.js';
+import { waitForFleet, writeAppStates, type DesiredAppState } from '../../fleet/index.js';
 import { startFlipFleet, type FlipFleet } from './flip-fleet.js';
 import { LatencyRecorder, type LatencySummary } from './latency-histogram.js';
 

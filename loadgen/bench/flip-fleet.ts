@@ -1,7 +1,6 @@
-import { parseGatewayConfig } from '../../gateway/config/load-config.js';
-import { startEchoUpstream, type EchoUpstream } from '../../gateway/dev/echo-upstream.js';
-import { createLogger } from '../../gateway/observability/logger.js';
-import { startGatewayMember, type GatewayMember } from '../../controlplane/fleet/gateway-member.js';
+import { parseGatewayConfig, startGatewayMember, type GatewayMember } from '../../gateway/index.js';
+import { startEchoUpstream, type EchoUpstream } from '../reference-app/echo-upstream.js';
+import { createLogger } from '../../platform/index.js';
 
 export interface FlipFleet {
   readonly members: readonly GatewayMember[];

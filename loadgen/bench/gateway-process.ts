@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Gateway, parseGatewayConfig, type GatewayConfigInput } from '../../gateway/index.js';
-import { createLogger } from '../../gateway/observability/logger.js';
+import { createLogger } from '../../platform/index.js';
 
 type GatewayEngine = NonNullable<GatewayConfigInput['engine']>;
 

@@ -1,12 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'cassandra-driver';
-import { createCacheClient, type RedisEndpointConfig } from '../../controlplane/sync/cache/cache-config.js';
-import { deleteKeysUnder } from '../../controlplane/sync/cache/key-prefix.js';
-import { RedisCacheLayer } from '../../controlplane/sync/cache/redis-cache-layer.js';
-import { DataLayerMember } from '../../controlplane/sync/data-layer-member.js';
-import { CassandraDataLayer } from '../../controlplane/sync/datastore/cassandra-data-layer.js';
-import { createClusterClient, type DatastoreClusterConfig } from '../../controlplane/sync/datastore/datastore-config.js';
-import { createSyncHooks } from '../../controlplane/sync/sync-hooks.js';
+import { createCacheClient, type RedisEndpointConfig, deleteKeysUnder, RedisCacheLayer, DataLayerMember, CassandraDataLayer, createClusterClient, type DatastoreClusterConfig } from '../../datasync/index.js';
+import { createSyncHooks } from '../../controlplane/index.js';
 import { CachedStore } from '../reference-app/cached-store.js';
 import { CassandraStore } from '../reference-app/cassandra-store.js';
 import type { ExperimentStores, StoreContext, StoreFactory } from './experiment-stores.js';

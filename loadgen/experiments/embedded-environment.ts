@@ -1,4 +1,4 @@
-import type { Logger } from '../../gateway/observability/logger.js';
+import type { Logger } from '../../platform/index.js';
 import { startExperimentEnvironment, type ExperimentEnvironment } from './experiment-environment.js';
 
 export { APP, APP_HOST, type ExperimentEnvironment } from './experiment-environment.js';

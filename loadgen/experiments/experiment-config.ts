@@ -1,9 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { formatIssues } from '../../gateway/config/load-config.js';
-import { cacheConfigSchema } from '../../controlplane/sync/cache/cache-config.js';
-import { datastoreConfigSchema } from '../../controlplane/sync/datastore/datastore-config.js';
+import { parseConfig, readConfigFile, type ConfigFailure } from '../../platform/index.js';
+import { cacheConfigSchema, datastoreConfigSchema } from '../../datasync/index.js';
 import { ExperimentError } from './experiment-errors.js';
 
 const syncSchema = z.strictObject({
@@ -100,20 +97,14 @@ export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
 export type StoreConfig = ExperimentConfig['store'];
 export type PlanSync = z.output<typeof syncSchema>;
 
+const fail: ConfigFailure = (detail, cause) => new ExperimentError('NW_EXP_CONFIG_INVALID', detail, cause === undefined ? undefined : { cause });
+
 /** Validates a parsed config; `source` (a file name) is named in every error line with the field. */
 export function parseExperimentConfig(raw: unknown, source = '<inline>'): ExperimentConfig {
-  const r = experimentConfigSchema.safeParse(raw ?? {});
-  if (!r.success) throw new ExperimentError('NW_EXP_CONFIG_INVALID', `\n${formatIssues(source, r.error.issues)}`);
-  return Object.freeze(r.data);
+  return parseConfig(experimentConfigSchema, raw ?? {}, source, fail);
 }
 
 /** Reads and validates a YAML (or JSON) experiment config file. */
 export function loadExperimentConfig(file: string): ExperimentConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ExperimentError('NW_EXP_CONFIG_INVALID', `${file}: ${(err as Error).message}`, { cause: err });
-  }
-  return parseExperimentConfig(raw, file);
+  return parseExperimentConfig(readConfigFile(file, fail), file);
 }

@@ -1,10 +1,7 @@
-import { parseGatewayConfig } from '../../gateway/config/load-config.js';
+import { parseGatewayConfig, startGatewayMember, type GatewayMember } from '../../gateway/index.js';
 import type { GatewayConfigInput } from '../../gateway/index.js';
-import { createLogger, type Logger } from '../../gateway/observability/logger.js';
-import { ControlPlane } from '../../controlplane/control-plane.js';
-import { dnsSteps } from '../../controlplane/dns/dns-steps.js';
-import { startGatewayMember, type GatewayMember } from '../../controlplane/fleet/gateway-member.js';
-import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
+import { createLogger, type Logger } from '../../platform/index.js';
+import { ControlPlane, dnsSteps, type SyncHook } from '../../controlplane/index.js';
 import type { KvStore } from '../reference-app/kv-store.js';
 import { startReferenceApp, type ReferenceApp } from '../reference-app/reference-app.js';
 import type { ExperimentConfig, PlanSync } from './experiment-config.js';

@@ -1,10 +1,8 @@
-import type { Coordinator } from '../../controlplane/coordinator/coordinator.js';
-import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
-import type { Logger } from '../../gateway/observability/logger.js';
+import type { Coordinator, Logger } from '../../platform/index.js';
+import type { SyncHook } from '../../controlplane/index.js';
 import type { KvStore } from '../reference-app/kv-store.js';
 import { MemoryStore } from '../reference-app/memory-store.js';
-import type { PlanSync, StoreConfig } from './experiment-config.js';
-import { backedStores } from './backed-stores.js';
+import type { PlanSync } from './experiment-config.js';
 import { copyMissingKeys } from './memory-sync-hook.js';
 
 /** What a store factory may use; a factory that needs none of it can ignore the argument. */
@@ -52,10 +50,3 @@ export function planSync(stores: ExperimentStores): PlanSync {
   return stores.sync ?? { mode: 'mirror', hooks: [...(stores.syncHooks?.keys() ?? [])] };
 }
 
-/** The factory a config's `store` section names; its `sync` (if given) overrides the store's own. */
-export function storeFactoryFor(cfg: StoreConfig): StoreFactory {
-  const base: StoreFactory = cfg.kind === 'cassandra' ? backedStores(cfg) : memoryStores;
-  if (!cfg.sync) return base;
-  const sync = cfg.sync;
-  return async (ctx) => ({ ...(await base(ctx)), sync });
-}

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { overheadTable } from '../report/markdown-report.js';
 import type { ExperimentConfig } from './experiment-config.js';
 import { startExperimentEnvironment } from './experiment-environment.js';
-import { storeFactoryFor } from './experiment-stores.js';
+import { storeFactoryFor } from './store-factory.js';
 import { runOverheadExperiment } from './overhead-experiment.js';
 import { describeConfig } from './switchover-command.js';
 

@@ -1,6 +1,4 @@
-import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
-import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
-import { parsePlan } from '../../controlplane/migration/plan.js';
+import { type SyncHook, type MigrationLog, parsePlan } from '../../controlplane/index.js';
 import { isSuccess, type Sample } from '../load-model.js';
 import { runFixedRate } from '../load/fixed-rate.js';
 import { keyName, Workload } from '../load/workload.js';

@@ -4,7 +4,8 @@ import { createProgress } from '../load/progress.js';
 import type { TrialFigures } from '../report/report-model.js';
 import type { ExperimentConfig } from './experiment-config.js';
 import { startExperimentEnvironment } from './experiment-environment.js';
-import { storeFactoryFor, type StoreFactory } from './experiment-stores.js';
+import type { StoreFactory } from './experiment-stores.js';
+import { storeFactoryFor } from './store-factory.js';
 import { runSwitchoverExperiment, type SwitchoverExperimentResult } from './switchover-experiment.js';
 import type { TrialResult } from './switchover-trial.js';
 

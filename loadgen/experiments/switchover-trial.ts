@@ -7,8 +7,7 @@ import { runFixedRate } from '../load/fixed-rate.js';
 import type { Progress } from '../load/progress.js';
 import { keyName, Workload, type WorkloadOptionsInput } from '../load/workload.js';
 import type { SwitchoverRun, TrialFigures } from '../report/report-model.js';
-import { parsePlan } from '../../controlplane/migration/plan.js';
-import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
+import { parsePlan, type MigrationLog } from '../../controlplane/index.js';
 import { APP, type ExperimentEnvironment } from './experiment-environment.js';
 import { N2_VALUES } from './trial-dns.js';
 

@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { CoordinatorConfig } from '../../controlplane/coordinator/coordinator-config.js';
-import type { Coordinator } from '../../controlplane/coordinator/coordinator.js';
-import { EmbeddedCoordinator, EmbeddedStore } from '../../controlplane/coordinator/embedded-coordinator.js';
-import { ZooKeeperCoordinator } from '../../controlplane/coordinator/zookeeper-coordinator.js';
+import { type CoordinatorConfig, type Coordinator, EmbeddedCoordinator, EmbeddedStore, ZooKeeperCoordinator } from '../../platform/index.js';
 import type { ExperimentConfig } from './experiment-config.js';
 
 /** One trial's coordination space: an embedded store, or a fresh chroot on a ZooKeeper ensemble. */

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, DeleteHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
-import type { DnsProvider, DnsRecord } from '../../controlplane/dns/dns-provider.js';
-import { MemoryDnsProvider } from '../../controlplane/dns/memory-dns-provider.js';
-import { Route53DnsProvider } from '../../controlplane/dns/route53-provider.js';
+import { type DnsProvider, type DnsRecord, MemoryDnsProvider, Route53DnsProvider } from '../../controlplane/index.js';
 import type { ExperimentConfig } from './experiment-config.js';
 import { ExperimentError } from './experiment-errors.js';
 

@@ -1,4 +1,4 @@
-import type { RedisCacheLayer } from '../../controlplane/sync/cache/redis-cache-layer.js';
+import type { RedisCacheLayer } from '../../datasync/index.js';
 import type { KvEntry, KvStore } from './kv-store.js';
 
 export interface CachedStoreOptions {

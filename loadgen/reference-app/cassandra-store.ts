@@ -1,6 +1,4 @@
-import type { CassandraDataLayer } from '../../controlplane/sync/datastore/cassandra-data-layer.js';
-import { CQL_IDENTIFIER } from '../../controlplane/sync/datastore/datastore-config.js';
-import { SyncError } from '../../controlplane/sync/errors.js';
+import { type CassandraDataLayer, CQL_IDENTIFIER, SyncError } from '../../datasync/index.js';
 import type { KvEntry, KvStore } from './kv-store.js';
 
 

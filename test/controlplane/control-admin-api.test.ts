@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ControlAdminServer, type ControlPlaneApi } from '../../controlplane/admin/control-admin-server.js';
 import type { MigrationEventsPage } from '../../controlplane/admin/migration-events.js';
 import type { FleetStatus } from '../../controlplane/control-plane.js';
-import { layout } from '../../controlplane/layout.js';
+import { layout } from '../../protocol/coordinator-paths.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
 import { adminCall, CP_TOKEN, errorOf, gate, startControlHarness, type ControlHarness } from '../support/control-plane-harness.js';
 

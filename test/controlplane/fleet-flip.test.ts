@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { EmbeddedCoordinator, EmbeddedStore } from '../../controlplane/coordinator/embedded-coordinator.js';
-import { waitForFleet } from '../../controlplane/fleet/fleet-barrier.js';
-import { writeAppStates } from '../../controlplane/fleet/state-writer.js';
-import { layout } from '../../controlplane/layout.js';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
+import { waitForFleet } from '../../fleet/fleet-barrier.js';
+import { writeAppStates } from '../../fleet/state-writer.js';
+import { layout } from '../../protocol/coordinator-paths.js';
 import { call } from '../support/gateway-harness.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { createLogger } from '../../gateway/observability/logger.js';
-import { EmbeddedCoordinator, EmbeddedStore } from '../../controlplane/coordinator/embedded-coordinator.js';
+import { createLogger } from '../../platform/logger.js';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
 import { dnsSteps } from '../../controlplane/dns/dns-steps.js';
 import { MemoryDnsProvider } from '../../controlplane/dns/memory-dns-provider.js';

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { createLogger } from '../../gateway/observability/logger.js';
-import { EmbeddedCoordinator, EmbeddedStore } from '../../controlplane/coordinator/embedded-coordinator.js';
+import { createLogger } from '../../platform/logger.js';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
 import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
 import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
-import { layout } from '../../controlplane/layout.js';
-import type { TransactionOp } from '../../controlplane/coordinator/coordinator.js';
+import { layout } from '../../protocol/coordinator-paths.js';
+import type { TransactionOp } from '../../platform/coordinator/coordinator.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
 
 const silent = createLogger('silent');

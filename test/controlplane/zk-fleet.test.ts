@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { removeSubtree } from '../../controlplane/sync/metadata/subtree-remove.js';
+import { removeSubtree } from '../../datasync/metadata/subtree-remove.js';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
-import { createLogger } from '../../gateway/observability/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
-import { ZooKeeperCoordinator } from '../../controlplane/coordinator/zookeeper-coordinator.js';
+import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
 import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
 import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';

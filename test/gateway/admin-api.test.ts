@@ -91,7 +91,7 @@ describe('admin API', () => {
 
   it('refuses every change when no token is configured', async () => {
     const { Gateway, parseGatewayConfig } = await import('../../gateway/index.js');
-    const { createLogger } = await import('../../gateway/observability/logger.js');
+    const { createLogger } = await import('../../platform/logger.js');
     const config = parseGatewayConfig({
       listeners: [{ port: 0 }],
       admin: { port: 0, tokenEnv: 'NW_TEST_TOKEN_THAT_IS_NOT_SET' },

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'undici';
-import { startEchoUpstream, type EchoUpstream } from '../../gateway/dev/echo-upstream.js';
+import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
 import { call, startGatewayHarness, type Harness } from '../support/gateway-harness.js';
 import { startHangingServer, startSlowHeadersServer, type FaultyUpstream } from '../support/faulty-upstreams.js';
 import { eventually } from '../support/metrics-scrape.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { startEchoUpstream, type EchoUpstream } from '../../gateway/dev/echo-upstream.js';
+import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
 import { GatewayError, type GatewayErrorCode } from '../../gateway/errors.js';
 import { isConnectFailure, toUpstreamError } from '../../gateway/proxy/upstream-errors.js';
 import { call, startGatewayHarness, type Harness, type SimpleResponse } from '../support/gateway-harness.js';

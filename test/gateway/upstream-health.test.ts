@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { startEchoUpstream, type EchoUpstream } from '../../gateway/dev/echo-upstream.js';
+import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
 import { UpstreamServer } from '../../gateway/upstream/upstream-server.js';
 import { call, startGatewayHarness, type Harness } from '../support/gateway-harness.js';
 import { startRefusingPort, startSwitchableHealthServer, type FaultyUpstream, type SwitchableHealthServer } from '../support/faulty-upstreams.js';

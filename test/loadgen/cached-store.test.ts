@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { RedisCacheLayer } from '../../controlplane/sync/cache/redis-cache-layer.js';
-import { isSyncError } from '../../controlplane/sync/errors.js';
+import { RedisCacheLayer } from '../../datasync/layer/redis-cache-layer.js';
+import { isSyncError } from '../../datasync/errors.js';
 import { CachedStore } from '../../loadgen/reference-app/cached-store.js';
 import { MemoryStore } from '../../loadgen/reference-app/memory-store.js';
-import { openTestRedis, type TestRedis } from '../sync/cache-test-redis.js';
+import { openTestRedis, type TestRedis } from '../datasync/cache-test-redis.js';
 
 describe('reference app: CachedStore (cache-aside over a KvStore, real Redis)', function () {
   this.timeout(30_000);

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
-import { ZooKeeperCoordinator } from '../../controlplane/coordinator/zookeeper-coordinator.js';
+import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
 import { parseExperimentConfig } from '../../loadgen/experiments/experiment-config.js';
 import { runConfiguredSwitchover } from '../../loadgen/experiments/switchover-command.js';
 import type { TrialResult } from '../../loadgen/experiments/switchover-trial.js';

@@ -1,7 +1,7 @@
 import { request, type Dispatcher } from 'undici';
-import { createLogger } from '../../gateway/observability/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { parseControlPlaneConfig } from '../../controlplane/config.js';
-import { EmbeddedCoordinator, EmbeddedStore } from '../../controlplane/coordinator/embedded-coordinator.js';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../../controlplane/control-plane-process.js';
 import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
 import { startFleet, type Fleet } from './fleet-harness.js';

@@ -1,7 +1,7 @@
 // Real Cassandra clusters (n1, n2) and ZooKeeper chroots for the data-layer tests, with clean-up.
 import { randomBytes } from 'node:crypto';
 import cassandra from 'cassandra-driver';
-import type { Coordinator } from '../../controlplane/coordinator/coordinator.js';
+import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import { requireService, type CassandraEndpoint } from './service-endpoints.js';
 
 /** A driver client for one of the services' clusters (or any host:port, e.g. an unused one). */

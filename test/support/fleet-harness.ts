@@ -1,8 +1,10 @@
-import { Gateway, parseGatewayConfig, startEchoUpstream, type EchoUpstream } from '../../gateway/index.js';
-import { createLogger } from '../../gateway/observability/logger.js';
-import type { Coordinator } from '../../controlplane/coordinator/coordinator.js';
-import { CoordinatorLease } from '../../controlplane/fleet/coordinator-lease.js';
-import { GatewayAgent } from '../../controlplane/fleet/gateway-agent.js';
+import { Gateway, parseGatewayConfig } from '../../gateway/index.js';
+import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
+import { createLogger } from '../../platform/logger.js';
+import type { Coordinator } from '../../platform/coordinator/coordinator.js';
+import { CoordinatorLease } from '../../fleet/coordinator-lease.js';
+import { GatewayAgent } from '../../gateway/fleet/gateway-agent.js';
+import { leaseWriteGuard } from '../../gateway/fleet/lease-write-guard.js';
 
 export interface FleetMember {
   readonly id: string;
@@ -50,7 +52,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     });
     const lease = new CoordinatorLease(opts.leaseMs ?? 3000);
     const logger = createLogger('silent');
-    const gateway = await Gateway.start({ config, logger, writeGuard: lease.guard });
+    const gateway = await Gateway.start({ config, logger, writeGuard: leaseWriteGuard(lease) });
     const coordinator = opts.coordinator();
     const agent = new GatewayAgent({ gateway, coordinator, lease, memberId: id, reconcileMs: opts.reconcileMs ?? 1000, logger });
     await agent.start();

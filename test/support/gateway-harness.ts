@@ -1,6 +1,7 @@
 import { request, type Dispatcher } from 'undici';
-import { Gateway, parseGatewayConfig, startEchoUpstream, type EchoUpstream, type GatewayConfigInput } from '../../gateway/index.js';
-import { createLogger } from '../../gateway/observability/logger.js';
+import { Gateway, parseGatewayConfig, type GatewayConfigInput } from '../../gateway/index.js';
+import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
+import { createLogger } from '../../platform/logger.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 

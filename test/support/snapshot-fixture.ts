@@ -3,8 +3,8 @@
 // different write times and TTLs, and a dump (values + write times) to compare both sides.
 import cassandra from 'cassandra-driver';
 import { randomBytes } from 'node:crypto';
-import { readTableSchema, ident, qualified, type TableRef } from '../../controlplane/sync/datastore/table-schema.js';
-import { runBounded } from '../../controlplane/sync/datastore/bounded-pool.js';
+import { readTableSchema, ident, qualified, type TableRef } from '../../datasync/datastore/table-schema.js';
+import { runBounded } from '../../datasync/datastore/bounded-pool.js';
 import type { CassandraEndpoint } from './service-endpoints.js';
 
 const { Client, policies, types } = cassandra;

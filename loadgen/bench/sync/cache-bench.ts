@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createCacheClient, parseCacheConfig } from '../../../controlplane/sync/cache/cache-config.js';
-import { warmUpCache } from '../../../controlplane/sync/cache/cache-warmup.js';
-import { RedisCacheLayer } from '../../../controlplane/sync/cache/redis-cache-layer.js';
+import { createCacheClient, parseCacheConfig, warmUpCache, RedisCacheLayer, deleteKeysUnder } from '../../../datasync/index.js';
 import { LatencyRecorder, type LatencySummary } from '../latency-histogram.js';
-import { deleteKeysUnder } from '../../../controlplane/sync/cache/key-prefix.js';
 
 export interface CacheBenchOptions {
   readonly n1: { readonly host: string; readonly port: number };

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type cassandra from 'cassandra-driver';
-import { CassandraDataLayer } from '../../../controlplane/sync/datastore/cassandra-data-layer.js';
-import { createClusterClient, parseDatastoreConfig } from '../../../controlplane/sync/datastore/datastore-config.js';
+import { CassandraDataLayer, createClusterClient, parseDatastoreConfig } from '../../../datasync/index.js';
 import { Agent, request } from 'undici';
 import { CassandraStore } from '../../reference-app/cassandra-store.js';
 import { startReferenceApp } from '../../reference-app/reference-app.js';

@@ -1,10 +1,8 @@
 // The paper's Table 1: time to copy a ZooKeeper subtree from N1 to N2 against its node count.
 // Called from `npm run bench:sync`; no CLI of its own.
 import { randomBytes } from 'node:crypto';
-import { joinPath } from '../../../controlplane/coordinator/coordinator.js';
-import { ZooKeeperCoordinator } from '../../../controlplane/coordinator/zookeeper-coordinator.js';
-import { copySubtree } from '../../../controlplane/sync/metadata/subtree-copy.js';
-import { removeSubtree } from '../../../controlplane/sync/metadata/subtree-remove.js';
+import { joinPath, ZooKeeperCoordinator } from '../../../platform/index.js';
+import { copySubtree, removeSubtree } from '../../../datasync/index.js';
 import { syntheticTree, writeTree } from './synthetic-tree.js';
 
 export interface MetadataBenchOptions {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import cassandra from 'cassandra-driver';
-import { runBounded } from '../../../controlplane/sync/datastore/bounded-pool.js';
-import { runSnapshot, type SnapshotOptions, type SnapshotResult } from '../../../controlplane/sync/datastore/snapshot-copy.js';
+import { runBounded, runSnapshot, type SnapshotOptions, type SnapshotResult } from '../../../datasync/index.js';
 
 /**
  * Snapshot-copy throughput N1 → N2: per value size, loads a fresh keyspace

@@ -1,5 +1,5 @@
-import { joinPath, type Coordinator } from '../../../controlplane/coordinator/coordinator.js';
-import { DEFAULT_BATCH_LIMITS, TransactionBatcher, type BatchLimits } from '../../../controlplane/sync/metadata/transaction-batcher.js';
+import { joinPath, type Coordinator } from '../../../platform/index.js';
+import { DEFAULT_BATCH_LIMITS, TransactionBatcher, type BatchLimits } from '../../../datasync/index.js';
 import { mulberry32 } from '../../load/prng.js';
 
 /** One node of a synthetic metadata tree; `path` is relative to the tree's root ('/a/b'). */

@@ -1,0 +1,10 @@
+/** The public entry of controlplane/: what other parts (loadgen) may use. */
+export { ControlPlane } from './control-plane.js';
+export type { DnsProvider, DnsRecord } from './dns/dns-provider.js';
+export { dnsSteps } from './dns/dns-steps.js';
+export { MemoryDnsProvider } from './dns/memory-dns-provider.js';
+export { Route53DnsProvider } from './dns/route53-provider.js';
+export type { SyncHook } from './migration/migration-hooks.js';
+export type { LogEvent, MigrationLog, PhaseName } from './migration/migration-log.js';
+export { parsePlan } from './migration/plan.js';
+export { createSyncHooks } from './sync/sync-hooks.js';

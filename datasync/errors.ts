@@ -1,0 +1,53 @@
+/**
+ * The data-sync error catalogue: the app servers' data layer (Cassandra
+ * datastore and Redis cache clients), the snapshot copy and verify, the cache
+ * warm-up and the ZooKeeper metadata copy. Codes are stable; `status` is what
+ * an app server would answer with if it surfaces the error.
+ */
+
+import { CodedError, type CodedErrorOptions, type ErrorSpec } from '../platform/coded-error.js';
+
+export const SYNC_ERRORS = {
+  NW_SYNC_CONFIG_INVALID: { status: 400, message: 'data-sync configuration is invalid' },
+  NW_SYNC_ABORTED: { status: 409, message: 'sync step was aborted' },
+  // Data layer (app servers' datastore access)
+  NW_SYNC_DATASTORE_UNAVAILABLE: { status: 503, message: 'local datastore cluster is not reachable' },
+  NW_SYNC_N2_UNAVAILABLE: { status: 503, message: 'N2 datastore cluster is not reachable' },
+  NW_SYNC_WRITE_FAILED: { status: 502, message: 'write did not succeed on every cluster it must reach' },
+  NW_SYNC_WRITE_RETRIES_EXHAUSTED: { status: 503, message: 'write kept straddling a data-mode switch; retries exhausted' },
+  NW_SYNC_LOCK_TIMEOUT: { status: 503, message: 'entity-group lock not acquired in time' },
+  NW_SYNC_LOCK_LOST: { status: 503, message: 'entity-group lock lost before the transaction committed' },
+  NW_SYNC_DATALAYER_CLOSED: { status: 503, message: 'data layer is closed' },
+  // Snapshot copy and verify
+  NW_SYNC_SCHEMA_MISMATCH: { status: 409, message: 'table schema differs between N1 and N2' },
+  NW_SYNC_UNSUPPORTED_SCHEMA: { status: 400, message: 'table schema is not supported by the snapshot copy' },
+  NW_SYNC_SNAPSHOT_FAILED: { status: 500, message: 'snapshot copy of a token range failed' },
+  NW_SYNC_VERIFY_FAILED: { status: 500, message: 'ranges still differ between N1 and N2 after re-copying' },
+  NW_SYNC_CHECKPOINT_CORRUPT: { status: 500, message: 'snapshot checkpoint in the coordinator is unreadable' },
+  // Cache
+  NW_SYNC_CACHE_UNAVAILABLE: { status: 503, message: 'cache server is not reachable' },
+  NW_SYNC_CACHE_WRITE_FAILED: { status: 502, message: 'cache write did not succeed on every cache it must reach' },
+  NW_SYNC_CACHE_WARMUP_FAILED: { status: 500, message: 'cache bulk warm-up failed' },
+  // Metadata
+  NW_SYNC_METADATA_SOURCE_MISSING: { status: 404, message: 'metadata subtree to copy does not exist at N1' },
+  NW_SYNC_METADATA_COPY_FAILED: { status: 500, message: 'metadata subtree copy failed' },
+  // Data-layer fleet member
+  NW_SYNC_STATE_REJECTED: { status: 400, message: 'app state document is invalid; the data layer keeps its current mode' },
+  NW_SYNC_MODE_APPLY_FAILED: { status: 503, message: 'a data-layer component did not apply the new data mode' },
+  NW_SYNC_LEASE_EXPIRED: { status: 503, message: 'data layer lost touch with the coordinator while its app is mid-migration; writes refused until it re-reads the state' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type SyncErrorCode = keyof typeof SYNC_ERRORS;
+
+/** An error with a stable code, an HTTP-ish status and optional details. */
+export class SyncError extends CodedError<SyncErrorCode> {
+  override readonly name: string = 'SyncError';
+
+  constructor(code: SyncErrorCode, detail?: string, options?: CodedErrorOptions) {
+    super(SYNC_ERRORS, code, detail, options);
+  }
+}
+
+export function isSyncError(err: unknown, code?: SyncErrorCode): err is SyncError {
+  return err instanceof SyncError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,119 @@
+import { createLogger, type Logger } from '../../platform/logger.js';
+import { LOCAL_DATA_MODE, parseAppState, type DataMode } from '../../protocol/app-state.js';
+import type { Coordinator } from '../../platform/coordinator/coordinator.js';
+import { CoordinatorLease } from '../../fleet/coordinator-lease.js';
+import { StateFollower, type AppSyncStatus } from '../../fleet/state-follower.js';
+import type { DataModeTarget } from './data-mode-target.js';
+import { isSyncError, SyncError } from '../errors.js';
+
+export interface DataLayerMemberOptions {
+  /** A coordinator client of its own (its session carries the member and ack nodes); connected by start(). */
+  readonly coordinator: Coordinator;
+  /** Unique member id in the fleet (e.g. `app-server-3`). */
+  readonly memberId: string;
+  /** For each app this app server serves: the data-layer components that follow its data mode. */
+  readonly apps: Readonly<Record<string, readonly DataModeTarget[]>>;
+  /**
+   * Lease for self-fencing (as gateways do): renewed by every complete re-read
+   * of the states, dropped when the session expires. While it has lapsed,
+   * `writeGuard(app)` refuses writes for apps that are mid-migration, because
+   * the barrier may already have passed without this member (default 5000 ms;
+   * keep it below the coordinator session timeout).
+   */
+  readonly leaseMs?: number;
+  /** Period of the full re-read (default leaseMs / 3). */
+  readonly reconcileMs?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * An app server's data layer as a fleet member (kind 'datalayer'): follows
+ * each app's state like a gateway does and acks the epoch only once every
+ * target's `apply` with the state's data mode (LOCAL_DATA_MODE when the state
+ * has none) resolved, so the control plane's barrier after a data-mode switch
+ * means "no operation under the old mode can still commit". A state that does
+ * not parse is never applied or acked.
+ */
+export class DataLayerMember {
+  private readonly follower: StateFollower;
+  private readonly modes = new Map<string, DataMode>();
+  private readonly migrating = new Map<string, boolean>();
+  /** Renewed by complete re-reads; checked by writeGuard(). */
+  readonly lease: CoordinatorLease;
+
+  constructor(private readonly opts: DataLayerMemberOptions) {
+    this.lease = new CoordinatorLease(opts.leaseMs ?? 5000);
+    this.follower = new StateFollower({
+      coordinator: opts.coordinator,
+      memberId: opts.memberId,
+      kind: 'datalayer',
+      apps: Object.keys(opts.apps),
+      reconcileMs: opts.reconcileMs ?? Math.max(50, Math.floor(this.lease.leaseMs / 3)),
+      logger: opts.logger ?? createLogger('silent'),
+      logPrefix: 'sync.datalayer',
+      apply: (app, doc, epoch) => this.applyState(app, doc, epoch),
+      isPermanent: (err) => isSyncError(err, 'NW_SYNC_STATE_REJECTED'),
+      onConfirmed: (issuedAt) => this.lease.confirm(issuedAt),
+      onExpired: () => this.lease.revoke(),
+    });
+  }
+
+  get memberId(): string {
+    return this.follower.memberId;
+  }
+
+  /** The data mode last applied (and acked) for an app; undefined before the first state. */
+  dataMode(app: string): DataMode | undefined {
+    return this.modes.get(app);
+  }
+
+  /**
+   * A check for the app's data-layer components to run before every write
+   * (CassandraDataLayer's `writeGuard` option): NW_SYNC_LEASE_EXPIRED while
+   * the app is mid-migration (its last state carries a migration tag) and the
+   * lease has lapsed; undefined (go ahead) otherwise.
+   */
+  writeGuard(app: string): () => SyncError | undefined {
+    return () => {
+      if (this.migrating.get(app) !== true || this.lease.valid()) return undefined;
+      return new SyncError('NW_SYNC_LEASE_EXPIRED', `${app}: states last confirmed ${Math.round(this.lease.age())} ms ago, lease ${this.lease.leaseMs} ms`);
+    };
+  }
+
+  syncStatus(): Record<string, AppSyncStatus> {
+    return this.follower.syncStatus();
+  }
+
+  /** Registers, applies every app's current state, then keeps following it. */
+  start(): Promise<void> {
+    return this.follower.start();
+  }
+
+  /** Stops following (waits for applies in progress); leaves the coordinator and the targets open. */
+  stop(): Promise<void> {
+    return this.follower.stop();
+  }
+
+  /** Re-reads every app's state now (tests, or after an app server suspects a missed change). */
+  reconcile(): Promise<void> {
+    return this.follower.reconcile();
+  }
+
+  private async applyState(app: string, doc: Record<string, unknown>, epoch: number): Promise<void> {
+    let mode: DataMode;
+    let migration: boolean;
+    try {
+      const state = parseAppState({ ...doc, epoch });
+      mode = state.data ?? LOCAL_DATA_MODE;
+      migration = state.migration !== undefined;
+    } catch (err) {
+      throw new SyncError('NW_SYNC_STATE_REJECTED', `${app} epoch ${epoch}: ${(err as Error).message}`, { cause: err });
+    }
+    const targets = this.opts.apps[app] ?? [];
+    const results = await Promise.allSettled(targets.map((t) => t.apply(mode, epoch)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${targets[i]!.name}: ${(r.reason as Error).message}`] : []));
+    if (failed.length > 0) throw new SyncError('NW_SYNC_MODE_APPLY_FAILED', `${app} epoch ${epoch}: ${failed.join('; ')}`);
+    this.modes.set(app, mode);
+    this.migrating.set(app, migration);
+  }
+}

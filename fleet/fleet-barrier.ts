@@ -1,0 +1,249 @@
+import type { Coordinator, Watcher } from '../platform/coordinator/coordinator.js';
+import { layout, type AckInfo, type MemberInfo } from '../protocol/coordinator-paths.js';
+
+export interface BarrierTarget {
+  readonly app: string;
+  readonly epoch: number;
+}
+
+export interface MissingAck {
+  readonly member: string;
+  readonly app: string;
+  /** Epoch the member last acked, or null if it never acked. */
+  readonly ackedEpoch: number | null;
+}
+
+export interface BarrierReport {
+  readonly ok: boolean;
+  readonly elapsedMs: number;
+  readonly targets: readonly BarrierTarget[];
+  /** Live members that had to ack, at the end. */
+  readonly members: readonly string[];
+  readonly missing: readonly MissingAck[];
+  /** Members present when the barrier started whose sessions ended before it finished. */
+  readonly departed: readonly string[];
+}
+
+export interface BarrierOptions {
+  readonly timeoutMs: number;
+  /** Which member kinds must ack (default gateways and data layers). */
+  readonly kinds?: readonly MemberInfo['kind'][];
+  /** Fallback re-check period in case a watch is lost (ms). */
+  readonly pollMs?: number;
+}
+
+function parse<T>(data: Buffer | undefined): T | undefined {
+  if (!data) return undefined;
+  try {
+    return JSON.parse(data.toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the barrier knows about one target app's acks. */
+interface AckView {
+  /** Highest epoch any target asks of this app: an ack at or past it need not be read again. */
+  readonly goal: number;
+  /** Children of acks/<app> at the last read. */
+  listed: ReadonlySet<string>;
+  /** Epoch each listed member had acked when its ack node was last read (null: missing or unreadable). */
+  readonly epochs: Map<string, number | null>;
+  /** The list must be read again (its watch fired, or a poll). */
+  listChanged: boolean;
+  /** Ack nodes whose watch fired since they were last read. */
+  readonly changed: Set<string>;
+  readonly onList: Watcher;
+  /** One watcher per ack node, so re-arming a watch never adds a second listener. */
+  readonly onAck: Map<string, Watcher>;
+}
+
+/**
+ * The barrier's picture of the fleet, kept between wake-ups so that a watch
+ * that fires costs only the reads it concerns: the member list, one app's ack
+ * list, or one ack node. Every read re-arms its watch (ZooKeeper registers it
+ * atomically with the read, so no change between a read and its watch is
+ * missed). A watch only marks what it concerns; `refresh` consumes the marks
+ * before reading, so a change during a refresh is read by the next one.
+ */
+class FleetView {
+  private live = new Set<string>();
+  private initial: ReadonlySet<string> | undefined;
+  /** Info of live members (null: the node vanished or is unreadable, so it need not ack). */
+  private readonly info = new Map<string, MemberInfo | null>();
+  private readonly views = new Map<string, AckView>();
+  private membersChanged = true;
+  private wake: () => void = () => undefined;
+  private readonly onMembers: Watcher = () => {
+    this.membersChanged = true;
+    this.wake();
+  };
+
+  constructor(
+    private readonly c: Coordinator,
+    private readonly kinds: ReadonlySet<MemberInfo['kind']>,
+    targets: readonly BarrierTarget[],
+  ) {
+    const goals = new Map<string, number>();
+    for (const t of targets) goals.set(t.app, Math.max(goals.get(t.app) ?? t.epoch, t.epoch));
+    for (const [app, goal] of goals) {
+      const view: AckView = {
+        goal,
+        listed: new Set(),
+        epochs: new Map(),
+        listChanged: true,
+        changed: new Set(),
+        onList: () => {
+          view.listChanged = true;
+          this.wake();
+        },
+        onAck: new Map(),
+      };
+      this.views.set(app, view);
+    }
+  }
+
+  /** Resolves when a watch fires after this call. */
+  nextWake(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  /** Safety net for a lost watch: read the lists and every ack not yet at its goal again. */
+  rereadAll(): void {
+    this.membersChanged = true;
+    for (const view of this.views.values()) {
+      view.listChanged = true;
+      for (const [m, epoch] of view.epochs) if (epoch === null || epoch < view.goal) view.changed.add(m);
+    }
+  }
+
+  /**
+   * Brings the picture up to date in at most two steps of parallel reads: the lists whose watches
+   * fired, then the infos of new members and the acks not yet read (of members whose info is still
+   * unknown too, so a new member costs no third step).
+   */
+  async refresh(): Promise<void> {
+    const lists: Promise<void>[] = [];
+    if (this.membersChanged) {
+      this.membersChanged = false;
+      lists.push(this.readMembers());
+    }
+    for (const [app, view] of this.views) {
+      if (!view.listChanged) continue;
+      view.listChanged = false;
+      lists.push(this.readAckList(app, view));
+    }
+    await Promise.all(lists);
+
+    const nodes: Promise<void>[] = [];
+    for (const m of this.live) if (!this.info.has(m)) nodes.push(this.readInfo(m));
+    for (const [app, view] of this.views) {
+      for (const m of view.changed) view.epochs.delete(m);
+      view.changed.clear();
+      for (const m of view.listed) {
+        if (!view.epochs.has(m) && this.live.has(m) && this.mayServe(m, app)) nodes.push(this.readAck(app, view, m));
+      }
+    }
+    await Promise.all(nodes);
+  }
+
+  /** Live members that must ack, sorted, and what each still owes. */
+  verdict(targets: readonly BarrierTarget[]): { members: string[]; missing: MissingAck[] } {
+    const members = [...this.live].filter((m) => this.required(m)).sort();
+    const missing: MissingAck[] = [];
+    for (const t of targets) {
+      const view = this.views.get(t.app)!;
+      for (const m of members) {
+        if (!this.info.get(m)!.apps.includes(t.app)) continue;
+        const acked = view.listed.has(m) ? (view.epochs.get(m) ?? null) : null;
+        if (acked === null || acked < t.epoch) missing.push({ member: m, app: t.app, ackedEpoch: acked });
+      }
+    }
+    missing.sort((a, b) => a.member.localeCompare(b.member) || a.app.localeCompare(b.app));
+    return { members, missing };
+  }
+
+  departed(): string[] {
+    return [...(this.initial ?? [])].filter((m) => !this.live.has(m)).sort();
+  }
+
+  private required(m: string): boolean {
+    const info = this.info.get(m);
+    return !!info && this.kinds.has(info.kind);
+  }
+
+  /** True unless the member is known not to have to ack this app (unknown info counts as may). */
+  private mayServe(m: string, app: string): boolean {
+    const info = this.info.get(m);
+    return info === undefined || (info !== null && this.kinds.has(info.kind) && info.apps.includes(app));
+  }
+
+  private async readMembers(): Promise<void> {
+    const names = (await this.c.children(layout.members, this.onMembers)) ?? [];
+    this.live = new Set(names);
+    this.initial ??= new Set(names);
+    for (const m of [...this.info.keys()]) {
+      if (this.live.has(m)) continue;
+      // Gone: if the same id comes back (a new session) its info and acks are read afresh.
+      this.info.delete(m);
+      for (const view of this.views.values()) view.epochs.delete(m);
+    }
+  }
+
+  private async readInfo(m: string): Promise<void> {
+    const node = await this.c.get(layout.member(m));
+    this.info.set(m, node ? (parse<MemberInfo>(node.data) ?? null) : null);
+  }
+
+  private async readAckList(app: string, view: AckView): Promise<void> {
+    view.listed = new Set((await this.c.children(layout.acks(app), view.onList)) ?? []);
+    for (const m of [...view.epochs.keys()]) if (!view.listed.has(m)) view.epochs.delete(m);
+  }
+
+  private async readAck(app: string, view: AckView, m: string): Promise<void> {
+    let onAck = view.onAck.get(m);
+    if (!onAck) {
+      onAck = () => {
+        view.changed.add(m);
+        this.wake();
+      };
+      view.onAck.set(m, onAck);
+    }
+    const epoch = parse<AckInfo>((await this.c.get(layout.ack(app, m), onAck))?.data)?.epoch;
+    view.epochs.set(m, typeof epoch === 'number' ? epoch : null);
+  }
+}
+
+/**
+ * Waits until every live member that serves an app has acked at least the
+ * target epoch for it. Driven by watches on the member list, the ack lists
+ * and the acks still outstanding, with a slow poll as a safety net; a fired
+ * watch costs only the reads it concerns (the completing ack, a `set` on an
+ * existing ack node, costs one read). Members whose sessions expire drop out
+ * (and are named in `departed`). Never throws for a late fleet: the report
+ * says who has not acked.
+ */
+export async function waitForFleet(c: Coordinator, targets: readonly BarrierTarget[], opts: BarrierOptions): Promise<BarrierReport> {
+  const started = performance.now();
+  const view = new FleetView(c, new Set(opts.kinds ?? ['gateway', 'datalayer']), targets);
+
+  for (;;) {
+    const woke = view.nextWake();
+    await view.refresh();
+    const { members, missing } = view.verdict(targets);
+    const elapsedMs = performance.now() - started;
+    const report = (ok: boolean): BarrierReport => ({ ok, elapsedMs, targets, members, missing, departed: view.departed() });
+    if (missing.length === 0) return report(true);
+    const remaining = opts.timeoutMs - elapsedMs;
+    if (remaining <= 0) return report(false);
+    let timer: NodeJS.Timeout | undefined;
+    const polled = await Promise.race([
+      woke.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), Math.min(remaining, opts.pollMs ?? 1000)))),
+    ]);
+    clearTimeout(timer);
+    if (polled) view.rereadAll();
+    // Acks tend to arrive together: let the notifications of one burst land before re-reading.
+    await new Promise((r) => setImmediate(r));
+  }
+}

@@ -1,0 +1,224 @@
+import { hostname } from 'node:os';
+import type { Logger } from '../platform/logger.js';
+import type { Coordinator } from '../platform/coordinator/coordinator.js';
+import { isCoordinatorError } from '../platform/coordinator/coordinator-errors.js';
+import { encodeJson, isValidMemberId, layout, type AckInfo, type MemberInfo } from '../protocol/coordinator-paths.js';
+
+/** Outcome of the last attempt to apply an app's state; exposed for status and tests. */
+export interface AppSyncStatus {
+  readonly appliedEpoch: number | undefined;
+  readonly error: string | undefined;
+  /** Epoch of a state document that can never apply (unparsable or invalid); not retried. */
+  readonly rejectedEpoch?: number | undefined;
+}
+
+export interface StateFollowerOptions {
+  readonly coordinator: Coordinator;
+  /** Unique member id in the fleet. */
+  readonly memberId: string;
+  /** What the member registers as; barriers wait on gateways and data layers. */
+  readonly kind: MemberInfo['kind'];
+  readonly apps: readonly string[];
+  /** Period of the full re-read that catches missed watches. */
+  readonly reconcileMs: number;
+  readonly logger: Logger;
+  /** Prefix of log events ("fleet.agent" → "fleet.agent.recovered"). */
+  readonly logPrefix: string;
+  /**
+   * Applies one app's whole state (the JSON object of the state node) at
+   * `epoch`; resolves once it is in force, after which the epoch is acked.
+   * Throwing leaves the last applied state in force and acks nothing.
+   */
+  readonly apply: (app: string, doc: Record<string, unknown>, epoch: number) => Promise<void>;
+  /** Whether a failed apply can never succeed for that epoch (then it is not retried). Default: never. */
+  readonly isPermanent?: (err: unknown) => boolean;
+  /** A reconcile read every app successfully; `issuedAt` is the `performance.now()` it started at. */
+  readonly onConfirmed?: (issuedAt: number) => void;
+  /** The coordinator session expired (before recovery starts). */
+  readonly onExpired?: () => void;
+}
+
+/**
+ * The generic half of a fleet member: registers an ephemeral member node,
+ * watches each app's desired state, re-reads it on every watch, on reconnect
+ * and on a periodic reconcile (watches fire once and can be missed), hands
+ * the whole document to `apply` and acks the epoch once `apply` resolved.
+ * Applies for one app run one at a time, in order. A state it cannot parse
+ * is never applied or acked; the last good one stays.
+ */
+export class StateFollower {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly armed = new Set<string>();
+  private readonly status = new Map<string, AppSyncStatus>();
+  /** Apps whose ack node this session has created. */
+  private readonly ackNodes = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private unsubscribe: (() => void) | undefined;
+  private recovering: Promise<void> | undefined;
+
+  constructor(private readonly opts: StateFollowerOptions) {
+    if (!isValidMemberId(opts.memberId)) throw new TypeError(`invalid member id ${JSON.stringify(opts.memberId)}`);
+  }
+
+  get memberId(): string {
+    return this.opts.memberId;
+  }
+
+  get apps(): readonly string[] {
+    return this.opts.apps;
+  }
+
+  syncStatus(): Record<string, AppSyncStatus> {
+    return Object.fromEntries(this.opts.apps.map((a) => [a, this.status.get(a) ?? { appliedEpoch: undefined, error: undefined }]));
+  }
+
+  /** Registers, reads and applies every app's state, then keeps following it. */
+  async start(): Promise<void> {
+    const c = this.opts.coordinator;
+    this.unsubscribe = c.onSession((e) => {
+      if (e === 'expired') {
+        this.opts.onExpired?.();
+        this.opts.logger.warn(`${this.opts.logPrefix}.session_expired`, { member: this.opts.memberId });
+        void this.recover();
+      } else if (e === 'connected') {
+        void this.reconcile();
+      }
+    });
+    await c.connect();
+    await this.register();
+    await this.reconcile();
+    this.timer = setInterval(() => void this.reconcile(), this.opts.reconcileMs);
+    this.timer.unref();
+  }
+
+  /** Stops following; waits for applies in progress. Does not close the coordinator. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.unsubscribe?.();
+    await Promise.allSettled([...this.chains.values()]);
+  }
+
+  /** After expiry: new session, register again, re-read everything. */
+  private recover(): Promise<void> {
+    this.recovering ??= (async () => {
+      for (let attempt = 0; !this.stopped; attempt++) {
+        try {
+          this.armed.clear();
+          await this.opts.coordinator.connect();
+          await this.register();
+          await this.reconcile();
+          this.opts.logger.info(`${this.opts.logPrefix}.recovered`, { member: this.opts.memberId, session: this.opts.coordinator.sessionId() });
+          return;
+        } catch (err) {
+          this.opts.logger.warn(`${this.opts.logPrefix}.recover_failed`, { member: this.opts.memberId, attempt, err });
+          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+        }
+      }
+    })().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
+  }
+
+  private async register(): Promise<void> {
+    const c = this.opts.coordinator;
+    const apps = this.opts.apps;
+    for (const app of apps) await c.mkdirp(layout.acks(app));
+    await c.mkdirp(layout.members);
+    const info: MemberInfo = { kind: this.opts.kind, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), apps };
+    const path = layout.member(this.opts.memberId);
+    // A node left by this member's previous session (a quick restart) would vanish when that session expires.
+    this.ackNodes.clear();
+    for (const app of apps) await c.remove(layout.ack(app, this.opts.memberId)).catch(() => undefined);
+    await c.remove(path).catch(() => undefined);
+    await c.create(path, encodeJson(info), 'ephemeral');
+    for (const app of apps) this.status.delete(app);
+  }
+
+  /** Re-reads every app; reports a confirmation only if every read succeeded. */
+  async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    const issuedAt = performance.now();
+    const results = await Promise.allSettled(this.opts.apps.map((app) => this.enqueue(app)));
+    if (results.every((r) => r.status === 'fulfilled')) this.opts.onConfirmed?.(issuedAt);
+  }
+
+  private enqueue(app: string): Promise<void> {
+    const prev = this.chains.get(app) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.syncApp(app));
+    this.chains.set(app, next);
+    return next;
+  }
+
+  private async syncApp(app: string): Promise<void> {
+    if (this.stopped) return;
+    const c = this.opts.coordinator;
+    const arm = !this.armed.has(app);
+    const node = await c.get(
+      layout.state(app),
+      arm
+        ? () => {
+            this.armed.delete(app);
+            void this.enqueue(app).catch(() => undefined);
+          }
+        : undefined,
+    );
+    if (arm) this.armed.add(app);
+    if (!node) return;
+    const prev = this.status.get(app);
+    if (prev?.appliedEpoch === node.version || prev?.rejectedEpoch === node.version) return;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(node.data.toString('utf8'));
+    } catch (err) {
+      this.fail(app, prev, `state is not JSON: ${(err as Error).message}`, node.version);
+      return;
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+      this.fail(app, prev, 'state is not an object', node.version);
+      return;
+    }
+    const t0 = performance.now();
+    try {
+      await this.opts.apply(app, doc as Record<string, unknown>, node.version);
+    } catch (err) {
+      // A drain timeout is worth retrying on the next reconcile; a bad document is not.
+      const permanent = this.opts.isPermanent?.(err) ?? false;
+      this.fail(app, prev, (err as Error).message, permanent ? node.version : undefined);
+      if (isCoordinatorError(err)) throw err;
+      return;
+    }
+    const ack: AckInfo = { epoch: node.version, appliedAt: new Date().toISOString(), applyMs: performance.now() - t0 };
+    await this.writeAck(app, ack);
+    this.status.set(app, { appliedEpoch: node.version, error: undefined });
+  }
+
+  private fail(app: string, prev: AppSyncStatus | undefined, error: string, rejectedEpoch?: number): void {
+    this.status.set(app, { appliedEpoch: prev?.appliedEpoch, error, rejectedEpoch });
+    this.opts.logger.error(`${this.opts.logPrefix}.state_rejected`, { member: this.opts.memberId, app, error });
+  }
+
+  /** Writes the ack: one round trip (set) once this session has created the node. */
+  private async writeAck(app: string, ack: AckInfo): Promise<void> {
+    const c = this.opts.coordinator;
+    const path = layout.ack(app, this.opts.memberId);
+    if (this.ackNodes.has(app)) {
+      try {
+        await c.set(path, encodeJson(ack));
+        return;
+      } catch (err) {
+        if (!isCoordinatorError(err, 'NW_CP_NO_NODE')) throw err;
+        this.ackNodes.delete(app);
+      }
+    }
+    try {
+      await c.create(path, encodeJson(ack), 'ephemeral');
+    } catch (err) {
+      if (!isCoordinatorError(err, 'NW_CP_NODE_EXISTS')) throw err;
+      await c.set(path, encodeJson(ack));
+    }
+    this.ackNodes.add(app);
+  }
+}

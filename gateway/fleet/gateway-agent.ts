@@ -1,0 +1,74 @@
+import type { Gateway } from '../gateway.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Coordinator } from '../../platform/coordinator/coordinator.js';
+import type { CoordinatorLease } from '../../fleet/coordinator-lease.js';
+import { StateFollower, type AppSyncStatus } from '../../fleet/state-follower.js';
+
+export type { AppSyncStatus } from '../../fleet/state-follower.js';
+
+export interface GatewayAgentOptions {
+  readonly gateway: Gateway;
+  readonly coordinator: Coordinator;
+  /** The lease the gateway's write guard checks (pass `leaseWriteGuard(lease)` as the gateway's writeGuard). */
+  readonly lease: CoordinatorLease;
+  /** Unique member id in the fleet. */
+  readonly memberId: string;
+  /** Period of the full re-read that renews the lease and catches missed watches. */
+  readonly reconcileMs: number;
+  readonly logger: Logger;
+}
+
+/** Gateway apply errors that no retry of the same document can fix. */
+const PERMANENT = new Set(['NW_GW_STATE_INVALID', 'NW_GW_STATE_STALE_EPOCH', 'NW_GW_STATE_UNKNOWN_APP']);
+
+/**
+ * Connects one gateway to the fleet: a StateFollower (member registration,
+ * watch / reconnect / periodic re-read, acks) that applies each state to the
+ * gateway, renews the coordinator lease on every complete re-read and drops
+ * it when the session expires. The gateway reports ready after the first
+ * complete read.
+ */
+export class GatewayAgent {
+  private readonly follower: StateFollower;
+
+  constructor(private readonly opts: GatewayAgentOptions) {
+    this.follower = new StateFollower({
+      coordinator: opts.coordinator,
+      memberId: opts.memberId,
+      kind: 'gateway',
+      apps: Object.keys(opts.gateway.config.apps),
+      reconcileMs: opts.reconcileMs,
+      logger: opts.logger,
+      logPrefix: 'fleet.agent',
+      apply: async (app, doc, epoch) => {
+        await opts.gateway.applyState(app, { ...doc, epoch });
+      },
+      isPermanent: (err) => PERMANENT.has((err as { code?: string }).code ?? ''),
+      onConfirmed: (issuedAt) => opts.lease.confirm(issuedAt),
+      onExpired: () => opts.lease.revoke(),
+    });
+  }
+
+  get memberId(): string {
+    return this.follower.memberId;
+  }
+
+  syncStatus(): Record<string, AppSyncStatus> {
+    return this.follower.syncStatus();
+  }
+
+  /** Registers, reads and applies every app's state, then keeps following it. */
+  async start(): Promise<void> {
+    await this.follower.start();
+    this.opts.gateway.markReady();
+  }
+
+  async stop(): Promise<void> {
+    await this.follower.stop();
+  }
+
+  /** Re-reads every app; renews the lease only if every read succeeded. */
+  reconcile(): Promise<void> {
+    return this.follower.reconcile();
+  }
+}

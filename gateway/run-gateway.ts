@@ -1,0 +1,42 @@
+import type { GatewayConfig } from './config/config-schema.js';
+import { startGatewayMember } from './fleet/gateway-member.js';
+import { Gateway } from './gateway.js';
+
+/**
+ * Runs one gateway process until SIGTERM or SIGINT: a fleet member when the
+ * config has a `fleet` section (it reads its state from the coordinator
+ * before it takes traffic), a standalone gateway otherwise. Prints where it
+ * listens and a few commands to try, plus `extraLines`.
+ */
+export async function runGatewayUntilSignal(config: GatewayConfig, extraLines: readonly string[] = []): Promise<void> {
+  const member = config.fleet ? await startGatewayMember(config) : undefined;
+  const gw = member ? member.gateway : await Gateway.start({ config });
+  const first = gw.listeners[0]!;
+  const [appName, app] = Object.entries(config.apps)[0]!;
+  process.stderr.write(
+    [
+      `northwest gateway "${config.name}" is up${member ? ` (fleet member ${member.agent.memberId}, ${config.fleet!.coordinator.kind} coordinator)` : ''}`,
+      ...gw.listeners.map((l) => `  traffic:  ${l.url}`),
+      gw.adminAddress ? `  admin:    ${gw.adminAddress.url}  (/healthz /readyz /metrics /state)` : '  admin:    disabled',
+      ...extraLines,
+      '',
+      'try:',
+      `  curl -i -H 'Host: ${app.hosts[0]}' -X PUT --data hello ${first.url}/kv/greeting`,
+      `  curl -i -H 'Host: ${app.hosts[0]}' ${first.url}/kv/greeting`,
+      gw.adminAddress && !member
+        ? `  curl -X PUT -H "Authorization: Bearer $${config.admin?.tokenEnv}" --data '{"epoch":1,"mode":"mirror"}' ${gw.adminAddress.url}/state/${appName}`
+        : '',
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      gw.logger.info('gateway.shutdown', { signal });
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  if (member) await member.close();
+  else await gw.close();
+}

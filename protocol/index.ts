@@ -1,0 +1,4 @@
+/** The contract between the control plane (decides) and the gateways and data layers (apply). */
+export * from './app-state.js';
+export * from './coordinator-paths.js';
+export * from './node-paths.js';

@@ -1,0 +1,306 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import type { Coordinator } from '../../platform/coordinator/coordinator.js';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
+import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import { waitForFleet } from '../../fleet/fleet-barrier.js';
+import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
+import { encodeJson, layout, type MemberInfo } from '../../protocol/coordinator-paths.js';
+import { DataLayerMember } from '../../datasync/layer/data-layer-member.js';
+import type { DataModeTarget } from '../../datasync/layer/data-mode-target.js';
+import { CassandraDataLayer, type WriteResult } from '../../datasync/layer/cassandra-data-layer.js';
+import { ControlPlane } from '../../controlplane/control-plane.js';
+import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
+import { parsePlan } from '../../controlplane/migration/plan.js';
+import { createLogger } from '../../platform/logger.js';
+import { startFleet } from '../support/fleet-harness.js';
+import type { DataMode } from '../../protocol/app-state.js';
+import { connectTwoClusters, gate, removeTree, settle, type TwoClusters } from '../support/data-layer-fixture.js';
+import { requireService } from '../support/service-endpoints.js';
+
+const COW: DataMode = { datastore: 'copy-on-write', cache: 'local' };
+const serve = (data?: DataMode): DesiredAppState => ({ mode: 'serve', ...(data ? { data } : {}) });
+
+/** A target that records what it was asked to apply and can be held. */
+class RecordingTarget implements DataModeTarget {
+  readonly name = 'recorder';
+  readonly applied: Array<{ mode: DataMode; epoch: number }> = [];
+  hold: Promise<void> | undefined;
+  async apply(mode: DataMode, epoch: number): Promise<void> {
+    if (this.hold) await this.hold;
+    this.applied.push({ mode, epoch });
+  }
+}
+
+describe('DataLayerMember', function () {
+  this.timeout(60_000);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  });
+
+  async function startMember(c: Coordinator, id: string, targets: readonly DataModeTarget[], apps: readonly string[] = ['shop']): Promise<DataLayerMember> {
+    const m = new DataLayerMember({ coordinator: c, memberId: id, apps: Object.fromEntries(apps.map((a) => [a, targets])), reconcileMs: 200 });
+    await m.start();
+    cleanups.push(() => m.stop());
+    return m;
+  }
+
+  describe('on the embedded coordinator', () => {
+    let store: EmbeddedStore;
+    let cp: EmbeddedCoordinator;
+    const session = async (): Promise<EmbeddedCoordinator> => {
+      const c = new EmbeddedCoordinator(store);
+      await c.connect();
+      cleanups.push(() => c.close());
+      return c;
+    };
+    beforeEach(async () => {
+      store = new EmbeddedStore();
+      cp = await session();
+    });
+
+    it('registers as a datalayer member, applies each epoch to every target (local when the state has no data section) and acks it', async () => {
+      await writeAppStates(cp, { shop: serve() });
+      const t = new RecordingTarget();
+      const m = await startMember(await session(), 'app-1', [t]);
+      const info = JSON.parse((await cp.get(layout.member('app-1')))!.data.toString()) as MemberInfo;
+      assert.equal(info.kind, 'datalayer');
+      assert.deepEqual(info.apps, ['shop']);
+      assert.deepEqual(t.applied, [{ mode: { datastore: 'local', cache: 'local' }, epoch: 0 }]);
+
+      const targets = await writeAppStates(cp, { shop: serve(COW) });
+      const report = await waitForFleet(cp, targets, { timeoutMs: 10_000 });
+      assert.ok(report.ok);
+      assert.deepEqual(report.members, ['app-1']);
+      assert.deepEqual(m.dataMode('shop'), COW);
+      assert.deepEqual(t.applied.at(-1), { mode: COW, epoch: 1 });
+      assert.equal(m.syncStatus().shop?.appliedEpoch, 1);
+    });
+
+    it('the barrier waits for the data layer: no ack until every target has applied', async () => {
+      await writeAppStates(cp, { shop: serve() });
+      const slow = new RecordingTarget();
+      const fast = new RecordingTarget();
+      await startMember(await session(), 'app-1', [fast, slow]);
+      const held = gate();
+      slow.hold = held.promise;
+      const targets = await writeAppStates(cp, { shop: serve(COW) });
+      const early = await waitForFleet(cp, targets, { timeoutMs: 300, kinds: ['datalayer'] });
+      assert.equal(early.ok, false);
+      assert.deepEqual(early.missing, [{ member: 'app-1', app: 'shop', ackedEpoch: 0 }]);
+      assert.deepEqual(fast.applied.at(-1)?.epoch, 1, 'the other target already applied');
+      held.open();
+      assert.ok((await waitForFleet(cp, targets, { timeoutMs: 10_000 })).ok);
+    });
+
+    it('a state it cannot parse is neither applied nor acked; the next good one is', async () => {
+      await writeAppStates(cp, { shop: serve() });
+      const t = new RecordingTarget();
+      const m = await startMember(await session(), 'app-1', [t]);
+      await cp.set(layout.state('shop'), encodeJson({ mode: 'serve', data: { datastore: 'everywhere' } }));
+      await m.reconcile();
+      const status = m.syncStatus().shop!;
+      assert.equal(status.appliedEpoch, 0);
+      assert.equal(status.rejectedEpoch, 1);
+      assert.match(status.error ?? '', /data-layer|invalid/i);
+      assert.equal(t.applied.length, 1);
+      const targets = await writeAppStates(cp, { shop: serve(COW) });
+      assert.ok((await waitForFleet(cp, targets, { timeoutMs: 10_000 })).ok);
+      assert.deepEqual(t.applied.at(-1), { mode: COW, epoch: 2 });
+    });
+
+    it('a target that fails is retried on the next reconcile; the member acks only after it succeeds', async () => {
+      await writeAppStates(cp, { shop: serve() });
+      let failures = 2;
+      const flaky: DataModeTarget = {
+        name: 'flaky',
+        async apply() {
+          if (failures-- > 0) throw new Error('N2 not reachable yet');
+        },
+      };
+      const t = new RecordingTarget();
+      const m = await startMember(await session(), 'app-1', [t, flaky]);
+      const targets = await writeAppStates(cp, { shop: serve(COW) });
+      const report = await waitForFleet(cp, targets, { timeoutMs: 10_000 });
+      assert.ok(report.ok, 'acked after the periodic reconcile retried');
+      assert.ok(failures < 0);
+      assert.equal(m.syncStatus().shop?.error, undefined);
+    });
+
+    it('re-registers and acks again after its session expires', async () => {
+      await writeAppStates(cp, { shop: serve(COW) });
+      const c = await session();
+      const t = new RecordingTarget();
+      await startMember(c, 'app-1', [t]);
+      c.expire();
+      for (let i = 0; i < 100 && !(await cp.get(layout.ack('shop', 'app-1'))); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(await cp.get(layout.member('app-1')), 'member node is back');
+      const targets = await writeAppStates(cp, { shop: serve() });
+      assert.ok((await waitForFleet(cp, targets, { timeoutMs: 10_000 })).ok);
+      assert.deepEqual(t.applied.at(-1)?.mode, { datastore: 'local', cache: 'local' });
+    });
+
+    it('lease fencing: writeGuard refuses writes for a mid-migration app once the lease lapsed, until the member re-reads the state', async () => {
+      await writeAppStates(cp, { shop: { mode: 'serve', migration: { id: 'm1', phase: 'sync' }, data: COW }, cart: serve() });
+      const m = new DataLayerMember({ coordinator: await session(), memberId: 'app-1', apps: { shop: [], cart: [] }, leaseMs: 1000, reconcileMs: 60_000 });
+      await m.start();
+      cleanups.push(() => m.stop());
+      const shop = m.writeGuard('shop');
+      const cart = m.writeGuard('cart');
+      assert.equal(shop(), undefined, 'fresh lease');
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.equal(shop()?.code, 'NW_SYNC_LEASE_EXPIRED');
+      assert.equal(cart(), undefined, 'an app that is not migrating is not fenced');
+      await m.reconcile();
+      assert.equal(shop(), undefined, 'a complete re-read renews the lease');
+    });
+
+    describe('with a real CassandraDataLayer', () => {
+      let cl: TwoClusters;
+      before(async () => {
+        cl = await connectTwoClusters('dlm');
+        await cl.createKvTable('kv');
+      });
+      after(async () => {
+        await cl?.close();
+      });
+
+      it('apply drain: the ack of the switch to copy-on-write comes only after a write started under local has reached N2 too', async () => {
+        await writeAppStates(cp, { shop: serve() });
+        const held = gate();
+        let holdNext = false;
+        const layer = new CassandraDataLayer({
+          local: cl.n1,
+          n2: cl.n2,
+          beforeSend: async (i) => {
+            if (holdNext && i.cluster === 'local') {
+              holdNext = false;
+              await held.promise;
+            }
+          },
+        });
+        cleanups.push(() => layer.close());
+        await startMember(await session(), 'app-1', [layer]);
+        holdNext = true;
+        const write = layer.write(`INSERT INTO ${cl.keyspace}.kv (k, v) VALUES (?, ?)`, ['k', 'straddler']);
+        await settle();
+        const targets = await writeAppStates(cp, { shop: serve(COW) });
+        const early = await waitForFleet(cp, targets, { timeoutMs: 300 });
+        assert.equal(early.ok, false, 'not acked while a local-mode write is in flight');
+        assert.equal(layer.mode, 'copy-on-write', 'new writes already copy');
+        held.open();
+        const r = await write;
+        assert.ok((await waitForFleet(cp, targets, { timeoutMs: 10_000 })).ok);
+        const rs = await cl.n2.execute(`SELECT v, writetime(v) AS wt FROM ${cl.keyspace}.kv WHERE k = ?`, ['k'], { prepare: true });
+        assert.equal(rs.first()?.get('v'), 'straddler');
+        assert.equal(Number(rs.first()?.get('wt')), r.timestamp);
+        assert.equal(r.retries, 1);
+      });
+    });
+  });
+
+  describe('driven by a migration (embedded coordinator, control plane, one gateway)', () => {
+    let cl: TwoClusters;
+    before(async () => {
+      cl = await connectTwoClusters('dlmig');
+      await cl.createKvTable('kv');
+    });
+    after(async () => {
+      await cl?.close();
+    });
+
+    it("the datastore hook's setDataMode returns only once the data layer copies and drained its local-only writes; after done it sends data to N2", async () => {
+      const store = new EmbeddedStore();
+      const fleet = await startFleet({ size: 1, coordinator: () => new EmbeddedCoordinator(store), apps: ['shop'] });
+      cleanups.push(() => fleet.close());
+      const held = gate();
+      let holdNext = false;
+      const layer = new CassandraDataLayer({
+        local: cl.n1,
+        n2: cl.n2,
+        beforeSend: async (i) => {
+          if (holdNext && i.cluster === 'local') {
+            holdNext = false;
+            await held.promise;
+          }
+        },
+      });
+      cleanups.push(() => layer.close());
+      const dlCoordinator = new EmbeddedCoordinator(store);
+      cleanups.push(() => dlCoordinator.close());
+      await startMember(dlCoordinator, 'app-server-1', [layer]);
+      const hooks = new Map<string, SyncHook>();
+      const cp = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-1', logger: createLogger('silent'), syncHooks: hooks });
+      await cp.start();
+      cleanups.push(() => cp.stop());
+      const seen: string[] = [];
+      let straddler: WriteResult | undefined;
+      hooks.set('datastore', async (ctx) => {
+        holdNext = true;
+        const write = layer.write(`INSERT INTO ${cl.keyspace}.kv (k, v) VALUES (?, ?)`, ['mig', 'in flight']);
+        await settle();
+        let switched = false;
+        const p = ctx.setDataMode({ datastore: 'copy-on-write' }).then((r) => ((switched = true), r));
+        await new Promise((r) => setTimeout(r, 300));
+        seen.push(`switched before drain: ${switched}, layer mode: ${layer.mode}`);
+        held.open();
+        straddler = await write;
+        await p;
+        seen.push(`switched after drain: ${switched}`);
+        return {};
+      });
+      const created = await cp.migrate(parsePlan({ apps: ['shop'], barrierTimeoutMs: 10_000, sync: { mode: 'none', hooks: ['datastore'] }, proxy: { mirrorWritesToN1: false } }));
+      const log = await cp.waitForMigration(created.id, (l) => l.status !== 'running', 30_000);
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      assert.deepEqual(seen, ['switched before drain: false, layer mode: copy-on-write', 'switched after drain: true']);
+      const rs = await cl.n2.execute(`SELECT v, writetime(v) AS wt FROM ${cl.keyspace}.kv WHERE k = ?`, ['mig'], { prepare: true });
+      assert.equal(Number(rs.first()?.get('wt')), straddler?.timestamp, 'the straddling write reached N2 with its timestamp');
+      assert.equal(layer.mode, 'n2', 'after done, the N1 app server sends all data access to N2');
+    });
+  });
+
+  describe('on the ZooKeeper ensemble', () => {
+    const zk = requireService('zookeeper');
+    const chroot = `/nw-dlm-${randomBytes(4).toString('hex')}`;
+    const session = async (): Promise<ZooKeeperCoordinator> => {
+      const c = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs: 10_000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
+      await c.connect();
+      cleanups.push(() => c.close());
+      return c;
+    };
+    after(async () => {
+      const root = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/', sessionTimeoutMs: 10_000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
+      await root.connect();
+      await removeTree(root, chroot);
+      await root.close();
+    });
+
+    it('two data-layer members for two apps ack a flip of both apps; the barrier names one that is held', async () => {
+      const cp = await session();
+      await writeAppStates(cp, { shop: serve(), cart: serve() });
+      const a = new RecordingTarget();
+      const b = new RecordingTarget();
+      await startMember(await session(), 'app-a', [a], ['shop', 'cart']);
+      await startMember(await session(), 'app-b', [b], ['cart']);
+      const held = gate();
+      b.hold = held.promise;
+      const targets = await writeAppStates(cp, { shop: serve(COW), cart: serve(COW) });
+      const early = await waitForFleet(cp, targets, { timeoutMs: 500 });
+      assert.equal(early.ok, false);
+      assert.deepEqual(
+        early.missing.map((m) => [m.member, m.app]),
+        [['app-b', 'cart']],
+      );
+      held.open();
+      const report = await waitForFleet(cp, targets, { timeoutMs: 10_000 });
+      assert.ok(report.ok);
+      assert.deepEqual(report.members, ['app-a', 'app-b']);
+      assert.deepEqual(
+        a.applied.filter((x) => x.mode.datastore === 'copy-on-write').length,
+        2,
+        'app-a applied the new mode for both of its apps',
+      );
+    });
+  });
+});

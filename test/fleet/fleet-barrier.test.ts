@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Coordinator, Watcher } from '../../platform/coordinator/coordinator.js';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
+import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import { waitForFleet, type BarrierReport } from '../../fleet/fleet-barrier.js';
+import { encodeJson, layout, type AckInfo, type MemberInfo } from '../../protocol/coordinator-paths.js';
+import { removeSubtree } from '../../datasync/metadata/subtree-remove.js';
+import { requireService } from '../support/service-endpoints.js';
+
+const APP = 'shop';
+const TARGET = 2;
+
+/** The reads a coordinator served (e.g. 'get /apps/shop/acks/gw-1'), what each returned, and the watchers passed per read. */
+interface ReadLog {
+  readonly coordinator: Coordinator;
+  readonly reads: string[];
+  /** Reads issued and not yet answered. */
+  inFlight(): number;
+  /** Ack epochs the barrier has read, per member, in order. */
+  readonly ackEpochs: Map<string, number[]>;
+  /** Every distinct watcher function passed for each `op path`. */
+  readonly watchers: Map<string, Set<Watcher>>;
+}
+
+function logReads(inner: Coordinator): ReadLog {
+  const reads: string[] = [];
+  const ackEpochs = new Map<string, number[]>();
+  const watchers = new Map<string, Set<Watcher>>();
+  let pending = 0;
+  const note = (what: string, watch: Watcher | undefined): void => {
+    reads.push(what);
+    if (!watch) return;
+    let set = watchers.get(what);
+    if (!set) watchers.set(what, (set = new Set()));
+    set.add(watch);
+  };
+  const tracked = async <T>(p: Promise<T>): Promise<T> => {
+    pending += 1;
+    try {
+      return await p;
+    } finally {
+      pending -= 1;
+    }
+  };
+  const ackPrefix = `${layout.acks(APP)}/`;
+  const coordinator: Coordinator = {
+    kind: inner.kind,
+    connect: () => inner.connect(),
+    close: () => inner.close(),
+    sessionId: () => inner.sessionId(),
+    get: (path, watch) => {
+      note(`get ${path}`, watch);
+      return tracked(
+        inner.get(path, watch).then((node) => {
+          if (node && path.startsWith(ackPrefix)) {
+            const m = path.slice(ackPrefix.length);
+            ackEpochs.set(m, [...(ackEpochs.get(m) ?? []), (JSON.parse(node.data.toString('utf8')) as AckInfo).epoch]);
+          }
+          return node;
+        }),
+      );
+    },
+    children: (path, watch) => {
+      note(`children ${path}`, watch);
+      return tracked(inner.children(path, watch));
+    },
+    create: (path, data, mode) => inner.create(path, data, mode),
+    set: (path, data, version) => inner.set(path, data, version),
+    remove: (path, version) => inner.remove(path, version),
+    mkdirp: (path) => inner.mkdirp(path),
+    transaction: (ops) => inner.transaction(ops),
+    onSession: (listener) => inner.onSession(listener),
+  };
+  return { coordinator, reads, inFlight: () => pending, ackEpochs, watchers };
+}
+
+/** Resolves once `cond` holds (checked on every turn of the event loop); the test's own timeout bounds it. */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 2));
+}
+
+/** A fleet member: its own session with an ephemeral member node and (optionally) an ack node. */
+class FakeMember {
+  constructor(
+    readonly id: string,
+    readonly c: Coordinator,
+  ) {}
+
+  static async join(c: Coordinator, id: string, kind: MemberInfo['kind'] = 'gateway'): Promise<FakeMember> {
+    await c.connect();
+    const info: MemberInfo = { kind, host: '127.0.0.1', pid: process.pid, startedAt: new Date().toISOString(), apps: [APP] };
+    await c.create(layout.member(id), encodeJson(info), 'ephemeral');
+    return new FakeMember(id, c);
+  }
+
+  /** Creates the ack node on the first call, then sets it (as a member that acked earlier epochs does). */
+  async ack(epoch: number): Promise<void> {
+    const data = encodeJson({ epoch, appliedAt: new Date().toISOString(), applyMs: 0 } satisfies AckInfo);
+    const path = layout.ack(APP, this.id);
+    if (await this.c.get(path)) await this.c.set(path, data);
+    else await this.c.create(path, data, 'ephemeral');
+  }
+}
+
+interface Backend {
+  readonly name: string;
+  /** A new, unconnected session. */
+  session(): Coordinator;
+  cleanup(): Promise<void>;
+}
+
+function embedded(): Backend {
+  const store = new EmbeddedStore();
+  return { name: 'embedded', session: () => new EmbeddedCoordinator(store), cleanup: async () => undefined };
+}
+
+function zookeeper(): Backend {
+  const zk = requireService('zookeeper');
+  const chroot = `/nw-fleet-barrier-${randomBytes(4).toString('hex')}`;
+  return {
+    name: 'zookeeper',
+    session: () => new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs: 4000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 }),
+    async cleanup() {
+      const admin = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/' });
+      await admin.connect();
+      await removeSubtree(admin, chroot).catch(() => undefined);
+      await admin.close();
+    },
+  };
+}
+
+for (const makeBackend of [embedded, zookeeper]) {
+  describe(`fleet barrier: reads per wake-up (${makeBackend.name === 'embedded' ? 'embedded coordinator' : 'ZooKeeper ensemble'})`, function () {
+    this.timeout(30_000);
+    let backend: Backend;
+    let sessions: Coordinator[];
+    let log: ReadLog;
+
+    const session = async (): Promise<Coordinator> => {
+      const c = backend.session();
+      sessions.push(c);
+      await c.connect();
+      return c;
+    };
+    const join = async (id: string, kind?: MemberInfo['kind']): Promise<FakeMember> => FakeMember.join(await session(), id, kind);
+    /** The barrier has read `member`'s ack at `epoch` and has no read outstanding, so it is waiting for a watch. */
+    const idleAfterAck = (member: string, epoch: number) => () => (log.ackEpochs.get(member) ?? []).includes(epoch) && log.inFlight() === 0;
+    const settledFlag = (p: Promise<BarrierReport>): { readonly settled: boolean } => {
+      const flag = { settled: false };
+      void p.then(() => (flag.settled = true));
+      return flag;
+    };
+    const assertOneWatcherPerRead = (): void => {
+      for (const [read, set] of log.watchers) assert.equal(set.size, 1, `${read}: re-armed with ${set.size} different watchers`);
+    };
+
+    beforeEach(async () => {
+      backend = makeBackend();
+      sessions = [];
+      const admin = await session();
+      await admin.mkdirp(layout.members);
+      await admin.mkdirp(layout.acks(APP));
+      log = logReads(admin);
+    });
+
+    afterEach(async () => {
+      await Promise.allSettled(sessions.map((c) => c.close()));
+      await backend.cleanup();
+    });
+
+    it('the completing ack (a set on an existing ack node) costs one read: that ack, not the member or ack lists', async () => {
+      const members = await Promise.all(['gw-0', 'gw-1', 'gw-2', 'gw-3'].map((id) => join(id)));
+      await join('cp-0', 'controlplane'); // never acks: control planes are not waited on by default
+      for (const m of members) await m.ack(TARGET - 1);
+      await members[0]!.ack(TARGET);
+      const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 20_000, pollMs: 600_000 });
+      await until(idleAfterAck('gw-3', TARGET - 1));
+      await members[1]!.ack(TARGET);
+      await members[2]!.ack(TARGET);
+      await until(() => idleAfterAck('gw-1', TARGET)() && idleAfterAck('gw-2', TARGET)());
+      const before = log.reads.length;
+
+      await members[3]!.ack(TARGET);
+      const report = await pending;
+      assert.equal(report.ok, true, JSON.stringify(report.missing));
+      assert.deepEqual(log.reads.slice(before), [`get ${layout.ack(APP, 'gw-3')}`]);
+      assert.deepEqual(report.members, ['gw-0', 'gw-1', 'gw-2', 'gw-3']);
+      assert.deepEqual(report.missing, []);
+      assert.deepEqual(report.departed, []);
+      assertOneWatcherPerRead();
+    });
+
+    it('a member that joins mid-barrier must ack before the barrier passes', async () => {
+      const a = await join('gw-a');
+      const b = await join('gw-b');
+      await a.ack(TARGET);
+      await b.ack(TARGET - 1);
+      const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 20_000 });
+      const flag = settledFlag(pending);
+      await until(idleAfterAck('gw-b', TARGET - 1));
+
+      const late = await join('gw-late');
+      await until(() => log.reads.includes(`get ${layout.member('gw-late')}`) && log.inFlight() === 0);
+      await b.ack(TARGET);
+      await until(idleAfterAck('gw-b', TARGET));
+      assert.equal(flag.settled, false, 'the barrier passed without the member that joined');
+
+      await late.ack(TARGET); // its first ack: a new child of the ack list
+      const report = await pending;
+      assert.equal(report.ok, true, JSON.stringify(report.missing));
+      assert.deepEqual(report.members, ['gw-a', 'gw-b', 'gw-late']);
+      assert.deepEqual(report.departed, []);
+      assertOneWatcherPerRead();
+    });
+
+    it('a member whose session closes mid-barrier drops out and is named in departed', async () => {
+      const a = await join('gw-a');
+      const gone = await join('gw-gone');
+      await a.ack(TARGET);
+      await gone.ack(TARGET - 1);
+      const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 20_000 });
+      await until(idleAfterAck('gw-gone', TARGET - 1));
+
+      await gone.c.close();
+      const report = await pending;
+      assert.equal(report.ok, true, JSON.stringify(report.missing));
+      assert.deepEqual(report.members, ['gw-a']);
+      assert.deepEqual(report.departed, ['gw-gone']);
+      assertOneWatcherPerRead();
+    });
+
+    it('a member whose member node is removed drops out even though its ack node stays', async () => {
+      const a = await join('gw-a');
+      const gone = await join('gw-gone');
+      await a.ack(TARGET);
+      await gone.ack(TARGET - 1);
+      const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 20_000 });
+      await until(idleAfterAck('gw-gone', TARGET - 1));
+
+      await gone.c.remove(layout.member('gw-gone'));
+      const report = await pending;
+      assert.equal(report.ok, true, JSON.stringify(report.missing));
+      assert.deepEqual(report.departed, ['gw-gone']);
+      assert.ok(await log.coordinator.get(layout.ack(APP, 'gw-gone')), 'the ack node is still there');
+    });
+
+    it('a late fleet is reported, not thrown; the poll re-reads without piling up watchers', async () => {
+      const a = await join('gw-a');
+      await join('gw-silent');
+      await a.ack(TARGET);
+      const report = await waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 1000, pollMs: 20 });
+      assert.equal(report.ok, false);
+      assert.deepEqual(report.members, ['gw-a', 'gw-silent']);
+      assert.deepEqual(report.missing, [{ member: 'gw-silent', app: APP, ackedEpoch: null }]);
+      assert.ok(log.reads.filter((r) => r === `children ${layout.members}`).length >= 2, 'the poll re-read the member list');
+      assertOneWatcherPerRead();
+    });
+  });
+}
