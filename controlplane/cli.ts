@@ -9,6 +9,7 @@ import type { FleetStatus } from './control-plane.js';
 import { isControlError } from './errors.js';
 import type { MigrationLog } from './migration/migration-log.js';
 import { loadPlan } from './migration/plan.js';
+import { MIGRATION_ID_PATTERN } from '../protocol/identifiers.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:9911';
 
@@ -83,7 +84,6 @@ const OPTIONS = {
   reason: { type: 'string' },
 } as const;
 type Flag = keyof typeof OPTIONS;
-const MIGRATION_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 function parse(cmd: string, args: string[], flags: readonly Flag[], positionals: number) {
   let parsed;
@@ -106,7 +106,7 @@ function client(url: string | undefined): AdminClient {
 }
 
 function migrationId(cmd: string, id: string | undefined): string {
-  if (id === undefined || !MIGRATION_ID.test(id)) throw new UsageError(`${cmd}: migration IDs are 1-64 characters of [A-Za-z0-9._-]`);
+  if (id === undefined || !MIGRATION_ID_PATTERN.test(id)) throw new UsageError(`${cmd}: migration IDs are 1-64 characters of [A-Za-z0-9._-]`);
   return id;
 }
 

@@ -5,8 +5,8 @@ import { loadConfigFile, parseConfig, type ConfigFailure } from '../platform/con
 import { coordinatorConfigSchema } from '../platform/coordinator/coordinator-config.js';
 import { ControlError } from './errors.js';
 import { syncConfigSchema } from './sync/sync-config.js';
+import { nodeIdSchema } from '../protocol/identifiers.js';
 
-const ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** `<hostname>-<pid>`, with characters a coordinator node name cannot hold replaced. */
 function defaultId(): string {
@@ -37,7 +37,7 @@ const dnsSchema = z.discriminatedUnion('provider', [
 /** The control-plane config file: one strict schema, defaults inside it. */
 export const controlPlaneConfigSchema = z.strictObject({
   /** Candidate id in the leader election; unique per process. */
-  id: z.string().regex(ID, 'ids are [A-Za-z0-9._-], at most 128 characters').default(defaultId),
+  id: nodeIdSchema.default(defaultId),
   coordinator: coordinatorConfigSchema,
   admin: adminSchema.prefault({}),
   dns: dnsSchema.optional(),

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import type { Logger } from '../platform/logger.js';
 import type { Coordinator } from '../platform/coordinator/coordinator.js';
 import { isCoordinatorError } from '../platform/coordinator/coordinator-errors.js';
-import { encodeJson, isValidMemberId, layout, type AckInfo, type MemberInfo } from '../protocol/coordinator-paths.js';
+import { encodeJson, layout, type AckInfo, type MemberInfo } from '../protocol/coordinator-paths.js';
+import { isValidMemberId } from '../protocol/identifiers.js';
 
 /** Outcome of the last attempt to apply an app's state; exposed for status and tests. */
 export interface AppSyncStatus {

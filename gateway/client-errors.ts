@@ -3,6 +3,7 @@ import type { GatewayErrorCode } from './errors.js';
 import { GATEWAY_ERRORS } from './errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { GatewayMetrics } from './observability/metrics.js';
+import { RESPONSE_HEADERS } from '../protocol/response-headers.js';
 
 /** Maps a parser / socket error code from node's HTTP server to our error code. */
 export function clientErrorCode(nodeCode: string | undefined): GatewayErrorCode {
@@ -34,7 +35,7 @@ export function handleClientError(err: Error & { code?: string }, socket: Duplex
   const status = GATEWAY_ERRORS[code].status;
   const body = JSON.stringify({ error: { code, message: GATEWAY_ERRORS[code].message } });
   socket.end(
-    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\nx-northwest-error: ${code}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n${RESPONSE_HEADERS.error}: ${code}\r\n\r\n${body}`,
   );
   (socket as Duplex & { destroySoon?: () => void }).destroySoon?.();
 }

@@ -13,6 +13,7 @@ const SMALL_BODY_BYTES = 64 * 1024;
 import { streamToClient, type SendHooks } from './proxy/undici-forwarder.js';
 import { isWriteMethod, type AppState, type Deployment } from '../protocol/app-state.js';
 import type { AppRoute, RoutingTable } from './state/routing-table.js';
+import { RESPONSE_HEADERS } from '../protocol/response-headers.js';
 
 /** Called before any write is forwarded; returning an error refuses it (lease fencing hooks in here). */
 export type WriteGuard = (app: string, state: AppState) => GatewayError | undefined;
@@ -196,7 +197,7 @@ export class RequestHandler {
     }
     ex.servedBy = 'none';
     const body = JSON.stringify({ error: { code: gwErr.code, message: gwErr.message, requestId: ex.requestId } });
-    const headers: HeaderMap = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...servedByHeaders(ex, 'none'), 'x-northwest-error': gwErr.code };
+    const headers: HeaderMap = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...servedByHeaders(ex, 'none'), [RESPONSE_HEADERS.error]: gwErr.code };
     if (gwErr.retryAfterSeconds !== undefined) headers['retry-after'] = String(gwErr.retryAfterSeconds);
     // An unread or partly read body would desynchronise the connection: close it.
     if (!ex.req.complete) headers.connection = 'close';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { migrationIdSchema } from './identifiers.js';
 
 /** Which deployment a request is sent to. */
 export type Deployment = 'n1' | 'n2';
@@ -47,7 +48,7 @@ export type AppModeName = AppMode['mode'];
 
 /** Marks an app as mid-migration: lease fencing applies to it while this is set. */
 export const migrationTagSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/),
+  id: migrationIdSchema,
   phase: z.string().min(1).max(64),
 });
 export type MigrationTag = z.output<typeof migrationTagSchema>;

@@ -48,10 +48,6 @@ export interface AckInfo {
   readonly applyMs: number;
 }
 
-const MEMBER_ID = /^[A-Za-z0-9._-]{1,128}$/;
-export function isValidMemberId(id: string): boolean {
-  return MEMBER_ID.test(id);
-}
 
 export function encodeJson(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));

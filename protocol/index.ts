@@ -2,3 +2,5 @@
 export * from './app-state.js';
 export * from './coordinator-paths.js';
 export * from './node-paths.js';
+export * from './identifiers.js';
+export * from './response-headers.js';

@@ -8,6 +8,7 @@ import { ControlError, isControlError } from '../errors.js';
 import { parsePlan } from '../migration/plan.js';
 import { authorize, readJsonBody, sendError, sendJson } from './admin-http.js';
 import { MAX_EVENTS_WAIT_MS, pollMigrationEvents } from './migration-events.js';
+import { MIGRATION_ID_PATTERN } from '../../protocol/identifiers.js';
 
 /** What the admin API drives: a ControlPlane, or anything with the same commands. */
 export type ControlPlaneApi = Pick<ControlPlane, 'status' | 'migrate' | 'getMigration' | 'pause' | 'resume' | 'abort' | 'waitForMigration'>;
@@ -65,7 +66,8 @@ function intParam(query: URLSearchParams, name: string, min: number, fallback: n
   return n;
 }
 
-const ID = '([A-Za-z0-9._-]{1,64})';
+/** A migration id in a URL path (the protocol's rule without its anchors). */
+const ID = `(${MIGRATION_ID_PATTERN.source.slice(1, -1)})`;
 
 const ROUTES: readonly Route[] = [
   { pattern: /^\/status$/, methods: { GET: async (cp, { res }) => sendJson(res, 200, await cp.status()) } },

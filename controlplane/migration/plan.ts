@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { loadConfigFile, parseConfig, type ConfigFailure } from '../../platform/config-file.js';
 import { ControlError } from '../errors.js';
+import { appNameSchema, migrationIdSchema } from '../../protocol/identifiers.js';
 
-const appName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'app names are lowercase [a-z0-9-]');
+const appName = appNameSchema;
 
 const valueRecordSchema = z.strictObject({
   name: z.string().min(1),
@@ -43,7 +44,7 @@ export type PlanDnsRecord = z.output<typeof dnsRecordSchema>;
 /** A migration plan: which apps move together and how each phase behaves. */
 export const planSchema = z.strictObject({
   /** Migration id; generated when absent. */
-  id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  id: migrationIdSchema.optional(),
   /** Apps that move as one unit: they flip in the same barriers or not at all. */
   apps: z.array(appName).min(1).refine((a) => new Set(a).size === a.length, 'apps must not repeat'),
   /** How long each barrier waits for every live member's ack. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { cacheConfigSchema } from '../../datasync/cache/cache-config.js';
 import { CQL_IDENTIFIER, datastoreConfigSchema } from '../../datasync/datastore/datastore-config.js';
 import { metadataSyncConfigSchema } from '../../datasync/metadata/metadata-config.js';
+import { SNAPSHOT_DEFAULTS } from '../../datasync/datastore/snapshot-options.js';
 
 const redisEndpoint = cacheConfigSchema.shape.local;
 const cluster = datastoreConfigSchema.shape.local;
@@ -22,11 +23,11 @@ export const datastoreSyncConfigSchema = z.strictObject({
   n1: cluster,
   n2: cluster,
   tables: z.array(tableRef).min(1),
-  ranges: z.number().int().min(1).max(100_000).default(64),
-  concurrency: z.number().int().min(1).max(256).default(4),
-  pageSize: z.number().int().min(1).max(100_000).default(500),
+  ranges: z.number().int().min(1).max(100_000).default(SNAPSHOT_DEFAULTS.ranges),
+  concurrency: z.number().int().min(1).max(256).default(SNAPSHOT_DEFAULTS.concurrency),
+  pageSize: z.number().int().min(1).max(100_000).default(SNAPSHOT_DEFAULTS.pageSize),
   /** Re-copies of a range whose digests differ before the sync fails (and the migration rolls back). */
-  maxRecopies: z.number().int().min(0).max(100).default(2),
+  maxRecopies: z.number().int().min(0).max(100).default(SNAPSHOT_DEFAULTS.maxRecopies),
   /** Create a keyspace or table missing at N2 from N1's definition. */
   createMissing: z.boolean().default(false),
 });

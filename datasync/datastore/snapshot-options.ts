@@ -94,12 +94,15 @@ export interface SnapshotResult {
   readonly verify: VerifyFigures | undefined;
 }
 
+/** The tuned defaults of the snapshot copy (measured by bench:sync); the control plane's sync config uses them too. */
+export const SNAPSHOT_DEFAULTS = Object.freeze({ ranges: 128, concurrency: 24, pageSize: 500, maxRecopies: 2 });
+
 const optionsSchema = z.strictObject({
   tables: z.array(z.strictObject({ keyspace: z.string().min(1), table: z.string().min(1) })).min(1),
   checkpointRoot: z.string().regex(/^(\/[^/\s]+)+$/, 'absolute coordinator path').optional(),
-  ranges: z.number().int().min(1).max(100_000).default(128),
-  concurrency: z.number().int().min(1).max(256).default(24),
-  pageSize: z.number().int().min(1).max(100_000).default(500),
+  ranges: z.number().int().min(1).max(100_000).default(SNAPSHOT_DEFAULTS.ranges),
+  concurrency: z.number().int().min(1).max(256).default(SNAPSHOT_DEFAULTS.concurrency),
+  pageSize: z.number().int().min(1).max(100_000).default(SNAPSHOT_DEFAULTS.pageSize),
   writeConcurrency: z.number().int().min(1).max(2048).default(8),
   batchStatements: z.number().int().min(1).max(1000).default(10),
   batchBytes: z.number().int().min(1).default(4800),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { joinPath } from '../../platform/coordinator/coordinator.js';
-import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import { ZOOKEEPER_DEFAULTS, ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
 import { SyncError } from '../errors.js';
 
 const absolutePath = z
@@ -14,7 +14,7 @@ const endpointSchema = z.strictObject({
   path: absolutePath,
   /** Digest credentials; the password comes from the environment variable named here. */
   auth: z.strictObject({ user: z.string().regex(/^[^:]+$/, 'non-empty, without ":"'), passwordEnv: z.string().min(1) }).optional(),
-  sessionTimeoutMs: z.number().int().min(1000).default(15_000),
+  sessionTimeoutMs: z.number().int().min(1000).default(ZOOKEEPER_DEFAULTS.sessionTimeoutMs),
 });
 
 /** The `sync.metadata` section: copy `source.path` at N1 to `target.path` at N2, then follow it. */

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isLoopbackHost, LOOPBACK_ONLY_MESSAGE } from '../../platform/admin-http.js';
 import { coordinatorConfigSchema } from '../../platform/coordinator/coordinator-config.js';
+import { appNameSchema, nodeIdSchema } from '../../protocol/identifiers.js';
 
 /** Loopback-only addresses: admin endpoints must never be reachable from the network. */
 
@@ -78,7 +79,7 @@ const adminSchema = z.strictObject({
 export const gatewayConfigSchema = z
   .strictObject({
     /** Name of this gateway in logs and as fleet member id. */
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('gateway'),
+    name: nodeIdSchema.default('gateway'),
     listeners: z.array(listenerSchema).min(1),
     admin: adminSchema.optional(),
     /** Forwarding engine for plain HTTP; WebSocket upgrades always go through http-proxy. */
@@ -117,14 +118,14 @@ export const gatewayConfigSchema = z
       .strictObject({
         coordinator: coordinatorConfigSchema,
         /** Member id in the fleet; defaults to `name`. Must be unique. */
-        memberId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).optional(),
+        memberId: nodeIdSchema.optional(),
         /** Writes for migrating apps are refused if the state was not confirmed within this time. */
         leaseMs: ms.default(5_000),
         /** Full re-read period (renews the lease); default a third of leaseMs. */
         reconcileMs: ms.optional(),
       })
       .optional(),
-    apps: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'app names are lowercase [a-z0-9-]'), appSchema),
+    apps: z.record(appNameSchema, appSchema),
   })
   .superRefine((cfg, ctx) => {
     const f = cfg.fleet;

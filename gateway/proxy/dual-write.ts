@@ -3,6 +3,7 @@ import type { Deployment } from '../../protocol/app-state.js';
 import { bufferBody } from './request-body.js';
 import { otherSide, poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './exchange.js';
 import { sendToPool, writeReply, type UpstreamReply } from './undici-forwarder.js';
+import { RESPONSE_HEADERS } from '../../protocol/response-headers.js';
 
 function describe(r: PromiseSettledResult<UpstreamReply>): string {
   return r.status === 'fulfilled' ? String(r.value.statusCode) : ((r.reason as { code?: string }).code ?? 'error');
@@ -35,7 +36,7 @@ export async function dualWrite(ex: Exchange, svc: ExchangeServices, primary: De
       throw new GatewayError('NW_GW_MIRROR_PARTIAL_FAILURE', detail);
     }
     ex.servedBy = primary;
-    await writeReply(ex.res, p.value, servedByHeaders(ex, primary, { 'x-northwest-mirrored-to': secondary }));
+    await writeReply(ex.res, p.value, servedByHeaders(ex, primary, { [RESPONSE_HEADERS.mirroredTo]: secondary }));
   } finally {
     endPrimary();
     endSecondary();

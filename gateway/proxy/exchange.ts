@@ -8,6 +8,7 @@ import type { InFlightWrites } from '../state/in-flight-writes.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { HeaderMap } from './forward-headers.js';
 import type { UpstreamRequest } from './undici-forwarder.js';
+import { RESPONSE_HEADERS } from '../../protocol/response-headers.js';
 
 /** Everything one request's handling needs, resolved once at the edge. */
 export interface Exchange {
@@ -41,10 +42,10 @@ export function otherSide(d: Deployment): Deployment {
 
 /** The headers that tell a client (and our experiments) who served it and at which epoch. */
 export function servedByHeaders(ex: Exchange, deployment: Deployment | 'none', extra: HeaderMap = {}): HeaderMap {
-  const h: HeaderMap = { 'x-request-id': ex.requestId, 'x-northwest-deployment': deployment, ...extra };
+  const h: HeaderMap = { 'x-request-id': ex.requestId, [RESPONSE_HEADERS.deployment]: deployment, ...extra };
   if (ex.route) {
-    h['x-northwest-epoch'] = String(ex.route.state.epoch);
-    h['x-northwest-mode'] = ex.route.state.mode;
+    h[RESPONSE_HEADERS.epoch] = String(ex.route.state.epoch);
+    h[RESPONSE_HEADERS.mode] = ex.route.state.mode;
   }
   return h;
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { NW_HEADER_PREFIX } from '../../protocol/response-headers.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus legacy ones proxies must not forward. */
 const HOP_BY_HOP = new Set([
@@ -15,9 +16,6 @@ const HOP_BY_HOP = new Set([
 
 /** Forwarding headers a client could forge; only a trusted proxy's values are kept. */
 const SPOOFABLE = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip']);
-
-/** Our own response markers: never accepted from a client or an upstream. */
-export const NW_HEADER_PREFIX = 'x-northwest-';
 
 export const VIA_TOKEN = '1.1 northwest';
 

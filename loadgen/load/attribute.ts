@@ -1,4 +1,5 @@
 import type { Operation, Sample, ServedBy } from '../load-model.js';
+import { RESPONSE_HEADERS } from '../../protocol/index.js';
 
 /** Response headers as the HTTP clients give them (lower-case names). */
 export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;
@@ -54,7 +55,7 @@ export function errorCode(err: unknown): string {
  */
 export function attribute(x: Exchange): Sample {
   const status = x.status ?? 0;
-  const gwError = header(x.headers, 'x-northwest-error');
+  const gwError = header(x.headers, RESPONSE_HEADERS.error);
   const error = gwError ?? (x.error !== undefined ? errorCode(x.error) : status === 0 ? 'NO_RESPONSE' : undefined);
   const end = Math.max(x.end, x.start);
   return {
@@ -64,8 +65,8 @@ export function attribute(x: Exchange): Sample {
     op: x.op,
     key: x.key,
     status,
-    servedBy: servedByFrom(header(x.headers, 'x-northwest-deployment')),
-    epoch: epochFrom(header(x.headers, 'x-northwest-epoch')),
+    servedBy: servedByFrom(header(x.headers, RESPONSE_HEADERS.deployment)),
+    epoch: epochFrom(header(x.headers, RESPONSE_HEADERS.epoch)),
     ...(error !== undefined ? { error } : {}),
     ...(x.value !== undefined ? { value: x.value } : {}),
   };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CoordinatorError } from './coordinator-errors.js';
 import type { Coordinator } from './coordinator.js';
 import { defaultEmbeddedStore, EmbeddedCoordinator } from './embedded-coordinator.js';
-import { ZooKeeperCoordinator } from './zookeeper-coordinator.js';
+import { ZOOKEEPER_DEFAULTS, ZooKeeperCoordinator } from './zookeeper-coordinator.js';
 
 /** Coordinator section of gateway and control-plane configs. */
 export const coordinatorConfigSchema = z.discriminatedUnion('kind', [
@@ -11,9 +11,9 @@ export const coordinatorConfigSchema = z.discriminatedUnion('kind', [
     kind: z.literal('zookeeper'),
     connectString: z.string().min(1),
     chroot: z.string().default('/northwest'),
-    sessionTimeoutMs: z.number().int().min(1000).default(15_000),
-    connectTimeoutMs: z.number().int().positive().default(10_000),
-    opTimeoutMs: z.number().int().positive().default(10_000),
+    sessionTimeoutMs: z.number().int().min(1000).default(ZOOKEEPER_DEFAULTS.sessionTimeoutMs),
+    connectTimeoutMs: z.number().int().positive().default(ZOOKEEPER_DEFAULTS.connectTimeoutMs),
+    opTimeoutMs: z.number().int().positive().default(ZOOKEEPER_DEFAULTS.opTimeoutMs),
     /** Digest ACLs: nodes are created readable/writable only by this user. The password comes from the environment. */
     auth: z.strictObject({ user: z.string().min(1), passwordEnv: z.string().min(1) }).optional(),
   }),

@@ -19,8 +19,8 @@ const { ACL, Event, Exception, Id, Permission, State } = zookeeper;
 export interface ZooKeeperCoordinatorOptions {
   /** Ensemble as `host:port[,host:port...]`, without a chroot suffix (use `chroot`). */
   readonly connectString: string;
-  /** Node every API path is relative to, e.g. '/northwest'; created on connect if missing. Default '/'. */
-  readonly chroot?: string;
+  /** Node every API path is relative to, e.g. '/northwest', or '/' for none; created on connect if missing. No default: each config schema says its own. */
+  readonly chroot: string;
   /** Requested session timeout; the server clamps it to its min/max. Default 15000. */
   readonly sessionTimeoutMs?: number;
   /** connect() rejects with NW_CP_COORDINATOR_UNAVAILABLE if no session exists by then. Default 10000. */
@@ -37,15 +37,17 @@ export interface ZooKeeperCoordinatorOptions {
   readonly worldReadable?: boolean;
 }
 
+/** Session and operation timeouts a coordinator config leaves out (one set, used by every config schema). */
+export const ZOOKEEPER_DEFAULTS = Object.freeze({ sessionTimeoutMs: 15_000, connectTimeoutMs: 10_000, opTimeoutMs: 10_000 });
+
 const optionsSchema = z.strictObject({
   connectString: z.string().regex(/^[^/\s]+$/, 'host:port list without a chroot suffix (use the chroot option)'),
   chroot: z
     .string()
-    .default('/')
     .refine((p) => p === '/' || (/^(\/[^/\s]+)+$/.test(p) && !/\/\.\.?(\/|$)/.test(p)), 'absolute path such as /northwest'),
-  sessionTimeoutMs: z.number().int().min(1000).default(15_000),
-  connectTimeoutMs: z.number().int().positive().default(10_000),
-  opTimeoutMs: z.number().int().positive().default(10_000),
+  sessionTimeoutMs: z.number().int().min(1000).default(ZOOKEEPER_DEFAULTS.sessionTimeoutMs),
+  connectTimeoutMs: z.number().int().positive().default(ZOOKEEPER_DEFAULTS.connectTimeoutMs),
+  opTimeoutMs: z.number().int().positive().default(ZOOKEEPER_DEFAULTS.opTimeoutMs),
   auth: z.strictObject({ user: z.string().regex(/^[^:]+$/, 'non-empty, without ":"'), password: z.string().min(1) }).optional(),
   worldReadable: z.boolean().default(false),
 });

@@ -81,7 +81,7 @@ describe('sync: datastore snapshot copy N1 → N2', function () {
     const zkEps = requireService('zookeeper');
     n1 = cassandraClient(eps.n1);
     n2 = cassandraClient(eps.n2);
-    zk = new ZooKeeperCoordinator({ connectString: zkEps.connectString });
+    zk = new ZooKeeperCoordinator({ connectString: zkEps.connectString, chroot: '/' });
     await Promise.all([n1.connect(), n2.connect(), zk.connect()]);
     await createKeyspace(n1, ks);
     await n1.execute(EVENTS_DDL(ks));

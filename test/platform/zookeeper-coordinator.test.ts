@@ -235,7 +235,7 @@ describe('ZooKeeperCoordinator', function () {
   });
 
   it('rejects connect() with NW_CP_COORDINATOR_UNAVAILABLE when nothing listens', async () => {
-    const c = new ZooKeeperCoordinator({ connectString: `127.0.0.1:${await closedPort()}`, connectTimeoutMs: 1000 });
+    const c = new ZooKeeperCoordinator({ connectString: `127.0.0.1:${await closedPort()}`, chroot: '/', connectTimeoutMs: 1000 });
     const started = performance.now();
     await assert.rejects(c.connect(), { code: 'NW_CP_COORDINATOR_UNAVAILABLE' });
     assert.ok(performance.now() - started < 4000, `took ${Math.round(performance.now() - started)} ms`);
@@ -309,7 +309,7 @@ describe('ZooKeeperCoordinator', function () {
   });
 
   it('rejects bad options, naming the field', () => {
-    assert.throws(() => new ZooKeeperCoordinator({ connectString: '127.0.0.1:2181/northwest' }), { code: 'NW_CP_CONFIG_INVALID', message: /connectString.*chroot/ });
+    assert.throws(() => new ZooKeeperCoordinator({ connectString: '127.0.0.1:2181/northwest', chroot: '/' }), { code: 'NW_CP_CONFIG_INVALID', message: /connectString.*chroot/ });
     assert.throws(() => new ZooKeeperCoordinator({ connectString: 'h:1', chroot: 'northwest' }), { code: 'NW_CP_CONFIG_INVALID', message: /chroot/ });
   });
 });

@@ -54,7 +54,7 @@ export async function runMetadataBench(opts: MetadataBenchOptions): Promise<Meta
       rows.push({ nodes: figures.nodes, seconds, nodesPerSec: figures.nodes / seconds, batches: figures.batches });
     } finally {
       await Promise.all([source.close(), target.close()]);
-      const admin = new ZooKeeperCoordinator({ connectString: opts.connectString, opTimeoutMs: 30_000 });
+      const admin = new ZooKeeperCoordinator({ connectString: opts.connectString, chroot: '/', opTimeoutMs: 30_000 });
       await admin.connect();
       try {
         await removeSubtree(admin, base, { concurrency: 64, limits: { maxOps: 1000, maxBytes: 768 * 1024, maxInFlight: 4 } });
