@@ -86,7 +86,7 @@ const OPTIONS = {
 type Flag = keyof typeof OPTIONS;
 
 function parse(cmd: string, args: string[], flags: readonly Flag[], positionals: number) {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
   try {
     parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {

@@ -247,7 +247,7 @@ export class ControlPlane {
     for (;;) {
       let wake: () => void = () => undefined;
       const woke = new Promise<void>((r) => (wake = r));
-      let node;
+      let node: Awaited<ReturnType<Coordinator['get']>>;
       try {
         node = await this.opts.coordinator.get(layout.migration(id), () => wake());
       } catch (err) {

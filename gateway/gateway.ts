@@ -202,18 +202,18 @@ export class Gateway {
       socket.destroy();
     };
     socket.on('error', () => socket.destroy());
-    if (this.closing) return refuse(new GatewayError('NW_GW_SHUTTING_DOWN'));
+    if (this.closing) return void refuse(new GatewayError('NW_GW_SHUTTING_DOWN'));
     // Only WebSocket is tunnelled; other upgrades (h2c is a known smuggling vector) are refused.
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(new GatewayError('NW_GW_BAD_REQUEST', 'only websocket upgrades are supported'));
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return void refuse(new GatewayError('NW_GW_BAD_REQUEST', 'only websocket upgrades are supported'));
     const host = requestHost(req);
-    if (typeof host !== 'string') return refuse(host);
+    if (typeof host !== 'string') return void refuse(host);
     const route = this.state.table().lookup(host);
-    if (!route) return refuse(new GatewayError('NW_GW_UNKNOWN_HOST', host));
+    if (!route) return void refuse(new GatewayError('NW_GW_UNKNOWN_HOST', host));
     const s = route.state;
     const d: Deployment = s.mode === 'serve' ? 'n1' : s.mode === 'mirror' || s.mode === 'fence' ? s.readFrom : 'n2';
     const pool = d === 'n1' ? route.runtime.n1 : route.runtime.n2;
     const server = pool.select();
-    if (!server) return refuse(new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${route.runtime.name}/${d}`));
+    if (!server) return void refuse(new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${route.runtime.name}/${d}`));
     const peerIp = peerAddress(req);
     const headers = buildUpstreamHeaders(req.headers, { peerIp, trustedPeer: this.config.trustedProxies.includes(peerIp), proto: 'http', requestId: crypto.randomUUID(), upgrade: true });
     this.upgraded.add(socket);

@@ -109,7 +109,10 @@ class InsertBuilder {
       const ttl = typeof ttlRaw === 'number' && ttlRaw > 0 ? ttlRaw : null;
       const key = `${int64Key(wt)}|${ttl ?? ''}`;
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { wt, ttl, cols: [] }));
+      if (!g) {
+        g = { wt, ttl, cols: [] };
+        groups.set(key, g);
+      }
       g.cols.push(i);
     });
     const inserts: Insert[] = [];

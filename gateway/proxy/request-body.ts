@@ -74,7 +74,7 @@ class BodyCollector {
 
   data(chunk: Buffer): void {
     this.size += chunk.length;
-    if (this.size > this.limit) return this.fail(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${this.limit} bytes`));
+    if (this.size > this.limit) return void this.fail(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${this.limit} bytes`));
     this.chunks.push(chunk);
   }
 

@@ -151,7 +151,7 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
   }
 
   responseClosed(): void {
-    if (this.res.writableFinished) return this.settle(null);
+    if (this.res.writableFinished) return void this.settle(null);
     const err = this.res.errored ?? prematureClose();
     if (!this.upstreamDone) this.abortUpstream?.(err);
     this.settle(err);

@@ -60,7 +60,10 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
   const fixedCells = summarizeFixed(input.fixed, fixedTargets, workloads);
   const key = (t: TargetId): string => t.replace(/-/g, '_');
   const ratios: Record<string, Record<string, number>> = {};
-  for (const r of ratioFigures) (ratios[`${key(r.numerator)}/${key(r.denominator)}`] ??= {})[r.workload] = r.value;
+  for (const r of ratioFigures) {
+    const row = (ratios[`${key(r.numerator)}/${key(r.denominator)}`] ??= {});
+    row[r.workload] = r.value;
+  }
   const addedP99 = fixedCells
     .filter((c) => c.addedP99Us !== undefined)
     .map((c) => ({ target: c.target, workload: c.workload, generator: c.generator, addedP99Us: c.addedP99Us, goalUs: GOAL_ADDED_P99_US, met: (c.addedP99Us ?? Infinity) <= GOAL_ADDED_P99_US }));

@@ -58,7 +58,9 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
         admin1: createCacheClient({ ...cfg.redis.n1, keyPrefix: '' }, TIMEOUTS),
         admin2: createCacheClient({ ...cfg.redis.n2, keyPrefix: '' }, TIMEOUTS),
       };
-      teardown.push(async () => Object.values(redis).forEach((r) => r.disconnect()));
+      teardown.push(async () => {
+        for (const r of Object.values(redis)) r.disconnect();
+      });
       await Promise.all(Object.values(redis).map((r) => r.connect()));
       teardown.push(() => Promise.allSettled([deleteKeysUnder(redis.admin1, prefix), deleteKeysUnder(redis.admin2, prefix)]));
       const n1Cache = new RedisCacheLayer({ local: redis.n1, n2: redis.n1ToN2 });

@@ -106,7 +106,7 @@ export async function runFixedRate(options: FixedRateOptions): Promise<FixedRate
     };
     signal?.addEventListener('abort', stop, { once: true });
     const tick = (): void => {
-      if (signal?.aborted) return stop();
+      if (signal?.aborted) return void stop();
       const t = now();
       while (next < total && next * intervalMs <= t) {
         fire(next * intervalMs);

@@ -178,7 +178,10 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
   marks.forEach((m, i) => {
     const prev = i > 0 ? marks[i - 1]! : undefined;
     if (prev && x(m.t) - x(prev.t) < 8) clusterOf.push(clusterOf[i - 1]!);
-    else clusterOf.push(clusterLabels.length), clusterLabels.push([]);
+    else {
+      clusterOf.push(clusterLabels.length);
+      clusterLabels.push([]);
+    }
     const labels = clusterLabels[clusterOf[i]!]!;
     if (!labels.includes(m.label)) labels.push(m.label);
   });

@@ -56,7 +56,10 @@ export class EmbeddedStore {
 
   private addWatch(map: Map<string, Set<Watcher>>, path: string, w: Watcher): void {
     let set = map.get(path);
-    if (!set) map.set(path, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      map.set(path, set);
+    }
     set.add(w);
   }
 
