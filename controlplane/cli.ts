@@ -106,7 +106,8 @@ function client(url: string | undefined): AdminClient {
 }
 
 function migrationId(cmd: string, id: string | undefined): string {
-  if (id === undefined || !MIGRATION_ID_PATTERN.test(id)) throw new UsageError(`${cmd}: migration IDs are 1-64 characters of [A-Za-z0-9._-]`);
+  if (id === undefined || !MIGRATION_ID_PATTERN.test(id))
+    throw new UsageError(`${cmd}: migration IDs are 1-64 characters of [A-Za-z0-9._-]`);
   return id;
 }
 
@@ -160,7 +161,8 @@ async function migrate(args: string[]): Promise<number> {
   if (values.timeout !== undefined) {
     timeoutS = Number(values.timeout);
     if (!values.wait) throw new UsageError('migrate: --timeout needs --wait');
-    if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`migrate: --timeout expects seconds > 0, got "${values.timeout}"`);
+    if (!Number.isFinite(timeoutS) || timeoutS <= 0)
+      throw new UsageError(`migrate: --timeout expects seconds > 0, got "${values.timeout}"`);
   }
   const plan = loadPlan(values.plan);
   const c = client(values.url);
@@ -170,15 +172,22 @@ async function migrate(args: string[]): Promise<number> {
     process.stdout.write(`follow it with: northwest watch ${log.id}\n`);
     return 0;
   }
-  return outcome(await followMigration(c, log.id, { out: process.stdout, ...(timeoutS ? { deadline: Date.now() + timeoutS * 1000 } : {}) }));
+  return outcome(
+    await followMigration(c, log.id, { out: process.stdout, ...(timeoutS ? { deadline: Date.now() + timeoutS * 1000 } : {}) }),
+  );
 }
 
 async function control(verb: 'pause' | 'resume' | 'abort', args: string[]): Promise<number> {
   const { values, positionals } = parse(verb, args, verb === 'abort' ? ['reason'] : [], 1);
   if (values.help) return help(verb);
   const id = migrationId(verb, positionals[0]);
-  const log = await client(values.url).post<MigrationLog>(`/migrations/${id}/${verb}`, values.reason ? { reason: values.reason } : undefined);
-  process.stdout.write(`${verb} requested for migration ${id} (now ${log.status}, phase ${log.phase ?? '-'}); the leader acts on it between steps\n`);
+  const log = await client(values.url).post<MigrationLog>(
+    `/migrations/${id}/${verb}`,
+    values.reason ? { reason: values.reason } : undefined,
+  );
+  process.stdout.write(
+    `${verb} requested for migration ${id} (now ${log.status}, phase ${log.phase ?? '-'}); the leader acts on it between steps\n`,
+  );
   return 0;
 }
 

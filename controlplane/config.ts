@@ -7,10 +7,13 @@ import { ControlError } from './errors.js';
 import { syncConfigSchema } from './sync/sync-config.js';
 import { nodeIdSchema } from '../protocol/identifiers.js';
 
-
 /** `<hostname>-<pid>`, with characters a coordinator node name cannot hold replaced. */
 function defaultId(): string {
-  return `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100) || 'controlplane'}-${process.pid}`;
+  return `${
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .slice(0, 100) || 'controlplane'
+  }-${process.pid}`;
 }
 
 const adminSchema = z.strictObject({
@@ -53,7 +56,8 @@ export type ControlPlaneConfig = z.output<typeof controlPlaneConfigSchema>;
 /** Which DNS provider the control plane talks to, and how; absent means no DNS phase. */
 export type ControlPlaneDnsConfig = z.output<typeof dnsSchema>;
 
-const fail: ConfigFailure = (detail, cause) => new ControlError('NW_CP_CONFIG_INVALID', detail, cause === undefined ? undefined : { cause });
+const fail: ConfigFailure = (detail, cause) =>
+  new ControlError('NW_CP_CONFIG_INVALID', detail, cause === undefined ? undefined : { cause });
 
 /** Validates an already-parsed config object; `source` names it in errors. */
 export function parseControlPlaneConfig(raw: unknown, source = '<inline>'): ControlPlaneConfig {

@@ -37,13 +37,18 @@ export interface ControlPlaneProcess {
  * election, then opens the admin API. If any step fails, what was started is
  * stopped again before the error is thrown.
  */
-export async function startControlPlaneProcess(config: ControlPlaneConfig, opts: ControlPlaneProcessOptions = {}): Promise<ControlPlaneProcess> {
+export async function startControlPlaneProcess(
+  config: ControlPlaneConfig,
+  opts: ControlPlaneProcessOptions = {},
+): Promise<ControlPlaneProcess> {
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger(config.log.level, { component: 'controlplane', id: config.id });
   const coordinator = opts.coordinator ?? createCoordinator(config.coordinator, env);
   const configured: SyncHooks | undefined = config.sync ? createSyncHooks(config.sync, { coordinator, logger, env }) : undefined;
   // Without configured hooks the caller's map is used as it is (tests add to it later).
-  const syncHooks = configured ? new Map([...configured.hooks, ...(opts.syncHooks ?? [])]) : (opts.syncHooks ?? new Map<string, SyncHook>());
+  const syncHooks = configured
+    ? new Map([...configured.hooks, ...(opts.syncHooks ?? [])])
+    : (opts.syncHooks ?? new Map<string, SyncHook>());
   const controlPlane = new ControlPlane({
     coordinator,
     id: config.id,
@@ -52,7 +57,11 @@ export async function startControlPlaneProcess(config: ControlPlaneConfig, opts:
     ...(opts.dns ? { dns: opts.dns } : config.dns ? { dns: dnsSteps(createDnsProvider(config.dns)) } : {}),
   });
   const token = env[config.admin.tokenEnv];
-  if (!token) logger.warn('controlplane.admin.no_token', { tokenEnv: config.admin.tokenEnv, detail: 'every admin endpoint but /healthz will answer 401' });
+  if (!token)
+    logger.warn('controlplane.admin.no_token', {
+      tokenEnv: config.admin.tokenEnv,
+      detail: 'every admin endpoint but /healthz will answer 401',
+    });
   let admin: ControlAdminServer | undefined;
   try {
     await controlPlane.start();

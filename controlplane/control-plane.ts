@@ -37,7 +37,9 @@ export interface FleetStatus {
   readonly leader: string | undefined;
   readonly members: readonly MemberStatus[];
   readonly apps: readonly AppStatus[];
-  readonly migrations: ReadonlyArray<Pick<MigrationLog, 'id' | 'status' | 'phase' | 'phaseStatus' | 'updatedAt'> & { readonly apps: readonly string[] }>;
+  readonly migrations: ReadonlyArray<
+    Pick<MigrationLog, 'id' | 'status' | 'phase' | 'phaseStatus' | 'updatedAt'> & { readonly apps: readonly string[] }
+  >;
 }
 
 function json<T>(data: Buffer | undefined): T | undefined {
@@ -130,7 +132,14 @@ export class ControlPlane {
       if (TERMINAL.has(handle.log.status)) continue;
       await handle.update({}, { event: 'leader', detail: `run by ${this.opts.id}` }).catch(() => undefined);
       const runner = new MigrationRunner(
-        { coordinator: c, logger: this.opts.logger, syncHooks: this.opts.syncHooks ?? new Map(), dns: this.opts.dns, isLeader: () => this.isLeader(), ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}) },
+        {
+          coordinator: c,
+          logger: this.opts.logger,
+          syncHooks: this.opts.syncHooks ?? new Map(),
+          dns: this.opts.dns,
+          isLeader: () => this.isLeader(),
+          ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}),
+        },
         handle,
       );
       this.runners.set(id, runner);
@@ -168,8 +177,14 @@ export class ControlPlane {
       if (!members.some((m) => m.kind === 'gateway' && m.apps.includes(app))) throw new ControlError('NW_CP_UNKNOWN_APP', app);
     }
     for (const hook of plan.sync.hooks) if (!this.opts.syncHooks?.has(hook)) throw new ControlError('NW_CP_UNKNOWN_SYNC_HOOK', hook);
-    if (plan.dns && !this.opts.dns) throw new ControlError('NW_CP_CONFIG_INVALID', 'plan has a dns section but the control plane has no DNS provider configured');
-    const id = plan.id ?? `m-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+    if (plan.dns && !this.opts.dns)
+      throw new ControlError('NW_CP_CONFIG_INVALID', 'plan has a dns section but the control plane has no DNS provider configured');
+    const id =
+      plan.id ??
+      `m-${new Date()
+        .toISOString()
+        .replace(/[-:.TZ]/g, '')
+        .slice(0, 14)}-${randomBytes(3).toString('hex')}`;
     const now = new Date().toISOString();
     const log: MigrationLog = {
       id,
@@ -197,7 +212,8 @@ export class ControlPlane {
       if (await c.get(layout.migration(id))) throw new ControlError('NW_CP_PLAN_INVALID', `migration id ${id} is already used`);
       for (const app of plan.apps) {
         const holder = (await c.get(layout.lock(app)))?.data.toString('utf8');
-        if (holder) throw new ControlError('NW_CP_APP_BUSY', `${app} is part of migration ${holder}`, { details: { app, migration: holder } });
+        if (holder)
+          throw new ControlError('NW_CP_APP_BUSY', `${app} is part of migration ${holder}`, { details: { app, migration: holder } });
       }
       throw err;
     }
@@ -260,7 +276,11 @@ export class ControlPlane {
       const log = parseLog(id, node.data);
       if (until(log)) return log;
       const left = deadline - Date.now();
-      if (left <= 0) throw new ControlError('NW_CP_BARRIER_TIMEOUT', `migration ${id} did not reach the expected state in ${timeoutMs} ms (status ${log.status}, phase ${log.phase ?? '-'})`);
+      if (left <= 0)
+        throw new ControlError(
+          'NW_CP_BARRIER_TIMEOUT',
+          `migration ${id} did not reach the expected state in ${timeoutMs} ms (status ${log.status}, phase ${log.phase ?? '-'})`,
+        );
       let t: NodeJS.Timeout | undefined;
       await Promise.race([woke, new Promise<void>((r) => (t = setTimeout(r, Math.min(left, 500))))]);
       clearTimeout(t);

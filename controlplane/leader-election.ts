@@ -76,7 +76,10 @@ export class LeaderElection {
       }
       this.set(false);
       const predecessor = `${layout.leader}/${kids[i - 1]}`;
-      const exists = await this.c.get(predecessor, () => void this.evaluate().catch((err: unknown) => this.logger.warn('controlplane.leader.evaluate_failed', { err })));
+      const exists = await this.c.get(
+        predecessor,
+        () => void this.evaluate().catch((err: unknown) => this.logger.warn('controlplane.leader.evaluate_failed', { err })),
+      );
       if (exists) return;
     }
   }

@@ -34,7 +34,10 @@ export const SYNC_ERRORS = {
   // Data-layer fleet member
   NW_SYNC_STATE_REJECTED: { status: 400, message: 'app state document is invalid; the data layer keeps its current mode' },
   NW_SYNC_MODE_APPLY_FAILED: { status: 503, message: 'a data-layer component did not apply the new data mode' },
-  NW_SYNC_LEASE_EXPIRED: { status: 503, message: 'data layer lost touch with the coordinator while its app is mid-migration; writes refused until it re-reads the state' },
+  NW_SYNC_LEASE_EXPIRED: {
+    status: 503,
+    message: 'data layer lost touch with the coordinator while its app is mid-migration; writes refused until it re-reads the state',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type SyncErrorCode = keyof typeof SYNC_ERRORS;

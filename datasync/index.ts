@@ -3,7 +3,13 @@ export { cacheConfigSchema, createCacheClient, parseCacheConfig, type RedisEndpo
 export { warmUpCache } from './cache/cache-warmup.js';
 export { deleteKeysUnder } from './cache/key-prefix.js';
 export { runBounded } from './datastore/bounded-pool.js';
-export { CQL_IDENTIFIER, createClusterClient, datastoreConfigSchema, parseDatastoreConfig, type DatastoreClusterConfig } from './datastore/datastore-config.js';
+export {
+  CQL_IDENTIFIER,
+  createClusterClient,
+  datastoreConfigSchema,
+  parseDatastoreConfig,
+  type DatastoreClusterConfig,
+} from './datastore/datastore-config.js';
 export { runSnapshot, type SnapshotOptions, type SnapshotResult } from './datastore/snapshot-copy.js';
 export { SyncError } from './errors.js';
 export { CassandraDataLayer } from './layer/cassandra-data-layer.js';

@@ -1,4 +1,3 @@
-
 /**
  * Lease-based self-fencing. The lease is renewed only by a completed read of
  * every watched state, and dated from when that read was *issued*, so a
@@ -34,5 +33,4 @@ export class CoordinatorLease {
   age(): number {
     return this.now() - this.confirmedAt;
   }
-
 }

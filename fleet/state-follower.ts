@@ -110,7 +110,10 @@ export class StateFollower {
           await this.opts.coordinator.connect();
           await this.register();
           await this.reconcile();
-          this.opts.logger.info(`${this.opts.logPrefix}.recovered`, { member: this.opts.memberId, session: this.opts.coordinator.sessionId() });
+          this.opts.logger.info(`${this.opts.logPrefix}.recovered`, {
+            member: this.opts.memberId,
+            session: this.opts.coordinator.sessionId(),
+          });
           return;
         } catch (err) {
           this.opts.logger.warn(`${this.opts.logPrefix}.recover_failed`, { member: this.opts.memberId, attempt, err });

@@ -1,4 +1,11 @@
-import { appModeSchema, dataModeSchema, migrationTagSchema, type AppMode, type DataMode, type MigrationTag } from '../protocol/app-state.js';
+import {
+  appModeSchema,
+  dataModeSchema,
+  migrationTagSchema,
+  type AppMode,
+  type DataMode,
+  type MigrationTag,
+} from '../protocol/app-state.js';
 import type { Coordinator, TransactionOp } from '../platform/coordinator/coordinator.js';
 import { CoordinatorError, isCoordinatorError } from '../platform/coordinator/coordinator-errors.js';
 import { encodeJson, layout } from '../protocol/coordinator-paths.js';
@@ -30,7 +37,10 @@ export async function writeAppStates(
 ): Promise<BarrierTarget[]> {
   const docs = Object.entries(states).map(([app, state]) => [app, stateDocument(app, state)] as const);
   if (known && docs.every(([app]) => known.has(app))) {
-    const ops: TransactionOp[] = [...guard, ...docs.map(([app, data]) => ({ op: 'set' as const, path: layout.state(app), data, version: known.get(app)! }))];
+    const ops: TransactionOp[] = [
+      ...guard,
+      ...docs.map(([app, data]) => ({ op: 'set' as const, path: layout.state(app), data, version: known.get(app)! })),
+    ];
     try {
       await c.transaction(ops);
       return docs.map(([app]) => ({ app, epoch: known.get(app)! + 1 }));
@@ -60,7 +70,8 @@ export async function writeAppStates(
 function stateDocument(app: string, state: DesiredAppState): Buffer {
   const { migration, data, ...mode } = state;
   const parsed = appModeSchema.safeParse(mode);
-  if (!parsed.success) throw new CoordinatorError('NW_CP_COORDINATOR_ERROR', `refusing to write an invalid state for ${app}: ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new CoordinatorError('NW_CP_COORDINATOR_ERROR', `refusing to write an invalid state for ${app}: ${parsed.error.message}`);
   if (migration !== undefined) migrationTagSchema.parse(migration);
   return encodeJson({ ...parsed.data, ...(migration ? { migration } : {}), ...(data ? { data: dataModeSchema.parse(data) } : {}) });
 }

@@ -33,7 +33,6 @@ export interface GatewayOptions {
   readonly onWriteReleased?: (app: string, heldMs: number) => void;
 }
 
-
 function listen(server: Server, host: string, port: number): Promise<ListenerAddress> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -68,7 +67,11 @@ export class Gateway {
     const config = opts.config;
     this.config = config;
     this.logger = opts.logger ?? createLogger(config.log.level, { component: 'gateway', gateway: config.name });
-    const conn = { connectTimeoutMs: config.timeouts.upstreamConnectMs, headersTimeoutMs: config.timeouts.upstreamHeadersMs, idleTimeoutMs: config.timeouts.upstreamIdleMs };
+    const conn = {
+      connectTimeoutMs: config.timeouts.upstreamConnectMs,
+      headersTimeoutMs: config.timeouts.upstreamHeadersMs,
+      idleTimeoutMs: config.timeouts.upstreamIdleMs,
+    };
     this.runtimes = Object.entries(config.apps).map(([name, app]) => {
       const hold = new WriteHold();
       hold.onReleased = (ms) => {
@@ -102,10 +105,16 @@ export class Gateway {
       writeGuard: opts.writeGuard ?? (() => undefined),
     });
     this.metrics.upstreamHealthy.collect(() =>
-      this.runtimes.flatMap((r) => [r.n1, r.n2].flatMap((p) => p.servers.map((s): [string[], number] => [[r.name, p.deployment, s.origin], s.isAvailable(Date.now()) ? 1 : 0]))),
+      this.runtimes.flatMap((r) =>
+        [r.n1, r.n2].flatMap((p) =>
+          p.servers.map((s): [string[], number] => [[r.name, p.deployment, s.origin], s.isAvailable(Date.now()) ? 1 : 0]),
+        ),
+      ),
     );
     this.metrics.upstreamInFlight.collect(() =>
-      this.runtimes.flatMap((r) => [r.n1, r.n2].flatMap((p) => p.servers.map((s): [string[], number] => [[r.name, p.deployment, s.origin], s.inFlight]))),
+      this.runtimes.flatMap((r) =>
+        [r.n1, r.n2].flatMap((p) => p.servers.map((s): [string[], number] => [[r.name, p.deployment, s.origin], s.inFlight])),
+      ),
     );
   }
 
@@ -140,7 +149,9 @@ export class Gateway {
         this.handler.handle(req, res);
       });
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
-      server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => handleClientError(err, socket, this.logger, this.metrics));
+      server.on('clientError', (err: Error & { code?: string }, socket: Duplex) =>
+        handleClientError(err, socket, this.logger, this.metrics),
+      );
       this.servers.push(server);
       this.listeners.push(await listen(server, l.host, l.port));
     }
@@ -149,7 +160,9 @@ export class Gateway {
         const hc = pool.config.healthCheck;
         if (!hc) continue;
         for (const s of pool.servers) {
-          const checker = new HealthChecker(s, hc, (srv, healthy) => this.logger.warn('gateway.upstream.health_changed', { app: r.name, deployment: pool.deployment, server: srv.origin, healthy }));
+          const checker = new HealthChecker(s, hc, (srv, healthy) =>
+            this.logger.warn('gateway.upstream.health_changed', { app: r.name, deployment: pool.deployment, server: srv.origin, healthy }),
+          );
           checker.start();
           this.checkers.push(checker);
         }
@@ -157,7 +170,8 @@ export class Gateway {
     }
     if (config.admin) {
       const token = this.opts.adminToken ?? process.env[config.admin.tokenEnv];
-      if (!token) this.logger.warn('gateway.admin.no_token', { message: `admin state changes are disabled until ${config.admin.tokenEnv} is set` });
+      if (!token)
+        this.logger.warn('gateway.admin.no_token', { message: `admin state changes are disabled until ${config.admin.tokenEnv} is set` });
       this.admin = await AdminServer.start(this, config.admin.host, config.admin.port, token);
     }
   }
@@ -204,7 +218,8 @@ export class Gateway {
     socket.on('error', () => socket.destroy());
     if (this.closing) return void refuse(new GatewayError('NW_GW_SHUTTING_DOWN'));
     // Only WebSocket is tunnelled; other upgrades (h2c is a known smuggling vector) are refused.
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return void refuse(new GatewayError('NW_GW_BAD_REQUEST', 'only websocket upgrades are supported'));
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
+      return void refuse(new GatewayError('NW_GW_BAD_REQUEST', 'only websocket upgrades are supported'));
     const host = requestHost(req);
     if (typeof host !== 'string') return void refuse(host);
     const route = this.state.table().lookup(host);
@@ -215,7 +230,13 @@ export class Gateway {
     const server = pool.select();
     if (!server) return void refuse(new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${route.runtime.name}/${d}`));
     const peerIp = peerAddress(req);
-    const headers = buildUpstreamHeaders(req.headers, { peerIp, trustedPeer: this.config.trustedProxies.includes(peerIp), proto: 'http', requestId: crypto.randomUUID(), upgrade: true });
+    const headers = buildUpstreamHeaders(req.headers, {
+      peerIp,
+      trustedPeer: this.config.trustedProxies.includes(peerIp),
+      proto: 'http',
+      requestId: crypto.randomUUID(),
+      upgrade: true,
+    });
     this.upgraded.add(socket);
     socket.once('close', () => this.upgraded.delete(socket));
     this.httpProxy.ws(req, socket, head, server, headers, (err) => {
@@ -256,4 +277,3 @@ export class Gateway {
     return this.inFlightRequests;
   }
 }
-

@@ -43,7 +43,8 @@ export function peerAddress(req: IncomingMessage): string {
  */
 export function requestHost(req: IncomingMessage): string | GatewayError {
   let count = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === 'host') count += 1;
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === 'host') count += 1;
   if (count > 1) return new GatewayError('NW_GW_BAD_REQUEST', 'more than one Host header');
   return req.headers.host || new GatewayError('NW_GW_MISSING_HOST');
 }
@@ -132,7 +133,8 @@ export class RequestHandler {
       case 'proxy':
         return write && state.mirrorWritesToN1 ? dualWrite(ex, this.deps, 'n2') : this.single(ex, route, 'n2', write);
       case 'redirect':
-        if (state.methods === 'safe' && write) return state.mirrorWritesToN1 ? dualWrite(ex, this.deps, 'n2') : this.single(ex, route, 'n2', write);
+        if (state.methods === 'safe' && write)
+          return state.mirrorWritesToN1 ? dualWrite(ex, this.deps, 'n2') : this.single(ex, route, 'n2', write);
         return this.redirect(ex, route, state.status);
     }
   }
@@ -197,7 +199,12 @@ export class RequestHandler {
     }
     ex.servedBy = 'none';
     const body = JSON.stringify({ error: { code: gwErr.code, message: gwErr.message, requestId: ex.requestId } });
-    const headers: HeaderMap = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...servedByHeaders(ex, 'none'), [RESPONSE_HEADERS.error]: gwErr.code };
+    const headers: HeaderMap = {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+      ...servedByHeaders(ex, 'none'),
+      [RESPONSE_HEADERS.error]: gwErr.code,
+    };
     if (gwErr.retryAfterSeconds !== undefined) headers['retry-after'] = String(gwErr.retryAfterSeconds);
     // An unread or partly read body would desynchronise the connection: close it.
     if (!ex.req.complete) headers.connection = 'close';

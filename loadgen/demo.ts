@@ -11,12 +11,24 @@ in-memory DNS and stores; nothing to install). With a config (e.g. configs/demo.
 same experiment runs on a ZooKeeper ensemble and Route 53 (or moto).`;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { config: { type: 'string' }, trials: { type: 'string' }, gateways: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      config: { type: 'string' },
+      trials: { type: 'string' },
+      gateways: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const cfg = configFromArgs(values.config, { trials: positiveInt('--trials', values.trials), gateways: positiveInt('--gateways', values.gateways) }, { trials: 3 });
+  const cfg = configFromArgs(
+    values.config,
+    { trials: positiveInt('--trials', values.trials), gateways: positiveInt('--gateways', values.gateways) },
+    { trials: 3 },
+  );
   const outDir = values.out ?? cfg.out ?? 'results/demo';
   process.stderr.write(`northwest demo: ${cfg.trials} switchovers N1 → N2 under load, ${cfg.gateways} gateways; ${describeConfig(cfg)}\n`);
   return switchoverCommand(cfg, outDir);

@@ -46,12 +46,24 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [command, ...rest] = positionals;
-  if (command !== 'switchover' && command !== 'overhead') throw new ExperimentError('NW_EXP_USAGE', command ? `unknown command ${JSON.stringify(command)}` : 'no command given');
+  if (command !== 'switchover' && command !== 'overhead')
+    throw new ExperimentError('NW_EXP_USAGE', command ? `unknown command ${JSON.stringify(command)}` : 'no command given');
   if (rest.length) throw new ExperimentError('NW_EXP_USAGE', `unexpected argument ${JSON.stringify(rest[0])}`);
-  const cfg = configFromArgs(values.config, { trials: positiveInt('--trials', values.trials), gateways: positiveInt('--gateways', values.gateways) });
+  const cfg = configFromArgs(values.config, {
+    trials: positiveInt('--trials', values.trials),
+    gateways: positiveInt('--gateways', values.gateways),
+  });
   const outDir = values.out ?? cfg.out ?? timestampDir();
-  process.stderr.write(`northwest experiment ${command}: ${describeConfig(cfg)}, ${cfg.gateways} gateways${command === 'switchover' ? `, ${cfg.trials} trials` : ''}; reports in ${outDir}\n`);
-  if (command === 'overhead') return overheadCommand(cfg, { rate: positive('--rate', values.rate), durationS: positive('--duration', values.duration), rounds: Math.round(positive('--rounds', values.rounds)), outDir });
+  process.stderr.write(
+    `northwest experiment ${command}: ${describeConfig(cfg)}, ${cfg.gateways} gateways${command === 'switchover' ? `, ${cfg.trials} trials` : ''}; reports in ${outDir}\n`,
+  );
+  if (command === 'overhead')
+    return overheadCommand(cfg, {
+      rate: positive('--rate', values.rate),
+      durationS: positive('--duration', values.duration),
+      rounds: Math.round(positive('--rounds', values.rounds)),
+      outDir,
+    });
   return switchoverCommand(cfg, outDir);
 }
 

@@ -11,7 +11,9 @@ import { startEchoUpstream, type EchoUpstream } from './reference-app/echo-upstr
 const USAGE = `usage: npm start -- [--config FILE]   (default configs/single-node.yaml)`;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { config: { type: 'string', default: 'configs/single-node.yaml' }, help: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { config: { type: 'string', default: 'configs/single-node.yaml' }, help: { type: 'boolean', default: false } },
+  });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -19,7 +21,10 @@ async function main(): Promise<number> {
   const config = loadGatewayConfig(values.config);
   const demo: EchoUpstream[] = [];
   for (const app of Object.values(config.apps)) {
-    for (const [d, pool] of [['n1', app.n1], ['n2', app.n2]] as const) {
+    for (const [d, pool] of [
+      ['n1', app.n1],
+      ['n2', app.n2],
+    ] as const) {
       const store = new Map<string, string>();
       for (const s of pool.servers) {
         const u = new URL(s.url);
@@ -38,7 +43,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`northwest-try-gateway: ${isGatewayError(err) ? `${err.code}: ${err.message}` : ((err as Error).stack ?? String(err))}\n`);
+    process.stderr.write(
+      `northwest-try-gateway: ${isGatewayError(err) ? `${err.code}: ${err.message}` : ((err as Error).stack ?? String(err))}\n`,
+    );
     process.exit(isGatewayError(err) && err.code === 'NW_GW_CONFIG_INVALID' ? 2 : 1);
   },
 );

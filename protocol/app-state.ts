@@ -42,7 +42,6 @@ const redirectState = z.strictObject({
 
 export const appModeSchema = z.discriminatedUnion('mode', [serveState, mirrorState, fenceState, proxyState, redirectState]);
 
-
 export type AppMode = z.output<typeof appModeSchema>;
 export type AppModeName = AppMode['mode'];
 
@@ -75,7 +74,11 @@ export const LOCAL_DATA_MODE: DataMode = Object.freeze({ datastore: 'local', cac
  * migration is in progress.
  */
 export type AppState = AppMode & { readonly epoch: number; readonly migration?: MigrationTag; readonly data?: DataMode };
-export type AppStateInput = z.input<typeof appModeSchema> & { epoch: number; migration?: MigrationTag; data?: z.input<typeof dataModeSchema> };
+export type AppStateInput = z.input<typeof appModeSchema> & {
+  epoch: number;
+  migration?: MigrationTag;
+  data?: z.input<typeof dataModeSchema>;
+};
 
 function prefixIssues(err: z.ZodError, field: string): z.ZodError {
   return new z.ZodError(err.issues.map((i) => ({ ...i, path: [field, ...i.path] })));
@@ -102,7 +105,12 @@ export function parseAppState(raw: unknown): AppState {
     dataMode = Object.freeze(d.data);
   }
   const mode = appModeSchema.parse(rest);
-  return Object.freeze({ ...mode, epoch: epochParsed.data, ...(tag ? { migration: Object.freeze(tag) } : {}), ...(dataMode ? { data: dataMode } : {}) });
+  return Object.freeze({
+    ...mode,
+    epoch: epochParsed.data,
+    ...(tag ? { migration: Object.freeze(tag) } : {}),
+    ...(dataMode ? { data: dataMode } : {}),
+  });
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);

@@ -48,7 +48,6 @@ export interface AckInfo {
   readonly applyMs: number;
 }
 
-
 export function encodeJson(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }

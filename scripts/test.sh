@@ -13,6 +13,9 @@ npx tsc --noEmit -p tsconfig.json
 echo "== dependency rules"
 npm run -s lint:deps
 
+echo "== format and lint (Biome)"
+npm run -s lint
+
 echo "== services"
 bash scripts/services.sh up
 if [ "${NW_KEEP_SERVICES:-}" != "1" ]; then

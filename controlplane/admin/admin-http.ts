@@ -23,7 +23,8 @@ export function authorize(token: string | undefined, req: IncomingMessage): void
  */
 export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_ADMIN_BODY) throw new ControlError('NW_CP_ADMIN_BAD_REQUEST', `body of ${declared} bytes is over the ${MAX_ADMIN_BODY}-byte limit`);
+  if (declared > MAX_ADMIN_BODY)
+    throw new ControlError('NW_CP_ADMIN_BAD_REQUEST', `body of ${declared} bytes is over the ${MAX_ADMIN_BODY}-byte limit`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
@@ -43,7 +44,12 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
 /** Writes a JSON reply that no cache may keep. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(text);
 }
 

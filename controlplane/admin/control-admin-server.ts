@@ -62,7 +62,8 @@ function intParam(query: URLSearchParams, name: string, min: number, fallback: n
   const raw = query.get(name);
   if (raw === null || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new ControlError('NW_CP_ADMIN_BAD_REQUEST', `query ${name}: expected an integer >= ${min}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min)
+    throw new ControlError('NW_CP_ADMIN_BAD_REQUEST', `query ${name}: expected an integer >= ${min}, got "${raw}"`);
   return n;
 }
 
@@ -82,7 +83,10 @@ const ROUTES: readonly Route[] = [
       },
     },
   },
-  { pattern: new RegExp(`^/migrations/${ID}$`), methods: { GET: async (cp, { res, id }) => sendJson(res, 200, await cp.getMigration(id)) } },
+  {
+    pattern: new RegExp(`^/migrations/${ID}$`),
+    methods: { GET: async (cp, { res, id }) => sendJson(res, 200, await cp.getMigration(id)) },
+  },
   // The leader acts on these between steps, so they answer 202 with the log as it was.
   // A reason is checked on all three but only an abort records it.
   {
@@ -103,7 +107,10 @@ const ROUTES: readonly Route[] = [
       },
     },
   },
-  { pattern: new RegExp(`^/migrations/${ID}/abort$`), methods: { POST: async (cp, { req, res, id }) => sendJson(res, 202, await cp.abort(id, await readReason(req))) } },
+  {
+    pattern: new RegExp(`^/migrations/${ID}/abort$`),
+    methods: { POST: async (cp, { req, res, id }) => sendJson(res, 202, await cp.abort(id, await readReason(req))) },
+  },
   {
     pattern: new RegExp(`^/migrations/${ID}/events$`),
     methods: {
@@ -179,7 +186,13 @@ function closedSignal(res: ServerResponse): AbortSignal {
   return ac.signal;
 }
 
-async function route(cp: ControlPlaneApi, token: string | undefined, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+async function route(
+  cp: ControlPlaneApi,
+  token: string | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+  signal: AbortSignal,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
   const method = req.method ?? 'GET';
   if (url.pathname === '/healthz' && (method === 'GET' || method === 'HEAD')) return sendJson(res, 200, { status: 'ok' });

@@ -47,7 +47,13 @@ function page(log: MigrationLog, after: number): MigrationEventsPage {
  * ones (watch-driven, through the control plane) and answers with whatever is
  * there then, possibly nothing.
  */
-export async function pollMigrationEvents(cp: MigrationReader, id: string, after: number, waitMs: number, signal: AbortSignal): Promise<MigrationEventsPage> {
+export async function pollMigrationEvents(
+  cp: MigrationReader,
+  id: string,
+  after: number,
+  waitMs: number,
+  signal: AbortSignal,
+): Promise<MigrationEventsPage> {
   const ready = (l: MigrationLog): boolean => l.history.length - 1 > after || TERMINAL.has(l.status);
   const deadline = Date.now() + Math.min(waitMs, MAX_EVENTS_WAIT_MS);
   let log = await cp.getMigration(id);

@@ -54,7 +54,11 @@ export class AdminClient {
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new AdminCallError('NW_CP_INTERNAL', `${method} ${path}: admin API answered ${res.statusCode} with a body that is not JSON`, res.statusCode);
+      throw new AdminCallError(
+        'NW_CP_INTERNAL',
+        `${method} ${path}: admin API answered ${res.statusCode} with a body that is not JSON`,
+        res.statusCode,
+      );
     }
     if (res.statusCode >= 400) throw errorOf(res.statusCode, parsed);
     return parsed as T;

@@ -30,7 +30,9 @@ export async function followMigration(client: AdminClient, id: string, opts: Fol
       throw new ControlError('NW_CP_WAIT_TIMEOUT', `${id} is still running; follow it with: northwest watch ${id}`);
     }
     const waitMs = Math.max(0, Math.min(tty ? 1000 : 25_000, left));
-    const page = await client.get<MigrationEventsPage>(`/migrations/${encodeURIComponent(id)}/events?after=${after}&waitMs=${Math.round(waitMs)}`);
+    const page = await client.get<MigrationEventsPage>(
+      `/migrations/${encodeURIComponent(id)}/events?after=${after}&waitMs=${Math.round(waitMs)}`,
+    );
     const created = page.events.find((e) => e.index === 0);
     if (created && Number.isFinite(Date.parse(created.at))) origin = Date.parse(created.at);
     const lines = page.events.map((e) => `${formatEvent(e)}\n`).join('');

@@ -4,7 +4,14 @@ import type { AppStatus, FleetStatus } from '../control-plane.js';
 /** Left-aligned columns, two spaces apart; the header row first. */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  return [header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function modeOf(app: AppStatus): string {
@@ -25,12 +32,25 @@ export function formatStatus(s: FleetStatus): string {
       const behind = a.acks.filter((k) => !k.current).map((k) => k.member);
       // No state yet means nothing to ack.
       if (a.epoch === undefined) return [a.app, '-', '-', a.lock ?? '-', '-', '-'];
-      return [a.app, String(a.epoch), modeOf(a), a.lock ?? '-', `${a.acks.length - behind.length}/${a.acks.length}`, behind.join(',') || '-'];
+      return [
+        a.app,
+        String(a.epoch),
+        modeOf(a),
+        a.lock ?? '-',
+        `${a.acks.length - behind.length}/${a.acks.length}`,
+        behind.join(',') || '-',
+      ];
     }),
   );
   const migrations = table(
     ['MIGRATION', 'STATUS', 'PHASE', 'APPS', 'UPDATED'],
-    s.migrations.map((m) => [m.id, m.status, m.phase ? `${m.phase} (${m.phaseStatus ?? '-'})` : '-', m.apps.join(',') || '-', m.updatedAt || '-']),
+    s.migrations.map((m) => [
+      m.id,
+      m.status,
+      m.phase ? `${m.phase} (${m.phaseStatus ?? '-'})` : '-',
+      m.apps.join(',') || '-',
+      m.updatedAt || '-',
+    ]),
   );
   return [
     `leader: ${s.leader ?? '(none)'}`,
@@ -60,8 +80,13 @@ function barrierText(e: IndexedLogEvent): string {
 /** One timeline line: time, event, phase, duration, barrier, detail. */
 export function formatEvent(e: IndexedLogEvent): string {
   const time = e.at.length >= 23 ? e.at.slice(11, 23) : e.at;
-  const duration = e.durationMs === undefined ? '' : e.durationMs >= 1000 ? `${(e.durationMs / 1000).toFixed(2)}s` : `${e.durationMs.toFixed(1)}ms`;
-  const epochs = e.epochs ? `epoch ${Object.entries(e.epochs).map(([app, n]) => `${app}=${n}`).join(',')}` : '';
+  const duration =
+    e.durationMs === undefined ? '' : e.durationMs >= 1000 ? `${(e.durationMs / 1000).toFixed(2)}s` : `${e.durationMs.toFixed(1)}ms`;
+  const epochs = e.epochs
+    ? `epoch ${Object.entries(e.epochs)
+        .map(([app, n]) => `${app}=${n}`)
+        .join(',')}`
+    : '';
   const rest = [barrierText(e), epochs, e.detail ?? ''].filter((p) => p !== '');
   return [time, e.event.padEnd(16), (e.phase ?? '').padEnd(8), duration.padStart(9), ...rest].join('  ').trimEnd();
 }

@@ -64,7 +64,12 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const noPoll = (): void => undefined;
 
 /** Submits `changes` as one batch and polls until INSYNC. Throws NW_CP_DNS_TIMEOUT at the deadline. */
-export async function switchRecords(provider: DnsProvider, zoneId: string, changes: readonly DnsChange[], options: DnsWaitOptions): Promise<DnsChangeTimings> {
+export async function switchRecords(
+  provider: DnsProvider,
+  zoneId: string,
+  changes: readonly DnsChange[],
+  options: DnsWaitOptions,
+): Promise<DnsChangeTimings> {
   const { timeoutMs, pollMs = 1000, onPoll = noPoll, clock = systemClock } = options;
   if (!(pollMs > 0) || !(timeoutMs >= 0)) throw new RangeError(`pollMs must be > 0 and timeoutMs >= 0 (got ${pollMs}, ${timeoutMs})`);
   const start = clock.now();
@@ -74,9 +79,13 @@ export async function switchRecords(provider: DnsProvider, zoneId: string, chang
   while (status !== 'INSYNC') {
     const elapsedMs = clock.now() - start;
     if (elapsedMs >= timeoutMs) {
-      throw new ControlError('NW_CP_DNS_TIMEOUT', `change ${submitted.changeId} still ${status} ${elapsedMs} ms after submission (${polls} polls)`, {
-        details: { changeId: submitted.changeId, submittedAt: iso(start), elapsedMs, polls },
-      });
+      throw new ControlError(
+        'NW_CP_DNS_TIMEOUT',
+        `change ${submitted.changeId} still ${status} ${elapsedMs} ms after submission (${polls} polls)`,
+        {
+          details: { changeId: submitted.changeId, submittedAt: iso(start), elapsedMs, polls },
+        },
+      );
     }
     await clock.sleep(Math.min(pollMs, timeoutMs - elapsedMs));
     let throttled = false;
@@ -121,20 +130,47 @@ export interface LowerTtlResult {
 }
 
 /** Lowers a record's TTL ahead of the switch so that resolvers pick up the switch quickly. */
-export async function lowerTtl(provider: DnsProvider, zoneId: string, ref: DnsRecordRef, lowTtl: number, options: DnsWaitOptions): Promise<LowerTtlResult> {
+export async function lowerTtl(
+  provider: DnsProvider,
+  zoneId: string,
+  ref: DnsRecordRef,
+  lowTtl: number,
+  options: DnsWaitOptions,
+): Promise<LowerTtlResult> {
   const clock = options.clock ?? systemClock;
   const before = await provider.getRecord(zoneId, ref.name, ref.type, ref.setIdentifier);
-  if (before === undefined) throw new ControlError('NW_CP_DNS_INVALID_CHANGE', `cannot lower the TTL of ${describeDnsRecord(ref)}: it does not exist`);
-  if (isAliasRecord(before)) throw new ControlError('NW_CP_DNS_INVALID_CHANGE', `${describeDnsRecord(ref)} is an alias record: it has no TTL of its own`);
+  if (before === undefined)
+    throw new ControlError('NW_CP_DNS_INVALID_CHANGE', `cannot lower the TTL of ${describeDnsRecord(ref)}: it does not exist`);
+  if (isAliasRecord(before))
+    throw new ControlError('NW_CP_DNS_INVALID_CHANGE', `${describeDnsRecord(ref)} is an alias record: it has no TTL of its own`);
   const mustWaitMs = before.ttl * 1000;
   if (before.ttl <= lowTtl) {
     const at = clock.now();
-    return { changed: false, before, previousTtl: before.ttl, ttl: before.ttl, changedAt: iso(at), insyncAt: iso(at), mustWaitUntil: iso(at + mustWaitMs), mustWaitMs };
+    return {
+      changed: false,
+      before,
+      previousTtl: before.ttl,
+      ttl: before.ttl,
+      changedAt: iso(at),
+      insyncAt: iso(at),
+      mustWaitUntil: iso(at + mustWaitMs),
+      mustWaitMs,
+    };
   }
   const comment = options.comment ?? `northwest: lower TTL ${before.ttl} -> ${lowTtl}`;
   const change = await switchRecords(provider, zoneId, [{ action: 'UPSERT', record: { ...before, ttl: lowTtl } }], { ...options, comment });
   const mustWaitUntil = iso(Date.parse(change.insyncAt) + mustWaitMs);
-  return { changed: true, before, previousTtl: before.ttl, ttl: lowTtl, changedAt: change.submittedAt, insyncAt: change.insyncAt, change, mustWaitUntil, mustWaitMs };
+  return {
+    changed: true,
+    before,
+    previousTtl: before.ttl,
+    ttl: lowTtl,
+    changedAt: change.submittedAt,
+    insyncAt: change.insyncAt,
+    change,
+    mustWaitUntil,
+    mustWaitMs,
+  };
 }
 
 /** Record sets as read at one moment, for `restoreRecords`. */
@@ -145,7 +181,12 @@ export interface DnsSnapshot {
 }
 
 /** Reads each record set (take it before the switch; a rollback restores it). */
-export async function snapshotRecords(provider: DnsProvider, zoneId: string, refs: readonly DnsRecordRef[], clock: DnsClock = systemClock): Promise<DnsSnapshot> {
+export async function snapshotRecords(
+  provider: DnsProvider,
+  zoneId: string,
+  refs: readonly DnsRecordRef[],
+  clock: DnsClock = systemClock,
+): Promise<DnsSnapshot> {
   const takenAt = iso(clock.now());
   const entries = await Promise.all(
     refs.map(async (r) => {
@@ -170,7 +211,12 @@ export interface RestoreResult {
  * Rollback: puts every record set of the snapshot back as it was, in one
  * batch. Deletions come first so a simple record can replace weighted ones.
  */
-export async function restoreRecords(provider: DnsProvider, zoneId: string, snapshot: DnsSnapshot, options: DnsWaitOptions): Promise<RestoreResult> {
+export async function restoreRecords(
+  provider: DnsProvider,
+  zoneId: string,
+  snapshot: DnsSnapshot,
+  options: DnsWaitOptions,
+): Promise<RestoreResult> {
   const deletes: DnsChange[] = [];
   const upserts: DnsChange[] = [];
   for (const { ref, record } of snapshot.entries) {
@@ -229,7 +275,11 @@ export interface ShiftWeightsResult {
 /** The simple record and both weighted sets of a shift: snapshot these before shifting. */
 export function weightedRecordRefs(spec: WeightedShiftSpec): DnsRecordRef[] {
   const { name, type } = spec;
-  return [{ name, type }, { name, type, setIdentifier: spec.n1.setIdentifier }, { name, type, setIdentifier: spec.n2.setIdentifier }].map(dnsRecordRef);
+  return [
+    { name, type },
+    { name, type, setIdentifier: spec.n1.setIdentifier },
+    { name, type, setIdentifier: spec.n2.setIdentifier },
+  ].map(dnsRecordRef);
 }
 
 /**

@@ -1,6 +1,15 @@
 import type { DnsSteps } from '../migration/migration-hooks.js';
 import type { MigrationPlan, PlanDnsRecord } from '../migration/plan.js';
-import { lowerTtl, restoreRecords, shiftWeights, snapshotRecords, switchRecords, weightedRecordRefs, type DnsSnapshot, type WeightedShiftSpec } from './dns-cutover.js';
+import {
+  lowerTtl,
+  restoreRecords,
+  shiftWeights,
+  snapshotRecords,
+  switchRecords,
+  weightedRecordRefs,
+  type DnsSnapshot,
+  type WeightedShiftSpec,
+} from './dns-cutover.js';
 import type { DnsChange, DnsProvider, DnsRecord, DnsRecordRef } from './dns-provider.js';
 
 type DnsPlan = NonNullable<MigrationPlan['dns']>;
@@ -38,7 +47,13 @@ export function dnsSteps(provider: DnsProvider): DnsSteps {
         if (!entry.record || 'alias' in entry.record) continue;
         const r = await lowerTtl(provider, dns.zoneId, entry.ref, dns.lowerTtlTo, { timeoutMs: dns.timeoutMs, pollMs: dns.pollMs });
         notBefore = Math.max(notBefore, Date.parse(r.mustWaitUntil));
-        lowered.push({ record: `${entry.ref.name} ${entry.ref.type}${entry.ref.setIdentifier ? ` ${entry.ref.setIdentifier}` : ''}`, previousTtl: r.previousTtl, ttl: r.ttl, changed: r.changed, submitToInsyncMs: r.change?.submitToInsyncMs ?? 0 });
+        lowered.push({
+          record: `${entry.ref.name} ${entry.ref.type}${entry.ref.setIdentifier ? ` ${entry.ref.setIdentifier}` : ''}`,
+          previousTtl: r.previousTtl,
+          ttl: r.ttl,
+          changed: r.changed,
+          submitToInsyncMs: r.change?.submitToInsyncMs ?? 0,
+        });
       }
       return { notBefore: new Date(notBefore).toISOString(), before: [snapshot], data: { snapshotAt: snapshot.takenAt, lowered } };
     },
@@ -48,13 +63,24 @@ export function dnsSteps(provider: DnsProvider): DnsSteps {
       const out: Record<string, unknown> = { provider: provider.kind };
       if (dns.records.length > 0) {
         const changes: DnsChange[] = dns.records.map((r) => ({ action: 'UPSERT', record: toRecord(r) }));
-        const t = await switchRecords(provider, dns.zoneId, changes, { timeoutMs: dns.timeoutMs, pollMs: dns.pollMs, comment: `northwest migration ${plan.id ?? ''}`.trim() });
+        const t = await switchRecords(provider, dns.zoneId, changes, {
+          timeoutMs: dns.timeoutMs,
+          pollMs: dns.pollMs,
+          comment: `northwest migration ${plan.id ?? ''}`.trim(),
+        });
         Object.assign(out, t, { records: changes.length });
       }
       const spec = weightedSpec(dns);
       if (spec && dns.weighted) {
-        const shift = await shiftWeights(provider, dns.zoneId, spec, dns.weighted.steps, { timeoutMs: dns.timeoutMs, pollMs: dns.pollMs, holdMs: dns.weighted.holdMs });
-        out.weighted = { steps: shift.steps.map((s) => ({ percentToN2: s.percentToN2, submitToInsyncMs: s.submitToInsyncMs, insyncAt: s.insyncAt })), totalMs: shift.totalMs };
+        const shift = await shiftWeights(provider, dns.zoneId, spec, dns.weighted.steps, {
+          timeoutMs: dns.timeoutMs,
+          pollMs: dns.pollMs,
+          holdMs: dns.weighted.holdMs,
+        });
+        out.weighted = {
+          steps: shift.steps.map((s) => ({ percentToN2: s.percentToN2, submitToInsyncMs: s.submitToInsyncMs, insyncAt: s.insyncAt })),
+          totalMs: shift.totalMs,
+        };
       }
       return out;
     },
@@ -64,7 +90,12 @@ export function dnsSteps(provider: DnsProvider): DnsSteps {
       const snapshot = before[0] as DnsSnapshot | undefined;
       if (!snapshot) return { restored: false, reason: 'no snapshot was taken' };
       const r = await restoreRecords(provider, dns.zoneId, snapshot, { timeoutMs: dns.timeoutMs, pollMs: dns.pollMs });
-      return { restored: true, upserted: r.upserted.length, deleted: r.deleted.length, ...(r.change ? { submitToInsyncMs: r.change.submitToInsyncMs } : {}) };
+      return {
+        restored: true,
+        upserted: r.upserted.length,
+        deleted: r.deleted.length,
+        ...(r.change ? { submitToInsyncMs: r.change.submitToInsyncMs } : {}),
+      };
     },
   };
 }

@@ -49,7 +49,8 @@ function zoneIdOf(id: string): string {
 function validateRecord(record: DnsRecord, zoneName: string): void {
   const what = describeDnsRecord(record);
   if (record.name !== zoneName && !record.name.endsWith(`.${zoneName}`)) throw invalid(`${what} is not in zone ${zoneName}`);
-  if ((record.setIdentifier === undefined) !== (record.weight === undefined)) throw invalid(`${what}: setIdentifier and weight go together`);
+  if ((record.setIdentifier === undefined) !== (record.weight === undefined))
+    throw invalid(`${what}: setIdentifier and weight go together`);
   if (record.weight !== undefined && !(Number.isInteger(record.weight) && record.weight >= 0 && record.weight <= 255)) {
     throw invalid(`${what}: weight ${record.weight} is not an integer 0-255`);
   }
@@ -74,7 +75,9 @@ function checkConflicts(records: Map<string, DnsRecord>, record: DnsRecord): voi
       if (other.type !== record.type) throw invalid(`${describeDnsRecord(record)} conflicts with ${describeDnsRecord(other)}`);
     }
     if (other.type === record.type && (other.setIdentifier === undefined) !== (record.setIdentifier === undefined)) {
-      throw invalid(`${describeDnsRecord(record)} conflicts with ${describeDnsRecord(other)}: simple and weighted records cannot share a name and type`);
+      throw invalid(
+        `${describeDnsRecord(record)} conflicts with ${describeDnsRecord(other)}: simple and weighted records cannot share a name and type`,
+      );
     }
   }
 }
@@ -94,7 +97,8 @@ export class MemoryDnsProvider implements DnsProvider {
 
   constructor(options: MemoryDnsProviderOptions = {}) {
     this.propagationMs = options.propagationMs ?? 0;
-    if (!Number.isFinite(this.propagationMs) || this.propagationMs < 0) throw new RangeError(`propagationMs must be >= 0, got ${this.propagationMs}`);
+    if (!Number.isFinite(this.propagationMs) || this.propagationMs < 0)
+      throw new RangeError(`propagationMs must be >= 0, got ${this.propagationMs}`);
     this.clock = options.clock ?? systemClock;
   }
 
@@ -136,7 +140,8 @@ export class MemoryDnsProvider implements DnsProvider {
         next.delete(k);
         continue;
       }
-      if (change.action === 'CREATE' && existing !== undefined) throw invalid(`cannot create ${describeDnsRecord(record)}: it already exists`);
+      if (change.action === 'CREATE' && existing !== undefined)
+        throw invalid(`cannot create ${describeDnsRecord(record)}: it already exists`);
       checkConflicts(next, record);
       next.set(k, record);
     }

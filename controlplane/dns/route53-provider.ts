@@ -64,7 +64,12 @@ function toAws(record: DnsRecord): ResourceRecordSet {
   const weighted = r.setIdentifier === undefined ? {} : { SetIdentifier: r.setIdentifier, Weight: r.weight };
   if (isAliasRecord(r)) {
     const { hostedZoneId, dnsName, evaluateTargetHealth } = r.alias;
-    return { Name: r.name, Type: r.type, ...weighted, AliasTarget: { HostedZoneId: hostedZoneId, DNSName: dnsName, EvaluateTargetHealth: evaluateTargetHealth } };
+    return {
+      Name: r.name,
+      Type: r.type,
+      ...weighted,
+      AliasTarget: { HostedZoneId: hostedZoneId, DNSName: dnsName, EvaluateTargetHealth: evaluateTargetHealth },
+    };
   }
   return { Name: r.name, Type: r.type, ...weighted, TTL: r.ttl, ResourceRecords: r.values.map((Value) => ({ Value })) };
 }

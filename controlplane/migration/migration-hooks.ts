@@ -15,7 +15,9 @@ export interface SyncContext {
    * hooks set), persists it in the log, rewrites the sync state and waits for
    * every member (gateways and data layers) to ack it. Idempotent.
    */
-  readonly setDataMode: (patch: Partial<DataMode>) => Promise<{ readonly epochs: Readonly<Record<string, number>>; readonly barrierMs: number }>;
+  readonly setDataMode: (
+    patch: Partial<DataMode>,
+  ) => Promise<{ readonly epochs: Readonly<Record<string, number>>; readonly barrierMs: number }>;
 }
 
 /**

@@ -14,7 +14,20 @@ export const TERMINAL: ReadonlySet<MigrationStatus> = new Set(['done', 'rolled-b
 /** One line of the phase timeline. */
 export interface LogEvent {
   readonly at: string;
-  readonly event: 'created' | 'phase-started' | 'phase-completed' | 'phase-failed' | 'paused' | 'resumed' | 'rollback-started' | 'rollback-step' | 'rolled-back' | 'done' | 'failed' | 'leader' | 'note';
+  readonly event:
+    | 'created'
+    | 'phase-started'
+    | 'phase-completed'
+    | 'phase-failed'
+    | 'paused'
+    | 'resumed'
+    | 'rollback-started'
+    | 'rollback-step'
+    | 'rolled-back'
+    | 'done'
+    | 'failed'
+    | 'leader'
+    | 'note';
   readonly phase?: PhaseName;
   readonly durationMs?: number;
   readonly epochs?: Readonly<Record<string, number>>;
@@ -59,7 +72,8 @@ const MAX_HISTORY = 1000;
 export function parseLog(id: string, data: Buffer): MigrationLog {
   try {
     const log = JSON.parse(data.toString('utf8')) as MigrationLog;
-    if (typeof log !== 'object' || log === null || log.id !== id || !Array.isArray(log.history) || typeof log.status !== 'string') throw new Error('missing fields');
+    if (typeof log !== 'object' || log === null || log.id !== id || !Array.isArray(log.history) || typeof log.status !== 'string')
+      throw new Error('missing fields');
     return log;
   } catch (err) {
     throw new ControlError('NW_CP_MIGRATION_LOG_CORRUPT', `${id}: ${(err as Error).message}`);
@@ -70,7 +84,12 @@ export function parseControl(data: Buffer | undefined): MigrationControl {
   if (!data || data.length === 0) return { pause: false, abort: false, updatedAt: new Date(0).toISOString() };
   try {
     const c = JSON.parse(data.toString('utf8')) as Partial<MigrationControl>;
-    return { pause: c.pause === true, abort: c.abort === true, ...(typeof c.reason === 'string' ? { reason: c.reason } : {}), updatedAt: String(c.updatedAt ?? '') };
+    return {
+      pause: c.pause === true,
+      abort: c.abort === true,
+      ...(typeof c.reason === 'string' ? { reason: c.reason } : {}),
+      updatedAt: String(c.updatedAt ?? ''),
+    };
   } catch {
     // An unreadable control node must not stop a migration half-way; treat as no request.
     return { pause: false, abort: false, updatedAt: '' };
@@ -151,7 +170,8 @@ export class LogHandle {
     try {
       this.version = await this.c.set(layout.migration(this.current.id), encodeJson(next), this.version);
     } catch (err) {
-      if (isControlError(err, 'NW_CP_BAD_VERSION')) throw new ControlError('NW_CP_NOT_LEADER', `log of ${this.current.id} was written by someone else`);
+      if (isControlError(err, 'NW_CP_BAD_VERSION'))
+        throw new ControlError('NW_CP_NOT_LEADER', `log of ${this.current.id} was written by someone else`);
       throw err;
     }
     this.current = next;

@@ -6,7 +6,16 @@ import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.j
 import { layout } from '../../protocol/coordinator-paths.js';
 import { LOCAL_DATA_MODE, type DataMode } from '../../protocol/app-state.js';
 import type { DnsSteps, SyncHook } from './migration-hooks.js';
-import { controlPath, LogHandle, parseControl, PHASES, TERMINAL, type LogEvent, type MigrationControl, type PhaseName } from './migration-log.js';
+import {
+  controlPath,
+  type LogHandle,
+  parseControl,
+  PHASES,
+  TERMINAL,
+  type LogEvent,
+  type MigrationControl,
+  type PhaseName,
+} from './migration-log.js';
 import { n2TakesWrites, phaseState } from './phase-states.js';
 
 export interface RunnerDeps {
@@ -61,7 +70,8 @@ export class MigrationRunner {
   }
 
   private checkLeader(): void {
-    if (this.abortController.signal.aborted || !this.deps.isLeader()) throw new ControlError('NW_CP_NOT_LEADER', `runner for ${this.id} stopped`);
+    if (this.abortController.signal.aborted || !this.deps.isLeader())
+      throw new ControlError('NW_CP_NOT_LEADER', `runner for ${this.id} stopped`);
   }
 
   /**
@@ -137,11 +147,15 @@ export class MigrationRunner {
         const woke = new Promise<void>((r) => (this.wake = r));
         const control = await this.readControl();
         if (control.abort) {
-          await this.handle.update({ status: 'rolling-back' }, { event: 'rollback-started', detail: `abort requested${control.reason ? `: ${control.reason}` : ''}` });
+          await this.handle.update(
+            { status: 'rolling-back' },
+            { event: 'rollback-started', detail: `abort requested${control.reason ? `: ${control.reason}` : ''}` },
+          );
           continue;
         }
         if (control.pause) {
-          if (log.status !== 'paused') await this.handle.update({ status: 'paused' }, { event: 'paused', ...(log.phase ? { phase: log.phase } : {}) });
+          if (log.status !== 'paused')
+            await this.handle.update({ status: 'paused' }, { event: 'paused', ...(log.phase ? { phase: log.phase } : {}) });
           await woke;
           continue;
         }
@@ -162,7 +176,10 @@ export class MigrationRunner {
         const following = done ? undefined : PHASES[PHASES.indexOf(next) + 1];
         const control = following ? await this.readControl() : undefined;
         if (following && control && !control.abort && !control.pause) {
-          await this.markStarted(following, { phaseStatus: 'started', phase: following, ...(result.change ?? {}) }, completed, { event: 'phase-started', phase: following });
+          await this.markStarted(following, { phaseStatus: 'started', phase: following, ...(result.change ?? {}) }, completed, {
+            event: 'phase-started',
+            phase: following,
+          });
           started = following;
           continue;
         }
@@ -183,10 +200,26 @@ export class MigrationRunner {
         this.deps.logger.warn('controlplane.migration.phase_failed', { id: this.id, phase: next, code, message: e.message });
         await this.handle.update(
           { status: pause ? 'paused' : 'rolling-back', error: { code, message: e.message, ...(e.details ? { details: e.details } : {}) } },
-          { event: 'phase-failed', phase: next, durationMs: ms(t0), detail: `${code}: ${e.message}`, ...(e.details ? { data: e.details } : {}) },
-          pause ? { event: 'paused', phase: next, detail: 'barrier timeout: waiting for an operator (resume re-runs the phase, abort rolls back)' } : { event: 'rollback-started', phase: next, detail: code },
+          {
+            event: 'phase-failed',
+            phase: next,
+            durationMs: ms(t0),
+            detail: `${code}: ${e.message}`,
+            ...(e.details ? { data: e.details } : {}),
+          },
+          pause
+            ? {
+                event: 'paused',
+                phase: next,
+                detail: 'barrier timeout: waiting for an operator (resume re-runs the phase, abort rolls back)',
+              }
+            : { event: 'rollback-started', phase: next, detail: code },
         );
-        if (pause) await this.deps.coordinator.set(controlPath(this.id), Buffer.from(JSON.stringify({ pause: true, abort: false, reason: code, updatedAt: new Date().toISOString() })));
+        if (pause)
+          await this.deps.coordinator.set(
+            controlPath(this.id),
+            Buffer.from(JSON.stringify({ pause: true, abort: false, reason: code, updatedAt: new Date().toISOString() })),
+          );
       }
     }
   }
@@ -197,7 +230,11 @@ export class MigrationRunner {
    * the flip's transaction, one coordinator round trip instead of two on the
    * handover's clock. Otherwise it is written now, before the phase runs.
    */
-  private async markStarted(phase: PhaseName, change: Parameters<LogHandle['update']>[0], ...events: Omit<LogEvent, 'at'>[]): Promise<void> {
+  private async markStarted(
+    phase: PhaseName,
+    change: Parameters<LogHandle['update']>[0],
+    ...events: Omit<LogEvent, 'at'>[]
+  ): Promise<void> {
     this.handle.stage(change, ...events);
     if (!STARTS_WITH_FLIP.has(phase)) await this.handle.flush();
   }
@@ -215,7 +252,8 @@ export class MigrationRunner {
     const plan = this.handle.log.plan;
     // The guard is a staged log change (the phase start) or a check of the log version.
     const targets = await writeAppStates(this.deps.coordinator, states, [this.handle.guard()], this.written).catch((err: unknown) => {
-      if (isControlError(err, 'NW_CP_BAD_VERSION')) throw new ControlError('NW_CP_NOT_LEADER', `log of ${this.id} moved; not writing states`);
+      if (isControlError(err, 'NW_CP_BAD_VERSION'))
+        throw new ControlError('NW_CP_NOT_LEADER', `log of ${this.id} moved; not writing states`);
       throw err;
     });
     this.handle.guardCommitted();
@@ -223,9 +261,13 @@ export class MigrationRunner {
     const report = await waitForFleet(this.deps.coordinator, targets, { timeoutMs: plan.barrierTimeoutMs });
     const epochs = Object.fromEntries(targets.map((t) => [t.app, t.epoch]));
     if (!report.ok) {
-      throw new ControlError('NW_CP_BARRIER_TIMEOUT', report.missing.map((m) => `${m.member}/${m.app} acked ${m.ackedEpoch ?? 'nothing'}`).join(', '), {
-        details: { epochs, barrier: barrierSummary(report) },
-      });
+      throw new ControlError(
+        'NW_CP_BARRIER_TIMEOUT',
+        report.missing.map((m) => `${m.member}/${m.app} acked ${m.ackedEpoch ?? 'nothing'}`).join(', '),
+        {
+          details: { epochs, barrier: barrierSummary(report) },
+        },
+      );
     }
     return { epochs, barrier: barrierSummary(report) };
   }
@@ -235,7 +277,9 @@ export class MigrationRunner {
     return s ? Object.fromEntries(this.handle.log.plan.apps.map((a) => [a, s])) : undefined;
   }
 
-  private async runPhase(phase: PhaseName): Promise<{ event: Pick<LogEvent, 'epochs' | 'barrier' | 'data' | 'detail'>; change?: Parameters<LogHandle['update']>[0] }> {
+  private async runPhase(
+    phase: PhaseName,
+  ): Promise<{ event: Pick<LogEvent, 'epochs' | 'barrier' | 'data' | 'detail'>; change?: Parameters<LogHandle['update']>[0] }> {
     const plan = this.handle.log.plan;
     const data: Record<string, unknown> = {};
     let change: Parameters<LogHandle['update']>[0] | undefined;
@@ -248,7 +292,8 @@ export class MigrationRunner {
       }
     }
     if (phase === 'dns' && plan.dns) {
-      if (!this.deps.dns) throw new ControlError('NW_CP_CONFIG_INVALID', 'plan has a dns section but this control plane has no DNS provider');
+      if (!this.deps.dns)
+        throw new ControlError('NW_CP_CONFIG_INVALID', 'plan has a dns section but this control plane has no DNS provider');
       const notBefore = Date.parse(this.handle.log.dnsSwitchNotBefore ?? '') || 0;
       const wait = plan.dns.skipTtlWait ? 0 : notBefore - Date.now();
       if (wait > 0) {
@@ -267,7 +312,8 @@ export class MigrationRunner {
     if (!states) await this.handle.flush();
     const flipped = states ? await this.flip(states) : {};
     if (phase === 'sync') data.hooks = await this.runSyncHooks('sync');
-    if (phase === 'fence' && plan.sync.hooks.some((n) => this.deps.syncHooks.get(n)?.atFence)) data.hooks = await this.runSyncHooks('atFence');
+    if (phase === 'fence' && plan.sync.hooks.some((n) => this.deps.syncHooks.get(n)?.atFence))
+      data.hooks = await this.runSyncHooks('atFence');
     return { event: { ...flipped, ...(Object.keys(data).length ? { data } : {}) }, ...(change ? { change } : {}) };
   }
 
@@ -287,13 +333,16 @@ export class MigrationRunner {
             plan: this.handle.log.plan,
             log: this.handle.log,
             signal: this.abortController.signal,
-            progress: (detail, d) => this.deps.logger.info('controlplane.migration.sync_progress', { id: this.id, hook: name, detail, ...d }),
+            progress: (detail, d) =>
+              this.deps.logger.info('controlplane.migration.sync_progress', { id: this.id, hook: name, detail, ...d }),
             setDataMode: (patch) => this.setDataMode(name, patch),
           })),
           durationMs: ms(t0),
         };
       } catch (err) {
-        throw new ControlError('NW_CP_SYNC_FAILED', `${name}${step === 'atFence' ? ' (at fence)' : ''}: ${(err as Error).message}`, { cause: err });
+        throw new ControlError('NW_CP_SYNC_FAILED', `${name}${step === 'atFence' ? ' (at fence)' : ''}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     }
     return out;
@@ -302,7 +351,10 @@ export class MigrationRunner {
   private async setDataMode(hook: string, patch: Partial<DataMode>): Promise<{ epochs: Record<string, number>; barrierMs: number }> {
     this.checkLeader();
     const dataMode: DataMode = { ...(this.handle.log.dataMode ?? LOCAL_DATA_MODE), ...patch };
-    await this.handle.update({ dataMode }, { event: 'note', phase: 'sync', detail: `${hook}: data layers → datastore ${dataMode.datastore}, cache ${dataMode.cache}` });
+    await this.handle.update(
+      { dataMode },
+      { event: 'note', phase: 'sync', detail: `${hook}: data layers → datastore ${dataMode.datastore}, cache ${dataMode.cache}` },
+    );
     const t0 = performance.now();
     const r = await this.flip(this.statesFor('sync')!);
     return { epochs: { ...(r.epochs ?? {}) }, barrierMs: ms(t0) };
@@ -341,7 +393,13 @@ export class MigrationRunner {
     const apps = log.plan.apps;
     const steps: Array<{ name: string; run: () => Promise<Pick<LogEvent, 'epochs' | 'barrier' | 'data'>> }> = [];
     if (n2TakesWrites(log.phase)) {
-      steps.push({ name: 'fence', run: () => this.flip(Object.fromEntries(apps.map((a) => [a, { mode: 'fence', readFrom: 'n1', migration: { id: this.id, phase: 'rollback' } }]))) });
+      steps.push({
+        name: 'fence',
+        run: () =>
+          this.flip(
+            Object.fromEntries(apps.map((a) => [a, { mode: 'fence', readFrom: 'n1', migration: { id: this.id, phase: 'rollback' } }])),
+          ),
+      });
     }
     if (log.dnsChanged && this.deps.dns && log.plan.dns) {
       const dns = this.deps.dns;
@@ -361,9 +419,22 @@ export class MigrationRunner {
           if (isControlError(err, 'NW_CP_NOT_LEADER') || isControlError(err, 'NW_CP_COORDINATOR_UNAVAILABLE')) throw err;
           attempt += 1;
           const e = err as Error & { code?: string };
-          await this.handle.update({}, { event: 'rollback-step', detail: `${step.name} failed (attempt ${attempt}): ${e.code ?? ''} ${e.message}`, durationMs: ms(t0) });
+          await this.handle.update(
+            {},
+            {
+              event: 'rollback-step',
+              detail: `${step.name} failed (attempt ${attempt}): ${e.code ?? ''} ${e.message}`,
+              durationMs: ms(t0),
+            },
+          );
           if (attempt >= 3) {
-            await this.handle.update({ status: 'failed', error: { code: e.code ?? 'NW_CP_COORDINATOR_ERROR', message: `rollback step ${step.name}: ${e.message}` } }, { event: 'failed', detail: step.name });
+            await this.handle.update(
+              {
+                status: 'failed',
+                error: { code: e.code ?? 'NW_CP_COORDINATOR_ERROR', message: `rollback step ${step.name}: ${e.message}` },
+              },
+              { event: 'failed', detail: step.name },
+            );
             return;
           }
         }
@@ -379,14 +450,17 @@ export class MigrationRunner {
     for (const name of this.handle.log.plan.sync.hooks) {
       const release = this.deps.syncHooks.get(name)?.release;
       if (!release) continue;
-      await release(this.id, outcome).catch((err: unknown) => this.deps.logger.warn('controlplane.migration.hook_release_failed', { id: this.id, hook: name, err }));
+      await release(this.id, outcome).catch((err: unknown) =>
+        this.deps.logger.warn('controlplane.migration.hook_release_failed', { id: this.id, hook: name, err }),
+      );
     }
   }
 
   private async releaseLocks(): Promise<void> {
     for (const app of this.handle.log.plan.apps) {
       const lock = await this.deps.coordinator.get(layout.lock(app));
-      if (lock && lock.data.toString('utf8') === this.id) await this.deps.coordinator.remove(layout.lock(app), lock.version).catch(() => undefined);
+      if (lock && lock.data.toString('utf8') === this.id)
+        await this.deps.coordinator.remove(layout.lock(app), lock.version).catch(() => undefined);
     }
   }
 }

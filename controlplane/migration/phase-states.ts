@@ -42,7 +42,9 @@ function modeFor(plan: MigrationPlan, id: string, phase: PhaseName): DesiredAppS
     case 'prepare':
       return { mode: 'serve', migration };
     case 'sync':
-      return plan.sync.mode === 'mirror' ? { mode: 'mirror', primary: 'n1', readFrom: 'n1', shadowCompare: plan.sync.shadowCompare, migration } : { mode: 'serve', migration };
+      return plan.sync.mode === 'mirror'
+        ? { mode: 'mirror', primary: 'n1', readFrom: 'n1', shadowCompare: plan.sync.shadowCompare, migration }
+        : { mode: 'serve', migration };
     case 'fence':
       return {
         mode: 'fence',
@@ -55,7 +57,13 @@ function modeFor(plan: MigrationPlan, id: string, phase: PhaseName): DesiredAppS
       return { mode: 'proxy', mirrorWritesToN1: plan.proxy.mirrorWritesToN1, migration };
     case 'redirect':
       return plan.redirect.enabled
-        ? { mode: 'redirect', status: plan.redirect.status, methods: plan.redirect.methods, mirrorWritesToN1: plan.proxy.mirrorWritesToN1, migration }
+        ? {
+            mode: 'redirect',
+            status: plan.redirect.status,
+            methods: plan.redirect.methods,
+            mirrorWritesToN1: plan.proxy.mirrorWritesToN1,
+            migration,
+          }
         : undefined;
     case 'dns':
       return undefined;

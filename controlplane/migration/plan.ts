@@ -46,7 +46,10 @@ export const planSchema = z.strictObject({
   /** Migration id; generated when absent. */
   id: migrationIdSchema.optional(),
   /** Apps that move as one unit: they flip in the same barriers or not at all. */
-  apps: z.array(appName).min(1).refine((a) => new Set(a).size === a.length, 'apps must not repeat'),
+  apps: z
+    .array(appName)
+    .min(1)
+    .refine((a) => new Set(a).size === a.length, 'apps must not repeat'),
   /** How long each barrier waits for every live member's ack. */
   barrierTimeoutMs: z.number().int().positive().default(15_000),
   /** What a barrier timeout does: roll back (default) or pause for an operator. */
@@ -67,7 +70,9 @@ export const planSchema = z.strictObject({
       hooks: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
-  fence: z.strictObject({ maxHoldMs: z.number().int().positive().optional(), maxHeldWrites: z.number().int().min(0).optional() }).prefault({}),
+  fence: z
+    .strictObject({ maxHoldMs: z.number().int().positive().optional(), maxHeldWrites: z.number().int().min(0).optional() })
+    .prefault({}),
   proxy: z.strictObject({ mirrorWritesToN1: z.boolean().default(true) }).prefault({}),
   redirect: z
     .strictObject({

@@ -37,7 +37,14 @@ function throwIfAborted(signal: AbortSignal): void {
  */
 function metadataHook(cfg: NonNullable<SyncConfig['metadata']>, deps: SyncHookDeps): { hook: SyncHook; close(): Promise<void> } {
   const followers = new Map<string, { follower: SubtreeFollower; close(): Promise<void> }>();
-  const copyOptions = { sourcePath: cfg.source.path, targetPath: cfg.target.path, concurrency: cfg.concurrency, batchOps: cfg.batchOps, batchBytes: cfg.batchBytes, deleteExtra: cfg.deleteExtra };
+  const copyOptions = {
+    sourcePath: cfg.source.path,
+    targetPath: cfg.target.path,
+    concurrency: cfg.concurrency,
+    batchOps: cfg.batchOps,
+    batchBytes: cfg.batchBytes,
+    deleteExtra: cfg.deleteExtra,
+  };
   const connect = async () => {
     const source = metadataCoordinator('source', cfg.source, deps.env);
     const target = metadataCoordinator('target', cfg.target, deps.env);
@@ -69,7 +76,8 @@ function metadataHook(cfg: NonNullable<SyncConfig['metadata']>, deps: SyncHookDe
           ...copyOptions,
           source: sides.source,
           target: sides.target,
-          onError: (err) => deps.logger.warn('controlplane.sync.metadata_follow_error', { id: ctx.migrationId, code: err.code, message: err.message }),
+          onError: (err) =>
+            deps.logger.warn('controlplane.sync.metadata_follow_error', { id: ctx.migrationId, code: err.code, message: err.message }),
         });
         followers.set(ctx.migrationId, { follower, close: sides.close });
         ctx.progress('metadata copied; following changes until the fence', { nodes: copied.nodes });

@@ -77,9 +77,15 @@ export async function warmUpCache(opts: CacheWarmupOptions): Promise<CacheWarmup
   const depth = positive(opts.pipelineDepth ?? 256, 'pipelineDepth');
   const maxInFlight = positive(opts.maxInFlightBatches ?? 2, 'maxInFlightBatches');
   const scanCount = positive(opts.scanCount ?? 1000, 'scanCount');
-  for (const [name, client] of [['source', opts.source], ['target', opts.target]] as const) {
+  for (const [name, client] of [
+    ['source', opts.source],
+    ['target', opts.target],
+  ] as const) {
     if (client.options.keyPrefix) {
-      throw new SyncError('NW_SYNC_CONFIG_INVALID', `cache warm-up: ${name} client must not have a keyPrefix (give sourceKeyPrefix/targetKeyPrefix)`);
+      throw new SyncError(
+        'NW_SYNC_CONFIG_INVALID',
+        `cache warm-up: ${name} client must not have a keyPrefix (give sourceKeyPrefix/targetKeyPrefix)`,
+      );
     }
   }
   const counts: Counts = { scanned: 0, restored: 0, skippedExisting: 0, skippedDeleted: 0, expired: 0, bytes: 0 };
@@ -127,7 +133,14 @@ export async function warmUpCache(opts: CacheWarmupOptions): Promise<CacheWarmup
   }
 }
 
-async function copyKeys(source: Redis, target: Redis, keys: Buffer[], sourcePrefixLength: number, targetPrefix: Buffer, counts: Counts): Promise<void> {
+async function copyKeys(
+  source: Redis,
+  target: Redis,
+  keys: Buffer[],
+  sourcePrefixLength: number,
+  targetPrefix: Buffer,
+  counts: Counts,
+): Promise<void> {
   const dumps = source.pipeline();
   for (const key of keys) dumpWithTtl.queue(dumps, [key], [], true);
   const dumped = await dumps.exec();
@@ -178,6 +191,7 @@ function startsWith(key: Buffer, prefix: Buffer): boolean {
 }
 
 function positive(n: number, field: string): number {
-  if (!Number.isInteger(n) || n < 1) throw new SyncError('NW_SYNC_CONFIG_INVALID', `cache warm-up: ${field} must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new SyncError('NW_SYNC_CONFIG_INVALID', `cache warm-up: ${field} must be a positive integer, got ${n}`);
   return n;
 }

@@ -47,7 +47,11 @@ export function formatProgress(p: SnapshotProgress): string {
 }
 
 /** Calls onProgress on every update; draws at most ~4 lines a second when `stream` is a TTY. */
-export function createProgressSink(opts: { onProgress?: (p: SnapshotProgress) => void; stream?: ProgressStream; intervalMs?: number }): ProgressSink {
+export function createProgressSink(opts: {
+  onProgress?: (p: SnapshotProgress) => void;
+  stream?: ProgressStream;
+  intervalMs?: number;
+}): ProgressSink {
   const stream = opts.stream ?? process.stderr;
   const tty = stream.isTTY === true;
   const interval = opts.intervalMs ?? 250;

@@ -40,17 +40,28 @@ export function parseDatastoreConfig(raw: unknown, source = 'datastore config'):
   const parsed = datastoreConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new SyncError('NW_SYNC_CONFIG_INVALID', `${source}: ${issues}`, { details: { fields: parsed.error.issues.map((i) => i.path.join('.')) } });
+    throw new SyncError('NW_SYNC_CONFIG_INVALID', `${source}: ${issues}`, {
+      details: { fields: parsed.error.issues.map((i) => i.path.join('.')) },
+    });
   }
-  return Object.freeze({ ...parsed.data, local: Object.freeze(parsed.data.local), ...(parsed.data.n2 ? { n2: Object.freeze(parsed.data.n2) } : {}) });
+  return Object.freeze({
+    ...parsed.data,
+    local: Object.freeze(parsed.data.local),
+    ...(parsed.data.n2 ? { n2: Object.freeze(parsed.data.n2) } : {}),
+  });
 }
 
 /** An unconnected driver client for one cluster of the config (the driver connects on first use). */
-export function createClusterClient(cfg: DatastoreClusterConfig, side: 'local' | 'n2', env: NodeJS.ProcessEnv = process.env): cassandra.Client {
+export function createClusterClient(
+  cfg: DatastoreClusterConfig,
+  side: 'local' | 'n2',
+  env: NodeJS.ProcessEnv = process.env,
+): cassandra.Client {
   let authProvider: cassandra.auth.AuthProvider | undefined;
   if (cfg.auth) {
     const password = env[cfg.auth.passwordEnv];
-    if (!password) throw new SyncError('NW_SYNC_CONFIG_INVALID', `${side}.auth.passwordEnv: environment variable ${cfg.auth.passwordEnv} is not set`);
+    if (!password)
+      throw new SyncError('NW_SYNC_CONFIG_INVALID', `${side}.auth.passwordEnv: environment variable ${cfg.auth.passwordEnv} is not set`);
     authProvider = new cassandra.auth.PlainTextAuthProvider(cfg.auth.user, password);
   }
   return new cassandra.Client({

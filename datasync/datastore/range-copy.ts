@@ -15,7 +15,10 @@ import { int64Key, type TokenRange } from './token-ranges.js';
 /** Which cluster a failed request went to; the orchestrator names it in its error. */
 export class RangeIoError extends Error {
   override readonly name = 'RangeIoError';
-  constructor(readonly side: 'n1' | 'n2', cause: unknown) {
+  constructor(
+    readonly side: 'n1' | 'n2',
+    cause: unknown,
+  ) {
     super(`${side === 'n1' ? 'read from N1' : 'write to N2'} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }

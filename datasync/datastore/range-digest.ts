@@ -78,7 +78,13 @@ function feed(hash: Hash, v: unknown): void {
 }
 
 /** Digests (range.start, range.end] at one cluster, leaving out the rows `filter` names. */
-export async function digestRange(client: Client, schema: TableSchema, range: TokenRange, pageSize: number, filter: DigestFilter = {}): Promise<RangeDigest> {
+export async function digestRange(
+  client: Client,
+  schema: TableSchema,
+  range: TokenRange,
+  pageSize: number,
+  filter: DigestFilter = {},
+): Promise<RangeDigest> {
   const { keyStart, keyCount, valueStart } = scanLayout(schema);
   const hash = createHash('md5');
   const recent = new Set<string>();

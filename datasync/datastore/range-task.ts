@@ -42,7 +42,13 @@ function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<vo
  * attempt rejects with NW_SYNC_SNAPSHOT_FAILED naming the table, range and
  * (for I/O errors) the cluster. An abort during the backoff is NW_SYNC_ABORTED.
  */
-export async function withRangeRetry<T>(task: RangeTask, policy: RetryPolicy, signal: AbortSignal | undefined, fn: () => Promise<T>, onRetry: () => void): Promise<T> {
+export async function withRangeRetry<T>(
+  task: RangeTask,
+  policy: RetryPolicy,
+  signal: AbortSignal | undefined,
+  fn: () => Promise<T>,
+  onRetry: () => void,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
@@ -50,17 +56,21 @@ export async function withRangeRetry<T>(task: RangeTask, policy: RetryPolicy, si
       if (signal?.aborted) throw abortedError();
       if (attempt >= policy.attempts) {
         const { table, range } = task;
-        throw new SyncError('NW_SYNC_SNAPSHOT_FAILED', `${table} range ${range.index} (${range.start}, ${range.end}] after ${attempt} attempts: ${describeError(err)}`, {
-          cause: err,
-          details: {
-            table,
-            range: range.index,
-            start: range.start.toString(),
-            end: range.end.toString(),
-            side: err instanceof RangeIoError ? err.side : undefined,
-            attempts: attempt,
+        throw new SyncError(
+          'NW_SYNC_SNAPSHOT_FAILED',
+          `${table} range ${range.index} (${range.start}, ${range.end}] after ${attempt} attempts: ${describeError(err)}`,
+          {
+            cause: err,
+            details: {
+              table,
+              range: range.index,
+              start: range.start.toString(),
+              end: range.end.toString(),
+              side: err instanceof RangeIoError ? err.side : undefined,
+              attempts: attempt,
+            },
           },
-        });
+        );
       }
       onRetry();
       await abortableSleep(Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1)), signal);

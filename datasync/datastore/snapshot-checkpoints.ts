@@ -112,7 +112,14 @@ export class SnapshotCheckpoints {
   async save(table: string, index: number, cp: RangeCheckpoint): Promise<void> {
     const path = this.rangePath(table, index);
     const data = Buffer.from(
-      JSON.stringify({ v: 1, done: cp.done, completeThrough: cp.completeThrough.toString(), rows: cp.rows, bytes: cp.bytes, updatedAt: new Date().toISOString() }),
+      JSON.stringify({
+        v: 1,
+        done: cp.done,
+        completeThrough: cp.completeThrough.toString(),
+        rows: cp.rows,
+        bytes: cp.bytes,
+        updatedAt: new Date().toISOString(),
+      }),
     );
     if (this.existing.has(path)) {
       await this.coordinator.set(path, data);

@@ -31,12 +31,19 @@ function schemaError(side: 'n1' | 'n2', table: string) {
     if (isSyncError(err)) return err;
     const details = { table, side };
     if (isUnavailable(err)) {
-      return new SyncError(side === 'n1' ? 'NW_SYNC_DATASTORE_UNAVAILABLE' : 'NW_SYNC_N2_UNAVAILABLE', `${table}: ${describeError(err)}`, { cause: err, details });
+      return new SyncError(side === 'n1' ? 'NW_SYNC_DATASTORE_UNAVAILABLE' : 'NW_SYNC_N2_UNAVAILABLE', `${table}: ${describeError(err)}`, {
+        cause: err,
+        details,
+      });
     }
-    return new SyncError('NW_SYNC_SCHEMA_MISMATCH', `${table}: schema at ${side.toUpperCase()} could not be read or created: ${describeError(err)}`, {
-      cause: err,
-      details,
-    });
+    return new SyncError(
+      'NW_SYNC_SCHEMA_MISMATCH',
+      `${table}: schema at ${side.toUpperCase()} could not be read or created: ${describeError(err)}`,
+      {
+        cause: err,
+        details,
+      },
+    );
   };
 }
 
@@ -56,7 +63,13 @@ export async function runSnapshot(opts: SnapshotOptions): Promise<SnapshotResult
     const schemas: TableSchema[] = [];
     for (const ref of cfg.tables) {
       const name = tableName(ref);
-      schemas.push(await checkTableSchema(source, target, ref, { createMissing: cfg.createMissing, wrapSource: schemaError('n1', name), wrapTarget: schemaError('n2', name) }));
+      schemas.push(
+        await checkTableSchema(source, target, ref, {
+          createMissing: cfg.createMissing,
+          wrapSource: schemaError('n1', name),
+          wrapTarget: schemaError('n2', name),
+        }),
+      );
     }
 
     // 2. plan and checkpoints

@@ -99,7 +99,10 @@ export const SNAPSHOT_DEFAULTS = Object.freeze({ ranges: 128, concurrency: 24, p
 
 const optionsSchema = z.strictObject({
   tables: z.array(z.strictObject({ keyspace: z.string().min(1), table: z.string().min(1) })).min(1),
-  checkpointRoot: z.string().regex(/^(\/[^/\s]+)+$/, 'absolute coordinator path').optional(),
+  checkpointRoot: z
+    .string()
+    .regex(/^(\/[^/\s]+)+$/, 'absolute coordinator path')
+    .optional(),
   ranges: z.number().int().min(1).max(100_000).default(SNAPSHOT_DEFAULTS.ranges),
   concurrency: z.number().int().min(1).max(256).default(SNAPSHOT_DEFAULTS.concurrency),
   pageSize: z.number().int().min(1).max(100_000).default(SNAPSHOT_DEFAULTS.pageSize),
@@ -135,7 +138,10 @@ export function parseSnapshotOptions(opts: SnapshotOptions): SnapshotConfig {
     createMissing: opts.createMissing,
   });
   if (!parsed.success) {
-    throw new SyncError('NW_SYNC_CONFIG_INVALID', parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; '));
+    throw new SyncError(
+      'NW_SYNC_CONFIG_INVALID',
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; '),
+    );
   }
   if (opts.coordinator && !parsed.data.checkpointRoot) {
     throw new SyncError('NW_SYNC_CONFIG_INVALID', 'checkpointRoot: required with a coordinator (e.g. layout.syncDatastore(migrationId))');

@@ -113,10 +113,17 @@ export async function verifyRanges(tasks: readonly RangeTask[], ctx: VerifyConte
       n1Rows: f.n1Rows,
       n2Rows: f.n2Rows,
     }));
-    const named = ranges.slice(0, 5).map((r) => `${r.table} range ${r.range}`).join(', ');
-    throw new SyncError('NW_SYNC_VERIFY_FAILED', `${ranges.length} range(s) differ after ${recopies} re-copies: ${named}${ranges.length > 5 ? ', ...' : ''}`, {
-      details: { ranges, recopies },
-    });
+    const named = ranges
+      .slice(0, 5)
+      .map((r) => `${r.table} range ${r.range}`)
+      .join(', ');
+    throw new SyncError(
+      'NW_SYNC_VERIFY_FAILED',
+      `${ranges.length} range(s) differ after ${recopies} re-copies: ${named}${ranges.length > 5 ? ', ...' : ''}`,
+      {
+        details: { ranges, recopies },
+      },
+    );
   }
   return {
     rangesChecked: tasks.length,

@@ -44,8 +44,26 @@ export function qualified(ref: TableRef): string {
 }
 
 const NATIVE = new Set([
-  'ascii', 'bigint', 'blob', 'boolean', 'date', 'decimal', 'double', 'duration', 'float', 'inet', 'int',
-  'smallint', 'text', 'time', 'timestamp', 'timeuuid', 'tinyint', 'uuid', 'varchar', 'varint',
+  'ascii',
+  'bigint',
+  'blob',
+  'boolean',
+  'date',
+  'decimal',
+  'double',
+  'duration',
+  'float',
+  'inet',
+  'int',
+  'smallint',
+  'text',
+  'time',
+  'timestamp',
+  'timeuuid',
+  'tinyint',
+  'uuid',
+  'varchar',
+  'varint',
 ]);
 
 /** Why a column cannot be copied with per-cell write times, or undefined if it can. */
@@ -190,7 +208,10 @@ export async function checkTableSchema(
   const n1 = await readTableSchema(source, ref).catch((err: unknown) => {
     throw opts.wrapSource(err);
   });
-  if (!n1) throw new SyncError('NW_SYNC_SCHEMA_MISMATCH', `${tableName(ref)} does not exist at N1`, { details: { table: tableName(ref), missingAtN1: true } });
+  if (!n1)
+    throw new SyncError('NW_SYNC_SCHEMA_MISMATCH', `${tableName(ref)} does not exist at N1`, {
+      details: { table: tableName(ref), missingAtN1: true },
+    });
   assertSupported(n1);
   let n2 = await readTableSchema(target, ref).catch((err: unknown) => {
     throw opts.wrapTarget(err);

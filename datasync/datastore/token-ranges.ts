@@ -67,7 +67,12 @@ interface LongLike {
 
 /** The driver's types.Long (high/low 32-bit halves); read directly, since Long's toString is slow. */
 export function isLongLike(value: unknown): value is LongLike {
-  return value !== null && typeof value === 'object' && typeof (value as LongLike).high === 'number' && typeof (value as LongLike).low === 'number';
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as LongLike).high === 'number' &&
+    typeof (value as LongLike).low === 'number'
+  );
 }
 
 /** A cheap map key for a 64-bit value as the driver decodes it (Long, bigint or number). */

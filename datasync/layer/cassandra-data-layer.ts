@@ -94,10 +94,12 @@ export class CassandraDataLayer implements DataModeTarget {
 
   constructor(private readonly opts: CassandraDataLayerOptions) {
     this.maxRetries = opts.maxRetries ?? 3;
-    if (!Number.isInteger(this.maxRetries) || this.maxRetries < 0) throw new SyncError('NW_SYNC_CONFIG_INVALID', `maxRetries must be a non-negative integer, got ${this.maxRetries}`);
+    if (!Number.isInteger(this.maxRetries) || this.maxRetries < 0)
+      throw new SyncError('NW_SYNC_CONFIG_INVALID', `maxRetries must be a non-negative integer, got ${this.maxRetries}`);
     this.timestamps = opts.timestamps ?? processWriteTimestamps;
     this.current = opts.initialMode ?? 'local';
-    if (this.current !== 'local' && !opts.n2) throw new SyncError('NW_SYNC_CONFIG_INVALID', `initialMode ${this.current} needs an N2 client`);
+    if (this.current !== 'local' && !opts.n2)
+      throw new SyncError('NW_SYNC_CONFIG_INVALID', `initialMode ${this.current} needs an N2 client`);
   }
 
   /** The datastore mode in force. */
@@ -142,7 +144,9 @@ export class CassandraDataLayer implements DataModeTarget {
 
   /** Runs one write or delete on every cluster the mode requires, with one write timestamp. */
   write(query: string, params?: CqlParams, options: QueryOptions = {}): Promise<WriteResult> {
-    return this.send((client, timestamp) => client.execute(query, params as unknown[] | undefined, { prepare: true, ...options, timestamp }));
+    return this.send((client, timestamp) =>
+      client.execute(query, params as unknown[] | undefined, { prepare: true, ...options, timestamp }),
+    );
   }
 
   /** Runs statements as one logged batch, with one write timestamp, on every cluster the mode requires. */
@@ -160,7 +164,11 @@ export class CassandraDataLayer implements DataModeTarget {
    * acquired in time; NW_SYNC_LOCK_LOST (nothing written) if the session
    * ended before the batch was sent.
    */
-  async transaction(group: string, statements: readonly CqlStatement[], options: QueryOptions & { lockTimeoutMs?: number } = {}): Promise<WriteResult> {
+  async transaction(
+    group: string,
+    statements: readonly CqlStatement[],
+    options: QueryOptions & { lockTimeoutMs?: number } = {},
+  ): Promise<WriteResult> {
     this.assertOpen();
     const locks = this.opts.locks;
     if (!locks) throw new SyncError('NW_SYNC_CONFIG_INVALID', 'transaction() needs the locks option (coordinator and app)');
@@ -246,9 +254,13 @@ export class CassandraDataLayer implements DataModeTarget {
       if (missing.length === 0) break;
       if (attempt >= this.maxRetries) {
         this.counters.exhausted += 1;
-        throw new SyncError('NW_SYNC_WRITE_RETRIES_EXHAUSTED', `write at ${timestamp} reached ${[...reached].join('+')}, mode is now ${this.current}`, {
-          details: { timestamp, reached: [...reached], retries: attempt },
-        });
+        throw new SyncError(
+          'NW_SYNC_WRITE_RETRIES_EXHAUSTED',
+          `write at ${timestamp} reached ${[...reached].join('+')}, mode is now ${this.current}`,
+          {
+            details: { timestamp, reached: [...reached], retries: attempt },
+          },
+        );
       }
       attempt += 1;
       this.counters.retried += 1;
@@ -259,7 +271,13 @@ export class CassandraDataLayer implements DataModeTarget {
   }
 
   /** Sends to every target in parallel; all must succeed (the first failure, preferring an unreachable N2, is thrown). */
-  private async sendTo(targets: readonly Cluster[], exec: (client: Client, timestamp: number) => Promise<unknown>, timestamp: number, attempt: number, reached: Set<Cluster>): Promise<void> {
+  private async sendTo(
+    targets: readonly Cluster[],
+    exec: (client: Client, timestamp: number) => Promise<unknown>,
+    timestamp: number,
+    attempt: number,
+    reached: Set<Cluster>,
+  ): Promise<void> {
     const results = await Promise.allSettled(
       targets.map(async (cluster) => {
         await this.opts.beforeSend?.({ cluster, timestamp, attempt });

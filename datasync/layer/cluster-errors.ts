@@ -15,7 +15,10 @@ export function isUnreachable(err: unknown): boolean {
 }
 
 function unavailable(cluster: Cluster, err: unknown): SyncError {
-  return new SyncError(cluster === 'local' ? 'NW_SYNC_DATASTORE_UNAVAILABLE' : 'NW_SYNC_N2_UNAVAILABLE', (err as Error).message, { cause: err, details: { cluster } });
+  return new SyncError(cluster === 'local' ? 'NW_SYNC_DATASTORE_UNAVAILABLE' : 'NW_SYNC_N2_UNAVAILABLE', (err as Error).message, {
+    cause: err,
+    details: { cluster },
+  });
 }
 
 /** A write (or batch) that failed on `cluster`, as a typed error. */

@@ -76,7 +76,10 @@ export class DataLayerMember {
   writeGuard(app: string): () => SyncError | undefined {
     return () => {
       if (this.migrating.get(app) !== true || this.lease.valid()) return undefined;
-      return new SyncError('NW_SYNC_LEASE_EXPIRED', `${app}: states last confirmed ${Math.round(this.lease.age())} ms ago, lease ${this.lease.leaseMs} ms`);
+      return new SyncError(
+        'NW_SYNC_LEASE_EXPIRED',
+        `${app}: states last confirmed ${Math.round(this.lease.age())} ms ago, lease ${this.lease.leaseMs} ms`,
+      );
     };
   }
 

@@ -25,7 +25,8 @@ const groupNode = (group: string): string => encodeURIComponent(group).replace(/
  * NW_SYNC_LOCK_LOST if the session expires while waiting or holding.
  */
 export async function acquireEntityGroupLock(c: Coordinator, app: string, group: string, timeoutMs: number): Promise<HeldEntityGroupLock> {
-  if (group.length === 0 || group.length > 512) throw new SyncError('NW_SYNC_CONFIG_INVALID', `entity group key must be 1-512 characters, got ${group.length}`);
+  if (group.length === 0 || group.length > 512)
+    throw new SyncError('NW_SYNC_CONFIG_INVALID', `entity group key must be 1-512 characters, got ${group.length}`);
   const dir = layout.dataLock(app, groupNode(group));
   const deadline = performance.now() + timeoutMs;
   let lost = false;
@@ -73,7 +74,8 @@ export async function acquireEntityGroupLock(c: Coordinator, app: string, group:
   } catch (err) {
     await release();
     if (err instanceof SyncError) throw err;
-    if (isCoordinatorError(err, 'NW_CP_SESSION_EXPIRED')) throw new SyncError('NW_SYNC_LOCK_LOST', `${app}/${group}: ${(err as Error).message}`, { cause: err });
+    if (isCoordinatorError(err, 'NW_CP_SESSION_EXPIRED'))
+      throw new SyncError('NW_SYNC_LOCK_LOST', `${app}/${group}: ${(err as Error).message}`, { cause: err });
     throw err;
   }
   const path = mine;

@@ -25,7 +25,12 @@ export const metadataSyncConfigSchema = z
     /** Most ops in one transaction written to N2. */
     batchOps: z.number().int().min(1).max(10_000).default(500),
     /** Most estimated bytes in one transaction; ZooKeeper's jute.maxbuffer is 1 MB by default. */
-    batchBytes: z.number().int().min(4096).max(1_000_000).default(768 * 1024),
+    batchBytes: z
+      .number()
+      .int()
+      .min(4096)
+      .max(1_000_000)
+      .default(768 * 1024),
     /** Reads in flight at once. */
     concurrency: z.number().int().min(1).max(1024).default(64),
     /** Delete nodes at N2 that are not (or no longer) at N1. */
@@ -48,18 +53,30 @@ export function parseMetadataSyncConfig(raw: unknown, origin = 'sync.metadata'):
   const parsed = metadataSyncConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(section)'}: ${i.message}`).join('; ');
-    throw new SyncError('NW_SYNC_CONFIG_INVALID', `${origin}: ${issues}`, { details: { fields: parsed.error.issues.map((i) => i.path.join('.')) } });
+    throw new SyncError('NW_SYNC_CONFIG_INVALID', `${origin}: ${issues}`, {
+      details: { fields: parsed.error.issues.map((i) => i.path.join('.')) },
+    });
   }
   return Object.freeze(parsed.data);
 }
 
 /** An unconnected coordinator for one side; the password is read from the environment now. */
-export function metadataCoordinator(side: 'source' | 'target', cfg: MetadataEndpointConfig, env: NodeJS.ProcessEnv = process.env): ZooKeeperCoordinator {
+export function metadataCoordinator(
+  side: 'source' | 'target',
+  cfg: MetadataEndpointConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): ZooKeeperCoordinator {
   let auth: { user: string; password: string } | undefined;
   if (cfg.auth) {
     const password = env[cfg.auth.passwordEnv];
-    if (!password) throw new SyncError('NW_SYNC_CONFIG_INVALID', `${side}.auth.passwordEnv: environment variable ${cfg.auth.passwordEnv} is not set`);
+    if (!password)
+      throw new SyncError('NW_SYNC_CONFIG_INVALID', `${side}.auth.passwordEnv: environment variable ${cfg.auth.passwordEnv} is not set`);
     auth = { user: cfg.auth.user, password };
   }
-  return new ZooKeeperCoordinator({ connectString: cfg.connectString, chroot: cfg.chroot, sessionTimeoutMs: cfg.sessionTimeoutMs, ...(auth ? { auth } : {}) });
+  return new ZooKeeperCoordinator({
+    connectString: cfg.connectString,
+    chroot: cfg.chroot,
+    sessionTimeoutMs: cfg.sessionTimeoutMs,
+    ...(auth ? { auth } : {}),
+  });
 }

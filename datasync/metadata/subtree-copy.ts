@@ -97,7 +97,10 @@ export async function syncTree(ctx: TreeSyncContext, start: string, targetAbsent
     if (ctx.deleteExtra) counts.removed += await queueSubtreeRemoval(target, path, batcher, ctx.concurrency);
   };
 
-  const visit = async (task: { readonly path: string; readonly targetAbsent: boolean }): Promise<Array<{ path: string; targetAbsent: boolean }>> => {
+  const visit = async (task: {
+    readonly path: string;
+    readonly targetAbsent: boolean;
+  }): Promise<Array<{ path: string; targetAbsent: boolean }>> => {
     const tp = mapPath(task.path, ctx.sourceRoot, ctx.targetRoot);
     let at = `reading ${task.path} at N1`;
     try {
@@ -107,7 +110,8 @@ export async function syncTree(ctx: TreeSyncContext, start: string, targetAbsent
         task.targetAbsent ? Promise.resolve(undefined) : target.get(tp),
       ]);
       if (!node || node.ephemeralOwner) {
-        if (!node && task.path === start && requireStart) throw new SyncError('NW_SYNC_METADATA_SOURCE_MISSING', task.path, { details: { path: task.path } });
+        if (!node && task.path === start && requireStart)
+          throw new SyncError('NW_SYNC_METADATA_SOURCE_MISSING', task.path, { details: { path: task.path } });
         ctx.seen?.(task.path, node && { version: node.version, ephemeral: true, children: [] });
         if (node) counts.skippedEphemeral += 1;
         at = `removing ${tp} at N2`;
@@ -152,7 +156,10 @@ export async function ensureTargetParent(target: Coordinator, targetPath: string
   try {
     await target.mkdirp(parentPath(targetPath));
   } catch (err) {
-    throw new SyncError('NW_SYNC_METADATA_COPY_FAILED', `creating the parents of ${targetPath} at N2: ${describe(err)}`, { cause: err, details: { path: targetPath } });
+    throw new SyncError('NW_SYNC_METADATA_COPY_FAILED', `creating the parents of ${targetPath} at N2: ${describe(err)}`, {
+      cause: err,
+      details: { path: targetPath },
+    });
   }
 }
 
@@ -166,7 +173,11 @@ export function batchLimits(options: SubtreeCopyOptions): BatchLimits {
 }
 
 /** A tree-sync context from copy options (the follower adds its watch and its picture of N1). */
-export function treeSyncContext(options: SubtreeCopyOptions, batcher: TransactionBatcher, extra: Pick<TreeSyncContext, 'watch' | 'seen'> = {}): TreeSyncContext {
+export function treeSyncContext(
+  options: SubtreeCopyOptions,
+  batcher: TransactionBatcher,
+  extra: Pick<TreeSyncContext, 'watch' | 'seen'> = {},
+): TreeSyncContext {
   return {
     source: options.source,
     sourceRoot: options.sourcePath,

@@ -1,6 +1,16 @@
 import { joinPath, type WatchEvent } from '../../platform/coordinator/coordinator.js';
 import { SyncError, isSyncError } from '../errors.js';
-import { batchLimits, ensureTargetParent, mapPath, syncTree, treeSyncContext, type CopyFigures, type SeenNode, type SubtreeCopyOptions, type TreeSyncContext } from './subtree-copy.js';
+import {
+  batchLimits,
+  ensureTargetParent,
+  mapPath,
+  syncTree,
+  treeSyncContext,
+  type CopyFigures,
+  type SeenNode,
+  type SubtreeCopyOptions,
+  type TreeSyncContext,
+} from './subtree-copy.js';
 import { queueSubtreeRemoval } from './subtree-remove.js';
 import { DEFAULT_BATCH_LIMITS, TransactionBatcher } from './transaction-batcher.js';
 
@@ -65,15 +75,11 @@ export class SubtreeFollower {
   private initialFigures: Omit<CopyFigures, 'durationMs' | 'batches'> | undefined;
 
   private constructor(private readonly options: SubtreeFollowOptions) {
-    this.batcher = new TransactionBatcher(
-      options.target,
-      batchLimits(options),
-      (ops) => {
-        if (!this.counting) return;
-        this.appliedOps += ops;
-        this.lastAppliedAt = Date.now();
-      },
-    );
+    this.batcher = new TransactionBatcher(options.target, batchLimits(options), (ops) => {
+      if (!this.counting) return;
+      this.appliedOps += ops;
+      this.lastAppliedAt = Date.now();
+    });
     this.ctx = treeSyncContext(options, this.batcher, {
       watch: (event) => this.onWatch(event),
       seen: (path, node) => (node && !node.ephemeral ? this.mirror.set(path, node) : this.mirror.delete(path)),
@@ -100,7 +106,15 @@ export class SubtreeFollower {
       throw err;
     }
     follower.counting = true;
-    const figures = follower.initialFigures ?? { nodes: 0, bytes: 0, created: 0, updated: 0, unchanged: 0, removed: 0, skippedEphemeral: 0 };
+    const figures = follower.initialFigures ?? {
+      nodes: 0,
+      bytes: 0,
+      created: 0,
+      updated: 0,
+      unchanged: 0,
+      removed: 0,
+      skippedEphemeral: 0,
+    };
     return { follower, copied: { ...figures, batches: follower.batcher.figures().batches, durationMs: performance.now() - started } };
   }
 
@@ -119,7 +133,10 @@ export class SubtreeFollower {
     try {
       await this.options.source.get(this.options.sourcePath);
     } catch (err) {
-      throw new SyncError('NW_SYNC_METADATA_COPY_FAILED', `flush: reading ${this.options.sourcePath} at N1: ${(err as Error).message}`, { cause: err, details: { path: this.options.sourcePath } });
+      throw new SyncError('NW_SYNC_METADATA_COPY_FAILED', `flush: reading ${this.options.sourcePath} at N1: ${(err as Error).message}`, {
+        cause: err,
+        details: { path: this.options.sourcePath },
+      });
     }
     await new Promise((resolve) => setImmediate(resolve));
     await this.appliedThrough(this.seq, timeoutMs);
@@ -232,7 +249,12 @@ export class SubtreeFollower {
       if (this.initialError !== undefined) throw this.initialError;
       if (this.stopped) throw new SyncError('NW_SYNC_METADATA_COPY_FAILED', 'follower stopped before N2 caught up');
       const left = deadline - Date.now();
-      if (left <= 0) throw new SyncError('NW_SYNC_METADATA_COPY_FAILED', `N2 not caught up within ${timeoutMs} ms (applied ${this.appliedSeq} of ${seq})`, { details: { path: this.options.targetPath } });
+      if (left <= 0)
+        throw new SyncError(
+          'NW_SYNC_METADATA_COPY_FAILED',
+          `N2 not caught up within ${timeoutMs} ms (applied ${this.appliedSeq} of ${seq})`,
+          { details: { path: this.options.targetPath } },
+        );
       await new Promise<void>((resolve) => {
         const wake = (): void => {
           clearTimeout(timer);
@@ -246,7 +268,9 @@ export class SubtreeFollower {
   }
 
   private report(err: unknown, what: string): void {
-    const error = isSyncError(err) ? err : new SyncError('NW_SYNC_METADATA_COPY_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
+    const error = isSyncError(err)
+      ? err
+      : new SyncError('NW_SYNC_METADATA_COPY_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
     try {
       this.options.onError?.(error);
     } catch {

@@ -20,7 +20,12 @@ export async function listSubtree(coordinator: Coordinator, root: string, concur
  * Queues removes for the subtree at `root` on `batcher`, children before parents. Nodes created
  * under it meanwhile make a later batch fail (NOT_EMPTY); the caller decides whether to retry.
  */
-export async function queueSubtreeRemoval(coordinator: Coordinator, root: string, batcher: TransactionBatcher, concurrency: number): Promise<number> {
+export async function queueSubtreeRemoval(
+  coordinator: Coordinator,
+  root: string,
+  batcher: TransactionBatcher,
+  concurrency: number,
+): Promise<number> {
   const paths = await listSubtree(coordinator, root, concurrency);
   for (let i = paths.length - 1; i >= 0; i -= 1) await batcher.add({ op: 'remove', path: paths[i] as string });
   return paths.length;
@@ -50,10 +55,14 @@ export async function removeSubtree(coordinator: Coordinator, root: string, opti
     } catch (err) {
       await batcher.reset();
       removed += batcher.figures().ops;
-      const raced = isSyncError(err) && (isCoordinatorError(err.cause, 'NW_CP_NOT_EMPTY') || isCoordinatorError(err.cause, 'NW_CP_NO_NODE'));
+      const raced =
+        isSyncError(err) && (isCoordinatorError(err.cause, 'NW_CP_NOT_EMPTY') || isCoordinatorError(err.cause, 'NW_CP_NO_NODE'));
       if (raced && attempt < attempts) continue;
       if (isSyncError(err)) throw err;
-      throw new SyncError('NW_SYNC_METADATA_COPY_FAILED', `removing ${root}: ${err instanceof Error ? err.message : String(err)}`, { cause: err, details: { path: root } });
+      throw new SyncError('NW_SYNC_METADATA_COPY_FAILED', `removing ${root}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+        details: { path: root },
+      });
     }
   }
 }

@@ -102,10 +102,14 @@ export class TransactionBatcher {
       },
       (err: unknown) => {
         const path = failedPath(err, ops);
-        this.failure ??= new SyncError('NW_SYNC_METADATA_COPY_FAILED', `writing ${path} at N2 (batch of ${ops.length}): ${err instanceof Error ? err.message : String(err)}`, {
-          cause: err,
-          details: { path, batchOps: ops.length },
-        });
+        this.failure ??= new SyncError(
+          'NW_SYNC_METADATA_COPY_FAILED',
+          `writing ${path} at N2 (batch of ${ops.length}): ${err instanceof Error ? err.message : String(err)}`,
+          {
+            cause: err,
+            details: { path, batchOps: ops.length },
+          },
+        );
       },
     );
     const settled = travel.finally(() => this.inFlight.splice(this.inFlight.indexOf(settled), 1));

@@ -95,7 +95,8 @@ export class AdminServer {
       let states: Record<string, unknown>;
       if (path === '/state') {
         const apps = (body as { apps?: unknown } | null)?.apps;
-        if (apps === null || typeof apps !== 'object' || Array.isArray(apps)) throw new GatewayError('NW_GW_STATE_INVALID', 'expected {"apps": {"<app>": state}}');
+        if (apps === null || typeof apps !== 'object' || Array.isArray(apps))
+          throw new GatewayError('NW_GW_STATE_INVALID', 'expected {"apps": {"<app>": state}}');
         states = apps as Record<string, unknown>;
       } else {
         states = { [decodeURIComponent(path.slice('/state/'.length))]: body };

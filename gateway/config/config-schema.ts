@@ -61,7 +61,11 @@ const appSchema = z.strictObject({
   n2: poolSchema,
   fence: fenceDefaultsSchema.prefault({}),
   /** Largest request body buffered for mirrored writes / shadow reads; larger gets 413. */
-  mirrorBodyBytes: z.number().int().positive().default(1024 * 1024),
+  mirrorBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
 });
 
 const listenerSchema = z.strictObject({
@@ -88,8 +92,17 @@ export const gatewayConfigSchema = z
     trustedProxies: z.array(z.string().refine((s) => isIP(s) !== 0, 'must be an IP address')).default([]),
     limits: z
       .strictObject({
-        maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
-        maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+        maxHeaderBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(1024 * 1024)
+          .default(16 * 1024),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(10 * 1024 * 1024),
       })
       .prefault({}),
     timeouts: z
@@ -130,7 +143,11 @@ export const gatewayConfigSchema = z
   .superRefine((cfg, ctx) => {
     const f = cfg.fleet;
     if (f && f.coordinator.kind === 'zookeeper' && f.leaseMs >= f.coordinator.sessionTimeoutMs) {
-      ctx.addIssue({ code: 'custom', path: ['fleet', 'leaseMs'], message: `must be shorter than fleet.coordinator.sessionTimeoutMs (${f.coordinator.sessionTimeoutMs})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fleet', 'leaseMs'],
+        message: `must be shorter than fleet.coordinator.sessionTimeoutMs (${f.coordinator.sessionTimeoutMs})`,
+      });
     }
     if (f && f.reconcileMs !== undefined && f.reconcileMs >= f.leaseMs) {
       ctx.addIssue({ code: 'custom', path: ['fleet', 'reconcileMs'], message: 'must be shorter than fleet.leaseMs' });

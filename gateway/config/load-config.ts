@@ -2,7 +2,8 @@ import { loadConfigFile, parseConfig, type ConfigFailure } from '../../platform/
 import { GatewayError } from '../errors.js';
 import { gatewayConfigSchema, type GatewayConfig } from './config-schema.js';
 
-const fail: ConfigFailure = (detail, cause) => new GatewayError('NW_GW_CONFIG_INVALID', detail, cause === undefined ? undefined : { cause });
+const fail: ConfigFailure = (detail, cause) =>
+  new GatewayError('NW_GW_CONFIG_INVALID', detail, cause === undefined ? undefined : { cause });
 
 /** Validates an already-parsed config object; `source` names it in errors. */
 export function parseGatewayConfig(raw: unknown, source = '<inline>'): GatewayConfig {

@@ -6,6 +6,10 @@ import type { WriteGuard } from '../request-handler.js';
 export function leaseWriteGuard(lease: CoordinatorLease): WriteGuard {
   return (app, state) => {
     if (state.migration === undefined || lease.valid()) return undefined;
-    return new GatewayError('NW_GW_LEASE_EXPIRED', `${app}: state last confirmed ${Math.round(lease.age())} ms ago, lease ${lease.leaseMs} ms`, { retryAfterSeconds: 1 });
+    return new GatewayError(
+      'NW_GW_LEASE_EXPIRED',
+      `${app}: state last confirmed ${Math.round(lease.age())} ms ago, lease ${lease.leaseMs} ms`,
+      { retryAfterSeconds: 1 },
+    );
   };
 }

@@ -66,7 +66,8 @@ export class Gauge extends Metric {
   }
   render(): string {
     let out = this.header('gauge');
-    if (this.collector) for (const [labels, value] of this.collector()) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
+    if (this.collector)
+      for (const [labels, value] of this.collector()) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
     for (const { labels, value } of this.values.values()) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
     return out;
   }
@@ -76,7 +77,12 @@ export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 
 export class Histogram extends Metric {
   private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
-  constructor(name: string, help: string, labelNames: Labels, private readonly buckets: readonly number[] = LATENCY_BUCKETS_SECONDS) {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: Labels,
+    private readonly buckets: readonly number[] = LATENCY_BUCKETS_SECONDS,
+  ) {
     super(name, help, labelNames);
   }
   observe(labels: Labels, value: number): void {
@@ -114,18 +120,47 @@ export class Histogram extends Metric {
 
 /** Every metric the gateway exports. */
 export class GatewayMetrics {
-  readonly requests = new Counter('northwest_gateway_requests_total', 'Requests answered, by app, mode, deployment and status.', ['app', 'mode', 'deployment', 'status']);
-  readonly latency = new Histogram('northwest_gateway_request_duration_seconds', 'Time from request to response end.', ['app', 'deployment']);
+  readonly requests = new Counter('northwest_gateway_requests_total', 'Requests answered, by app, mode, deployment and status.', [
+    'app',
+    'mode',
+    'deployment',
+    'status',
+  ]);
+  readonly latency = new Histogram('northwest_gateway_request_duration_seconds', 'Time from request to response end.', [
+    'app',
+    'deployment',
+  ]);
   readonly inFlight = new Gauge('northwest_gateway_in_flight_requests', 'Requests being served.', ['app']);
   readonly heldWrites = new Gauge('northwest_gateway_held_writes', 'Writes held by a fence right now.', ['app']);
   readonly holdTime = new Histogram('northwest_gateway_write_hold_seconds', 'How long released writes were held by a fence.', ['app']);
   readonly errors = new Counter('northwest_gateway_errors_total', 'Failures by error code.', ['app', 'code']);
-  readonly mirrorMismatch = new Counter('northwest_gateway_shadow_mismatches_total', 'Shadow-compared reads whose status or body differed.', ['app']);
-  readonly mirrorFailures = new Counter('northwest_gateway_mirror_partial_failures_total', 'Mirrored writes that did not succeed on both deployments.', ['app']);
-  readonly readFallbacks = new Counter('northwest_gateway_read_fallbacks_total', 'Reads served by the other deployment after a failure.', ['app']);
-  readonly retries = new Counter('northwest_gateway_upstream_retries_total', 'Idempotent requests retried on another server.', ['app', 'deployment']);
-  readonly upstreamHealthy = new Gauge('northwest_gateway_upstream_healthy', 'Whether an upstream server is in rotation (1) or not (0).', ['app', 'deployment', 'server']);
-  readonly upstreamInFlight = new Gauge('northwest_gateway_upstream_in_flight', 'Requests in flight per upstream server.', ['app', 'deployment', 'server']);
+  readonly mirrorMismatch = new Counter(
+    'northwest_gateway_shadow_mismatches_total',
+    'Shadow-compared reads whose status or body differed.',
+    ['app'],
+  );
+  readonly mirrorFailures = new Counter(
+    'northwest_gateway_mirror_partial_failures_total',
+    'Mirrored writes that did not succeed on both deployments.',
+    ['app'],
+  );
+  readonly readFallbacks = new Counter('northwest_gateway_read_fallbacks_total', 'Reads served by the other deployment after a failure.', [
+    'app',
+  ]);
+  readonly retries = new Counter('northwest_gateway_upstream_retries_total', 'Idempotent requests retried on another server.', [
+    'app',
+    'deployment',
+  ]);
+  readonly upstreamHealthy = new Gauge('northwest_gateway_upstream_healthy', 'Whether an upstream server is in rotation (1) or not (0).', [
+    'app',
+    'deployment',
+    'server',
+  ]);
+  readonly upstreamInFlight = new Gauge('northwest_gateway_upstream_in_flight', 'Requests in flight per upstream server.', [
+    'app',
+    'deployment',
+    'server',
+  ]);
   readonly stateEpoch = new Gauge('northwest_gateway_state_epoch', 'Epoch of the state applied per app.', ['app', 'mode']);
   readonly stateApplies = new Counter('northwest_gateway_state_applies_total', 'State applications by result.', ['app', 'result']);
 

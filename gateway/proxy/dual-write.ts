@@ -26,7 +26,8 @@ export async function dualWrite(ex: Exchange, svc: ExchangeServices, primary: De
     const body = await bufferBody(ex.req, route.runtime.config.mirrorBodyBytes);
     const upReq = upstreamRequest(ex, body);
     const [p, s] = await Promise.allSettled([sendToPool(poolOf(route, primary), upReq), sendToPool(poolOf(route, secondary), upReq)]);
-    const sameClass = p.status === 'fulfilled' && s.status === 'fulfilled' && Math.floor(p.value.statusCode / 100) === Math.floor(s.value.statusCode / 100);
+    const sameClass =
+      p.status === 'fulfilled' && s.status === 'fulfilled' && Math.floor(p.value.statusCode / 100) === Math.floor(s.value.statusCode / 100);
     if (s.status === 'fulfilled') await s.value.body.dump();
     if (!sameClass) {
       if (p.status === 'fulfilled') await p.value.body.dump();

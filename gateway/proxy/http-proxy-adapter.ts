@@ -19,7 +19,13 @@ export class HttpProxyAdapter {
   private readonly agents = new Map<string, Agent>();
 
   constructor(private readonly opts: { connections: number; upstreamHeadersMs: number }) {
-    this.proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: false, ws: true, ignorePath: false, proxyTimeout: opts.upstreamHeadersMs });
+    this.proxy = httpProxy.createProxyServer({
+      xfwd: false,
+      changeOrigin: false,
+      ws: true,
+      ignorePath: false,
+      proxyTimeout: opts.upstreamHeadersMs,
+    });
     this.proxy.on('error', () => undefined);
     this.proxy.on('proxyRes', (proxyRes: IncomingMessage, _req: IncomingMessage, res: ServerResponse) => {
       const filtered = buildClientHeaders(proxyRes.headers);
@@ -61,14 +67,30 @@ export class HttpProxyAdapter {
   }
 
   /** Proxies a WebSocket upgrade; on failure answers 502 on the raw socket. */
-  ws(req: IncomingMessage, socket: Duplex, head: Buffer, server: UpstreamServer, headers: HeaderMap, onError: (err: GatewayError) => void): void {
+  ws(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    server: UpstreamServer,
+    headers: HeaderMap,
+    onError: (err: GatewayError) => void,
+  ): void {
     req.headers = headers;
-    this.proxy.ws(req, socket as Socket, head, { target: server.origin.replace(/^http/, 'ws'), agent: this.agentFor(server.origin) }, (err: Error) => {
-      const gwErr = err instanceof GatewayError ? err : new GatewayError('NW_GW_WEBSOCKET_FAILED', server.origin, { cause: toUpstreamError(err, server.origin) });
-      onError(gwErr);
-      if (socket.writable) socket.end(`HTTP/1.1 ${gwErr.status} Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      socket.destroy();
-    });
+    this.proxy.ws(
+      req,
+      socket as Socket,
+      head,
+      { target: server.origin.replace(/^http/, 'ws'), agent: this.agentFor(server.origin) },
+      (err: Error) => {
+        const gwErr =
+          err instanceof GatewayError
+            ? err
+            : new GatewayError('NW_GW_WEBSOCKET_FAILED', server.origin, { cause: toUpstreamError(err, server.origin) });
+        onError(gwErr);
+        if (socket.writable) socket.end(`HTTP/1.1 ${gwErr.status} Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+        socket.destroy();
+      },
+    );
   }
 
   close(): void {

@@ -36,7 +36,13 @@ export interface SendHooks {
  * idempotent one also after a reset — but never once `committed()` says
  * bytes went to the client. Rejects with a GatewayError.
  */
-async function withRetries<T>(pool: UpstreamPool, req: UpstreamRequest, hooks: SendHooks, send: (server: UpstreamServer) => Promise<T>, committed: () => boolean = () => false): Promise<T> {
+async function withRetries<T>(
+  pool: UpstreamPool,
+  req: UpstreamRequest,
+  hooks: SendHooks,
+  send: (server: UpstreamServer) => Promise<T>,
+  committed: () => boolean = () => false,
+): Promise<T> {
   const tried = new Set<UpstreamServer>();
   const replayable = req.body === null || Buffer.isBuffer(req.body);
   let lastErr: GatewayError | undefined;
@@ -76,7 +82,12 @@ export function sendToPool(pool: UpstreamPool, req: UpstreamRequest, hooks: Send
     server.inFlight += 1;
     let res: Dispatcher.ResponseData;
     try {
-      res = await server.dispatcher.request({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body });
+      res = await server.dispatcher.request({
+        method: req.method as Dispatcher.HttpMethod,
+        path: req.path,
+        headers: req.headers,
+        body: req.body,
+      });
     } catch (err) {
       server.inFlight -= 1;
       throw err;
@@ -210,7 +221,13 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
 }
 
 /** One attempt of streamToClient on one server; rejects with the raw error (undici's, or the client's premature close). */
-function dispatchToClient(server: UpstreamServer, req: UpstreamRequest, res: ServerResponse, extra: HeaderMap, attempt: { writer?: ClientReplyWriter }): Promise<void> {
+function dispatchToClient(
+  server: UpstreamServer,
+  req: UpstreamRequest,
+  res: ServerResponse,
+  extra: HeaderMap,
+  attempt: { writer?: ClientReplyWriter },
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const writer = new ClientReplyWriter(res, extra, resolve, reject);
     attempt.writer = writer;
@@ -226,7 +243,13 @@ function dispatchToClient(server: UpstreamServer, req: UpstreamRequest, res: Ser
  * intermediate body stream, no pipeline). Retried like sendToPool while
  * nothing has been written to the client.
  */
-export function streamToClient(pool: UpstreamPool, req: UpstreamRequest, res: ServerResponse, extra: HeaderMap, hooks: SendHooks = {}): Promise<void> {
+export function streamToClient(
+  pool: UpstreamPool,
+  req: UpstreamRequest,
+  res: ServerResponse,
+  extra: HeaderMap,
+  hooks: SendHooks = {},
+): Promise<void> {
   const attempt: { writer?: ClientReplyWriter } = {};
   return withRetries(
     pool,

@@ -8,7 +8,14 @@ interface CodedError {
 /** Whether the request certainly never reached the upstream app, so a retry elsewhere is safe. */
 export function isConnectFailure(err: unknown): boolean {
   const code = (err as CodedError | undefined)?.code;
-  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND';
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH' ||
+    code === 'EADDRNOTAVAIL' ||
+    code === 'ENOTFOUND'
+  );
 }
 
 /** Maps an undici / node socket error to our typed error. */
@@ -35,7 +42,8 @@ export function toUpstreamError(err: unknown, origin: string): GatewayError {
       return new GatewayError('NW_GW_UPSTREAM_PROTOCOL', detail, { cause: err });
     default:
       if (isConnectFailure(err)) return new GatewayError('NW_GW_UPSTREAM_CONNECT_FAILED', detail, { cause: err });
-      if (typeof e.code === 'string' && e.code.startsWith('HPE_')) return new GatewayError('NW_GW_UPSTREAM_PROTOCOL', detail, { cause: err });
+      if (typeof e.code === 'string' && e.code.startsWith('HPE_'))
+        return new GatewayError('NW_GW_UPSTREAM_PROTOCOL', detail, { cause: err });
       return new GatewayError('NW_GW_UPSTREAM_RESET', detail, { cause: err });
   }
 }

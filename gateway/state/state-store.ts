@@ -42,7 +42,9 @@ export class StateStore {
     private readonly inFlight: InFlightWrites,
     private readonly drainMs: number,
   ) {
-    this.current = new RoutingTable(runtimes.map((runtime): AppRoute => ({ runtime, state: initial.get(runtime.name) ?? { mode: 'serve', epoch: 0 } })));
+    this.current = new RoutingTable(
+      runtimes.map((runtime): AppRoute => ({ runtime, state: initial.get(runtime.name) ?? { mode: 'serve', epoch: 0 } })),
+    );
   }
 
   readonly table = (): RoutingTable => this.current;
@@ -103,7 +105,15 @@ export class StateStore {
       if (!ok) {
         throw new GatewayError('NW_GW_DRAIN_TIMEOUT', `${app}: writes to ${forbidden.join(',')} still in flight after ${this.drainMs} ms`);
       }
-      const result: AppApplyResult = { app, epoch: state.epoch, mode: state.mode, previousMode: prev.state.mode, releasedWrites: released, drained: forbidden, drainMs };
+      const result: AppApplyResult = {
+        app,
+        epoch: state.epoch,
+        mode: state.mode,
+        previousMode: prev.state.mode,
+        releasedWrites: released,
+        drained: forbidden,
+        drainMs,
+      };
       this.onApplied(result);
       return result;
     });

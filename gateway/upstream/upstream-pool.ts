@@ -16,7 +16,12 @@ export class UpstreamPool {
     this.deployment = deployment;
     this.config = config;
     this.servers = config.servers.map(
-      (s) => new UpstreamServer(new URL(s.url).origin, s.weight, { ...conn, connections: config.connectionsPerServer, pipelining: config.pipelining }),
+      (s) =>
+        new UpstreamServer(new URL(s.url).origin, s.weight, {
+          ...conn,
+          connections: config.connectionsPerServer,
+          pipelining: config.pipelining,
+        }),
     );
     this.policy = config.policy === 'least-in-flight' ? new LeastInFlightPolicy() : new RoundRobinPolicy(this.servers);
   }

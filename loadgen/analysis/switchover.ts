@@ -74,7 +74,8 @@ export function errorLabel(s: Sample): string {
 export function checkWriteSafety(samples: readonly Sample[]): WriteSafety {
   let firstN2WriteEnd: number | null = null;
   for (const s of samples) {
-    if (isMutation(s) && s.servedBy === 'n2' && s.status !== 0 && (firstN2WriteEnd === null || s.end < firstN2WriteEnd)) firstN2WriteEnd = s.end;
+    if (isMutation(s) && s.servedBy === 'n2' && s.status !== 0 && (firstN2WriteEnd === null || s.end < firstN2WriteEnd))
+      firstN2WriteEnd = s.end;
   }
   const cut = firstN2WriteEnd;
   const violations = cut === null ? [] : samples.filter((s) => isMutation(s) && s.servedBy === 'n1' && s.start > cut);

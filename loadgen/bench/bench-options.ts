@@ -95,11 +95,17 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
   const durationS = pick('duration', 'BENCH_DURATION_S', 2, 10, values.duration);
   const baselineDir = values.baseline ?? env.BENCH_BASELINE_DIR;
   const nginxAuto = !values['no-nginx-auto'];
-  const listed = (values.targets ?? env.BENCH_TARGETS)?.split(',').map((t) => t.trim()).filter(Boolean);
+  const listed = (values.targets ?? env.BENCH_TARGETS)
+    ?.split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   const targets = listed
     ? ['direct', ...listed.filter((t) => t !== 'direct')]
-    : TARGET_IDS.filter((t) => (t !== 'gateway-baseline' || baselineDir !== undefined) && t !== 'gateway-compiled' && (t !== 'nginx-auto' || nginxAuto));
-  if (targets.includes('gateway-baseline') && baselineDir === undefined) throw new Error('proxy-bench: target gateway-baseline needs --baseline DIR');
+    : TARGET_IDS.filter(
+        (t) => (t !== 'gateway-baseline' || baselineDir !== undefined) && t !== 'gateway-compiled' && (t !== 'nginx-auto' || nginxAuto),
+      );
+  if (targets.includes('gateway-baseline') && baselineDir === undefined)
+    throw new Error('proxy-bench: target gateway-baseline needs --baseline DIR');
   const parsed = optionsSchema.safeParse({
     quick,
     rounds,

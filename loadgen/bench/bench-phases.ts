@@ -44,7 +44,8 @@ async function measured<T extends LoadResult>(ctx: PhaseContext, t: Target, load
 
 function describe(r: LoadResult, cpu: CpuUse): string {
   const fails = r.errors + r.non2xx > 0 ? `  FAILED ${r.errors} errors ${r.non2xx} non-2xx` : '';
-  const cpuText = cpu.targetUsPerRequest === undefined ? '' : `  cpu ${cpu.targetUsPerRequest} µs/req  others ${cpu.otherCores ?? '?'} cores`;
+  const cpuText =
+    cpu.targetUsPerRequest === undefined ? '' : `  cpu ${cpu.targetUsPerRequest} µs/req  others ${cpu.otherCores ?? '?'} cores`;
   return `${formatInt(r.rps).padStart(7)} req/s  p50 ${formatMs(r.latencyUs.p50)} ms  p99 ${formatMs(r.latencyUs.p99)} ms${cpuText}${fails}`;
 }
 
@@ -90,10 +91,24 @@ export async function runFixedPhase(ctx: PhaseContext, rates: ReadonlyMap<Worklo
       for (const t of roundOrder(targets, round)) {
         const tag = `[fixed ${round}/${opts.fixedRounds}] ${w.name.padEnd(7)} ${t.id.padEnd(18)} @${rate}/s`;
         const [paced, pacedCpu] = await measured(ctx, t, () =>
-          runPaced({ baseUrl: t.url, workload: w, rate, warmupS: opts.warmupS, durationS: opts.fixedDurationS, connections: opts.connections }),
+          runPaced({
+            baseUrl: t.url,
+            workload: w,
+            rate,
+            warmupS: opts.warmupS,
+            durationS: opts.fixedDurationS,
+            connections: opts.connections,
+          }),
         );
-        samples.push({ ...sample(t.id, w.name, round, paced, pacedCpu), generator: 'paced', rate, sendLateUs: { p99: paced.sendLateUs.p99, max: paced.sendLateUs.max } });
-        log(`${tag} paced      ${describe(paced, pacedCpu)}  (service p99 ${formatMs(paced.serviceUs.p99)} ms, sent late max ${formatMs(paced.sendLateUs.max)} ms)`);
+        samples.push({
+          ...sample(t.id, w.name, round, paced, pacedCpu),
+          generator: 'paced',
+          rate,
+          sendLateUs: { p99: paced.sendLateUs.p99, max: paced.sendLateUs.max },
+        });
+        log(
+          `${tag} paced      ${describe(paced, pacedCpu)}  (service p99 ${formatMs(paced.serviceUs.p99)} ms, sent late max ${formatMs(paced.sendLateUs.max)} ms)`,
+        );
         const base = { baseUrl: t.url, workload: w, connections: opts.connections, overallRate: rate };
         if (opts.warmupS > 0) await runAutocannon({ ...base, durationS: opts.warmupS });
         const [ac, acCpu] = await measured(ctx, t, () => runAutocannon({ ...base, durationS: opts.fixedDurationS }));

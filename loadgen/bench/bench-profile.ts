@@ -25,7 +25,13 @@ export interface ProfileRun {
   readonly summary: ProfileSummary;
 }
 
-export async function runProfiles(registry: ChildRegistry, upstream: StartedChild, opts: BenchOptions, dir: string, log: (l: string) => void): Promise<ProfileRun[]> {
+export async function runProfiles(
+  registry: ChildRegistry,
+  upstream: StartedChild,
+  opts: BenchOptions,
+  dir: string,
+  log: (l: string) => void,
+): Promise<ProfileRun[]> {
   const runs: ProfileRun[] = [];
   for (const engine of ['undici', 'http-proxy'] as const) {
     for (const w of WORKLOADS) {
@@ -52,8 +58,17 @@ function tablesFor(run: ProfileRun): Table[] {
   const title = `gateway (${run.engine}), ${run.workload}, ${formatInt(run.rps)} req/s under the profiler; busy ${run.summary.busyMs} ms of ${run.summary.totalMs} ms`;
   const row = (f: TimeShare): string[] => [f.name, f.location || f.area, f.ms.toFixed(0), f.pct.toFixed(1)];
   return [
-    { title: `${title}: self time by area`, header: ['area', 'self ms', '% of busy'], rows: run.summary.areas.slice(0, 12).map((a) => [a.name, a.ms.toFixed(0), a.pct.toFixed(1)]) },
-    { title: `${title}: top self-time functions`, header: ['function', 'where', 'self ms', '% of busy'], rows: run.summary.functions.map(row), textColumns: 2 },
+    {
+      title: `${title}: self time by area`,
+      header: ['area', 'self ms', '% of busy'],
+      rows: run.summary.areas.slice(0, 12).map((a) => [a.name, a.ms.toFixed(0), a.pct.toFixed(1)]),
+    },
+    {
+      title: `${title}: top self-time functions`,
+      header: ['function', 'where', 'self ms', '% of busy'],
+      rows: run.summary.functions.map(row),
+      textColumns: 2,
+    },
     {
       title: `${title}: our functions by inclusive time (synchronous callees only: work resumed after an await or in a stream callback is not under them)`,
       header: ['function', 'where', 'incl. ms', '% of busy'],
@@ -64,7 +79,10 @@ function tablesFor(run: ProfileRun): Table[] {
 }
 
 export function renderProfiles(runs: readonly ProfileRun[], format: TableFormat): string {
-  return `${runs.flatMap(tablesFor).map((t) => renderTable(t, format)).join('\n\n')}\n`;
+  return `${runs
+    .flatMap(tablesFor)
+    .map((t) => renderTable(t, format))
+    .join('\n\n')}\n`;
 }
 
 export function writeProfileResults(outDir: string, stamp: string, runs: readonly ProfileRun[]): void {

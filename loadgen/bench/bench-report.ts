@@ -5,10 +5,27 @@
 import type { WorkloadName } from './bench-workloads.js';
 import type { LatencySummary } from './latency-histogram.js';
 
-export type TargetId = 'direct' | 'gateway-undici' | 'gateway-http-proxy' | 'gateway-baseline' | 'gateway-compiled' | 'floor' | 'nginx-1w' | 'nginx-auto';
+export type TargetId =
+  | 'direct'
+  | 'gateway-undici'
+  | 'gateway-http-proxy'
+  | 'gateway-baseline'
+  | 'gateway-compiled'
+  | 'floor'
+  | 'nginx-1w'
+  | 'nginx-auto';
 
 /** Every target, in the order the bench runs them. */
-export const TARGET_IDS: readonly TargetId[] = ['direct', 'gateway-undici', 'gateway-http-proxy', 'gateway-baseline', 'gateway-compiled', 'floor', 'nginx-1w', 'nginx-auto'];
+export const TARGET_IDS: readonly TargetId[] = [
+  'direct',
+  'gateway-undici',
+  'gateway-http-proxy',
+  'gateway-baseline',
+  'gateway-compiled',
+  'floor',
+  'nginx-1w',
+  'nginx-auto',
+];
 
 export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
   direct: 'upstream direct',
@@ -138,25 +155,31 @@ export function otherLoad(samples: readonly RunSample[]): { median: number; max:
   return xs.length === 0 ? undefined : { median: median(xs), max: Math.max(...xs) };
 }
 
-export function summarizeSaturation(samples: readonly RunSample[], targets: readonly TargetId[], workloads: readonly WorkloadName[]): SaturationCell[] {
+export function summarizeSaturation(
+  samples: readonly RunSample[],
+  targets: readonly TargetId[],
+  workloads: readonly WorkloadName[],
+): SaturationCell[] {
   return workloads.flatMap((workload) =>
     targets.flatMap((target) => {
       const runs = pick(samples, target, workload);
       if (runs.length === 0) return [];
       const rps = runs.map((r) => r.rps);
-      return [{
-        target,
-        workload,
-        rounds: runs.length,
-        rps: median(rps),
-        rpsMin: Math.min(...rps),
-        rpsMax: Math.max(...rps),
-        p50Us: median(runs.map((r) => r.latencyUs.p50)),
-        p99Us: median(runs.map((r) => r.latencyUs.p99)),
-        cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest ?? NaN)),
-        otherCores: median(runs.map((r) => r.otherCores ?? NaN)),
-        failures: runs.reduce((n, r) => n + r.errors + r.non2xx, 0),
-      }];
+      return [
+        {
+          target,
+          workload,
+          rounds: runs.length,
+          rps: median(rps),
+          rpsMin: Math.min(...rps),
+          rpsMax: Math.max(...rps),
+          p50Us: median(runs.map((r) => r.latencyUs.p50)),
+          p99Us: median(runs.map((r) => r.latencyUs.p99)),
+          cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest ?? NaN)),
+          otherCores: median(runs.map((r) => r.otherCores ?? NaN)),
+          failures: runs.reduce((n, r) => n + r.errors + r.non2xx, 0),
+        },
+      ];
     }),
   );
 }
@@ -182,12 +205,18 @@ export function saturationRatios(samples: readonly RunSample[], workloads: reado
       const b = pick(samples, denominator, workload);
       if (a.length === 0 || b.length === 0) return [];
       const value = pairedMedian(a, b, (x, y) => ratio(x.rps, y.rps));
-      return [goal === undefined ? { numerator, denominator, workload, value } : { numerator, denominator, workload, value, goalAtLeast: goal }];
+      return [
+        goal === undefined ? { numerator, denominator, workload, value } : { numerator, denominator, workload, value, goalAtLeast: goal },
+      ];
     }),
   );
 }
 
-export function summarizeFixed(samples: readonly FixedSample[], targets: readonly TargetId[], workloads: readonly WorkloadName[]): FixedCell[] {
+export function summarizeFixed(
+  samples: readonly FixedSample[],
+  targets: readonly TargetId[],
+  workloads: readonly WorkloadName[],
+): FixedCell[] {
   const generators: FixedGenerator[] = ['paced', 'autocannon'];
   return generators.flatMap((generator) =>
     workloads.flatMap((workload) => {
@@ -239,7 +268,10 @@ export function renderTable(t: Table, format: TableFormat): string {
   }
   const widths = t.header.map((h, i) => Math.max(h.length, ...t.rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (isText(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (isText(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [t.title, line(t.header), widths.map((w) => '-'.repeat(w)).join('  '), ...t.rows.map(line)].join('\n');
 }
 
@@ -288,11 +320,17 @@ export function saturationTable(v: ReportView): Table {
     const cells = v.workloads.map((w) => v.saturation.find((c) => c.target === target && c.workload === w.name));
     if (cells.every((c) => c === undefined)) return [];
     const failures = cells.reduce((n, c) => n + (c?.failures ?? 0), 0);
-    return [[
-      label(target, failures),
-      ...cells.flatMap((c) => (c ? [formatInt(c.rps), `${formatInt(c.rpsMin)}–${formatInt(c.rpsMax)}`, formatMs(c.p99Us), formatInt(c.cpuUsPerRequest)] : ['—', '—', '—', '—'])),
-      formatCores(median(cells.flatMap((c) => (c ? [c.otherCores] : [])))),
-    ]];
+    return [
+      [
+        label(target, failures),
+        ...cells.flatMap((c) =>
+          c
+            ? [formatInt(c.rps), `${formatInt(c.rpsMin)}–${formatInt(c.rpsMax)}`, formatMs(c.p99Us), formatInt(c.cpuUsPerRequest)]
+            : ['—', '—', '—', '—'],
+        ),
+        formatCores(median(cells.flatMap((c) => (c ? [c.otherCores] : [])))),
+      ],
+    ];
   });
   return { title: v.saturationTitle, header, rows };
 }
@@ -314,7 +352,22 @@ export function ratioTable(v: ReportView): Table {
 
 export function fixedTable(v: ReportView, generator: FixedGenerator): Table {
   const paced = generator === 'paced';
-  const header = ['target', 'workload', 'rate req/s', 'achieved', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'added p99 ms', 'range', 'goal', 'CPU µs/req', 'others (cores)', ...(paced ? ['sent late, max ms'] : [])];
+  const header = [
+    'target',
+    'workload',
+    'rate req/s',
+    'achieved',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    'p99.9 ms',
+    'added p99 ms',
+    'range',
+    'goal',
+    'CPU µs/req',
+    'others (cores)',
+    ...(paced ? ['sent late, max ms'] : []),
+  ];
   const rows = v.workloads.flatMap((w) =>
     v.fixedTargets.flatMap((target) => {
       const c = v.fixed.find((x) => x.generator === generator && x.target === target && x.workload === w.name);
@@ -323,7 +376,21 @@ export function fixedTable(v: ReportView, generator: FixedGenerator): Table {
       const signed = (us: number): string => `${us >= 0 ? '+' : ''}${formatMs(us)}`;
       const added = c.addedP99Us === undefined ? '—' : signed(c.addedP99Us);
       const range = c.addedP99RangeUs === undefined ? '—' : `${signed(c.addedP99RangeUs.min)} to ${signed(c.addedP99RangeUs.max)}`;
-      const row = [label(target, c.failures), w.label, formatInt(c.rate), formatInt(c.achievedRps), formatMs(c.p50Us), formatMs(c.p90Us), formatMs(c.p99Us), formatMs(c.p999Us), added, range, goal, Number.isNaN(c.cpuUsPerRequest) ? '—' : formatInt(c.cpuUsPerRequest), formatCores(c.otherCores)];
+      const row = [
+        label(target, c.failures),
+        w.label,
+        formatInt(c.rate),
+        formatInt(c.achievedRps),
+        formatMs(c.p50Us),
+        formatMs(c.p90Us),
+        formatMs(c.p99Us),
+        formatMs(c.p999Us),
+        added,
+        range,
+        goal,
+        Number.isNaN(c.cpuUsPerRequest) ? '—' : formatInt(c.cpuUsPerRequest),
+        formatCores(c.otherCores),
+      ];
       return [paced ? [...row, formatMs(c.sendLateMaxUs)] : row];
     }),
   );
@@ -335,5 +402,5 @@ export function renderReport(v: ReportView, format: TableFormat): string {
   const tables = [saturationTable(v), ratioTable(v), fixedTable(v, 'paced'), fixedTable(v, 'autocannon')].filter((t) => t.rows.length > 0);
   const heading = format === 'markdown' ? `### ${v.heading}` : v.heading;
   const notes = v.notes.map((n) => (format === 'markdown' ? `- ${n}` : `* ${n}`));
-  return [heading, ...tables.map((t) => renderTable(t, format)), notes.join('\n')].filter((s) => s.length > 0).join('\n\n') + '\n';
+  return `${[heading, ...tables.map((t) => renderTable(t, format)), notes.join('\n')].filter((s) => s.length > 0).join('\n\n')}\n`;
 }

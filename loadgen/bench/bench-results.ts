@@ -44,8 +44,8 @@ const NOTES = (o: BenchOptions, cpus: number, others: { median: number; max: num
   others
     ? `"others (cores)": CPU that processes outside the bench used during the runs (median over all runs ${others.median.toFixed(2)} cores, worst run ${others.max.toFixed(2)}); it is taken from the bench, so req/s and latency move with it (per-run figures in the JSON).`
     : 'CPU use of other processes could not be measured on this OS.',
-  'CPU µs/req is the CPU time of the target\'s own processes per completed request (direct: the upstream; a proxy: the proxy alone, not the upstream behind it); it is steadier than req/s on a shared machine, though it also rises when the machine is crowded or lightly loaded (less batching per event-loop turn). The fixed-rate tables show it at that rate: every target pays more per request than at saturation (a wake-up per request instead of a batch per wake-up); the floor (node:http + one undici Pool, nothing else) shows what any Node proxy pays there.',
-  'Latency percentiles come from an hdr-histogram in microseconds fed by every 2xx response (autocannon\'s own histogram keeps whole milliseconds).',
+  "CPU µs/req is the CPU time of the target's own processes per completed request (direct: the upstream; a proxy: the proxy alone, not the upstream behind it); it is steadier than req/s on a shared machine, though it also rises when the machine is crowded or lightly loaded (less batching per event-loop turn). The fixed-rate tables show it at that rate: every target pays more per request than at saturation (a wake-up per request instead of a batch per wake-up); the floor (node:http + one undici Pool, nothing else) shows what any Node proxy pays there.",
+  "Latency percentiles come from an hdr-histogram in microseconds fed by every 2xx response (autocannon's own histogram keeps whole milliseconds).",
   `"paced" is an open-loop generator (undici client, at most ${o.connections} connections): request i is due at start + i/rate and its latency counts from that due time, so it is corrected for coordinated omission (as wrk2 does). Requests due within one ~1 ms timer tick leave together, so every target, direct included, carries up to ~1 ms of generator jitter; "added p99" subtracts it out. "added p99" is the median over rounds of (target p99 − direct p99 in the same round); "range" is its lowest and highest round, so a single stalled run shows there without setting the median. "sent late, max ms" is how long after its due time the generator handed its latest request to the client (its own timer slack and stalls, in any round): when it is large, that run's tail is partly the generator's.`,
   `"autocannon" uses overallRate: each connection may send rate/${o.connections} requests per 1-second window and sends them back-to-back at the start of the window, then idles, so the load arrives in bursts of up to ${o.connections} concurrent requests. Its latency counts from the actual send and is NOT corrected for coordinated omission (autocannon's built-in correction is switched off because it assumes a 1 ms expected interval whatever the rate).`,
   'nginx forwards with fewer headers than the gateway (no X-Forwarded-*, Via, X-Request-Id, x-northwest-* reply headers). keepalive_requests is raised for nginx so neither proxy closes client or upstream connections during a run.',
@@ -61,12 +61,21 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
   const key = (t: TargetId): string => t.replace(/-/g, '_');
   const ratios: Record<string, Record<string, number>> = {};
   for (const r of ratioFigures) {
-    const row = (ratios[`${key(r.numerator)}/${key(r.denominator)}`] ??= {});
+    const name = `${key(r.numerator)}/${key(r.denominator)}`;
+    const row = ratios[name] ?? {};
+    ratios[name] = row;
     row[r.workload] = r.value;
   }
   const addedP99 = fixedCells
     .filter((c) => c.addedP99Us !== undefined)
-    .map((c) => ({ target: c.target, workload: c.workload, generator: c.generator, addedP99Us: c.addedP99Us, goalUs: GOAL_ADDED_P99_US, met: (c.addedP99Us ?? Infinity) <= GOAL_ADDED_P99_US }));
+    .map((c) => ({
+      target: c.target,
+      workload: c.workload,
+      generator: c.generator,
+      addedP99Us: c.addedP99Us,
+      goalUs: GOAL_ADDED_P99_US,
+      met: (c.addedP99Us ?? Infinity) <= GOAL_ADDED_P99_US,
+    }));
   const notes = NOTES(opts, machine.cpus, otherLoad([...input.saturation, ...input.fixed]));
   const document = {
     kind: 'northwest.bench-proxy',

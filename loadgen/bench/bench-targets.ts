@@ -37,9 +37,20 @@ export async function startUpstream(registry: ChildRegistry): Promise<StartedChi
  * A gateway child process; `nodeFlags` go before `--import tsx` (e.g. --cpu-prof).
  * `checkout` runs the gateway of another source tree (target gateway-baseline).
  */
-export async function startGateway(registry: ChildRegistry, upstreamUrl: string, engine: GatewayEngine, nodeFlags: readonly string[] = [], checkout?: string): Promise<StartedChild> {
+export async function startGateway(
+  registry: ChildRegistry,
+  upstreamUrl: string,
+  engine: GatewayEngine,
+  nodeFlags: readonly string[] = [],
+  checkout?: string,
+): Promise<StartedChild> {
   const script = checkout === undefined ? join(HERE, 'gateway-process.ts') : join(checkout, 'loadgen', 'bench', 'gateway-process.ts');
-  const child = registry.spawnTs(`gateway-${engine}${checkout === undefined ? '' : '-baseline'}`, script, ['--upstream', upstreamUrl, '--engine', engine], nodeFlags);
+  const child = registry.spawnTs(
+    `gateway-${engine}${checkout === undefined ? '' : '-baseline'}`,
+    script,
+    ['--upstream', upstreamUrl, '--engine', engine],
+    nodeFlags,
+  );
   const ready = await waitForReadyLine(child);
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
@@ -47,7 +58,14 @@ export async function startGateway(registry: ChildRegistry, upstreamUrl: string,
 /** The esbuild bundle of gateway-process.ts under plain node (no tsx loader). */
 async function startCompiledGateway(registry: ChildRegistry, upstreamUrl: string, nodeFlags: readonly string[]): Promise<StartedChild> {
   const bundle = await buildCompiledGateway();
-  const child = registry.spawn('gateway-undici-compiled', process.execPath, [...nodeFlags, bundle, '--upstream', upstreamUrl, '--engine', 'undici']);
+  const child = registry.spawn('gateway-undici-compiled', process.execPath, [
+    ...nodeFlags,
+    bundle,
+    '--upstream',
+    upstreamUrl,
+    '--engine',
+    'undici',
+  ]);
   const ready = await waitForReadyLine(child);
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
@@ -62,7 +80,13 @@ function fromChild(id: TargetId, c: StartedChild): Target {
   return { id, url: c.url, pid: c.pid, stop: () => c.child.stop() };
 }
 
-async function startTarget(id: Exclude<TargetId, 'direct'>, registry: ChildRegistry, nginxBin: string, upstream: StartedChild, baselineDir: string | undefined): Promise<Target> {
+async function startTarget(
+  id: Exclude<TargetId, 'direct'>,
+  registry: ChildRegistry,
+  nginxBin: string,
+  upstream: StartedChild,
+  baselineDir: string | undefined,
+): Promise<Target> {
   const gatewayFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   switch (id) {
     case 'gateway-undici':
@@ -85,7 +109,13 @@ async function startTarget(id: Exclude<TargetId, 'direct'>, registry: ChildRegis
 }
 
 /** Starts the listed proxies in front of the (already running) upstream; the upstream itself is target "direct". */
-export async function startTargets(registry: ChildRegistry, nginxBin: string, upstream: StartedChild, ids: readonly TargetId[], baselineDir?: string): Promise<Target[]> {
+export async function startTargets(
+  registry: ChildRegistry,
+  nginxBin: string,
+  upstream: StartedChild,
+  ids: readonly TargetId[],
+  baselineDir?: string,
+): Promise<Target[]> {
   const targets: Target[] = [{ id: 'direct', url: upstream.url, pid: upstream.pid, stop: () => upstream.child.stop() }];
   for (const id of ids) if (id !== 'direct') targets.push(await startTarget(id, registry, nginxBin, upstream, baselineDir));
   return targets;

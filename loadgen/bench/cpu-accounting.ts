@@ -33,7 +33,12 @@ function childPids(pid: number): number[] {
   } catch {
     return [];
   }
-  return tasks.flatMap((tid) => (read(`/proc/${pid}/task/${tid}/children`) ?? '').split(' ').filter((s) => s.trim() !== '').map(Number));
+  return tasks.flatMap((tid) =>
+    (read(`/proc/${pid}/task/${tid}/children`) ?? '')
+      .split(' ')
+      .filter((s) => s.trim() !== '')
+      .map(Number),
+  );
 }
 
 /** CPU ms used so far by a process and all its live descendants (nginx workers, say). */
@@ -71,7 +76,8 @@ export interface CpuUse {
  */
 export function startCpuMeter(targetPid: number, benchPids: readonly number[]): { stop(completed: number): CpuUse } {
   const pids = [...new Set(benchPids)].filter((p) => p !== process.pid);
-  const treeMs = (): number | undefined => pids.reduce<number | undefined>((s, p) => (s === undefined ? undefined : s + (processTreeCpuMs(p) ?? 0)), 0);
+  const treeMs = (): number | undefined =>
+    pids.reduce<number | undefined>((s, p) => (s === undefined ? undefined : s + (processTreeCpuMs(p) ?? 0)), 0);
   const t0 = processTreeCpuMs(targetPid);
   const ours0 = treeMs();
   const self0 = process.cpuUsage();
@@ -84,7 +90,8 @@ export function startCpuMeter(targetPid: number, benchPids: readonly number[]): 
       const self = process.cpuUsage(self0);
       const m1 = machineProcessCpuMs();
       const wallMs = performance.now() - wall0;
-      const targetUsPerRequest = t0 !== undefined && t1 !== undefined && completed > 0 ? Math.round(((t1 - t0) * 1000) / completed) : undefined;
+      const targetUsPerRequest =
+        t0 !== undefined && t1 !== undefined && completed > 0 ? Math.round(((t1 - t0) * 1000) / completed) : undefined;
       let otherCores: number | undefined;
       if (m0 !== undefined && m1 !== undefined && ours0 !== undefined && ours1 !== undefined && wallMs > 0) {
         const oursMs = ours1 - ours0 + (self.user + self.system) / 1000;

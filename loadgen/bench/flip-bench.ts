@@ -31,7 +31,15 @@ interface SizeResult {
   readonly failedWrites: number;
 }
 
-const ms = (s: LatencySummary): LatencySummary => ({ ...s, mean: s.mean / 1000, p50: s.p50 / 1000, p90: s.p90 / 1000, p99: s.p99 / 1000, p999: s.p999 / 1000, max: s.max / 1000 });
+const ms = (s: LatencySummary): LatencySummary => ({
+  ...s,
+  mean: s.mean / 1000,
+  p50: s.p50 / 1000,
+  p90: s.p90 / 1000,
+  p99: s.p99 / 1000,
+  p999: s.p999 / 1000,
+  max: s.max / 1000,
+});
 
 async function flip(c: ZooKeeperCoordinator, state: DesiredAppState): Promise<{ t0: number; t1: number; t2: number }> {
   const t0 = performance.now();
@@ -43,7 +51,11 @@ async function flip(c: ZooKeeperCoordinator, state: DesiredAppState): Promise<{ 
   return { t0, t1, t2 };
 }
 
-async function runSize(size: number, connectString: string, opts: { flips: number; handovers: number; writers: number }): Promise<SizeResult> {
+async function runSize(
+  size: number,
+  connectString: string,
+  opts: { flips: number; handovers: number; writers: number },
+): Promise<SizeResult> {
   const chroot = `/nw-bench-flip-${randomBytes(3).toString('hex')}`;
   const holdTimes = new LatencyRecorder();
   const fleet: FlipFleet = await startFlipFleet(size, connectString, chroot, (_app, heldMs) => holdTimes.recordMs(heldMs));
@@ -55,7 +67,8 @@ async function runSize(size: number, connectString: string, opts: { flips: numbe
     // warm-up flip
     await flip(c, { mode: 'serve' });
     for (let i = 0; i < opts.flips; i++) {
-      const state: DesiredAppState = i % 2 === 0 ? { mode: 'mirror', primary: 'n1', readFrom: 'n1', shadowCompare: false } : { mode: 'serve' };
+      const state: DesiredAppState =
+        i % 2 === 0 ? { mode: 'mirror', primary: 'n1', readFrom: 'n1', shadowCompare: false } : { mode: 'serve' };
       const t = await flip(c, state);
       commit.recordMs(t.t2 - t.t1);
       total.recordMs(t.t2 - t.t0);
@@ -126,7 +139,14 @@ function table(results: readonly SizeResult[]): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { sizes: { type: 'string', default: '16,64' }, flips: { type: 'string', default: '30' }, handovers: { type: 'string', default: '20' }, writers: { type: 'string', default: '16' }, out: { type: 'string', default: 'results' }, help: { type: 'boolean', default: false } },
+    options: {
+      sizes: { type: 'string', default: '16,64' },
+      flips: { type: 'string', default: '30' },
+      handovers: { type: 'string', default: '20' },
+      writers: { type: 'string', default: '16' },
+      out: { type: 'string', default: 'results' },
+      help: { type: 'boolean', default: false },
+    },
   });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
@@ -146,8 +166,16 @@ async function main(): Promise<void> {
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   mkdirSync(values.out, { recursive: true });
-  const doc = { kind: 'bench-flip', at: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version }, params: { sizes, ...opts }, results, paper: { dnsSwitchoverSeconds: 46.4 } };
-  for (const name of [`bench-flip-${stamp}.json`, 'bench-flip-latest.json']) writeFileSync(join(values.out, name), `${JSON.stringify(doc, null, 2)}\n`);
+  const doc = {
+    kind: 'bench-flip',
+    at: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    params: { sizes, ...opts },
+    results,
+    paper: { dnsSwitchoverSeconds: 46.4 },
+  };
+  for (const name of [`bench-flip-${stamp}.json`, 'bench-flip-latest.json'])
+    writeFileSync(join(values.out, name), `${JSON.stringify(doc, null, 2)}\n`);
   const md = `### Fleet flip bench ${doc.at.slice(0, 16).replace('T', ' ')} UTC (${doc.machine.cpus} × ${doc.machine.cpu}, node ${process.version}, 3-server ZooKeeper on loopback)\n\n${table(results)}\n\nFor comparison, the paper's DNS-driven switchover took 46.4 s.\n`;
   writeFileSync(join(values.out, 'bench-flip-latest.md'), md);
   process.stdout.write(`${md}\n`);

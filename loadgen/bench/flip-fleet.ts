@@ -11,7 +11,12 @@ export interface FlipFleet {
 }
 
 /** N gateways in this process, each a fleet member with its own ZooKeeper session, in front of two echo apps. */
-export async function startFlipFleet(size: number, connectString: string, chroot: string, onWriteReleased?: (app: string, heldMs: number) => void): Promise<FlipFleet> {
+export async function startFlipFleet(
+  size: number,
+  connectString: string,
+  chroot: string,
+  onWriteReleased?: (app: string, heldMs: number) => void,
+): Promise<FlipFleet> {
   const n1 = await startEchoUpstream('n1');
   const n2 = await startEchoUpstream('n2');
   const logger = createLogger('warn', { component: 'bench-gateway' });
@@ -24,7 +29,13 @@ export async function startFlipFleet(size: number, connectString: string, chroot
         listeners: [{ host: '127.0.0.1', port: 0 }],
         log: { level: 'warn' },
         fleet: { coordinator: { kind: 'zookeeper', connectString, chroot, sessionTimeoutMs: 10_000 }, leaseMs: 4000 },
-        apps: { shop: { hosts: ['shop.test'], n1: { servers: [{ url: n1.url }], connectionsPerServer: 4 }, n2: { servers: [{ url: n2.url }], connectionsPerServer: 4 } } },
+        apps: {
+          shop: {
+            hosts: ['shop.test'],
+            n1: { servers: [{ url: n1.url }], connectionsPerServer: 4 },
+            n2: { servers: [{ url: n2.url }], connectionsPerServer: 4 },
+          },
+        },
       },
       'bench',
     );

@@ -20,7 +20,12 @@ const pool = new Pool(values.upstream, { connections: 64, keepAliveTimeout: 30_0
 
 const server = createServer((req, res) => {
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-  const opts: Dispatcher.RequestOptions = { method: req.method as Dispatcher.HttpMethod, path: req.url ?? '/', headers: req.headers, body: hasBody ? req : null };
+  const opts: Dispatcher.RequestOptions = {
+    method: req.method as Dispatcher.HttpMethod,
+    path: req.url ?? '/',
+    headers: req.headers,
+    body: hasBody ? req : null,
+  };
   pool
     .stream(opts, ({ statusCode, headers }) => {
       res.writeHead(statusCode, headers as Record<string, string | string[]>);

@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   const upstream = values.upstream ?? process.env.BENCH_UPSTREAM_URL;
   const engine = values.engine ?? process.env.BENCH_GATEWAY_ENGINE ?? 'undici';
   if (!upstream) throw new Error('gateway-process: --upstream URL is required');
-  if (engine !== 'undici' && engine !== 'http-proxy') throw new Error(`gateway-process: --engine must be undici or http-proxy, got "${engine}"`);
+  if (engine !== 'undici' && engine !== 'http-proxy')
+    throw new Error(`gateway-process: --engine must be undici or http-proxy, got "${engine}"`);
   const config = parseGatewayConfig(benchGatewayConfig(upstream, engine), 'bench gateway config');
   const gw = await Gateway.start({ config, logger: createLogger(process.env.BENCH_ACCESS_LOG ? 'info' : 'silent') });
   const l = gw.listeners[0]!;
@@ -45,7 +46,10 @@ async function main(): Promise<void> {
   const lag = process.env.BENCH_LOOP_LAG ? (await import('node:perf_hooks')).monitorEventLoopDelay({ resolution: 1 }) : undefined;
   lag?.enable();
   const stop = (): void => {
-    if (lag) process.stderr.write(`event loop delay ms: p50 ${(lag.percentile(50) / 1e6).toFixed(2)} p99 ${(lag.percentile(99) / 1e6).toFixed(2)} max ${(lag.max / 1e6).toFixed(2)}\n`);
+    if (lag)
+      process.stderr.write(
+        `event loop delay ms: p50 ${(lag.percentile(50) / 1e6).toFixed(2)} p99 ${(lag.percentile(99) / 1e6).toFixed(2)} max ${(lag.max / 1e6).toFixed(2)}\n`,
+      );
     gw.close().then(
       () => process.exit(0),
       () => process.exit(1),

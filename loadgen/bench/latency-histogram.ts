@@ -17,7 +17,11 @@ export interface LatencySummary {
  * every response here as well.
  */
 export class LatencyRecorder {
-  private readonly histogram: Histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  private readonly histogram: Histogram = build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 
   recordMs(ms: number): void {
     this.histogram.recordValue(Math.max(1, Math.round(ms * 1000)));

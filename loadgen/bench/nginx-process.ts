@@ -56,7 +56,10 @@ http {
 /** Path of the nginx binary, if there is one. */
 export function findNginx(): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'];
-  return dirs.filter((d) => d.length > 0).map((d) => join(d, 'nginx')).find((p) => existsSync(p));
+  return dirs
+    .filter((d) => d.length > 0)
+    .map((d) => join(d, 'nginx'))
+    .find((p) => existsSync(p));
 }
 
 /** Finds nginx, installing Debian's package (apt-get update once if needed) when it is missing. */
@@ -116,7 +119,13 @@ export interface NginxInstance {
 }
 
 /** Starts one foreground nginx in front of the upstream and waits until its port accepts connections. */
-export async function startNginx(registry: ChildRegistry, bin: string, upstreamPort: number, workers: number | 'auto', timeoutMs = 10_000): Promise<NginxInstance> {
+export async function startNginx(
+  registry: ChildRegistry,
+  bin: string,
+  upstreamPort: number,
+  workers: number | 'auto',
+  timeoutMs = 10_000,
+): Promise<NginxInstance> {
   const dir = mkdtempSync(join(tmpdir(), `bench-nginx-${workers}-`));
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');

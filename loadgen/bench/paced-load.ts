@@ -123,7 +123,10 @@ export async function runPaced(o: PacedRunOptions): Promise<PacedResult> {
     const sentAt = performance.now();
     if (measured) late.recordMs(sentAt - dueAt);
     outstanding += 1;
-    pool.dispatch({ path: w.path, method: w.method, headers: w.headers, body: w.body ?? null }, new ReplyTimer(dueAt, sentAt, measured, finish));
+    pool.dispatch(
+      { path: w.path, method: w.method, headers: w.headers, body: w.body ?? null },
+      new ReplyTimer(dueAt, sentAt, measured, finish),
+    );
   };
 
   await new Promise<void>((resolve) => {

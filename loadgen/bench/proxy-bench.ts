@@ -48,7 +48,10 @@ function machineInfo(nginxBin: string): Omit<MachineInfo, 'loadavgAtEnd'> {
 }
 
 function stampOf(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
 }
 
 async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void> {
@@ -64,7 +67,9 @@ async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void>
     const runs = await runProfiles(registry, upstream, opts, join(outDir, 'profiles', stampOf(startedAt)), log);
     writeProfileResults(outDir, stampOf(startedAt), runs);
     process.stdout.write(renderProfiles(runs, 'text'));
-    log(`proxy-bench: profiles in ${join(outDir, 'profiles', stampOf(startedAt))}, summary in ${join(outDir, 'bench-proxy-profile-latest.md')}`);
+    log(
+      `proxy-bench: profiles in ${join(outDir, 'profiles', stampOf(startedAt))}, summary in ${join(outDir, 'bench-proxy-profile-latest.md')}`,
+    );
     return;
   }
 
@@ -73,7 +78,11 @@ async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void>
   log(`proxy-bench: targets ${targets.map((t) => `${t.id}=${t.url}`).join(' ')}`);
   const ctx = { targets, benchPids: [upstream.pid, ...targets.map((t) => t.pid)], opts, log };
   const saturation = await runSaturationPhase(ctx);
-  const gatewayCells = summarizeSaturation(saturation, ['gateway-undici'], WORKLOADS.map((w) => w.name));
+  const gatewayCells = summarizeSaturation(
+    saturation,
+    ['gateway-undici'],
+    WORKLOADS.map((w) => w.name),
+  );
   const fixedRates = new Map<WorkloadName, number>(
     WORKLOADS.map((w) => [w.name, Math.round((gatewayCells.find((c) => c.workload === w.name)?.rps ?? NaN) * opts.fixedFraction)]),
   );
@@ -98,7 +107,9 @@ async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void>
   writeFileSync(join(outDir, `${prefix}-latest.json`), json);
   writeFileSync(join(outDir, `${prefix}-latest.md`), renderReport(view, 'markdown'));
   process.stdout.write(`\n${renderReport(view, 'text')}`);
-  log(`proxy-bench: ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; wrote ${stamped}, ${prefix}-latest.json, ${prefix}-latest.md`);
+  log(
+    `proxy-bench: ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; wrote ${stamped}, ${prefix}-latest.json, ${prefix}-latest.md`,
+  );
 }
 
 async function main(): Promise<number> {

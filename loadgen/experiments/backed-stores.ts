@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'cassandra-driver';
-import { createCacheClient, type RedisEndpointConfig, deleteKeysUnder, RedisCacheLayer, DataLayerMember, CassandraDataLayer, createClusterClient, type DatastoreClusterConfig } from '../../datasync/index.js';
+import {
+  createCacheClient,
+  type RedisEndpointConfig,
+  deleteKeysUnder,
+  RedisCacheLayer,
+  DataLayerMember,
+  CassandraDataLayer,
+  createClusterClient,
+  type DatastoreClusterConfig,
+} from '../../datasync/index.js';
 import { createSyncHooks } from '../../controlplane/index.js';
 import { CachedStore } from '../reference-app/cached-store.js';
 import { CassandraStore } from '../reference-app/cassandra-store.js';
@@ -49,7 +58,12 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       const n1Kv = new CassandraStore(n1Layer, { keyspace });
       const n2Kv = new CassandraStore(n2Layer, { keyspace });
       await n1Kv.ensureSchema(); // on both clusters: the N1 layer knows N2
-      teardown.push(() => Promise.allSettled([n1Cluster.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`), n2Cluster.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`)]));
+      teardown.push(() =>
+        Promise.allSettled([
+          n1Cluster.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`),
+          n2Cluster.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`),
+        ]),
+      );
 
       const redis = {
         n1: createCacheClient({ ...cfg.redis.n1, keyPrefix: prefix }, TIMEOUTS),
@@ -66,7 +80,12 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       const n1Cache = new RedisCacheLayer({ local: redis.n1, n2: redis.n1ToN2 });
       const n2Cache = new RedisCacheLayer({ local: redis.n2 });
 
-      const member = new DataLayerMember({ coordinator: ctx.coordinator(), memberId: `datalayer-n1-t${ctx.trial}`, apps: { [ctx.app]: [n1Layer, n1Cache] }, logger: ctx.logger });
+      const member = new DataLayerMember({
+        coordinator: ctx.coordinator(),
+        memberId: `datalayer-n1-t${ctx.trial}`,
+        apps: { [ctx.app]: [n1Layer, n1Cache] },
+        logger: ctx.logger,
+      });
       guard = member.writeGuard(ctx.app);
       await member.start();
       teardown.push(() => member.stop());
@@ -77,7 +96,16 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       const sync = createSyncHooks(
         {
           cache: { n1: { ...cfg.redis.n1, keyPrefix: prefix }, n2: { ...cfg.redis.n2, keyPrefix: prefix }, pipelineDepth: 256 },
-          datastore: { n1: cfg.cassandra.n1, n2: cfg.cassandra.n2, tables: [`${keyspace}.kv`], ranges: 16, concurrency: 4, pageSize: 500, maxRecopies: 2, createMissing: false },
+          datastore: {
+            n1: cfg.cassandra.n1,
+            n2: cfg.cassandra.n2,
+            tables: [`${keyspace}.kv`],
+            ranges: 16,
+            concurrency: 4,
+            pageSize: 500,
+            maxRecopies: 2,
+            createMissing: false,
+          },
         },
         { coordinator: checkpoints, logger: ctx.logger },
       );

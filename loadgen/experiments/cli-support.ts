@@ -6,7 +6,8 @@ import { ExperimentError } from './experiment-errors.js';
 export const positiveInt = (flag: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ExperimentError('NW_EXP_USAGE', `${flag} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ExperimentError('NW_EXP_USAGE', `${flag} must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
 };
 export const positive = (flag: string, v: string): number => {
@@ -18,7 +19,11 @@ export const positive = (flag: string, v: string): number => {
 export const timestampDir = (d = new Date()): string => `results/${d.toISOString().replace(/[:.]/g, '-')}`;
 
 /** The config file (or, without one, `defaults` on the embedded system) with the command line's overrides. */
-export function configFromArgs(file: string | undefined, overrides: { trials?: number | undefined; gateways?: number | undefined }, defaults: ExperimentConfigInput = {}): ExperimentConfig {
+export function configFromArgs(
+  file: string | undefined,
+  overrides: { trials?: number | undefined; gateways?: number | undefined },
+  defaults: ExperimentConfigInput = {},
+): ExperimentConfig {
   const base = file ? loadExperimentConfig(file) : parseExperimentConfig(defaults, '<default>');
   return {
     ...base,
@@ -36,7 +41,9 @@ export function runCli(name: string, usage: string, entry: () => Promise<number>
       const parseError = err instanceof TypeError && String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
       if (usageError || parseError) {
         const code = err instanceof ExperimentError ? `${err.code}: ` : '';
-        process.stderr.write(`${name}: ${code}${(err as Error).message}\n${err instanceof ExperimentError && err.code === 'NW_EXP_CONFIG_INVALID' ? '' : `\n${usage}\n`}`);
+        process.stderr.write(
+          `${name}: ${code}${(err as Error).message}\n${err instanceof ExperimentError && err.code === 'NW_EXP_CONFIG_INVALID' ? '' : `\n${usage}\n`}`,
+        );
         process.exit(2);
       }
       process.stderr.write(`${name}: ${(err as Error).stack ?? String(err)}\n`);
@@ -44,4 +51,3 @@ export function runCli(name: string, usage: string, entry: () => Promise<number>
     },
   );
 }
-

@@ -17,7 +17,13 @@ export interface EnvironmentOptions {
  */
 export function startEmbeddedEnvironment(opts: EnvironmentOptions, trial = 1): Promise<ExperimentEnvironment> {
   return startExperimentEnvironment(
-    { coordinator: { kind: 'embedded' }, dns: { provider: 'memory', propagationMs: opts.dnsPropagationMs }, gateways: opts.gateways, leaseMs: 3000, ...(opts.logger ? { logger: opts.logger } : {}) },
+    {
+      coordinator: { kind: 'embedded' },
+      dns: { provider: 'memory', propagationMs: opts.dnsPropagationMs },
+      gateways: opts.gateways,
+      leaseMs: 3000,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    },
     trial,
   );
 }

@@ -15,89 +15,107 @@ const syncSchema = z.strictObject({
  * stores behind N1 and N2, how many gateways, the load and the number of
  * trials. Every section has a default, so `{}` is the embedded demo.
  */
-export const experimentConfigSchema = z.strictObject({
-  coordinator: z
-    .discriminatedUnion('kind', [
-      z.strictObject({ kind: z.literal('embedded') }),
-      z.strictObject({
-        kind: z.literal('zookeeper'),
-        connectString: z.string().regex(/^[^/\s]+$/, 'host:port list without a chroot suffix (use chroot)'),
-        /** Prefix of the per-trial chroots (`<chroot>-<run>-t<N>`), removed after each trial. */
-        chroot: z.string().regex(/^\/[A-Za-z0-9._-]+$/, 'one absolute path segment, e.g. /nw-experiment').default('/nw-experiment'),
-        sessionTimeoutMs: z.number().int().min(1000).default(10_000),
-      }),
-    ])
-    .prefault({ kind: 'embedded' }),
-  dns: z
-    .discriminatedUnion('provider', [
-      z.strictObject({
-        provider: z.literal('memory'),
-        /** How long a change stays PENDING before INSYNC. */
-        propagationMs: z.number().int().min(0).default(400),
-      }),
-      z.strictObject({
-        provider: z.literal('route53'),
-        /** API endpoint override, e.g. a local moto server; the real Route 53 when absent. */
-        endpoint: z.url({ protocol: /^https?$/ }).optional(),
-        region: z.string().min(1).default('us-east-1'),
-        /** Domain of the hosted zone created for each trial (and deleted after it). */
-        zone: z.string().regex(/^([a-z0-9-]+\.)+[a-z]{2,}\.?$/, 'a domain name such as experiment.test').default('northwest-experiment.test'),
-        /** default: the standard AWS credential chain; mock: fixed dummy keys, for a local mock such as moto only. */
-        credentials: z.enum(['default', 'mock']).default('default'),
-      }),
-    ])
-    .prefault({ provider: 'memory' }),
-  gateways: z.number().int().min(1).max(64).default(4),
-  /** Gateways refuse writes for a migrating app if the coordinator was silent this long (ms). */
-  leaseMs: z.number().int().min(100).default(3000),
-  load: z
-    .strictObject({
-      /** Closed loop: connections per gateway, each sending its next request when the last is answered. With ratePerGateway: the most connections the open-loop client opens per gateway. */
-      connectionsPerGateway: z.number().int().min(1).default(4),
-      /** Open loop instead of closed: requests per second per gateway, evenly spaced, latency from each request's due time. */
-      ratePerGateway: z.number().positive().max(100_000).optional(),
-      readRatio: z.number().min(0).max(1).default(0.5),
-      distribution: z.enum(['uniform', 'zipfian']).default('zipfian'),
-      keys: z.number().int().min(1).default(500),
-      valueBytes: z.number().int().min(1).max(1024 * 1024).default(64),
-      durationS: z.number().positive().default(5),
-      /** When the migrate command is sent, seconds after the load starts. */
-      handoverAtS: z.number().min(0).default(1.5),
-    })
-    .refine((l) => l.handoverAtS < l.durationS, { message: 'must be earlier than load.durationS', path: ['handoverAtS'] })
-    .prefault({}),
-  trials: z.number().int().min(1).default(10),
-  /** Report directory; default results/<timestamp>. */
-  out: z.string().min(1).optional(),
-  store: z
-    .discriminatedUnion('kind', [
-      z.strictObject({
-        kind: z.literal('memory'),
-        /** Overrides the store's own sync settings. */
-        sync: syncSchema.optional(),
-      }),
-      z.strictObject({
-        /** Cassandra behind a Redis cache, synced by the data layers and the cache + datastore hooks. */
-        kind: z.literal('cassandra'),
-        cassandra: z.strictObject({ n1: datastoreConfigSchema.shape.local, n2: datastoreConfigSchema.shape.local }),
-        redis: z.strictObject({ n1: cacheConfigSchema.shape.local, n2: cacheConfigSchema.shape.local }),
-        cacheTtlMs: z.number().int().positive().default(60_000),
-        sync: syncSchema.optional(),
-      }),
-    ])
-    .prefault({ kind: 'memory' }),
-}).superRefine((c, ctx) => {
-  if (c.coordinator.kind === 'zookeeper' && c.leaseMs >= c.coordinator.sessionTimeoutMs) {
-    ctx.addIssue({ code: 'custom', path: ['leaseMs'], message: `must be shorter than coordinator.sessionTimeoutMs (${c.coordinator.sessionTimeoutMs})` });
-  }
-});
+export const experimentConfigSchema = z
+  .strictObject({
+    coordinator: z
+      .discriminatedUnion('kind', [
+        z.strictObject({ kind: z.literal('embedded') }),
+        z.strictObject({
+          kind: z.literal('zookeeper'),
+          connectString: z.string().regex(/^[^/\s]+$/, 'host:port list without a chroot suffix (use chroot)'),
+          /** Prefix of the per-trial chroots (`<chroot>-<run>-t<N>`), removed after each trial. */
+          chroot: z
+            .string()
+            .regex(/^\/[A-Za-z0-9._-]+$/, 'one absolute path segment, e.g. /nw-experiment')
+            .default('/nw-experiment'),
+          sessionTimeoutMs: z.number().int().min(1000).default(10_000),
+        }),
+      ])
+      .prefault({ kind: 'embedded' }),
+    dns: z
+      .discriminatedUnion('provider', [
+        z.strictObject({
+          provider: z.literal('memory'),
+          /** How long a change stays PENDING before INSYNC. */
+          propagationMs: z.number().int().min(0).default(400),
+        }),
+        z.strictObject({
+          provider: z.literal('route53'),
+          /** API endpoint override, e.g. a local moto server; the real Route 53 when absent. */
+          endpoint: z.url({ protocol: /^https?$/ }).optional(),
+          region: z.string().min(1).default('us-east-1'),
+          /** Domain of the hosted zone created for each trial (and deleted after it). */
+          zone: z
+            .string()
+            .regex(/^([a-z0-9-]+\.)+[a-z]{2,}\.?$/, 'a domain name such as experiment.test')
+            .default('northwest-experiment.test'),
+          /** default: the standard AWS credential chain; mock: fixed dummy keys, for a local mock such as moto only. */
+          credentials: z.enum(['default', 'mock']).default('default'),
+        }),
+      ])
+      .prefault({ provider: 'memory' }),
+    gateways: z.number().int().min(1).max(64).default(4),
+    /** Gateways refuse writes for a migrating app if the coordinator was silent this long (ms). */
+    leaseMs: z.number().int().min(100).default(3000),
+    load: z
+      .strictObject({
+        /** Closed loop: connections per gateway, each sending its next request when the last is answered. With ratePerGateway: the most connections the open-loop client opens per gateway. */
+        connectionsPerGateway: z.number().int().min(1).default(4),
+        /** Open loop instead of closed: requests per second per gateway, evenly spaced, latency from each request's due time. */
+        ratePerGateway: z.number().positive().max(100_000).optional(),
+        readRatio: z.number().min(0).max(1).default(0.5),
+        distribution: z.enum(['uniform', 'zipfian']).default('zipfian'),
+        keys: z.number().int().min(1).default(500),
+        valueBytes: z
+          .number()
+          .int()
+          .min(1)
+          .max(1024 * 1024)
+          .default(64),
+        durationS: z.number().positive().default(5),
+        /** When the migrate command is sent, seconds after the load starts. */
+        handoverAtS: z.number().min(0).default(1.5),
+      })
+      .refine((l) => l.handoverAtS < l.durationS, { message: 'must be earlier than load.durationS', path: ['handoverAtS'] })
+      .prefault({}),
+    trials: z.number().int().min(1).default(10),
+    /** Report directory; default results/<timestamp>. */
+    out: z.string().min(1).optional(),
+    store: z
+      .discriminatedUnion('kind', [
+        z.strictObject({
+          kind: z.literal('memory'),
+          /** Overrides the store's own sync settings. */
+          sync: syncSchema.optional(),
+        }),
+        z.strictObject({
+          /** Cassandra behind a Redis cache, synced by the data layers and the cache + datastore hooks. */
+          kind: z.literal('cassandra'),
+          cassandra: z.strictObject({ n1: datastoreConfigSchema.shape.local, n2: datastoreConfigSchema.shape.local }),
+          redis: z.strictObject({ n1: cacheConfigSchema.shape.local, n2: cacheConfigSchema.shape.local }),
+          cacheTtlMs: z.number().int().positive().default(60_000),
+          sync: syncSchema.optional(),
+        }),
+      ])
+      .prefault({ kind: 'memory' }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.coordinator.kind === 'zookeeper' && c.leaseMs >= c.coordinator.sessionTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leaseMs'],
+        message: `must be shorter than coordinator.sessionTimeoutMs (${c.coordinator.sessionTimeoutMs})`,
+      });
+    }
+  });
 
 export type ExperimentConfigInput = z.input<typeof experimentConfigSchema>;
 export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
 export type StoreConfig = ExperimentConfig['store'];
 export type PlanSync = z.output<typeof syncSchema>;
 
-const fail: ConfigFailure = (detail, cause) => new ExperimentError('NW_EXP_CONFIG_INVALID', detail, cause === undefined ? undefined : { cause });
+const fail: ConfigFailure = (detail, cause) =>
+  new ExperimentError('NW_EXP_CONFIG_INVALID', detail, cause === undefined ? undefined : { cause });
 
 /** Validates a parsed config; `source` (a file name) is named in every error line with the field. */
 export function parseExperimentConfig(raw: unknown, source = '<inline>'): ExperimentConfig {

@@ -53,7 +53,8 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
   const logger = spec.logger ?? createLogger('warn', { component: 'experiment' });
   const teardown: Array<() => Promise<void>> = [];
   const close = async (): Promise<void> => {
-    for (const step of teardown.reverse().splice(0)) await step().catch((err: unknown) => logger.warn('experiment.teardown.failed', { err: String(err) }));
+    for (const step of teardown.reverse().splice(0))
+      await step().catch((err: unknown) => logger.warn('experiment.teardown.failed', { err: String(err) }));
   };
   try {
     const coordinator = trialCoordinator(spec.coordinator, trial);
@@ -73,19 +74,37 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
       listeners: [{ host: '127.0.0.1', port: 0 }],
       log: { level: 'warn' },
       fleet: { coordinator: coordinator.config, leaseMs: spec.leaseMs },
-      apps: { [APP]: { hosts: [APP_HOST], n1: { servers: [{ url: n1.url }] }, n2: { servers: [{ url: n2.url }], publicOrigin: 'https://shop-n2.example.test' } } },
+      apps: {
+        [APP]: {
+          hosts: [APP_HOST],
+          n1: { servers: [{ url: n1.url }] },
+          n2: { servers: [{ url: n2.url }], publicOrigin: 'https://shop-n2.example.test' },
+        },
+      },
     });
     const members: GatewayMember[] = [];
     teardown.push(async () => void (await Promise.allSettled(members.map((m) => m.close()))));
     for (let i = 0; i < spec.gateways; i++) {
-      members.push(await startGatewayMember(parseGatewayConfig(gatewayConfig(i), 'experiment gateway'), { logger, coordinator: coordinator.client(), onWriteReleased: onHeld }));
+      members.push(
+        await startGatewayMember(parseGatewayConfig(gatewayConfig(i), 'experiment gateway'), {
+          logger,
+          coordinator: coordinator.client(),
+          onWriteReleased: onHeld,
+        }),
+      );
     }
     const gatewayUrls = members.map((m) => m.gateway.listeners[0]!.url);
     // Gateways in production are long-running and warm; a fresh one would spend the first
     // trial's handover in V8's interpreter. Warm each, as N2's app is warmed.
     await Promise.all(gatewayUrls.map((url, i) => warmGateway(url, APP_HOST, `gw-${i}`)));
     const syncHooks = new Map<string, SyncHook>(stores.syncHooks ?? []);
-    const controlPlane = new ControlPlane({ coordinator: coordinator.client(), id: `cp-experiment-t${trial}`, logger, dns: dnsSteps(dns.provider), syncHooks });
+    const controlPlane = new ControlPlane({
+      coordinator: coordinator.client(),
+      id: `cp-experiment-t${trial}`,
+      logger,
+      dns: dnsSteps(dns.provider),
+      syncHooks,
+    });
     teardown.push(() => controlPlane.stop());
     await controlPlane.start();
     return {

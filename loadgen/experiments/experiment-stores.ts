@@ -49,4 +49,3 @@ export const memoryStores: StoreFactory = async () => {
 export function planSync(stores: ExperimentStores): PlanSync {
   return stores.sync ?? { mode: 'mirror', hooks: [...(stores.syncHooks?.keys() ?? [])] };
 }
-

@@ -44,14 +44,20 @@ async function measureInSync(env: ExperimentEnvironment, measure: (phase: string
     return {};
   };
   env.syncHooks.set('hold', hook);
-  const created = await env.controlPlane.migrate(parsePlan({ apps: [APP], sync: { mode: env.sync.mode, hooks: [...env.sync.hooks, 'hold'] } }));
+  const created = await env.controlPlane.migrate(
+    parsePlan({ apps: [APP], sync: { mode: env.sync.mode, hooks: [...env.sync.hooks, 'hold'] } }),
+  );
   try {
     await inSync;
     return await measure('m');
   } finally {
     await env.controlPlane.abort(created.id, 'overhead measured');
     release();
-    await env.controlPlane.waitForMigration(created.id, (l: MigrationLog) => l.status === 'rolled-back' || l.status === 'failed' || l.status === 'done', 30_000);
+    await env.controlPlane.waitForMigration(
+      created.id,
+      (l: MigrationLog) => l.status === 'rolled-back' || l.status === 'failed' || l.status === 'done',
+      30_000,
+    );
   }
 }
 
@@ -65,7 +71,20 @@ export async function runOverheadExperiment(o: OverheadOptions): Promise<Overhea
       const measure = async (phase: string): Promise<number> => {
         const runs = await Promise.all(
           env.gatewayUrls.map((target, g) =>
-            runFixedRate({ target, host: env.host, rate: o.rate, durationS: o.durationS, connections: 8, workload: new Workload({ readRatio: pct / 100, keys: o.keys, distribution: 'zipfian', seed: g + 1, runId: `${phase}${pct}g${g}` }) }),
+            runFixedRate({
+              target,
+              host: env.host,
+              rate: o.rate,
+              durationS: o.durationS,
+              connections: 8,
+              workload: new Workload({
+                readRatio: pct / 100,
+                keys: o.keys,
+                distribution: 'zipfian',
+                seed: g + 1,
+                runId: `${phase}${pct}g${g}`,
+              }),
+            }),
           ),
         );
         return mean(runs.flatMap((r) => r.samples));

@@ -19,7 +19,12 @@ export function describeConfig(cfg: ExperimentConfig): string {
 /** The switchover experiment a config describes; `stores` replaces the config's store factory (for tests and plug-ins). */
 export function runConfiguredSwitchover(
   cfg: ExperimentConfig,
-  o: { readonly outDir: string; readonly stores?: StoreFactory; readonly quiet?: boolean; readonly onTrial?: (trial: number, r: TrialResult) => void },
+  o: {
+    readonly outDir: string;
+    readonly stores?: StoreFactory;
+    readonly quiet?: boolean;
+    readonly onTrial?: (trial: number, r: TrialResult) => void;
+  },
 ): Promise<SwitchoverExperimentResult> {
   const stores = o.stores ?? storeFactoryFor(cfg.store);
   const { load } = cfg;
@@ -34,13 +39,18 @@ export function runConfiguredSwitchover(
     workload: { readRatio: load.readRatio, keys: load.keys, distribution: load.distribution, valueBytes: load.valueBytes },
     outDir: o.outDir,
     where: describeConfig(cfg),
-    startEnvironment: (trial) => startExperimentEnvironment({ coordinator: cfg.coordinator, dns: cfg.dns, gateways: cfg.gateways, leaseMs: cfg.leaseMs, stores }, trial),
+    startEnvironment: (trial) =>
+      startExperimentEnvironment(
+        { coordinator: cfg.coordinator, dns: cfg.dns, gateways: cfg.gateways, leaseMs: cfg.leaseMs, stores },
+        trial,
+      ),
     ...(o.quiet ? {} : { progress: createProgress() }),
     ...(o.onTrial ? { onTrial: o.onTrial } : {}),
   });
 }
 
-const fmt = (n: number | null | undefined): string => (typeof n === 'number' && Number.isFinite(n) ? (Number.isInteger(n) || Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(1)) : '—');
+const fmt = (n: number | null | undefined): string =>
+  typeof n === 'number' && Number.isFinite(n) ? (Number.isInteger(n) || Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(1)) : '—';
 
 /** Non-2xx statuses and socket errors of a trial, counted (empty if none). */
 function failureDetail(r: TrialResult): string {
@@ -73,7 +83,13 @@ export function switchoverTable(cfg: ExperimentConfig, result: SwitchoverExperim
     ['lost writes', (t) => t.lostWrites, ''],
   ];
   const n = result.trials.length;
-  const out = ['', `Switchover on ${describeConfig(cfg)}, ${cfg.gateways} gateways, ${n} trials`, '', `| switchover (${n} trials) | min | mean ± stdev | max |`, '| --- | ---: | ---: | ---: |'];
+  const out = [
+    '',
+    `Switchover on ${describeConfig(cfg)}, ${cfg.gateways} gateways, ${n} trials`,
+    '',
+    `| switchover (${n} trials) | min | mean ± stdev | max |`,
+    '| --- | ---: | ---: | ---: |',
+  ];
   for (const [label, pick, unit] of rows) {
     const s = statsOf(result.trials, pick);
     out.push(`| ${label} | ${fmt(s.min)} ${unit} | ${fmt(s.mean)} ± ${fmt(s.stdev)} ${unit} | ${fmt(s.max)} ${unit} |`);

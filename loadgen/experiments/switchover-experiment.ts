@@ -39,7 +39,9 @@ export async function runSwitchoverExperiment(o: SwitchoverExperimentOptions): P
   let last: TrialResult | undefined;
   for (let t = 1; t <= o.trials; t++) {
     // A fresh system per trial: every trial starts from N1 serving with N2 empty.
-    const env = await (o.startEnvironment ?? ((n: number) => startEmbeddedEnvironment({ gateways: o.gateways, dnsPropagationMs: o.dnsPropagationMs }, n)))(t);
+    const env = await (
+      o.startEnvironment ?? ((n: number) => startEmbeddedEnvironment({ gateways: o.gateways, dnsPropagationMs: o.dnsPropagationMs }, n))
+    )(t);
     try {
       o.progress?.start();
       const r = await runSwitchoverTrial(env, t, {
@@ -59,7 +61,10 @@ export async function runSwitchoverExperiment(o: SwitchoverExperimentOptions): P
       await env.close();
     }
   }
-  const reports = await writeReports(join(o.outDir), { ...last!.run, title: `Northwest switchover N1 → N2 (${o.trials} trials, ${o.gateways} gateways, ${o.where ?? 'embedded'}; chart: last trial)`, trials });
+  const reports = await writeReports(join(o.outDir), {
+    ...last!.run,
+    title: `Northwest switchover N1 → N2 (${o.trials} trials, ${o.gateways} gateways, ${o.where ?? 'embedded'}; chart: last trial)`,
+    trials,
+  });
   return { trials, last: last!, reports };
 }
-

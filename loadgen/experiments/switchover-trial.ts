@@ -87,7 +87,13 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
     barrierTimeoutMs: 10_000,
     sync: env.sync,
     redirect: { enabled: false },
-    dns: { zoneId: env.dns.zoneId, lowerTtlTo: 5, skipTtlWait: true, pollMs: 100, records: [{ name: env.dns.record, type: 'A', ttl: 60, values: [...N2_VALUES] }] },
+    dns: {
+      zoneId: env.dns.zoneId,
+      lowerTtlTo: 5,
+      skipTtlWait: true,
+      pollMs: 100,
+      records: [{ name: env.dns.record, type: 'A', ttl: 60, values: [...N2_VALUES] }],
+    },
   });
   const created = await env.controlPlane.migrate(plan);
   const log = await env.controlPlane.waitForMigration(created.id, finished, MAX_MIGRATION_S * 1000).finally(async () => {
@@ -97,7 +103,9 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
   });
   const results = await Promise.all(loads);
   // Put every run on one clock: the trial's origin.
-  const samples: Sample[] = results.flatMap((r) => r.samples.map((s) => ({ ...s, start: s.start + (r.origin - origin), end: s.end + (r.origin - origin) })));
+  const samples: Sample[] = results.flatMap((r) =>
+    r.samples.map((s) => ({ ...s, start: s.start + (r.origin - origin), end: s.end + (r.origin - origin) })),
+  );
   const marks = marksFromMigrationHistory(log.history, startedAtEpochMs);
   // The handover command is the fence: prepare and sync (TTL lowering, data copy) come before it
   // and change nothing for clients. The migrate command's time is kept as a mark.
@@ -107,14 +115,29 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
   marks.sort((a, b) => a.t - b.t);
   const analysis = analyzeSwitchover(samples, marks, handoverAt);
   const input = mutationsFromSamples(samples);
-  const unfinished = results.flatMap((r) => r.unfinished.filter((u) => u.op !== 'read').map((u) => ({ key: u.key, op: u.op as 'write' | 'delete', ...(u.value === undefined ? {} : { value: u.value }), start: u.start + (r.origin - origin), end: Number.POSITIVE_INFINITY })));
+  const unfinished = results.flatMap((r) =>
+    r.unfinished
+      .filter((u) => u.op !== 'read')
+      .map((u) => ({
+        key: u.key,
+        op: u.op as 'write' | 'delete',
+        ...(u.value === undefined ? {} : { value: u.value }),
+        start: u.start + (r.origin - origin),
+        end: Number.POSITIVE_INFINITY,
+      })),
+  );
   // Acknowledged writes must be where the app now lives: N2 after a handover, N1 after a rollback.
   const holder = log.status === 'rolled-back' ? env.n1Store : env.n2ReadBack;
-  const lostWrites = await checkLostWrites({ acknowledged: [...preloaded, ...input.acknowledged], uncertain: [...(input.uncertain ?? []), ...unfinished] }, async (key) => (await holder.get(key))?.value);
+  const lostWrites = await checkLostWrites(
+    { acknowledged: [...preloaded, ...input.acknowledged], uncertain: [...(input.uncertain ?? []), ...unfinished] },
+    async (key) => (await holder.get(key))?.value,
+  );
   const proxy = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'proxy');
   const flipMs = proxy?.barrier?.elapsedMs;
   const writeHoldMs = env.holdTimes.length ? Math.max(...env.holdTimes) : 0;
-  const dnsToInsyncMs = (log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns')?.data?.dns as { submitToInsyncMs?: number } | undefined)?.submitToInsyncMs ?? phaseDurationMs(log.history, 'dns');
+  const dnsToInsyncMs =
+    (log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns')?.data?.dns as { submitToInsyncMs?: number } | undefined)
+      ?.submitToInsyncMs ?? phaseDurationMs(log.history, 'dns');
   const run: SwitchoverRun = {
     title: `Northwest switchover N1 → N2 (trial ${trial}, ${env.gatewayUrls.length} gateways, ${log.status})`,
     startedAtEpochMs,

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { type CoordinatorConfig, type Coordinator, EmbeddedCoordinator, EmbeddedStore, ZooKeeperCoordinator } from '../../platform/index.js';
+import {
+  type CoordinatorConfig,
+  type Coordinator,
+  EmbeddedCoordinator,
+  EmbeddedStore,
+  ZooKeeperCoordinator,
+} from '../../platform/index.js';
 import type { ExperimentConfig } from './experiment-config.js';
 
 /** One trial's coordination space: an embedded store, or a fresh chroot on a ZooKeeper ensemble. */
@@ -24,10 +30,20 @@ async function removeTree(c: Coordinator, path: string): Promise<void> {
 export function trialCoordinator(cfg: ExperimentConfig['coordinator'], trial: number): TrialCoordinator {
   if (cfg.kind === 'embedded') {
     const store = new EmbeddedStore();
-    return { description: 'embedded (in-process)', config: { kind: 'embedded' }, client: () => new EmbeddedCoordinator(store), dispose: async () => {} };
+    return {
+      description: 'embedded (in-process)',
+      config: { kind: 'embedded' },
+      client: () => new EmbeddedCoordinator(store),
+      dispose: async () => {},
+    };
   }
   const chroot = `${cfg.chroot}-${randomBytes(3).toString('hex')}-t${trial}`;
-  const settings = { connectString: cfg.connectString, sessionTimeoutMs: cfg.sessionTimeoutMs, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 };
+  const settings = {
+    connectString: cfg.connectString,
+    sessionTimeoutMs: cfg.sessionTimeoutMs,
+    connectTimeoutMs: 15_000,
+    opTimeoutMs: 15_000,
+  };
   return {
     description: `zookeeper ${cfg.connectString} ${chroot}`,
     config: { kind: 'zookeeper', chroot, ...settings },

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, DeleteHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import {
+  ChangeResourceRecordSetsCommand,
+  CreateHostedZoneCommand,
+  DeleteHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
 import { type DnsProvider, type DnsRecord, MemoryDnsProvider, Route53DnsProvider } from '../../controlplane/index.js';
 import type { ExperimentConfig } from './experiment-config.js';
 import { ExperimentError } from './experiment-errors.js';
@@ -42,12 +48,18 @@ export async function trialDns(cfg: ExperimentConfig['dns'], trial: number): Pro
   const reference = `northwest-experiment-t${trial}-${randomBytes(4).toString('hex')}`;
   let zoneId: string;
   try {
-    const zone = await admin.send(new CreateHostedZoneCommand({ Name: cfg.zone, CallerReference: reference, HostedZoneConfig: { Comment: reference } }));
+    const zone = await admin.send(
+      new CreateHostedZoneCommand({ Name: cfg.zone, CallerReference: reference, HostedZoneConfig: { Comment: reference } }),
+    );
     zoneId = zone.HostedZone?.Id ?? '';
     if (!zoneId) throw new Error('CreateHostedZone returned no zone id');
   } catch (err) {
     admin.destroy();
-    throw new ExperimentError('NW_EXP_DNS_SETUP_FAILED', `CreateHostedZone ${cfg.zone} at ${cfg.endpoint ?? 'Route 53'}: ${(err as Error).message}`, { cause: err });
+    throw new ExperimentError(
+      'NW_EXP_DNS_SETUP_FAILED',
+      `CreateHostedZone ${cfg.zone} at ${cfg.endpoint ?? 'Route 53'}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const provider = new Route53DnsProvider(options);
   const record = `shop.${cfg.zone.replace(/\.$/, '')}`;
@@ -64,7 +76,13 @@ export async function trialDns(cfg: ExperimentConfig['dns'], trial: number): Pro
         // A hosted zone can only be deleted once it holds nothing but its SOA and NS records.
         const sets = (await admin.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId }))).ResourceRecordSets ?? [];
         const extra = sets.filter((s) => s.Type !== 'SOA' && s.Type !== 'NS');
-        if (extra.length) await admin.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: extra.map((s) => ({ Action: 'DELETE', ResourceRecordSet: s })) } }));
+        if (extra.length)
+          await admin.send(
+            new ChangeResourceRecordSetsCommand({
+              HostedZoneId: zoneId,
+              ChangeBatch: { Changes: extra.map((s) => ({ Action: 'DELETE', ResourceRecordSet: s })) },
+            }),
+          );
         await admin.send(new DeleteHostedZoneCommand({ Id: zoneId }));
       } finally {
         admin.destroy();

@@ -2,7 +2,7 @@ import autocannon from 'autocannon';
 import { z } from 'zod';
 import type { Sample } from '../load-model.js';
 import { attribute, errorCode, type ResponseHeaders } from './attribute.js';
-import { httpFor, Workload, type PlannedOperation } from './workload.js';
+import { httpFor, type Workload, type PlannedOperation } from './workload.js';
 
 const ClosedLoopSchema = z
   .object({

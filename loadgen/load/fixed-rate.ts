@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Sample } from '../load-model.js';
 import { attribute } from './attribute.js';
 import type { UnfinishedRequest } from './closed-loop.js';
-import { httpFor, Workload } from './workload.js';
+import { httpFor, type Workload } from './workload.js';
 
 const FixedRateSchema = z
   .object({

@@ -71,7 +71,7 @@ export function createProgress(o: ProgressOptions = {}): Progress {
       if (!timer) return;
       clearInterval(timer);
       timer = undefined;
-      stream.write(line() + '\n');
+      stream.write(`${line()}\n`);
     },
   };
 }

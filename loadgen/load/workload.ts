@@ -17,7 +17,12 @@ export const WorkloadOptionsSchema = z
     /** Zipfian skew, in (0, 1); YCSB's default 0.99. */
     theta: z.number().gt(0).lt(1).default(0.99),
     /** Size of each written value; values longer than this (the unique id) are not truncated. */
-    valueBytes: z.number().int().min(1).max(1024 * 1024).default(64),
+    valueBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024 * 1024)
+      .default(64),
     /** PRNG seed: the same seed gives the same sequence of operations and keys. */
     seed: z.number().int().default(1),
     /** Prefix of every written value, so values are unique across runs; random by default. */

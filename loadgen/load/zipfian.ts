@@ -12,7 +12,7 @@ export class ZipfianGenerator {
 
   constructor(
     private readonly n: number,
-    private readonly theta: number,
+    theta: number,
     private readonly random: () => number,
   ) {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`zipfian: item count must be a positive integer, got ${n}`);
@@ -20,8 +20,8 @@ export class ZipfianGenerator {
     const zeta2 = zeta(2, theta);
     this.alpha = 1 / (1 - theta);
     this.zetan = zeta(n, theta);
-    this.eta = (1 - Math.pow(2 / n, 1 - theta)) / (1 - zeta2 / this.zetan);
-    this.halfPowTheta = Math.pow(0.5, theta);
+    this.eta = (1 - (2 / n) ** (1 - theta)) / (1 - zeta2 / this.zetan);
+    this.halfPowTheta = 0.5 ** theta;
   }
 
   next(): number {
@@ -29,13 +29,13 @@ export class ZipfianGenerator {
     const uz = u * this.zetan;
     if (uz < 1) return 0;
     if (uz < 1 + this.halfPowTheta) return Math.min(1, this.n - 1);
-    const rank = Math.floor(this.n * Math.pow(this.eta * u - this.eta + 1, this.alpha));
+    const rank = Math.floor(this.n * (this.eta * u - this.eta + 1) ** this.alpha);
     return Math.min(rank, this.n - 1);
   }
 }
 
 function zeta(n: number, theta: number): number {
   let sum = 0;
-  for (let i = 1; i <= n; i++) sum += 1 / Math.pow(i, theta);
+  for (let i = 1; i <= n; i++) sum += 1 / i ** theta;
   return sum;
 }

@@ -1,7 +1,6 @@
 import { type CassandraDataLayer, CQL_IDENTIFIER, SyncError } from '../../datasync/index.js';
 import type { KvEntry, KvStore } from './kv-store.js';
 
-
 export interface CassandraStoreOptions {
   readonly keyspace: string;
   /** Table name (default 'kv'). */
@@ -28,14 +27,17 @@ export class CassandraStore implements KvStore {
       ['keyspace', opts.keyspace],
       ['table', table],
     ] as const) {
-      if (!CQL_IDENTIFIER.test(name)) throw new SyncError('NW_SYNC_CONFIG_INVALID', `cassandra store ${field}: ${JSON.stringify(name)} is not a CQL identifier`);
+      if (!CQL_IDENTIFIER.test(name))
+        throw new SyncError('NW_SYNC_CONFIG_INVALID', `cassandra store ${field}: ${JSON.stringify(name)} is not a CQL identifier`);
     }
     this.qualified = `${opts.keyspace}.${table}`;
   }
 
   /** Creates the keyspace (SimpleStrategy, replication factor 1) and the table where missing, on every cluster the layer uses. */
   async ensureSchema(): Promise<void> {
-    await this.layer.executeSchema(`CREATE KEYSPACE IF NOT EXISTS ${this.opts.keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+    await this.layer.executeSchema(
+      `CREATE KEYSPACE IF NOT EXISTS ${this.opts.keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+    );
     await this.layer.executeSchema(`CREATE TABLE IF NOT EXISTS ${this.qualified} (k text PRIMARY KEY, v text)`);
   }
 

@@ -16,7 +16,12 @@ export interface EchoUpstream {
   close(): Promise<void>;
 }
 
-export async function startEchoUpstream(deployment: string, host = '127.0.0.1', port = 0, store = new Map<string, string>()): Promise<EchoUpstream> {
+export async function startEchoUpstream(
+  deployment: string,
+  host = '127.0.0.1',
+  port = 0,
+  store = new Map<string, string>(),
+): Promise<EchoUpstream> {
   const seen: EchoUpstream['seen'] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -33,7 +38,8 @@ export async function startEchoUpstream(deployment: string, host = '127.0.0.1', 
       const kv = /^\/kv\/([^/?]+)/.exec(path);
       if (kv) {
         const key = decodeURIComponent(kv[1]!);
-        if (req.method === 'GET') return store.has(key) ? reply(200, { key, value: store.get(key), deployment }) : reply(404, { key, deployment });
+        if (req.method === 'GET')
+          return store.has(key) ? reply(200, { key, value: store.get(key), deployment }) : reply(404, { key, deployment });
         if (req.method === 'PUT' || req.method === 'POST') {
           store.set(key, Buffer.concat(chunks).toString('utf8'));
           return reply(200, { key, stored: true, deployment });

@@ -24,11 +24,20 @@ export function buildJsonReport(run: SwitchoverRun): Record<string, unknown> {
       failedTotal: a.failedTotal,
       failedByPhase: a.failedByPhase.map((g) => ({ ...g, samples: g.samples.slice(0, MAX_LISTED) })),
       byOperation: a.byOperation,
-      writeSafety: { ...a.writeSafety, violationCount: a.writeSafety.violations.length, violations: a.writeSafety.violations.slice(0, MAX_LISTED) },
+      writeSafety: {
+        ...a.writeSafety,
+        violationCount: a.writeSafety.violations.length,
+        violations: a.writeSafety.violations.slice(0, MAX_LISTED),
+      },
     },
     lostWrites: run.lostWrites ?? null,
     trials: run.trials ? { figures: run.trials, stats: trialRows(run.trials) } : null,
-    overhead: run.overhead ? { ours: run.overhead.map((r) => ({ ...r, relative: relativeOverhead(r) })), paper: PAPER_OVERHEAD.map((r) => ({ ...r, relative: relativeOverhead(r) })) } : null,
+    overhead: run.overhead
+      ? {
+          ours: run.overhead.map((r) => ({ ...r, relative: relativeOverhead(r) })),
+          paper: PAPER_OVERHEAD.map((r) => ({ ...r, relative: relativeOverhead(r) })),
+        }
+      : null,
     series: bucketSamples(run.samples),
   };
 }

@@ -10,7 +10,8 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 }
 
 const ms = (v: number | null | undefined): string => (typeof v === 'number' && Number.isFinite(v) ? `${Math.round(v)} ms` : '–');
-const seconds = (v: number | null | undefined): string => (typeof v === 'number' && Number.isFinite(v) ? (v < 1000 ? ms(v) : `${(v / 1000).toFixed(1)} s`) : '–');
+const seconds = (v: number | null | undefined): string =>
+  typeof v === 'number' && Number.isFinite(v) ? (v < 1000 ? ms(v) : `${(v / 1000).toFixed(1)} s`) : '–';
 const percent = (x: number): string => `${(x * 100).toFixed(1)} %`;
 
 export function switchoverTable(run: SwitchoverRun): string {
@@ -53,7 +54,15 @@ export function trialsTable(run: SwitchoverRun): string {
       // Seconds and counts get a decimal (a mean of 0.3 failures is not 0); milliseconds do not need one.
       const digits = r.unit === 'ms' ? 0 : 1;
       const stdev = Number.isFinite(r.stats.stdev) ? `${twoSignificant(r.stats.stdev)}${r.unit ? ` ${r.unit}` : ''}` : '–';
-      return [r.label, String(r.stats.n), formatValue(r.stats.min, r.unit, digits), formatValue(r.stats.mean, r.unit, digits), stdev, formatValue(r.stats.max, r.unit, digits), formatMeanStdev(r.stats, r.unit, digits)];
+      return [
+        r.label,
+        String(r.stats.n),
+        formatValue(r.stats.min, r.unit, digits),
+        formatValue(r.stats.mean, r.unit, digits),
+        stdev,
+        formatValue(r.stats.max, r.unit, digits),
+        formatMeanStdev(r.stats, r.unit, digits),
+      ];
     }),
   );
 }
@@ -86,7 +95,11 @@ export function renderMarkdownReport(run: SwitchoverRun, chartFile = 'chart.svg'
   ];
   if (run.trials && run.trials.length > 0) parts.push(`## Trials (n = ${run.trials.length})`, trialsTable(run));
   if (run.overhead && run.overhead.length > 0) {
-    parts.push('## Latency overhead during migration', 'Mean latency without (N) and during (M) a migration, beside Table 2 of the North by Northwest paper. The paper quotes 7.4 % for 20 % reads, which is (M−N)/M; this table prints (M−N)/N for both.', overheadTable(run.overhead));
+    parts.push(
+      '## Latency overhead during migration',
+      'Mean latency without (N) and during (M) a migration, beside Table 2 of the North by Northwest paper. The paper quotes 7.4 % for 20 % reads, which is (M−N)/M; this table prints (M−N)/N for both.',
+      overheadTable(run.overhead),
+    );
   }
   return `${parts.join('\n\n')}\n`;
 }

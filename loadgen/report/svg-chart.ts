@@ -41,7 +41,7 @@ export function niceTicks(lo: number, hi: number, count = 6): number[] {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = ([1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag);
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const ticks: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.round(v / step) * step);
   return ticks;
@@ -69,7 +69,9 @@ function yAxis(p: Panel, x0: number, label: string): string {
   }
   parts.push(`<rect x="${LEFT}" y="${p.top}" width="${PLOT_W}" height="${p.height}" fill="none" stroke="#444"/>`);
   const cy = p.top + p.height / 2;
-  parts.push(`<text x="${x0}" y="${fmt(cy)}" transform="rotate(-90 ${x0} ${fmt(cy)})" text-anchor="middle" font-size="12">${xmlEscape(label)}</text>`);
+  parts.push(
+    `<text x="${x0}" y="${fmt(cy)}" transform="rotate(-90 ${x0} ${fmt(cy)})" text-anchor="middle" font-size="12">${xmlEscape(label)}</text>`,
+  );
   return parts.join('\n');
 }
 
@@ -119,18 +121,25 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
 
   const out: string[] = [];
   out.push(`<?xml version="1.0" encoding="UTF-8"?>`);
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   out.push(`<text class="title" x="${W / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold">${xmlEscape(run.title)}</text>`);
 
   // Legend, one row under the title.
-  const legend: { label: string; color: string; dash?: string }[] = deployments.map((d) => ({ label: `served by ${LABELS[d]}`, color: COLORS[d] }));
+  const legend: { label: string; color: string; dash?: string }[] = deployments.map((d) => ({
+    label: `served by ${LABELS[d]}`,
+    color: COLORS[d],
+  }));
   if (anyFailed) legend.push({ label: 'failed requests', color: FAILED_COLOR });
   legend.push({ label: 'handover command (T)', color: '#111' }, { label: 'phase mark', color: '#555', dash: '5,4' });
   let lx = LEFT;
   out.push(`<g class="legend">`);
   for (const item of legend) {
-    out.push(`<line x1="${lx}" y1="46" x2="${lx + 24}" y2="46" stroke="${item.color}" stroke-width="${item.dash ? 1.5 : 3}"${item.dash ? ` stroke-dasharray="${item.dash}"` : ''}/>`);
+    out.push(
+      `<line x1="${lx}" y1="46" x2="${lx + 24}" y2="46" stroke="${item.color}" stroke-width="${item.dash ? 1.5 : 3}"${item.dash ? ` stroke-dasharray="${item.dash}"` : ''}/>`,
+    );
     out.push(`<text x="${lx + 30}" y="50" font-size="12">${xmlEscape(item.label)}</text>`);
     lx += 44 + item.label.length * 7;
   }
@@ -146,7 +155,10 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
   // Failures as red bars from the axis: they must stand out even when they are a handful.
   const barW = Math.max(2, x(windowMs) - x(0) - 1);
   for (const [t, v] of failedPerWindow) {
-    if (v > 0) out.push(`<rect class="failed" x="${fmt(x(t))}" y="${fmt(yA(v))}" width="${fmt(barW)}" height="${fmt(panelA.top + panelA.height - yA(v))}" fill="${FAILED_COLOR}" fill-opacity="0.8"/>`);
+    if (v > 0)
+      out.push(
+        `<rect class="failed" x="${fmt(x(t))}" y="${fmt(yA(v))}" width="${fmt(barW)}" height="${fmt(panelA.top + panelA.height - yA(v))}" fill="${FAILED_COLOR}" fill-opacity="0.8"/>`,
+      );
   }
   out.push(`</g>`);
 
@@ -193,7 +205,9 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
     const mx = fmt(x(m.t));
     const ly = TOP_A - 8 - (rows[i] ?? 0) * LABEL_ROW_H;
     out.push(`<g class="phase-mark" data-t="${fmt(m.t)}" data-label="${xmlEscape(m.label)}">`);
-    out.push(`<line x1="${mx}" y1="${ly + 3}" x2="${mx}" y2="${panelB.top + panelB.height}" stroke="#555" stroke-width="1" stroke-dasharray="5,4"/>`);
+    out.push(
+      `<line x1="${mx}" y1="${ly + 3}" x2="${mx}" y2="${panelB.top + panelB.height}" stroke="#555" stroke-width="1" stroke-dasharray="5,4"/>`,
+    );
     if (firstOfCluster[i]) out.push(`<text x="${mx}" y="${ly}" font-size="11" fill="#333" dx="3">${xmlEscape(labelText(i))}</text>`);
     out.push(`</g>`);
   });

@@ -27,7 +27,11 @@ export function createCoordinator(cfg: CoordinatorConfig, env: NodeJS.ProcessEnv
   let auth: { user: string; password: string } | undefined;
   if (cfg.auth) {
     const password = env[cfg.auth.passwordEnv];
-    if (!password) throw new CoordinatorError('NW_CP_CONFIG_INVALID', `coordinator.auth.passwordEnv: environment variable ${cfg.auth.passwordEnv} is not set`);
+    if (!password)
+      throw new CoordinatorError(
+        'NW_CP_CONFIG_INVALID',
+        `coordinator.auth.passwordEnv: environment variable ${cfg.auth.passwordEnv} is not set`,
+      );
     auth = { user: cfg.auth.user, password };
   }
   return new ZooKeeperCoordinator({

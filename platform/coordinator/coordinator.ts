@@ -61,4 +61,3 @@ export interface Coordinator {
   /** Session state changes; returns an unsubscribe function. */
   onSession(listener: (event: SessionEvent) => void): () => void;
 }
-

@@ -1,5 +1,14 @@
 import { CoordinatorError } from './coordinator-errors.js';
-import { assertValidPath, parentPath, type Coordinator, type CreateMode, type NodeData, type SessionEvent, type TransactionOp, type Watcher } from './coordinator.js';
+import {
+  assertValidPath,
+  parentPath,
+  type Coordinator,
+  type CreateMode,
+  type NodeData,
+  type SessionEvent,
+  type TransactionOp,
+  type Watcher,
+} from './coordinator.js';
 
 interface TreeNode {
   data: Buffer;
@@ -17,7 +26,9 @@ interface TreeNode {
  * of a ZooKeeper ensemble, including one-shot watches and ephemeral nodes.
  */
 export class EmbeddedStore {
-  private readonly nodes = new Map<string, TreeNode>([['/', { data: Buffer.alloc(0), version: 0, children: new Set(), owner: undefined, cversion: 0 }]]);
+  private readonly nodes = new Map<string, TreeNode>([
+    ['/', { data: Buffer.alloc(0), version: 0, children: new Set(), owner: undefined, cversion: 0 }],
+  ]);
   private readonly dataWatches = new Map<string, Set<Watcher>>();
   private readonly childWatches = new Map<string, Set<Watcher>>();
   private nextSession = 1;
@@ -40,7 +51,14 @@ export class EmbeddedStore {
     assertValidPath(path);
     if (watch) this.addWatch(this.dataWatches, path, watch);
     const n = this.nodes.get(path);
-    return n ? { data: Buffer.from(n.data), version: n.version, ephemeralOwner: n.owner === undefined ? '' : n.owner.toString(16), numChildren: n.children.size } : undefined;
+    return n
+      ? {
+          data: Buffer.from(n.data),
+          version: n.version,
+          ephemeralOwner: n.owner === undefined ? '' : n.owner.toString(16),
+          numChildren: n.children.size,
+        }
+      : undefined;
   }
 
   list(path: string, watch?: Watcher): string[] | undefined {
@@ -77,18 +95,21 @@ export class EmbeddedStore {
         if (!sequential && n) throw new CoordinatorError('NW_CP_NODE_EXISTS', op.path);
         const parent = get(parentPath(op.path));
         if (!parent) throw new CoordinatorError('NW_CP_NO_NODE', parentPath(op.path));
-        if (parent.owner !== undefined) throw new CoordinatorError('NW_CP_COORDINATOR_ERROR', `ephemeral ${parentPath(op.path)} cannot have children`);
+        if (parent.owner !== undefined)
+          throw new CoordinatorError('NW_CP_COORDINATOR_ERROR', `ephemeral ${parentPath(op.path)} cannot have children`);
         if (!sequential) pending.set(op.path, { data: op.data, version: 0, children: new Set(), owner: undefined, cversion: 0 });
         return;
       }
       case 'set':
       case 'check':
         if (!n) throw new CoordinatorError('NW_CP_NO_NODE', op.path);
-        if (op.version !== undefined && op.version !== -1 && n.version !== op.version) throw new CoordinatorError('NW_CP_BAD_VERSION', `${op.path}: expected ${op.version}, is ${n.version}`);
+        if (op.version !== undefined && op.version !== -1 && n.version !== op.version)
+          throw new CoordinatorError('NW_CP_BAD_VERSION', `${op.path}: expected ${op.version}, is ${n.version}`);
         return;
       case 'remove':
         if (!n) throw new CoordinatorError('NW_CP_NO_NODE', op.path);
-        if (op.version !== undefined && op.version !== -1 && n.version !== op.version) throw new CoordinatorError('NW_CP_BAD_VERSION', `${op.path}: expected ${op.version}, is ${n.version}`);
+        if (op.version !== undefined && op.version !== -1 && n.version !== op.version)
+          throw new CoordinatorError('NW_CP_BAD_VERSION', `${op.path}: expected ${op.version}, is ${n.version}`);
         if (n.children.size > 0) throw new CoordinatorError('NW_CP_NOT_EMPTY', op.path);
         pending.set(op.path, null);
         return;
@@ -103,7 +124,13 @@ export class EmbeddedStore {
         if (op.mode === 'persistent-sequential' || op.mode === 'ephemeral-sequential') path += String(parent.cversion).padStart(10, '0');
         parent.cversion += 1;
         const ephemeral = op.mode === 'ephemeral' || op.mode === 'ephemeral-sequential';
-        this.nodes.set(path, { data: Buffer.from(op.data), version: 0, children: new Set(), owner: ephemeral ? session : undefined, cversion: 0 });
+        this.nodes.set(path, {
+          data: Buffer.from(op.data),
+          version: 0,
+          children: new Set(),
+          owner: ephemeral ? session : undefined,
+          cversion: 0,
+        });
         parent.children.add(path.slice(path.lastIndexOf('/') + 1));
         this.fire(this.dataWatches, path, 'created');
         this.fire(this.childWatches, parentPath(path), 'children');

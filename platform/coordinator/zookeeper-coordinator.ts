@@ -42,9 +42,7 @@ export const ZOOKEEPER_DEFAULTS = Object.freeze({ sessionTimeoutMs: 15_000, conn
 
 const optionsSchema = z.strictObject({
   connectString: z.string().regex(/^[^/\s]+$/, 'host:port list without a chroot suffix (use the chroot option)'),
-  chroot: z
-    .string()
-    .refine((p) => p === '/' || (/^(\/[^/\s]+)+$/.test(p) && !/\/\.\.?(\/|$)/.test(p)), 'absolute path such as /northwest'),
+  chroot: z.string().refine((p) => p === '/' || (/^(\/[^/\s]+)+$/.test(p) && !/\/\.\.?(\/|$)/.test(p)), 'absolute path such as /northwest'),
   sessionTimeoutMs: z.number().int().min(1000).default(ZOOKEEPER_DEFAULTS.sessionTimeoutMs),
   connectTimeoutMs: z.number().int().positive().default(ZOOKEEPER_DEFAULTS.connectTimeoutMs),
   opTimeoutMs: z.number().int().positive().default(ZOOKEEPER_DEFAULTS.opTimeoutMs),
@@ -84,7 +82,13 @@ const ERROR_CODES = new Map<number, CoordinatorErrorCode>([
 ]);
 
 /** Errors that are the server's verdict on a request, so they prove the server was reachable. */
-const SERVER_VERDICTS = new Set<CoordinatorErrorCode>(['NW_CP_NODE_EXISTS', 'NW_CP_NO_NODE', 'NW_CP_BAD_VERSION', 'NW_CP_NOT_EMPTY', 'NW_CP_NO_AUTH']);
+const SERVER_VERDICTS = new Set<CoordinatorErrorCode>([
+  'NW_CP_NODE_EXISTS',
+  'NW_CP_NO_NODE',
+  'NW_CP_BAD_VERSION',
+  'NW_CP_NOT_EMPTY',
+  'NW_CP_NO_AUTH',
+]);
 
 function toCoordinatorError(err: unknown, what: string): CoordinatorError {
   if (err instanceof CoordinatorError) return err;
@@ -387,7 +391,12 @@ export class ZooKeeperCoordinator implements Coordinator {
    * Runs `read`; if the node is missing and a watch is wanted, sets an exists-watch instead so its
    * creation is heard. The node may appear or vanish between the two calls: loop until they agree.
    */
-  private async readOrWatchCreation<T>(link: SessionLink, full: string, watcher: zookeeper.Watcher | undefined, read: () => Promise<T>): Promise<T | undefined> {
+  private async readOrWatchCreation<T>(
+    link: SessionLink,
+    full: string,
+    watcher: zookeeper.Watcher | undefined,
+    read: () => Promise<T>,
+  ): Promise<T | undefined> {
     for (;;) {
       try {
         return await read();
@@ -455,7 +464,9 @@ export class ZooKeeperCoordinator implements Coordinator {
       tx.commit((err, results) => {
         if (!err) return done(null, null);
         // Ops before the failing one report OK, those after it RUNTIME_INCONSISTENCY.
-        const failed = (results ?? []).findIndex((r) => r.err !== undefined && r.err !== Exception.OK && r.err !== Exception.RUNTIME_INCONSISTENCY);
+        const failed = (results ?? []).findIndex(
+          (r) => r.err !== undefined && r.err !== Exception.OK && r.err !== Exception.RUNTIME_INCONSISTENCY,
+        );
         const op = ops[failed];
         done(toCoordinatorError(err, op ? `transaction op ${failed} (${op.op} ${op.path})` : 'transaction'), null);
       });

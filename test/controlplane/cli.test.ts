@@ -15,9 +15,16 @@ interface CliResult {
 }
 
 /** Starts the real CLI (`northwest ...`); the environment gets no admin token or URL unless given. */
-function spawnCli(args: readonly string[], env: Record<string, string> = {}): { proc: ChildProcess; out: () => CliResult; exited: Promise<CliResult> } {
+function spawnCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): { proc: ChildProcess; out: () => CliResult; exited: Promise<CliResult> } {
   const { NORTHWEST_ADMIN_TOKEN: _t, NORTHWEST_CONTROL_URL: _u, ...base } = process.env;
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'controlplane/cli.ts', ...args], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...base, ...env } });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'controlplane/cli.ts', ...args], {
+    cwd: process.cwd(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...base, ...env },
+  });
   let stdout = '';
   let stderr = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -42,7 +49,8 @@ describe('northwest CLI', function () {
   });
 
   /** Runs a client command against the harness's admin API with the token. */
-  const cli = (args: readonly string[], env: Record<string, string> = { NORTHWEST_ADMIN_TOKEN: CP_TOKEN }) => spawnCli([...args, '--url', h.url], env).exited;
+  const cli = (args: readonly string[], env: Record<string, string> = { NORTHWEST_ADMIN_TOKEN: CP_TOKEN }) =>
+    spawnCli([...args, '--url', h.url], env).exited;
 
   async function planFile(name: string, text: string): Promise<string> {
     const file = join(dir, name);
@@ -55,13 +63,17 @@ describe('northwest CLI', function () {
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /leader: cp-test/);
     assert.match(human.stdout, /MEMBER\s+KIND\s+HOST\s+PID\s+APPS/);
-    for (const id of ['gw-00', 'gw-01', 'gw-02']) assert.match(human.stdout, new RegExp(`${id}\\s+gateway\\s+\\S+\\s+${process.pid}\\s+shop,cart`));
+    for (const id of ['gw-00', 'gw-01', 'gw-02'])
+      assert.match(human.stdout, new RegExp(`${id}\\s+gateway\\s+\\S+\\s+${process.pid}\\s+shop,cart`));
     assert.match(human.stdout, /APP\s+EPOCH\s+MODE\s+LOCK\s+ACKED\s+NOT ACKED/);
     assert.match(human.stdout, /MIGRATION\s+STATUS\s+PHASE/);
     const json = await cli(['status', '--json']);
     assert.equal(json.code, 0, json.stderr);
     const s = JSON.parse(json.stdout) as FleetStatus;
-    assert.deepEqual(s.members.map((m) => m.id), ['gw-00', 'gw-01', 'gw-02']);
+    assert.deepEqual(
+      s.members.map((m) => m.id),
+      ['gw-00', 'gw-01', 'gw-02'],
+    );
     assert.equal(s.leader, 'cp-test');
   });
 
@@ -90,7 +102,10 @@ describe('northwest CLI', function () {
   });
 
   it('migrate --wait exits 1 with the error code when the migration rolls back', async () => {
-    const file = await planFile('unhealthy.json', JSON.stringify({ id: 'm-cli-2', apps: ['cart'], prepare: { n2HealthUrls: ['http://127.0.0.1:1/healthz'], healthAttempts: 1 } }));
+    const file = await planFile(
+      'unhealthy.json',
+      JSON.stringify({ id: 'm-cli-2', apps: ['cart'], prepare: { n2HealthUrls: ['http://127.0.0.1:1/healthz'], healthAttempts: 1 } }),
+    );
     const r = await cli(['migrate', '--plan', file, '--wait']);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /rolled-back/);
@@ -108,7 +123,10 @@ describe('northwest CLI', function () {
     const r2 = await cli(['migrate', '--plan', notYaml]);
     assert.equal(r2.code, 2);
     assert.ok(r2.stderr.includes(notYaml), r2.stderr);
-    assert.deepEqual((await h.proc.controlPlane.status()).migrations.map((m) => m.id), ['m-cli-1', 'm-cli-2']);
+    assert.deepEqual(
+      (await h.proc.controlPlane.status()).migrations.map((m) => m.id),
+      ['m-cli-1', 'm-cli-2'],
+    );
   });
 
   it('abort of an unknown migration exits 1 with NW_CP_MIGRATION_NOT_FOUND', async () => {
@@ -126,7 +144,16 @@ describe('northwest CLI', function () {
   });
 
   it('exits 2 on usage errors and 0 for --help; --url falls back to NORTHWEST_CONTROL_URL', async () => {
-    const usage = [[], ['frobnicate'], ['status', '--bogus'], ['migrate'], ['abort'], ['watch', 'a', 'b'], ['pause', 'bad id!'], ['migrate', '--plan', 'x.yaml', '--timeout', '5']];
+    const usage = [
+      [],
+      ['frobnicate'],
+      ['status', '--bogus'],
+      ['migrate'],
+      ['abort'],
+      ['watch', 'a', 'b'],
+      ['pause', 'bad id!'],
+      ['migrate', '--plan', 'x.yaml', '--timeout', '5'],
+    ];
     const results = await Promise.all(usage.map((args) => spawnCli(args).exited));
     results.forEach((r, i) => {
       assert.equal(r.code, 2, `${usage[i]!.join(' ')}: ${r.stderr}`);
@@ -157,7 +184,10 @@ describe('northwest CLI', function () {
 
     it('starts a control plane from a config file, answers /healthz and /status, and exits 0 on SIGTERM', async () => {
       const file = join(dir, 'controlplane.yaml');
-      await writeFile(file, 'id: cp-serve-test\ncoordinator:\n  kind: embedded\nadmin:\n  host: 127.0.0.1\n  port: 0\nlog:\n  level: warn\n');
+      await writeFile(
+        file,
+        'id: cp-serve-test\ncoordinator:\n  kind: embedded\nadmin:\n  host: 127.0.0.1\n  port: 0\nlog:\n  level: warn\n',
+      );
       const run = spawnCli(['serve', '--config', file], { NORTHWEST_ADMIN_TOKEN: 'serve-token' });
       child = run.proc;
       let url: string | undefined;

@@ -168,7 +168,10 @@ describe('control-plane admin API', function () {
     await g.entered;
     const first = (await get('/migrations/m-events/events')).body as MigrationEventsPage;
     assert.equal(first.events[0]!.event, 'created');
-    assert.deepEqual(first.events.map((e) => e.index), first.events.map((_, i) => i));
+    assert.deepEqual(
+      first.events.map((e) => e.index),
+      first.events.map((_, i) => i),
+    );
     assert.equal(first.last, first.events.length - 1);
     assert.equal(first.finished, false);
     assert.equal(first.phase, 'sync');
@@ -209,7 +212,10 @@ describe('control-plane admin API', function () {
     }
     assert.ok(next.events.length > 0);
     assert.ok(next.events.every((e) => e.index > first.last));
-    assert.ok(next.events.some((e) => e.event === 'phase-completed' && e.phase === 'sync'), 'only possible after the gate opened');
+    assert.ok(
+      next.events.some((e) => e.event === 'phase-completed' && e.phase === 'sync'),
+      'only possible after the gate opened',
+    );
 
     let after = next.last;
     let page = next;
@@ -229,13 +235,26 @@ describe('control-plane admin API', function () {
     assert.equal(r.status, 200);
     const s = r.body as FleetStatus;
     assert.equal(s.leader, 'cp-test');
-    assert.deepEqual(s.members.map((m) => [m.id, m.kind, m.pid]), [['gw-00', 'gateway', process.pid], ['gw-01', 'gateway', process.pid], ['gw-02', 'gateway', process.pid]]);
+    assert.deepEqual(
+      s.members.map((m) => [m.id, m.kind, m.pid]),
+      [
+        ['gw-00', 'gateway', process.pid],
+        ['gw-01', 'gateway', process.pid],
+        ['gw-02', 'gateway', process.pid],
+      ],
+    );
     const shop = s.apps.find((a) => a.app === 'shop')!;
     assert.equal(typeof shop.epoch, 'number');
     assert.equal((shop.state as { mode: string }).mode, 'proxy');
     assert.equal(shop.lock, undefined);
-    assert.deepEqual(shop.acks.map((a) => [a.member, a.current, a.epoch]), ['gw-00', 'gw-01', 'gw-02'].map((m) => [m, true, shop.epoch]));
-    assert.deepEqual(s.migrations.map((m) => [m.id, m.status, m.phase]), [['m-status', 'done', 'done']]);
+    assert.deepEqual(
+      shop.acks.map((a) => [a.member, a.current, a.epoch]),
+      ['gw-00', 'gw-01', 'gw-02'].map((m) => [m, true, shop.epoch]),
+    );
+    assert.deepEqual(
+      s.migrations.map((m) => [m.id, m.status, m.phase]),
+      [['m-status', 'done', 'done']],
+    );
   });
 
   it('answers bad requests 400, unknown paths 404 and wrong methods 405 with typed codes', async () => {

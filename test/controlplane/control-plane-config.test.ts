@@ -36,12 +36,15 @@ describe('control-plane config', () => {
 
   it('a bad sync section names the file and the field', () => {
     const bad = (sync: unknown, field: RegExp): void =>
-      assert.throws(() => parseControlPlaneConfig({ coordinator: { kind: 'embedded' }, sync }, 'cp.yaml'), (err: Error & { code?: string }) => {
-        assert.equal(err.code, 'NW_CP_CONFIG_INVALID');
-        assert.match(err.message, /cp\.yaml/);
-        assert.match(err.message, field);
-        return true;
-      });
+      assert.throws(
+        () => parseControlPlaneConfig({ coordinator: { kind: 'embedded' }, sync }, 'cp.yaml'),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'NW_CP_CONFIG_INVALID');
+          assert.match(err.message, /cp\.yaml/);
+          assert.match(err.message, field);
+          return true;
+        },
+      );
     const cluster = { contactPoints: ['127.0.0.2'], localDataCenter: 'dc1' };
     bad({ datastore: { n1: cluster, n2: cluster, tables: ['no_dot'] } }, /sync\.datastore\.tables\.0/);
     bad({ datastore: { n1: cluster, tables: ['a.b'] } }, /sync\.datastore\.n2/);
@@ -62,7 +65,10 @@ describe('control-plane config', () => {
 
   it('names the file and the field of every error', () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'id: "has space"\ncoordinator:\n  kind: zookeeper\nadmin:\n  host: 0.0.0.0\n  port: 99999\ndns:\n  provider: cloudflare\nlog:\n  level: loud\nextra: 1\n');
+    writeFileSync(
+      file,
+      'id: "has space"\ncoordinator:\n  kind: zookeeper\nadmin:\n  host: 0.0.0.0\n  port: 99999\ndns:\n  provider: cloudflare\nlog:\n  level: loud\nextra: 1\n',
+    );
     rejects(
       () => loadControlPlaneConfig(file),
       `${file}: id: `,
@@ -73,7 +79,11 @@ describe('control-plane config', () => {
       `${file}: log.level: `,
       'extra',
     );
-    rejects(() => parseControlPlaneConfig({ coordinator: { kind: 'embedded' }, dns: { provider: 'memory', region: 'x' } }, 'inline'), 'inline: dns: ', 'region');
+    rejects(
+      () => parseControlPlaneConfig({ coordinator: { kind: 'embedded' }, dns: { provider: 'memory', region: 'x' } }, 'inline'),
+      'inline: dns: ',
+      'region',
+    );
     rejects(() => parseControlPlaneConfig({}, 'inline'), 'inline: coordinator: ');
   });
 

@@ -52,8 +52,8 @@ function setup(propagationMs = 0): { dns: MemoryDnsProvider; zoneId: string; clo
   return { dns, zoneId: dns.createZone(ZONE), clock };
 }
 
-describe('controlplane/dns: error codes', function () {
-  it('has the DNS codes with their statuses', function () {
+describe('controlplane/dns: error codes', () => {
+  it('has the DNS codes with their statuses', () => {
     const expected: Partial<Record<ControlErrorCode, number>> = {
       NW_CP_DNS_ZONE_NOT_FOUND: 404,
       NW_CP_DNS_INVALID_CHANGE: 400,
@@ -69,24 +69,26 @@ describe('controlplane/dns: error codes', function () {
   });
 });
 
-describe('controlplane/dns: MemoryDnsProvider', function () {
-  it('creates and reads a record, normalising the name', async function () {
+describe('controlplane/dns: MemoryDnsProvider', () => {
+  it('creates and reads a record, normalising the name', async () => {
     const { dns, zoneId } = setup();
-    const result = await dns.submit(zoneId, [{ action: 'CREATE', record: { name: 'App.Shop.Example', type: 'A', ttl: 300, values: [N1] } }]);
+    const result = await dns.submit(zoneId, [
+      { action: 'CREATE', record: { name: 'App.Shop.Example', type: 'A', ttl: 300, values: [N1] } },
+    ]);
     assert.equal(result.status, 'INSYNC');
     assert.equal(result.submittedAt, new Date(START).toISOString());
     assert.deepEqual(await dns.getRecord(zoneId, 'app.shop.example', 'A'), app());
     assert.equal(await dns.getRecord(zoneId, `app.${ZONE}`, 'AAAA'), undefined);
   });
 
-  it('refuses to CREATE a record that exists', async function () {
+  it('refuses to CREATE a record that exists', async () => {
     const { dns, zoneId } = setup();
     await dns.submit(zoneId, [{ action: 'CREATE', record: app() }]);
     await rejectsWith(dns.submit(zoneId, [{ action: 'CREATE', record: app([N2]) }]), 'NW_CP_DNS_INVALID_CHANGE');
     assert.deepEqual(await dns.getRecord(zoneId, `app.${ZONE}`, 'A'), app());
   });
 
-  it('DELETEs only a record that matches exactly (value order aside)', async function () {
+  it('DELETEs only a record that matches exactly (value order aside)', async () => {
     const { dns, zoneId } = setup();
     await dns.submit(zoneId, [{ action: 'CREATE', record: app([N1, N2]) }]);
     await rejectsWith(dns.submit(zoneId, [{ action: 'DELETE', record: { ...app(), name: `nope.${ZONE}` } }]), 'NW_CP_DNS_INVALID_CHANGE');
@@ -96,7 +98,7 @@ describe('controlplane/dns: MemoryDnsProvider', function () {
     assert.equal(await dns.getRecord(zoneId, `app.${ZONE}`, 'A'), undefined);
   });
 
-  it('applies a batch atomically: one bad change and nothing changes', async function () {
+  it('applies a batch atomically: one bad change and nothing changes', async () => {
     const { dns, zoneId } = setup();
     await dns.submit(zoneId, [{ action: 'CREATE', record: app() }]);
     const batch: DnsChange[] = [
@@ -108,7 +110,7 @@ describe('controlplane/dns: MemoryDnsProvider', function () {
     assert.deepEqual(dns.listRecords(zoneId), [app()]);
   });
 
-  it('applies changes in order within a batch (DELETE then CREATE of the same record)', async function () {
+  it('applies changes in order within a batch (DELETE then CREATE of the same record)', async () => {
     const { dns, zoneId } = setup();
     await dns.submit(zoneId, [{ action: 'CREATE', record: app() }]);
     await dns.submit(zoneId, [
@@ -118,7 +120,7 @@ describe('controlplane/dns: MemoryDnsProvider', function () {
     assert.deepEqual(await dns.getRecord(zoneId, `app.${ZONE}`, 'A'), app([N2], 5));
   });
 
-  it('rejects records Route 53 would reject', async function () {
+  it('rejects records Route 53 would reject', async () => {
     const { dns, zoneId } = setup();
     const bad: DnsRecord[] = [
       { name: 'app.elsewhere.example.', type: 'A', ttl: 60, values: [N1] },
@@ -138,32 +140,46 @@ describe('controlplane/dns: MemoryDnsProvider', function () {
     assert.deepEqual(dns.listRecords(zoneId), []);
   });
 
-  it('does not mix simple and weighted sets, nor CNAME with other types, at one name', async function () {
+  it('does not mix simple and weighted sets, nor CNAME with other types, at one name', async () => {
     const { dns, zoneId } = setup();
     await dns.submit(zoneId, [{ action: 'CREATE', record: app() }]);
-    await rejectsWith(dns.submit(zoneId, [{ action: 'CREATE', record: { ...app(), setIdentifier: 'n1', weight: 50 } }]), 'NW_CP_DNS_INVALID_CHANGE');
-    await rejectsWith(dns.submit(zoneId, [{ action: 'CREATE', record: { name: `app.${ZONE}`, type: 'CNAME', ttl: 60, values: ['n2.example.'] } }]), 'NW_CP_DNS_INVALID_CHANGE');
+    await rejectsWith(
+      dns.submit(zoneId, [{ action: 'CREATE', record: { ...app(), setIdentifier: 'n1', weight: 50 } }]),
+      'NW_CP_DNS_INVALID_CHANGE',
+    );
+    await rejectsWith(
+      dns.submit(zoneId, [{ action: 'CREATE', record: { name: `app.${ZONE}`, type: 'CNAME', ttl: 60, values: ['n2.example.'] } }]),
+      'NW_CP_DNS_INVALID_CHANGE',
+    );
   });
 
-  it('keeps weighted sets and alias records', async function () {
+  it('keeps weighted sets and alias records', async () => {
     const { dns, zoneId } = setup();
     const n1: DnsRecord = { name: `w.${ZONE}`, type: 'A', ttl: 5, values: [N1], setIdentifier: 'n1', weight: 90 };
     const n2: DnsRecord = { name: `w.${ZONE}`, type: 'A', ttl: 5, values: [N2], setIdentifier: 'n2', weight: 10 };
-    const alias: DnsRecord = { name: `www.${ZONE}`, type: 'A', alias: { hostedZoneId: zoneId, dnsName: `w.${ZONE}`, evaluateTargetHealth: false } };
-    await dns.submit(zoneId, [{ action: 'CREATE', record: n1 }, { action: 'CREATE', record: n2 }, { action: 'CREATE', record: alias }]);
+    const alias: DnsRecord = {
+      name: `www.${ZONE}`,
+      type: 'A',
+      alias: { hostedZoneId: zoneId, dnsName: `w.${ZONE}`, evaluateTargetHealth: false },
+    };
+    await dns.submit(zoneId, [
+      { action: 'CREATE', record: n1 },
+      { action: 'CREATE', record: n2 },
+      { action: 'CREATE', record: alias },
+    ]);
     assert.deepEqual(await dns.getRecord(zoneId, `w.${ZONE}`, 'A', 'n2'), n2);
     assert.deepEqual(await dns.getRecord(zoneId, `w.${ZONE}`, 'A', 'n1'), n1);
     assert.equal(await dns.getRecord(zoneId, `w.${ZONE}`, 'A'), undefined);
     assert.deepEqual(await dns.getRecord(zoneId, `www.${ZONE}`, 'A'), alias);
   });
 
-  it('answers NW_CP_DNS_ZONE_NOT_FOUND for an unknown zone', async function () {
+  it('answers NW_CP_DNS_ZONE_NOT_FOUND for an unknown zone', async () => {
     const { dns } = setup();
     await rejectsWith(dns.getRecord('ZNOSUCHZONE', `app.${ZONE}`, 'A'), 'NW_CP_DNS_ZONE_NOT_FOUND');
     await rejectsWith(dns.submit('/hostedzone/ZNOSUCHZONE', [{ action: 'UPSERT', record: app() }]), 'NW_CP_DNS_ZONE_NOT_FOUND');
   });
 
-  it('keeps a change PENDING until propagationMs has passed', async function () {
+  it('keeps a change PENDING until propagationMs has passed', async () => {
     const { dns, zoneId, clock } = setup(30_000);
     const { changeId, status } = await dns.submit(zoneId, [{ action: 'UPSERT', record: app() }]);
     assert.equal(status, 'PENDING');
@@ -176,14 +192,19 @@ describe('controlplane/dns: MemoryDnsProvider', function () {
   });
 });
 
-describe('controlplane/dns: cutover on the memory provider', function () {
-  it('switchRecords polls until INSYNC and reports the timings', async function () {
+describe('controlplane/dns: cutover on the memory provider', () => {
+  it('switchRecords polls until INSYNC and reports the timings', async () => {
     const { dns, zoneId, clock } = setup(5_000);
     await dns.submit(zoneId, [{ action: 'CREATE', record: app() }]);
     clock.advance(10_000);
     const polls: DnsPoll[] = [];
     const submittedAt = new Date(clock.now()).toISOString();
-    const t = await switchRecords(dns, zoneId, [{ action: 'UPSERT', record: app([N2], 5) }], { pollMs: 1_000, timeoutMs: 60_000, clock, onPoll: (p) => polls.push(p) });
+    const t = await switchRecords(dns, zoneId, [{ action: 'UPSERT', record: app([N2], 5) }], {
+      pollMs: 1_000,
+      timeoutMs: 60_000,
+      clock,
+      onPoll: (p) => polls.push(p),
+    });
     assert.equal(t.submittedAt, submittedAt);
     assert.equal(t.providerSubmittedAt, submittedAt);
     assert.equal(t.submitToInsyncMs, 5_000);
@@ -202,23 +223,26 @@ describe('controlplane/dns: cutover on the memory provider', function () {
     assert.deepEqual(await dns.getRecord(zoneId, `app.${ZONE}`, 'A'), app([N2], 5));
   });
 
-  it('switchRecords needs no poll when the submission is already INSYNC', async function () {
+  it('switchRecords needs no poll when the submission is already INSYNC', async () => {
     const { dns, zoneId, clock } = setup(0);
     const t = await switchRecords(dns, zoneId, [{ action: 'UPSERT', record: app() }], { timeoutMs: 1_000, clock });
     assert.equal(t.polls, 0);
     assert.equal(t.submitToInsyncMs, 0);
   });
 
-  it('switchRecords fails with NW_CP_DNS_TIMEOUT at the deadline, naming the change', async function () {
+  it('switchRecords fails with NW_CP_DNS_TIMEOUT at the deadline, naming the change', async () => {
     const { dns, zoneId, clock } = setup(60_000);
-    const err = await rejectsWith(switchRecords(dns, zoneId, [{ action: 'UPSERT', record: app() }], { pollMs: 1_000, timeoutMs: 10_500, clock }), 'NW_CP_DNS_TIMEOUT');
+    const err = await rejectsWith(
+      switchRecords(dns, zoneId, [{ action: 'UPSERT', record: app() }], { pollMs: 1_000, timeoutMs: 10_500, clock }),
+      'NW_CP_DNS_TIMEOUT',
+    );
     assert.equal(err.status, 504);
     assert.match(String(err.details?.changeId), /^\/change\//);
     assert.equal(err.details?.elapsedMs, 10_500);
     assert.equal(err.details?.polls, 11);
   });
 
-  it('switchRecords rides out a throttled poll', async function () {
+  it('switchRecords rides out a throttled poll', async () => {
     const { dns, zoneId, clock } = setup(2_000);
     let throttles = 1;
     const flaky: DnsProvider = {
@@ -231,12 +255,23 @@ describe('controlplane/dns: cutover on the memory provider', function () {
       },
     };
     const polls: DnsPoll[] = [];
-    const t = await switchRecords(flaky, zoneId, [{ action: 'UPSERT', record: app() }], { pollMs: 1_000, timeoutMs: 10_000, clock, onPoll: (p) => polls.push(p) });
-    assert.deepEqual(polls.map((p) => [p.status, p.throttled]), [['PENDING', true], ['INSYNC', false]]);
+    const t = await switchRecords(flaky, zoneId, [{ action: 'UPSERT', record: app() }], {
+      pollMs: 1_000,
+      timeoutMs: 10_000,
+      clock,
+      onPoll: (p) => polls.push(p),
+    });
+    assert.deepEqual(
+      polls.map((p) => [p.status, p.throttled]),
+      [
+        ['PENDING', true],
+        ['INSYNC', false],
+      ],
+    );
     assert.equal(t.polls, 2);
   });
 
-  it('lowerTtl upserts the lower TTL and says to wait out the old one', async function () {
+  it('lowerTtl upserts the lower TTL and says to wait out the old one', async () => {
     const { dns, zoneId, clock } = setup(2_000);
     await dns.submit(zoneId, [{ action: 'CREATE', record: app() }]);
     clock.advance(2_000);
@@ -252,7 +287,7 @@ describe('controlplane/dns: cutover on the memory provider', function () {
     assert.deepEqual(await dns.getRecord(zoneId, `app.${ZONE}`, 'A'), app([N1], 5));
   });
 
-  it('lowerTtl leaves a low enough TTL alone', async function () {
+  it('lowerTtl leaves a low enough TTL alone', async () => {
     const { dns, zoneId, clock } = setup();
     await dns.submit(zoneId, [{ action: 'CREATE', record: app([N1], 5) }]);
     const r = await lowerTtl(dns, zoneId, { name: `app.${ZONE}`, type: 'A' }, 60, { timeoutMs: 1_000, clock });
@@ -262,14 +297,25 @@ describe('controlplane/dns: cutover on the memory provider', function () {
     assert.equal(Date.parse(r.mustWaitUntil) - Date.parse(r.insyncAt), 5_000);
   });
 
-  it('lowerTtl refuses a missing record and an alias record', async function () {
+  it('lowerTtl refuses a missing record and an alias record', async () => {
     const { dns, zoneId, clock } = setup();
-    await rejectsWith(lowerTtl(dns, zoneId, { name: `app.${ZONE}`, type: 'A' }, 5, { timeoutMs: 1_000, clock }), 'NW_CP_DNS_INVALID_CHANGE');
-    await dns.submit(zoneId, [{ action: 'CREATE', record: { name: `www.${ZONE}`, type: 'A', alias: { hostedZoneId: zoneId, dnsName: `app.${ZONE}`, evaluateTargetHealth: false } } }]);
-    await rejectsWith(lowerTtl(dns, zoneId, { name: `www.${ZONE}`, type: 'A' }, 5, { timeoutMs: 1_000, clock }), 'NW_CP_DNS_INVALID_CHANGE');
+    await rejectsWith(
+      lowerTtl(dns, zoneId, { name: `app.${ZONE}`, type: 'A' }, 5, { timeoutMs: 1_000, clock }),
+      'NW_CP_DNS_INVALID_CHANGE',
+    );
+    await dns.submit(zoneId, [
+      {
+        action: 'CREATE',
+        record: { name: `www.${ZONE}`, type: 'A', alias: { hostedZoneId: zoneId, dnsName: `app.${ZONE}`, evaluateTargetHealth: false } },
+      },
+    ]);
+    await rejectsWith(
+      lowerTtl(dns, zoneId, { name: `www.${ZONE}`, type: 'A' }, 5, { timeoutMs: 1_000, clock }),
+      'NW_CP_DNS_INVALID_CHANGE',
+    );
   });
 
-  it('restoreRecords puts back the records as read before the switch', async function () {
+  it('restoreRecords puts back the records as read before the switch', async () => {
     const { dns, zoneId, clock } = setup(1_000);
     await dns.submit(zoneId, [{ action: 'CREATE', record: app([N1], 5) }]);
     const before = await snapshotRecords(dns, zoneId, [{ name: `app.${ZONE}`, type: 'A' }], clock);
@@ -283,10 +329,16 @@ describe('controlplane/dns: cutover on the memory provider', function () {
     assert.equal(again.change, undefined, 'nothing to restore, no batch');
   });
 
-  it('shiftWeights moves a simple record to weighted sets step by step, and restoreRecords undoes it', async function () {
+  it('shiftWeights moves a simple record to weighted sets step by step, and restoreRecords undoes it', async () => {
     const { dns, zoneId, clock } = setup(3_000);
     await dns.submit(zoneId, [{ action: 'CREATE', record: app([N1], 5) }]);
-    const spec = { name: `app.${ZONE}`, type: 'A' as const, ttl: 5, n1: { setIdentifier: 'n1', values: [N1] }, n2: { setIdentifier: 'n2', values: [N2] } };
+    const spec = {
+      name: `app.${ZONE}`,
+      type: 'A' as const,
+      ttl: 5,
+      n1: { setIdentifier: 'n1', values: [N1] },
+      n2: { setIdentifier: 'n2', values: [N2] },
+    };
     const seen: WeightStep[] = [];
     const weightsAtStep: [number | undefined, number | undefined][] = [];
     const probe: DnsProvider = {
@@ -300,30 +352,58 @@ describe('controlplane/dns: cutover on the memory provider', function () {
         return out;
       },
     };
-    const result = await shiftWeights(probe, zoneId, spec, [10, 50, 100], { pollMs: 1_000, timeoutMs: 10_000, holdMs: 30_000, clock, onStep: (s) => seen.push(s) });
-    assert.deepEqual(weightsAtStep, [[90, 10], [50, 50], [0, 100]]);
-    assert.deepEqual(result.steps.map((s) => [s.percentToN2, s.n1Weight, s.n2Weight, s.heldMs, s.submitToInsyncMs, s.polls]), [
-      [10, 90, 10, 30_000, 3_000, 3],
-      [50, 50, 50, 30_000, 3_000, 3],
-      [100, 0, 100, 0, 3_000, 3],
+    const result = await shiftWeights(probe, zoneId, spec, [10, 50, 100], {
+      pollMs: 1_000,
+      timeoutMs: 10_000,
+      holdMs: 30_000,
+      clock,
+      onStep: (s) => seen.push(s),
+    });
+    assert.deepEqual(weightsAtStep, [
+      [90, 10],
+      [50, 50],
+      [0, 100],
     ]);
+    assert.deepEqual(
+      result.steps.map((s) => [s.percentToN2, s.n1Weight, s.n2Weight, s.heldMs, s.submitToInsyncMs, s.polls]),
+      [
+        [10, 90, 10, 30_000, 3_000, 3],
+        [50, 50, 50, 30_000, 3_000, 3],
+        [100, 0, 100, 0, 3_000, 3],
+      ],
+    );
     assert.deepEqual(seen, result.steps);
     assert.equal(result.totalMs, 3 * 3_000 + 2 * 30_000);
     assert.equal(Date.parse(result.finishedAt) - Date.parse(result.startedAt), result.totalMs);
     assert.equal(await dns.getRecord(zoneId, spec.name, 'A'), undefined, 'the simple record made way for the weighted sets');
-    assert.deepEqual(result.before.entries.map((e) => e.record), [app([N1], 5), undefined, undefined]);
+    assert.deepEqual(
+      result.before.entries.map((e) => e.record),
+      [app([N1], 5), undefined, undefined],
+    );
 
     const restored = await restoreRecords(dns, zoneId, result.before, { timeoutMs: 10_000, clock });
-    assert.deepEqual(restored.deleted.map((r) => r.setIdentifier), ['n1', 'n2']);
+    assert.deepEqual(
+      restored.deleted.map((r) => r.setIdentifier),
+      ['n1', 'n2'],
+    );
     assert.deepEqual(dns.listRecords(zoneId), [app([N1], 5)]);
   });
 
-  it('shiftWeights refuses steps that are not percentages', async function () {
+  it('shiftWeights refuses steps that are not percentages', async () => {
     const { dns, zoneId, clock } = setup();
-    const spec = { name: `app.${ZONE}`, type: 'A' as const, ttl: 5, n1: { setIdentifier: 'n1', values: [N1] }, n2: { setIdentifier: 'n2', values: [N2] } };
+    const spec = {
+      name: `app.${ZONE}`,
+      type: 'A' as const,
+      ttl: 5,
+      n1: { setIdentifier: 'n1', values: [N1] },
+      n2: { setIdentifier: 'n2', values: [N2] },
+    };
     for (const steps of [[], [10, 150], [12.5]]) {
       await assert.rejects(shiftWeights(dns, zoneId, spec, steps, { timeoutMs: 1_000, clock }), RangeError);
     }
-    assert.deepEqual(weightedRecordRefs(spec).map((r) => r.setIdentifier), [undefined, 'n1', 'n2']);
+    assert.deepEqual(
+      weightedRecordRefs(spec).map((r) => r.setIdentifier),
+      [undefined, 'n1', 'n2'],
+    );
   });
 });

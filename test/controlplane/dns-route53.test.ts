@@ -50,9 +50,14 @@ describe('controlplane/dns: Route53DnsProvider against the Route 53 endpoint (mo
   const name = (label: string): string => `${label}.${zoneName}`;
   const simple = (label: string, values: string[], ttl: number): DnsValueRecord => ({ name: name(label), type: 'A', ttl, values });
 
-  before(async function () {
+  before(async () => {
     const r53 = requireService('route53');
-    options = { endpoint: r53.endpoint, region: r53.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 2 };
+    options = {
+      endpoint: r53.endpoint,
+      region: r53.region,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      maxAttempts: 2,
+    };
     admin = new Route53Client(options);
     dns = new Route53DnsProvider(options);
     const created = await admin.send(new CreateHostedZoneCommand({ Name: zoneName, CallerReference: `northwest-dns-${zoneName}` }));
@@ -60,12 +65,17 @@ describe('controlplane/dns: Route53DnsProvider against the Route 53 endpoint (mo
     assert.ok(zoneId, 'hosted zone id');
   });
 
-  after(async function () {
+  after(async () => {
     if (zoneId) {
       const listed = await admin.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId }));
       for (const set of listed.ResourceRecordSets ?? []) {
         if (set.Type === 'NS' || set.Type === 'SOA') continue;
-        await admin.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: [{ Action: 'DELETE', ResourceRecordSet: set }] } }));
+        await admin.send(
+          new ChangeResourceRecordSetsCommand({
+            HostedZoneId: zoneId,
+            ChangeBatch: { Changes: [{ Action: 'DELETE', ResourceRecordSet: set }] },
+          }),
+        );
       }
       await admin.send(new DeleteHostedZoneCommand({ Id: zoneId }));
     }
@@ -73,7 +83,7 @@ describe('controlplane/dns: Route53DnsProvider against the Route 53 endpoint (mo
     dns?.close();
   });
 
-  it('submits a batch and reports PENDING or INSYNC, then INSYNC', async function () {
+  it('submits a batch and reports PENDING or INSYNC, then INSYNC', async () => {
     const out = await dns.submit(zoneId, [{ action: 'CREATE', record: simple('status', [N1], 60) }], 'northwest test');
     assert.ok(out.status === 'PENDING' || out.status === 'INSYNC', out.status);
     assert.ok(!Number.isNaN(Date.parse(out.submittedAt)), out.submittedAt);
@@ -86,7 +96,7 @@ describe('controlplane/dns: Route53DnsProvider against the Route 53 endpoint (mo
     assert.equal(await dns.getRecord(zoneId, name('absent'), 'A'), undefined);
   });
 
-  it('lowers the TTL, switches N1 to N2 in one batch, and restores N1', async function () {
+  it('lowers the TTL, switches N1 to N2 in one batch, and restores N1', async () => {
     await dns.submit(zoneId, [{ action: 'CREATE', record: simple('app', [N1], 300) }]);
 
     const lowered = await lowerTtl(dns, zoneId, { name: name('app'), type: 'A' }, 5, WAIT);
@@ -106,9 +116,15 @@ describe('controlplane/dns: Route53DnsProvider against the Route 53 endpoint (mo
     assert.deepEqual(await dns.getRecord(zoneId, name('app'), 'A'), simple('app', [N1], 5));
   });
 
-  it('shifts weighted records 10 -> 50 -> 100 and restores the simple record', async function () {
+  it('shifts weighted records 10 -> 50 -> 100 and restores the simple record', async () => {
     await dns.submit(zoneId, [{ action: 'CREATE', record: simple('w', [N1], 5) }]);
-    const spec = { name: name('w'), type: 'A' as const, ttl: 5, n1: { setIdentifier: 'w-n1', values: [N1] }, n2: { setIdentifier: 'w-n2', values: [N2] } };
+    const spec = {
+      name: name('w'),
+      type: 'A' as const,
+      ttl: 5,
+      n1: { setIdentifier: 'w-n1', values: [N1] },
+      n2: { setIdentifier: 'w-n2', values: [N2] },
+    };
     // Read both weighted sets back from the server right after each step's batch.
     const weights: [number | undefined, number | undefined][] = [];
     const probe: DnsProvider = {
@@ -123,9 +139,23 @@ describe('controlplane/dns: Route53DnsProvider against the Route 53 endpoint (mo
       },
     };
     const result = await shiftWeights(probe, zoneId, spec, [10, 50, 100], { ...WAIT, holdMs: 10 });
-    assert.deepEqual(weights, [[90, 10], [50, 50], [0, 100]]);
-    assert.deepEqual(result.steps.map((s) => [s.percentToN2, s.n1Weight, s.n2Weight]), [[10, 90, 10], [50, 50, 50], [100, 0, 100]]);
-    assert.deepEqual(result.steps.map((s) => s.heldMs), [10, 10, 0]);
+    assert.deepEqual(weights, [
+      [90, 10],
+      [50, 50],
+      [0, 100],
+    ]);
+    assert.deepEqual(
+      result.steps.map((s) => [s.percentToN2, s.n1Weight, s.n2Weight]),
+      [
+        [10, 90, 10],
+        [50, 50, 50],
+        [100, 0, 100],
+      ],
+    );
+    assert.deepEqual(
+      result.steps.map((s) => s.heldMs),
+      [10, 10, 0],
+    );
     assert.equal(await dns.getRecord(zoneId, name('w'), 'A'), undefined);
     const n1 = await dns.getRecord(zoneId, name('w'), 'A', 'w-n1');
     const n2 = await dns.getRecord(zoneId, name('w'), 'A', 'w-n2');
@@ -133,28 +163,38 @@ describe('controlplane/dns: Route53DnsProvider against the Route 53 endpoint (mo
     assert.deepEqual(n2, { ...simple('w', [N2], 5), setIdentifier: 'w-n2', weight: 100 });
 
     const restored = await restoreRecords(dns, zoneId, result.before, WAIT);
-    assert.deepEqual(restored.deleted.map((r) => r.setIdentifier), ['w-n1', 'w-n2']);
+    assert.deepEqual(
+      restored.deleted.map((r) => r.setIdentifier),
+      ['w-n1', 'w-n2'],
+    );
     assert.deepEqual(await dns.getRecord(zoneId, name('w'), 'A'), simple('w', [N1], 5));
     assert.equal(await dns.getRecord(zoneId, name('w'), 'A', 'w-n1'), undefined);
     assert.equal(await dns.getRecord(zoneId, name('w'), 'A', 'w-n2'), undefined);
   });
 
-  it('upserts an alias record to another record in the zone', async function () {
+  it('upserts an alias record to another record in the zone', async () => {
     await dns.submit(zoneId, [{ action: 'CREATE', record: simple('target', [N2], 60) }]);
     const bareZoneId = zoneId.replace(/^\/hostedzone\//, '');
-    const alias: DnsRecord = { name: name('www'), type: 'A', alias: { hostedZoneId: bareZoneId, dnsName: name('target'), evaluateTargetHealth: false } };
+    const alias: DnsRecord = {
+      name: name('www'),
+      type: 'A',
+      alias: { hostedZoneId: bareZoneId, dnsName: name('target'), evaluateTargetHealth: false },
+    };
     await switchRecords(dns, zoneId, [{ action: 'UPSERT', record: alias }], WAIT);
     assert.deepEqual(await dns.getRecord(zoneId, name('www'), 'A'), alias);
   });
 
-  it('maps an unknown zone to NW_CP_DNS_ZONE_NOT_FOUND', async function () {
+  it('maps an unknown zone to NW_CP_DNS_ZONE_NOT_FOUND', async () => {
     await rejectsWith(dns.getRecord('ZNOSUCHZONE0000', name('app'), 'A'), 'NW_CP_DNS_ZONE_NOT_FOUND');
-    const err = await rejectsWith(dns.submit('ZNOSUCHZONE0000', [{ action: 'UPSERT', record: simple('app', [N1], 60) }]), 'NW_CP_DNS_ZONE_NOT_FOUND');
+    const err = await rejectsWith(
+      dns.submit('ZNOSUCHZONE0000', [{ action: 'UPSERT', record: simple('app', [N1], 60) }]),
+      'NW_CP_DNS_ZONE_NOT_FOUND',
+    );
     assert.equal(err.status, 404);
     assert.equal(err.details?.awsCode, 'NoSuchHostedZone');
   });
 
-  it('maps an invalid batch to NW_CP_DNS_INVALID_CHANGE and applies none of it', async function () {
+  it('maps an invalid batch to NW_CP_DNS_INVALID_CHANGE and applies none of it', async () => {
     await dns.submit(zoneId, [{ action: 'CREATE', record: simple('keep', [N1], 60) }]);
     const batch = [
       { action: 'UPSERT' as const, record: simple('keep', [N2], 60) },
@@ -164,10 +204,13 @@ describe('controlplane/dns: Route53DnsProvider against the Route 53 endpoint (mo
     assert.equal(err.status, 400);
     assert.deepEqual(await dns.getRecord(zoneId, name('keep'), 'A'), simple('keep', [N1], 60));
     await rejectsWith(dns.submit(zoneId, [{ action: 'CREATE', record: simple('keep', [N1], 60) }]), 'NW_CP_DNS_INVALID_CHANGE');
-    await rejectsWith(dns.submit(zoneId, [{ action: 'UPSERT', record: { name: 'app.elsewhere.test.', type: 'A', ttl: 60, values: [N1] } }]), 'NW_CP_DNS_INVALID_CHANGE');
+    await rejectsWith(
+      dns.submit(zoneId, [{ action: 'UPSERT', record: { name: 'app.elsewhere.test.', type: 'A', ttl: 60, values: [N1] } }]),
+      'NW_CP_DNS_INVALID_CHANGE',
+    );
   });
 
-  it('maps an unreachable endpoint to NW_CP_DNS_ERROR', async function () {
+  it('maps an unreachable endpoint to NW_CP_DNS_ERROR', async () => {
     const down = new Route53DnsProvider({ ...options, endpoint: `http://127.0.0.1:${await closedPort()}`, maxAttempts: 1 });
     try {
       const err = await rejectsWith(down.getChangeStatus('/change/C0000000000000'), 'NW_CP_DNS_ERROR');

@@ -23,7 +23,10 @@ describe('control-plane error catalogue', () => {
       assert.match(row, new RegExp(`\\| ${spec.status} \\|`), `${code} documents status ${spec.status}`);
     }
     const documented = [...section.matchAll(/^\| `(NW_CP_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
-    assert.deepEqual(documented.filter((c) => !(c! in CONTROL_ERRORS)), []);
+    assert.deepEqual(
+      documented.filter((c) => !(c! in CONTROL_ERRORS)),
+      [],
+    );
   });
 
   it('ControlError carries code, status and details', () => {

@@ -24,7 +24,10 @@ describe('fleet flip (embedded coordinator)', function () {
   });
 
   it('every gateway applies and acks the new epoch before the barrier passes', async () => {
-    const targets = await writeAppStates(cp, { shop: { mode: 'mirror', primary: 'n1', readFrom: 'n1', shadowCompare: false }, cart: { mode: 'proxy', mirrorWritesToN1: false } });
+    const targets = await writeAppStates(cp, {
+      shop: { mode: 'mirror', primary: 'n1', readFrom: 'n1', shadowCompare: false },
+      cart: { mode: 'proxy', mirrorWritesToN1: false },
+    });
     const report = await waitForFleet(cp, targets, { timeoutMs: 10_000 });
     assert.equal(report.ok, true, JSON.stringify(report.missing));
     assert.equal(report.members.length, 16);
@@ -49,7 +52,10 @@ describe('fleet flip (embedded coordinator)', function () {
     assert.equal(JSON.parse(store.read(layout.state('shop'))!.data.toString('utf8')).mode, 'proxy');
     // A guard that fails still fails (a deposed leader writes nothing), hint or not.
     await cp.mkdirp('/guard');
-    await assert.rejects(writeAppStates(cp, { shop: { mode: 'serve' } }, [{ op: 'check', path: '/guard', version: 7 }], new Map([['shop', third[0]!.epoch]])), { code: 'NW_CP_BAD_VERSION' });
+    await assert.rejects(
+      writeAppStates(cp, { shop: { mode: 'serve' } }, [{ op: 'check', path: '/guard', version: 7 }], new Map([['shop', third[0]!.epoch]])),
+      { code: 'NW_CP_BAD_VERSION' },
+    );
     assert.equal(JSON.parse(store.read(layout.state('shop'))!.data.toString('utf8')).mode, 'proxy');
   });
 

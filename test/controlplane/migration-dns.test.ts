@@ -26,7 +26,13 @@ describe('migration DNS phase (embedded coordinator, in-memory DNS)', function (
     dns = new MemoryDnsProvider({ propagationMs: 50 });
     zoneId = dns.createZone('example.test');
     await dns.submit(zoneId, [{ action: 'CREATE', record: { name: 'shop.example.test', type: 'A', ttl: 300, values: ['127.0.0.11'] } }]);
-    cp = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp', logger: createLogger('silent'), dns: dnsSteps(dns), syncHooks: hooks });
+    cp = new ControlPlane({
+      coordinator: new EmbeddedCoordinator(store),
+      id: 'cp',
+      logger: createLogger('silent'),
+      dns: dnsSteps(dns),
+      syncHooks: hooks,
+    });
     await cp.start();
   });
   afterEach(async () => {
@@ -38,7 +44,13 @@ describe('migration DNS phase (embedded coordinator, in-memory DNS)', function (
     parsePlan({
       apps: ['shop'],
       sync: { hooks: ['gate'] },
-      dns: { zoneId, lowerTtlTo: 5, records: [{ name: 'shop.example.test', type: 'A', ttl: 60, values: ['127.0.0.12'] }], pollMs: 10, skipTtlWait: true },
+      dns: {
+        zoneId,
+        lowerTtlTo: 5,
+        records: [{ name: 'shop.example.test', type: 'A', ttl: 60, values: ['127.0.0.12'] }],
+        pollMs: 10,
+        skipTtlWait: true,
+      },
     });
 
   it('lowers the TTL in prepare, switches the record as one batch, and logs the timings', async () => {
@@ -51,7 +63,7 @@ describe('migration DNS phase (embedded coordinator, in-memory DNS)', function (
     const log = await cp.waitForMigration(created.id, finished, 20_000);
     assert.equal(log.status, 'done', JSON.stringify(log.error));
     const sync = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync');
-    assert.deepEqual((sync?.data?.hooks as Record<string, { ttlDuringSync: number }>).gate?.ttlDuringSync, 5);
+    assert.deepEqual((sync?.data?.hooks as Record<string, { ttlDuringSync: number }> | undefined)?.gate?.ttlDuringSync, 5);
     const dnsEvent = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns');
     const timings = dnsEvent?.data?.dns as { submitToInsyncMs: number; polls: number; insyncAt: string };
     assert.ok(timings.polls >= 1, 'PENDING was polled until INSYNC');
@@ -117,13 +129,30 @@ describe('migration DNS phase (embedded coordinator, in-memory DNS)', function (
         lowerTtlTo: 5,
         pollMs: 10,
         skipTtlWait: true,
-        weighted: { name: 'shop.example.test', type: 'A', ttl: 30, n1: { setIdentifier: 'n1', values: ['127.0.0.11'] }, n2: { setIdentifier: 'n2', values: ['127.0.0.12'] }, steps: [25, 100], holdMs: 0 },
+        weighted: {
+          name: 'shop.example.test',
+          type: 'A',
+          ttl: 30,
+          n1: { setIdentifier: 'n1', values: ['127.0.0.11'] },
+          n2: { setIdentifier: 'n2', values: ['127.0.0.12'] },
+          steps: [25, 100],
+          holdMs: 0,
+        },
       },
     });
     const done = await cp.waitForMigration((await cp.migrate(weightedPlan)).id, finished, 20_000);
     assert.equal(done.status, 'done', JSON.stringify(done.error));
-    const shift = (done.history.find((e) => e.phase === 'dns' && e.event === 'phase-completed')?.data?.dns as { weighted: { steps: Array<{ percentToN2: number }> } }).weighted;
-    assert.deepEqual(shift.steps.map((s) => s.percentToN2), [25, 100]);
+    const shift = (
+      done.history.find((e) => e.phase === 'dns' && e.event === 'phase-completed')?.data?.dns as
+        | {
+            weighted: { steps: Array<{ percentToN2: number }> };
+          }
+        | undefined
+    )?.weighted;
+    assert.deepEqual(
+      shift?.steps.map((s) => s.percentToN2),
+      [25, 100],
+    );
     const n2 = await dns.getRecord(zoneId, 'shop.example.test', 'A', 'n2');
     assert.equal(n2?.weight, 100);
     assert.equal(await dns.getRecord(zoneId, 'shop.example.test', 'A'), undefined, 'the simple record gave way to the weighted pair');
@@ -147,7 +176,12 @@ describe('migration DNS phase (embedded coordinator, in-memory DNS)', function (
     const aliasPlan = parsePlan({
       apps: ['shop'],
       sync: { hooks: ['gate'] },
-      dns: { zoneId, pollMs: 10, skipTtlWait: true, records: [{ name: 'www.example.test', type: 'A', alias: { hostedZoneId: zoneId, dnsName: 'shop.example.test' } }] },
+      dns: {
+        zoneId,
+        pollMs: 10,
+        skipTtlWait: true,
+        records: [{ name: 'www.example.test', type: 'A', alias: { hostedZoneId: zoneId, dnsName: 'shop.example.test' } }],
+      },
     });
     const log = await cp.waitForMigration((await cp.migrate(aliasPlan)).id, finished, 20_000);
     assert.equal(log.status, 'done', JSON.stringify(log.error));

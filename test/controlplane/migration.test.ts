@@ -23,7 +23,11 @@ function startLoad(fleet: Fleet, app: string): { stop(): Promise<Array<{ d: stri
   const workers = fleet.members.slice(0, 8).map(async (m, w) => {
     for (let i = 0; !stopping; i++) {
       const start = performance.now();
-      const res = await request(`${m.gateway.listeners[0]!.url}/kv/w${w}-${i}`, { method: 'PUT', headers: { host: `${app}.test` }, body: `v${i}` });
+      const res = await request(`${m.gateway.listeners[0]!.url}/kv/w${w}-${i}`, {
+        method: 'PUT',
+        headers: { host: `${app}.test` },
+        body: `v${i}`,
+      });
       await res.body.dump();
       results.push({ d: String(res.headers['x-northwest-deployment']), status: res.statusCode, start, end: performance.now() });
     }
@@ -85,7 +89,10 @@ describe('migration phases (embedded coordinator)', function () {
     assert.ok(n1Writes.length > 0 && n2Writes.length > 0);
     const firstN2Start = Math.min(...n2Writes.map((r) => r.start));
     const lastN1End = Math.max(...n1Writes.map((r) => r.end));
-    assert.ok(lastN1End <= firstN2Start + 1e-9 || n1Writes.every((r) => r.start < firstN2Start), 'no N1-served write started after the first N2-served one');
+    assert.ok(
+      lastN1End <= firstN2Start + 1e-9 || n1Writes.every((r) => r.start < firstN2Start),
+      'no N1-served write started after the first N2-served one',
+    );
     assert.equal(await store.read(layout.lock('shop')), undefined, 'locks released');
   });
 
@@ -97,7 +104,11 @@ describe('migration phases (embedded coordinator)', function () {
     const logSets: string[] = [];
     const recording = new Proxy(inner, {
       get(target, key) {
-        if (key === 'transaction') return (ops: readonly TransactionOp[]) => (transactions.push(ops), target.transaction(ops));
+        if (key === 'transaction')
+          return (ops: readonly TransactionOp[]) => {
+            transactions.push(ops);
+            return target.transaction(ops);
+          };
         if (key === 'set')
           return (path: string, data: Buffer, version?: number) => {
             if (path.startsWith(layout.migrations)) logSets.push(lastEvent(data));
@@ -118,7 +129,9 @@ describe('migration phases (embedded coordinator)', function () {
     const log = await cp.waitForMigration(created.id, finished, 30_000);
     assert.equal(log.status, 'done', JSON.stringify(log.error));
     for (const phase of ['sync', 'fence', 'proxy'] as const) {
-      const withStart = transactions.filter((ops) => ops.some((o) => o.op === 'set' && o.path === layout.migration(created.id) && lastEvent(o.data) === `phase-started ${phase}`));
+      const withStart = transactions.filter((ops) =>
+        ops.some((o) => o.op === 'set' && o.path === layout.migration(created.id) && lastEvent(o.data) === `phase-started ${phase}`),
+      );
       assert.equal(withStart.length, 1, `${phase}: one transaction carries its start`);
       const state = withStart[0]!.find((o) => o.op === 'set' && o.path === layout.state('shop'));
       assert.ok(state && state.op === 'set', `${phase}: the same transaction writes the state`);
@@ -127,7 +140,10 @@ describe('migration phases (embedded coordinator)', function () {
     // prepare and dns do other work first, and redirect writes no state in this plan: their start is written on its own.
     assert.ok(logSets.includes('phase-started prepare'));
     const fence = log.history.findIndex((e) => e.event === 'phase-started' && e.phase === 'fence');
-    assert.ok(fence > 0 && log.history[fence - 1]!.event === 'phase-completed' && log.history[fence - 1]!.phase === 'sync', 'the log reads as before');
+    assert.ok(
+      fence > 0 && log.history[fence - 1]!.event === 'phase-completed' && log.history[fence - 1]!.phase === 'sync',
+      'the log reads as before',
+    );
   });
 
   it('sync hooks switch the data layers; fence keeps the mode, proxy stops the copy, done sends data to N2, rollback goes local', async () => {
@@ -147,7 +163,9 @@ describe('migration phases (embedded coordinator)', function () {
       record();
       return {};
     });
-    const created = await cp.migrate(plan({ apps: ['shop'], sync: { mode: 'none', hooks: ['cache', 'datastore'] }, proxy: { mirrorWritesToN1: false } }));
+    const created = await cp.migrate(
+      plan({ apps: ['shop'], sync: { mode: 'none', hooks: ['cache', 'datastore'] }, proxy: { mirrorWritesToN1: false } }),
+    );
     const log = await cp.waitForMigration(created.id, finished, 30_000);
     assert.equal(log.status, 'done', JSON.stringify({ error: log.error, history: log.history.slice(-4) }));
     assert.deepEqual(seen, [
@@ -173,17 +191,23 @@ describe('migration phases (embedded coordinator)', function () {
     assert.equal(cart.data, undefined);
   });
 
-  it('a hook\'s atFence step runs once every gateway holds writes, and release runs when the migration ends', async () => {
+  it("a hook's atFence step runs once every gateway holds writes, and release runs when the migration ends", async () => {
     const calls: string[] = [];
     hooks.set(
       'follow',
-      Object.assign(async () => (calls.push('sync'), { copied: 1 }), {
-        atFence: async () => {
-          calls.push(`atFence:${fleet.members.map((m) => m.gateway.getState().shop!.mode).every((mode) => mode === 'fence')}`);
-          return { flushed: 2 };
+      Object.assign(
+        async () => {
+          calls.push('sync');
+          return { copied: 1 };
         },
-        release: async (id: string, outcome: string) => void calls.push(`release:${outcome}:${id}`),
-      }),
+        {
+          atFence: async () => {
+            calls.push(`atFence:${fleet.members.map((m) => m.gateway.getState().shop!.mode).every((mode) => mode === 'fence')}`);
+            return { flushed: 2 };
+          },
+          release: async (id: string, outcome: string) => void calls.push(`release:${outcome}:${id}`),
+        },
+      ),
     );
     const created = await cp.migrate(plan({ apps: ['shop'], sync: { hooks: ['follow'] } }));
     const log = await cp.waitForMigration(created.id, finished, 30_000);
@@ -205,7 +229,10 @@ describe('migration phases (embedded coordinator)', function () {
       return true;
     });
     assert.equal(store.read(layout.lock('cart')), undefined, 'the failed migration locked nothing');
-    assert.deepEqual((await cp.status()).migrations.map((m) => m.id), [first.id]);
+    assert.deepEqual(
+      (await cp.status()).migrations.map((m) => m.id),
+      [first.id],
+    );
     await cp.waitForMigration(first.id, (l) => l.phase === 'sync', 10_000);
     await new Promise((r) => setTimeout(r, 50));
     release();
@@ -246,13 +273,19 @@ describe('migration phases (embedded coordinator)', function () {
     await cp.pause(created.id);
     const paused = await cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 10_000);
     assert.equal(paused.status, 'paused');
-    assert.ok(paused.history.some((e) => e.event === 'phase-completed' && e.phase === 'proxy'), 'paused after proxy: N2 has taken writes');
+    assert.ok(
+      paused.history.some((e) => e.event === 'phase-completed' && e.phase === 'proxy'),
+      'paused after proxy: N2 has taken writes',
+    );
     await new Promise((r) => setTimeout(r, 200));
     await cp.abort(created.id);
     const log = await cp.waitForMigration(created.id, finished, 20_000);
     const results = await load.stop();
     assert.equal(log.status, 'rolled-back');
-    assert.ok(log.history.some((e) => e.event === 'rollback-step' && e.detail === 'fence'), 'fenced before returning to N1');
+    assert.ok(
+      log.history.some((e) => e.event === 'rollback-step' && e.detail === 'fence'),
+      'fenced before returning to N1',
+    );
     assert.equal(results.filter((r) => r.status !== 200).length, 0);
     for (const [key, value] of fleet.n2.store) assert.equal(fleet.n1.store.get(key), value, `N2 write ${key} is on N1`);
   });
@@ -279,7 +312,11 @@ describe('migration phases (embedded coordinator)', function () {
     await cp2.stop();
     assert.equal(log.status, 'done');
     assert.ok(log.history.some((e) => e.event === 'leader' && e.detail === 'run by cp-2'));
-    assert.equal(log.history.filter((e) => e.event === 'phase-started' && e.phase === 'sync').length, 2, 'sync ran again under the new leader');
+    assert.equal(
+      log.history.filter((e) => e.event === 'phase-started' && e.phase === 'sync').length,
+      2,
+      'sync ran again under the new leader',
+    );
     cp = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-3', logger: silent });
     await cp.start();
   });

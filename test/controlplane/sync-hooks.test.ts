@@ -55,10 +55,14 @@ describe('sync hooks from config: metadata copied, followed until the fence (rea
     assert.equal(log.status, 'done', JSON.stringify(log.error));
     const n2 = await meta.open('/n2');
     assert.equal(treeDiff(await readTree(n1, '/config'), await readTree(n2, '/config')), '');
-    const syncData = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync')?.data?.hooks as { metadata: { nodes: number; following: boolean } };
+    const syncData = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync')?.data?.hooks as {
+      metadata: { nodes: number; following: boolean };
+    };
     assert.ok(syncData.metadata.nodes >= 49, `copied ${syncData.metadata.nodes} nodes`);
     assert.equal(syncData.metadata.following, true);
-    const fenceData = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence')?.data?.hooks as { metadata: { followedChanges: number } };
+    const fenceData = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence')?.data?.hooks as {
+      metadata: { followedChanges: number };
+    };
     assert.ok(fenceData.metadata.followedChanges >= 3, `followed ${fenceData.metadata.followedChanges} changes`);
     // The follower was stopped at the fence: a change now stays at N1.
     await n1.mkdirp('/config/after-done');

@@ -42,9 +42,22 @@ function startWriters(urls: () => string[], writers: number): { stop(): Promise<
       const gw = list[(w + i) % list.length]!;
       const start = performance.now();
       try {
-        const res = await request(`${gw}/kv/w${w}-${i}`, { method: 'PUT', headers: { host: 'shop.test' }, body: `v${i}`, headersTimeout: 20_000, bodyTimeout: 20_000 });
+        const res = await request(`${gw}/kv/w${w}-${i}`, {
+          method: 'PUT',
+          headers: { host: 'shop.test' },
+          body: `v${i}`,
+          headersTimeout: 20_000,
+          bodyTimeout: 20_000,
+        });
         await res.body.dump();
-        out.push({ gw, d: String(res.headers['x-northwest-deployment']), status: res.statusCode, code: res.headers['x-northwest-error'] as string | undefined, start, end: performance.now() });
+        out.push({
+          gw,
+          d: String(res.headers['x-northwest-deployment']),
+          status: res.statusCode,
+          code: res.headers['x-northwest-error'] as string | undefined,
+          start,
+          end: performance.now(),
+        });
       } catch (err) {
         out.push({ gw, d: 'error', status: 0, code: (err as { code?: string }).code, start, end: performance.now() });
       }
@@ -77,17 +90,25 @@ describe('fleet on a real ZooKeeper ensemble', function () {
   let procs: GatewayProcess[];
   let cp: ControlPlane;
   let hooks: Map<string, SyncHook>;
-  const coordinator = (sessionTimeoutMs = SESSION_MS) => new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
+  const coordinator = (sessionTimeoutMs = SESSION_MS) =>
+    new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
 
   const processConfig = (i: number): Record<string, unknown> => ({
     name: `gw-proc-${i}`,
     listeners: [{ host: '127.0.0.1', port: 0 }],
     log: { level: 'warn' },
     fleet: { coordinator: { kind: 'zookeeper', connectString: zk.connectString, chroot, sessionTimeoutMs: SESSION_MS }, leaseMs: LEASE_MS },
-    apps: { shop: { hosts: ['shop.test'], n1: { servers: [{ url: fleet.n1.url }] }, n2: { servers: [{ url: fleet.n2.url }], publicOrigin: 'https://shop-n2.example.com' } } },
+    apps: {
+      shop: {
+        hosts: ['shop.test'],
+        n1: { servers: [{ url: fleet.n1.url }] },
+        n2: { servers: [{ url: fleet.n2.url }], publicOrigin: 'https://shop-n2.example.com' },
+      },
+    },
   });
 
-  const plan = (p: Partial<MigrationPlanInput> = {}) => parsePlan({ apps: ['shop'], barrierTimeoutMs: 20_000, redirect: { enabled: true }, ...p });
+  const plan = (p: Partial<MigrationPlanInput> = {}) =>
+    parsePlan({ apps: ['shop'], barrierTimeoutMs: 20_000, redirect: { enabled: true }, ...p });
 
   before(async () => {
     await restoreEnsemble();
@@ -118,7 +139,10 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     await restoreEnsemble();
   });
 
-  const urls = (): string[] => [...fleet.members.map((m) => m.gateway.listeners[0]!.url), ...procs.filter((p) => p.child.exitCode === null).map((p) => p.url)];
+  const urls = (): string[] => [
+    ...fleet.members.map((m) => m.gateway.listeners[0]!.url),
+    ...procs.filter((p) => p.child.exitCode === null).map((p) => p.url),
+  ];
 
   it('16 in-process and 3 process gateways flip through every phase under load, DNS on Route 53 (moto); no write goes back to N1', async () => {
     // Route 53: a zone with N1's record; the control plane switches it to N2 in the dns phase.
@@ -130,16 +154,39 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     const zoneId = zone.HostedZone!.Id!;
     const record = `shop.${zoneName}`;
     await admin.send(
-      new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: [{ Action: 'CREATE', ResourceRecordSet: { Name: record, Type: 'A', TTL: 300, ResourceRecords: [{ Value: '192.0.2.1' }] } }] } }),
+      new ChangeResourceRecordSetsCommand({
+        HostedZoneId: zoneId,
+        ChangeBatch: {
+          Changes: [
+            { Action: 'CREATE', ResourceRecordSet: { Name: record, Type: 'A', TTL: 300, ResourceRecords: [{ Value: '192.0.2.1' }] } },
+          ],
+        },
+      }),
     );
     const provider = new Route53DnsProvider(awsOptions);
     await cp.stop();
-    cp = new ControlPlane({ coordinator: coordinator(10_000), id: 'cp-zk-dns', logger: createLogger('silent'), syncHooks: hooks, dns: dnsSteps(provider) });
+    cp = new ControlPlane({
+      coordinator: coordinator(10_000),
+      id: 'cp-zk-dns',
+      logger: createLogger('silent'),
+      syncHooks: hooks,
+      dns: dnsSteps(provider),
+    });
     await cp.start();
 
     const load = startWriters(urls, 12);
     await new Promise((r) => setTimeout(r, 500));
-    const created = await cp.migrate(plan({ dns: { zoneId, lowerTtlTo: 5, skipTtlWait: true, pollMs: 200, records: [{ name: record, type: 'A', ttl: 60, values: ['198.51.100.2'] }] } }));
+    const created = await cp.migrate(
+      plan({
+        dns: {
+          zoneId,
+          lowerTtlTo: 5,
+          skipTtlWait: true,
+          pollMs: 200,
+          records: [{ name: record, type: 'A', ttl: 60, values: ['198.51.100.2'] }],
+        },
+      }),
+    );
     const log = await cp.waitForMigration(created.id, finished, 120_000);
     const after = await provider.getRecord(zoneId, record, 'A');
     admin.destroy();
@@ -176,7 +223,11 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     const outcomes = await load.stop();
     assert.ok(killed, 'the ZooKeeper leader was killed');
     assert.equal(log.status, 'done', JSON.stringify(log.error));
-    assert.equal(outcomes.filter((o) => o.status !== 200 && o.code !== 'NW_GW_LEASE_EXPIRED').length, 0, 'only lease refusals (retryable 503) may appear');
+    assert.equal(
+      outcomes.filter((o) => o.status !== 200 && o.code !== 'NW_GW_LEASE_EXPIRED').length,
+      0,
+      'only lease refusals (retryable 503) may appear',
+    );
     assertNoN1AfterN2(outcomes);
     await restoreEnsemble();
   });
@@ -203,14 +254,29 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     hooks.set('pause-gateway', async () => {
       // In sync the app is mirrored: a write reaching N1 after the cut-over would be stale.
       victim.signal('SIGSTOP');
-      pending = request(`${victim.url}/kv/stale`, { method: 'PUT', headers: { host: 'shop.test' }, body: 'stale', headersTimeout: 120_000, bodyTimeout: 120_000 }).then(async (res) => {
+      pending = request(`${victim.url}/kv/stale`, {
+        method: 'PUT',
+        headers: { host: 'shop.test' },
+        body: 'stale',
+        headersTimeout: 120_000,
+        bodyTimeout: 120_000,
+      }).then(async (res) => {
         await res.body.dump();
-        return { status: res.statusCode, d: String(res.headers['x-northwest-deployment']), code: res.headers['x-northwest-error'] as string | undefined, epoch: res.headers['x-northwest-epoch'] as string | undefined };
+        return {
+          status: res.statusCode,
+          d: String(res.headers['x-northwest-deployment']),
+          code: res.headers['x-northwest-error'] as string | undefined,
+          epoch: res.headers['x-northwest-epoch'] as string | undefined,
+        };
       });
       return {};
     });
     const created = await cp.migrate(plan({ sync: { hooks: ['pause-gateway'] } }));
-    const log = await cp.waitForMigration(created.id, (l) => finished(l) || (l.phase === 'proxy' && l.phaseStatus === 'completed'), 120_000);
+    const log = await cp.waitForMigration(
+      created.id,
+      (l) => finished(l) || (l.phase === 'proxy' && l.phaseStatus === 'completed'),
+      120_000,
+    );
     assert.notEqual(log.status, 'rolled-back', JSON.stringify(log.error));
     const n1Before = fleet.n1.seen.filter((s) => s.path === '/kv/stale').length;
     victim.signal('SIGCONT');
@@ -244,10 +310,15 @@ describe('fleet on a real ZooKeeper ensemble', function () {
       cps.push(await spawnControlPlane(cpConfig('cp-a'), token));
       cps.push(await spawnControlPlane(cpConfig('cp-b'), token));
       const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-      const status = async (url: string): Promise<{ leader?: string }> => (await (await request(`${url}/status`, { headers: auth })).body.json()) as { leader?: string };
+      const status = async (url: string): Promise<{ leader?: string }> =>
+        (await (await request(`${url}/status`, { headers: auth })).body.json()) as { leader?: string };
       const leaderId = (await status(cps[0]!.adminUrl)).leader;
       assert.equal(leaderId, 'cp-a', 'the first to join leads');
-      const res = await request(`${cps[1]!.adminUrl}/migrations`, { method: 'POST', headers: auth, body: JSON.stringify({ apps: ['shop'], barrierTimeoutMs: 20_000, prepare: { n2HealthUrls: [healthUrl] } }) });
+      const res = await request(`${cps[1]!.adminUrl}/migrations`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ apps: ['shop'], barrierTimeoutMs: 20_000, prepare: { n2HealthUrls: [healthUrl] } }),
+      });
       const created = (await res.body.json()) as MigrationLog;
       assert.equal(res.statusCode, 201, JSON.stringify(created));
       while (healthCalls === 0) await new Promise((r) => setTimeout(r, 20));

@@ -79,7 +79,7 @@ describe('sync: cache warm-up (N1 → N2)', function () {
 
     let checkedTtl = 0;
     for (const key of keys) {
-      if (/:str:\d+$/.test(key) && Number(key.split(":").pop()) < 20) continue;
+      if (/:str:\d+$/.test(key) && Number(key.split(':').pop()) < 20) continue;
       if (key.endsWith('hash:999')) continue;
       assert.deepEqual(await snapshot(r.rawN2, key), await snapshot(r.rawN1, key), key);
       const [t1, t2] = [await r.rawN1.pttl(key), await r.rawN2.pttl(key)];
@@ -99,7 +99,13 @@ describe('sync: cache warm-up (N1 → N2)', function () {
   });
 
   it('copies to a different prefix at N2', async () => {
-    const figures = await warmUpCache({ source: r.rawN1, target: r.rawN2, sourceKeyPrefix: prefix, targetKeyPrefix: `${r.prefix}moved:`, match: 'set:1' });
+    const figures = await warmUpCache({
+      source: r.rawN1,
+      target: r.rawN2,
+      sourceKeyPrefix: prefix,
+      targetKeyPrefix: `${r.prefix}moved:`,
+      match: 'set:1',
+    });
     assert.equal(figures.restored, 111); // set:1, set:10..19, set:100..199
     assert.deepEqual((await r.rawN2.smembers(`${r.prefix}moved:set:17`)).sort(), ['common', 'm17', 'n17']);
   });

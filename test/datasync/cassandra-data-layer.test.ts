@@ -66,7 +66,11 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     const [b1, b2] = [await rowAt(cl.n1, 'b'), await rowAt(cl.n2, 'b')];
     assert.deepEqual(b1, { v: 'both', wt: cow.timestamp });
     assert.deepEqual(b2, b1, 'same value and writetime on both sides');
-    assert.equal((await dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['a'])).first()?.get('v'), 'local', 'copy-on-write reads the local cluster');
+    assert.equal(
+      (await dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['a'])).first()?.get('v'),
+      'local',
+      'copy-on-write reads the local cluster',
+    );
 
     const del = await dl.write(`DELETE FROM ${kv} WHERE k = ?`, ['b']);
     assert.ok(del.timestamp > cow.timestamp);
@@ -194,7 +198,9 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     assert.equal(dl.mode, 'copy-on-write', 'an older epoch does not switch back');
     await dl.close();
     await rejectsWith(dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['closed', 'v']), 'NW_SYNC_DATALAYER_CLOSED');
-    await assert.rejects(dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['closed']), (e: unknown) => isSyncError(e, 'NW_SYNC_DATALAYER_CLOSED'));
+    await assert.rejects(dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['closed']), (e: unknown) =>
+      isSyncError(e, 'NW_SYNC_DATALAYER_CLOSED'),
+    );
   });
 
   it('a write guard that refuses stops writes, batches and transactions before any cluster is touched', async () => {
@@ -227,11 +233,25 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     assert.equal(ok.local.port, 9042);
     assert.ok(Object.isFrozen(ok));
     assert.throws(
-      () => parseDatastoreConfig({ local: { contactPoints: [], localDataCenter: 'dc' }, keyspace: 'shop', n2: { contactPoints: ['x'] } }, 'app.yaml'),
-      (e: unknown) => isSyncError(e, 'NW_SYNC_CONFIG_INVALID') && /app\.yaml/.test((e as Error).message) && /local\.contactPoints/.test((e as Error).message) && /n2\.localDataCenter/.test((e as Error).message),
+      () =>
+        parseDatastoreConfig(
+          { local: { contactPoints: [], localDataCenter: 'dc' }, keyspace: 'shop', n2: { contactPoints: ['x'] } },
+          'app.yaml',
+        ),
+      (e: unknown) =>
+        isSyncError(e, 'NW_SYNC_CONFIG_INVALID') &&
+        /app\.yaml/.test((e as Error).message) &&
+        /local\.contactPoints/.test((e as Error).message) &&
+        /n2\.localDataCenter/.test((e as Error).message),
     );
-    assert.throws(() => parseDatastoreConfig({ local: { contactPoints: ['a'], localDataCenter: 'dc' }, keyspace: 'bad-name' }), (e: unknown) => /keyspace/.test((e as Error).message));
-    assert.throws(() => parseDatastoreConfig({ local: { contactPoints: ['a'], localDataCenter: 'dc' }, keyspace: 'ks', retries: 3 }), (e: unknown) => isSyncError(e, 'NW_SYNC_CONFIG_INVALID') && /retries/.test((e as Error).message));
+    assert.throws(
+      () => parseDatastoreConfig({ local: { contactPoints: ['a'], localDataCenter: 'dc' }, keyspace: 'bad-name' }),
+      (e: unknown) => /keyspace/.test((e as Error).message),
+    );
+    assert.throws(
+      () => parseDatastoreConfig({ local: { contactPoints: ['a'], localDataCenter: 'dc' }, keyspace: 'ks', retries: 3 }),
+      (e: unknown) => isSyncError(e, 'NW_SYNC_CONFIG_INVALID') && /retries/.test((e as Error).message),
+    );
   });
 
   describe('entity-group transactions (ZooKeeper locks)', () => {
@@ -239,7 +259,13 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     const chroot = `/nw-dl-${randomBytes(4).toString('hex')}`;
     const sessions: ZooKeeperCoordinator[] = [];
     const session = async (): Promise<ZooKeeperCoordinator> => {
-      const c = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs: 10_000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
+      const c = new ZooKeeperCoordinator({
+        connectString: zk.connectString,
+        chroot,
+        sessionTimeoutMs: 10_000,
+        connectTimeoutMs: 15_000,
+        opTimeoutMs: 15_000,
+      });
       await c.connect();
       sessions.push(c);
       return c;
@@ -247,7 +273,13 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
 
     after(async () => {
       await Promise.allSettled(sessions.map((s) => s.close()));
-      const root = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/', sessionTimeoutMs: 10_000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
+      const root = new ZooKeeperCoordinator({
+        connectString: zk.connectString,
+        chroot: '/',
+        sessionTimeoutMs: 10_000,
+        connectTimeoutMs: 15_000,
+        opTimeoutMs: 15_000,
+      });
       await root.connect();
       await removeTree(root, chroot);
       await root.close();
@@ -302,7 +334,10 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
       const b = layer({ locks: { coordinator: await session(), app: 'shop', timeoutMs: 300 } });
       const txA = a.transaction('order:9', [{ query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['order:9', 'A'] }]);
       await new Promise((r) => setTimeout(r, 200));
-      await rejectsWith(b.transaction('order:9', [{ query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['order:9', 'B'] }]), 'NW_SYNC_LOCK_TIMEOUT');
+      await rejectsWith(
+        b.transaction('order:9', [{ query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['order:9', 'B'] }]),
+        'NW_SYNC_LOCK_TIMEOUT',
+      );
       const waiting = await c.children(layout.dataLock('shop', encodeURIComponent('order:9')));
       assert.equal(waiting?.length, 1, "only A's lock node remains");
       holdA.open();

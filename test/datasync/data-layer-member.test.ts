@@ -39,8 +39,18 @@ describe('DataLayerMember', function () {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   });
 
-  async function startMember(c: Coordinator, id: string, targets: readonly DataModeTarget[], apps: readonly string[] = ['shop']): Promise<DataLayerMember> {
-    const m = new DataLayerMember({ coordinator: c, memberId: id, apps: Object.fromEntries(apps.map((a) => [a, targets])), reconcileMs: 200 });
+  async function startMember(
+    c: Coordinator,
+    id: string,
+    targets: readonly DataModeTarget[],
+    apps: readonly string[] = ['shop'],
+  ): Promise<DataLayerMember> {
+    const m = new DataLayerMember({
+      coordinator: c,
+      memberId: id,
+      apps: Object.fromEntries(apps.map((a) => [a, targets])),
+      reconcileMs: 200,
+    });
     await m.start();
     cleanups.push(() => m.stop());
     return m;
@@ -143,7 +153,13 @@ describe('DataLayerMember', function () {
 
     it('lease fencing: writeGuard refuses writes for a mid-migration app once the lease lapsed, until the member re-reads the state', async () => {
       await writeAppStates(cp, { shop: { mode: 'serve', migration: { id: 'm1', phase: 'sync' }, data: COW }, cart: serve() });
-      const m = new DataLayerMember({ coordinator: await session(), memberId: 'app-1', apps: { shop: [], cart: [] }, leaseMs: 1000, reconcileMs: 60_000 });
+      const m = new DataLayerMember({
+        coordinator: await session(),
+        memberId: 'app-1',
+        apps: { shop: [], cart: [] },
+        leaseMs: 1000,
+        reconcileMs: 60_000,
+      });
       await m.start();
       cleanups.push(() => m.stop());
       const shop = m.writeGuard('shop');
@@ -231,7 +247,12 @@ describe('DataLayerMember', function () {
       cleanups.push(() => dlCoordinator.close());
       await startMember(dlCoordinator, 'app-server-1', [layer]);
       const hooks = new Map<string, SyncHook>();
-      const cp = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-1', logger: createLogger('silent'), syncHooks: hooks });
+      const cp = new ControlPlane({
+        coordinator: new EmbeddedCoordinator(store),
+        id: 'cp-1',
+        logger: createLogger('silent'),
+        syncHooks: hooks,
+      });
       await cp.start();
       cleanups.push(() => cp.stop());
       const seen: string[] = [];
@@ -241,7 +262,10 @@ describe('DataLayerMember', function () {
         const write = layer.write(`INSERT INTO ${cl.keyspace}.kv (k, v) VALUES (?, ?)`, ['mig', 'in flight']);
         await settle();
         let switched = false;
-        const p = ctx.setDataMode({ datastore: 'copy-on-write' }).then((r) => ((switched = true), r));
+        const p = ctx.setDataMode({ datastore: 'copy-on-write' }).then((r) => {
+          switched = true;
+          return r;
+        });
         await new Promise((r) => setTimeout(r, 300));
         seen.push(`switched before drain: ${switched}, layer mode: ${layer.mode}`);
         held.open();
@@ -250,7 +274,14 @@ describe('DataLayerMember', function () {
         seen.push(`switched after drain: ${switched}`);
         return {};
       });
-      const created = await cp.migrate(parsePlan({ apps: ['shop'], barrierTimeoutMs: 10_000, sync: { mode: 'none', hooks: ['datastore'] }, proxy: { mirrorWritesToN1: false } }));
+      const created = await cp.migrate(
+        parsePlan({
+          apps: ['shop'],
+          barrierTimeoutMs: 10_000,
+          sync: { mode: 'none', hooks: ['datastore'] },
+          proxy: { mirrorWritesToN1: false },
+        }),
+      );
       const log = await cp.waitForMigration(created.id, (l) => l.status !== 'running', 30_000);
       assert.equal(log.status, 'done', JSON.stringify(log.error));
       assert.deepEqual(seen, ['switched before drain: false, layer mode: copy-on-write', 'switched after drain: true']);
@@ -264,13 +295,25 @@ describe('DataLayerMember', function () {
     const zk = requireService('zookeeper');
     const chroot = `/nw-dlm-${randomBytes(4).toString('hex')}`;
     const session = async (): Promise<ZooKeeperCoordinator> => {
-      const c = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs: 10_000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
+      const c = new ZooKeeperCoordinator({
+        connectString: zk.connectString,
+        chroot,
+        sessionTimeoutMs: 10_000,
+        connectTimeoutMs: 15_000,
+        opTimeoutMs: 15_000,
+      });
       await c.connect();
       cleanups.push(() => c.close());
       return c;
     };
     after(async () => {
-      const root = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/', sessionTimeoutMs: 10_000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
+      const root = new ZooKeeperCoordinator({
+        connectString: zk.connectString,
+        chroot: '/',
+        sessionTimeoutMs: 10_000,
+        connectTimeoutMs: 15_000,
+        opTimeoutMs: 15_000,
+      });
       await root.connect();
       await removeTree(root, chroot);
       await root.close();

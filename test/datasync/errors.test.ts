@@ -23,7 +23,10 @@ describe('data-sync error catalogue', () => {
       assert.match(row, new RegExp(`\\| ${spec.status} \\|`), `${code} documents status ${spec.status}`);
     }
     const documented = [...section.matchAll(/^\| `(NW_SYNC_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
-    assert.deepEqual(documented.filter((c) => !(c! in SYNC_ERRORS)), []);
+    assert.deepEqual(
+      documented.filter((c) => !(c! in SYNC_ERRORS)),
+      [],
+    );
   });
 
   it('SyncError carries code, status and details', () => {

@@ -14,7 +14,8 @@ describe('metadata sync config', () => {
   });
 
   it('rejects bad fields with NW_SYNC_CONFIG_INVALID naming them', () => {
-    const bad = (raw: unknown, field: RegExp): void => assert.throws(() => parseMetadataSyncConfig(raw, 'configs/x.yaml'), { code: 'NW_SYNC_CONFIG_INVALID', message: field });
+    const bad = (raw: unknown, field: RegExp): void =>
+      assert.throws(() => parseMetadataSyncConfig(raw, 'configs/x.yaml'), { code: 'NW_SYNC_CONFIG_INVALID', message: field });
     const target = { ...side('/b'), chroot: '/n2' };
     bad({ source: side('relative'), target }, /configs\/x\.yaml: source\.path/);
     bad({ source: { ...side('/a'), connectString: 'h:1/chroot' }, target }, /source\.connectString/);
@@ -26,8 +27,14 @@ describe('metadata sync config', () => {
   });
 
   it('reads the password from the environment, naming the variable if it is missing', () => {
-    const cfg = parseMetadataSyncConfig({ source: side('/a'), target: { ...side('/a'), chroot: '/n2', auth: { user: 'alice', passwordEnv: 'NW_TEST_META_PW' } } });
-    assert.throws(() => metadataCoordinator('target', cfg.target, {}), { code: 'NW_SYNC_CONFIG_INVALID', message: /target\.auth\.passwordEnv.*NW_TEST_META_PW/ });
+    const cfg = parseMetadataSyncConfig({
+      source: side('/a'),
+      target: { ...side('/a'), chroot: '/n2', auth: { user: 'alice', passwordEnv: 'NW_TEST_META_PW' } },
+    });
+    assert.throws(() => metadataCoordinator('target', cfg.target, {}), {
+      code: 'NW_SYNC_CONFIG_INVALID',
+      message: /target\.auth\.passwordEnv.*NW_TEST_META_PW/,
+    });
     assert.equal(metadataCoordinator('target', cfg.target, { NW_TEST_META_PW: 'pw' }).kind, 'zookeeper');
   });
 });

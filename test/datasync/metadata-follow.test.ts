@@ -14,7 +14,12 @@ const b = (s: string): Buffer => Buffer.from(s);
 async function forceExpire(c: ZooKeeperCoordinator, via: string): Promise<void> {
   const session = c.sessionCredentials();
   assert.ok(session);
-  const twin = zookeeper.createClient(via, { sessionTimeout: 4000, spinDelay: 100, sessionId: session.id, sessionPassword: session.password });
+  const twin = zookeeper.createClient(via, {
+    sessionTimeout: 4000,
+    spinDelay: 100,
+    sessionId: session.id,
+    sessionPassword: session.password,
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('twin did not connect')), 10_000);
     twin.once('connected', () => {
@@ -43,20 +48,34 @@ describe('metadata subtree follower', function () {
     await h.cleanup();
   });
 
-  async function setup(size = 300): Promise<{ n1: ZooKeeperCoordinator; writer: ZooKeeperCoordinator; n2: ZooKeeperCoordinator; follower: SubtreeFollower; errors: SyncError[] }> {
+  async function setup(size = 300): Promise<{
+    n1: ZooKeeperCoordinator;
+    writer: ZooKeeperCoordinator;
+    n2: ZooKeeperCoordinator;
+    follower: SubtreeFollower;
+    errors: SyncError[];
+  }> {
     const writer = await h.open('/n1');
     await writeTree(writer, '/app', syntheticTree(size, { seed: 11 }));
     const n1 = await h.open('/n1');
     const n2 = await h.open('/n2');
     const errors: SyncError[] = [];
-    const { follower, copied } = await SubtreeFollower.start({ source: n1, sourcePath: '/app', target: n2, targetPath: '/app', concurrency: 16, onError: (e) => errors.push(e) });
+    const { follower, copied } = await SubtreeFollower.start({
+      source: n1,
+      sourcePath: '/app',
+      target: n2,
+      targetPath: '/app',
+      concurrency: 16,
+      onError: (e) => errors.push(e),
+    });
     followers.push(follower);
     assert.equal(copied.nodes, size + 1);
     assert.equal(copied.created, size + 1);
     return { n1, writer, n2, follower, errors };
   }
 
-  const inSync = async (n1: ZooKeeperCoordinator, n2: ZooKeeperCoordinator): Promise<string> => treeDiff(await readTree(n1, '/app'), await readTree(n2, '/app'));
+  const inSync = async (n1: ZooKeeperCoordinator, n2: ZooKeeperCoordinator): Promise<string> =>
+    treeDiff(await readTree(n1, '/app'), await readTree(n2, '/app'));
 
   it('applies creates, sets and deletes made at N1 while following, and flush() waits for them', async () => {
     const { n1, writer, n2, follower } = await setup();
@@ -135,6 +154,9 @@ describe('metadata subtree follower', function () {
     await follower.flush();
     assert.equal(await eventually(() => inSync(n1, n2)), '');
     assert.equal((await n2.get('/app/during-expiry'))?.data.toString(), 'e');
-    assert.ok(errors.every((e) => e.code === 'NW_SYNC_METADATA_COPY_FAILED'), 'failures on the way are reported with a sync code');
+    assert.ok(
+      errors.every((e) => e.code === 'NW_SYNC_METADATA_COPY_FAILED'),
+      'failures on the way are reported with a sync code',
+    );
   });
 });

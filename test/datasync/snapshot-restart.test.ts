@@ -20,7 +20,7 @@ describe('sync: snapshot copy while the N2 Cassandra node restarts', function ()
   let n2: cassandra.Client;
   let restarting: Promise<void> | undefined;
 
-  before(async function () {
+  before(async () => {
     const eps = requireService('cassandra');
     n1 = cassandraClient(eps.n1);
     n2 = cassandraClient(eps.n2, { socketOptions: { connectTimeout: 3000, readTimeout: 10_000 } });
@@ -33,7 +33,7 @@ describe('sync: snapshot copy while the N2 Cassandra node restarts', function ()
     await flushSchema(eps.n2);
   });
 
-  after(async function () {
+  after(async () => {
     // never leave N2 down for the others
     if (restarting) await restarting.catch(() => startCassandra());
     for (const c of [n1, n2]) {
@@ -42,7 +42,7 @@ describe('sync: snapshot copy while the N2 Cassandra node restarts', function ()
     }
   });
 
-  it('completes with nothing lost after N2 is killed mid-copy and started again', async function () {
+  it('completes with nothing lost after N2 is killed mid-copy and started again', async () => {
     const total = await loadEvents(n1, ks, { tenants: 5, buckets: 6, seqs: 200 });
     const eps = requireService('cassandra');
     const coordinator = new EmbeddedCoordinator(new EmbeddedStore());
@@ -76,7 +76,10 @@ describe('sync: snapshot copy while the N2 Cassandra node restarts', function ()
       result = await first;
       assert.ok(result.retries > 0, 'ranges were retried across the restart');
     } catch (err) {
-      assert.ok(isSyncError(err, 'NW_SYNC_SNAPSHOT_FAILED'), `typed failure expected, got ${err instanceof Error ? err.stack : String(err)}`);
+      assert.ok(
+        isSyncError(err, 'NW_SYNC_SNAPSHOT_FAILED'),
+        `typed failure expected, got ${err instanceof Error ? err.stack : String(err)}`,
+      );
       await restarting;
       result = await runSnapshot(base);
       assert.ok(result.rangesSkipped > 0, 'the second run resumed from checkpoints');

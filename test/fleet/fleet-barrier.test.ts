@@ -32,7 +32,10 @@ function logReads(inner: Coordinator): ReadLog {
     reads.push(what);
     if (!watch) return;
     let set = watchers.get(what);
-    if (!set) watchers.set(what, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      watchers.set(what, set);
+    }
     set.add(watch);
   };
   const tracked = async <T>(p: Promise<T>): Promise<T> => {
@@ -120,7 +123,14 @@ function zookeeper(): Backend {
   const chroot = `/nw-fleet-barrier-${randomBytes(4).toString('hex')}`;
   return {
     name: 'zookeeper',
-    session: () => new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs: 4000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 }),
+    session: () =>
+      new ZooKeeperCoordinator({
+        connectString: zk.connectString,
+        chroot,
+        sessionTimeoutMs: 4000,
+        connectTimeoutMs: 15_000,
+        opTimeoutMs: 15_000,
+      }),
     async cleanup() {
       const admin = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/' });
       await admin.connect();

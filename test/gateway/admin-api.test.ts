@@ -62,10 +62,17 @@ describe('admin API', () => {
     assert.equal(stale.status, 409);
     const unknown = await putState(h, 'ghost', { epoch: 9, mode: 'serve' });
     assert.equal(unknown.status, 404);
-    const badShape = await request(`${h.adminUrl}/state`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: '[1,2]' });
+    const badShape = await request(`${h.adminUrl}/state`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: '[1,2]',
+    });
     assert.equal(badShape.statusCode, 400);
     await badShape.body.dump();
-    const wrongMethod = await request(`${h.adminUrl}/state/shop`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const wrongMethod = await request(`${h.adminUrl}/state/shop`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     assert.equal(wrongMethod.statusCode, 405);
     await wrongMethod.body.dump();
     const nothing = await request(`${h.adminUrl}/nothing`);
@@ -95,11 +102,17 @@ describe('admin API', () => {
     const config = parseGatewayConfig({
       listeners: [{ port: 0 }],
       admin: { port: 0, tokenEnv: 'NW_TEST_TOKEN_THAT_IS_NOT_SET' },
-      apps: { shop: { hosts: ['a.test'], n1: { servers: [{ url: 'http://127.0.0.1:1' }] }, n2: { servers: [{ url: 'http://127.0.0.1:1' }] } } },
+      apps: {
+        shop: { hosts: ['a.test'], n1: { servers: [{ url: 'http://127.0.0.1:1' }] }, n2: { servers: [{ url: 'http://127.0.0.1:1' }] } },
+      },
     });
     const gw = await Gateway.start({ config, logger: createLogger('silent') });
     try {
-      const res = await request(`${gw.adminAddress!.url}/state/shop`, { method: 'PUT', headers: { authorization: 'Bearer ' }, body: '{"epoch":1,"mode":"proxy"}' });
+      const res = await request(`${gw.adminAddress!.url}/state/shop`, {
+        method: 'PUT',
+        headers: { authorization: 'Bearer ' },
+        body: '{"epoch":1,"mode":"proxy"}',
+      });
       assert.equal(res.statusCode, 401);
       await res.body.dump();
       assert.equal(gw.getState().shop!.mode, 'serve');

@@ -17,34 +17,20 @@ const hex = (n: number): string => n.toString(16);
  * framing two parsers could disagree on; the body carries SMUGGLED.
  */
 const SMUGGLING_CASES: Record<string, string> = {
-  'CL.TE (Content-Length covers the smuggled request, chunked body ends before it)':
-    `POST /cl-te HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'TE.CL (chunked body carries the smuggled request, Content-Length stops before it)':
-    `POST /te-cl HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n${hex(SMUGGLED.length)}\r\n${SMUGGLED}\r\n0\r\n\r\n`,
-  'two differing Content-Length headers':
-    `POST /dup-cl HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 0\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
-  'a Content-Length list with differing values':
-    `POST /cl-list HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 0, ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding: xchunked with Content-Length':
-    `POST /xchunked HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${SMUGGLED.length}\r\nTransfer-Encoding: xchunked\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding: xchunked alone (body would otherwise be read as the next request)':
-    `POST /xchunked HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: xchunked\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding with extra leading spaces plus Content-Length':
-    `POST /sp HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding:   chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding with a tab before the value plus Content-Length':
-    `POST /tab HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding with a space before the colon':
-    `POST /sp-colon HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding folded onto the previous header line (obs-fold)':
-    `POST /fold HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nX-Pad: a\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'upper-case CHUNKED plus Content-Length':
-    `POST /upper HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'two Transfer-Encoding headers (chunked, then a bogus one)':
-    `POST /dup-te HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding: chunked, identity (chunked not last)':
-    `POST /not-last HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'a bare CR hiding a Transfer-Encoding header inside another value':
-    `POST /bare-cr HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nX-Pad: a\rTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  'CL.TE (Content-Length covers the smuggled request, chunked body ends before it)': `POST /cl-te HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  'TE.CL (chunked body carries the smuggled request, Content-Length stops before it)': `POST /te-cl HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n${hex(SMUGGLED.length)}\r\n${SMUGGLED}\r\n0\r\n\r\n`,
+  'two differing Content-Length headers': `POST /dup-cl HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 0\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
+  'a Content-Length list with differing values': `POST /cl-list HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 0, ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
+  'Transfer-Encoding: xchunked with Content-Length': `POST /xchunked HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${SMUGGLED.length}\r\nTransfer-Encoding: xchunked\r\n\r\n${SMUGGLED}`,
+  'Transfer-Encoding: xchunked alone (body would otherwise be read as the next request)': `POST /xchunked HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: xchunked\r\n\r\n${SMUGGLED}`,
+  'Transfer-Encoding with extra leading spaces plus Content-Length': `POST /sp HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding:   chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  'Transfer-Encoding with a tab before the value plus Content-Length': `POST /tab HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  'Transfer-Encoding with a space before the colon': `POST /sp-colon HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  'Transfer-Encoding folded onto the previous header line (obs-fold)': `POST /fold HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nX-Pad: a\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  'upper-case CHUNKED plus Content-Length': `POST /upper HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  'two Transfer-Encoding headers (chunked, then a bogus one)': `POST /dup-te HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  'Transfer-Encoding: chunked, identity (chunked not last)': `POST /not-last HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  'a bare CR hiding a Transfer-Encoding header inside another value': `POST /bare-cr HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nX-Pad: a\rTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
 };
 
 const MALFORMED_CASES: Record<string, string> = {
@@ -57,7 +43,7 @@ const MALFORMED_CASES: Record<string, string> = {
   'bare LF line endings': 'GET /lf HTTP/1.1\nHost: shop.test\n\n',
 };
 
-describe('gateway: bad client input', function () {
+describe('gateway: bad client input', () => {
   let h: Harness;
   let raw: RawHttpClient;
 
@@ -103,7 +89,9 @@ describe('gateway: bad client input', function () {
     assert.equal(res.status, 200, res.text);
     assert.equal((JSON.parse(res.text) as { path: string }).path, path);
     assert.deepEqual(
-      upstreamSeen().slice(before).map((s) => `${s.method} ${s.path}`),
+      upstreamSeen()
+        .slice(before)
+        .map((s) => `${s.method} ${s.path}`),
       [`GET ${path}`],
     );
   }
@@ -180,7 +168,11 @@ describe('gateway: bad client input', function () {
     // RFC 9112 §3.2: more than one Host is a 400. Routing on "the first one" lets a
     // front proxy that uses the last one and this gateway disagree on the app.
     it('answers two Host headers with 400 whichever order they come in', async () => {
-      for (const hosts of [['shop.test', 'nowhere.test'], ['nowhere.test', 'shop.test'], ['shop.test', 'shop.test']]) {
+      for (const hosts of [
+        ['shop.test', 'nowhere.test'],
+        ['nowhere.test', 'shop.test'],
+        ['shop.test', 'shop.test'],
+      ]) {
         const before = seenCount();
         const r = await raw.exchange(`GET /two-hosts HTTP/1.1\r\nHost: ${hosts[0]}\r\nHost: ${hosts[1]}\r\nConnection: close\r\n\r\n`);
         assert.equal(r.responses.length, 1, r.raw);
@@ -193,7 +185,9 @@ describe('gateway: bad client input', function () {
 
   describe('size limits', () => {
     it('serves headers under limits.maxHeaderBytes', async () => {
-      const r = await raw.exchange(`GET /big-ok HTTP/1.1\r\nHost: shop.test\r\nX-Pad: ${'a'.repeat(MAX_HEADER_BYTES / 2)}\r\nConnection: close\r\n\r\n`);
+      const r = await raw.exchange(
+        `GET /big-ok HTTP/1.1\r\nHost: shop.test\r\nX-Pad: ${'a'.repeat(MAX_HEADER_BYTES / 2)}\r\nConnection: close\r\n\r\n`,
+      );
       assert.equal(r.responses[0]?.status, 200, r.raw);
     });
 
@@ -242,7 +236,9 @@ describe('gateway: bad client input', function () {
       assert.ok(r.responses.length <= 1, r.raw);
       if (r.responses[0]) assert.equal(r.responses[0].status, 413, r.raw);
       assert.deepEqual(
-        upstreamSeen().slice(before).filter((s) => s.path === '/upload-chunked'),
+        upstreamSeen()
+          .slice(before)
+          .filter((s) => s.path === '/upload-chunked'),
         [],
         'the upstream received the whole over-limit body',
       );
@@ -280,7 +276,11 @@ describe('gateway: bad client input', function () {
         assert.equal(r.responses[0].status, 408, r.raw);
         assert.equal(r.responses[0].headers['x-northwest-error'], 'NW_GW_CLIENT_TIMEOUT');
       }
-      assert.ok(!upstreamSeen().slice(before).some((s) => s.path === '/slowloris'));
+      assert.ok(
+        !upstreamSeen()
+          .slice(before)
+          .some((s) => s.path === '/slowloris'),
+      );
     });
   });
 

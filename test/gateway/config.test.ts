@@ -40,8 +40,14 @@ describe('gateway config', () => {
   it('names the file and field of each problem', () => {
     expectInvalid({ ...valid, listners: [] }, /\(root\): Unrecognized key.*listners/);
     expectInvalid({ ...valid, apps: { shop: { ...valid.apps.shop, n1: { servers: [] } } } }, /apps\.shop\.n1\.servers/);
-    expectInvalid({ ...valid, apps: { shop: { ...valid.apps.shop, n1: { servers: [{ url: 'ftp://x' }] } } } }, /apps\.shop\.n1\.servers\.0\.url/);
-    expectInvalid({ ...valid, apps: { shop: { ...valid.apps.shop, n2: { servers: [{ url: 'http://a' }], publicOrigin: 'https://x/path' } } } }, /apps\.shop\.n2\.publicOrigin/);
+    expectInvalid(
+      { ...valid, apps: { shop: { ...valid.apps.shop, n1: { servers: [{ url: 'ftp://x' }] } } } },
+      /apps\.shop\.n1\.servers\.0\.url/,
+    );
+    expectInvalid(
+      { ...valid, apps: { shop: { ...valid.apps.shop, n2: { servers: [{ url: 'http://a' }], publicOrigin: 'https://x/path' } } } },
+      /apps\.shop\.n2\.publicOrigin/,
+    );
     expectInvalid({ ...valid, admin: { host: '0.0.0.0', port: 1 } }, /admin\.host: admin must bind to a loopback/);
     expectInvalid({ ...valid, listeners: [{ port: 70000 }] }, /listeners\.0\.port/);
     expectInvalid({ ...valid, apps: { Shop_1: valid.apps.shop } }, /apps\.Shop_1/);
@@ -49,7 +55,10 @@ describe('gateway config', () => {
   });
 
   it('refuses a host claimed by two apps', () => {
-    expectInvalid({ ...valid, apps: { a: valid.apps.shop, b: valid.apps.shop } }, /apps\.b\.hosts\.0: host "shop.example" is already used by app "a"/);
+    expectInvalid(
+      { ...valid, apps: { a: valid.apps.shop, b: valid.apps.shop } },
+      /apps\.b\.hosts\.0: host "shop.example" is already used by app "a"/,
+    );
   });
 
   it('loads YAML and JSON files and reports unreadable or unparsable ones', () => {

@@ -14,7 +14,11 @@ describe('gateway error catalogue', () => {
   it('defines every code exactly once in the source (a duplicate key would silently win at runtime)', async () => {
     const source = await readFile(repoFile('gateway/errors.ts'), 'utf8');
     const defined = [...source.matchAll(/^\s*(NW_GW_[A-Z0-9_]+)\s*:/gm)].map((m) => m[1]!);
-    assert.deepEqual(defined.filter((c, i) => defined.indexOf(c) !== i), [], 'duplicated codes');
+    assert.deepEqual(
+      defined.filter((c, i) => defined.indexOf(c) !== i),
+      [],
+      'duplicated codes',
+    );
     assert.deepEqual(new Set(defined), new Set(CODES));
   });
 
@@ -55,7 +59,10 @@ describe('gateway error catalogue', () => {
       for (const code of CODES) {
         const row = doc.split('\n').find((line) => line.startsWith(`| \`${code}\` |`));
         assert.ok(row, `${code} has no row in docs/errors.md`);
-        const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+        const cells = row
+          .split('|')
+          .slice(1, -1)
+          .map((c) => c.trim());
         assert.equal(cells.length, 4, `${code}: expected code | status | meaning | action`);
         assert.equal(cells[1], String(GATEWAY_ERRORS[code].status), `${code}: documented status differs from the catalogue`);
         assert.ok(cells[2]!.length > 0 && cells[3]!.length > 0, `${code}: meaning or action missing`);
@@ -65,7 +72,10 @@ describe('gateway error catalogue', () => {
     it('documents no code that the catalogue does not have', () => {
       const documented = new Set([...doc.matchAll(/`(NW_GW_[A-Z0-9_]+)`/g)].map((m) => m[1]!));
       const known = new Set<string>(CODES);
-      assert.deepEqual([...documented].filter((c) => !known.has(c)), []);
+      assert.deepEqual(
+        [...documented].filter((c) => !known.has(c)),
+        [],
+      );
     });
   });
 });

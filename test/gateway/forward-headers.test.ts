@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { acceptableRequestId, buildClientHeaders, buildUpstreamHeaders, clientHeaderList, pathAndQuery, VIA_TOKEN, type ForwardContext } from '../../gateway/proxy/forward-headers.js';
+import {
+  acceptableRequestId,
+  buildClientHeaders,
+  buildUpstreamHeaders,
+  clientHeaderList,
+  pathAndQuery,
+  VIA_TOKEN,
+  type ForwardContext,
+} from '../../gateway/proxy/forward-headers.js';
 import { startGatewayHarness, type Harness } from '../support/gateway-harness.js';
 import { RawHttpClient, type RawResponse } from '../support/raw-http-client.js';
 
@@ -36,7 +44,17 @@ const HOSTILE_REQUEST_HEADERS: IncomingHttpHeaders = {
   'content-length': '3',
 };
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'x-hop-secret'];
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-hop-secret',
+];
 
 describe('forward-headers', () => {
   describe('buildUpstreamHeaders', () => {
@@ -44,7 +62,10 @@ describe('forward-headers', () => {
       for (const ctx of [UNTRUSTED, TRUSTED]) {
         const out = buildUpstreamHeaders(HOSTILE_REQUEST_HEADERS, ctx);
         for (const name of HOP_BY_HOP) assert.equal(out[name], undefined, `${name} (trusted=${ctx.trustedPeer})`);
-        assert.deepEqual(Object.keys(out).filter((k) => k.startsWith('x-northwest-')), []);
+        assert.deepEqual(
+          Object.keys(out).filter((k) => k.startsWith('x-northwest-')),
+          [],
+        );
       }
     });
 
@@ -93,7 +114,10 @@ describe('forward-headers', () => {
 
     it('reads Connection tokens case-insensitively and with odd spacing', () => {
       // node joins repeated Connection lines with ", " before we see them.
-      const out = buildUpstreamHeaders({ host: 'shop.test', connection: ' X-One ,x-TWO,, x-three ', 'x-one': '1', 'x-two': '2', 'x-three': '3', 'x-four': '4' }, UNTRUSTED);
+      const out = buildUpstreamHeaders(
+        { host: 'shop.test', connection: ' X-One ,x-TWO,, x-three ', 'x-one': '1', 'x-two': '2', 'x-three': '3', 'x-four': '4' },
+        UNTRUSTED,
+      );
       assert.equal(out['x-one'], undefined);
       assert.equal(out['x-two'], undefined);
       assert.equal(out['x-three'], undefined);
@@ -149,31 +173,52 @@ describe('forward-headers', () => {
     it('filters like buildClientHeaders, keeps repeated lines, folds Via and adds ours last', () => {
       const out = clientHeaderList(
         raw(
-          'Content-Type', 'text/plain',
-          'Connection', 'close, X-Upstream-Hop',
-          'Keep-Alive', 'timeout=99',
-          'X-Upstream-Hop', 'secret',
-          'Proxy-Authenticate', 'Basic',
-          'Transfer-Encoding', 'chunked',
-          'Trailer', 'x-checksum',
-          'Upgrade', 'h2c',
-          'X-Northwest-Deployment', 'forged',
-          'x-northwest-epoch', '999',
-          'Via', '1.1 app',
-          'Set-Cookie', 'a=1',
-          'Via', '1.0 cache',
-          'Set-Cookie', 'b=2',
-          'X-Request-Id', 'upstream-id',
+          'Content-Type',
+          'text/plain',
+          'Connection',
+          'close, X-Upstream-Hop',
+          'Keep-Alive',
+          'timeout=99',
+          'X-Upstream-Hop',
+          'secret',
+          'Proxy-Authenticate',
+          'Basic',
+          'Transfer-Encoding',
+          'chunked',
+          'Trailer',
+          'x-checksum',
+          'Upgrade',
+          'h2c',
+          'X-Northwest-Deployment',
+          'forged',
+          'x-northwest-epoch',
+          '999',
+          'Via',
+          '1.1 app',
+          'Set-Cookie',
+          'a=1',
+          'Via',
+          '1.0 cache',
+          'Set-Cookie',
+          'b=2',
+          'X-Request-Id',
+          'upstream-id',
         ),
         { 'x-request-id': 'gw-id', 'x-northwest-deployment': 'n1' },
       );
       assert.deepEqual(out, [
-        'content-type', 'text/plain',
-        'set-cookie', 'a=1',
-        'set-cookie', 'b=2',
-        'via', `1.1 app, 1.0 cache, ${VIA_TOKEN}`,
-        'x-request-id', 'gw-id',
-        'x-northwest-deployment', 'n1',
+        'content-type',
+        'text/plain',
+        'set-cookie',
+        'a=1',
+        'set-cookie',
+        'b=2',
+        'via',
+        `1.1 app, 1.0 cache, ${VIA_TOKEN}`,
+        'x-request-id',
+        'gw-id',
+        'x-northwest-deployment',
+        'n1',
       ]);
     });
 
@@ -201,7 +246,8 @@ describe('forward-headers', () => {
 
   describe('acceptableRequestId', () => {
     it('accepts well-formed ids up to 128 characters', () => {
-      for (const id of ['abc', 'A-1_b.c:d', '0f8fad5b-d9cb-469f-a165-70867728950e', 'x'.repeat(128)]) assert.equal(acceptableRequestId(id), id);
+      for (const id of ['abc', 'A-1_b.c:d', '0f8fad5b-d9cb-469f-a165-70867728950e', 'x'.repeat(128)])
+        assert.equal(acceptableRequestId(id), id);
     });
     it('refuses empty, long, odd-character, repeated and missing ids', () => {
       for (const id of ['', 'x'.repeat(129), 'a b', 'a\nb', 'a,b', '<script>', 'ü', ['a', 'b'], undefined]) {
@@ -291,7 +337,11 @@ for (const engine of ['undici', 'http-proxy'] as const) {
 
       before(async () => {
         upstream = await startForgingUpstream();
-        h = await startGatewayHarness({ n1Urls: [upstream.url], n2Urls: [upstream.url], config: { engine, trustedProxies: trusted ? ['127.0.0.1'] : [] } });
+        h = await startGatewayHarness({
+          n1Urls: [upstream.url],
+          n2Urls: [upstream.url],
+          config: { engine, trustedProxies: trusted ? ['127.0.0.1'] : [] },
+        });
         raw = new RawHttpClient(Number(new URL(h.url).port));
         const r = await raw.exchange(HOSTILE_REQUEST);
         assert.equal(r.responses.length, 1, r.raw);
@@ -307,14 +357,18 @@ for (const engine of ['undici', 'http-proxy'] as const) {
       });
 
       it('strips hop-by-hop headers and headers named in Connection before the upstream', () => {
-        for (const name of ['keep-alive', 'te', 'upgrade', 'proxy-authorization', 'proxy-connection', 'x-hop-secret']) assert.equal(upstreamSaw[name], undefined, name);
+        for (const name of ['keep-alive', 'te', 'upgrade', 'proxy-authorization', 'proxy-connection', 'x-hop-secret'])
+          assert.equal(upstreamSaw[name], undefined, name);
         // The gateway's own client may say keep-alive on its pooled connection; the client's Connection must not pass.
         assert.ok(upstreamSaw.connection === undefined || upstreamSaw.connection === 'keep-alive', `connection: ${upstreamSaw.connection}`);
         assert.equal(upstreamSaw['x-custom'], 'kept');
       });
 
       it('never forwards x-northwest-* headers from a client', () => {
-        assert.deepEqual(Object.keys(upstreamSaw).filter((k) => k.startsWith('x-northwest-')), []);
+        assert.deepEqual(
+          Object.keys(upstreamSaw).filter((k) => k.startsWith('x-northwest-')),
+          [],
+        );
       });
 
       if (trusted) {
@@ -353,7 +407,8 @@ for (const engine of ['undici', 'http-proxy'] as const) {
       });
 
       it('strips upstream hop-by-hop headers and forged x-northwest-* headers before the client', () => {
-        for (const name of ['keep-alive', 'x-upstream-hop', 'proxy-authenticate', 'trailer', 'x-northwest-forged']) assert.equal(res.headers[name], undefined, name);
+        for (const name of ['keep-alive', 'x-upstream-hop', 'proxy-authenticate', 'trailer', 'x-northwest-forged'])
+          assert.equal(res.headers[name], undefined, name);
         assert.deepEqual(JSON.parse(res.body), { ok: true });
         assert.equal(res.headers['x-northwest-deployment'], 'n1');
         assert.equal(res.headers['x-northwest-epoch'], '0');

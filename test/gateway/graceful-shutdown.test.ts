@@ -10,7 +10,7 @@ import { call, startGatewayHarness, type Harness } from '../support/gateway-harn
 import { startHangingServer, startSlowHeadersServer, type FaultyUpstream } from '../support/faulty-upstreams.js';
 import { eventually } from '../support/metrics-scrape.js';
 
-describe('gateway graceful shutdown', function () {
+describe('gateway graceful shutdown', () => {
   let h: Harness | undefined;
   const upstreams: Array<FaultyUpstream | EchoUpstream> = [];
   const clients: Client[] = [];

@@ -25,10 +25,13 @@ async function startRecordingServer(serviceMs: number): Promise<RecordingServer>
       const write = req.method !== 'GET';
       if (write) writes.push(++sequence);
       // writes take a while, so some are in flight at the flip while reads keep clients busy
-      setTimeout(() => {
-        if (write) completed.push(++sequence);
-        res.end('ok');
-      }, write ? serviceMs : 0);
+      setTimeout(
+        () => {
+          if (write) completed.push(++sequence);
+          res.end('ok');
+        },
+        write ? serviceMs : 0,
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -55,7 +58,11 @@ describe('handover safety under concurrent load', () => {
     let stop = false;
     const worker = async (id: number): Promise<void> => {
       for (let i = 0; !stop; i++) {
-        const res = await request(`${h.url}/kv/${id}-${i}`, { method: i % 3 === 0 ? 'GET' : 'PUT', headers: { host: 'shop.test' }, body: i % 3 === 0 ? null : 'v' });
+        const res = await request(`${h.url}/kv/${id}-${i}`, {
+          method: i % 3 === 0 ? 'GET' : 'PUT',
+          headers: { host: 'shop.test' },
+          body: i % 3 === 0 ? null : 'v',
+        });
         await res.body.dump();
         statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
         servedBy.push(String(res.headers['x-northwest-deployment']));

@@ -39,7 +39,10 @@ describe('gateway metrics', () => {
       assert.match(text, new RegExp(`^# TYPE ${LATENCY} histogram$`, 'm'));
       const labels = { app: 'shop', deployment: 'n1' };
       const counts = LATENCY_BUCKETS_SECONDS.map((le) => sampleValue(text, `${LATENCY}_bucket`, { ...labels, le: String(le) }));
-      assert.ok(counts.every((c) => c !== undefined), 'every latency bucket is rendered');
+      assert.ok(
+        counts.every((c) => c !== undefined),
+        'every latency bucket is rendered',
+      );
       for (let i = 1; i < counts.length; i++) assert.ok(counts[i]! >= counts[i - 1]!, 'buckets are cumulative');
       const total = sampleValue(text, `${LATENCY}_count`, labels);
       assert.equal(total, 4);
@@ -61,7 +64,10 @@ describe('gateway metrics', () => {
       c.inc([nasty], 2);
       c.inc(['plain']);
       assert.equal(c.get([nasty]), 3);
-      assert.equal(c.render(), `# HELP t_total A test counter.\n# TYPE t_total counter\nt_total{path="${escaped}"} 3\nt_total{path="plain"} 1\n`);
+      assert.equal(
+        c.render(),
+        `# HELP t_total A test counter.\n# TYPE t_total counter\nt_total{path="${escaped}"} 3\nt_total{path="plain"} 1\n`,
+      );
     });
 
     it('Counter without labels renders a bare series', () => {
@@ -77,7 +83,10 @@ describe('gateway metrics', () => {
       g.add(['x'], -2);
       g.add(['y'], 1);
       assert.equal(g.get(['x']), 3);
-      assert.equal(g.render(), `# HELP t_gauge A test gauge.\n# TYPE t_gauge gauge\nt_gauge{server="${escaped}"} 0\nt_gauge{server="x"} 3\nt_gauge{server="y"} 1\n`);
+      assert.equal(
+        g.render(),
+        `# HELP t_gauge A test gauge.\n# TYPE t_gauge gauge\nt_gauge{server="${escaped}"} 0\nt_gauge{server="x"} 3\nt_gauge{server="y"} 1\n`,
+      );
     });
 
     it('Histogram renders cumulative buckets, +Inf, sum and count, escaped', () => {

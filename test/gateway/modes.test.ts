@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { call, startGatewayHarness, type Harness } from '../support/gateway-harness.js';
 
 /** An app server that answers after `delayMs`, recording when each request finished. */
-async function startDelayedServer(name: string, delayMs: number, log: string[]): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+async function startDelayedServer(
+  name: string,
+  delayMs: number,
+  log: string[],
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () =>
@@ -394,7 +398,9 @@ describe('gateway modes', () => {
     });
 
     it('applies nothing when one of several states is invalid', async () => {
-      await assert.rejects(h.gw.applyStates({ shop: { epoch: 7, mode: 'proxy' }, ghost: { epoch: 1, mode: 'serve' } }), { code: 'NW_GW_STATE_UNKNOWN_APP' });
+      await assert.rejects(h.gw.applyStates({ shop: { epoch: 7, mode: 'proxy' }, ghost: { epoch: 1, mode: 'serve' } }), {
+        code: 'NW_GW_STATE_UNKNOWN_APP',
+      });
       assert.equal(h.gw.getState().shop!.mode, 'mirror');
     });
   });

@@ -9,7 +9,13 @@ describe('upstream selection policies', () => {
   const made: UpstreamServer[] = [];
   /** Servers are never contacted: undici pools connect lazily. */
   function server(name: string, weight = 1): UpstreamServer {
-    const s = new UpstreamServer(`http://${name}.invalid:80`, weight, { connectTimeoutMs: 100, headersTimeoutMs: 100, idleTimeoutMs: 100, connections: 1, pipelining: 1 });
+    const s = new UpstreamServer(`http://${name}.invalid:80`, weight, {
+      connectTimeoutMs: 100,
+      headersTimeoutMs: 100,
+      idleTimeoutMs: 100,
+      connections: 1,
+      pipelining: 1,
+    });
     made.push(s);
     return s;
   }
@@ -38,7 +44,10 @@ describe('upstream selection policies', () => {
       const servers = [server('x'), server('y'), server('z')];
       const policy = new RoundRobinPolicy(servers);
       const picks = Array.from({ length: 6 }, () => policy.select(servers, NONE, NOW)?.origin);
-      assert.deepEqual(picks, [...servers, ...servers].map((s) => s.origin));
+      assert.deepEqual(
+        picks,
+        [...servers, ...servers].map((s) => s.origin),
+      );
     });
 
     it('skips servers that are actively unhealthy, passively ejected or excluded', () => {

@@ -19,7 +19,7 @@ describe('gateway streaming', function () {
     for (let i = 0; i < CHUNKS; i++) hash.update(CHUNK);
     expectedHash = hash.digest('hex');
     // Writes as fast as the gateway takes it, honouring its backpressure.
-    upstream = createServer((req, res) => {
+    upstream = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       let sent = 0;
       const pump = (): void => {

@@ -5,7 +5,14 @@ import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-ap
 import { GatewayError, type GatewayErrorCode } from '../../gateway/errors.js';
 import { isConnectFailure, toUpstreamError } from '../../gateway/proxy/upstream-errors.js';
 import { call, startGatewayHarness, type Harness, type SimpleResponse } from '../support/gateway-harness.js';
-import { startHangingServer, startRefusingPort, startResetServer, startSlowHeadersServer, startStallingBodyServer, type FaultyUpstream } from '../support/faulty-upstreams.js';
+import {
+  startHangingServer,
+  startRefusingPort,
+  startResetServer,
+  startSlowHeadersServer,
+  startStallingBodyServer,
+  type FaultyUpstream,
+} from '../support/faulty-upstreams.js';
 import { eventually, metricValue } from '../support/metrics-scrape.js';
 
 function assertGatewayError(res: SimpleResponse, status: number, code: GatewayErrorCode): void {
@@ -18,7 +25,7 @@ function assertGatewayError(res: SimpleResponse, status: number, code: GatewayEr
   assert.equal(body.error.requestId, res.headers['x-request-id']);
 }
 
-describe('gateway upstream failures', function () {
+describe('gateway upstream failures', () => {
   let h: Harness | undefined;
   const faulty: FaultyUpstream[] = [];
   const echoes: EchoUpstream[] = [];
@@ -35,7 +42,9 @@ describe('gateway upstream failures', function () {
     const res = await call(h.url, '/anything');
     assertGatewayError(res, 502, 'NW_GW_UPSTREAM_CONNECT_FAILED');
     assert.equal(res.headers['x-northwest-deployment'], 'none');
-    assert.ok((await metricValue(h.adminUrl, 'northwest_gateway_errors_total', { app: 'shop', code: 'NW_GW_UPSTREAM_CONNECT_FAILED' })) >= 1);
+    assert.ok(
+      (await metricValue(h.adminUrl, 'northwest_gateway_errors_total', { app: 'shop', code: 'NW_GW_UPSTREAM_CONNECT_FAILED' })) >= 1,
+    );
   });
 
   it('answers 504 NW_GW_UPSTREAM_HEADERS_TIMEOUT when the upstream never sends headers', async () => {
@@ -105,7 +114,10 @@ describe('gateway upstream failures', function () {
       const refusing = await startRefusingPort();
       const good = await startEchoUpstream('n1-good');
       echoes.push(good);
-      h = await startGatewayHarness({ n1Urls: [refusing.url, good.url], app: { n1: { retries: 1, passive: { maxFailures: 100, cooldownMs: 60_000 } } } });
+      h = await startGatewayHarness({
+        n1Urls: [refusing.url, good.url],
+        app: { n1: { retries: 1, passive: { maxFailures: 100, cooldownMs: 60_000 } } },
+      });
       for (let i = 0; i < 6; i++) {
         const res = await call(h.url, `/get-${i}`);
         assert.equal(res.status, 200, res.text);
@@ -120,7 +132,10 @@ describe('gateway upstream failures', function () {
       const refusing = await startRefusingPort();
       const good = await startEchoUpstream('n1-good');
       echoes.push(good);
-      h = await startGatewayHarness({ n1Urls: [refusing.url, good.url], app: { n1: { retries: 2, passive: { maxFailures: 100, cooldownMs: 60_000 } } } });
+      h = await startGatewayHarness({
+        n1Urls: [refusing.url, good.url],
+        app: { n1: { retries: 2, passive: { maxFailures: 100, cooldownMs: 60_000 } } },
+      });
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) {
         const res = await request(`${h.url}/kv/post-${i}`, {
@@ -187,8 +202,10 @@ describe('gateway upstream failures', function () {
     });
 
     it('treats only errors that never reached the app as connect failures', () => {
-      for (const c of ['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND']) assert.equal(isConnectFailure({ code: c }), true, c);
-      for (const c of ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'EPIPE']) assert.equal(isConnectFailure({ code: c }), false, c);
+      for (const c of ['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND'])
+        assert.equal(isConnectFailure({ code: c }), true, c);
+      for (const c of ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'EPIPE'])
+        assert.equal(isConnectFailure({ code: c }), false, c);
       assert.equal(isConnectFailure(undefined), false);
     });
   });

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
 import { UpstreamServer } from '../../gateway/upstream/upstream-server.js';
 import { call, startGatewayHarness, type Harness } from '../support/gateway-harness.js';
-import { startRefusingPort, startSwitchableHealthServer, type FaultyUpstream, type SwitchableHealthServer } from '../support/faulty-upstreams.js';
+import {
+  startRefusingPort,
+  startSwitchableHealthServer,
+  type FaultyUpstream,
+  type SwitchableHealthServer,
+} from '../support/faulty-upstreams.js';
 import { eventually, metricValue } from '../support/metrics-scrape.js';
 
 const HEALTHY = 'northwest_gateway_upstream_healthy';
@@ -12,7 +17,7 @@ function healthy(h: Harness, server: string): Promise<number> {
   return metricValue(h.adminUrl, HEALTHY, { app: 'shop', deployment: 'n1', server });
 }
 
-describe('gateway upstream health', function () {
+describe('gateway upstream health', () => {
   let h: Harness | undefined;
   const upstreams: Array<EchoUpstream | FaultyUpstream> = [];
 
@@ -27,7 +32,10 @@ describe('gateway upstream health', function () {
       const refusing = await startRefusingPort();
       const good = await startEchoUpstream('n1-good');
       upstreams.push(good);
-      h = await startGatewayHarness({ n1Urls: [refusing.url, good.url], app: { n1: { retries: 1, passive: { maxFailures: 2, cooldownMs: 60_000 } } } });
+      h = await startGatewayHarness({
+        n1Urls: [refusing.url, good.url],
+        app: { n1: { retries: 1, passive: { maxFailures: 2, cooldownMs: 60_000 } } },
+      });
       assert.equal(await healthy(h, refusing.url), 1, 'servers start in rotation');
 
       for (let i = 0; i < 2; i++) assert.equal((await call(h.url, `/warm-${i}`)).status, 200);
@@ -38,7 +46,11 @@ describe('gateway upstream health', function () {
       assert.equal(retriesBefore, 2, 'each failure before the ejection was retried once');
       const seenBefore = good.seen.length;
       for (let i = 0; i < 6; i++) assert.equal((await call(h.url, `/cool-${i}`)).status, 200);
-      assert.equal(await metricValue(h.adminUrl, RETRIES, { app: 'shop', deployment: 'n1' }), retriesBefore, 'the ejected server was selected again');
+      assert.equal(
+        await metricValue(h.adminUrl, RETRIES, { app: 'shop', deployment: 'n1' }),
+        retriesBefore,
+        'the ejected server was selected again',
+      );
       assert.equal(good.seen.length - seenBefore, 6);
     });
 
@@ -46,14 +58,21 @@ describe('gateway upstream health', function () {
       const refusing = await startRefusingPort();
       const good = await startEchoUpstream('n1-good');
       upstreams.push(good);
-      h = await startGatewayHarness({ n1Urls: [refusing.url, good.url], app: { n1: { retries: 1, passive: { maxFailures: 1, cooldownMs: 200 } } } });
+      h = await startGatewayHarness({
+        n1Urls: [refusing.url, good.url],
+        app: { n1: { retries: 1, passive: { maxFailures: 1, cooldownMs: 200 } } },
+      });
       assert.equal((await call(h.url, '/first')).status, 200);
       assert.equal(await healthy(h, refusing.url), 0);
       const harness = h;
       await eventually(async () => (await healthy(harness, refusing.url)) === 1, 5000, 'cooldown expiry');
       const retriesBefore = await metricValue(h.adminUrl, RETRIES, { app: 'shop', deployment: 'n1' });
       assert.equal((await call(h.url, '/after-cooldown')).status, 200);
-      assert.equal(await metricValue(h.adminUrl, RETRIES, { app: 'shop', deployment: 'n1' }), retriesBefore + 1, 'the server is tried again after the cooldown');
+      assert.equal(
+        await metricValue(h.adminUrl, RETRIES, { app: 'shop', deployment: 'n1' }),
+        retriesBefore + 1,
+        'the server is tried again after the cooldown',
+      );
     });
 
     it('answers 503 NW_GW_NO_HEALTHY_UPSTREAM once the only server is ejected', async () => {
@@ -69,7 +88,13 @@ describe('gateway upstream health', function () {
     });
 
     it('UpstreamServer counts consecutive failures only', () => {
-      const s = new UpstreamServer('http://127.0.0.1:1', 1, { connectTimeoutMs: 100, headersTimeoutMs: 100, idleTimeoutMs: 100, connections: 1, pipelining: 1 });
+      const s = new UpstreamServer('http://127.0.0.1:1', 1, {
+        connectTimeoutMs: 100,
+        headersTimeoutMs: 100,
+        idleTimeoutMs: 100,
+        connections: 1,
+        pipelining: 1,
+      });
       try {
         s.recordFailure(3, 1000, 0);
         s.recordFailure(3, 1000, 0);
@@ -113,7 +138,10 @@ describe('gateway upstream health', function () {
       flaky.setHealthy(false);
       const failedBefore = flaky.probes.filter((s) => s === 500).length;
       await eventually(async () => (await healthy(harness, flaky.url)) === 0, 5000, 'flaky taken out');
-      assert.ok(flaky.probes.filter((s) => s === 500).length - failedBefore >= unhealthyThreshold, 'taken out before unhealthyThreshold failed probes');
+      assert.ok(
+        flaky.probes.filter((s) => s === 500).length - failedBefore >= unhealthyThreshold,
+        'taken out before unhealthyThreshold failed probes',
+      );
       assert.equal(await healthy(h, steady.url), 1);
       assert.deepEqual(new Set(await servedBy(6)), new Set(['steady']), 'traffic goes to the healthy server only');
 

@@ -20,7 +20,11 @@ describe('attribute', () => {
   });
 
   it('takes the error from x-northwest-error', () => {
-    const s = attribute({ ...base, status: 503, headers: { 'x-northwest-deployment': 'none', 'x-northwest-error': 'NW_GW_FENCE_TIMEOUT' } });
+    const s = attribute({
+      ...base,
+      status: 503,
+      headers: { 'x-northwest-deployment': 'none', 'x-northwest-error': 'NW_GW_FENCE_TIMEOUT' },
+    });
     assert.equal(s.error, 'NW_GW_FENCE_TIMEOUT');
     assert.equal(s.status, 503);
   });

@@ -23,7 +23,18 @@ function latency(p99: number, p50 = p99 / 4): LatencySummary {
 }
 
 function run(target: TargetId, round: number, rps: number, p99 = 1000, workload: RunSample['workload'] = 'get-1k'): RunSample {
-  return { target, workload, round, rps, completed: rps * 10, errors: 0, non2xx: 0, latencyUs: latency(p99), cpuUsPerRequest: 50, otherCores: round / 10 };
+  return {
+    target,
+    workload,
+    round,
+    rps,
+    completed: rps * 10,
+    errors: 0,
+    non2xx: 0,
+    latencyUs: latency(p99),
+    cpuUsPerRequest: 50,
+    otherCores: round / 10,
+  };
 }
 
 function fixed(target: TargetId, round: number, p99: number, generator: FixedSample['generator'] = 'paced'): FixedSample {
@@ -63,17 +74,28 @@ describe('bench-report', () => {
     it('pairs samples by round and skips rounds missing on one side', () => {
       const a = [run('gateway-undici', 1, 100), run('gateway-undici', 2, 300), run('gateway-undici', 3, 999)];
       const b = [run('nginx-1w', 1, 200), run('nginx-1w', 2, 300)];
-      assert.equal(pairedMedian(a, b, (x, y) => x.rps / y.rps), 0.75);
+      assert.equal(
+        pairedMedian(a, b, (x, y) => x.rps / y.rps),
+        0.75,
+      );
     });
   });
 
   describe('summarizeSaturation', () => {
     it('reports median, min and max req/s and median p99 per target and workload', () => {
-      const samples = [run('direct', 1, 1000, 900), run('direct', 2, 3000, 1100), run('direct', 3, 2000, 1000), run('direct', 1, 50, 5, 'post-4k')];
+      const samples = [
+        run('direct', 1, 1000, 900),
+        run('direct', 2, 3000, 1100),
+        run('direct', 3, 2000, 1000),
+        run('direct', 1, 50, 5, 'post-4k'),
+      ];
       const cells = summarizeSaturation(samples, ['direct', 'nginx-1w'], ['get-1k', 'post-4k']);
       assert.equal(cells.length, 2, 'no cell for a target without samples');
       const get = cells.find((c) => c.workload === 'get-1k')!;
-      assert.deepEqual([get.rounds, get.rps, get.rpsMin, get.rpsMax, get.p99Us, get.cpuUsPerRequest, get.failures], [3, 2000, 1000, 3000, 1000, 50, 0]);
+      assert.deepEqual(
+        [get.rounds, get.rps, get.rpsMin, get.rpsMax, get.p99Us, get.cpuUsPerRequest, get.failures],
+        [3, 2000, 1000, 3000, 1000, 50, 0],
+      );
     });
 
     it('counts errors and non-2xx answers as failures', () => {
@@ -84,7 +106,13 @@ describe('bench-report', () => {
 
   describe('saturationRatios', () => {
     it('gives the median of per-round ratios and carries the nginx goal', () => {
-      const samples = [run('gateway-undici', 1, 400), run('nginx-1w', 1, 1000), run('gateway-undici', 2, 700), run('nginx-1w', 2, 1000), run('direct', 1, 2000)];
+      const samples = [
+        run('gateway-undici', 1, 400),
+        run('nginx-1w', 1, 1000),
+        run('gateway-undici', 2, 700),
+        run('nginx-1w', 2, 1000),
+        run('direct', 1, 2000),
+      ];
       const ratios = saturationRatios(samples, ['get-1k']);
       const vsNginx = ratios.find((r) => r.numerator === 'gateway-undici' && r.denominator === 'nginx-1w')!;
       assert.equal(vsNginx.value, 0.55);
@@ -92,13 +120,24 @@ describe('bench-report', () => {
       const vsDirect = ratios.find((r) => r.numerator === 'gateway-undici' && r.denominator === 'direct')!;
       assert.equal(vsDirect.value, 0.2);
       assert.equal(vsDirect.goalAtLeast, undefined);
-      assert.equal(ratios.find((r) => r.numerator === 'gateway-http-proxy'), undefined, 'no ratio without samples');
+      assert.equal(
+        ratios.find((r) => r.numerator === 'gateway-http-proxy'),
+        undefined,
+        'no ratio without samples',
+      );
     });
   });
 
   describe('summarizeFixed', () => {
     it('computes added p99 over direct per round, per generator', () => {
-      const samples = [fixed('direct', 1, 1000), fixed('gateway-undici', 1, 2500), fixed('direct', 2, 3000), fixed('gateway-undici', 2, 3500), fixed('direct', 1, 10, 'autocannon'), fixed('gateway-undici', 1, 40, 'autocannon')];
+      const samples = [
+        fixed('direct', 1, 1000),
+        fixed('gateway-undici', 1, 2500),
+        fixed('direct', 2, 3000),
+        fixed('gateway-undici', 2, 3500),
+        fixed('direct', 1, 10, 'autocannon'),
+        fixed('gateway-undici', 1, 40, 'autocannon'),
+      ];
       const cells = summarizeFixed(samples, ['direct', 'gateway-undici'], ['get-1k']);
       const paced = cells.find((c) => c.generator === 'paced' && c.target === 'gateway-undici')!;
       assert.equal(paced.addedP99Us, 1000, 'median of +1500 and +500');
@@ -143,20 +182,34 @@ describe('bench-report', () => {
   });
 
   describe('renderTable', () => {
-    const table = { title: 'T', header: ['name', 'value'], rows: [['a', '1'], ['longer', '22|3']] };
+    const table = {
+      title: 'T',
+      header: ['name', 'value'],
+      rows: [
+        ['a', '1'],
+        ['longer', '22|3'],
+      ],
+    };
 
     it('aligns plain-text columns: first left, the rest right', () => {
       assert.equal(renderTable(table, 'text'), ['T', 'name    value', '------  -----', 'a           1', 'longer   22|3'].join('\n'));
     });
 
     it('renders Markdown with right-aligned number columns and escaped pipes', () => {
-      assert.equal(renderTable(table, 'markdown'), ['**T**', '', '| name | value |', '| --- | ---: |', '| a | 1 |', '| longer | 22\\|3 |'].join('\n'));
+      assert.equal(
+        renderTable(table, 'markdown'),
+        ['**T**', '', '| name | value |', '| --- | ---: |', '| a | 1 |', '| longer | 22\\|3 |'].join('\n'),
+      );
     });
   });
 
   describe('renderReport', () => {
     const samples = [run('direct', 1, 10000), run('gateway-undici', 1, 2000), run('nginx-1w', 1, 5000)];
-    const fixedSamples = [fixed('direct', 1, 1000), { ...fixed('gateway-undici', 1, 4000), sendLateUs: { p99: 700, max: 1250 } }, fixed('nginx-1w', 1, 1500)];
+    const fixedSamples = [
+      fixed('direct', 1, 1000),
+      { ...fixed('gateway-undici', 1, 4000), sendLateUs: { p99: 700, max: 1250 } },
+      fixed('nginx-1w', 1, 1500),
+    ];
     const view: ReportView = {
       heading: 'Proxy bench test',
       workloads: [{ name: 'get-1k', label: 'GET 1 KB' }],
@@ -173,7 +226,11 @@ describe('bench-report', () => {
     it('shows figures next to their goals, met or missed', () => {
       const text = renderReport(view, 'text');
       assert.match(text, /gateway \(undici\) \/ nginx \(1 worker\)\s+≥ 0\.50\s+0\.40 ✗/);
-      assert.match(text, /gateway \(undici\)\s+GET 1 KB.*\+3\.00\s+\+3\.00 to \+3\.00\s+≤ 2\.00 ✗\s+50\s+0\.10\s+1\.25$/m, 'added p99, its range over rounds, goal, CPU µs/req, others, then how late the generator sent');
+      assert.match(
+        text,
+        /gateway \(undici\)\s+GET 1 KB.*\+3\.00\s+\+3\.00 to \+3\.00\s+≤ 2\.00 ✗\s+50\s+0\.10\s+1\.25$/m,
+        'added p99, its range over rounds, goal, CPU µs/req, others, then how late the generator sent',
+      );
       assert.match(text, /nginx \(1 worker\)\s+GET 1 KB.*\+0\.50\s+≤ 2\.00 ✓/);
       assert.match(text, /\* a note/);
       assert.doesNotMatch(text, /Autocannon/, 'a generator without samples gets no table');

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import cassandra from 'cassandra-driver';
+import type cassandra from 'cassandra-driver';
 import { checkLostWrites } from '../../loadgen/analysis/lost-writes.js';
 import { CassandraDataLayer } from '../../datasync/layer/cassandra-data-layer.js';
 import { isSyncError } from '../../datasync/errors.js';
@@ -38,7 +38,10 @@ describe('CassandraStore (reference app KvStore on the data layer, real Cassandr
   it('ensureSchema creates the keyspace and table on both clusters', async () => {
     for (const c of [n1, n2]) {
       const rs = await c.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [keyspace], { prepare: true });
-      assert.deepEqual(rs.rows.map((r) => r.get('table_name')), ['kv']);
+      assert.deepEqual(
+        rs.rows.map((r) => r.get('table_name')),
+        ['kv'],
+      );
     }
   });
 
@@ -78,7 +81,12 @@ describe('CassandraStore (reference app KvStore on the data layer, real Cassandr
       assert.equal(del.status, 200);
       assert.equal((await fetch(`${app.url}/kv/http-key`)).status, 404);
       const report = await checkLostWrites(
-        { acknowledged: [{ key: 'b', op: 'write', value: 'copied', start: 0, end: 1 }, { key: 'http-key', op: 'delete', start: 2, end: 3 }] },
+        {
+          acknowledged: [
+            { key: 'b', op: 'write', value: 'copied', start: 0, end: 1 },
+            { key: 'http-key', op: 'delete', start: 2, end: 3 },
+          ],
+        },
         async (k) => (await store.get(k))?.value,
       );
       assert.ok(report.ok, JSON.stringify(report.lost));
@@ -88,6 +96,9 @@ describe('CassandraStore (reference app KvStore on the data layer, real Cassandr
   });
 
   it('refuses names that are not CQL identifiers', () => {
-    assert.throws(() => new CassandraStore(layer, { keyspace: 'x; DROP' }), (e: unknown) => isSyncError(e, 'NW_SYNC_CONFIG_INVALID'));
+    assert.throws(
+      () => new CassandraStore(layer, { keyspace: 'x; DROP' }),
+      (e: unknown) => isSyncError(e, 'NW_SYNC_CONFIG_INVALID'),
+    );
   });
 });

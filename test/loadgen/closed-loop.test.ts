@@ -39,8 +39,15 @@ describe('closed-loop load', () => {
     assert.equal(r.summary.errors, 0);
     assert.equal(seen.length, r.samples.length);
     assertWellFormed(r.samples);
-    assert.ok(r.samples.every((s) => s.servedBy === 'unknown' && s.epoch === null), 'no gateway headers without a gateway');
-    for (const op of ['read', 'write', 'delete'] as const) assert.ok(r.samples.some((s) => s.op === op), op);
+    assert.ok(
+      r.samples.every((s) => s.servedBy === 'unknown' && s.epoch === null),
+      'no gateway headers without a gateway',
+    );
+    for (const op of ['read', 'write', 'delete'] as const)
+      assert.ok(
+        r.samples.some((s) => s.op === op),
+        op,
+      );
     // Statuses follow the KV semantics: writes succeed; reads and deletes succeed or miss.
     for (const s of r.samples) {
       if (s.op === 'write') assert.equal(s.status, 200);
@@ -81,7 +88,10 @@ describe('closed-loop load', () => {
       const workload = new Workload({ readRatio: 0.5, keys: 10, seed: 2 });
       const r = await runClosedLoop({ target: h.url, host: 'shop.test', connections: 2, amount: 100, workload });
       assert.equal(r.samples.length, 100);
-      assert.ok(r.samples.every((s) => s.servedBy === 'n1'), JSON.stringify(r.samples.find((s) => s.servedBy !== 'n1')));
+      assert.ok(
+        r.samples.every((s) => s.servedBy === 'n1'),
+        JSON.stringify(r.samples.find((s) => s.servedBy !== 'n1')),
+      );
       assert.ok(r.samples.every((s) => s.epoch !== null));
       assert.ok(store.size > 0, 'writes reached n1');
       assert.equal(answeredByAutocannon(r.summary), r.samples.length);
@@ -99,7 +109,10 @@ describe('closed-loop load', () => {
     const r = await runClosedLoop({ target: url, connections: 1, amount: 3, durationS: 1, workload });
     const failed = r.samples.filter((s) => s.status === 0);
     assert.ok(failed.length > 0);
-    assert.ok(failed.every((s) => s.error === 'ECONNREFUSED'), JSON.stringify(failed[0]));
+    assert.ok(
+      failed.every((s) => s.error === 'ECONNREFUSED'),
+      JSON.stringify(failed[0]),
+    );
     assert.ok(r.samples.length + r.unfinished.length >= r.summary.errors);
   });
 

@@ -39,13 +39,19 @@ describe('cpu-profile-summary', () => {
     const top = s.functions[0]!;
     assert.equal(top.name, 'writev');
     assert.equal(top.pct, Math.round((50 / 90) * 1000) / 10);
-    assert.equal(s.functions.find((f) => f.name === '(idle)'), undefined);
+    assert.equal(
+      s.functions.find((f) => f.name === '(idle)'),
+      undefined,
+    );
     assert.equal(s.functions.find((f) => f.name === 'handle')!.location, 'gateway/request-handler.ts:10:1');
   });
 
   it('can skip start-up until the first sample inside a given file', () => {
     const s = summarizeCpuProfile(profile, { startAtFrameUrl: /request-handler\.ts$/ });
-    assert.equal(s.functions.find((f) => f.name === 'compile'), undefined);
+    assert.equal(
+      s.functions.find((f) => f.name === 'compile'),
+      undefined,
+    );
     assert.equal(s.areas.find((a) => a.name === 'native')!.pct, Math.round((50 / 80) * 1000) / 10);
   });
 });

@@ -26,7 +26,20 @@ describe('experiment CLI and config', function () {
   this.timeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), 'nw-exp-cli-'));
   const badConfig = join(dir, 'bad.yaml');
-  writeFileSync(badConfig, ['gateways: 0', 'dns:', '  provider: route53', '  endpont: http://127.0.0.1:15053', 'load:', '  durationS: 2', '  handoverAtS: 3', '  ratePerGateway: 0', ''].join('\n'));
+  writeFileSync(
+    badConfig,
+    [
+      'gateways: 0',
+      'dns:',
+      '  provider: route53',
+      '  endpont: http://127.0.0.1:15053',
+      'load:',
+      '  durationS: 2',
+      '  handoverAtS: 3',
+      '  ratePerGateway: 0',
+      '',
+    ].join('\n'),
+  );
 
   it('--help prints the usage and exits 0', async () => {
     const r = await run('loadgen/experiment-cli.ts', ['--help']);
@@ -41,7 +54,12 @@ describe('experiment CLI and config', function () {
     const r = await run('loadgen/experiment-cli.ts', ['switchover', '--config', badConfig, '--out', join(dir, 'never')]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /NW_EXP_CONFIG_INVALID/);
-    for (const field of ['gateways', 'dns', 'load.handoverAtS', 'load.ratePerGateway']) assert.match(r.stderr, new RegExp(`${badConfig.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${field.replace('.', '\\.')}`), `${field} in:\n${r.stderr}`);
+    for (const field of ['gateways', 'dns', 'load.handoverAtS', 'load.ratePerGateway'])
+      assert.match(
+        r.stderr,
+        new RegExp(`${badConfig.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${field.replace('.', '\\.')}`),
+        `${field} in:\n${r.stderr}`,
+      );
     assert.match(r.stderr, /endpont/, 'the unknown key is named');
     assert.equal(r.stdout, '');
   });
@@ -74,8 +92,14 @@ describe('experiment CLI and config', function () {
     const c = parseExperimentConfig({});
     assert.deepEqual([c.coordinator.kind, c.dns.provider, c.store.kind, c.trials], ['embedded', 'memory', 'memory', 10]);
     assert.throws(
-      () => parseExperimentConfig({ coordinator: { kind: 'zookeeper', connectString: '127.0.0.1:21811', sessionTimeoutMs: 2000 }, leaseMs: 3000 }, 'x.yaml'),
-      (e: unknown) => isExperimentError(e, 'NW_EXP_CONFIG_INVALID') && /x\.yaml: leaseMs: must be shorter than coordinator\.sessionTimeoutMs/.test(e.message),
+      () =>
+        parseExperimentConfig(
+          { coordinator: { kind: 'zookeeper', connectString: '127.0.0.1:21811', sessionTimeoutMs: 2000 }, leaseMs: 3000 },
+          'x.yaml',
+        ),
+      (e: unknown) =>
+        isExperimentError(e, 'NW_EXP_CONFIG_INVALID') &&
+        /x\.yaml: leaseMs: must be shorter than coordinator\.sessionTimeoutMs/.test(e.message),
     );
     assert.throws(
       () => parseExperimentConfig({ coordinator: { kind: 'zookeeper', connectString: '127.0.0.1:21811/chroot' } }, 'y.yaml'),

@@ -57,13 +57,20 @@ describe('fixed-rate load', () => {
   it('sends exactly rate × duration requests, each due at i / rate, all answered and attributed', async () => {
     const workload = new Workload({ readRatio: 0.5, keys: 10, seed: 4, runId: 'fr1' });
     let onSampleCalls = 0;
-    const r = await runFixedRate({ target: app.url, rate: 100, durationS: 0.5, connections: 4, workload, onSample: () => (onSampleCalls += 1) });
+    const r = await runFixedRate({
+      target: app.url,
+      rate: 100,
+      durationS: 0.5,
+      connections: 4,
+      workload,
+      onSample: () => (onSampleCalls += 1),
+    });
     assert.equal(r.due, 50);
     assert.equal(r.samples.length, 50);
     assert.equal(r.unfinished.length, 0);
     assert.equal(onSampleCalls, 50);
     const starts = r.samples.map((s) => s.start).sort((a, b) => a - b);
-    starts.forEach((t, i) => assert.ok(Math.abs(t - i * 10) < 1e-9, `due ${t} for #${i}`));
+    for (const [i, t] of starts.entries()) assert.ok(Math.abs(t - i * 10) < 1e-9, `due ${t} for #${i}`);
     for (const s of r.samples) {
       assert.ok(s.latencyMs >= 0 && s.end >= s.start);
       assert.equal(s.servedBy, 'unknown');
@@ -123,7 +130,10 @@ describe('fixed-rate load', () => {
     await dead.close();
     const r = await runFixedRate({ target: url, rate: 50, durationS: 0.1, workload: new Workload({ readRatio: 1, keys: 1 }) });
     assert.equal(r.samples.length, r.due);
-    assert.ok(r.samples.every((s) => s.status === 0 && s.error === 'ECONNREFUSED'), JSON.stringify(r.samples[0]));
+    assert.ok(
+      r.samples.every((s) => s.status === 0 && s.error === 'ECONNREFUSED'),
+      JSON.stringify(r.samples[0]),
+    );
   });
 
   it('rejects invalid options naming the field', async () => {

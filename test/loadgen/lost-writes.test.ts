@@ -99,10 +99,10 @@ describe('lost-write checker', () => {
   it('expects absence after a delete acknowledged last, and catches a store that ignored it', async () => {
     const ms = [w('a', 'x', 0, 10), del('a', 11, 12), w('b', 'y', 0, 1)];
     const good = new MapStore();
-    ms.forEach((m) => good.apply(m));
+    for (const m of ms) good.apply(m);
     assert.equal((await checkLostWrites({ acknowledged: ms }, good.readBack)).ok, true);
     const bad = new MapStore('ignore-deletes');
-    ms.forEach((m) => bad.apply(m));
+    for (const m of ms) bad.apply(m);
     const r = await checkLostWrites({ acknowledged: ms }, bad.readBack);
     assert.deepEqual(r.lost, [{ key: 'a', expected: [null], actual: 'x' }]);
   });
@@ -125,8 +125,17 @@ describe('lost-write checker', () => {
       { ...base, start: 4, end: 5, op: 'read', key: 'a', status: 200 },
     ];
     const input = mutationsFromSamples(samples);
-    assert.deepEqual(input.acknowledged.map((m) => [m.key, m.op, m.value]), [['a', 'write', 'v1'], ['b', 'delete', undefined]]);
-    assert.deepEqual(input.uncertain?.map((m) => m.value), ['v2']);
+    assert.deepEqual(
+      input.acknowledged.map((m) => [m.key, m.op, m.value]),
+      [
+        ['a', 'write', 'v1'],
+        ['b', 'delete', undefined],
+      ],
+    );
+    assert.deepEqual(
+      input.uncertain?.map((m) => m.value),
+      ['v2'],
+    );
   });
 
   it('reads each key once, with bounded concurrency', async () => {
@@ -134,13 +143,17 @@ describe('lost-write checker', () => {
     let inFlight = 0;
     let peak = 0;
     const seen: string[] = [];
-    const r = await checkLostWrites({ acknowledged: ms }, async (key) => {
-      seen.push(key);
-      peak = Math.max(peak, ++inFlight);
-      await new Promise((resolve) => setImmediate(resolve));
-      inFlight--;
-      return `v${Number(key.slice(1)) + 25}`;
-    }, { concurrency: 4 });
+    const r = await checkLostWrites(
+      { acknowledged: ms },
+      async (key) => {
+        seen.push(key);
+        peak = Math.max(peak, ++inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight--;
+        return `v${Number(key.slice(1)) + 25}`;
+      },
+      { concurrency: 4 },
+    );
     assert.equal(r.ok, true);
     assert.equal(seen.length, 25);
     assert.equal(new Set(seen).size, 25);

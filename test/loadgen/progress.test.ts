@@ -34,7 +34,8 @@ describe('progress line', () => {
     for (const s of [sample('n1', 200), sample('n1', 404), sample('n2', 200), sample('unknown', 0), sample('none', 503)]) p.onSample(s);
     p.stop();
     const last = stream.written.at(-1)!;
-    assert.match(last, /^\r\d+ req\/s {2}5 done {2}3 errors {2}n1 2 {2}n2 1 {2}\d+\.\d s\x1b\[K\n$/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the line ends with the terminal escape that erases to its end
+    assert.match(last, /^\r\d+ req\/s {2}5 done {2}3 errors {2}n1 2 {2}n2 1 {2}\d+\.\d s\u001b\[K\n$/u);
     p.stop();
     assert.equal(stream.written.length, 1, 'a second stop draws nothing');
   });

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { request } from 'undici';
-import { MAX_BODY_BYTES, MemoryStore, REFERENCE_APP_ERRORS, startReferenceApp, type ReferenceApp } from '../../loadgen/reference-app/index.js';
+import {
+  MAX_BODY_BYTES,
+  MemoryStore,
+  REFERENCE_APP_ERRORS,
+  startReferenceApp,
+  type ReferenceApp,
+} from '../../loadgen/reference-app/index.js';
 
 interface Reply {
   status: number;
@@ -9,7 +15,12 @@ interface Reply {
   json: unknown;
 }
 
-async function call(app: ReferenceApp, method: 'GET' | 'PUT' | 'DELETE' | 'POST' | 'PATCH' | 'HEAD', path: string, body?: string | Buffer): Promise<Reply> {
+async function call(
+  app: ReferenceApp,
+  method: 'GET' | 'PUT' | 'DELETE' | 'POST' | 'PATCH' | 'HEAD',
+  path: string,
+  body?: string | Buffer,
+): Promise<Reply> {
   const res = await request(app.url + path, { method, body: body ?? null });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, json: text.length > 0 ? JSON.parse(text) : undefined };
@@ -53,7 +64,7 @@ describe('reference app', () => {
     assert.equal(get1.status, 200);
     assert.deepEqual(get1.json, { key: 'a', value: 'one', deployment: 'n1', version: (put1.json as { version: number }).version });
     await call(app, 'PUT', '/kv/a', 'two');
-    assert.equal((((await call(app, 'GET', '/kv/a')).json) as { value: string }).value, 'two');
+    assert.equal(((await call(app, 'GET', '/kv/a')).json as { value: string }).value, 'two');
     assert.equal((await call(app, 'DELETE', '/kv/a')).status, 200);
     const gone = await call(app, 'GET', '/kv/a');
     assert.equal(gone.status, 404);
@@ -69,7 +80,11 @@ describe('reference app', () => {
 
   it('gives strictly increasing versions, also across a delete and re-create', async () => {
     const versions: number[] = [];
-    for (const [k, v] of [['a', '1'], ['b', '2'], ['a', '3']] as const) {
+    for (const [k, v] of [
+      ['a', '1'],
+      ['b', '2'],
+      ['a', '3'],
+    ] as const) {
       versions.push(((await call(app, 'PUT', `/kv/${k}`, v)).json as { version: number }).version);
     }
     await call(app, 'DELETE', '/kv/a');
@@ -147,7 +162,8 @@ describe('reference app', () => {
       assert.equal(errorCodeOf(declared), 'NW_APP_BODY_TOO_LARGE');
       const chunked = await rawStatus(
         app,
-        'PUT /kv/big2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n' + `${(MAX_BODY_BYTES + 10).toString(16)}\r\n${'y'.repeat(MAX_BODY_BYTES + 10)}\r\n0\r\n\r\n`,
+        'PUT /kv/big2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          `${(MAX_BODY_BYTES + 10).toString(16)}\r\n${'y'.repeat(MAX_BODY_BYTES + 10)}\r\n0\r\n\r\n`,
       );
       assert.match(chunked, /^HTTP\/1\.1 413 /);
       assert.equal((await call(app, 'GET', '/kv/big')).status, 404);
@@ -168,7 +184,9 @@ describe('reference app CLI', () => {
   it('starts on the given port with the given deployment name, and rejects a missing --deployment', async () => {
     const { spawn } = await import('node:child_process');
     const cli = new URL('../../loadgen/reference-app/reference-app-cli.ts', import.meta.url).pathname;
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--deployment', 'n2', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--deployment', 'n2', '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -179,7 +197,7 @@ describe('reference app CLI', () => {
         });
         child.once('exit', (code) => reject(new Error(`exited ${code}`)));
       });
-      const res = await request(url + '/healthz');
+      const res = await request(`${url}/healthz`);
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['x-served-by'], 'n2');
       await res.body.dump();
@@ -213,7 +231,10 @@ describe('memory store', () => {
     const snap = store.snapshot();
     await store.put('b', '2');
     await store.delete('a');
-    assert.deepEqual(snap.map(([k, e]) => [k, e.value]), [['a', '1']]);
+    assert.deepEqual(
+      snap.map(([k, e]) => [k, e.value]),
+      [['a', '1']],
+    );
     assert.equal(store.size, 1);
   });
 });

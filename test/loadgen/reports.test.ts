@@ -59,8 +59,14 @@ describe('reports', () => {
     it('has one marker per phase mark, carrying its label, and one handover marker', () => {
       const root = parseXml(renderSvgChart(run()));
       const markers = findAll(root, (e) => e.attrs.class === 'phase-mark');
-      assert.deepEqual(markers.map((m) => deepText(m).trim()), SYNTHETIC_MARKS.map((m) => m.label));
-      assert.deepEqual(markers.map((m) => m.attrs['data-label']), SYNTHETIC_MARKS.map((m) => m.label));
+      assert.deepEqual(
+        markers.map((m) => deepText(m).trim()),
+        SYNTHETIC_MARKS.map((m) => m.label),
+      );
+      assert.deepEqual(
+        markers.map((m) => m.attrs['data-label']),
+        SYNTHETIC_MARKS.map((m) => m.label),
+      );
       for (const m of markers) assert.equal(m.children.filter((c) => c.name === 'line').length, 1);
       assert.equal(findAll(root, (e) => e.attrs.class === 'handover').length, 1);
     });
@@ -75,7 +81,8 @@ describe('reports', () => {
       const legend = findAll(root, (e) => e.attrs.class === 'legend')[0];
       assert.ok(legend);
       const legendText = deepText(legend);
-      for (const label of ['served by N1', 'served by N2', 'failed requests', 'handover command (T)']) assert.ok(legendText.includes(label), label);
+      for (const label of ['served by N1', 'served by N2', 'failed requests', 'handover command (T)'])
+        assert.ok(legendText.includes(label), label);
       assert.ok(findAll(root, (e) => e.attrs.class === 'failed').length > 0);
       const text = deepText(root);
       for (const unit of ['responses / s', 'p99 latency (ms)', 'time since run start (s)']) assert.ok(text.includes(unit), unit);
@@ -100,7 +107,16 @@ describe('reports', () => {
     const md = renderMarkdownReport(run());
 
     it('has the switchover table with every figure', () => {
-      for (const row of ['| first N2 response | T + ', '| last N1 response | T + ', '| flip (all members acked) | 41 ms |', '| write hold | 270 ms |', '| failed requests | 3 (sync: 3) |', '| lost writes | 0 of 50 keys |', '| DNS change → INSYNC | 46.4 s |', '| no N1 write after first N2 write | held |']) {
+      for (const row of [
+        '| first N2 response | T + ',
+        '| last N1 response | T + ',
+        '| flip (all members acked) | 41 ms |',
+        '| write hold | 270 ms |',
+        '| failed requests | 3 (sync: 3) |',
+        '| lost writes | 0 of 50 keys |',
+        '| DNS change → INSYNC | 46.4 s |',
+        '| no N1 write after first N2 write | held |',
+      ]) {
         assert.ok(md.includes(row), row);
       }
     });
@@ -125,7 +141,11 @@ describe('reports', () => {
   });
 
   it('json report holds the raw figures and is valid JSON', () => {
-    const parsed = JSON.parse(renderJsonReport(run())) as { switchover: { failedTotal: number; dnsToInsyncMs: number; writeSafety: { ok: boolean } }; series: unknown[]; samples: number };
+    const parsed = JSON.parse(renderJsonReport(run())) as {
+      switchover: { failedTotal: number; dnsToInsyncMs: number; writeSafety: { ok: boolean } };
+      series: unknown[];
+      samples: number;
+    };
     assert.equal(parsed.switchover.failedTotal, 3);
     assert.equal(parsed.switchover.dnsToInsyncMs, 46_400);
     assert.equal(parsed.switchover.writeSafety.ok, true);
@@ -137,7 +157,10 @@ describe('reports', () => {
     const dir = await mkdtemp(join(tmpdir(), 'nw-report-'));
     try {
       const paths = await writeReports(join(dir, 'nested'), run());
-      assert.deepEqual([paths.json, paths.markdown, paths.chart].map((p) => p.slice(dir.length)), ['/nested/report.json', '/nested/report.md', '/nested/chart.svg']);
+      assert.deepEqual(
+        [paths.json, paths.markdown, paths.chart].map((p) => p.slice(dir.length)),
+        ['/nested/report.json', '/nested/report.md', '/nested/chart.svg'],
+      );
       parseXml(await readFile(paths.chart, 'utf8'));
       JSON.parse(await readFile(paths.json, 'utf8'));
       assert.ok((await readFile(paths.markdown, 'utf8')).includes('![throughput and p99 latency per deployment](chart.svg)'));

@@ -48,7 +48,11 @@ describe('switchover experiment with the Cassandra + Redis backends (real cluste
     it(`${readRatio * 100} % reads: the sync copies every key, 0 failed requests, 0 lost writes, keyspace dropped afterwards`, async () => {
       const cfg = config(readRatio);
       const runs: TrialResult[] = [];
-      await runConfiguredSwitchover(cfg, { outDir: mkdtempSync(join(tmpdir(), 'nw-exp-cass-')), quiet: true, onTrial: (_t, r) => runs.push(r) });
+      await runConfiguredSwitchover(cfg, {
+        outDir: mkdtempSync(join(tmpdir(), 'nw-exp-cass-')),
+        quiet: true,
+        onTrial: (_t, r) => runs.push(r),
+      });
       const r = runs[0]!;
       assert.equal(r.log.status, 'done', JSON.stringify(r.log.error));
       assert.equal(r.figures.failedRequests, 0, 'failed requests');
@@ -58,30 +62,56 @@ describe('switchover experiment with the Cassandra + Redis backends (real cluste
 
       // The sync phase ran the hooks in order, with the data layer acking each switch.
       const sync = r.log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync');
-      const hooks = sync?.data?.hooks as { cache: { restored: number; barrierMs: number }; datastore: { rows: number; verify: { rangesChecked: number } } };
+      const hooks = sync?.data?.hooks as {
+        cache: { restored: number; barrierMs: number };
+        datastore: { rows: number; verify: { rangesChecked: number } };
+      };
       assert.ok(hooks.datastore.rows >= 400, `snapshot copied the pre-loaded rows (${hooks.datastore.rows})`);
       assert.ok(hooks.datastore.verify.rangesChecked > 0, 'verify ran');
       assert.ok(hooks.cache.restored > 0, `the warm-up restored N1's cache entries at N2 (${hooks.cache.restored})`);
       const notes = r.log.history.filter((e) => e.event === 'note' && /data layers/.test(e.detail ?? '')).map((e) => e.detail);
-      assert.deepEqual(notes, ['cache: data layers → datastore local, cache copy', 'datastore: data layers → datastore copy-on-write, cache copy']);
+      assert.deepEqual(notes, [
+        'cache: data layers → datastore local, cache copy',
+        'datastore: data layers → datastore copy-on-write, cache copy',
+      ]);
       const flips = r.log.history.filter((e) => e.event === 'phase-completed' && e.barrier).map((e) => e.barrier!.members);
-      assert.ok(flips.every((m) => m.includes('datalayer-n1-t1')), 'the N1 data layer acked every flip');
+      assert.ok(
+        flips.every((m) => m.includes('datalayer-n1-t1')),
+        'the N1 data layer acked every flip',
+      );
 
       // Trial keyspaces are dropped on both clusters.
       for (const side of [cass.n1, cass.n2]) {
-        const c = new cassandra.Client({ contactPoints: [side.contactPoint], localDataCenter: side.localDataCenter, protocolOptions: { port: side.port } });
-        const ks = (await c.execute('SELECT keyspace_name FROM system_schema.keyspaces')).rows.map((row) => String(row.get('keyspace_name')));
+        const c = new cassandra.Client({
+          contactPoints: [side.contactPoint],
+          localDataCenter: side.localDataCenter,
+          protocolOptions: { port: side.port },
+        });
+        const ks = (await c.execute('SELECT keyspace_name FROM system_schema.keyspaces')).rows.map((row) =>
+          String(row.get('keyspace_name')),
+        );
         await c.shutdown();
-        assert.deepEqual(ks.filter((k) => k.startsWith('nw_exp_')), [], `${side.contactPoint}: trial keyspaces dropped`);
+        assert.deepEqual(
+          ks.filter((k) => k.startsWith('nw_exp_')),
+          [],
+          `${side.contactPoint}: trial keyspaces dropped`,
+        );
       }
     });
   }
 
   it('without the datastore hook (no copy-on-write, no snapshot) the lost-write check finds the keys N2 never got', async () => {
     const runs: TrialResult[] = [];
-    await runConfiguredSwitchover(config(0.5, { mode: 'none', hooks: ['cache'] }), { outDir: mkdtempSync(join(tmpdir(), 'nw-exp-cass-')), quiet: true, onTrial: (_t, r) => runs.push(r) });
+    await runConfiguredSwitchover(config(0.5, { mode: 'none', hooks: ['cache'] }), {
+      outDir: mkdtempSync(join(tmpdir(), 'nw-exp-cass-')),
+      quiet: true,
+      onTrial: (_t, r) => runs.push(r),
+    });
     const r = runs[0]!;
     assert.equal(r.log.status, 'done');
-    assert.ok((r.figures.lostWrites ?? 0) > 0, 'writes acknowledged at N1 and missing in N2\'s datastore are reported lost (the warmed cache does not hide them)');
+    assert.ok(
+      (r.figures.lostWrites ?? 0) > 0,
+      "writes acknowledged at N1 and missing in N2's datastore are reported lost (the warmed cache does not hide them)",
+    );
   });
 });

@@ -56,7 +56,10 @@ describe('switchover experiment (embedded system)', function () {
     // Two gateways at 100 req/s each for at least the 3 s: about 600 requests, evenly due.
     assert.ok(samples.length >= 500, `${samples.length} requests`);
     for (const g of ['t1g0', 't1g1']) {
-      const due = samples.filter((s) => s.op === 'write' && s.value?.startsWith(`${g}-`)).map((s) => s.start).sort((a, b) => a - b);
+      const due = samples
+        .filter((s) => s.op === 'write' && s.value?.startsWith(`${g}-`))
+        .map((s) => s.start)
+        .sort((a, b) => a - b);
       assert.ok(due.length > 50, `${g}: ${due.length} writes`);
       // Open loop: every request is due on the 10 ms grid of its gateway (a closed loop sends whenever a reply came back).
       for (const t of due) {

@@ -46,7 +46,9 @@ describe('switchover experiment on the real services (ZooKeeper ensemble, Route 
       const served = new Set(r.run.samples.map((s) => s.servedBy));
       assert.ok(served.has('n1') && served.has('n2'), `trial ${i + 1}: both deployments served`);
       // The DNS phase ran against Route 53 (moto) and the change was polled to INSYNC.
-      const dns = r.log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns')?.data?.dns as { insyncAt?: string; submitToInsyncMs?: number } | undefined;
+      const dns = r.log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns')?.data?.dns as
+        | { insyncAt?: string; submitToInsyncMs?: number }
+        | undefined;
       assert.ok(dns?.insyncAt, `trial ${i + 1}: DNS INSYNC time in the log`);
       assert.equal(typeof t.dnsToInsyncMs, 'number', `trial ${i + 1}: DNS change → INSYNC recorded`);
       assert.equal(typeof t.flipMs, 'number');
@@ -69,9 +71,17 @@ describe('switchover experiment on the real services (ZooKeeper ensemble, Route 
     const left = ((await root.children('/')) ?? []).filter((n) => n.startsWith(chroot.slice(1)));
     await root.close();
     assert.deepEqual(left, [], 'trial chroots removed');
-    const admin = new Route53Client({ endpoint: r53.endpoint, region: r53.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const admin = new Route53Client({
+      endpoint: r53.endpoint,
+      region: r53.region,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
     const zones = await admin.send(new ListHostedZonesByNameCommand({ DNSName: zone }));
     admin.destroy();
-    assert.deepEqual((zones.HostedZones ?? []).filter((z) => z.Name === `${zone}.`), [], 'trial hosted zones deleted');
+    assert.deepEqual(
+      (zones.HostedZones ?? []).filter((z) => z.Name === `${zone}.`),
+      [],
+      'trial hosted zones deleted',
+    );
   });
 });

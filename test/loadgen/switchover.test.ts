@@ -64,7 +64,12 @@ describe('switchover analysis', () => {
   });
 
   it('counts per operation, success and deployment', () => {
-    const samples = [req('read', 0, 1, 'n1'), req('read', 0, 1, 'n2', 500), req('write', 0, 1, 'n2', 201), req('delete', 0, 1, 'none', 503)];
+    const samples = [
+      req('read', 0, 1, 'n1'),
+      req('read', 0, 1, 'n2', 500),
+      req('write', 0, 1, 'n2', 201),
+      req('delete', 0, 1, 'none', 503),
+    ];
     const { byOperation } = analyzeSwitchover(samples, marks, 0);
     assert.deepEqual(byOperation.read, { total: 2, ok: 1, failed: 1, n1: 1, n2: 1 });
     assert.deepEqual(byOperation.write, { total: 1, ok: 1, failed: 0, n1: 0, n2: 1 });
@@ -80,7 +85,12 @@ describe('switchover analysis', () => {
 
   describe('write safety: no write served by N1 after the first N2 write', () => {
     it('holds when N1 writes started before the first N2 write completed (overlap is allowed)', () => {
-      const s = checkWriteSafety([req('write', 100, 150, 'n1'), req('write', 120, 140, 'n2'), req('write', 139, 200, 'n1'), req('read', 300, 310, 'n1')]);
+      const s = checkWriteSafety([
+        req('write', 100, 150, 'n1'),
+        req('write', 120, 140, 'n2'),
+        req('write', 139, 200, 'n1'),
+        req('read', 300, 310, 'n1'),
+      ]);
       assert.equal(s.ok, true);
       assert.equal(s.firstN2WriteEnd, 140);
     });
@@ -132,7 +142,10 @@ describe('switchover analysis', () => {
         ],
         start,
       );
-      assert.deepEqual(marksOut.map((m) => m.label), ['fence failed', 'rollback', 'rolled-back']);
+      assert.deepEqual(
+        marksOut.map((m) => m.label),
+        ['fence failed', 'rollback', 'rolled-back'],
+      );
     });
 
     it('reads a phase duration (DNS change → INSYNC) from the log', () => {

@@ -55,9 +55,9 @@ describe('workload', () => {
     const items = 100;
     const theta = 0.99;
     let zeta = 0;
-    for (let i = 1; i <= items; i++) zeta += 1 / Math.pow(i, theta);
+    for (let i = 1; i <= items; i++) zeta += 1 / i ** theta;
     const p0 = 1 / zeta;
-    const p1 = 1 / Math.pow(2, theta) / zeta;
+    const p1 = 1 / 2 ** theta / zeta;
     const z = new ZipfianGenerator(items, theta, mulberry32(5));
     const n = 50_000;
     const ranks = Array.from({ length: n }, () => z.next());

@@ -39,7 +39,8 @@ describe('error catalogues (one coded-error base)', () => {
       const other = owner.get(code);
       assert.ok(other === undefined || other === 'coordinator', `${code} is in controlplane and ${other}`);
     }
-    for (const [code, spec] of Object.entries(COORDINATOR_ERRORS)) assert.deepEqual(CONTROL_ERRORS[code as keyof typeof CONTROL_ERRORS], spec);
+    for (const [code, spec] of Object.entries(COORDINATOR_ERRORS))
+      assert.deepEqual(CONTROL_ERRORS[code as keyof typeof CONTROL_ERRORS], spec);
   });
 
   it('every code is in docs/errors.md with its status', () => {

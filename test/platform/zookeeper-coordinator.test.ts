@@ -120,7 +120,14 @@ function zkHarness(auth?: Auth): ZooKeeperHarness {
   const { pinned, others } = pickServer();
   const clients: ZooKeeperCoordinator[] = [];
   const open = async (extra: Partial<ZooKeeperCoordinatorOptions> = {}): Promise<ZooKeeperCoordinator> => {
-    const c = new ZooKeeperCoordinator({ connectString: pinned, chroot, sessionTimeoutMs: 4000, connectTimeoutMs: 10_000, opTimeoutMs: 10_000, ...extra });
+    const c = new ZooKeeperCoordinator({
+      connectString: pinned,
+      chroot,
+      sessionTimeoutMs: 4000,
+      connectTimeoutMs: 10_000,
+      opTimeoutMs: 10_000,
+      ...extra,
+    });
     clients.push(c);
     await c.connect();
     return c;
@@ -142,7 +149,10 @@ function zkHarness(auth?: Auth): ZooKeeperHarness {
 coordinatorContract('zookeeper', async () => zkHarness());
 
 /** A loopback TCP relay to one ZooKeeper server that can stop passing bytes, like a hung link. */
-async function startStallableRelay(target: { host: string; port: number }): Promise<{ port: number; stall(on: boolean): void; close(): Promise<void> }> {
+async function startStallableRelay(target: {
+  host: string;
+  port: number;
+}): Promise<{ port: number; stall(on: boolean): void; close(): Promise<void> }> {
   const pairs: Array<[net.Socket, net.Socket]> = [];
   const server = net.createServer((down) => {
     const up = net.connect(target);
@@ -155,9 +165,14 @@ async function startStallableRelay(target: { host: string; port: number }): Prom
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as net.AddressInfo).port,
-    stall: (on) => pairs.flat().forEach((s) => (on ? s.pause() : s.resume())),
+    stall: (on) => {
+      for (const s of pairs.flat()) {
+        if (on) s.pause();
+        else s.resume();
+      }
+    },
     close: async () => {
-      pairs.flat().forEach((s) => s.destroy());
+      for (const s of pairs.flat()) s.destroy();
       await new Promise((r) => server.close(r));
     },
   };
@@ -216,7 +231,10 @@ describe('ZooKeeperCoordinator', function () {
   it('isolates coordinators under different chroots', async () => {
     const one = zkHarness();
     const two = zkHarness();
-    cleanups.push(() => one.cleanup(), () => two.cleanup());
+    cleanups.push(
+      () => one.cleanup(),
+      () => two.cleanup(),
+    );
     const a = await one.open();
     const c = await two.open();
     await a.create('/x', b('a'));
@@ -247,7 +265,10 @@ describe('ZooKeeperCoordinator', function () {
     const h = zkHarness();
     const [host = '', port = ''] = h.connectString.split(':');
     const relay = await startStallableRelay({ host, port: Number(port) });
-    cleanups.push(() => relay.close(), () => h.cleanup());
+    cleanups.push(
+      () => relay.close(),
+      () => h.cleanup(),
+    );
     const c = await h.open({ connectString: `127.0.0.1:${relay.port}`, opTimeoutMs: 500 });
     await c.create('/n', b('1'));
     const contact = c.lastContactAt();
@@ -309,7 +330,13 @@ describe('ZooKeeperCoordinator', function () {
   });
 
   it('rejects bad options, naming the field', () => {
-    assert.throws(() => new ZooKeeperCoordinator({ connectString: '127.0.0.1:2181/northwest', chroot: '/' }), { code: 'NW_CP_CONFIG_INVALID', message: /connectString.*chroot/ });
-    assert.throws(() => new ZooKeeperCoordinator({ connectString: 'h:1', chroot: 'northwest' }), { code: 'NW_CP_CONFIG_INVALID', message: /chroot/ });
+    assert.throws(() => new ZooKeeperCoordinator({ connectString: '127.0.0.1:2181/northwest', chroot: '/' }), {
+      code: 'NW_CP_CONFIG_INVALID',
+      message: /connectString.*chroot/,
+    });
+    assert.throws(() => new ZooKeeperCoordinator({ connectString: 'h:1', chroot: 'northwest' }), {
+      code: 'NW_CP_CONFIG_INVALID',
+      message: /chroot/,
+    });
   });
 });

@@ -23,14 +23,14 @@ describe('services: Cassandra n1 and n2', function () {
   let n2: cassandra.Client | undefined;
   const keyspace = `nw_smoke_${process.pid}_${Date.now()}`;
 
-  before(async function () {
+  before(async () => {
     eps = requireService('cassandra');
     n1 = clientFor(eps.n1);
     n2 = clientFor(eps.n2);
     await Promise.all([n1.connect(), n2.connect()]);
   });
 
-  after(async function () {
+  after(async () => {
     for (const c of [n1, n2]) {
       if (!c) continue;
       await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
@@ -38,7 +38,7 @@ describe('services: Cassandra n1 and n2', function () {
     }
   });
 
-  it('n1 and n2 are different clusters', async function () {
+  it('n1 and n2 are different clusters', async () => {
     assert.ok(n1 && n2);
     const [r1, r2] = await Promise.all([
       n1.execute('SELECT cluster_name, data_center, release_version FROM system.local'),
@@ -56,12 +56,10 @@ describe('services: Cassandra n1 and n2', function () {
     assert.equal(peers.rowLength, 0);
   });
 
-  it('writes USING TIMESTAMP and reads WRITETIME back; data on n1 is not visible on n2', async function () {
+  it('writes USING TIMESTAMP and reads WRITETIME back; data on n1 is not visible on n2', async () => {
     assert.ok(n1 && n2);
     for (const c of [n1, n2]) {
-      await c.execute(
-        `CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
-      );
+      await c.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
       await c.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.kv (k text PRIMARY KEY, v text)`);
     }
 

@@ -23,7 +23,7 @@ describe('services: Redis n1 and n2', function () {
   let n2: Redis;
   const prefix = `northwest-smoke:${process.pid}:${Date.now()}`;
 
-  before(async function () {
+  before(async () => {
     const redis = requireService('redis');
     n1 = await connect(redis.n1);
     clients.push(n1);
@@ -31,7 +31,7 @@ describe('services: Redis n1 and n2', function () {
     clients.push(n2);
   });
 
-  after(async function () {
+  after(async () => {
     for (const c of clients) {
       const keys = await c.keys(`${prefix}:*`).catch(() => []);
       if (keys.length > 0) await c.del(...keys).catch(() => 0);
@@ -39,21 +39,21 @@ describe('services: Redis n1 and n2', function () {
     }
   });
 
-  it('n1 and n2 are separate instances', async function () {
+  it('n1 and n2 are separate instances', async () => {
     const key = `${prefix}:only-on-n1`;
     await n1.set(key, 'x');
     assert.equal(await n1.get(key), 'x');
     assert.equal(await n2.exists(key), 0);
   });
 
-  it('SET with PX sets a millisecond TTL', async function () {
+  it('SET with PX sets a millisecond TTL', async () => {
     const key = `${prefix}:px`;
     assert.equal(await n1.set(key, 'value', 'PX', 60_000), 'OK');
     const pttl = await n1.pttl(key);
     assert.ok(pttl > 0 && pttl <= 60_000, `pttl ${pttl}`);
   });
 
-  it('DUMP on n1 and RESTORE on n2 copy a key with its TTL', async function () {
+  it('DUMP on n1 and RESTORE on n2 copy a key with its TTL', async () => {
     const key = `${prefix}:copied`;
     await n1.hset(key, { a: '1', b: '2' });
     await n1.pexpire(key, 45_000);

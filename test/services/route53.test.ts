@@ -20,7 +20,7 @@ describe('services: Route 53 (moto)', function () {
   let zoneId: string | undefined;
   let record: ResourceRecordSet | undefined;
 
-  before(function () {
+  before(() => {
     const r53 = requireService('route53');
     client = new Route53Client({
       endpoint: r53.endpoint,
@@ -30,7 +30,7 @@ describe('services: Route 53 (moto)', function () {
     });
   });
 
-  after(async function () {
+  after(async () => {
     if (client && zoneId) {
       if (record) {
         await client
@@ -47,7 +47,7 @@ describe('services: Route 53 (moto)', function () {
     client?.destroy();
   });
 
-  it('creates a hosted zone, upserts an A record, waits for the change, lists it', async function () {
+  it('creates a hosted zone, upserts an A record, waits for the change, lists it', async () => {
     assert.ok(client);
     const created = await client.send(
       new CreateHostedZoneCommand({ Name: zoneName, CallerReference: `northwest-smoke-${process.pid}-${Date.now()}` }),

@@ -73,7 +73,7 @@ describe('services: ZooKeeper ensemble', function () {
   let a: zookeeper.Client;
   let b: zookeeper.Client;
 
-  before(async function () {
+  before(async () => {
     zk = requireService('zookeeper');
     a = await connect(zk.connectString);
     clients.push(a);
@@ -81,13 +81,13 @@ describe('services: ZooKeeper ensemble', function () {
     clients.push(b);
   });
 
-  after(async function () {
+  after(async () => {
     const [first] = clients;
     if (first) await removeRecursive(first, base).catch(() => undefined);
     for (const c of clients) c.close();
   });
 
-  it('runs three servers: one leader and two followers (srvr)', async function () {
+  it('runs three servers: one leader and two followers (srvr)', async () => {
     assert.equal(zk.servers.length, 3);
     const modes: string[] = [];
     for (const s of zk.servers) {
@@ -99,7 +99,7 @@ describe('services: ZooKeeper ensemble', function () {
     assert.deepEqual([...modes].sort(), ['follower', 'follower', 'leader']);
   });
 
-  it('creates an ephemeral node, sets data, and a data watch fires on a set from another client', async function () {
+  it('creates an ephemeral node, sets data, and a data watch fires on a set from another client', async () => {
     await mkdirp(a, base);
     const node = `${base}/ephemeral`;
     assert.equal(await createNode(a, node, Buffer.from('v0'), zookeeper.CreateMode.EPHEMERAL), node);
@@ -123,7 +123,7 @@ describe('services: ZooKeeper ensemble', function () {
     assert.equal((await getData(b, node)).data?.toString(), 'v2');
   });
 
-  it('removes an ephemeral node when its session closes', async function () {
+  it('removes an ephemeral node when its session closes', async () => {
     const owner = await connect(zk.connectString);
     const node = `${base}/short-lived`;
     await mkdirp(b, base);

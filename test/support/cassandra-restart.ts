@@ -38,19 +38,31 @@ export async function killCassandra(ep: CassandraEndpoint): Promise<number> {
 
 /** Starts whatever Cassandra node is not running (the services script is idempotent) and waits until CQL answers. */
 export async function startCassandra(): Promise<void> {
-  await run('bash', ['scripts/services.sh', 'up', 'cassandra'], { cwd: REPO_ROOT, timeout: 300_000, env: { ...process.env, NW_SERVICES_QUIET: '1' } });
+  await run('bash', ['scripts/services.sh', 'up', 'cassandra'], {
+    cwd: REPO_ROOT,
+    timeout: 300_000,
+    env: { ...process.env, NW_SERVICES_QUIET: '1' },
+  });
 }
 
 // module access the Cassandra tools need on Java 17 (a subset of services.sh's server flags)
 const JAVA_TOOL_FLAGS = [
-  '--add-exports', 'java.base/jdk.internal.misc=ALL-UNNAMED',
-  '--add-exports', 'java.base/java.lang.ref=ALL-UNNAMED',
-  '--add-exports', 'jdk.unsupported/sun.misc=ALL-UNNAMED',
-  '--add-opens', 'java.base/jdk.internal.ref=ALL-UNNAMED',
-  '--add-opens', 'java.base/sun.nio.ch=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.io=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.lang=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.nio=ALL-UNNAMED',
+  '--add-exports',
+  'java.base/jdk.internal.misc=ALL-UNNAMED',
+  '--add-exports',
+  'java.base/java.lang.ref=ALL-UNNAMED',
+  '--add-exports',
+  'jdk.unsupported/sun.misc=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/jdk.internal.ref=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/sun.nio.ch=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/java.io=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/java.lang=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/java.nio=ALL-UNNAMED',
 ];
 
 /**
@@ -63,8 +75,20 @@ const JAVA_TOOL_FLAGS = [
 export async function flushSchema(ep: CassandraEndpoint): Promise<void> {
   await run(
     'java',
-    [...JAVA_TOOL_FLAGS, `-Dcassandra.logdir=${tmpdir()}`, `-Duser.home=${tmpdir()}`, '-cp', path.join(REPO_ROOT, '.services', 'cassandra', 'lib', '*'),
-      'org.apache.cassandra.tools.NodeTool', '-h', '127.0.0.1', '-p', String(ep.jmxPort), 'flush', 'system_schema'],
+    [
+      ...JAVA_TOOL_FLAGS,
+      `-Dcassandra.logdir=${tmpdir()}`,
+      `-Duser.home=${tmpdir()}`,
+      '-cp',
+      path.join(REPO_ROOT, '.services', 'cassandra', 'lib', '*'),
+      'org.apache.cassandra.tools.NodeTool',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(ep.jmxPort),
+      'flush',
+      'system_schema',
+    ],
     { cwd: REPO_ROOT, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
   );
 }

@@ -30,9 +30,18 @@ export interface ControlHarnessOptions {
 /** Starts `size` gateways (default 3) and a control plane with its admin API on port 0. */
 export async function startControlHarness(opts: ControlHarnessOptions = {}): Promise<ControlHarness> {
   const store = new EmbeddedStore();
-  const fleet = await startFleet({ size: opts.size ?? 3, coordinator: () => new EmbeddedCoordinator(store), apps: opts.apps ?? ['shop', 'cart'] });
+  const fleet = await startFleet({
+    size: opts.size ?? 3,
+    coordinator: () => new EmbeddedCoordinator(store),
+    apps: opts.apps ?? ['shop', 'cart'],
+  });
   const hooks = new Map<string, SyncHook>();
-  const config = parseControlPlaneConfig({ id: 'cp-test', coordinator: { kind: 'embedded' }, admin: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } });
+  const config = parseControlPlaneConfig({
+    id: 'cp-test',
+    coordinator: { kind: 'embedded' },
+    admin: { host: '127.0.0.1', port: 0 },
+    log: { level: 'silent' },
+  });
   const token = opts.token === undefined ? CP_TOKEN : opts.token;
   const proc = await startControlPlaneProcess(config, {
     coordinator: new EmbeddedCoordinator(store),
@@ -92,7 +101,12 @@ export interface AdminCallOptions {
   readonly token?: string | null;
 }
 
-export async function adminCall(url: string, method: Dispatcher.HttpMethod, path: string, opts: AdminCallOptions = {}): Promise<AdminReply> {
+export async function adminCall(
+  url: string,
+  method: Dispatcher.HttpMethod,
+  path: string,
+  opts: AdminCallOptions = {},
+): Promise<AdminReply> {
   const token = opts.token === undefined ? CP_TOKEN : opts.token;
   const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
   const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);

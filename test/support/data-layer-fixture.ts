@@ -5,7 +5,10 @@ import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import { requireService, type CassandraEndpoint } from './service-endpoints.js';
 
 /** A driver client for one of the services' clusters (or any host:port, e.g. an unused one). */
-export function cassandraClient(ep: Pick<CassandraEndpoint, 'contactPoint' | 'port' | 'localDataCenter'>, connectTimeoutMs = 10_000): cassandra.Client {
+export function cassandraClient(
+  ep: Pick<CassandraEndpoint, 'contactPoint' | 'port' | 'localDataCenter'>,
+  connectTimeoutMs = 10_000,
+): cassandra.Client {
   return new cassandra.Client({
     contactPoints: [ep.contactPoint],
     localDataCenter: ep.localDataCenter,
@@ -41,7 +44,9 @@ export async function connectTwoClusters(area: string): Promise<TwoClusters> {
     async createKvTable(table, on = ['n1', 'n2']) {
       for (const side of on) {
         const c = clients[side];
-        await c.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+        await c.execute(
+          `CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+        );
         await c.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.${table} (k text PRIMARY KEY, v text)`);
       }
     },

@@ -47,7 +47,14 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       log: { level: 'silent' },
       waitForState: true,
       apps: Object.fromEntries(
-        apps.map((app) => [app, { hosts: [`${app}.test`], n1: { servers: [{ url: n1.url }] }, n2: { servers: [{ url: n2.url }], publicOrigin: `https://${app}-n2.example.com` } }]),
+        apps.map((app) => [
+          app,
+          {
+            hosts: [`${app}.test`],
+            n1: { servers: [{ url: n1.url }] },
+            n2: { servers: [{ url: n2.url }], publicOrigin: `https://${app}-n2.example.com` },
+          },
+        ]),
       ),
     });
     const lease = new CoordinatorLease(opts.leaseMs ?? 3000);

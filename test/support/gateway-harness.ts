@@ -93,6 +93,10 @@ export async function call(
 export async function putState(h: Harness, app: string, state: unknown, token: string | null = ADMIN_TOKEN): Promise<SimpleResponse> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== null) headers.authorization = `Bearer ${token}`;
-  const res = await request(`${h.adminUrl}/state/${app}`, { method: 'PUT', headers, body: typeof state === 'string' ? state : JSON.stringify(state) });
+  const res = await request(`${h.adminUrl}/state/${app}`, {
+    method: 'PUT',
+    headers,
+    body: typeof state === 'string' ? state : JSON.stringify(state),
+  });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }

@@ -76,7 +76,10 @@ export function parseResponses(buf: Buffer): RawResponse[] {
 export class RawHttpClient {
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly port: number, private readonly host = '127.0.0.1') {}
+  constructor(
+    private readonly port: number,
+    private readonly host = '127.0.0.1',
+  ) {}
 
   /** Opens a connection; resolves once connected. */
   open(): Promise<RawConnection> {

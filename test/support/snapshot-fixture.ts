@@ -9,7 +9,10 @@ import type { CassandraEndpoint } from './service-endpoints.js';
 
 const { Client, policies, types } = cassandra;
 
-export function cassandraClient(ep: { contactPoint: string; port: number; localDataCenter: string }, extra: Partial<cassandra.ClientOptions> = {}): cassandra.Client {
+export function cassandraClient(
+  ep: { contactPoint: string; port: number; localDataCenter: string },
+  extra: Partial<cassandra.ClientOptions> = {},
+): cassandra.Client {
   return new Client({
     contactPoints: [ep.contactPoint],
     localDataCenter: ep.localDataCenter,
@@ -44,9 +47,14 @@ export function micros(v: bigint): cassandra.types.Long {
  * third row's score is updated later (a second write time), every seventh row gets a TTL on its
  * note, every fifth row has no tags (a null cell).
  */
-export async function loadEvents(client: cassandra.Client, keyspace: string, shape = { tenants: 5, buckets: 6, seqs: 100 }): Promise<number> {
+export async function loadEvents(
+  client: cassandra.Client,
+  keyspace: string,
+  shape = { tenants: 5, buckets: 6, seqs: 100 },
+): Promise<number> {
   const rows: Array<{ tenant: string; bucket: number; seq: number }> = [];
-  for (let t = 0; t < shape.tenants; t++) for (let b = 0; b < shape.buckets; b++) for (let s = 0; s < shape.seqs; s++) rows.push({ tenant: `t${t}`, bucket: b, seq: s });
+  for (let t = 0; t < shape.tenants; t++)
+    for (let b = 0; b < shape.buckets; b++) for (let s = 0; s < shape.seqs; s++) rows.push({ tenant: `t${t}`, bucket: b, seq: s });
   await runBounded(rows, 64, async ({ tenant, bucket, seq }, i) => {
     const wt = micros(BASE_MICROS + BigInt(i));
     const tags = i % 5 === 0 ? null : [`a${i % 3}`, `b${i % 4}`];
@@ -56,10 +64,18 @@ export async function loadEvents(client: cassandra.Client, keyspace: string, sha
       { prepare: true },
     );
     if (i % 3 === 0) {
-      await client.execute(`UPDATE ${keyspace}.events USING TIMESTAMP ? SET score = ? WHERE tenant = ? AND bucket = ? AND seq = ? AND name = ?`, [micros(BASE_MICROS + 10_000_000n + BigInt(i)), -i, tenant, bucket, seq, `n${seq % 7}`], { prepare: true });
+      await client.execute(
+        `UPDATE ${keyspace}.events USING TIMESTAMP ? SET score = ? WHERE tenant = ? AND bucket = ? AND seq = ? AND name = ?`,
+        [micros(BASE_MICROS + 10_000_000n + BigInt(i)), -i, tenant, bucket, seq, `n${seq % 7}`],
+        { prepare: true },
+      );
     }
     if (i % 7 === 0) {
-      await client.execute(`UPDATE ${keyspace}.events USING TIMESTAMP ? AND TTL 86400 SET note = ? WHERE tenant = ? AND bucket = ? AND seq = ? AND name = ?`, [micros(BASE_MICROS + 20_000_000n + BigInt(i)), `note ${i}`, tenant, bucket, seq, `n${seq % 7}`], { prepare: true });
+      await client.execute(
+        `UPDATE ${keyspace}.events USING TIMESTAMP ? AND TTL 86400 SET note = ? WHERE tenant = ? AND bucket = ? AND seq = ? AND name = ?`,
+        [micros(BASE_MICROS + 20_000_000n + BigInt(i)), `note ${i}`, tenant, bucket, seq, `n${seq % 7}`],
+        { prepare: true },
+      );
     }
   });
   return rows.length;
@@ -72,7 +88,14 @@ export async function dumpTable(client: cassandra.Client, ref: TableRef): Promis
   const keys = [...schema.partitionKey, ...schema.clustering].map((c) => ident(c.name));
   const vals = schema.values.flatMap((c) => [ident(c.name), `writetime(${ident(c.name)})`]);
   const out = new Map<string, string>();
-  const fmt = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('hex') : v === null || v === undefined ? 'null' : Array.isArray(v) ? `[${v.map(fmt).join(',')}]` : String(v));
+  const fmt = (v: unknown): string =>
+    Buffer.isBuffer(v)
+      ? v.toString('hex')
+      : v === null || v === undefined
+        ? 'null'
+        : Array.isArray(v)
+          ? `[${v.map(fmt).join(',')}]`
+          : String(v);
   const cql = `SELECT ${[...keys, ...vals].join(', ')} FROM ${qualified(ref)}`;
   let pageState: string | undefined;
   do {

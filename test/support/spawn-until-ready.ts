@@ -31,7 +31,11 @@ export async function spawnUntilReady(
   const dir = mkdtempSync(join(tmpdir(), 'nw-child-'));
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args(file)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args(file)], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.env ?? process.env,
+  });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));

@@ -46,11 +46,31 @@ export function syntheticRun(options: SyntheticOptions = {}): Sample[] {
       servedBy = 'n2';
     }
     const end = start + latency;
-    samples.push({ start, end, latencyMs: latency, op, key, status: op === 'write' ? 201 : 200, servedBy, epoch: toN2 ? 4 : 1, ...(op === 'write' ? { value: `v${n}` } : {}) });
+    samples.push({
+      start,
+      end,
+      latencyMs: latency,
+      op,
+      key,
+      status: op === 'write' ? 201 : 200,
+      servedBy,
+      epoch: toN2 ? 4 : 1,
+      ...(op === 'write' ? { value: `v${n}` } : {}),
+    });
   }
   for (let k = 0; k < (options.failures ?? 0); k++) {
     const start = 2500 + k * 100;
-    samples.push({ start, end: start + 30, latencyMs: 30, op: 'read', key: 'kf', status: 0, servedBy: 'unknown', epoch: null, error: 'ECONNRESET' });
+    samples.push({
+      start,
+      end: start + 30,
+      latencyMs: 30,
+      op: 'read',
+      key: 'kf',
+      status: 0,
+      servedBy: 'unknown',
+      epoch: null,
+      error: 'ECONNRESET',
+    });
   }
   return samples.sort((a, b) => a.end - b.end);
 }

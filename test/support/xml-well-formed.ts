@@ -28,7 +28,7 @@ export function parseXml(src: string): XmlElement {
     const line = src.slice(0, i).split('\n').length;
     throw new Error(`not well-formed XML at line ${line} (offset ${i}): ${msg}`);
   };
-  const unescape = (raw: string): string => {
+  const unescapeXml = (raw: string): string => {
     let out = '';
     for (let k = 0; k < raw.length; k++) {
       const c = raw[k] ?? '';
@@ -113,7 +113,7 @@ export function parseXml(src: string): XmlElement {
         const end = src.indexOf(q ?? '"', i + 1);
         if (end < 0) fail(`attribute ${attr} is not closed`);
         if (attr in attrs) fail(`duplicate attribute ${attr}`);
-        attrs[attr] = unescape(src.slice(i + 1, end));
+        attrs[attr] = unescapeXml(src.slice(i + 1, end));
         i = end + 1;
       }
       const el: XmlElement = { name, attrs, children: [], text: '' };
@@ -132,7 +132,7 @@ export function parseXml(src: string): XmlElement {
       const parent = stack[stack.length - 1];
       if (!parent) {
         if (raw.trim() !== '') fail('text outside the root element');
-      } else parent.text += unescape(raw);
+      } else parent.text += unescapeXml(raw);
       i = next < 0 ? src.length : next;
     }
   }

@@ -37,7 +37,13 @@ export interface CacheBenchResult {
   readonly getCopyAwaitedP99Ms: number;
   /** Operations measured per series. */
   readonly samples: number;
-  readonly warmup: { readonly keys: number; readonly valueBytes: number; readonly durationMs: number; readonly keysPerSec: number; readonly mbPerSec: number };
+  readonly warmup: {
+    readonly keys: number;
+    readonly valueBytes: number;
+    readonly durationMs: number;
+    readonly keysPerSec: number;
+    readonly mbPerSec: number;
+  };
 }
 
 type Series = 'setLocal' | 'setCopy' | 'getLocal' | 'getCopy' | 'getCopyAwaited';
@@ -59,7 +65,10 @@ export async function runCacheBench(opts: CacheBenchOptions): Promise<CacheBench
     commandTimeoutMs: 10_000,
   });
   const clients = [createCacheClient(cfg.local, cfg), createCacheClient(cfg.n2!, cfg)] as const;
-  const raw = [new Redis({ host: opts.n1.host, port: opts.n1.port, lazyConnect: true }), new Redis({ host: opts.n2.host, port: opts.n2.port, lazyConnect: true })] as const;
+  const raw = [
+    new Redis({ host: opts.n1.host, port: opts.n1.port, lazyConnect: true }),
+    new Redis({ host: opts.n2.host, port: opts.n2.port, lazyConnect: true }),
+  ] as const;
   await Promise.all([...clients, ...raw].map((c) => c.connect()));
   const [local, n2] = clients;
   const localLayer = new RedisCacheLayer({ local, n2 });
@@ -139,10 +148,19 @@ async function measureWarmup(n1: Redis, n2: Redis, prefix: string, keys: number,
 
 /** Random text: Redis compresses DUMP payloads (LZF), so a repeated character would understate the bytes moved. */
 function incompressible(bytes: number): string {
-  return randomBytes(Math.ceil(bytes * 0.75) + 3).toString('base64').slice(0, bytes);
+  return randomBytes(Math.ceil(bytes * 0.75) + 3)
+    .toString('base64')
+    .slice(0, bytes);
 }
 
-async function seed(client: Redis, prefix: string, groups: readonly string[], count: number, value: string, ttlMs = 600_000): Promise<void> {
+async function seed(
+  client: Redis,
+  prefix: string,
+  groups: readonly string[],
+  count: number,
+  value: string,
+  ttlMs = 600_000,
+): Promise<void> {
   for (let start = 0; start < count; start += 1000) {
     const p = client.pipeline();
     for (let i = start; i < Math.min(count, start + 1000); i++) for (const g of groups) p.set(`${prefix}${g}${i}`, value, 'PX', ttlMs);

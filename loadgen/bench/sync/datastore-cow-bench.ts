@@ -28,7 +28,14 @@ export interface DatastoreCowBenchResult {
    * PUT /kv/:key to the reference app on CassandraStore over the data layer
    * (keep-alive, one at a time, no gateway in between).
    */
-  readonly app: { readonly localP50Ms: number; readonly cowP50Ms: number; readonly localP99Ms: number; readonly cowP99Ms: number; readonly overheadP50: number; readonly samples: number };
+  readonly app: {
+    readonly localP50Ms: number;
+    readonly cowP50Ms: number;
+    readonly localP99Ms: number;
+    readonly cowP99Ms: number;
+    readonly overheadP50: number;
+    readonly samples: number;
+  };
 }
 
 const ROUND = 50;
@@ -45,8 +52,16 @@ const WARMUP = 200;
 export async function runDatastoreCowBench(opts: DatastoreCowBenchOptions): Promise<DatastoreCowBenchResult> {
   const keyspace = `nw_bench_dscow_${randomBytes(4).toString('hex')}`;
   const cfg = parseDatastoreConfig({
-    local: { contactPoints: [opts.n1.contactPoint], localDataCenter: opts.n1.localDataCenter, ...(opts.n1.port ? { port: opts.n1.port } : {}) },
-    n2: { contactPoints: [opts.n2.contactPoint], localDataCenter: opts.n2.localDataCenter, ...(opts.n2.port ? { port: opts.n2.port } : {}) },
+    local: {
+      contactPoints: [opts.n1.contactPoint],
+      localDataCenter: opts.n1.localDataCenter,
+      ...(opts.n1.port ? { port: opts.n1.port } : {}),
+    },
+    n2: {
+      contactPoints: [opts.n2.contactPoint],
+      localDataCenter: opts.n2.localDataCenter,
+      ...(opts.n2.port ? { port: opts.n2.port } : {}),
+    },
     keyspace,
   });
   const local = createClusterClient(cfg.local, 'local');
@@ -57,7 +72,9 @@ export async function runDatastoreCowBench(opts: DatastoreCowBenchOptions): Prom
   const agent = new Agent({ connections: 1, pipelining: 1 });
   try {
     await Promise.all([local.connect(), n2.connect()]);
-    await layer.executeSchema(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+    await layer.executeSchema(
+      `CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+    );
     await layer.executeSchema(`CREATE TABLE IF NOT EXISTS ${keyspace}.kv (k text PRIMARY KEY, v text)`);
     const insert = `INSERT INTO ${keyspace}.kv (k, v) VALUES (?, ?)`;
     const value = 'x'.repeat(opts.valueBytes);
@@ -71,7 +88,13 @@ export async function runDatastoreCowBench(opts: DatastoreCowBenchOptions): Prom
       if (res.statusCode !== 200) throw new Error(`reference app answered ${res.statusCode}`);
       return undefined;
     };
-    const series = async (rec: typeof recorders, write: () => Promise<unknown>, mode: 'local' | 'cow', n: number, record: boolean): Promise<void> => {
+    const series = async (
+      rec: typeof recorders,
+      write: () => Promise<unknown>,
+      mode: 'local' | 'cow',
+      n: number,
+      record: boolean,
+    ): Promise<void> => {
       await layer.apply({ datastore: mode === 'cow' ? 'copy-on-write' : 'local', cache: 'local' }, ++epoch);
       for (let i = 0; i < n; i++) {
         const t0 = performance.now();
@@ -100,7 +123,14 @@ export async function runDatastoreCowBench(opts: DatastoreCowBenchOptions): Prom
     const figures = (rec: typeof recorders) => {
       const l = rec.local.summary();
       const c = rec.cow.summary();
-      return { localP50Ms: l.p50 / 1000, cowP50Ms: c.p50 / 1000, localP99Ms: l.p99 / 1000, cowP99Ms: c.p99 / 1000, overheadP50: c.p50 / l.p50 - 1, samples: Math.min(l.count, c.count) };
+      return {
+        localP50Ms: l.p50 / 1000,
+        cowP50Ms: c.p50 / 1000,
+        localP99Ms: l.p99 / 1000,
+        cowP99Ms: c.p99 / 1000,
+        overheadP50: c.p50 / l.p50 - 1,
+        samples: Math.min(l.count, c.count),
+      };
     };
     return { ...figures(recorders), app: figures(appRecorders) };
   } finally {

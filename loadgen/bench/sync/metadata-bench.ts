@@ -40,7 +40,11 @@ export async function runMetadataBench(opts: MetadataBenchOptions): Promise<Meta
     try {
       await source.connect();
       await target.connect();
-      await writeTree(source, '/app', syntheticTree(size, { dataBytes: opts.dataBytes ?? 64, seed: size }), { maxOps: 1000, maxBytes: 768 * 1024, maxInFlight: 4 });
+      await writeTree(source, '/app', syntheticTree(size, { dataBytes: opts.dataBytes ?? 64, seed: size }), {
+        maxOps: 1000,
+        maxBytes: 768 * 1024,
+        maxInFlight: 4,
+      });
       const figures = await copySubtree({
         source,
         sourcePath: '/app',

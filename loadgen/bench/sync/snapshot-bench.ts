@@ -64,9 +64,13 @@ async function load(n1: cassandra.Client, n2: cassandra.Client, keyspace: string
   const ids = Array.from({ length: rows }, (_, i) => i);
   const value = randomBytes(valueBytes);
   await runBounded(ids, 64, async (id) => {
-    await n1.execute(`INSERT INTO ${keyspace}.entities (kind, id, version, value) VALUES (?, ?, ?, ?)`, ['bench', cassandra.types.Long.fromNumber(id), 1, value], {
-      prepare: true,
-    });
+    await n1.execute(
+      `INSERT INTO ${keyspace}.entities (kind, id, version, value) VALUES (?, ?, ?, ?)`,
+      ['bench', cassandra.types.Long.fromNumber(id), 1, value],
+      {
+        prepare: true,
+      },
+    );
   });
 }
 
@@ -105,7 +109,9 @@ export async function runSnapshotBench(opts: SnapshotBenchOptions): Promise<Snap
           retries: res.retries,
           nodeCpuSeconds: (cpu.user + cpu.system) / 1e6,
         };
-        log(`snapshot bench: ${valueBytes} B: ${rows} rows in ${seconds.toFixed(2)} s = ${Math.round(row.entitiesPerSec)} entities/s, ${row.mbPerSec.toFixed(1)} MB/s, copier CPU ${row.nodeCpuSeconds.toFixed(1)} s`);
+        log(
+          `snapshot bench: ${valueBytes} B: ${rows} rows in ${seconds.toFixed(2)} s = ${Math.round(row.entitiesPerSec)} entities/s, ${row.mbPerSec.toFixed(1)} MB/s, copier CPU ${row.nodeCpuSeconds.toFixed(1)} s`,
+        );
         out.push(row);
       } finally {
         for (const c of [n1, n2]) await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);

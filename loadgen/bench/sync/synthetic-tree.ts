@@ -29,7 +29,12 @@ export function syntheticTree(count: number, options: SyntheticTreeOptions = {})
   for (let i = 0; i < count; i += 1) {
     const roll = random();
     // Mostly under a recent node (deep chains), sometimes near the top (wide levels).
-    const parent = nodes.length === 0 || roll < 0.15 ? '/' : roll < 0.3 ? (nodes[pick(Math.min(nodes.length, 20))] as SyntheticNode).path : (nodes[nodes.length - 1 - pick(Math.min(nodes.length, 40))] as SyntheticNode).path;
+    const parent =
+      nodes.length === 0 || roll < 0.15
+        ? '/'
+        : roll < 0.3
+          ? (nodes[pick(Math.min(nodes.length, 20))] as SyntheticNode).path
+          : (nodes[nodes.length - 1 - pick(Math.min(nodes.length, 40))] as SyntheticNode).path;
     const depth = parent.split('/').length;
     const at = depth > 12 ? '/' : parent;
     const path = joinPath(at, `${NAMES[i % NAMES.length]}-${i}`);
@@ -37,7 +42,8 @@ export function syntheticTree(count: number, options: SyntheticTreeOptions = {})
     const kind = i % 4;
     let data: Buffer;
     if (kind === 0) data = Buffer.alloc(0);
-    else if (kind === 1) data = Buffer.from(JSON.stringify({ i, host: `10.0.${i % 256}.${(i >> 8) % 256}`, pad: 'p'.repeat(Math.max(0, size - 40)) }));
+    else if (kind === 1)
+      data = Buffer.from(JSON.stringify({ i, host: `10.0.${i % 256}.${(i >> 8) % 256}`, pad: 'p'.repeat(Math.max(0, size - 40)) }));
     else if (kind === 2) data = Buffer.from('t'.repeat(size));
     else data = Buffer.from(Array.from({ length: size }, (_, j) => (j * 37 + i) % 256));
     nodes.push({ path, data });
@@ -46,7 +52,12 @@ export function syntheticTree(count: number, options: SyntheticTreeOptions = {})
 }
 
 /** Creates `root` (and its parents) and the nodes under it with batched transactions; returns the batch count. */
-export async function writeTree(coordinator: Coordinator, root: string, nodes: readonly SyntheticNode[], limits: BatchLimits = DEFAULT_BATCH_LIMITS): Promise<number> {
+export async function writeTree(
+  coordinator: Coordinator,
+  root: string,
+  nodes: readonly SyntheticNode[],
+  limits: BatchLimits = DEFAULT_BATCH_LIMITS,
+): Promise<number> {
   await coordinator.mkdirp(root);
   const batcher = new TransactionBatcher(coordinator, limits);
   for (const node of nodes) await batcher.add({ op: 'create', path: joinPath(root, node.path), data: node.data });
