@@ -57,6 +57,9 @@ export interface MigrationLog {
   readonly history: readonly LogEvent[];
 }
 
+/** A change to a migration log: any field but its id and history (events are appended separately). */
+export type LogChange = Partial<Omit<MigrationLog, 'id' | 'history'>>;
+
 /** What operators ask for; written by anyone, read by the leader. */
 export interface MigrationControl {
   readonly pause: boolean;
@@ -129,7 +132,7 @@ export class LogHandle {
     return { op: 'check', path: layout.migration(this.current.id), version: this.version };
   }
 
-  private next(change: Partial<Omit<MigrationLog, 'id' | 'history'>>, events: readonly Omit<LogEvent, 'at'>[]): MigrationLog {
+  private next(change: LogChange, events: readonly Omit<LogEvent, 'at'>[]): MigrationLog {
     const at = new Date().toISOString();
     const base = this.log;
     const history = [...base.history, ...events.map((e) => ({ at, ...e }))].slice(-MAX_HISTORY);
@@ -142,7 +145,7 @@ export class LogHandle {
    * that starts and the states it writes land together), or by the next
    * `update`. Events are stamped now.
    */
-  stage(change: Partial<Omit<MigrationLog, 'id' | 'history'>>, ...events: Omit<LogEvent, 'at'>[]): void {
+  stage(change: LogChange, ...events: Omit<LogEvent, 'at'>[]): void {
     this.staged = this.next(change, events);
   }
 
@@ -165,7 +168,7 @@ export class LogHandle {
   }
 
   /** Applies a change plus events (and anything staged), persisted with CAS; throws NW_CP_NOT_LEADER if the log moved. */
-  async update(change: Partial<Omit<MigrationLog, 'id' | 'history'>>, ...events: Omit<LogEvent, 'at'>[]): Promise<MigrationLog> {
+  async update(change: LogChange, ...events: Omit<LogEvent, 'at'>[]): Promise<MigrationLog> {
     const next = this.next(change, events);
     try {
       this.version = await this.c.set(layout.migration(this.current.id), encodeJson(next), this.version);

@@ -10,13 +10,15 @@ import {
   controlPath,
   type LogHandle,
   parseControl,
-  PHASES,
   TERMINAL,
+  type LogChange,
   type LogEvent,
   type MigrationControl,
   type PhaseName,
 } from './migration-log.js';
-import { n2TakesWrites, phaseState } from './phase-states.js';
+import { PHASE_TABLE, phaseAfter, rollbackSteps } from './phase-table.js';
+import type { PhaseContext } from './phases/phase.js';
+import { rollbackState } from './phases/rollback.js';
 
 export interface RunnerDeps {
   readonly coordinator: Coordinator;
@@ -33,13 +35,11 @@ function barrierSummary(r: BarrierReport): NonNullable<LogEvent['barrier']> {
   return { ok: r.ok, elapsedMs: Math.round(r.elapsedMs * 10) / 10, members: r.members, missing: r.missing, departed: r.departed };
 }
 
-/** Phases whose first coordinator write is their state flip (prepare checks N2 and lowers TTLs first; dns changes records). */
-const STARTS_WITH_FLIP: ReadonlySet<PhaseName> = new Set<PhaseName>(PHASES.filter((p) => p !== 'prepare' && p !== 'dns'));
-
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
 
 /**
- * Drives one migration through its phases. Every transition is persisted
+ * Drives one migration through its phases (PHASE_TABLE: what each writes and
+ * does, and what a rollback from it means). Every transition is persisted
  * before it is acted on; a runner started on a log in any state (a new leader
  * taking over) resumes from it: a phase that was started but not completed is
  * run again (each phase's actions are idempotent). Abort, pause and resume
@@ -168,12 +168,13 @@ export class MigrationRunner {
       const t0 = performance.now();
       try {
         const result = await this.runPhase(next);
-        const done = next === 'done';
         const completed: Omit<LogEvent, 'at'> = { event: 'phase-completed', phase: next, durationMs: ms(t0), ...result.event };
         // Unless an operator asked to pause or abort, the next phase is marked started in the same
         // log write that completes this one: one coordinator round trip less per phase (the
         // handover's fence → proxy is on the clock). A new leader reads the same log either way.
-        const following = done ? undefined : PHASES[PHASES.indexOf(next) + 1];
+        const following = phaseAfter(next);
+        // Completing the last phase completes the migration.
+        const done = following === undefined;
         const control = following ? await this.readControl() : undefined;
         if (following && control && !control.abort && !control.pause) {
           await this.markStarted(following, { phaseStatus: 'started', phase: following, ...(result.change ?? {}) }, completed, {
@@ -230,20 +231,15 @@ export class MigrationRunner {
    * the flip's transaction, one coordinator round trip instead of two on the
    * handover's clock. Otherwise it is written now, before the phase runs.
    */
-  private async markStarted(
-    phase: PhaseName,
-    change: Parameters<LogHandle['update']>[0],
-    ...events: Omit<LogEvent, 'at'>[]
-  ): Promise<void> {
+  private async markStarted(phase: PhaseName, change: LogChange, ...events: Omit<LogEvent, 'at'>[]): Promise<void> {
     this.handle.stage(change, ...events);
-    if (!STARTS_WITH_FLIP.has(phase)) await this.handle.flush();
+    if (!PHASE_TABLE[phase].startsWithFlip) await this.handle.flush();
   }
 
   private nextPhase(): PhaseName | undefined {
     const { phase, phaseStatus } = this.handle.log;
-    if (phase === undefined) return PHASES[0];
-    if (phaseStatus === 'started') return phase;
-    return PHASES[PHASES.indexOf(phase) + 1];
+    if (phase !== undefined && phaseStatus === 'started') return phase;
+    return phaseAfter(phase);
   }
 
   /** Writes states (fenced by the log version) and waits on the fleet barrier. */
@@ -272,49 +268,50 @@ export class MigrationRunner {
     return { epochs, barrier: barrierSummary(report) };
   }
 
-  private statesFor(phase: PhaseName): Record<string, DesiredAppState> | undefined {
-    const s = phaseState(this.handle.log.plan, this.id, phase, this.handle.log.dataMode);
-    return s ? Object.fromEntries(this.handle.log.plan.apps.map((a) => [a, s])) : undefined;
+  /** The same state for every app of the plan (several apps of one migration flip as one). */
+  private forEveryApp(state: DesiredAppState): Record<string, DesiredAppState> {
+    return Object.fromEntries(this.handle.log.plan.apps.map((a) => [a, state]));
   }
 
+  private statesFor(phase: PhaseName): Record<string, DesiredAppState> | undefined {
+    const s = PHASE_TABLE[phase].states(this.handle.log.plan, this.id, this.handle.log.dataMode);
+    return s ? this.forEveryApp(s) : undefined;
+  }
+
+  /** What a phase's work may use of this runner. */
+  private phaseContext(): PhaseContext {
+    const handle = this.handle;
+    return {
+      id: this.id,
+      get log() {
+        return handle.log;
+      },
+      syncHooks: this.deps.syncHooks,
+      dns: this.deps.dns,
+      fetch: this.deps.fetch ?? fetch,
+      checkLeader: () => this.checkLeader(),
+      record: async (change, ...events) => {
+        await handle.update(change, ...events);
+      },
+      runSyncHooks: (step) => this.runSyncHooks(step),
+    };
+  }
+
+  /** One phase, as its table entry says: its work before the flip, the flip (if it writes states), its work after. */
   private async runPhase(
-    phase: PhaseName,
-  ): Promise<{ event: Pick<LogEvent, 'epochs' | 'barrier' | 'data' | 'detail'>; change?: Parameters<LogHandle['update']>[0] }> {
-    const plan = this.handle.log.plan;
-    const data: Record<string, unknown> = {};
-    let change: Parameters<LogHandle['update']>[0] | undefined;
-    if (phase === 'prepare') {
-      await this.checkN2Health();
-      if (plan.dns && this.deps.dns && !this.handle.log.dnsSwitchNotBefore) {
-        const lowered = await this.deps.dns.lowerTtl(plan);
-        data.dns = lowered.data;
-        change = { dnsSwitchNotBefore: lowered.notBefore, dnsBefore: lowered.before };
-      }
-    }
-    if (phase === 'dns' && plan.dns) {
-      if (!this.deps.dns)
-        throw new ControlError('NW_CP_CONFIG_INVALID', 'plan has a dns section but this control plane has no DNS provider');
-      const notBefore = Date.parse(this.handle.log.dnsSwitchNotBefore ?? '') || 0;
-      const wait = plan.dns.skipTtlWait ? 0 : notBefore - Date.now();
-      if (wait > 0) {
-        await this.handle.update({}, { event: 'note', phase, detail: `waiting ${Math.round(wait / 1000)} s for the old TTL to expire` });
-        await new Promise((r) => setTimeout(r, wait));
-      }
-      this.checkLeader();
-      // Mark first, so a rollback after a crash here restores the records either way.
-      await this.handle.update({ dnsChanged: true });
-      data.dns = await this.deps.dns.switch(plan);
-    }
-    if (phase === 'sync') {
-      for (const name of plan.sync.hooks) if (!this.deps.syncHooks.has(name)) throw new ControlError('NW_CP_UNKNOWN_SYNC_HOOK', name);
-    }
-    const states = this.statesFor(phase);
+    name: PhaseName,
+  ): Promise<{ event: Pick<LogEvent, 'epochs' | 'barrier' | 'data' | 'detail'>; change?: LogChange }> {
+    const phase = PHASE_TABLE[name];
+    const ctx = this.phaseContext();
+    const before = (await phase.before?.(ctx)) ?? {};
+    const states = this.statesFor(name);
+    // No flip to carry a staged start record: it is written on its own.
     if (!states) await this.handle.flush();
     const flipped = states ? await this.flip(states) : {};
-    if (phase === 'sync') data.hooks = await this.runSyncHooks('sync');
-    if (phase === 'fence' && plan.sync.hooks.some((n) => this.deps.syncHooks.get(n)?.atFence))
-      data.hooks = await this.runSyncHooks('atFence');
-    return { event: { ...flipped, ...(Object.keys(data).length ? { data } : {}) }, ...(change ? { change } : {}) };
+    const after = (await phase.after?.(ctx)) ?? {};
+    const data = { ...before.data, ...after.data };
+    const change = { ...before.change, ...after.change };
+    return { event: { ...flipped, ...(Object.keys(data).length ? { data } : {}) }, ...(Object.keys(change).length ? { change } : {}) };
   }
 
   private async runSyncHooks(step: 'sync' | 'atFence'): Promise<Record<string, unknown>> {
@@ -360,52 +357,27 @@ export class MigrationRunner {
     return { epochs: { ...(r.epochs ?? {}) }, barrierMs: ms(t0) };
   }
 
-  private async checkN2Health(): Promise<void> {
-    const { n2HealthUrls, healthAttempts } = this.handle.log.plan.prepare;
-    const doFetch = this.deps.fetch ?? fetch;
-    for (const url of n2HealthUrls) {
-      let last = '';
-      let ok = false;
-      for (let i = 0; i < healthAttempts && !ok; i++) {
-        try {
-          const res = await doFetch(url, { signal: AbortSignal.timeout(2000) });
-          ok = res.ok;
-          last = `status ${res.status}`;
-          await res.body?.cancel();
-        } catch (err) {
-          last = (err as Error).message;
-        }
-        if (!ok && i + 1 < healthAttempts) await new Promise((r) => setTimeout(r, 200 * (i + 1)));
-      }
-      if (!ok) throw new ControlError('NW_CP_N2_UNHEALTHY', `${url}: ${last}`);
-    }
-  }
-
   /**
-   * Returns every app to serving from N1: fence first if N2 may have taken
-   * writes (so none is in flight when N1 takes over; with mirroring back N1
-   * already has them all), restore DNS, then serve. Barriers that time out
-   * are retried; after repeated failure the migration is marked failed and
-   * its locks are kept, so nothing new starts on a fleet in an unknown state.
+   * Returns every app to serving from N1 by the steps the phase's entry
+   * lists: fence first if N2 may have taken writes (so none is in flight when
+   * N1 takes over; with mirroring back N1 already has them all), restore DNS
+   * if it was changed, then serve. Barriers that time out are retried; after
+   * repeated failure the migration is marked failed and its locks are kept,
+   * so nothing new starts on a fleet in an unknown state.
    */
   private async rollback(): Promise<void> {
     const log = this.handle.log;
-    const apps = log.plan.apps;
     const steps: Array<{ name: string; run: () => Promise<Pick<LogEvent, 'epochs' | 'barrier' | 'data'>> }> = [];
-    if (n2TakesWrites(log.phase)) {
-      steps.push({
-        name: 'fence',
-        run: () =>
-          this.flip(
-            Object.fromEntries(apps.map((a) => [a, { mode: 'fence', readFrom: 'n1', migration: { id: this.id, phase: 'rollback' } }])),
-          ),
-      });
-    }
-    if (log.dnsChanged && this.deps.dns && log.plan.dns) {
+    for (const step of rollbackSteps(log.phase)) {
+      if (step !== 'dns-restore') {
+        steps.push({ name: step, run: () => this.flip(this.forEveryApp(rollbackState(step, this.id))) });
+        continue;
+      }
+      // Only if the dns phase got as far as changing the records (it marks the log first).
       const dns = this.deps.dns;
-      steps.push({ name: 'dns-restore', run: async () => ({ data: await dns.restore(log.plan, log.dnsBefore ?? []) }) });
+      if (log.dnsChanged && dns && log.plan.dns)
+        steps.push({ name: step, run: async () => ({ data: await dns.restore(log.plan, log.dnsBefore ?? []) }) });
     }
-    steps.push({ name: 'serve', run: () => this.flip(Object.fromEntries(apps.map((a) => [a, { mode: 'serve' }]))) });
     for (const step of steps) {
       let attempt = 0;
       for (;;) {
