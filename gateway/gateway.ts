@@ -80,7 +80,7 @@ export class Gateway {
       };
       return { name, config: app, n1: new UpstreamPool(name, 'n1', app.n1, conn), n2: new UpstreamPool(name, 'n2', app.n2, conn), hold };
     });
-    const inFlightWrites = new InFlightWrites();
+    const inFlightWrites = new InFlightWrites(config.timeouts.unknownWriteOutcomeMs);
     this.state = new StateStore(this.runtimes, new Map(), inFlightWrites, config.timeouts.drainMs);
     this.state.onApplied = (r) => {
       this.metrics.stateEpoch.set([r.app, r.mode], r.epoch);

@@ -6,17 +6,17 @@ import { dualWrite } from './proxy/dual-write.js';
 import { poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './proxy/exchange.js';
 import type { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
 import { readWithFallback } from './proxy/read-fallback.js';
-import { BodyLimit, bufferBody, checkDeclaredLength, declaredLength, hasBody } from './proxy/request-body.js';
-
-/** Request bodies up to this size are buffered before forwarding (cheaper, and replayable on retry). */
-const SMALL_BODY_BYTES = 64 * 1024;
+import { type BodyLimit, bufferBody, checkDeclaredLength, declaredLength, hasBody, limitedBody } from './proxy/request-body.js';
+import { WriteOutcome } from './proxy/write-outcome.js';
 import { streamToClient, type SendHooks } from './proxy/undici-forwarder.js';
-import { isWriteMethod, type AppState, type Deployment } from '../protocol/app-state.js';
+import { isWriteMethod, type Deployment } from '../protocol/app-state.js';
 import type { AppRoute, RoutingTable } from './state/routing-table.js';
 import { RESPONSE_HEADERS } from '../protocol/response-headers.js';
 
-/** Called before any write is forwarded; returning an error refuses it (lease fencing hooks in here). */
-export type WriteGuard = (app: string, state: AppState) => GatewayError | undefined;
+/** Request bodies up to this size are buffered before forwarding (cheaper, and replayable on retry). */
+const SMALL_BODY_BYTES = 64 * 1024;
+
+export type { WriteGuard } from './proxy/exchange.js';
 
 export interface RequestHandlerDeps extends ExchangeServices {
   readonly table: () => RoutingTable;
@@ -27,7 +27,6 @@ export interface RequestHandlerDeps extends ExchangeServices {
   readonly ready: () => boolean;
   /** Called once per request when its response has closed (finished or aborted). */
   readonly onFinished?: () => void;
-  readonly writeGuard: WriteGuard;
 }
 
 /** Peer address without the IPv4-mapped IPv6 prefix. */
@@ -110,6 +109,8 @@ export class RequestHandler {
         } finally {
           this.deps.metrics.heldWrites.add([route.runtime.name], -1);
         }
+        // A client that left while its write was held gets nothing sent for it: its body is gone with it.
+        if (ex.req.destroyed || ex.res.destroyed) throw new GatewayError('NW_GW_CLIENT_ABORTED', 'client left while its write was held');
         continue;
       }
       if (write) {
@@ -129,46 +130,72 @@ export class RequestHandler {
       case 'fence':
         return this.single(ex, route, state.readFrom, false);
       case 'mirror':
-        return write ? dualWrite(ex, this.deps, state.primary) : readWithFallback(ex, this.deps, state.readFrom, state.shadowCompare);
+        return write
+          ? dualWrite(ex, this.deps, state.primary, this.retryHooks)
+          : readWithFallback(ex, this.deps, state.readFrom, state.shadowCompare);
       case 'proxy':
-        return write && state.mirrorWritesToN1 ? dualWrite(ex, this.deps, 'n2') : this.single(ex, route, 'n2', write);
+        return write && state.mirrorWritesToN1 ? dualWrite(ex, this.deps, 'n2', this.retryHooks) : this.single(ex, route, 'n2', write);
       case 'redirect':
         if (state.methods === 'safe' && write)
-          return state.mirrorWritesToN1 ? dualWrite(ex, this.deps, 'n2') : this.single(ex, route, 'n2', write);
+          return state.mirrorWritesToN1 ? dualWrite(ex, this.deps, 'n2', this.retryHooks) : this.single(ex, route, 'n2', write);
         return this.redirect(ex, route, state.status);
     }
   }
 
   /** Streams the exchange to one deployment (the hot path). */
   private async single(ex: Exchange, route: AppRoute, d: Deployment, write: boolean): Promise<void> {
-    const end = write ? this.deps.inFlightWrites.begin(route.runtime.name, d) : undefined;
+    if (!write) return this.singleRead(ex, route, d);
+    const app = route.runtime.name;
+    const end = this.deps.inFlightWrites.begin(app, d);
+    const outcome = new WriteOutcome(this.retryHooks);
     try {
       const limit = this.deps.config.limits.maxBodyBytes;
       checkDeclaredLength(ex.req, limit);
-      const pool = poolOf(route, d);
       ex.servedBy = d;
-      if (this.deps.config.engine === 'http-proxy' && !ex.req.headers['transfer-encoding']) {
-        const server = pool.select();
-        if (!server) throw new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${route.runtime.name}/${d}`);
-        server.inFlight += 1;
-        try {
-          await this.deps.httpProxy.web(ex.req, ex.res, server, ex.upstreamHeaders, servedByHeaders(ex, d));
-        } finally {
-          server.inFlight -= 1;
-        }
-        return;
-      }
-      let body: Buffer | IncomingMessage | BodyLimit | null = null;
+      let body: Buffer | BodyLimit | null = null;
       if (hasBody(ex.req)) {
         const declared = declaredLength(ex.req);
-        // Small bodies are read first: one write upstream, and the request can be retried elsewhere.
-        if (declared !== undefined && declared <= SMALL_BODY_BYTES) body = await bufferBody(ex.req, limit);
-        else body = declared !== undefined ? ex.req : ex.req.pipe(new BodyLimit(limit));
+        if (declared !== undefined && declared <= SMALL_BODY_BYTES) {
+          body = await bufferBody(ex.req, limit);
+        } else {
+          // The lease is checked again as the body ends: a slow body cannot reach N1 after the lease lapsed.
+          body = limitedBody(ex.req, limit, () => this.deps.writeGuard(app, route.state));
+        }
       }
-      await streamToClient(pool, upstreamRequest(ex, body), ex.res, servedByHeaders(ex, d), this.retryHooks);
+      // The lease is checked when the write is dispatched, after its (small) body was read.
+      const refused = this.deps.writeGuard(app, route.state);
+      if (refused) throw refused;
+      await streamToClient(poolOf(route, d), upstreamRequest(ex, body), ex.res, servedByHeaders(ex, d), outcome, true);
     } finally {
-      end?.();
+      end(outcome.unknown);
     }
+  }
+
+  /** A read to one deployment: through the configured engine. */
+  private async singleRead(ex: Exchange, route: AppRoute, d: Deployment): Promise<void> {
+    const limit = this.deps.config.limits.maxBodyBytes;
+    checkDeclaredLength(ex.req, limit);
+    const pool = poolOf(route, d);
+    ex.servedBy = d;
+    if (this.deps.config.engine === 'http-proxy' && !ex.req.headers['transfer-encoding']) {
+      const server = pool.select();
+      if (!server) throw new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${route.runtime.name}/${d}`);
+      server.inFlight += 1;
+      try {
+        await this.deps.httpProxy.web(ex.req, ex.res, server, ex.upstreamHeaders, servedByHeaders(ex, d));
+      } finally {
+        server.inFlight -= 1;
+      }
+      return;
+    }
+    let body: Buffer | IncomingMessage | BodyLimit | null = null;
+    if (hasBody(ex.req)) {
+      const declared = declaredLength(ex.req);
+      // Small bodies are read first: one write upstream, and the request can be retried elsewhere.
+      if (declared !== undefined && declared <= SMALL_BODY_BYTES) body = await bufferBody(ex.req, limit);
+      else body = declared !== undefined ? ex.req : limitedBody(ex.req, limit);
+    }
+    await streamToClient(pool, upstreamRequest(ex, body), ex.res, servedByHeaders(ex, d), this.retryHooks);
   }
 
   private async redirect(ex: Exchange, route: AppRoute, status: 301 | 307 | 308): Promise<void> {

@@ -115,6 +115,13 @@ export const gatewayConfigSchema = z
         upstreamHeadersMs: ms.default(30_000),
         upstreamIdleMs: ms.default(30_000),
         drainMs: ms.default(10_000),
+        /**
+         * A write whose outcome is unknown (sent, then a headers timeout or a reset before any answer)
+         * keeps counting as in flight this much longer, so a fence cannot pass while the app may still
+         * commit it. Set it to at least the app's own request timeout; if it is longer than drainMs,
+         * such a write fails the fence (the gateway does not ack, the migration rolls back).
+         */
+        unknownWriteOutcomeMs: ms.default(5_000),
         shutdownMs: ms.default(10_000),
       })
       .prefault({}),

@@ -2,7 +2,8 @@ import { GatewayError } from '../errors.js';
 import type { Deployment } from '../../protocol/app-state.js';
 import { bufferBody } from './request-body.js';
 import { otherSide, poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './exchange.js';
-import { sendToPool, writeReply, type UpstreamReply } from './undici-forwarder.js';
+import { type SendHooks, sendToPool, writeReply, type UpstreamReply } from './undici-forwarder.js';
+import { WriteOutcome } from './write-outcome.js';
 import { RESPONSE_HEADERS } from '../../protocol/response-headers.js';
 
 function describe(r: PromiseSettledResult<UpstreamReply>): string {
@@ -16,16 +17,24 @@ function describe(r: PromiseSettledResult<UpstreamReply>): string {
  * code, so a client never believes a write landed that one side refused.
  * In-flight counts for both sides begin synchronously with the route lookup.
  */
-export async function dualWrite(ex: Exchange, svc: ExchangeServices, primary: Deployment): Promise<void> {
+export async function dualWrite(ex: Exchange, svc: ExchangeServices, primary: Deployment, hooks: SendHooks): Promise<void> {
   const route = ex.route!;
   const app = route.runtime.name;
   const secondary = otherSide(primary);
   const endPrimary = svc.inFlightWrites.begin(app, primary);
   const endSecondary = svc.inFlightWrites.begin(app, secondary);
+  const primaryOutcome = new WriteOutcome(hooks);
+  const secondaryOutcome = new WriteOutcome(hooks);
   try {
     const body = await bufferBody(ex.req, route.runtime.config.mirrorBodyBytes);
+    // The lease is checked when the write is dispatched, after its body was read.
+    const refused = svc.writeGuard(app, route.state);
+    if (refused) throw refused;
     const upReq = upstreamRequest(ex, body);
-    const [p, s] = await Promise.allSettled([sendToPool(poolOf(route, primary), upReq), sendToPool(poolOf(route, secondary), upReq)]);
+    const [p, s] = await Promise.allSettled([
+      sendToPool(poolOf(route, primary), upReq, primaryOutcome),
+      sendToPool(poolOf(route, secondary), upReq, secondaryOutcome),
+    ]);
     const sameClass =
       p.status === 'fulfilled' && s.status === 'fulfilled' && Math.floor(p.value.statusCode / 100) === Math.floor(s.value.statusCode / 100);
     if (s.status === 'fulfilled') await s.value.body.dump();
@@ -39,7 +48,7 @@ export async function dualWrite(ex: Exchange, svc: ExchangeServices, primary: De
     ex.servedBy = primary;
     await writeReply(ex.res, p.value, servedByHeaders(ex, primary, { [RESPONSE_HEADERS.mirroredTo]: secondary }));
   } finally {
-    endPrimary();
-    endSecondary();
+    endPrimary(primaryOutcome.unknown);
+    endSecondary(secondaryOutcome.unknown);
   }
 }

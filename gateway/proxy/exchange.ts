@@ -3,7 +3,8 @@ import type { GatewayConfig } from '../config/config-schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { AppRoute } from '../state/routing-table.js';
-import type { Deployment } from '../../protocol/app-state.js';
+import type { AppState, Deployment } from '../../protocol/app-state.js';
+import type { GatewayError } from '../errors.js';
 import type { InFlightWrites } from '../state/in-flight-writes.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { HeaderMap } from './forward-headers.js';
@@ -24,12 +25,16 @@ export interface Exchange {
   servedBy: Deployment | 'none';
 }
 
+/** Called before a write is sent upstream; returning an error refuses it (lease fencing hooks in here). */
+export type WriteGuard = (app: string, state: AppState) => GatewayError | undefined;
+
 /** Shared services the mode handlers use. */
 export interface ExchangeServices {
   readonly config: GatewayConfig;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   readonly inFlightWrites: InFlightWrites;
+  readonly writeGuard: WriteGuard;
 }
 
 export function poolOf(route: AppRoute, d: Deployment): UpstreamPool {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { GatewayError } from '../errors.js';
 
 /** Whether the request carries a body (framed by Content-Length > 0 or Transfer-Encoding). */
@@ -21,17 +21,47 @@ export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
   if (n !== undefined && n > limit) throw new GatewayError('NW_GW_BODY_TOO_LARGE', `${n} > ${limit} bytes`);
 }
 
-/** Passes the body through, failing with 413 once more than `limit` bytes have gone by. */
+/**
+ * Passes the body through, failing with 413 once more than `limit` bytes have
+ * gone by, and with `atEnd`'s error (if any) before the last byte goes on, so
+ * the upstream never sees a complete request that a check refused at its end.
+ */
 export class BodyLimit extends Transform {
   private seen = 0;
-  constructor(private readonly limit: number) {
+  /** With `atEnd`, the latest chunk is held back until the check at the end passed (so the body is never whole before it). */
+  private held: Buffer | undefined = undefined;
+  constructor(
+    private readonly limit: number,
+    private readonly atEnd?: () => Error | undefined,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
-    if (this.seen > this.limit) cb(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${this.limit} bytes`));
-    else cb(null, chunk);
+    if (this.seen > this.limit) return cb(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${this.limit} bytes`));
+    if (this.atEnd === undefined) return cb(null, chunk);
+    const previous = this.held;
+    this.held = chunk;
+    cb(null, previous);
   }
+  override _flush(cb: TransformCallback): void {
+    const refused = this.atEnd?.();
+    if (refused) return cb(refused);
+    cb(null, this.held);
+  }
+}
+
+function ignore(): void {}
+
+/**
+ * The request body through a BodyLimit. pipeline, not pipe: a client that
+ * leaves mid-body fails the limited stream too, so the upstream request ends
+ * (incomplete, never acted on) instead of waiting for bytes that never come.
+ */
+export function limitedBody(req: IncomingMessage, limit: number, atEnd?: () => Error | undefined): BodyLimit {
+  const limited = new BodyLimit(limit, atEnd);
+  pipeline(req, limited, ignore);
+  return limited;
 }
 
 /** The collector currently reading a request's body (the listeners below are shared: no closures per request). */
@@ -101,6 +131,8 @@ class BodyCollector {
 /** Reads the whole body into memory, bounded by `limit` (413 beyond it). */
 export function bufferBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   checkDeclaredLength(req, limit);
+  // A request whose client already left never ends: its 'close' has fired and will not again.
+  if (req.destroyed) return Promise.reject(new GatewayError('NW_GW_CLIENT_ABORTED', 'client left before its body was read'));
   // Plain listeners: async iteration of a stream costs several promises per chunk on the hot path.
   return new Promise<Buffer>((resolve, reject) => {
     new BodyCollector(req, limit, resolve, reject);

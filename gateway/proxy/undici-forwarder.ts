@@ -27,6 +27,11 @@ export interface UpstreamReply {
 
 export interface SendHooks {
   onRetry?: (pool: UpstreamPool, err: GatewayError) => void;
+  /**
+   * An attempt failed after the request may have reached the app and before
+   * it answered (a headers timeout, a reset): the app may still act on it.
+   */
+  onOutcomeUnknown?: () => void;
 }
 
 /**
@@ -42,6 +47,7 @@ async function withRetries<T>(
   hooks: SendHooks,
   send: (server: UpstreamServer) => Promise<T>,
   committed: () => boolean = () => false,
+  outcomeKnown: (err: unknown) => boolean = () => false,
 ): Promise<T> {
   const tried = new Set<UpstreamServer>();
   const replayable = req.body === null || Buffer.isBuffer(req.body);
@@ -55,8 +61,9 @@ async function withRetries<T>(
       server.recordSuccess();
       return result;
     } catch (err) {
-      if (committed()) throw err;
       const connectFailure = isConnectFailure(err);
+      if (!connectFailure && !outcomeKnown(err)) hooks.onOutcomeUnknown?.();
+      if (committed()) throw err;
       if (connectFailure || (err as { code?: string }).code === 'UND_ERR_SOCKET') pool.recordFailure(server);
       lastErr = toUpstreamError(err, server.origin);
       const retryable = replayable && (connectFailure || (IDEMPOTENT.has(req.method) && lastErr.code === 'NW_GW_UPSTREAM_RESET'));
@@ -143,6 +150,12 @@ function onResponseDrain(this: WriterSlot): void {
 class ClientReplyWriter implements Dispatcher.DispatchHandler {
   /** True once the status line and headers went to the client. */
   started = false;
+  /** True once the upstream sent its status line: the app has answered, so a write's outcome is known. */
+  answered = false;
+  /** True if the request never went out (aborted before sending) or its own body failed: the app cannot act on it. */
+  notSent = false;
+  /** The client's premature close, when it left while a write's upstream was still going. */
+  private clientGone: Error | undefined = undefined;
   private abortUpstream: ((err?: Error) => void) | undefined = undefined;
   private resume: (() => void) | undefined = undefined;
   private upstreamDone = false;
@@ -153,6 +166,8 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
   constructor(
     private readonly res: WriterSlot,
     private readonly extra: HeaderMap,
+    /** Writes are not aborted upstream when the client leaves (nginx's proxy_ignore_client_abort). */
+    private readonly keepUpstream: boolean,
     private readonly resolve: () => void,
     private readonly reject: (err: unknown) => void,
   ) {
@@ -164,7 +179,17 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
   responseClosed(): void {
     if (this.res.writableFinished) return void this.settle(null);
     const err = this.res.errored ?? prematureClose();
-    if (!this.upstreamDone) this.abortUpstream?.(err);
+    if (!this.upstreamDone && this.keepUpstream && this.abortUpstream !== undefined) {
+      // The write goes on without its client: it settles when the app has answered (or failed), so the
+      // in-flight count (and a fence waiting on it) sees the app finish, not the client leave.
+      this.clientGone = err;
+      this.resume?.();
+      return;
+    }
+    if (!this.upstreamDone) {
+      if (!this.answered) this.notSent = this.abortUpstream === undefined;
+      this.abortUpstream?.(err);
+    }
     this.settle(err);
   }
 
@@ -185,19 +210,33 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
-    if (this.res.destroyed) abort(this.res.errored ?? prematureClose());
+    // A client that left before the request went out: nothing reaches the app.
+    if (this.res.destroyed) {
+      this.notSent = true;
+      abort(this.res.errored ?? prematureClose());
+    }
+  }
+
+  /** The request's own body failed (client abort, over the limit): the app never gets a whole request. */
+  bodyFailed(err: Error): void {
+    this.notSent = true;
+    this.onError(err);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     // 1xx interim replies are not passed on (node sends its own 100 Continue).
     if (statusCode < 200) return true;
-    this.started = true;
+    this.answered = true;
     this.resume = resume;
+    if (this.clientGone) return true;
+    this.started = true;
     this.res.writeHead(statusCode, clientHeaderList(rawHeaders, this.extra));
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    // The reply of a write whose client left is read to its end and dropped.
+    if (this.clientGone) return true;
     const room = this.res.write(chunk);
     // false pauses undici until drained() resumes it.
     if (!room && !this.drainListening) {
@@ -209,13 +248,14 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.upstreamDone = true;
+    if (this.clientGone) return void this.settle(this.clientGone);
     // Settles on the response's 'close' once it is flushed (or cut by the client).
     this.res.end();
   }
 
   onError(err: Error): void {
     this.upstreamDone = true;
-    if (this.started) this.res.destroy(err);
+    if (this.started && !this.clientGone) this.res.destroy(err);
     this.settle(err);
   }
 }
@@ -227,12 +267,13 @@ function dispatchToClient(
   res: ServerResponse,
   extra: HeaderMap,
   attempt: { writer?: ClientReplyWriter },
+  keepUpstream: boolean,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const writer = new ClientReplyWriter(res, extra, resolve, reject);
+    const writer = new ClientReplyWriter(res, extra, keepUpstream, resolve, reject);
     attempt.writer = writer;
     const body = req.body;
-    if (body !== null && !Buffer.isBuffer(body)) body.once('error', (err) => writer.onError(err));
+    if (body !== null && !Buffer.isBuffer(body)) body.once('error', (err) => writer.bodyFailed(err));
     server.dispatcher.dispatch({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body }, writer);
   });
 }
@@ -241,7 +282,8 @@ function dispatchToClient(
  * The hot path: streams one exchange to a server of the pool and the reply
  * straight into the client response (an undici dispatch handler: no
  * intermediate body stream, no pipeline). Retried like sendToPool while
- * nothing has been written to the client.
+ * nothing has been written to the client. With `write`, a client that leaves
+ * does not abort the upstream request: it settles when the app has answered.
  */
 export function streamToClient(
   pool: UpstreamPool,
@@ -249,6 +291,7 @@ export function streamToClient(
   res: ServerResponse,
   extra: HeaderMap,
   hooks: SendHooks = {},
+  write = false,
 ): Promise<void> {
   const attempt: { writer?: ClientReplyWriter } = {};
   return withRetries(
@@ -258,7 +301,7 @@ export function streamToClient(
     async (server) => {
       server.inFlight += 1;
       try {
-        await dispatchToClient(server, req, res, extra, attempt);
+        await dispatchToClient(server, req, res, extra, attempt, write);
       } catch (err) {
         throw attempt.writer?.started ? afterHeadersError(err, err, server.origin) : err;
       } finally {
@@ -267,5 +310,6 @@ export function streamToClient(
     },
     // A client that left before the reply started is not retried for (its premature close is passed on as is).
     () => attempt.writer?.started === true || res.destroyed,
+    () => attempt.writer?.answered === true || attempt.writer?.notSent === true,
   );
 }

@@ -7,14 +7,27 @@ interface DrainWaiter {
 }
 
 /**
+ * Ends one write's count. With `outcomeUnknown` (the request may have reached
+ * the app, and no answer came: a headers timeout, a reset after sending) the
+ * count is kept for the grace period first, because the app may still commit
+ * it: a fence must not pass while it could.
+ */
+export type EndWrite = (outcomeUnknown?: boolean) => void;
+
+/**
  * Counts writes in flight per app and deployment, so that applying a state
  * can wait until writes the new state forbids (e.g. writes to N1 once fenced)
  * have finished. Route lookup and `begin` happen in the same tick, so no write
- * can slip between a table swap and the count it waits on.
+ * can slip between a table swap and the count it waits on. A write counts
+ * until its upstream answered or failed, not until the gateway stopped
+ * waiting for it (a client that leaves does not end it), and one whose
+ * outcome is unknown counts for `unknownOutcomeGraceMs` longer.
  */
 export class InFlightWrites {
   private readonly counts = new Map<string, number>();
   private readonly waiters = new Set<DrainWaiter>();
+
+  constructor(private readonly unknownOutcomeGraceMs = 0) {}
 
   private static key(app: string, d: Deployment): string {
     return `${app}\u0000${d}`;
@@ -24,18 +37,23 @@ export class InFlightWrites {
     return this.counts.get(InFlightWrites.key(app, d)) ?? 0;
   }
 
-  /** Marks a write as started; call the returned function exactly once when it ends. */
-  begin(app: string, d: Deployment): () => void {
+  /** Marks a write as started; call the returned function once when it ends (later calls are ignored). */
+  begin(app: string, d: Deployment): EndWrite {
     const key = InFlightWrites.key(app, d);
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
     let done = false;
-    return () => {
-      if (done) return;
-      done = true;
+    const end = (): void => {
       const n = (this.counts.get(key) ?? 1) - 1;
       if (n <= 0) this.counts.delete(key);
       else this.counts.set(key, n);
       if (n <= 0) this.wake(app);
+    };
+    return (outcomeUnknown = false) => {
+      if (done) return;
+      done = true;
+      // unref: a grace still running never keeps a closing process alive.
+      if (outcomeUnknown && this.unknownOutcomeGraceMs > 0) setTimeout(end, this.unknownOutcomeGraceMs).unref();
+      else end();
     };
   }
 
