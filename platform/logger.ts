@@ -1,4 +1,13 @@
-/** Structured logs: one JSON object per line. */
+/**
+ * Structured logs: one JSON object per line, written by pino.
+ *
+ * A record reads `{"level":"info","time":"<ISO 8601>",...base,...fields,"event":"<name>"}`:
+ * `level` is the name, `time` an ISO string, the event name is pino's message (`messageKey`),
+ * and an `err` field that is an Error is flattened to `{message, code, name}` (no stack).
+ * A field named like a `base` field wins over it, as a later key would; `time`, `level`
+ * and `event` are the record's own and should not be used as field names.
+ */
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -15,22 +24,49 @@ export interface Logger {
 
 export type LogSink = (line: string) => void;
 
+type Method = (event: string, fields?: LogFields) => void;
+const noop: Method = () => {};
+
+function flattenErr(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const e = err as Error & { code?: unknown };
+  return { message: e.message, code: e.code, name: e.name };
+}
+
 export function createLogger(level: LogLevel, base: LogFields = {}, sink: LogSink = (l) => process.stdout.write(l)): Logger {
   const min = ORDER[level];
-  const emit = (lvl: LogLevel, event: string, fields?: LogFields): void => {
-    if (ORDER[lvl] < min) return;
-    const rec: LogFields = { time: new Date().toISOString(), level: lvl, event, ...base, ...fields };
-    if (rec.err instanceof Error) {
-      const e = rec.err as Error & { code?: string };
-      rec.err = { message: e.message, code: e.code, name: e.name };
-    }
-    sink(`${JSON.stringify(rec)}\n`);
+  const destination: DestinationStream = { write: sink };
+  const root = pino(
+    {
+      level,
+      base: null,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      messageKey: 'event',
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: flattenErr },
+    },
+    destination,
+  );
+  // The base fields are serialised once, as bindings of a child logger.
+  const baseKeys = Object.keys(base);
+  const bound = baseKeys.length > 0 ? root.child(base) : root;
+
+  const method = (lvl: Exclude<LogLevel, 'silent'>): Method => {
+    if (ORDER[lvl] < min) return noop;
+    const rootLog: PinoLogger[typeof lvl] = root[lvl].bind(root);
+    const boundLog: PinoLogger[typeof lvl] = bound[lvl].bind(bound);
+    return (event, fields) => {
+      if (fields === undefined) return boundLog(event);
+      // A field that repeats a base key replaces it in the record instead of adding a duplicate key.
+      for (const k of baseKeys) if (Object.hasOwn(fields, k)) return rootLog({ ...base, ...fields }, event);
+      boundLog(fields, event);
+    };
   };
   return {
-    debug: (e, f) => emit('debug', e, f),
-    info: (e, f) => emit('info', e, f),
-    warn: (e, f) => emit('warn', e, f),
-    error: (e, f) => emit('error', e, f),
+    debug: method('debug'),
+    info: method('info'),
+    warn: method('warn'),
+    error: method('error'),
     enabled: (lvl) => ORDER[lvl] >= min,
   };
 }

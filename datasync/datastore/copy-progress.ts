@@ -32,6 +32,8 @@ export interface ProgressSink {
 /** A writable that may be a terminal (process.stderr). */
 export interface ProgressStream {
   readonly isTTY?: boolean;
+  /** The terminal's width (a TTY stream has it): the line is cut to fit. */
+  readonly columns?: number;
   write(chunk: string): boolean;
 }
 
@@ -41,12 +43,22 @@ function fmtEta(s: number | undefined): string {
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
 }
 
+/** `text` cut to one row of a terminal `columns` wide (the last column left free), or whole when the width is unknown. */
+function fitWidth(text: string, columns: number | undefined): string {
+  return columns !== undefined && columns > 1 && text.length >= columns ? text.slice(0, columns - 1) : text;
+}
+
 export function formatProgress(p: SnapshotProgress): string {
   const mb = (p.bytes / 1e6).toFixed(1);
   return `snapshot ${p.phase} ${p.table}: ranges ${p.rangesDone}/${p.rangesTotal}, ${p.rows} rows (${mb} MB), ${Math.round(p.rowsPerSec)} rows/s, ${(p.fraction * 100).toFixed(1)} %, ETA ${fmtEta(p.etaSeconds)}`;
 }
 
-/** Calls onProgress on every update; draws at most ~4 lines a second when `stream` is a TTY. */
+/**
+ * Calls onProgress on every update; draws at most ~4 lines a second when `stream` is a TTY.
+ * Redraws are cut to the terminal's width (the line is often over 80 columns, and `\r` returns to
+ * the start of the last row only, so a wrapped line would leave a row behind on every redraw);
+ * the final line, which stays, is whole.
+ */
 export function createProgressSink(opts: {
   onProgress?: (p: SnapshotProgress) => void;
   stream?: ProgressStream;
@@ -67,7 +79,7 @@ export function createProgressSink(opts: {
       if (now - lastDraw < interval) return;
       lastDraw = now;
       drawn = true;
-      stream.write(`\r\u001b[K${formatProgress(p)}`);
+      stream.write(`\r\u001b[K${fitWidth(formatProgress(p), stream.columns)}`);
     },
     finish() {
       if (tty && latest) stream.write(`\r\u001b[K${formatProgress(latest)}\n`);

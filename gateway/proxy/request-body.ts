@@ -38,16 +38,22 @@ export class BodyLimit extends Transform {
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
-    if (this.seen > this.limit) return cb(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${this.limit} bytes`));
-    if (this.atEnd === undefined) return cb(null, chunk);
+    if (this.seen > this.limit) {
+      cb(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${this.limit} bytes`));
+      return;
+    }
+    if (this.atEnd === undefined) {
+      cb(null, chunk);
+      return;
+    }
     const previous = this.held;
     this.held = chunk;
     cb(null, previous);
   }
   override _flush(cb: TransformCallback): void {
     const refused = this.atEnd?.();
-    if (refused) return cb(refused);
-    cb(null, this.held);
+    if (refused) cb(refused);
+    else cb(null, this.held);
   }
 }
 

@@ -4,6 +4,8 @@ import { isSuccess } from '../load-model.js';
 /** A writable stream as far as the progress line needs one. */
 export interface ProgressStream {
   readonly isTTY?: boolean;
+  /** The terminal's width (a TTY stream has it): the line is cut to fit. */
+  readonly columns?: number;
   write(chunk: string): boolean;
 }
 
@@ -24,12 +26,20 @@ export interface Progress {
   stop(): void;
 }
 
+/** `text` cut to one row of a terminal `columns` wide (the last column left free), or whole when the width is unknown. */
+function fitWidth(text: string, columns: number | undefined): string {
+  return columns !== undefined && columns > 1 && text.length >= columns ? text.slice(0, columns - 1) : text;
+}
+
 /** A Progress that does nothing: the default where nothing is to be drawn. */
 export const noProgress: Progress = { onSample: () => {}, start: () => {}, stop: () => {} };
 
 /**
  * A one-line progress display (req/s over the last redraw, errors, samples
  * served by n1 / n2, elapsed), redrawn about four times a second with `\r`.
+ * Redraws are cut to the terminal's width (`\r` returns to the start of the
+ * last row only, so a line that wrapped would leave a row behind on every
+ * redraw); the final line, which stays, is whole.
  * Off when the stream is not a TTY unless forced.
  */
 export function createProgress(o: ProgressOptions = {}): Progress {
@@ -52,7 +62,7 @@ export function createProgress(o: ProgressOptions = {}): Progress {
     lastTotal = total;
     lastAt = t;
     const elapsed = ((t - startAt) / 1000).toFixed(1);
-    return `\r${Math.round(rate)} req/s  ${total} done  ${errors} errors  n1 ${n1}  n2 ${n2}  ${elapsed} s\x1b[K`;
+    return `${Math.round(rate)} req/s  ${total} done  ${errors} errors  n1 ${n1}  n2 ${n2}  ${elapsed} s`;
   };
   return {
     onSample: (s) => {
@@ -64,14 +74,14 @@ export function createProgress(o: ProgressOptions = {}): Progress {
     start: () => {
       if (timer) return;
       startAt = lastAt = performance.now();
-      timer = setInterval(() => stream.write(line()), intervalMs);
+      timer = setInterval(() => stream.write(`\r${fitWidth(line(), stream.columns)}\x1b[K`), intervalMs);
       timer.unref();
     },
     stop: () => {
       if (!timer) return;
       clearInterval(timer);
       timer = undefined;
-      stream.write(`${line()}\n`);
+      stream.write(`\r${line()}\x1b[K\n`);
     },
   };
 }

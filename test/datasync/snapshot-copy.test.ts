@@ -80,6 +80,16 @@ describe('sync: snapshot progress line', () => {
     assert.ok(out.join('').endsWith('\n'));
   });
 
+  it('cuts redraws to the terminal width; the last line is whole', () => {
+    const out: string[] = [];
+    const sink = createProgressSink({ stream: { isTTY: true, columns: 40, write: (c: string) => out.push(c) > 0 }, intervalMs: 0 });
+    sink.update(p);
+    sink.finish();
+    assert.equal(out.length, 2);
+    assert.match(out[0]!, /^\r\x1b\[K.{39}$/, 'one row, the last column free');
+    assert.match(out[1]!, /^\r\x1b\[Ksnapshot copy ks\.t: .*ETA 6s\n$/);
+  });
+
   it('is quiet when stderr is not a terminal, but still calls onProgress', () => {
     const { out, seen, sink } = sinkFor(false);
     sink.update(p);

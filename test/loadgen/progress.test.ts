@@ -34,9 +34,21 @@ describe('progress line', () => {
     for (const s of [sample('n1', 200), sample('n1', 404), sample('n2', 200), sample('unknown', 0), sample('none', 503)]) p.onSample(s);
     p.stop();
     const last = stream.written.at(-1)!;
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the line ends with the terminal escape that erases to its end
     assert.match(last, /^\r\d+ req\/s {2}5 done {2}3 errors {2}n1 2 {2}n2 1 {2}\d+\.\d s\u001b\[K\n$/u);
     p.stop();
     assert.equal(stream.written.length, 1, 'a second stop draws nothing');
+  });
+
+  it('cuts redraws to the terminal width so a wrapped line leaves no row behind; the last line is whole', async () => {
+    const stream = Object.assign(fakeStream(true), { columns: 20 });
+    const p = createProgress({ stream, intervalMs: 5 });
+    p.start();
+    p.onSample(sample('n1', 200));
+    await new Promise((r) => setTimeout(r, 30));
+    p.stop();
+    const redraws = stream.written.slice(0, -1);
+    assert.ok(redraws.length > 0, 'the timer drew');
+    for (const w of redraws) assert.match(w, /^\r.{19}\x1b\[K$/, 'one row, the last column free');
+    assert.match(stream.written.at(-1)!, /^\r\d+ req\/s {2}1 done {2}0 errors {2}n1 1 {2}n2 0 {2}\d+\.\d s\x1b\[K\n$/);
   });
 });
