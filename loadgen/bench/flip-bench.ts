@@ -7,19 +7,27 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { ZooKeeperCoordinator } from '../../platform/index.js';
 import { waitForFleet, writeAppStates, type DesiredAppState } from '../../fleet/index.js';
-import { startFlipFleet, type FlipFleet } from './flip-fleet.js';
+import { startEchoUpstream } from '../reference-app/echo-upstream.js';
+import { FloorDriver, prepareFloor } from './flip-floor.js';
+import { startSpreadFleet, type SpreadFleet } from './flip-processes.js';
 import { LatencyRecorder, type LatencySummary } from './latency-histogram.js';
 
-const USAGE = `usage: npm run bench:flip -- [--sizes 16,64] [--flips 30] [--handovers 20] [--writers 16] [--out results]
+const USAGE = `usage: npm run bench:flip -- [--sizes 16,64,256] [--flips 30] [--handovers 20] [--writers 16] [--out results]
 
-Measures, on the real ZooKeeper ensemble (scripts/services.sh up zookeeper is run first):
+Measures, on the real ZooKeeper ensemble (scripts/services.sh up zookeeper is run first), with the
+members of each size spread over child processes (at most 64 per process):
+  floor               bare ZooKeeper clients doing a flip's round trips (set the state, every member reads
+                      it and writes an ack, one reader sees every ack), none of our code: commit → last ack
   commit → last ack   time from the state write's commit to the last gateway's ack (barrier), per flip
   fence window        time from the fence state's commit to every gateway acking proxy (bounds any hold)
   held write latency  client-side latency of writes issued while the fence was up`;
 
 interface SizeResult {
   readonly gateways: number;
+  readonly processes: number;
   readonly flips: number;
+  /** The floor: bare ZooKeeper clients, same round trips, same process spread. */
+  readonly floorCommitToLastAckMs: LatencySummary;
   readonly commitToLastAckMs: LatencySummary;
   readonly writeToLastAckMs: LatencySummary;
   readonly handovers: number;
@@ -57,10 +65,20 @@ async function runSize(
   opts: { flips: number; handovers: number; writers: number },
 ): Promise<SizeResult> {
   const chroot = `/nw-bench-flip-${randomBytes(3).toString('hex')}`;
-  const holdTimes = new LatencyRecorder();
-  const fleet: FlipFleet = await startFlipFleet(size, connectString, chroot, (_app, heldMs) => holdTimes.recordMs(heldMs));
   const c = new ZooKeeperCoordinator({ connectString, chroot, sessionTimeoutMs: 10_000 });
   await c.connect();
+  const floor = await measureFloor(size, connectString, chroot, opts.flips);
+  const holdTimes = new LatencyRecorder();
+  const n1 = await startEchoUpstream('n1');
+  const n2 = await startEchoUpstream('n2');
+  const fleet: SpreadFleet = await startSpreadFleet({
+    kind: 'gateway',
+    size,
+    connectString,
+    chroot,
+    upstreams: { n1: n1.url, n2: n2.url },
+    onHold: (heldMs) => holdTimes.recordMs(heldMs),
+  });
   try {
     const commit = new LatencyRecorder();
     const total = new LatencyRecorder();
@@ -106,7 +124,9 @@ async function runSize(
     await Promise.all(writers);
     return {
       gateways: size,
+      processes: fleet.processes,
       flips: opts.flips,
+      floorCommitToLastAckMs: ms(floor.summary()),
       commitToLastAckMs: ms(commit.summary()),
       writeToLastAckMs: ms(total.summary()),
       handovers: opts.handovers,
@@ -117,30 +137,66 @@ async function runSize(
       failedWrites: failed,
     };
   } finally {
-    await c.close();
     await fleet.close();
+    await Promise.all([n1.close(), n2.close()]);
+    await c.close();
   }
+}
+
+/** The floor at one size: bare clients spread like the gateways, a warm-up flip, then `flips` measured ones. */
+async function measureFloor(size: number, connectString: string, chroot: string, flips: number): Promise<LatencyRecorder> {
+  await prepareFloor(connectString, chroot);
+  const members = await startSpreadFleet({ kind: 'floor', size, connectString, chroot });
+  const driver = await FloorDriver.connect(connectString, chroot, size);
+  const recorder = new LatencyRecorder();
+  try {
+    await driver.flip();
+    for (let i = 0; i < flips; i++) recorder.recordMs(await driver.flip());
+  } finally {
+    driver.close();
+    await members.close();
+  }
+  return recorder;
 }
 
 const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '—');
 
+function ratio(r: SizeResult): string {
+  const x = r.commitToLastAckMs.p99 / r.floorCommitToLastAckMs.p99;
+  return Number.isFinite(x) ? `${x.toFixed(2)} ${x <= 2 ? '✓' : '✗'}` : '—';
+}
+
+const pair = (s: LatencySummary): string => `${f(s.p50)} / ${f(s.p99)}`;
+
+/** The table's columns: heading and cell. */
+const COLUMNS: ReadonlyArray<readonly [string, (r: SizeResult) => string]> = [
+  ['gateways (processes)', (r) => `${r.gateways} (${r.processes})`],
+  ['flips', (r) => String(r.flips)],
+  ['floor: commit → last ack p50 / p99 ms', (r) => pair(r.floorCommitToLastAckMs)],
+  ['commit → last ack p50 / p99 ms', (r) => pair(r.commitToLastAckMs)],
+  ['p99 / floor p99 (goal ≤ 2)', ratio],
+  ['write → last ack p50 / p99 ms', (r) => pair(r.writeToLastAckMs)],
+  ['handovers', (r) => String(r.handovers)],
+  ['write hold p50 / p99 ms (goal p99 ≤ 100 for 16)', (r) => pair(r.writeHoldMs)],
+  ['held writes', (r) => String(r.writeHoldMs.count)],
+  ['fence window p50 / p99 ms', (r) => pair(r.fenceWindowMs)],
+  ['client latency of writes sent during the fence p50 / p99 ms', (r) => pair(r.heldWriteLatencyMs)],
+  ['writes / failed', (r) => `${r.writesDuringRun} / ${r.failedWrites}`],
+];
+
 function table(results: readonly SizeResult[]): string {
-  const rows = [
-    '| gateways | flips | commit → last ack p50 / p99 ms (goal p99 ≤ 50 for 16) | write → last ack p50 / p99 ms | handovers | write hold p50 / p99 ms (goal p99 ≤ 100) | held writes | fence window p50 / p99 ms | client latency of writes sent during the fence p50 / p99 ms | writes / failed |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ];
-  for (const r of results) {
-    rows.push(
-      `| ${r.gateways} | ${r.flips} | ${f(r.commitToLastAckMs.p50)} / ${f(r.commitToLastAckMs.p99)} | ${f(r.writeToLastAckMs.p50)} / ${f(r.writeToLastAckMs.p99)} | ${r.handovers} | ${f(r.writeHoldMs.p50)} / ${f(r.writeHoldMs.p99)} | ${r.writeHoldMs.count} | ${f(r.fenceWindowMs.p50)} / ${f(r.fenceWindowMs.p99)} | ${f(r.heldWriteLatencyMs.p50)} / ${f(r.heldWriteLatencyMs.p99)} | ${r.writesDuringRun} / ${r.failedWrites} |`,
-    );
-  }
-  return rows.join('\n');
+  const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  return [
+    row(COLUMNS.map(([heading]) => heading)),
+    row(COLUMNS.map(() => '---:')),
+    ...results.map((r) => row(COLUMNS.map(([, cell]) => cell(r)))),
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      sizes: { type: 'string', default: '16,64' },
+      sizes: { type: 'string', default: '16,64,256' },
       flips: { type: 'string', default: '30' },
       handovers: { type: 'string', default: '20' },
       writers: { type: 'string', default: '16' },
@@ -176,7 +232,10 @@ async function main(): Promise<void> {
   };
   for (const name of [`bench-flip-${stamp}.json`, 'bench-flip-latest.json'])
     writeFileSync(join(values.out, name), `${JSON.stringify(doc, null, 2)}\n`);
-  const md = `### Fleet flip bench ${doc.at.slice(0, 16).replace('T', ' ')} UTC (${doc.machine.cpus} × ${doc.machine.cpu}, node ${process.version}, 3-server ZooKeeper on loopback)\n\n${table(results)}\n\nFor comparison, the paper's DNS-driven switchover took 46.4 s.\n`;
+  const when = doc.at.slice(0, 16).replace('T', ' ');
+  const host = `${doc.machine.cpus} × ${doc.machine.cpu}, node ${process.version}, 3-server ZooKeeper on loopback`;
+  const paper = "For comparison, the paper's DNS-driven switchover took 46.4 s.";
+  const md = `### Fleet flip bench ${when} UTC (${host})\n\n${table(results)}\n\n${paper}\n`;
   writeFileSync(join(values.out, 'bench-flip-latest.md'), md);
   process.stdout.write(`${md}\n`);
 }

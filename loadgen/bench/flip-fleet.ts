@@ -1,45 +1,49 @@
 import { parseGatewayConfig, startGatewayMember, type GatewayMember } from '../../gateway/index.js';
-import { startEchoUpstream, type EchoUpstream } from '../reference-app/echo-upstream.js';
 import { createLogger } from '../../platform/index.js';
+import { startEchoUpstream, type EchoUpstream } from '../reference-app/echo-upstream.js';
 
 export interface FlipFleet {
   readonly members: readonly GatewayMember[];
   readonly urls: readonly string[];
-  readonly n1: EchoUpstream;
-  readonly n2: EchoUpstream;
   close(): Promise<void>;
 }
 
+export interface FlipFleetOptions {
+  /** Number of the first member (names bench-gw-NNN), so members of several processes differ. */
+  readonly first?: number;
+  /** The apps behind the gateways; echo apps in this process when absent. */
+  readonly upstreams?: { readonly n1: string; readonly n2: string };
+  readonly onWriteReleased?: (app: string, heldMs: number) => void;
+}
+
 /** N gateways in this process, each a fleet member with its own ZooKeeper session, in front of two echo apps. */
-export async function startFlipFleet(
-  size: number,
-  connectString: string,
-  chroot: string,
-  onWriteReleased?: (app: string, heldMs: number) => void,
-): Promise<FlipFleet> {
-  const n1 = await startEchoUpstream('n1');
-  const n2 = await startEchoUpstream('n2');
+export async function startFlipFleet(size: number, connectString: string, chroot: string, opts: FlipFleetOptions = {}): Promise<FlipFleet> {
+  const own: EchoUpstream[] = [];
+  if (!opts.upstreams) own.push(await startEchoUpstream('n1'), await startEchoUpstream('n2'));
+  const n1 = opts.upstreams?.n1 ?? own[0]!.url;
+  const n2 = opts.upstreams?.n2 ?? own[1]!.url;
   const logger = createLogger('warn', { component: 'bench-gateway' });
   const members: GatewayMember[] = [];
   const starts: Array<Promise<GatewayMember>> = [];
-  for (let i = 0; i < size; i++) {
+  const first = opts.first ?? 0;
+  for (let i = first; i < first + size; i++) {
     const config = parseGatewayConfig(
       {
-        name: `bench-gw-${String(i).padStart(2, '0')}`,
+        name: `bench-gw-${String(i).padStart(3, '0')}`,
         listeners: [{ host: '127.0.0.1', port: 0 }],
         log: { level: 'warn' },
         fleet: { coordinator: { kind: 'zookeeper', connectString, chroot, sessionTimeoutMs: 10_000 }, leaseMs: 4000 },
         apps: {
           shop: {
             hosts: ['shop.test'],
-            n1: { servers: [{ url: n1.url }], connectionsPerServer: 4 },
-            n2: { servers: [{ url: n2.url }], connectionsPerServer: 4 },
+            n1: { servers: [{ url: n1 }], connectionsPerServer: 4 },
+            n2: { servers: [{ url: n2 }], connectionsPerServer: 4 },
           },
         },
       },
       'bench',
     );
-    starts.push(startGatewayMember(config, { logger, ...(onWriteReleased ? { onWriteReleased } : {}) }));
+    starts.push(startGatewayMember(config, { logger, ...(opts.onWriteReleased ? { onWriteReleased: opts.onWriteReleased } : {}) }));
     // Start in small batches so 64 sessions do not all handshake at once.
     if (starts.length % 8 === 0) members.push(...(await Promise.all(starts.splice(0))));
   }
@@ -47,12 +51,9 @@ export async function startFlipFleet(
   return {
     members,
     urls: members.map((m) => m.gateway.listeners[0]!.url),
-    n1,
-    n2,
     async close() {
       await Promise.allSettled(members.map((m) => m.close()));
-      await n1.close();
-      await n2.close();
+      await Promise.all(own.map((u) => u.close()));
     },
   };
 }
