@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 width=$(node -e 'process.stdout.write(String(require("./biome.json").formatter.lineWidth))')
-over=$(git ls-files '*.ts' '*.cjs' '*.mjs' '*.sh' | xargs awk -v w="$width" 'length > w { printf "%s:%d: %d characters\n", FILENAME, FNR, length }')
+over=$(git ls-files '*.ts' '*.cjs' '*.mjs' '*.sh' \
+  | xargs awk -v w="$width" 'length > w { printf "%s:%d: %d characters\n", FILENAME, FNR, length }')
 if [ -n "$over" ]; then
   echo "lines over $width characters:" >&2
   echo "$over" >&2

@@ -43,7 +43,10 @@ function fmtEta(s: number | undefined): string {
 
 export function formatProgress(p: SnapshotProgress): string {
   const mb = (p.bytes / 1e6).toFixed(1);
-  return `snapshot ${p.phase} ${p.table}: ranges ${p.rangesDone}/${p.rangesTotal}, ${p.rows} rows (${mb} MB), ${Math.round(p.rowsPerSec)} rows/s, ${(p.fraction * 100).toFixed(1)} %, ETA ${fmtEta(p.etaSeconds)}`;
+  return (
+    `snapshot ${p.phase} ${p.table}: ranges ${p.rangesDone}/${p.rangesTotal}, ${p.rows} rows (${mb} MB), ` +
+    `${Math.round(p.rowsPerSec)} rows/s, ${(p.fraction * 100).toFixed(1)} %, ETA ${fmtEta(p.etaSeconds)}`
+  );
 }
 
 /** Calls onProgress on every update; draws at most ~4 lines a second when `stream` is a TTY. */

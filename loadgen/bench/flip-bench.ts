@@ -126,12 +126,19 @@ const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '—');
 
 function table(results: readonly SizeResult[]): string {
   const rows = [
-    '| gateways | flips | commit → last ack p50 / p99 ms (goal p99 ≤ 50 for 16) | write → last ack p50 / p99 ms | handovers | write hold p50 / p99 ms (goal p99 ≤ 100) | held writes | fence window p50 / p99 ms | client latency of writes sent during the fence p50 / p99 ms | writes / failed |',
+    '| gateways | flips | commit → last ack p50 / p99 ms (goal p99 ≤ 50 for 16) ' +
+      '| write → last ack p50 / p99 ms | handovers | write hold p50 / p99 ms (goal p99 ≤ 100) ' +
+      '| held writes | fence window p50 / p99 ms ' +
+      '| client latency of writes sent during the fence p50 / p99 ms | writes / failed |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of results) {
     rows.push(
-      `| ${r.gateways} | ${r.flips} | ${f(r.commitToLastAckMs.p50)} / ${f(r.commitToLastAckMs.p99)} | ${f(r.writeToLastAckMs.p50)} / ${f(r.writeToLastAckMs.p99)} | ${r.handovers} | ${f(r.writeHoldMs.p50)} / ${f(r.writeHoldMs.p99)} | ${r.writeHoldMs.count} | ${f(r.fenceWindowMs.p50)} / ${f(r.fenceWindowMs.p99)} | ${f(r.heldWriteLatencyMs.p50)} / ${f(r.heldWriteLatencyMs.p99)} | ${r.writesDuringRun} / ${r.failedWrites} |`,
+      `| ${r.gateways} | ${r.flips} | ${f(r.commitToLastAckMs.p50)} / ${f(r.commitToLastAckMs.p99)} ` +
+        `| ${f(r.writeToLastAckMs.p50)} / ${f(r.writeToLastAckMs.p99)} | ${r.handovers} ` +
+        `| ${f(r.writeHoldMs.p50)} / ${f(r.writeHoldMs.p99)} | ${r.writeHoldMs.count} ` +
+        `| ${f(r.fenceWindowMs.p50)} / ${f(r.fenceWindowMs.p99)} ` +
+        `| ${f(r.heldWriteLatencyMs.p50)} / ${f(r.heldWriteLatencyMs.p99)} | ${r.writesDuringRun} / ${r.failedWrites} |`,
     );
   }
   return rows.join('\n');
@@ -176,7 +183,10 @@ async function main(): Promise<void> {
   };
   for (const name of [`bench-flip-${stamp}.json`, 'bench-flip-latest.json'])
     writeFileSync(join(values.out, name), `${JSON.stringify(doc, null, 2)}\n`);
-  const md = `### Fleet flip bench ${doc.at.slice(0, 16).replace('T', ' ')} UTC (${doc.machine.cpus} × ${doc.machine.cpu}, node ${process.version}, 3-server ZooKeeper on loopback)\n\n${table(results)}\n\nFor comparison, the paper's DNS-driven switchover took 46.4 s.\n`;
+  const md =
+    `### Fleet flip bench ${doc.at.slice(0, 16).replace('T', ' ')} UTC (${doc.machine.cpus} × ${doc.machine.cpu}, ` +
+    `node ${process.version}, 3-server ZooKeeper on loopback)\n\n${table(results)}\n\n` +
+    `For comparison, the paper's DNS-driven switchover took 46.4 s.\n`;
   writeFileSync(join(values.out, 'bench-flip-latest.md'), md);
   process.stdout.write(`${md}\n`);
 }
