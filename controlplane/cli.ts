@@ -130,7 +130,8 @@ async function serve(args: string[]): Promise<number> {
   const proc = await startControlPlaneProcess(config);
   process.stderr.write(
     [
-      `northwest control plane "${config.id}" is up (${config.coordinator.kind} coordinator, ${proc.controlPlane.isLeader() ? 'leader' : 'standby'})`,
+      `northwest control plane "${config.id}" is up (${config.coordinator.kind} coordinator, ` +
+        `${proc.controlPlane.isLeader() ? 'leader' : 'standby'})`,
       `  admin:    ${proc.adminAddress.url}  (/healthz /status /migrations)`,
       `  try:      NORTHWEST_CONTROL_URL=${proc.adminAddress.url} npx tsx controlplane/cli.ts status`,
       '',

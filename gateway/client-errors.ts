@@ -35,7 +35,8 @@ export function handleClientError(err: Error & { code?: string }, socket: Duplex
   const status = GATEWAY_ERRORS[code].status;
   const body = JSON.stringify({ error: { code, message: GATEWAY_ERRORS[code].message } });
   socket.end(
-    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n${RESPONSE_HEADERS.error}: ${code}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n${RESPONSE_HEADERS.error}: ${code}\r\n\r\n${body}`,
   );
   (socket as Duplex & { destroySoon?: () => void }).destroySoon?.();
 }

@@ -13,9 +13,10 @@ export async function runGatewayUntilSignal(config: GatewayConfig, extraLines: r
   const gw = member ? member.gateway : await Gateway.start({ config });
   const first = gw.listeners[0]!;
   const [appName, app] = Object.entries(config.apps)[0]!;
+  const memberNote = member ? ` (fleet member ${member.agent.memberId}, ${config.fleet!.coordinator.kind} coordinator)` : '';
   process.stderr.write(
     [
-      `northwest gateway "${config.name}" is up${member ? ` (fleet member ${member.agent.memberId}, ${config.fleet!.coordinator.kind} coordinator)` : ''}`,
+      `northwest gateway "${config.name}" is up${memberNote}`,
       ...gw.listeners.map((l) => `  traffic:  ${l.url}`),
       gw.adminAddress ? `  admin:    ${gw.adminAddress.url}  (/healthz /readyz /metrics /state)` : '  admin:    disabled',
       ...extraLines,
@@ -24,7 +25,8 @@ export async function runGatewayUntilSignal(config: GatewayConfig, extraLines: r
       `  curl -i -H 'Host: ${app.hosts[0]}' -X PUT --data hello ${first.url}/kv/greeting`,
       `  curl -i -H 'Host: ${app.hosts[0]}' ${first.url}/kv/greeting`,
       gw.adminAddress && !member
-        ? `  curl -X PUT -H "Authorization: Bearer $${config.admin?.tokenEnv}" --data '{"epoch":1,"mode":"mirror"}' ${gw.adminAddress.url}/state/${appName}`
+        ? `  curl -X PUT -H "Authorization: Bearer $${config.admin?.tokenEnv}" --data '{"epoch":1,"mode":"mirror"}' ` +
+          `${gw.adminAddress.url}/state/${appName}`
         : '',
       '',
     ].join('\n'),

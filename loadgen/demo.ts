@@ -30,7 +30,8 @@ async function main(): Promise<number> {
     { trials: 3 },
   );
   const outDir = values.out ?? cfg.out ?? 'results/demo';
-  process.stderr.write(`northwest demo: ${cfg.trials} switchovers N1 → N2 under load, ${cfg.gateways} gateways; ${describeConfig(cfg)}\n`);
+  const banner = `northwest demo: ${cfg.trials} switchovers N1 → N2 under load, ${cfg.gateways} gateways; ${describeConfig(cfg)}\n`;
+  process.stderr.write(banner);
   return switchoverCommand(cfg, outDir);
 }
 

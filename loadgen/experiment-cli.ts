@@ -55,7 +55,8 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   const outDir = values.out ?? cfg.out ?? timestampDir();
   process.stderr.write(
-    `northwest experiment ${command}: ${describeConfig(cfg)}, ${cfg.gateways} gateways${command === 'switchover' ? `, ${cfg.trials} trials` : ''}; reports in ${outDir}\n`,
+    `northwest experiment ${command}: ${describeConfig(cfg)}, ` +
+      `${cfg.gateways} gateways${command === 'switchover' ? `, ${cfg.trials} trials` : ''}; reports in ${outDir}\n`,
   );
   if (command === 'overhead')
     return overheadCommand(cfg, {

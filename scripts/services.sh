@@ -192,7 +192,8 @@ http_ok() { curl -fsS -m 2 -o /dev/null "$1" 2>/dev/null; }
 # CQL native protocol v4 OPTIONS request; a live node answers with a SUPPORTED frame (opcode 6)
 cql_ok() {
   local r
-  r=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"; printf "\x04\x00\x00\x01\x05\x00\x00\x00\x00" >&3; head -c 5 <&3 | od -An -tx1' "$1" "$2" 2>/dev/null) || return 1
+  r=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"; printf "\x04\x00\x00\x01\x05\x00\x00\x00\x00" >&3; head -c 5 <&3 | od -An -tx1' \
+    "$1" "$2" 2>/dev/null) || return 1
   [[ $r == *"84 00 00 01 06"* ]]
 }
 
@@ -603,7 +604,7 @@ stop_units() { # units... : TERM all, wait (per-unit grace), KILL leftovers
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 
 write_endpoints() {
-  local svc first=1 out n i
+  local svc first=1 out n i s
   local -a parts=()
   for svc in "${ALL_SERVICES[@]}"; do
     service_ready "$svc" || continue
@@ -611,11 +612,15 @@ write_endpoints() {
       zookeeper)
         local servers=()
         for i in 1 2 3; do
-          servers+=("{\"id\": $i, \"host\": \"127.0.0.1\", \"port\": $((21810 + i)), \"pidFile\": $(json_str "$(unit_pidfile "zk$i")"), \"dataDir\": $(json_str "$(unit_dir "zk$i")/data"), \"logFile\": $(json_str "$LOGS/zk$i.log")}")
+          s="{\"id\": $i, \"host\": \"127.0.0.1\", \"port\": $((21810 + i)), \"pidFile\": $(json_str "$(unit_pidfile "zk$i")"), "
+          s+="\"dataDir\": $(json_str "$(unit_dir "zk$i")/data"), \"logFile\": $(json_str "$LOGS/zk$i.log")}"
+          servers+=("$s")
         done
         local joined="${servers[0]}"
         for i in 1 2; do joined+=$',\n    '"${servers[$i]}"; done
-        parts+=("\"zookeeper\": {\"connectString\": \"127.0.0.1:21811,127.0.0.1:21812,127.0.0.1:21813\", \"servers\": ["$'\n    '"$joined"$'\n  '"]}")
+        s="\"zookeeper\": {\"connectString\": \"127.0.0.1:21811,127.0.0.1:21812,127.0.0.1:21813\", "
+        s+="\"servers\": ["$'\n    '"$joined"$'\n  '"]}"
+        parts+=("$s")
         ;;
       redis)
         local r=()
@@ -625,12 +630,16 @@ write_endpoints() {
         parts+=("\"redis\": {${r[0]}, ${r[1]}}")
         ;;
       route53)
-        parts+=("\"route53\": {\"endpoint\": \"http://127.0.0.1:$ROUTE53_PORT\", \"region\": \"us-east-1\", \"pidFile\": $(json_str "$(unit_pidfile route53)")}")
+        s="\"route53\": {\"endpoint\": \"http://127.0.0.1:$ROUTE53_PORT\", \"region\": \"us-east-1\", "
+        s+="\"pidFile\": $(json_str "$(unit_pidfile route53)")}"
+        parts+=("$s")
         ;;
       cassandra)
         local c=()
         for n in n1 n2; do
-          c+=("\"$n\": {\"contactPoint\": \"${CASS_ADDR[$n]}\", \"port\": 9042, \"localDataCenter\": \"datacenter1\", \"clusterName\": \"northwest-$n\", \"jmxPort\": ${CASS_JMX[$n]}, \"pidFile\": $(json_str "$(unit_pidfile "cassandra-$n")")}")
+          s="\"$n\": {\"contactPoint\": \"${CASS_ADDR[$n]}\", \"port\": 9042, \"localDataCenter\": \"datacenter1\", "
+          s+="\"clusterName\": \"northwest-$n\", \"jmxPort\": ${CASS_JMX[$n]}, \"pidFile\": $(json_str "$(unit_pidfile "cassandra-$n")")}"
+          c+=("$s")
         done
         parts+=("\"cassandra\": {${c[0]}, ${c[1]}}")
         ;;

@@ -50,7 +50,10 @@ function fitWidth(text: string, columns: number | undefined): string {
 
 export function formatProgress(p: SnapshotProgress): string {
   const mb = (p.bytes / 1e6).toFixed(1);
-  return `snapshot ${p.phase} ${p.table}: ranges ${p.rangesDone}/${p.rangesTotal}, ${p.rows} rows (${mb} MB), ${Math.round(p.rowsPerSec)} rows/s, ${(p.fraction * 100).toFixed(1)} %, ETA ${fmtEta(p.etaSeconds)}`;
+  return (
+    `snapshot ${p.phase} ${p.table}: ranges ${p.rangesDone}/${p.rangesTotal}, ${p.rows} rows (${mb} MB), ` +
+    `${Math.round(p.rowsPerSec)} rows/s, ${(p.fraction * 100).toFixed(1)} %, ETA ${fmtEta(p.etaSeconds)}`
+  );
 }
 
 /**

@@ -141,7 +141,9 @@ class InsertBuilder {
     if (!cql) {
       const keyNames = [...this.schema.partitionKey, ...this.schema.clustering].slice(0, keyCount).map((c) => ident(c.name));
       const names = [...keyNames, ...cols.map((i) => ident(this.schema.values[i]!.name))];
-      cql = `INSERT INTO ${qualified(this.schema)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) USING TIMESTAMP ?${ttl ? ' AND TTL ?' : ''}`;
+      cql =
+        `INSERT INTO ${qualified(this.schema)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ` +
+        `USING TIMESTAMP ?${ttl ? ' AND TTL ?' : ''}`;
       this.cache.set(cacheKey, cql);
     }
     return cql;

@@ -175,9 +175,8 @@ export function createTableCql(schema: TableSchema): string {
   );
   const pk = `(${schema.partitionKey.map((c) => ident(c.name)).join(', ')})`;
   const key = [pk, ...schema.clustering.map((c) => ident(c.name))].join(', ');
-  const order = schema.clustering.length
-    ? ` WITH CLUSTERING ORDER BY (${schema.clustering.map((c) => `${ident(c.name)} ${c.clusteringOrder === 'desc' ? 'DESC' : 'ASC'}`).join(', ')})`
-    : '';
+  const orderBy = schema.clustering.map((c) => `${ident(c.name)} ${c.clusteringOrder === 'desc' ? 'DESC' : 'ASC'}`).join(', ');
+  const order = schema.clustering.length ? ` WITH CLUSTERING ORDER BY (${orderBy})` : '';
   return `CREATE TABLE IF NOT EXISTS ${qualified(schema)} (${cols.join(', ')}, PRIMARY KEY (${key}))${order}`;
 }
 

@@ -46,7 +46,8 @@ function describe(r: LoadResult, cpu: CpuUse): string {
   const fails = r.errors + r.non2xx > 0 ? `  FAILED ${r.errors} errors ${r.non2xx} non-2xx` : '';
   const cpuText =
     cpu.targetUsPerRequest === undefined ? '' : `  cpu ${cpu.targetUsPerRequest} µs/req  others ${cpu.otherCores ?? '?'} cores`;
-  return `${formatInt(r.rps).padStart(7)} req/s  p50 ${formatMs(r.latencyUs.p50)} ms  p99 ${formatMs(r.latencyUs.p99)} ms${cpuText}${fails}`;
+  const latency = `p50 ${formatMs(r.latencyUs.p50)} ms  p99 ${formatMs(r.latencyUs.p99)} ms`;
+  return `${formatInt(r.rps).padStart(7)} req/s  ${latency}${cpuText}${fails}`;
 }
 
 /**
@@ -107,7 +108,8 @@ export async function runFixedPhase(ctx: PhaseContext, rates: ReadonlyMap<Worklo
           sendLateUs: { p99: paced.sendLateUs.p99, max: paced.sendLateUs.max },
         });
         log(
-          `${tag} paced      ${describe(paced, pacedCpu)}  (service p99 ${formatMs(paced.serviceUs.p99)} ms, sent late max ${formatMs(paced.sendLateUs.max)} ms)`,
+          `${tag} paced      ${describe(paced, pacedCpu)}  (service p99 ${formatMs(paced.serviceUs.p99)} ms, ` +
+            `sent late max ${formatMs(paced.sendLateUs.max)} ms)`,
         );
         const base = { baseUrl: t.url, workload: w, connections: opts.connections, overallRate: rate };
         if (opts.warmupS > 0) await runAutocannon({ ...base, durationS: opts.warmupS });

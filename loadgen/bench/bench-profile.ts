@@ -55,7 +55,9 @@ export async function runProfiles(
 }
 
 function tablesFor(run: ProfileRun): Table[] {
-  const title = `gateway (${run.engine}), ${run.workload}, ${formatInt(run.rps)} req/s under the profiler; busy ${run.summary.busyMs} ms of ${run.summary.totalMs} ms`;
+  const title =
+    `gateway (${run.engine}), ${run.workload}, ${formatInt(run.rps)} req/s under the profiler; ` +
+    `busy ${run.summary.busyMs} ms of ${run.summary.totalMs} ms`;
   const row = (f: TimeShare): string[] => [f.name, f.location || f.area, f.ms.toFixed(0), f.pct.toFixed(1)];
   return [
     {
@@ -70,7 +72,9 @@ function tablesFor(run: ProfileRun): Table[] {
       textColumns: 2,
     },
     {
-      title: `${title}: our functions by inclusive time (synchronous callees only: work resumed after an await or in a stream callback is not under them)`,
+      title:
+        `${title}: our functions by inclusive time ` +
+        `(synchronous callees only: work resumed after an await or in a stream callback is not under them)`,
       header: ['function', 'where', 'incl. ms', '% of busy'],
       rows: run.summary.ownInclusive.slice(0, 15).map(row),
       textColumns: 2,

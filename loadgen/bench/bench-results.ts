@@ -40,15 +40,39 @@ export interface BenchInput {
 }
 
 const NOTES = (o: BenchOptions, cpus: number, others: { median: number; max: number } | undefined): string[] => [
-  `Load generator (autocannon, in the bench process), upstream (node:http) and the proxy each run in their own process, all on the same ${cpus} cores; at saturation they compete for CPU, so figures are comparable with each other, not absolute capacity.`,
+  `Load generator (autocannon, in the bench process), upstream (node:http) and the proxy each run in their own process, ` +
+    `all on the same ${cpus} cores; at saturation they compete for CPU, ` +
+    `so figures are comparable with each other, not absolute capacity.`,
   others
-    ? `"others (cores)": CPU that processes outside the bench used during the runs (median over all runs ${others.median.toFixed(2)} cores, worst run ${others.max.toFixed(2)}); it is taken from the bench, so req/s and latency move with it (per-run figures in the JSON).`
+    ? `"others (cores)": CPU that processes outside the bench used during the runs ` +
+      `(median over all runs ${others.median.toFixed(2)} cores, worst run ${others.max.toFixed(2)}); ` +
+      `it is taken from the bench, so req/s and latency move with it (per-run figures in the JSON).`
     : 'CPU use of other processes could not be measured on this OS.',
-  "CPU µs/req is the CPU time of the target's own processes per completed request (direct: the upstream; a proxy: the proxy alone, not the upstream behind it); it is steadier than req/s on a shared machine, though it also rises when the machine is crowded or lightly loaded (less batching per event-loop turn). The fixed-rate tables show it at that rate: every target pays more per request than at saturation (a wake-up per request instead of a batch per wake-up); the floor (node:http + one undici Pool, nothing else) shows what any Node proxy pays there.",
-  "Latency percentiles come from an hdr-histogram in microseconds fed by every 2xx response (autocannon's own histogram keeps whole milliseconds).",
-  `"paced" is an open-loop generator (undici client, at most ${o.connections} connections): request i is due at start + i/rate and its latency counts from that due time, so it is corrected for coordinated omission (as wrk2 does). Requests due within one ~1 ms timer tick leave together, so every target, direct included, carries up to ~1 ms of generator jitter; "added p99" subtracts it out. "added p99" is the median over rounds of (target p99 − direct p99 in the same round); "range" is its lowest and highest round, so a single stalled run shows there without setting the median. "sent late, max ms" is how long after its due time the generator handed its latest request to the client (its own timer slack and stalls, in any round): when it is large, that run's tail is partly the generator's.`,
-  `"autocannon" uses overallRate: each connection may send rate/${o.connections} requests per 1-second window and sends them back-to-back at the start of the window, then idles, so the load arrives in bursts of up to ${o.connections} concurrent requests. Its latency counts from the actual send and is NOT corrected for coordinated omission (autocannon's built-in correction is switched off because it assumes a 1 ms expected interval whatever the rate).`,
-  'nginx forwards with fewer headers than the gateway (no X-Forwarded-*, Via, X-Request-Id, x-northwest-* reply headers). keepalive_requests is raised for nginx so neither proxy closes client or upstream connections during a run.',
+  "CPU µs/req is the CPU time of the target's own processes per completed request " +
+    '(direct: the upstream; a proxy: the proxy alone, not the upstream behind it); ' +
+    'it is steadier than req/s on a shared machine, ' +
+    'though it also rises when the machine is crowded or lightly loaded (less batching per event-loop turn). ' +
+    'The fixed-rate tables show it at that rate: every target pays more per request than at saturation ' +
+    '(a wake-up per request instead of a batch per wake-up); ' +
+    'the floor (node:http + one undici Pool, nothing else) shows what any Node proxy pays there.',
+  'Latency percentiles come from an hdr-histogram in microseconds fed by every 2xx response ' +
+    "(autocannon's own histogram keeps whole milliseconds).",
+  `"paced" is an open-loop generator (undici client, at most ${o.connections} connections): ` +
+    `request i is due at start + i/rate and its latency counts from that due time, ` +
+    `so it is corrected for coordinated omission (as wrk2 does). ` +
+    `Requests due within one ~1 ms timer tick leave together, ` +
+    `so every target, direct included, carries up to ~1 ms of generator jitter; "added p99" subtracts it out. ` +
+    `"added p99" is the median over rounds of (target p99 − direct p99 in the same round); ` +
+    `"range" is its lowest and highest round, so a single stalled run shows there without setting the median. ` +
+    `"sent late, max ms" is how long after its due time the generator handed its latest request to the client ` +
+    `(its own timer slack and stalls, in any round): when it is large, that run's tail is partly the generator's.`,
+  `"autocannon" uses overallRate: each connection may send rate/${o.connections} requests per 1-second window ` +
+    `and sends them back-to-back at the start of the window, then idles, ` +
+    `so the load arrives in bursts of up to ${o.connections} concurrent requests. ` +
+    `Its latency counts from the actual send and is NOT corrected for coordinated omission ` +
+    `(autocannon's built-in correction is switched off because it assumes a 1 ms expected interval whatever the rate).`,
+  'nginx forwards with fewer headers than the gateway (no X-Forwarded-*, Via, X-Request-Id, x-northwest-* reply headers). ' +
+    'keepalive_requests is raised for nginx so neither proxy closes client or upstream connections during a run.',
 ];
 
 export function buildResults(input: BenchInput): { document: Record<string, unknown>; view: ReportView } {
@@ -101,16 +125,24 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
   };
   const rounds = (n: number): string => `median of ${n} round${n === 1 ? '' : 's'}`;
   const view: ReportView = {
-    heading: `Proxy bench ${input.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC: ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, nginx ${machine.nginx}`,
+    heading:
+      `Proxy bench ${input.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC: ${machine.cpus} × ${machine.cpuModel}, ` +
+      `node ${machine.node}, nginx ${machine.nginx}`,
     workloads: WORKLOADS.map((w) => ({ name: w.name, label: w.label })),
     targets: input.targets,
-    saturationTitle: `Saturation: closed loop, ${opts.connections} connections, ${opts.durationS} s per run after ${opts.warmupS} s warm-up, targets interleaved (order reversed every other round), ${rounds(opts.rounds)} (range = min–max over rounds)`,
+    saturationTitle:
+      `Saturation: closed loop, ${opts.connections} connections, ${opts.durationS} s per run after ${opts.warmupS} s warm-up, ` +
+      `targets interleaved (order reversed every other round), ${rounds(opts.rounds)} (range = min–max over rounds)`,
     saturation: saturationCells,
     ratios: ratioFigures,
     fixedTargets,
     fixedTitles: {
-      paced: `Fixed rate, paced open loop: rate = ${opts.fixedFraction} × gateway (undici) saturation req/s, ${opts.fixedDurationS} s per run, ${rounds(opts.fixedRounds)}; latency from due time (corrected for coordinated omission)`,
-      autocannon: `Fixed rate, autocannon overallRate: same rates, ${opts.connections} connections, bursty, latency NOT corrected for coordinated omission, ${rounds(opts.fixedRounds)}`,
+      paced:
+        `Fixed rate, paced open loop: rate = ${opts.fixedFraction} × gateway (undici) saturation req/s, ` +
+        `${opts.fixedDurationS} s per run, ${rounds(opts.fixedRounds)}; latency from due time (corrected for coordinated omission)`,
+      autocannon:
+        `Fixed rate, autocannon overallRate: same rates, ${opts.connections} connections, bursty, ` +
+        `latency NOT corrected for coordinated omission, ${rounds(opts.fixedRounds)}`,
     },
     fixed: fixedCells,
     notes,

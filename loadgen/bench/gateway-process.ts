@@ -48,7 +48,8 @@ async function main(): Promise<void> {
   const stop = (): void => {
     if (lag)
       process.stderr.write(
-        `event loop delay ms: p50 ${(lag.percentile(50) / 1e6).toFixed(2)} p99 ${(lag.percentile(99) / 1e6).toFixed(2)} max ${(lag.max / 1e6).toFixed(2)}\n`,
+        `event loop delay ms: p50 ${(lag.percentile(50) / 1e6).toFixed(2)} ` +
+          `p99 ${(lag.percentile(99) / 1e6).toFixed(2)} max ${(lag.max / 1e6).toFixed(2)}\n`,
       );
     gw.close().then(
       () => process.exit(0),

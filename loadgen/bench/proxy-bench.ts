@@ -68,7 +68,8 @@ async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void>
     writeProfileResults(outDir, stampOf(startedAt), runs);
     process.stdout.write(renderProfiles(runs, 'text'));
     log(
-      `proxy-bench: profiles in ${join(outDir, 'profiles', stampOf(startedAt))}, summary in ${join(outDir, 'bench-proxy-profile-latest.md')}`,
+      `proxy-bench: profiles in ${join(outDir, 'profiles', stampOf(startedAt))}, ` +
+        `summary in ${join(outDir, 'bench-proxy-profile-latest.md')}`,
     );
     return;
   }
@@ -108,7 +109,8 @@ async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void>
   writeFileSync(join(outDir, `${prefix}-latest.md`), renderReport(view, 'markdown'));
   process.stdout.write(`\n${renderReport(view, 'text')}`);
   log(
-    `proxy-bench: ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; wrote ${stamped}, ${prefix}-latest.json, ${prefix}-latest.md`,
+    `proxy-bench: ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; ` +
+      `wrote ${stamped}, ${prefix}-latest.json, ${prefix}-latest.md`,
   );
 }
 

@@ -42,18 +42,21 @@ function markdown(doc: {
   metadata?: MetadataBenchRow[];
 }): string {
   const out = [
-    `### Data-sync bench ${doc.at.slice(0, 16).replace('T', ' ')} UTC (${doc.machine.cpus} × ${doc.machine.cpu}, node ${process.version}; Cassandra ×2, Redis ×2, ZooKeeper ×3 on the same machine)`,
+    `### Data-sync bench ${doc.at.slice(0, 16).replace('T', ' ')} UTC (${doc.machine.cpus} × ${doc.machine.cpu}, ` +
+      `node ${process.version}; Cassandra ×2, Redis ×2, ZooKeeper ×3 on the same machine)`,
     '',
   ];
   if (doc.snapshot) {
     out.push(
-      '**Snapshot copy N1 → N2** (Cassandra, token ranges in parallel, write times kept; paper: one entity per 2.3–3.2 ms serially ≈ 400/s; goal ≥ 5,000/s at 1 KB)',
+      '**Snapshot copy N1 → N2** (Cassandra, token ranges in parallel, write times kept; paper: ' +
+        'one entity per 2.3–3.2 ms serially ≈ 400/s; goal ≥ 5,000/s at 1 KB)',
       '',
     );
     out.push('| entity size | entities | copy time | entities/s | MB/s | verify time |', '| ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of doc.snapshot)
       out.push(
-        `| ${r.valueBytes} B | ${r.rows} | ${f(r.seconds)} s | ${Math.round(r.entitiesPerSec)} | ${f(r.mbPerSec, 1)} | ${r.verifySeconds === undefined ? '—' : `${f(r.verifySeconds)} s`} |`,
+        `| ${r.valueBytes} B | ${r.rows} | ${f(r.seconds)} s | ${Math.round(r.entitiesPerSec)} | ${f(r.mbPerSec, 1)} ` +
+          `| ${r.verifySeconds === undefined ? '—' : `${f(r.verifySeconds)} s`} |`,
       );
     out.push('');
   }
@@ -66,26 +69,33 @@ function markdown(doc: {
     if (doc.cow) {
       const c = doc.cow;
       out.push(
-        `| datastore write, data layer alone (copy-on-write to N2) | ${f(c.localP50Ms, 3)} ms | ${f(c.cowP50Ms, 3)} ms | ${f(c.cowP50Ms - c.localP50Ms, 3)} ms (${f(c.overheadP50 * 100, 1)} %) | ${f(c.cowP99Ms - c.localP99Ms, 3)} ms | — | — |`,
+        `| datastore write, data layer alone (copy-on-write to N2) ` +
+          `| ${f(c.localP50Ms, 3)} ms | ${f(c.cowP50Ms, 3)} ms | ${f(c.cowP50Ms - c.localP50Ms, 3)} ms (${f(c.overheadP50 * 100, 1)} %) ` +
+          `| ${f(c.cowP99Ms - c.localP99Ms, 3)} ms | — | — |`,
       );
       const a = c.app;
       out.push(
-        `| write request to the app (HTTP PUT → CassandraStore → data layer) | ${f(a.localP50Ms, 3)} ms | ${f(a.cowP50Ms, 3)} ms | ${f(a.cowP50Ms - a.localP50Ms, 3)} ms (${f(a.overheadP50 * 100, 1)} %) | ${f(a.cowP99Ms - a.localP99Ms, 3)} ms | 7.4 % (write-heavy mix, end to end) | ≤ 10 % at p50 |`,
+        `| write request to the app (HTTP PUT → CassandraStore → data layer) ` +
+          `| ${f(a.localP50Ms, 3)} ms | ${f(a.cowP50Ms, 3)} ms | ${f(a.cowP50Ms - a.localP50Ms, 3)} ms (${f(a.overheadP50 * 100, 1)} %) ` +
+          `| ${f(a.cowP99Ms - a.localP99Ms, 3)} ms | 7.4 % (write-heavy mix, end to end) | ≤ 10 % at p50 |`,
       );
     }
     if (doc.cache) {
       const c = doc.cache;
       out.push(
-        `| cache set (copy-on-write) | ${f(c.setLocalP50Ms, 3)} ms | ${f(c.setCopyP50Ms, 3)} ms | ${f(c.cowOverheadP50Ms, 3)} ms | ${f(c.cowOverheadP99Ms, 3)} ms | 0.17 ms | no worse |`,
+        `| cache set (copy-on-write) | ${f(c.setLocalP50Ms, 3)} ms | ${f(c.setCopyP50Ms, 3)} ms ` +
+          `| ${f(c.cowOverheadP50Ms, 3)} ms | ${f(c.cowOverheadP99Ms, 3)} ms | 0.17 ms | no worse |`,
       );
       out.push(
-        `| cache get hit (copy-on-read) | ${f(c.getLocalP50Ms, 3)} ms | ${f(c.getCopyP50Ms, 3)} ms | ${f(c.corOverheadP50Ms, 3)} ms | ${f(c.corOverheadP99Ms, 3)} ms | 0.85 ms | no worse |`,
+        `| cache get hit (copy-on-read) | ${f(c.getLocalP50Ms, 3)} ms | ${f(c.getCopyP50Ms, 3)} ms ` +
+          `| ${f(c.corOverheadP50Ms, 3)} ms | ${f(c.corOverheadP99Ms, 3)} ms | 0.85 ms | no worse |`,
       );
     }
     out.push('');
     if (doc.cache)
       out.push(
-        `Cache bulk warm-up (SCAN + DUMP/RESTORE, TTL kept): ${doc.cache.warmup.keys} keys of ${doc.cache.warmup.valueBytes} B in ${f(doc.cache.warmup.durationMs / 1000)} s = ${Math.round(doc.cache.warmup.keysPerSec)} keys/s.`,
+        `Cache bulk warm-up (SCAN + DUMP/RESTORE, TTL kept): ${doc.cache.warmup.keys} keys of ${doc.cache.warmup.valueBytes} B ` +
+          `in ${f(doc.cache.warmup.durationMs / 1000)} s = ${Math.round(doc.cache.warmup.keysPerSec)} keys/s.`,
         '',
       );
   }

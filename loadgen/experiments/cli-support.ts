@@ -41,9 +41,8 @@ export function runCli(name: string, usage: string, entry: () => Promise<number>
       const parseError = err instanceof TypeError && String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
       if (usageError || parseError) {
         const code = err instanceof ExperimentError ? `${err.code}: ` : '';
-        process.stderr.write(
-          `${name}: ${code}${(err as Error).message}\n${err instanceof ExperimentError && err.code === 'NW_EXP_CONFIG_INVALID' ? '' : `\n${usage}\n`}`,
-        );
+        const usageText = err instanceof ExperimentError && err.code === 'NW_EXP_CONFIG_INVALID' ? '' : `\n${usage}\n`;
+        process.stderr.write(`${name}: ${code}${(err as Error).message}\n${usageText}`);
         process.exit(2);
       }
       process.stderr.write(`${name}: ${(err as Error).stack ?? String(err)}\n`);

@@ -59,7 +59,10 @@ export const experimentConfigSchema = z
     leaseMs: z.number().int().min(100).default(3000),
     load: z
       .strictObject({
-        /** Closed loop: connections per gateway, each sending its next request when the last is answered. With ratePerGateway: the most connections the open-loop client opens per gateway. */
+        /**
+         * Closed loop: connections per gateway, each sending its next request when the last is answered.
+         * With ratePerGateway: the most connections the open-loop client opens per gateway.
+         */
         connectionsPerGateway: z.number().int().min(1).default(4),
         /** Open loop instead of closed: requests per second per gateway, evenly spaced, latency from each request's due time. */
         ratePerGateway: z.number().positive().max(100_000).optional(),

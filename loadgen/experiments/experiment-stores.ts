@@ -20,7 +20,10 @@ export interface StoreContext {
 export interface ExperimentStores {
   readonly n1: KvStore;
   readonly n2: KvStore;
-  /** Where the lost-write check reads N2's data (default n2); a store behind a cache names its datastore here, so the cache cannot hide a write the datastore lost. */
+  /**
+   * Where the lost-write check reads N2's data (default n2); a store behind a cache names its datastore here,
+   * so the cache cannot hide a write the datastore lost.
+   */
   readonly readBack?: KvStore;
   /** Sync hooks the control plane runs by name. */
   readonly syncHooks?: ReadonlyMap<string, SyncHook>;

@@ -34,12 +34,20 @@ export async function overheadCommand(cfg: ExperimentConfig, o: OverheadCommandO
         point,
       ),
   });
-  const md = `### Migration overhead (${describeConfig(cfg)}; ${cfg.gateways} gateways, ${o.rate} req/s per gateway, ${o.rounds} × ${o.durationS} s per point and phase, interleaved)\n\n${overheadTable(rows)}\n`;
+  const md =
+    `### Migration overhead (${describeConfig(cfg)}; ${cfg.gateways} gateways, ${o.rate} req/s per gateway, ` +
+    `${o.rounds} × ${o.durationS} s per point and phase, interleaved)\n\n${overheadTable(rows)}\n`;
   await mkdir(o.outDir, { recursive: true });
-  await writeFile(
-    join(o.outDir, 'overhead.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), where: describeConfig(cfg), rate: o.rate, durationS: o.durationS, rounds: o.rounds, gateways: cfg.gateways, rows }, null, 2)}\n`,
-  );
+  const summary = {
+    at: new Date().toISOString(),
+    where: describeConfig(cfg),
+    rate: o.rate,
+    durationS: o.durationS,
+    rounds: o.rounds,
+    gateways: cfg.gateways,
+    rows,
+  };
+  await writeFile(join(o.outDir, 'overhead.json'), `${JSON.stringify(summary, null, 2)}\n`);
   await writeFile(join(o.outDir, 'overhead.md'), md);
   process.stdout.write(md);
   return 0;

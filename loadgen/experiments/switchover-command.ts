@@ -67,7 +67,11 @@ function failureDetail(r: TrialResult): string {
 export function trialLine(t: number, r: TrialResult): string {
   const f = r.figures;
   const why = r.log.status === 'done' || !r.log.error ? '' : ` (${r.log.error.code}: ${r.log.error.message})`;
-  return `  trial ${t}: ${r.log.status}${why}; first N2 response ${fmt(f.firstN2AfterMs)} ms after the handover command (fence), last N1 ${fmt(f.lastN1AfterMs)} ms, flip ${fmt(f.flipMs)} ms, hold ${fmt(f.writeHoldMs)} ms, DNS → INSYNC ${fmt(f.dnsToInsyncMs)} ms, failed ${f.failedRequests}${failureDetail(r)}, lost writes ${f.lostWrites}\n`;
+  return (
+    `  trial ${t}: ${r.log.status}${why}; first N2 response ${fmt(f.firstN2AfterMs)} ms after the handover command (fence), ` +
+    `last N1 ${fmt(f.lastN1AfterMs)} ms, flip ${fmt(f.flipMs)} ms, hold ${fmt(f.writeHoldMs)} ms, ` +
+    `DNS → INSYNC ${fmt(f.dnsToInsyncMs)} ms, failed ${f.failedRequests}${failureDetail(r)}, lost writes ${f.lostWrites}\n`
+  );
 }
 
 /** The switchover table (Markdown) with min, mean ± stdev and max over the trials, and where the reports are. */

@@ -97,7 +97,8 @@ export function renderMarkdownReport(run: SwitchoverRun, chartFile = 'chart.svg'
   if (run.overhead && run.overhead.length > 0) {
     parts.push(
       '## Latency overhead during migration',
-      'Mean latency without (N) and during (M) a migration, beside Table 2 of the North by Northwest paper. The paper quotes 7.4 % for 20 % reads, which is (M−N)/M; this table prints (M−N)/N for both.',
+      'Mean latency without (N) and during (M) a migration, beside Table 2 of the North by Northwest paper. ' +
+        'The paper quotes 7.4 % for 20 % reads, which is (M−N)/M; this table prints (M−N)/N for both.',
       overheadTable(run.overhead),
     );
   }

@@ -70,7 +70,8 @@ function yAxis(p: Panel, x0: number, label: string): string {
   parts.push(`<rect x="${LEFT}" y="${p.top}" width="${PLOT_W}" height="${p.height}" fill="none" stroke="#444"/>`);
   const cy = p.top + p.height / 2;
   parts.push(
-    `<text x="${x0}" y="${fmt(cy)}" transform="rotate(-90 ${x0} ${fmt(cy)})" text-anchor="middle" font-size="12">${xmlEscape(label)}</text>`,
+    `<text x="${x0}" y="${fmt(cy)}" transform="rotate(-90 ${x0} ${fmt(cy)})" ` +
+      `text-anchor="middle" font-size="12">${xmlEscape(label)}</text>`,
   );
   return parts.join('\n');
 }
@@ -78,7 +79,10 @@ function yAxis(p: Panel, x0: number, label: string): string {
 function polyline(points: readonly [number, number][], color: string, cls: string, dash = ''): string {
   if (points.length === 0) return '';
   const d = points.map(([x, y]) => `${fmt(x)},${fmt(y)}`).join(' ');
-  return `<polyline class="${cls}" points="${d}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} stroke-linejoin="round"/>`;
+  return (
+    `<polyline class="${cls}" points="${d}" fill="none" stroke="${color}" ` +
+    `stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} stroke-linejoin="round"/>`
+  );
 }
 
 /** Places labels left to right in up to LABEL_ROWS rows so neighbours do not overlap. */
@@ -122,7 +126,8 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
   const out: string[] = [];
   out.push(`<?xml version="1.0" encoding="UTF-8"?>`);
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
+      `font-family="Helvetica, Arial, sans-serif">`,
   );
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   out.push(`<text class="title" x="${W / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold">${xmlEscape(run.title)}</text>`);
@@ -138,7 +143,8 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
   out.push(`<g class="legend">`);
   for (const item of legend) {
     out.push(
-      `<line x1="${lx}" y1="46" x2="${lx + 24}" y2="46" stroke="${item.color}" stroke-width="${item.dash ? 1.5 : 3}"${item.dash ? ` stroke-dasharray="${item.dash}"` : ''}/>`,
+      `<line x1="${lx}" y1="46" x2="${lx + 24}" y2="46" stroke="${item.color}" ` +
+        `stroke-width="${item.dash ? 1.5 : 3}"${item.dash ? ` stroke-dasharray="${item.dash}"` : ''}/>`,
     );
     out.push(`<text x="${lx + 30}" y="50" font-size="12">${xmlEscape(item.label)}</text>`);
     lx += 44 + item.label.length * 7;
@@ -157,7 +163,8 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
   for (const [t, v] of failedPerWindow) {
     if (v > 0)
       out.push(
-        `<rect class="failed" x="${fmt(x(t))}" y="${fmt(yA(v))}" width="${fmt(barW)}" height="${fmt(panelA.top + panelA.height - yA(v))}" fill="${FAILED_COLOR}" fill-opacity="0.8"/>`,
+        `<rect class="failed" x="${fmt(x(t))}" y="${fmt(yA(v))}" width="${fmt(barW)}" ` +
+          `height="${fmt(panelA.top + panelA.height - yA(v))}" fill="${FAILED_COLOR}" fill-opacity="0.8"/>`,
       );
   }
   out.push(`</g>`);
@@ -206,7 +213,8 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
     const ly = TOP_A - 8 - (rows[i] ?? 0) * LABEL_ROW_H;
     out.push(`<g class="phase-mark" data-t="${fmt(m.t)}" data-label="${xmlEscape(m.label)}">`);
     out.push(
-      `<line x1="${mx}" y1="${ly + 3}" x2="${mx}" y2="${panelB.top + panelB.height}" stroke="#555" stroke-width="1" stroke-dasharray="5,4"/>`,
+      `<line x1="${mx}" y1="${ly + 3}" x2="${mx}" y2="${panelB.top + panelB.height}" ` +
+        `stroke="#555" stroke-width="1" stroke-dasharray="5,4"/>`,
     );
     if (firstOfCluster[i]) out.push(`<text x="${mx}" y="${ly}" font-size="11" fill="#333" dx="3">${xmlEscape(labelText(i))}</text>`);
     out.push(`</g>`);

@@ -19,7 +19,10 @@ const { ACL, Event, Exception, Id, Permission, State } = zookeeper;
 export interface ZooKeeperCoordinatorOptions {
   /** Ensemble as `host:port[,host:port...]`, without a chroot suffix (use `chroot`). */
   readonly connectString: string;
-  /** Node every API path is relative to, e.g. '/northwest', or '/' for none; created on connect if missing. No default: each config schema says its own. */
+  /**
+   * Node every API path is relative to, e.g. '/northwest', or '/' for none; created on connect if missing.
+   * No default: each config schema says its own.
+   */
   readonly chroot: string;
   /** Requested session timeout; the server clamps it to its min/max. Default 15000. */
   readonly sessionTimeoutMs?: number;
@@ -429,7 +432,10 @@ export class ZooKeeperCoordinator implements Coordinator {
     await this.ensurePath(this.live(), full);
   }
 
-  /** Creates each missing node of `full` from the root; checks first, since create on a node we may not write fails NO_AUTH, not NODE_EXISTS. */
+  /**
+   * Creates each missing node of `full` from the root; checks first, since create on a node we may not write
+   * fails NO_AUTH, not NODE_EXISTS.
+   */
   private async ensurePath(link: SessionLink, full: string): Promise<void> {
     // Usually the whole path exists already (every state write ensures its acks node): one round trip.
     if ((await this.exists(link, full)) !== null) return;

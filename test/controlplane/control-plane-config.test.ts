@@ -67,7 +67,8 @@ describe('control-plane config', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(
       file,
-      'id: "has space"\ncoordinator:\n  kind: zookeeper\nadmin:\n  host: 0.0.0.0\n  port: 99999\ndns:\n  provider: cloudflare\nlog:\n  level: loud\nextra: 1\n',
+      'id: "has space"\ncoordinator:\n  kind: zookeeper\nadmin:\n  host: 0.0.0.0\n  port: 99999\n' +
+        'dns:\n  provider: cloudflare\nlog:\n  level: loud\nextra: 1\n',
     );
     rejects(
       () => loadControlPlaneConfig(file),

@@ -146,50 +146,53 @@ describe('migration phases (embedded coordinator)', function () {
     );
   });
 
-  it('sync hooks switch the data layers; fence keeps the mode, proxy stops the copy, done sends data to N2, rollback goes local', async () => {
-    const seen: Array<{ phase: string | undefined; data: unknown }> = [];
-    const record = (): void => {
-      const node = store.read(layout.state('shop'));
-      const doc = JSON.parse(node!.data.toString('utf8')) as { migration?: { phase: string }; data?: unknown };
-      seen.push({ phase: doc.migration?.phase, data: doc.data });
-    };
-    hooks.set('cache', async (ctx) => {
-      const r = await ctx.setDataMode({ cache: 'copy' });
-      record();
-      return { epochs: r.epochs };
-    });
-    hooks.set('datastore', async (ctx) => {
-      await ctx.setDataMode({ datastore: 'copy-on-write' });
-      record();
-      return {};
-    });
-    const created = await cp.migrate(
-      plan({ apps: ['shop'], sync: { mode: 'none', hooks: ['cache', 'datastore'] }, proxy: { mirrorWritesToN1: false } }),
-    );
-    const log = await cp.waitForMigration(created.id, finished, 30_000);
-    assert.equal(log.status, 'done', JSON.stringify({ error: log.error, history: log.history.slice(-4) }));
-    assert.deepEqual(seen, [
-      { phase: 'sync', data: { datastore: 'local', cache: 'copy' } },
-      { phase: 'sync', data: { datastore: 'copy-on-write', cache: 'copy' } },
-    ]);
-    assert.deepEqual(log.dataMode, { datastore: 'copy-on-write', cache: 'copy' });
-    const final = JSON.parse(store.read(layout.state('shop'))!.data.toString('utf8')) as { data?: unknown };
-    assert.deepEqual(final.data, { datastore: 'n2', cache: 'local' }, 'after done, N1 data layers send everything to N2');
-    for (const m of fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'proxy', 'gateways ignore the data section');
+  it(
+    'sync hooks switch the data layers; ' + 'fence keeps the mode, proxy stops the copy, done sends data to N2, rollback goes local',
+    async () => {
+      const seen: Array<{ phase: string | undefined; data: unknown }> = [];
+      const record = (): void => {
+        const node = store.read(layout.state('shop'));
+        const doc = JSON.parse(node!.data.toString('utf8')) as { migration?: { phase: string }; data?: unknown };
+        seen.push({ phase: doc.migration?.phase, data: doc.data });
+      };
+      hooks.set('cache', async (ctx) => {
+        const r = await ctx.setDataMode({ cache: 'copy' });
+        record();
+        return { epochs: r.epochs };
+      });
+      hooks.set('datastore', async (ctx) => {
+        await ctx.setDataMode({ datastore: 'copy-on-write' });
+        record();
+        return {};
+      });
+      const created = await cp.migrate(
+        plan({ apps: ['shop'], sync: { mode: 'none', hooks: ['cache', 'datastore'] }, proxy: { mirrorWritesToN1: false } }),
+      );
+      const log = await cp.waitForMigration(created.id, finished, 30_000);
+      assert.equal(log.status, 'done', JSON.stringify({ error: log.error, history: log.history.slice(-4) }));
+      assert.deepEqual(seen, [
+        { phase: 'sync', data: { datastore: 'local', cache: 'copy' } },
+        { phase: 'sync', data: { datastore: 'copy-on-write', cache: 'copy' } },
+      ]);
+      assert.deepEqual(log.dataMode, { datastore: 'copy-on-write', cache: 'copy' });
+      const final = JSON.parse(store.read(layout.state('shop'))!.data.toString('utf8')) as { data?: unknown };
+      assert.deepEqual(final.data, { datastore: 'n2', cache: 'local' }, 'after done, N1 data layers send everything to N2');
+      for (const m of fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'proxy', 'gateways ignore the data section');
 
-    // A rolled-back migration leaves the data layers local (no data section).
-    hooks.set('fail', async (ctx) => {
-      await ctx.setDataMode({ datastore: 'copy-on-write' });
-      throw new Error('snapshot broke');
-    });
-    const second = await cp.migrate(plan({ apps: ['cart'], sync: { mode: 'none', hooks: ['fail'] } }));
-    const rolled = await cp.waitForMigration(second.id, finished, 30_000);
-    assert.equal(rolled.status, 'rolled-back');
-    assert.equal(rolled.error?.code, 'NW_CP_SYNC_FAILED');
-    const cart = JSON.parse(store.read(layout.state('cart'))!.data.toString('utf8')) as { mode: string; data?: unknown };
-    assert.equal(cart.mode, 'serve');
-    assert.equal(cart.data, undefined);
-  });
+      // A rolled-back migration leaves the data layers local (no data section).
+      hooks.set('fail', async (ctx) => {
+        await ctx.setDataMode({ datastore: 'copy-on-write' });
+        throw new Error('snapshot broke');
+      });
+      const second = await cp.migrate(plan({ apps: ['cart'], sync: { mode: 'none', hooks: ['fail'] } }));
+      const rolled = await cp.waitForMigration(second.id, finished, 30_000);
+      assert.equal(rolled.status, 'rolled-back');
+      assert.equal(rolled.error?.code, 'NW_CP_SYNC_FAILED');
+      const cart = JSON.parse(store.read(layout.state('cart'))!.data.toString('utf8')) as { mode: string; data?: unknown };
+      assert.equal(cart.mode, 'serve');
+      assert.equal(cart.data, undefined);
+    },
+  );
 
   it("a hook's atFence step runs once every gateway holds writes, and release runs when the migration ends", async () => {
     const calls: string[] = [];

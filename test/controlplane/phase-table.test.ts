@@ -36,15 +36,18 @@ describe('migration phase table', () => {
     for (const p of PHASES.filter((q) => !PHASE_TABLE[q].startsWithFlip)) assert.ok(PHASE_TABLE[p].before, p);
   });
 
-  it('a rollback fences first exactly where N2 may have taken writes, restores DNS only from the dns phase on, and always ends serving', () => {
-    for (const p of PHASES) {
-      const steps = rollbackSteps(p);
-      assert.equal(steps[0] === 'fence', PHASE_TABLE[p].n2TakesWrites, p);
-      assert.equal(steps.includes('dns-restore'), PHASES.indexOf(p) >= PHASES.indexOf('dns'), p);
-      assert.equal(steps.at(-1), 'serve', p);
-    }
-    assert.deepEqual(rollbackSteps(undefined), ['serve']);
-  });
+  it(
+    'a rollback fences first exactly where N2 may have taken writes, restores DNS only from the dns phase on, ' + 'and always ends serving',
+    () => {
+      for (const p of PHASES) {
+        const steps = rollbackSteps(p);
+        assert.equal(steps[0] === 'fence', PHASE_TABLE[p].n2TakesWrites, p);
+        assert.equal(steps.includes('dns-restore'), PHASES.indexOf(p) >= PHASES.indexOf('dns'), p);
+        assert.equal(steps.at(-1), 'serve', p);
+      }
+      assert.deepEqual(rollbackSteps(undefined), ['serve']);
+    },
+  );
 
   it('states carry the migration tag of their phase until done, which carries none', () => {
     for (const p of PHASES) {

@@ -144,68 +144,75 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     ...procs.filter((p) => p.child.exitCode === null).map((p) => p.url),
   ];
 
-  it('16 in-process and 3 process gateways flip through every phase under load, DNS on Route 53 (moto); no write goes back to N1', async () => {
-    // Route 53: a zone with N1's record; the control plane switches it to N2 in the dns phase.
-    const r53 = requireService('route53');
-    const awsOptions = { endpoint: r53.endpoint, region: r53.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
-    const admin = new Route53Client(awsOptions);
-    const zoneName = `nw-fleet-${randomBytes(4).toString('hex')}.test.`;
-    const zone = await admin.send(new CreateHostedZoneCommand({ Name: zoneName, CallerReference: zoneName }));
-    const zoneId = zone.HostedZone!.Id!;
-    const record = `shop.${zoneName}`;
-    await admin.send(
-      new ChangeResourceRecordSetsCommand({
-        HostedZoneId: zoneId,
-        ChangeBatch: {
-          Changes: [
-            { Action: 'CREATE', ResourceRecordSet: { Name: record, Type: 'A', TTL: 300, ResourceRecords: [{ Value: '192.0.2.1' }] } },
-          ],
-        },
-      }),
-    );
-    const provider = new Route53DnsProvider(awsOptions);
-    await cp.stop();
-    cp = new ControlPlane({
-      coordinator: coordinator(10_000),
-      id: 'cp-zk-dns',
-      logger: createLogger('silent'),
-      syncHooks: hooks,
-      dns: dnsSteps(provider),
-    });
-    await cp.start();
+  it(
+    '16 in-process and 3 process gateways flip through every phase under load, ' + 'DNS on Route 53 (moto); no write goes back to N1',
+    async () => {
+      // Route 53: a zone with N1's record; the control plane switches it to N2 in the dns phase.
+      const r53 = requireService('route53');
+      const awsOptions = {
+        endpoint: r53.endpoint,
+        region: r53.region,
+        credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      };
+      const admin = new Route53Client(awsOptions);
+      const zoneName = `nw-fleet-${randomBytes(4).toString('hex')}.test.`;
+      const zone = await admin.send(new CreateHostedZoneCommand({ Name: zoneName, CallerReference: zoneName }));
+      const zoneId = zone.HostedZone!.Id!;
+      const record = `shop.${zoneName}`;
+      await admin.send(
+        new ChangeResourceRecordSetsCommand({
+          HostedZoneId: zoneId,
+          ChangeBatch: {
+            Changes: [
+              { Action: 'CREATE', ResourceRecordSet: { Name: record, Type: 'A', TTL: 300, ResourceRecords: [{ Value: '192.0.2.1' }] } },
+            ],
+          },
+        }),
+      );
+      const provider = new Route53DnsProvider(awsOptions);
+      await cp.stop();
+      cp = new ControlPlane({
+        coordinator: coordinator(10_000),
+        id: 'cp-zk-dns',
+        logger: createLogger('silent'),
+        syncHooks: hooks,
+        dns: dnsSteps(provider),
+      });
+      await cp.start();
 
-    const load = startWriters(urls, 12);
-    await new Promise((r) => setTimeout(r, 500));
-    const created = await cp.migrate(
-      plan({
-        dns: {
-          zoneId,
-          lowerTtlTo: 5,
-          skipTtlWait: true,
-          pollMs: 200,
-          records: [{ name: record, type: 'A', ttl: 60, values: ['198.51.100.2'] }],
-        },
-      }),
-    );
-    const log = await cp.waitForMigration(created.id, finished, 120_000);
-    const after = await provider.getRecord(zoneId, record, 'A');
-    admin.destroy();
-    assert.deepEqual(after && 'values' in after ? [after.values, after.ttl] : [], [['198.51.100.2'], 60], 'the record points at N2');
-    const dnsPhase = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns');
-    assert.ok((dnsPhase?.data?.dns as { insyncAt?: string } | undefined)?.insyncAt, 'DNS change timings are in the log');
-    await new Promise((r) => setTimeout(r, 300));
-    const outcomes = await load.stop();
-    assert.equal(log.status, 'done', JSON.stringify(log.error));
-    const barriers = log.history.filter((e) => e.event === 'phase-completed' && e.barrier);
-    assert.ok(barriers.length >= 5);
-    for (const b of barriers) assert.equal(b.barrier!.members.length, 19, `${b.phase}: ${b.barrier!.members.join(',')}`);
-    assert.deepEqual(
-      outcomes.filter((o) => o.status !== 200),
-      [],
-      'no failed writes',
-    );
-    assertNoN1AfterN2(outcomes);
-  });
+      const load = startWriters(urls, 12);
+      await new Promise((r) => setTimeout(r, 500));
+      const created = await cp.migrate(
+        plan({
+          dns: {
+            zoneId,
+            lowerTtlTo: 5,
+            skipTtlWait: true,
+            pollMs: 200,
+            records: [{ name: record, type: 'A', ttl: 60, values: ['198.51.100.2'] }],
+          },
+        }),
+      );
+      const log = await cp.waitForMigration(created.id, finished, 120_000);
+      const after = await provider.getRecord(zoneId, record, 'A');
+      admin.destroy();
+      assert.deepEqual(after && 'values' in after ? [after.values, after.ttl] : [], [['198.51.100.2'], 60], 'the record points at N2');
+      const dnsPhase = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns');
+      assert.ok((dnsPhase?.data?.dns as { insyncAt?: string } | undefined)?.insyncAt, 'DNS change timings are in the log');
+      await new Promise((r) => setTimeout(r, 300));
+      const outcomes = await load.stop();
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      const barriers = log.history.filter((e) => e.event === 'phase-completed' && e.barrier);
+      assert.ok(barriers.length >= 5);
+      for (const b of barriers) assert.equal(b.barrier!.members.length, 19, `${b.phase}: ${b.barrier!.members.join(',')}`);
+      assert.deepEqual(
+        outcomes.filter((o) => o.status !== 200),
+        [],
+        'no failed writes',
+      );
+      assertNoN1AfterN2(outcomes);
+    },
+  );
 
   it('the flip completes when the ZooKeeper leader is killed mid-migration', async () => {
     let killed: number | undefined;

@@ -53,38 +53,41 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     await cl?.close();
   });
 
-  it("routes by mode: 'local' writes and reads N1 only, 'copy-on-write' writes both with one writetime, 'n2' reads and writes N2 only", async () => {
-    const dl = layer();
-    const local = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['a', 'local']);
-    assert.deepEqual(local.clusters, ['local']);
-    assert.equal((await rowAt(cl.n1, 'a'))?.wt, local.timestamp, 'the client-side timestamp is the writetime');
-    assert.equal(await rowAt(cl.n2, 'a'), undefined);
+  it(
+    'routes by mode: ' + "'local' writes and reads N1 only, 'copy-on-write' writes both with one writetime, 'n2' reads and writes N2 only",
+    async () => {
+      const dl = layer();
+      const local = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['a', 'local']);
+      assert.deepEqual(local.clusters, ['local']);
+      assert.equal((await rowAt(cl.n1, 'a'))?.wt, local.timestamp, 'the client-side timestamp is the writetime');
+      assert.equal(await rowAt(cl.n2, 'a'), undefined);
 
-    await dl.apply(mode('copy-on-write'), 1);
-    const cow = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['b', 'both']);
-    assert.deepEqual([...cow.clusters].sort(), ['local', 'n2']);
-    const [b1, b2] = [await rowAt(cl.n1, 'b'), await rowAt(cl.n2, 'b')];
-    assert.deepEqual(b1, { v: 'both', wt: cow.timestamp });
-    assert.deepEqual(b2, b1, 'same value and writetime on both sides');
-    assert.equal(
-      (await dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['a'])).first()?.get('v'),
-      'local',
-      'copy-on-write reads the local cluster',
-    );
+      await dl.apply(mode('copy-on-write'), 1);
+      const cow = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['b', 'both']);
+      assert.deepEqual([...cow.clusters].sort(), ['local', 'n2']);
+      const [b1, b2] = [await rowAt(cl.n1, 'b'), await rowAt(cl.n2, 'b')];
+      assert.deepEqual(b1, { v: 'both', wt: cow.timestamp });
+      assert.deepEqual(b2, b1, 'same value and writetime on both sides');
+      assert.equal(
+        (await dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['a'])).first()?.get('v'),
+        'local',
+        'copy-on-write reads the local cluster',
+      );
 
-    const del = await dl.write(`DELETE FROM ${kv} WHERE k = ?`, ['b']);
-    assert.ok(del.timestamp > cow.timestamp);
-    assert.equal(await rowAt(cl.n1, 'b'), undefined);
-    assert.equal(await rowAt(cl.n2, 'b'), undefined, 'deletes are copied too');
+      const del = await dl.write(`DELETE FROM ${kv} WHERE k = ?`, ['b']);
+      assert.ok(del.timestamp > cow.timestamp);
+      assert.equal(await rowAt(cl.n1, 'b'), undefined);
+      assert.equal(await rowAt(cl.n2, 'b'), undefined, 'deletes are copied too');
 
-    await dl.apply(mode('n2'), 2);
-    const n2 = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['c', 'n2 only']);
-    assert.deepEqual(n2.clusters, ['n2']);
-    assert.equal(await rowAt(cl.n1, 'c'), undefined);
-    assert.equal((await dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['c'])).first()?.get('v'), 'n2 only', "'n2' reads N2");
-    assert.equal((await dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['a'])).rowLength, 0, "'n2' does not read N1");
-    assert.deepEqual(dl.stats().mode, 'n2');
-  });
+      await dl.apply(mode('n2'), 2);
+      const n2 = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['c', 'n2 only']);
+      assert.deepEqual(n2.clusters, ['n2']);
+      assert.equal(await rowAt(cl.n1, 'c'), undefined);
+      assert.equal((await dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['c'])).first()?.get('v'), 'n2 only', "'n2' reads N2");
+      assert.equal((await dl.read(`SELECT v FROM ${kv} WHERE k = ?`, ['a'])).rowLength, 0, "'n2' does not read N1");
+      assert.deepEqual(dl.stats().mode, 'n2');
+    },
+  );
 
   it('a logged batch carries one timestamp on both clusters', async () => {
     const dl = layer({ initialMode: 'copy-on-write' });
@@ -98,57 +101,65 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     }
   });
 
-  it('copy-on-write succeeds only if both succeed: N2 unreachable → NW_SYNC_N2_UNAVAILABLE, N2 refusing the write → NW_SYNC_WRITE_FAILED', async () => {
-    const unreachable = cassandraClient({ contactPoint: '127.0.0.1', port: 19_042, localDataCenter: 'datacenter1' }, 1000);
-    try {
-      const dl = layer({ n2: unreachable, initialMode: 'copy-on-write' });
-      await rejectsWith(dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['n2-down', 'x']), 'NW_SYNC_N2_UNAVAILABLE');
-    } finally {
-      await unreachable.shutdown();
-    }
-    // N2 is up but has no such table: the write is rejected there.
-    const ks2 = `${cl.keyspace}.only_at_n1`;
-    await cl.n1.execute(`CREATE TABLE IF NOT EXISTS ${ks2} (k text PRIMARY KEY, v text)`);
-    const dl = layer({ initialMode: 'copy-on-write' });
-    await rejectsWith(dl.write(`INSERT INTO ${ks2} (k, v) VALUES (?, ?)`, ['x', 'y']), 'NW_SYNC_WRITE_FAILED');
-  });
+  it(
+    'copy-on-write succeeds only if both succeed: ' +
+      'N2 unreachable → NW_SYNC_N2_UNAVAILABLE, N2 refusing the write → NW_SYNC_WRITE_FAILED',
+    async () => {
+      const unreachable = cassandraClient({ contactPoint: '127.0.0.1', port: 19_042, localDataCenter: 'datacenter1' }, 1000);
+      try {
+        const dl = layer({ n2: unreachable, initialMode: 'copy-on-write' });
+        await rejectsWith(dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['n2-down', 'x']), 'NW_SYNC_N2_UNAVAILABLE');
+      } finally {
+        await unreachable.shutdown();
+      }
+      // N2 is up but has no such table: the write is rejected there.
+      const ks2 = `${cl.keyspace}.only_at_n1`;
+      await cl.n1.execute(`CREATE TABLE IF NOT EXISTS ${ks2} (k text PRIMARY KEY, v text)`);
+      const dl = layer({ initialMode: 'copy-on-write' });
+      await rejectsWith(dl.write(`INSERT INTO ${ks2} (k, v) VALUES (?, ?)`, ['x', 'y']), 'NW_SYNC_WRITE_FAILED');
+    },
+  );
 
-  it('a write that started under local and completes after the switch to copy-on-write is re-sent to N2 with the same timestamp; apply waits for it', async () => {
-    const held = gate();
-    let sends: SendInfo[] = [];
-    const dl = layer({
-      beforeSend: async (info) => {
-        sends.push(info);
-        if (info.attempt === 0 && info.cluster === 'local') await held.promise;
-      },
-    });
-    const events: string[] = [];
-    const write = dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['straddle', 'v1']).then((r) => {
-      events.push('write done');
-      return r;
-    });
-    await settle();
-    const applied = dl.apply(mode('copy-on-write'), 5).then(() => events.push('apply done'));
-    await settle(20);
-    assert.deepEqual(events, [], 'apply waits while a write started under local is in flight');
-    held.open();
-    const r = await write;
-    await applied;
-    assert.deepEqual(events, ['write done', 'apply done']);
-    assert.equal(r.retries, 1);
-    assert.deepEqual(
-      sends.map((s) => [s.cluster, s.attempt, s.timestamp === r.timestamp]),
-      [
-        ['local', 0, true],
-        ['n2', 1, true],
-      ],
-    );
-    const [a, b] = [await rowAt(cl.n1, 'straddle'), await rowAt(cl.n2, 'straddle')];
-    assert.deepEqual(a, { v: 'v1', wt: r.timestamp });
-    assert.deepEqual(b, a, 'the row is at N2 with the same writetime');
-    assert.equal(dl.stats().retried, 1);
-    sends = [];
-  });
+  it(
+    'a write that started under local and completes after the switch to copy-on-write ' +
+      'is re-sent to N2 with the same timestamp; apply waits for it',
+    async () => {
+      const held = gate();
+      let sends: SendInfo[] = [];
+      const dl = layer({
+        beforeSend: async (info) => {
+          sends.push(info);
+          if (info.attempt === 0 && info.cluster === 'local') await held.promise;
+        },
+      });
+      const events: string[] = [];
+      const write = dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['straddle', 'v1']).then((r) => {
+        events.push('write done');
+        return r;
+      });
+      await settle();
+      const applied = dl.apply(mode('copy-on-write'), 5).then(() => events.push('apply done'));
+      await settle(20);
+      assert.deepEqual(events, [], 'apply waits while a write started under local is in flight');
+      held.open();
+      const r = await write;
+      await applied;
+      assert.deepEqual(events, ['write done', 'apply done']);
+      assert.equal(r.retries, 1);
+      assert.deepEqual(
+        sends.map((s) => [s.cluster, s.attempt, s.timestamp === r.timestamp]),
+        [
+          ['local', 0, true],
+          ['n2', 1, true],
+        ],
+      );
+      const [a, b] = [await rowAt(cl.n1, 'straddle'), await rowAt(cl.n2, 'straddle')];
+      assert.deepEqual(a, { v: 'v1', wt: r.timestamp });
+      assert.deepEqual(b, a, 'the row is at N2 with the same writetime');
+      assert.equal(dl.stats().retried, 1);
+      sends = [];
+    },
+  );
 
   it('a write overtaken by several switches is re-sent to each newly required cluster only', async () => {
     const firstN2 = gate();
@@ -285,47 +296,52 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
       await root.close();
     });
 
-    it('serialises two concurrent transactions on one entity group across two app servers; each is one batch with one timestamp on both clusters', async () => {
-      const events: string[] = [];
-      const holdA = gate();
-      const a = layer({
-        initialMode: 'copy-on-write',
-        locks: { coordinator: await session(), app: 'shop' },
-        beforeSend: async (i) => {
-          if (i.cluster === 'local') events.push('A sends');
-          await holdA.promise;
-        },
-      });
-      const b = layer({
-        initialMode: 'copy-on-write',
-        locks: { coordinator: await session(), app: 'shop' },
-        beforeSend: async (i) => {
-          // A's batch must be committed on each cluster before B sends there (this hook holds B's own send, so the read sees A's or nothing).
-          const c = i.cluster === 'local' ? cl.n1 : cl.n2;
-          events.push(`B sends to ${i.cluster}, sees ${(await rowAt(c, 'user:1/cart'))?.v ?? 'nothing'}`);
-        },
-      });
-      const stmts = (who: string) => [
-        { query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['user:1', who] },
-        { query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['user:1/cart', who] },
-      ];
-      const txA = a.transaction('user:1', stmts('A'));
-      while (!events.includes('A sends')) await new Promise((r) => setTimeout(r, 10));
-      const txB = b.transaction('user:1', stmts('B'));
-      await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(events, ['A sends'], 'B waits for the lock while A holds it');
-      holdA.open();
-      const [ra, rb] = await Promise.all([txA, txB]);
-      assert.deepEqual(events.slice(0, 1), ['A sends']);
-      assert.deepEqual(events.slice(1).sort(), ['B sends to local, sees A', 'B sends to n2, sees A']);
-      assert.ok(rb.timestamp > ra.timestamp);
-      for (const c of [cl.n1, cl.n2]) {
-        assert.deepEqual(await rowAt(c, 'user:1'), { v: 'B', wt: rb.timestamp });
-        assert.deepEqual(await rowAt(c, 'user:1/cart'), { v: 'B', wt: rb.timestamp });
-      }
-      const left = await sessions[0]!.children(layout.dataLock('shop', encodeURIComponent('user:1')));
-      assert.ok(left === undefined || left.length === 0, 'no lock node is left behind');
-    });
+    it(
+      'serialises two concurrent transactions on one entity group across two app servers; ' +
+        'each is one batch with one timestamp on both clusters',
+      async () => {
+        const events: string[] = [];
+        const holdA = gate();
+        const a = layer({
+          initialMode: 'copy-on-write',
+          locks: { coordinator: await session(), app: 'shop' },
+          beforeSend: async (i) => {
+            if (i.cluster === 'local') events.push('A sends');
+            await holdA.promise;
+          },
+        });
+        const b = layer({
+          initialMode: 'copy-on-write',
+          locks: { coordinator: await session(), app: 'shop' },
+          beforeSend: async (i) => {
+            // A's batch must be committed on each cluster before B sends there (this hook holds B's own send,
+            // so the read sees A's or nothing).
+            const c = i.cluster === 'local' ? cl.n1 : cl.n2;
+            events.push(`B sends to ${i.cluster}, sees ${(await rowAt(c, 'user:1/cart'))?.v ?? 'nothing'}`);
+          },
+        });
+        const stmts = (who: string) => [
+          { query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['user:1', who] },
+          { query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['user:1/cart', who] },
+        ];
+        const txA = a.transaction('user:1', stmts('A'));
+        while (!events.includes('A sends')) await new Promise((r) => setTimeout(r, 10));
+        const txB = b.transaction('user:1', stmts('B'));
+        await new Promise((r) => setTimeout(r, 300));
+        assert.deepEqual(events, ['A sends'], 'B waits for the lock while A holds it');
+        holdA.open();
+        const [ra, rb] = await Promise.all([txA, txB]);
+        assert.deepEqual(events.slice(0, 1), ['A sends']);
+        assert.deepEqual(events.slice(1).sort(), ['B sends to local, sees A', 'B sends to n2, sees A']);
+        assert.ok(rb.timestamp > ra.timestamp);
+        for (const c of [cl.n1, cl.n2]) {
+          assert.deepEqual(await rowAt(c, 'user:1'), { v: 'B', wt: rb.timestamp });
+          assert.deepEqual(await rowAt(c, 'user:1/cart'), { v: 'B', wt: rb.timestamp });
+        }
+        const left = await sessions[0]!.children(layout.dataLock('shop', encodeURIComponent('user:1')));
+        assert.ok(left === undefined || left.length === 0, 'no lock node is left behind');
+      },
+    );
 
     it('lock timeout: NW_SYNC_LOCK_TIMEOUT, and the waiter removes its node', async () => {
       const holdA = gate();

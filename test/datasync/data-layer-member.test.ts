@@ -70,23 +70,26 @@ describe('DataLayerMember', function () {
       cp = await session();
     });
 
-    it('registers as a datalayer member, applies each epoch to every target (local when the state has no data section) and acks it', async () => {
-      await writeAppStates(cp, { shop: serve() });
-      const t = new RecordingTarget();
-      const m = await startMember(await session(), 'app-1', [t]);
-      const info = JSON.parse((await cp.get(layout.member('app-1')))!.data.toString()) as MemberInfo;
-      assert.equal(info.kind, 'datalayer');
-      assert.deepEqual(info.apps, ['shop']);
-      assert.deepEqual(t.applied, [{ mode: { datastore: 'local', cache: 'local' }, epoch: 0 }]);
+    it(
+      'registers as a datalayer member, applies each epoch to every target ' + '(local when the state has no data section) and acks it',
+      async () => {
+        await writeAppStates(cp, { shop: serve() });
+        const t = new RecordingTarget();
+        const m = await startMember(await session(), 'app-1', [t]);
+        const info = JSON.parse((await cp.get(layout.member('app-1')))!.data.toString()) as MemberInfo;
+        assert.equal(info.kind, 'datalayer');
+        assert.deepEqual(info.apps, ['shop']);
+        assert.deepEqual(t.applied, [{ mode: { datastore: 'local', cache: 'local' }, epoch: 0 }]);
 
-      const targets = await writeAppStates(cp, { shop: serve(COW) });
-      const report = await waitForFleet(cp, targets, { timeoutMs: 10_000 });
-      assert.ok(report.ok);
-      assert.deepEqual(report.members, ['app-1']);
-      assert.deepEqual(m.dataMode('shop'), COW);
-      assert.deepEqual(t.applied.at(-1), { mode: COW, epoch: 1 });
-      assert.equal(m.syncStatus().shop?.appliedEpoch, 1);
-    });
+        const targets = await writeAppStates(cp, { shop: serve(COW) });
+        const report = await waitForFleet(cp, targets, { timeoutMs: 10_000 });
+        assert.ok(report.ok);
+        assert.deepEqual(report.members, ['app-1']);
+        assert.deepEqual(m.dataMode('shop'), COW);
+        assert.deepEqual(t.applied.at(-1), { mode: COW, epoch: 1 });
+        assert.equal(m.syncStatus().shop?.appliedEpoch, 1);
+      },
+    );
 
     it('the barrier waits for the data layer: no ack until every target has applied', async () => {
       await writeAppStates(cp, { shop: serve() });
@@ -151,26 +154,29 @@ describe('DataLayerMember', function () {
       assert.deepEqual(t.applied.at(-1)?.mode, { datastore: 'local', cache: 'local' });
     });
 
-    it('lease fencing: writeGuard refuses writes for a mid-migration app once the lease lapsed, until the member re-reads the state', async () => {
-      await writeAppStates(cp, { shop: { mode: 'serve', migration: { id: 'm1', phase: 'sync' }, data: COW }, cart: serve() });
-      const m = new DataLayerMember({
-        coordinator: await session(),
-        memberId: 'app-1',
-        apps: { shop: [], cart: [] },
-        leaseMs: 1000,
-        reconcileMs: 60_000,
-      });
-      await m.start();
-      cleanups.push(() => m.stop());
-      const shop = m.writeGuard('shop');
-      const cart = m.writeGuard('cart');
-      assert.equal(shop(), undefined, 'fresh lease');
-      await new Promise((r) => setTimeout(r, 1100));
-      assert.equal(shop()?.code, 'NW_SYNC_LEASE_EXPIRED');
-      assert.equal(cart(), undefined, 'an app that is not migrating is not fenced');
-      await m.reconcile();
-      assert.equal(shop(), undefined, 'a complete re-read renews the lease');
-    });
+    it(
+      'lease fencing: writeGuard refuses writes for a mid-migration app once the lease lapsed, ' + 'until the member re-reads the state',
+      async () => {
+        await writeAppStates(cp, { shop: { mode: 'serve', migration: { id: 'm1', phase: 'sync' }, data: COW }, cart: serve() });
+        const m = new DataLayerMember({
+          coordinator: await session(),
+          memberId: 'app-1',
+          apps: { shop: [], cart: [] },
+          leaseMs: 1000,
+          reconcileMs: 60_000,
+        });
+        await m.start();
+        cleanups.push(() => m.stop());
+        const shop = m.writeGuard('shop');
+        const cart = m.writeGuard('cart');
+        assert.equal(shop(), undefined, 'fresh lease');
+        await new Promise((r) => setTimeout(r, 1100));
+        assert.equal(shop()?.code, 'NW_SYNC_LEASE_EXPIRED');
+        assert.equal(cart(), undefined, 'an app that is not migrating is not fenced');
+        await m.reconcile();
+        assert.equal(shop(), undefined, 'a complete re-read renews the lease');
+      },
+    );
 
     describe('with a real CassandraDataLayer', () => {
       let cl: TwoClusters;
@@ -182,37 +188,40 @@ describe('DataLayerMember', function () {
         await cl?.close();
       });
 
-      it('apply drain: the ack of the switch to copy-on-write comes only after a write started under local has reached N2 too', async () => {
-        await writeAppStates(cp, { shop: serve() });
-        const held = gate();
-        let holdNext = false;
-        const layer = new CassandraDataLayer({
-          local: cl.n1,
-          n2: cl.n2,
-          beforeSend: async (i) => {
-            if (holdNext && i.cluster === 'local') {
-              holdNext = false;
-              await held.promise;
-            }
-          },
-        });
-        cleanups.push(() => layer.close());
-        await startMember(await session(), 'app-1', [layer]);
-        holdNext = true;
-        const write = layer.write(`INSERT INTO ${cl.keyspace}.kv (k, v) VALUES (?, ?)`, ['k', 'straddler']);
-        await settle();
-        const targets = await writeAppStates(cp, { shop: serve(COW) });
-        const early = await waitForFleet(cp, targets, { timeoutMs: 300 });
-        assert.equal(early.ok, false, 'not acked while a local-mode write is in flight');
-        assert.equal(layer.mode, 'copy-on-write', 'new writes already copy');
-        held.open();
-        const r = await write;
-        assert.ok((await waitForFleet(cp, targets, { timeoutMs: 10_000 })).ok);
-        const rs = await cl.n2.execute(`SELECT v, writetime(v) AS wt FROM ${cl.keyspace}.kv WHERE k = ?`, ['k'], { prepare: true });
-        assert.equal(rs.first()?.get('v'), 'straddler');
-        assert.equal(Number(rs.first()?.get('wt')), r.timestamp);
-        assert.equal(r.retries, 1);
-      });
+      it(
+        'apply drain: the ack of the switch to copy-on-write comes only after ' + 'a write started under local has reached N2 too',
+        async () => {
+          await writeAppStates(cp, { shop: serve() });
+          const held = gate();
+          let holdNext = false;
+          const layer = new CassandraDataLayer({
+            local: cl.n1,
+            n2: cl.n2,
+            beforeSend: async (i) => {
+              if (holdNext && i.cluster === 'local') {
+                holdNext = false;
+                await held.promise;
+              }
+            },
+          });
+          cleanups.push(() => layer.close());
+          await startMember(await session(), 'app-1', [layer]);
+          holdNext = true;
+          const write = layer.write(`INSERT INTO ${cl.keyspace}.kv (k, v) VALUES (?, ?)`, ['k', 'straddler']);
+          await settle();
+          const targets = await writeAppStates(cp, { shop: serve(COW) });
+          const early = await waitForFleet(cp, targets, { timeoutMs: 300 });
+          assert.equal(early.ok, false, 'not acked while a local-mode write is in flight');
+          assert.equal(layer.mode, 'copy-on-write', 'new writes already copy');
+          held.open();
+          const r = await write;
+          assert.ok((await waitForFleet(cp, targets, { timeoutMs: 10_000 })).ok);
+          const rs = await cl.n2.execute(`SELECT v, writetime(v) AS wt FROM ${cl.keyspace}.kv WHERE k = ?`, ['k'], { prepare: true });
+          assert.equal(rs.first()?.get('v'), 'straddler');
+          assert.equal(Number(rs.first()?.get('wt')), r.timestamp);
+          assert.equal(r.retries, 1);
+        },
+      );
     });
   });
 
@@ -226,69 +235,73 @@ describe('DataLayerMember', function () {
       await cl?.close();
     });
 
-    it("the datastore hook's setDataMode returns only once the data layer copies and drained its local-only writes; after done it sends data to N2", async () => {
-      const store = new EmbeddedStore();
-      const fleet = await startFleet({ size: 1, coordinator: () => new EmbeddedCoordinator(store), apps: ['shop'] });
-      cleanups.push(() => fleet.close());
-      const held = gate();
-      let holdNext = false;
-      const layer = new CassandraDataLayer({
-        local: cl.n1,
-        n2: cl.n2,
-        beforeSend: async (i) => {
-          if (holdNext && i.cluster === 'local') {
-            holdNext = false;
-            await held.promise;
-          }
-        },
-      });
-      cleanups.push(() => layer.close());
-      const dlCoordinator = new EmbeddedCoordinator(store);
-      cleanups.push(() => dlCoordinator.close());
-      await startMember(dlCoordinator, 'app-server-1', [layer]);
-      const hooks = new Map<string, SyncHook>();
-      const cp = new ControlPlane({
-        coordinator: new EmbeddedCoordinator(store),
-        id: 'cp-1',
-        logger: createLogger('silent'),
-        syncHooks: hooks,
-      });
-      await cp.start();
-      cleanups.push(() => cp.stop());
-      const seen: string[] = [];
-      let straddler: WriteResult | undefined;
-      hooks.set('datastore', async (ctx) => {
-        holdNext = true;
-        const write = layer.write(`INSERT INTO ${cl.keyspace}.kv (k, v) VALUES (?, ?)`, ['mig', 'in flight']);
-        await settle();
-        let switched = false;
-        const p = ctx.setDataMode({ datastore: 'copy-on-write' }).then((r) => {
-          switched = true;
-          return r;
+    it(
+      "the datastore hook's setDataMode returns only once the data layer copies and drained its local-only writes; " +
+        'after done it sends data to N2',
+      async () => {
+        const store = new EmbeddedStore();
+        const fleet = await startFleet({ size: 1, coordinator: () => new EmbeddedCoordinator(store), apps: ['shop'] });
+        cleanups.push(() => fleet.close());
+        const held = gate();
+        let holdNext = false;
+        const layer = new CassandraDataLayer({
+          local: cl.n1,
+          n2: cl.n2,
+          beforeSend: async (i) => {
+            if (holdNext && i.cluster === 'local') {
+              holdNext = false;
+              await held.promise;
+            }
+          },
         });
-        await new Promise((r) => setTimeout(r, 300));
-        seen.push(`switched before drain: ${switched}, layer mode: ${layer.mode}`);
-        held.open();
-        straddler = await write;
-        await p;
-        seen.push(`switched after drain: ${switched}`);
-        return {};
-      });
-      const created = await cp.migrate(
-        parsePlan({
-          apps: ['shop'],
-          barrierTimeoutMs: 10_000,
-          sync: { mode: 'none', hooks: ['datastore'] },
-          proxy: { mirrorWritesToN1: false },
-        }),
-      );
-      const log = await cp.waitForMigration(created.id, (l) => l.status !== 'running', 30_000);
-      assert.equal(log.status, 'done', JSON.stringify(log.error));
-      assert.deepEqual(seen, ['switched before drain: false, layer mode: copy-on-write', 'switched after drain: true']);
-      const rs = await cl.n2.execute(`SELECT v, writetime(v) AS wt FROM ${cl.keyspace}.kv WHERE k = ?`, ['mig'], { prepare: true });
-      assert.equal(Number(rs.first()?.get('wt')), straddler?.timestamp, 'the straddling write reached N2 with its timestamp');
-      assert.equal(layer.mode, 'n2', 'after done, the N1 app server sends all data access to N2');
-    });
+        cleanups.push(() => layer.close());
+        const dlCoordinator = new EmbeddedCoordinator(store);
+        cleanups.push(() => dlCoordinator.close());
+        await startMember(dlCoordinator, 'app-server-1', [layer]);
+        const hooks = new Map<string, SyncHook>();
+        const cp = new ControlPlane({
+          coordinator: new EmbeddedCoordinator(store),
+          id: 'cp-1',
+          logger: createLogger('silent'),
+          syncHooks: hooks,
+        });
+        await cp.start();
+        cleanups.push(() => cp.stop());
+        const seen: string[] = [];
+        let straddler: WriteResult | undefined;
+        hooks.set('datastore', async (ctx) => {
+          holdNext = true;
+          const write = layer.write(`INSERT INTO ${cl.keyspace}.kv (k, v) VALUES (?, ?)`, ['mig', 'in flight']);
+          await settle();
+          let switched = false;
+          const p = ctx.setDataMode({ datastore: 'copy-on-write' }).then((r) => {
+            switched = true;
+            return r;
+          });
+          await new Promise((r) => setTimeout(r, 300));
+          seen.push(`switched before drain: ${switched}, layer mode: ${layer.mode}`);
+          held.open();
+          straddler = await write;
+          await p;
+          seen.push(`switched after drain: ${switched}`);
+          return {};
+        });
+        const created = await cp.migrate(
+          parsePlan({
+            apps: ['shop'],
+            barrierTimeoutMs: 10_000,
+            sync: { mode: 'none', hooks: ['datastore'] },
+            proxy: { mirrorWritesToN1: false },
+          }),
+        );
+        const log = await cp.waitForMigration(created.id, (l) => l.status !== 'running', 30_000);
+        assert.equal(log.status, 'done', JSON.stringify(log.error));
+        assert.deepEqual(seen, ['switched before drain: false, layer mode: copy-on-write', 'switched after drain: true']);
+        const rs = await cl.n2.execute(`SELECT v, writetime(v) AS wt FROM ${cl.keyspace}.kv WHERE k = ?`, ['mig'], { prepare: true });
+        assert.equal(Number(rs.first()?.get('wt')), straddler?.timestamp, 'the straddling write reached N2 with its timestamp');
+        assert.equal(layer.mode, 'n2', 'after done, the N1 app server sends all data access to N2');
+      },
+    );
   });
 
   describe('on the ZooKeeper ensemble', () => {

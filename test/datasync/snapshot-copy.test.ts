@@ -190,74 +190,78 @@ describe('sync: datastore snapshot copy N1 → N2', function () {
     await n2.execute(`TRUNCATE ${ks}.events`);
   });
 
-  it('resumes after an abort without re-reading finished ranges; an unreachable N2 is a typed error that keeps the checkpoints', async () => {
-    const checkpointRoot = root('resume');
-    const ac = new AbortController();
-    const seen: SnapshotProgress[] = [];
-    const first = runSnapshot({
-      source: n1,
-      target: n2,
-      tables: [events],
-      coordinator: zk,
-      checkpointRoot,
-      ranges: 16,
-      concurrency: 2,
-      pageSize: 50,
-      signal: ac.signal,
-      onProgress: (p) => {
-        seen.push(p);
-        if (p.rangesDone >= 5) ac.abort();
-      },
-    });
-    await rejectsWith(first, 'NW_SYNC_ABORTED');
-    const cps = new SnapshotCheckpoints(zk, checkpointRoot);
-    const plan = await cps.loadTable(`${ks}.events`, 16);
-    const done = [...plan.checkpoints.values()].filter((c) => c.done);
-    const doneRows = done.reduce((n, c) => n + c.rows, 0);
-    assert.ok(done.length >= 5 && done.length < 16, `done ranges ${done.length}`);
-    assert.ok(seen.length > 0);
+  it(
+    'resumes after an abort without re-reading finished ranges; ' + 'an unreachable N2 is a typed error that keeps the checkpoints',
+    async () => {
+      const checkpointRoot = root('resume');
+      const ac = new AbortController();
+      const seen: SnapshotProgress[] = [];
+      const first = runSnapshot({
+        source: n1,
+        target: n2,
+        tables: [events],
+        coordinator: zk,
+        checkpointRoot,
+        ranges: 16,
+        concurrency: 2,
+        pageSize: 50,
+        signal: ac.signal,
+        onProgress: (p) => {
+          seen.push(p);
+          if (p.rangesDone >= 5) ac.abort();
+        },
+      });
+      await rejectsWith(first, 'NW_SYNC_ABORTED');
+      const cps = new SnapshotCheckpoints(zk, checkpointRoot);
+      const plan = await cps.loadTable(`${ks}.events`, 16);
+      const done = [...plan.checkpoints.values()].filter((c) => c.done);
+      const doneRows = done.reduce((n, c) => n + c.rows, 0);
+      assert.ok(done.length >= 5 && done.length < 16, `done ranges ${done.length}`);
+      assert.ok(seen.length > 0);
 
-    // N2 unreachable: typed, and the checkpoints stay as they were
-    const eps = requireService('cassandra');
-    const dead = cassandraClient({ ...eps.n2, port: 9 }, { socketOptions: { connectTimeout: 1000, readTimeout: 2000 } });
-    try {
-      const err = await rejectsWith(
-        runSnapshot({ source: n1, target: dead, tables: [events], coordinator: zk, checkpointRoot }),
-        'NW_SYNC_N2_UNAVAILABLE',
-      );
-      assert.equal(err.details?.side, 'n2');
-    } finally {
-      await dead.shutdown().catch(() => undefined);
-    }
-    const again = await cps.loadTable(`${ks}.events`, 99);
-    assert.equal(again.ranges.length, 16, 'the first run fixed the plan');
-    assert.equal([...again.checkpoints.values()].filter((c) => c.done).length, done.length);
+      // N2 unreachable: typed, and the checkpoints stay as they were
+      const eps = requireService('cassandra');
+      const dead = cassandraClient({ ...eps.n2, port: 9 }, { socketOptions: { connectTimeout: 1000, readTimeout: 2000 } });
+      try {
+        const err = await rejectsWith(
+          runSnapshot({ source: n1, target: dead, tables: [events], coordinator: zk, checkpointRoot }),
+          'NW_SYNC_N2_UNAVAILABLE',
+        );
+        assert.equal(err.details?.side, 'n2');
+      } finally {
+        await dead.shutdown().catch(() => undefined);
+      }
+      const again = await cps.loadTable(`${ks}.events`, 99);
+      assert.equal(again.ranges.length, 16, 'the first run fixed the plan');
+      assert.equal([...again.checkpoints.values()].filter((c) => c.done).length, done.length);
 
-    const res = await runSnapshot({
-      source: n1,
-      target: n2,
-      tables: [events],
-      coordinator: zk,
-      checkpointRoot,
-      ranges: 16,
-      concurrency: 2,
-      pageSize: 50,
-    });
-    assert.equal(res.rangesSkipped, done.length);
-    assert.equal(res.rangesCopied, 16 - done.length);
-    assert.ok(res.rows <= total - doneRows, `re-read ${res.rows} rows, ${doneRows} were in finished ranges`);
-    assert.ok(res.rows > 0);
-    assert.equal(res.verify?.rangesDiffered, 0);
-    assert.deepEqual(await dumpTable(n2, events), await dumpTable(n1, events));
-    const final = await cps.loadTable(`${ks}.events`, 16);
-    assert.equal([...final.checkpoints.values()].filter((c) => c.done).length, 16);
-    assert.equal([...final.checkpoints.values()].reduce((n, c) => n + c.rows, 0) >= total, true);
-  });
+      const res = await runSnapshot({
+        source: n1,
+        target: n2,
+        tables: [events],
+        coordinator: zk,
+        checkpointRoot,
+        ranges: 16,
+        concurrency: 2,
+        pageSize: 50,
+      });
+      assert.equal(res.rangesSkipped, done.length);
+      assert.equal(res.rangesCopied, 16 - done.length);
+      assert.ok(res.rows <= total - doneRows, `re-read ${res.rows} rows, ${doneRows} were in finished ranges`);
+      assert.ok(res.rows > 0);
+      assert.equal(res.verify?.rangesDiffered, 0);
+      assert.deepEqual(await dumpTable(n2, events), await dumpTable(n1, events));
+      const final = await cps.loadTable(`${ks}.events`, 16);
+      assert.equal([...final.checkpoints.values()].filter((c) => c.done).length, 16);
+      assert.equal([...final.checkpoints.values()].reduce((n, c) => n + c.rows, 0) >= total, true);
+    },
+  );
 
   it('verify re-copies a range changed only at N1 behind the copy-on-write (finished ranges are not re-read)', async () => {
     const checkpointRoot = root('resume');
     await n1.execute(
-      `UPDATE ${ks}.events USING TIMESTAMP ? SET note = 'changed at N1 only' WHERE tenant = 't2' AND bucket = 4 AND seq = 9 AND name = 'n2'`,
+      `UPDATE ${ks}.events USING TIMESTAMP ? SET note = 'changed at N1 only' ` +
+        `WHERE tenant = 't2' AND bucket = 4 AND seq = 9 AND name = 'n2'`,
       [micros(BASE_MICROS + 3_600_000_000n)],
       { prepare: true },
     );
@@ -276,42 +280,18 @@ describe('sync: datastore snapshot copy N1 → N2', function () {
     assert.deepEqual(await dumpTable(n2, events), await dumpTable(n1, events));
   });
 
-  it('verify leaves out a row written since copy-on-write began that it catches on one side only, but not an older difference', async () => {
-    const checkpointRoot = root('resume'); // every range done: only the verify runs
-    const since = BigInt(Date.now()) * 1000n;
-    const sinceUs = Number(since);
-    const where = `WHERE tenant = 't3' AND bucket = 1 AND seq = 8 AND name = 'n1'`; // a row both sides hold
-    // A copy-on-write write that has landed at N1 and not yet at N2.
-    await n1.execute(`UPDATE ${ks}.events USING TIMESTAMP ? SET note = 'landed at N1 first' ${where}`, [micros(since + 1000n)], {
-      prepare: true,
-    });
-    const res = await runSnapshot({
-      source: n1,
-      target: n2,
-      tables: [events],
-      coordinator: zk,
-      checkpointRoot,
-      verify: { maxRecopies: 0 },
-      copyOnWriteSinceUs: sinceUs,
-    });
-    assert.equal(res.verify?.rangesDiffered, 0, 'the late row is left out on both sides');
-    assert.equal(res.verify?.recopies, 0);
-    assert.equal(res.verify?.lateRowsLeftOut, 1, 'and counted');
-    // Without the copy-on-write time the same difference is a differing range.
-    await rejectsWith(
-      runSnapshot({ source: n1, target: n2, tables: [events], coordinator: zk, checkpointRoot, verify: { maxRecopies: 0 } }),
-      'NW_SYNC_VERIFY_FAILED',
-    );
-    await runSnapshot({ source: n1, target: n2, tables: [events], ranges: 8 }); // N2 in line again
-    // A difference written before copy-on-write began is still found (next to another late row, left out).
-    await n1.execute(`UPDATE ${ks}.events USING TIMESTAMP ? SET note = 'late again' ${where}`, [micros(since + 2000n)], { prepare: true });
-    await n1.execute(
-      `UPDATE ${ks}.events USING TIMESTAMP ? SET score = 17.5 WHERE tenant = 't4' AND bucket = 3 AND seq = 11 AND name = 'n2'`,
-      [micros(BASE_MICROS + 7_200_000_000n - 3_600_000_000n)],
-      { prepare: true },
-    );
-    const err = await rejectsWith(
-      runSnapshot({
+  it(
+    'verify leaves out a row written since copy-on-write began that it catches on one side only, ' + 'but not an older difference',
+    async () => {
+      const checkpointRoot = root('resume'); // every range done: only the verify runs
+      const since = BigInt(Date.now()) * 1000n;
+      const sinceUs = Number(since);
+      const where = `WHERE tenant = 't3' AND bucket = 1 AND seq = 8 AND name = 'n1'`; // a row both sides hold
+      // A copy-on-write write that has landed at N1 and not yet at N2.
+      await n1.execute(`UPDATE ${ks}.events USING TIMESTAMP ? SET note = 'landed at N1 first' ${where}`, [micros(since + 1000n)], {
+        prepare: true,
+      });
+      const res = await runSnapshot({
         source: n1,
         target: n2,
         tables: [events],
@@ -319,13 +299,42 @@ describe('sync: datastore snapshot copy N1 → N2', function () {
         checkpointRoot,
         verify: { maxRecopies: 0 },
         copyOnWriteSinceUs: sinceUs,
-      }),
-      'NW_SYNC_VERIFY_FAILED',
-    );
-    assert.equal((err.details?.ranges as unknown[] | undefined)?.length, 1, 'only the range with the older difference');
-    await runSnapshot({ source: n1, target: n2, tables: [events], ranges: 8 });
-    assert.deepEqual(await dumpTable(n2, events), await dumpTable(n1, events));
-  });
+      });
+      assert.equal(res.verify?.rangesDiffered, 0, 'the late row is left out on both sides');
+      assert.equal(res.verify?.recopies, 0);
+      assert.equal(res.verify?.lateRowsLeftOut, 1, 'and counted');
+      // Without the copy-on-write time the same difference is a differing range.
+      await rejectsWith(
+        runSnapshot({ source: n1, target: n2, tables: [events], coordinator: zk, checkpointRoot, verify: { maxRecopies: 0 } }),
+        'NW_SYNC_VERIFY_FAILED',
+      );
+      await runSnapshot({ source: n1, target: n2, tables: [events], ranges: 8 }); // N2 in line again
+      // A difference written before copy-on-write began is still found (next to another late row, left out).
+      await n1.execute(`UPDATE ${ks}.events USING TIMESTAMP ? SET note = 'late again' ${where}`, [micros(since + 2000n)], {
+        prepare: true,
+      });
+      await n1.execute(
+        `UPDATE ${ks}.events USING TIMESTAMP ? SET score = 17.5 WHERE tenant = 't4' AND bucket = 3 AND seq = 11 AND name = 'n2'`,
+        [micros(BASE_MICROS + 7_200_000_000n - 3_600_000_000n)],
+        { prepare: true },
+      );
+      const err = await rejectsWith(
+        runSnapshot({
+          source: n1,
+          target: n2,
+          tables: [events],
+          coordinator: zk,
+          checkpointRoot,
+          verify: { maxRecopies: 0 },
+          copyOnWriteSinceUs: sinceUs,
+        }),
+        'NW_SYNC_VERIFY_FAILED',
+      );
+      assert.equal((err.details?.ranges as unknown[] | undefined)?.length, 1, 'only the range with the older difference');
+      await runSnapshot({ source: n1, target: n2, tables: [events], ranges: 8 });
+      assert.deepEqual(await dumpTable(n2, events), await dumpTable(n1, events));
+    },
+  );
 
   it('a missing table, a column of another type or another key are NW_SYNC_SCHEMA_MISMATCH', async () => {
     await createKeyspace(n2, ks);

@@ -141,7 +141,8 @@ function zookeeper(): Backend {
 }
 
 for (const makeBackend of [embedded, zookeeper]) {
-  describe(`fleet barrier: reads per wake-up (${makeBackend.name === 'embedded' ? 'embedded coordinator' : 'ZooKeeper ensemble'})`, function () {
+  const backendName = makeBackend.name === 'embedded' ? 'embedded coordinator' : 'ZooKeeper ensemble';
+  describe(`fleet barrier: reads per wake-up (${backendName})`, function () {
     this.timeout(30_000);
     let backend: Backend;
     let sessions: Coordinator[];

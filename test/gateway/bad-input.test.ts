@@ -17,20 +17,139 @@ const hex = (n: number): string => n.toString(16);
  * framing two parsers could disagree on; the body carries SMUGGLED.
  */
 const SMUGGLING_CASES: Record<string, string> = {
-  'CL.TE (Content-Length covers the smuggled request, chunked body ends before it)': `POST /cl-te HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'TE.CL (chunked body carries the smuggled request, Content-Length stops before it)': `POST /te-cl HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n${hex(SMUGGLED.length)}\r\n${SMUGGLED}\r\n0\r\n\r\n`,
-  'two differing Content-Length headers': `POST /dup-cl HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 0\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
-  'a Content-Length list with differing values': `POST /cl-list HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 0, ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding: xchunked with Content-Length': `POST /xchunked HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${SMUGGLED.length}\r\nTransfer-Encoding: xchunked\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding: xchunked alone (body would otherwise be read as the next request)': `POST /xchunked HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: xchunked\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding with extra leading spaces plus Content-Length': `POST /sp HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding:   chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding with a tab before the value plus Content-Length': `POST /tab HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding with a space before the colon': `POST /sp-colon HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding folded onto the previous header line (obs-fold)': `POST /fold HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nX-Pad: a\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'upper-case CHUNKED plus Content-Length': `POST /upper HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'two Transfer-Encoding headers (chunked, then a bogus one)': `POST /dup-te HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'Transfer-Encoding: chunked, identity (chunked not last)': `POST /not-last HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-  'a bare CR hiding a Transfer-Encoding header inside another value': `POST /bare-cr HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nX-Pad: a\rTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  'CL.TE (Content-Length covers the smuggled request, chunked body ends before it)': [
+    'POST /cl-te HTTP/1.1',
+    'Host: shop.test',
+    `Content-Length: ${5 + SMUGGLED.length}`,
+    'Transfer-Encoding: chunked',
+    '',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'TE.CL (chunked body carries the smuggled request, Content-Length stops before it)': [
+    'POST /te-cl HTTP/1.1',
+    'Host: shop.test',
+    'Transfer-Encoding: chunked',
+    'Content-Length: 4',
+    '',
+    hex(SMUGGLED.length),
+    SMUGGLED,
+    '0',
+    '',
+    '',
+  ].join('\r\n'),
+  'two differing Content-Length headers': [
+    'POST /dup-cl HTTP/1.1',
+    'Host: shop.test',
+    'Content-Length: 0',
+    `Content-Length: ${SMUGGLED.length}`,
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'a Content-Length list with differing values': [
+    'POST /cl-list HTTP/1.1',
+    'Host: shop.test',
+    `Content-Length: 0, ${SMUGGLED.length}`,
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'Transfer-Encoding: xchunked with Content-Length': [
+    'POST /xchunked HTTP/1.1',
+    'Host: shop.test',
+    `Content-Length: ${SMUGGLED.length}`,
+    'Transfer-Encoding: xchunked',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'Transfer-Encoding: xchunked alone (body would otherwise be read as the next request)': [
+    'POST /xchunked HTTP/1.1',
+    'Host: shop.test',
+    'Transfer-Encoding: xchunked',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'Transfer-Encoding with extra leading spaces plus Content-Length': [
+    'POST /sp HTTP/1.1',
+    'Host: shop.test',
+    `Content-Length: ${5 + SMUGGLED.length}`,
+    'Transfer-Encoding:   chunked',
+    '',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'Transfer-Encoding with a tab before the value plus Content-Length': [
+    'POST /tab HTTP/1.1',
+    'Host: shop.test',
+    `Content-Length: ${5 + SMUGGLED.length}`,
+    'Transfer-Encoding:\tchunked',
+    '',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'Transfer-Encoding with a space before the colon': [
+    'POST /sp-colon HTTP/1.1',
+    'Host: shop.test',
+    `Content-Length: ${5 + SMUGGLED.length}`,
+    'Transfer-Encoding : chunked',
+    '',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'Transfer-Encoding folded onto the previous header line (obs-fold)': [
+    'POST /fold HTTP/1.1',
+    'Host: shop.test',
+    `Content-Length: ${5 + SMUGGLED.length}`,
+    'X-Pad: a',
+    ' Transfer-Encoding: chunked',
+    '',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'upper-case CHUNKED plus Content-Length': [
+    'POST /upper HTTP/1.1',
+    'Host: shop.test',
+    `Content-Length: ${5 + SMUGGLED.length}`,
+    'Transfer-Encoding: CHUNKED',
+    '',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'two Transfer-Encoding headers (chunked, then a bogus one)': [
+    'POST /dup-te HTTP/1.1',
+    'Host: shop.test',
+    `Content-Length: ${5 + SMUGGLED.length}`,
+    'Transfer-Encoding: chunked',
+    'Transfer-Encoding: x',
+    '',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'Transfer-Encoding: chunked, identity (chunked not last)': [
+    'POST /not-last HTTP/1.1',
+    'Host: shop.test',
+    'Transfer-Encoding: chunked, identity',
+    '',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'a bare CR hiding a Transfer-Encoding header inside another value': [
+    'POST /bare-cr HTTP/1.1',
+    'Host: shop.test',
+    `Content-Length: ${5 + SMUGGLED.length}`,
+    'X-Pad: a\rTransfer-Encoding: chunked',
+    '',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
 };
 
 const MALFORMED_CASES: Record<string, string> = {
@@ -128,7 +247,8 @@ describe('gateway: bad client input', () => {
     it('refuses an h2c upgrade (h2c smuggling) without tunnelling it to the upstream', async () => {
       const before = seenCount();
       const r = await raw.exchange(
-        'GET /h2c HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
+        'GET /h2c HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
+          'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
       );
       assert.ok(!r.raw.startsWith('HTTP/1.1 101'), `the gateway switched protocols: ${r.raw}`);
       assert.equal(r.responses[0]?.status, 400, r.raw);
@@ -247,41 +367,46 @@ describe('gateway: bad client input', () => {
   });
 
   describe('slow clients', () => {
-    it(`closes a slowloris connection (timeouts.clientHeadersMs=${CLIENT_HEADERS_MS}) with 408 or a close and serves others meanwhile`, async function () {
-      this.timeout(40_000);
-      const before = seenCount();
-      const conn = await raw.open();
-      // At one byte per 200 ms this takes about 16 s to send: far past the headers timeout.
-      const request = `GET /slowloris HTTP/1.1\r\nHost: shop.test\r\nX-Slow: ${'s'.repeat(30)}\r\n\r\n`;
-      let sent = 0;
-      let servedMeanwhile: Promise<void> | undefined;
-      const trickle = (async () => {
-        for (const ch of request) {
-          if (!conn.write(ch)) return;
-          sent += 1;
-          if (sent === 1) {
-            servedMeanwhile = assertServesNormally('during-slowloris');
-            servedMeanwhile.catch(() => undefined);
+    it(
+      `closes a slowloris connection ` +
+        `(timeouts.clientHeadersMs=${CLIENT_HEADERS_MS}) ` +
+        `with 408 or a close and serves others meanwhile`,
+      async function () {
+        this.timeout(40_000);
+        const before = seenCount();
+        const conn = await raw.open();
+        // At one byte per 200 ms this takes about 16 s to send: far past the headers timeout.
+        const request = `GET /slowloris HTTP/1.1\r\nHost: shop.test\r\nX-Slow: ${'s'.repeat(30)}\r\n\r\n`;
+        let sent = 0;
+        let servedMeanwhile: Promise<void> | undefined;
+        const trickle = (async () => {
+          for (const ch of request) {
+            if (!conn.write(ch)) return;
+            sent += 1;
+            if (sent === 1) {
+              servedMeanwhile = assertServesNormally('during-slowloris');
+              servedMeanwhile.catch(() => undefined);
+            }
+            await sleep(200);
           }
-          await sleep(200);
+        })();
+        const r = await conn.closed;
+        await trickle;
+        assert.ok(servedMeanwhile, 'the slow client was cut before another client could be tried');
+        await servedMeanwhile;
+        assert.ok(sent < request.length, 'the gateway waited for the whole slow request');
+        assert.ok(r.responses.length <= 1, r.raw);
+        if (r.responses[0]) {
+          assert.equal(r.responses[0].status, 408, r.raw);
+          assert.equal(r.responses[0].headers['x-northwest-error'], 'NW_GW_CLIENT_TIMEOUT');
         }
-      })();
-      const r = await conn.closed;
-      await trickle;
-      assert.ok(servedMeanwhile, 'the slow client was cut before another client could be tried');
-      await servedMeanwhile;
-      assert.ok(sent < request.length, 'the gateway waited for the whole slow request');
-      assert.ok(r.responses.length <= 1, r.raw);
-      if (r.responses[0]) {
-        assert.equal(r.responses[0].status, 408, r.raw);
-        assert.equal(r.responses[0].headers['x-northwest-error'], 'NW_GW_CLIENT_TIMEOUT');
-      }
-      assert.ok(
-        !upstreamSeen()
-          .slice(before)
-          .some((s) => s.path === '/slowloris'),
-      );
-    });
+        assert.ok(
+          !upstreamSeen()
+            .slice(before)
+            .some((s) => s.path === '/slowloris'),
+        );
+      },
+    );
   });
 
   // Mocha runs a suite's own tests before its nested suites: this one must be in a suite, and last.

@@ -131,7 +131,8 @@ describe('gateway graceful shutdown', () => {
       const file = join(dir, 'gateway.yaml');
       await writeFile(
         file,
-        `name: cli-test\nlisteners:\n  - host: 127.0.0.1\n    port: 0\nadmin:\n  host: 127.0.0.1\n  port: 0\nlog:\n  level: warn\napps:\n  shop:\n    hosts: [shop.test]\n${poolYaml(echo.url)}`,
+        `name: cli-test\nlisteners:\n  - host: 127.0.0.1\n    port: 0\nadmin:\n  host: 127.0.0.1\n  port: 0\nlog:\n  level: warn\n` +
+          `apps:\n  shop:\n    hosts: [shop.test]\n${poolYaml(echo.url)}`,
       );
       const cli = startCli(file);
       let trafficUrl: string | undefined;
@@ -169,7 +170,8 @@ describe('gateway graceful shutdown', () => {
 
     it('exits 2 naming the file and field when a required field is missing', async () => {
       await expectConfigRejected(
-        `listeners:\n  - port: 0\napps:\n  shop:\n    hosts: [shop.test]\n    n1: {}\n    n2:\n      servers:\n        - url: http://127.0.0.1:9\n`,
+        `listeners:\n  - port: 0\n` +
+          `apps:\n  shop:\n    hosts: [shop.test]\n    n1: {}\n    n2:\n      servers:\n        - url: http://127.0.0.1:9\n`,
         'apps.shop.n1.servers',
         'apps.shop.n1.servers',
       );

@@ -85,7 +85,8 @@ describe('gateway metrics', () => {
       assert.equal(g.get(['x']), 3);
       assert.equal(
         g.render(),
-        `# HELP t_gauge A test gauge.\n# TYPE t_gauge gauge\nt_gauge{server="${escaped}"} 0\nt_gauge{server="x"} 3\nt_gauge{server="y"} 1\n`,
+        `# HELP t_gauge A test gauge.\n# TYPE t_gauge gauge\n` +
+          `t_gauge{server="${escaped}"} 0\nt_gauge{server="x"} 3\nt_gauge{server="y"} 1\n`,
       );
     });
 

@@ -13,7 +13,10 @@ import { Gateway, GatewayError, parseGatewayConfig, type GatewayConfigInput } fr
 import { createLogger } from '../../platform/logger.js';
 import { eventually } from '../support/eventually.js';
 
-/** An app server that commits every complete write `commitMs` after it arrived, whether or not anyone still waits, then answers after `answerMs`. */
+/**
+ * An app server that commits every complete write `commitMs` after it arrived, whether or not anyone
+ * still waits, then answers after `answerMs`.
+ */
 interface CommittingServer {
   readonly url: string;
   /** performance.now() of every commit. */
@@ -92,32 +95,35 @@ describe('gateway: a write is in flight until its upstream answered', () => {
     for (const c of closers.splice(0).reverse()) await c();
   });
 
-  it('a client that leaves while its write is held by a fence does not wedge the gateway (regression: leaked in-flight count)', async () => {
-    const n1 = await startCommittingServer(0);
-    const n2 = await startCommittingServer(0);
-    const { gw, port } = await startGateway(n1.url, n2.url, { drainMs: 1_000 });
-    closers.push(
-      () => gw.close(),
-      () => n1.close(),
-      () => n2.close(),
-    );
-    await gw.applyState('shop', { epoch: 1, mode: 'fence' });
-    const client = await openRaw(port);
-    client.on('error', () => undefined);
-    client.write(`${postHead(5)}hello`);
-    await eventually(() => assert.equal(gw.getState().shop?.mode, 'fence'), { timeoutMs: 2_000, message: 'fence applied' });
-    await eventually(() => assert.ok(gw.metrics.render().includes('northwest_gateway_held_writes{app="shop"} 1')), {
-      timeoutMs: 2_000,
-      message: 'the write is held',
-    });
-    client.destroy();
-    await new Promise((r) => setTimeout(r, 50)); // let the gateway see the close while the write is still held
-    await gw.applyState('shop', { epoch: 2, mode: 'proxy' });
-    // Serve forbids writes to N2: its drain must find none in flight (the aborted write was never sent).
-    const back = await gw.applyState('shop', { epoch: 3, mode: 'serve' });
-    assert.equal(back.apps[0]?.epoch, 3);
-    assert.equal(n2.commits.length, 0, 'nothing was sent to N2 for a client that had left');
-  });
+  it(
+    'a client that leaves while its write is held by a fence does not wedge the gateway ' + '(regression: leaked in-flight count)',
+    async () => {
+      const n1 = await startCommittingServer(0);
+      const n2 = await startCommittingServer(0);
+      const { gw, port } = await startGateway(n1.url, n2.url, { drainMs: 1_000 });
+      closers.push(
+        () => gw.close(),
+        () => n1.close(),
+        () => n2.close(),
+      );
+      await gw.applyState('shop', { epoch: 1, mode: 'fence' });
+      const client = await openRaw(port);
+      client.on('error', () => undefined);
+      client.write(`${postHead(5)}hello`);
+      await eventually(() => assert.equal(gw.getState().shop?.mode, 'fence'), { timeoutMs: 2_000, message: 'fence applied' });
+      await eventually(() => assert.ok(gw.metrics.render().includes('northwest_gateway_held_writes{app="shop"} 1')), {
+        timeoutMs: 2_000,
+        message: 'the write is held',
+      });
+      client.destroy();
+      await new Promise((r) => setTimeout(r, 50)); // let the gateway see the close while the write is still held
+      await gw.applyState('shop', { epoch: 2, mode: 'proxy' });
+      // Serve forbids writes to N2: its drain must find none in flight (the aborted write was never sent).
+      const back = await gw.applyState('shop', { epoch: 3, mode: 'serve' });
+      assert.equal(back.apps[0]?.epoch, 3);
+      assert.equal(n2.commits.length, 0, 'nothing was sent to N2 for a client that had left');
+    },
+  );
 
   it('a client that leaves mid-write does not end the write: the fence waits until N1 has committed and answered', async () => {
     const n1 = await startCommittingServer(600, 650);

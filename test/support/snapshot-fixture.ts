@@ -32,7 +32,8 @@ export async function createKeyspace(client: cassandra.Client, keyspace: string)
 }
 
 export const EVENTS_DDL = (keyspace: string): string =>
-  `CREATE TABLE IF NOT EXISTS ${keyspace}.events (tenant text, bucket int, seq int, name text, payload blob, score double, tags frozen<set<text>>, note text,
+  `CREATE TABLE IF NOT EXISTS ${keyspace}.events (tenant text, bucket int, seq int, name text, payload blob, score double, ` +
+  `tags frozen<set<text>>, note text,
    PRIMARY KEY ((tenant, bucket), seq, name)) WITH CLUSTERING ORDER BY (seq DESC, name ASC)`;
 
 /** Base write time (µs) of the fixture rows; cells get base + small offsets. */

@@ -110,7 +110,8 @@ export async function runSnapshotBench(opts: SnapshotBenchOptions): Promise<Snap
           nodeCpuSeconds: (cpu.user + cpu.system) / 1e6,
         };
         log(
-          `snapshot bench: ${valueBytes} B: ${rows} rows in ${seconds.toFixed(2)} s = ${Math.round(row.entitiesPerSec)} entities/s, ${row.mbPerSec.toFixed(1)} MB/s, copier CPU ${row.nodeCpuSeconds.toFixed(1)} s`,
+          `snapshot bench: ${valueBytes} B: ${rows} rows in ${seconds.toFixed(2)} s = ${Math.round(row.entitiesPerSec)} entities/s, ` +
+            `${row.mbPerSec.toFixed(1)} MB/s, copier CPU ${row.nodeCpuSeconds.toFixed(1)} s`,
         );
         out.push(row);
       } finally {
