@@ -10,3 +10,4 @@ export { COORDINATOR_ERRORS, CoordinatorError, isCoordinatorError, type Coordina
 export { isLoopbackHost, bearerTokenProblem } from './admin-http.js';
 export { coordinatorConfigSchema, createCoordinator } from './coordinator/coordinator-config.js';
 export type { LogLevel, LogFields } from './logger.js';
+export { fitTerminalWidth } from './terminal-line.js';

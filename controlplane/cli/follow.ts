@@ -2,6 +2,7 @@ import type { MigrationEventsPage } from '../admin/migration-events.js';
 import { ControlError } from '../errors.js';
 import type { AdminClient } from './admin-client.js';
 import { formatEvent, formatProgress } from './format.js';
+import { fitTerminalWidth } from '../../platform/terminal-line.js';
 
 /** Where and how a followed migration is printed. */
 export interface FollowOptions {
@@ -37,7 +38,7 @@ export async function followMigration(client: AdminClient, id: string, opts: Fol
     if (created && Number.isFinite(Date.parse(created.at))) origin = Date.parse(created.at);
     const lines = page.events.map((e) => `${formatEvent(e)}\n`).join('');
     if (tty) {
-      progress = page.finished ? '' : formatProgress(page, Date.now() - origin);
+      progress = page.finished ? '' : fitTerminalWidth(formatProgress(page, Date.now() - origin), opts.out.columns);
       opts.out.write(`${CLEAR_LINE}${lines}${progress}`);
     } else if (lines) {
       opts.out.write(lines);

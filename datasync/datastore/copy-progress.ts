@@ -1,3 +1,4 @@
+import { fitTerminalWidth } from '../../platform/terminal-line.js';
 /**
  * Progress of a snapshot copy: figures for an onProgress callback, and a
  * one-line display on stderr when it is a terminal (quiet otherwise).
@@ -43,11 +44,6 @@ function fmtEta(s: number | undefined): string {
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
 }
 
-/** `text` cut to one row of a terminal `columns` wide (the last column left free), or whole when the width is unknown. */
-function fitWidth(text: string, columns: number | undefined): string {
-  return columns !== undefined && columns > 1 && text.length >= columns ? text.slice(0, columns - 1) : text;
-}
-
 export function formatProgress(p: SnapshotProgress): string {
   const mb = (p.bytes / 1e6).toFixed(1);
   return (
@@ -82,7 +78,7 @@ export function createProgressSink(opts: {
       if (now - lastDraw < interval) return;
       lastDraw = now;
       drawn = true;
-      stream.write(`\r\u001b[K${fitWidth(formatProgress(p), stream.columns)}`);
+      stream.write(`\r\u001b[K${fitTerminalWidth(formatProgress(p), stream.columns)}`);
     },
     finish() {
       if (tty && latest) stream.write(`\r\u001b[K${formatProgress(latest)}\n`);

@@ -1,5 +1,6 @@
 import type { Sample } from '../load-model.js';
 import { isSuccess } from '../load-model.js';
+import { fitTerminalWidth } from '../../platform/index.js';
 
 /** A writable stream as far as the progress line needs one. */
 export interface ProgressStream {
@@ -24,11 +25,6 @@ export interface Progress {
   start(): void;
   /** Stops redrawing and ends the line. */
   stop(): void;
-}
-
-/** `text` cut to one row of a terminal `columns` wide (the last column left free), or whole when the width is unknown. */
-function fitWidth(text: string, columns: number | undefined): string {
-  return columns !== undefined && columns > 1 && text.length >= columns ? text.slice(0, columns - 1) : text;
 }
 
 /** A Progress that does nothing: the default where nothing is to be drawn. */
@@ -74,7 +70,7 @@ export function createProgress(o: ProgressOptions = {}): Progress {
     start: () => {
       if (timer) return;
       startAt = lastAt = performance.now();
-      timer = setInterval(() => stream.write(`\r${fitWidth(line(), stream.columns)}\x1b[K`), intervalMs);
+      timer = setInterval(() => stream.write(`\r${fitTerminalWidth(line(), stream.columns)}\x1b[K`), intervalMs);
       timer.unref();
     },
     stop: () => {
