@@ -33,8 +33,10 @@ export interface StateFollowerOptions {
   readonly apply: (app: string, doc: Record<string, unknown>, epoch: number) => Promise<void>;
   /** Whether a failed apply can never succeed for that epoch (then it is not retried). Default: never. */
   readonly isPermanent?: (err: unknown) => boolean;
-  /** A reconcile read every app successfully; `issuedAt` is the `performance.now()` it started at. */
+  /** A reconcile read every app successfully; `issuedAt` is the `now()` it started at. */
   readonly onConfirmed?: (issuedAt: number) => void;
+  /** Clock for `issuedAt` (default performance.now); pass the lease's clock. */
+  readonly now?: () => number;
   /** The coordinator session expired (before recovery starts). */
   readonly onExpired?: () => void;
 }
@@ -144,7 +146,7 @@ export class StateFollower {
   /** Re-reads every app; reports a confirmation only if every read succeeded. */
   async reconcile(): Promise<void> {
     if (this.stopped) return;
-    const issuedAt = performance.now();
+    const issuedAt = this.opts.now ? this.opts.now() : performance.now();
     const results = await Promise.allSettled(this.opts.apps.map((app) => this.enqueue(app)));
     if (results.every((r) => r.status === 'fulfilled')) this.opts.onConfirmed?.(issuedAt);
   }

@@ -24,6 +24,8 @@ export interface DataLayerMemberOptions {
   /** Period of the full re-read (default leaseMs / 3). */
   readonly reconcileMs?: number;
   readonly logger?: Logger;
+  /** Clock of the lease (default performance.now); for tests. */
+  readonly now?: () => number;
 }
 
 /**
@@ -42,7 +44,7 @@ export class DataLayerMember {
   readonly lease: CoordinatorLease;
 
   constructor(private readonly opts: DataLayerMemberOptions) {
-    this.lease = new CoordinatorLease(opts.leaseMs ?? 5000);
+    this.lease = new CoordinatorLease(opts.leaseMs ?? 5000, opts.now);
     this.follower = new StateFollower({
       coordinator: opts.coordinator,
       memberId: opts.memberId,
@@ -55,6 +57,7 @@ export class DataLayerMember {
       isPermanent: (err) => isSyncError(err, 'NW_SYNC_STATE_REJECTED'),
       onConfirmed: (issuedAt) => this.lease.confirm(issuedAt),
       onExpired: () => this.lease.revoke(),
+      now: opts.now,
     });
   }
 

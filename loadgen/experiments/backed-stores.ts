@@ -80,8 +80,10 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       const n1Cache = new RedisCacheLayer({ local: redis.n1, n2: redis.n1ToN2 });
       const n2Cache = new RedisCacheLayer({ local: redis.n2 });
 
+      const memberCoordinator = ctx.coordinator();
+      teardown.push(() => memberCoordinator.close()); // member.stop() leaves its session open
       const member = new DataLayerMember({
-        coordinator: ctx.coordinator(),
+        coordinator: memberCoordinator,
         memberId: `datalayer-n1-t${ctx.trial}`,
         apps: { [ctx.app]: [n1Layer, n1Cache] },
         logger: ctx.logger,

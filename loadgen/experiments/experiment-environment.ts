@@ -98,8 +98,10 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
     // trial's handover in V8's interpreter. Warm each, as N2's app is warmed.
     await Promise.all(gatewayUrls.map((url, i) => warmGateway(url, APP_HOST, `gw-${i}`)));
     const syncHooks = new Map<string, SyncHook>(stores.syncHooks ?? []);
+    const cpCoordinator = coordinator.client();
+    teardown.push(() => cpCoordinator.close()); // stop() leaves the control plane's session open
     const controlPlane = new ControlPlane({
-      coordinator: coordinator.client(),
+      coordinator: cpCoordinator,
       id: `cp-experiment-t${trial}`,
       logger,
       dns: dnsSteps(dns.provider),

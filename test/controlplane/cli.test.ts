@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FleetStatus } from '../../controlplane/control-plane.js';
 import { adminCall, CP_TOKEN, startControlHarness, type ControlHarness } from '../support/control-plane-harness.js';
-import { eventually } from '../support/metrics-scrape.js';
+import { eventually } from '../support/eventually.js';
 
 interface CliResult {
   readonly code: number | null;
@@ -197,8 +197,7 @@ describe('northwest CLI', function () {
           url = /admin:\s+(http:\/\/\S+)/.exec(run.out().stderr)?.[1];
           return url !== undefined;
         },
-        30_000,
-        'admin URL on stderr',
+        { timeoutMs: 30_000, message: 'admin URL on stderr' },
       );
       assert.doesNotMatch(url!, /:0$/, 'the real port is printed');
       const health = await adminCall(url!, 'GET', '/healthz', { token: null });

@@ -5,6 +5,7 @@ import type { FleetStatus } from '../../controlplane/control-plane.js';
 import { layout } from '../../protocol/coordinator-paths.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
 import { adminCall, CP_TOKEN, errorOf, gate, startControlHarness, type ControlHarness } from '../support/control-plane-harness.js';
+import { eventually } from '../support/eventually.js';
 
 const finished = (l: MigrationLog): boolean => l.status === 'done' || l.status === 'rolled-back' || l.status === 'failed';
 
@@ -20,15 +21,21 @@ describe('control-plane admin API', function () {
   const post = (path: string, body?: unknown) => adminCall(h.url, 'POST', path, { body });
   const get = (path: string) => adminCall(h.url, 'GET', path);
 
-  /** GETs the migration until it has finished. */
+  /** GETs the migration until it has finished; every answer on the way must be a 200. */
   async function getUntilFinished(id: string): Promise<MigrationLog> {
-    for (;;) {
-      const r = await get(`/migrations/${id}`);
-      assert.equal(r.status, 200, r.text);
-      const log = r.body as MigrationLog;
-      if (finished(log)) return log;
-      await new Promise((res) => setTimeout(res, 20));
-    }
+    const notOk: string[] = [];
+    const log = await eventually(
+      async () => {
+        const r = await get(`/migrations/${id}`);
+        if (r.status !== 200) notOk.push(`${r.status} ${r.text}`);
+        const log = r.body as MigrationLog;
+        assert.ok(r.status === 200 && finished(log), `${log.status} in ${log.phase}`);
+        return log;
+      },
+      { timeoutMs: 30_000, message: `migration ${id} finishes` },
+    );
+    assert.deepEqual(notOk, [], 'GET /migrations/:id answered 200 every time');
+    return log;
   }
 
   it('binds to loopback and answers /healthz without a token', async () => {
@@ -219,11 +226,21 @@ describe('control-plane admin API', function () {
 
     let after = next.last;
     let page = next;
-    while (!page.finished) {
-      page = (await get(`/migrations/m-events/events?after=${after}&waitMs=30000`)).body as MigrationEventsPage;
-      assert.ok(page.events.every((e) => e.index > after));
-      after = page.last;
-    }
+    const stale: string[] = [];
+    // Each try is one long-poll (it answers as soon as there is something new), so no pause between tries.
+    await eventually(
+      async () => {
+        if (!page.finished) {
+          page = (await get(`/migrations/m-events/events?after=${after}&waitMs=30000`)).body as MigrationEventsPage;
+          const asked = after;
+          if (!page.events.every((e) => e.index > asked)) stale.push(`after=${asked}: ${page.events.map((e) => e.index).join(',')}`);
+          after = page.last;
+        }
+        assert.ok(page.finished, `events up to ${after}, not finished`);
+      },
+      { timeoutMs: 40_000, intervalMs: 0, message: 'the events long-poll reaches the end of the migration' },
+    );
+    assert.deepEqual(stale, [], 'every page holds only entries after the one asked for');
     assert.equal(page.status, 'done');
     assert.equal(page.events.at(-1)?.event, 'done');
   });

@@ -13,6 +13,7 @@ import { isControlError, type ControlError, type ControlErrorCode } from '../../
 import type { DnsProvider, DnsRecord, DnsValueRecord } from '../../controlplane/dns/dns-provider.js';
 import { Route53DnsProvider, type Route53ProviderOptions } from '../../controlplane/dns/route53-provider.js';
 import { lowerTtl, restoreRecords, shiftWeights, snapshotRecords, switchRecords } from '../../controlplane/dns/dns-cutover.js';
+import { eventually } from '../support/eventually.js';
 import { requireService } from '../support/service-endpoints.js';
 
 const N1 = '192.0.2.1';
@@ -87,10 +88,13 @@ describe('controlplane/dns: Route53DnsProvider against the Route 53 endpoint (mo
     const out = await dns.submit(zoneId, [{ action: 'CREATE', record: simple('status', [N1], 60) }], 'northwest test');
     assert.ok(out.status === 'PENDING' || out.status === 'INSYNC', out.status);
     assert.ok(!Number.isNaN(Date.parse(out.submittedAt)), out.submittedAt);
-    const deadline = Date.now() + WAIT.timeoutMs;
-    let status = out.status;
-    while (status !== 'INSYNC' && Date.now() < deadline) status = await dns.getChangeStatus(out.changeId);
-    assert.equal(status, 'INSYNC');
+    if (out.status !== 'INSYNC') {
+      await eventually(async () => assert.equal(await dns.getChangeStatus(out.changeId), 'INSYNC'), {
+        timeoutMs: WAIT.timeoutMs,
+        intervalMs: WAIT.pollMs,
+        message: `change ${out.changeId} INSYNC`,
+      });
+    }
     assert.deepEqual(await dns.getRecord(zoneId, name('status'), 'A'), simple('status', [N1], 60));
     assert.equal(await dns.getRecord(zoneId, name('status'), 'AAAA'), undefined);
     assert.equal(await dns.getRecord(zoneId, name('absent'), 'A'), undefined);

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import type { Watcher } from '../../platform/coordinator/coordinator.js';
 import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
 import { waitForFleet } from '../../fleet/fleet-barrier.js';
 import { writeAppStates } from '../../fleet/state-writer.js';
 import { layout } from '../../protocol/coordinator-paths.js';
+import { eventually } from '../support/eventually.js';
 import { call } from '../support/gateway-harness.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
 
@@ -74,8 +76,22 @@ describe('fleet flip (embedded coordinator)', function () {
     const victim = fleet.members[5]!;
     await victim.agent.stop();
     const targets = await writeAppStates(cp, { shop: { mode: 'proxy', mirrorWritesToN1: false } });
-    const pending = waitForFleet(cp, targets, { timeoutMs: 10_000 });
-    await new Promise((r) => setTimeout(r, 100));
+    // The barrier must have listed the members (the victim among them) before the victim goes.
+    let membersListed = false;
+    const watched = new Proxy(cp, {
+      get(target, key) {
+        if (key === 'children')
+          return async (path: string, watch?: Watcher) => {
+            const kids = await target.children(path, watch);
+            if (path === layout.members && kids?.includes(victim.id)) membersListed = true;
+            return kids;
+          };
+        const v: unknown = Reflect.get(target, key);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const pending = waitForFleet(watched, targets, { timeoutMs: 10_000 });
+    await eventually(() => membersListed, { timeoutMs: 5000, message: 'the barrier lists the members' });
     (victim.coordinator as EmbeddedCoordinator).expire();
     const report = await pending;
     assert.equal(report.ok, true);

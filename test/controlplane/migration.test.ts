@@ -8,6 +8,7 @@ import type { MigrationLog } from '../../controlplane/migration/migration-log.js
 import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
 import { layout } from '../../protocol/coordinator-paths.js';
 import type { TransactionOp } from '../../platform/coordinator/coordinator.js';
+import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
 
 const silent = createLogger('silent');
@@ -17,7 +18,10 @@ function finished(l: MigrationLog): boolean {
 }
 
 /** Closed-loop writers through every gateway; records what served each write and when. */
-function startLoad(fleet: Fleet, app: string): { stop(): Promise<Array<{ d: string; status: number; start: number; end: number }>> } {
+function startLoad(
+  fleet: Fleet,
+  app: string,
+): { served(d: string): number; stop(): Promise<Array<{ d: string; status: number; start: number; end: number }>> } {
   const results: Array<{ d: string; status: number; start: number; end: number }> = [];
   let stopping = false;
   const workers = fleet.members.slice(0, 8).map(async (m, w) => {
@@ -33,6 +37,7 @@ function startLoad(fleet: Fleet, app: string): { stop(): Promise<Array<{ d: stri
     }
   });
   return {
+    served: (d) => results.filter((r) => r.d === d && r.status === 200).length,
     async stop() {
       stopping = true;
       await Promise.all(workers);
@@ -65,7 +70,7 @@ describe('migration phases (embedded coordinator)', function () {
 
   it('runs every phase; the fleet ends on N2; writes never go back to N1 once N2 served one', async () => {
     const load = startLoad(fleet, 'shop');
-    await new Promise((r) => setTimeout(r, 200));
+    await eventually(() => load.served('n1') >= 16, { timeoutMs: 10_000, message: 'N1 serves writes before the migration' });
     const created = await cp.migrate(plan());
     const log = await cp.waitForMigration(created.id, finished, 30_000);
     const results = await load.stop();
@@ -237,7 +242,7 @@ describe('migration phases (embedded coordinator)', function () {
       [first.id],
     );
     await cp.waitForMigration(first.id, (l) => l.phase === 'sync', 10_000);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => release !== undefined, { timeoutMs: 10_000, message: 'the slow hook is running' });
     release();
     assert.equal((await cp.waitForMigration(first.id, finished, 20_000)).status, 'done');
   });
@@ -248,7 +253,7 @@ describe('migration phases (embedded coordinator)', function () {
     const load = startLoad(fleet, 'shop');
     const created = await cp.migrate(plan({ sync: { hooks: ['hold'] } }));
     await cp.waitForMigration(created.id, (l) => l.phase === 'sync' && l.phaseStatus === 'started', 10_000);
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => release !== undefined, { timeoutMs: 10_000, message: 'the hold hook is running' });
     await cp.abort(created.id, 'test abort');
     release();
     const log = await cp.waitForMigration(created.id, finished, 20_000);
@@ -280,7 +285,7 @@ describe('migration phases (embedded coordinator)', function () {
       paused.history.some((e) => e.event === 'phase-completed' && e.phase === 'proxy'),
       'paused after proxy: N2 has taken writes',
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await eventually(() => load.served('n2') >= 16, { timeoutMs: 10_000, message: 'N2 serves writes while paused in proxy' });
     await cp.abort(created.id);
     const log = await cp.waitForMigration(created.id, finished, 20_000);
     const results = await load.stop();

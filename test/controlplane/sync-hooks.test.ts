@@ -66,6 +66,7 @@ describe('sync hooks from config: metadata copied, followed until the fence (rea
     assert.ok(fenceData.metadata.followedChanges >= 3, `followed ${fenceData.metadata.followedChanges} changes`);
     // The follower was stopped at the fence: a change now stays at N1.
     await n1.mkdirp('/config/after-done');
+    // Kept as a sleep: nothing is to arrive, so there is nothing to wait for; give a follower that kept going 300 ms.
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await n2.get('/config/after-done'), undefined);
   });

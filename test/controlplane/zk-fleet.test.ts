@@ -8,6 +8,7 @@ import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coord
 import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
 import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
+import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
 import { spawnGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { requireService } from '../support/service-endpoints.js';
@@ -33,7 +34,7 @@ interface Outcome {
 }
 
 /** Closed-loop writers spread over every gateway URL; each outcome is attributed from its headers. */
-function startWriters(urls: () => string[], writers: number): { stop(): Promise<Outcome[]> } {
+function startWriters(urls: () => string[], writers: number): { served(d: string): number; stop(): Promise<Outcome[]> } {
   const out: Outcome[] = [];
   let stopping = false;
   const loops = Array.from({ length: writers }, async (_, w) => {
@@ -64,6 +65,7 @@ function startWriters(urls: () => string[], writers: number): { stop(): Promise<
     }
   });
   return {
+    served: (d) => out.filter((o) => o.d === d && o.status === 200).length,
     async stop() {
       stopping = true;
       await Promise.all(loops);
@@ -90,8 +92,19 @@ describe('fleet on a real ZooKeeper ensemble', function () {
   let procs: GatewayProcess[];
   let cp: ControlPlane;
   let hooks: Map<string, SyncHook>;
-  const coordinator = (sessionTimeoutMs = SESSION_MS) =>
-    new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
+  /** Every coordinator a test made; afterEach closes them (ControlPlane.stop() leaves its coordinator open). */
+  const sessions: ZooKeeperCoordinator[] = [];
+  const coordinator = (sessionTimeoutMs = SESSION_MS): ZooKeeperCoordinator => {
+    const c = new ZooKeeperCoordinator({
+      connectString: zk.connectString,
+      chroot,
+      sessionTimeoutMs,
+      connectTimeoutMs: 15_000,
+      opTimeoutMs: 15_000,
+    });
+    sessions.push(c);
+    return c;
+  };
 
   const processConfig = (i: number): Record<string, unknown> => ({
     name: `gw-proc-${i}`,
@@ -128,6 +141,7 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     await cp.stop().catch(() => undefined);
     await Promise.allSettled(procs.map((p) => p.stop()));
     await fleet.close();
+    await Promise.allSettled(sessions.splice(0).map((c) => c.close()));
     // Leave the ensemble as we found it: remove this test's chroot.
     const admin = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/' });
     await admin.connect();
@@ -181,26 +195,41 @@ describe('fleet on a real ZooKeeper ensemble', function () {
       await cp.start();
 
       const load = startWriters(urls, 12);
-      await new Promise((r) => setTimeout(r, 500));
-      const created = await cp.migrate(
-        plan({
-          dns: {
-            zoneId,
-            lowerTtlTo: 5,
-            skipTtlWait: true,
-            pollMs: 200,
-            records: [{ name: record, type: 'A', ttl: 60, values: ['198.51.100.2'] }],
-          },
-        }),
-      );
-      const log = await cp.waitForMigration(created.id, finished, 120_000);
+      let log: MigrationLog;
+      let outcomes: Outcome[];
+      try {
+        await eventually(() => load.served('n1') >= 24, {
+          timeoutMs: 20_000,
+          message: 'N1 serves writes through the fleet before the migration',
+        });
+        const created = await cp.migrate(
+          plan({
+            dns: {
+              zoneId,
+              lowerTtlTo: 5,
+              skipTtlWait: true,
+              pollMs: 200,
+              records: [{ name: record, type: 'A', ttl: 60, values: ['198.51.100.2'] }],
+            },
+          }),
+        );
+        log = await cp.waitForMigration(created.id, finished, 120_000);
+        if (log.status === 'done') {
+          // Writes after the migration finished must go to N2 too: keep the load on until some have.
+          const n2AtDone = load.served('n2');
+          await eventually(() => load.served('n2') >= n2AtDone + 24, {
+            timeoutMs: 20_000,
+            message: 'N2 serves writes after the migration',
+          });
+        }
+      } finally {
+        outcomes = await load.stop(); // the writers carry on through errors: stop them whatever happened
+      }
       const after = await provider.getRecord(zoneId, record, 'A');
       admin.destroy();
       assert.deepEqual(after && 'values' in after ? [after.values, after.ttl] : [], [['198.51.100.2'], 60], 'the record points at N2');
       const dnsPhase = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'dns');
       assert.ok((dnsPhase?.data?.dns as { insyncAt?: string } | undefined)?.insyncAt, 'DNS change timings are in the log');
-      await new Promise((r) => setTimeout(r, 300));
-      const outcomes = await load.stop();
       assert.equal(log.status, 'done', JSON.stringify(log.error));
       const barriers = log.history.filter((e) => e.event === 'phase-completed' && e.barrier);
       assert.ok(barriers.length >= 5);
@@ -328,7 +357,7 @@ describe('fleet on a real ZooKeeper ensemble', function () {
       });
       const created = (await res.body.json()) as MigrationLog;
       assert.equal(res.statusCode, 201, JSON.stringify(created));
-      while (healthCalls === 0) await new Promise((r) => setTimeout(r, 20));
+      await eventually(() => healthCalls > 0, { timeoutMs: 20_000, message: 'the first leader checks N2 health' });
       cps[0]!.child.kill('SIGKILL');
       await cps[0]!.exited;
       const observer = new ControlPlane({ coordinator: coordinator(10_000), id: 'observer', logger: createLogger('silent') });

@@ -53,6 +53,7 @@ describe('sync: cache warm-up (N1 → N2)', function () {
     await r.rawN2.set(`${r.prefix}${tombstoneKey('app:hash:999')}`, '1', 'PX', 60_000);
     // Keys that expire before the warm-up reaches them.
     for (let i = 0; i < 5; i++) await r.rawN1.set(`${prefix}gone:${i}`, 'x', 'PX', 1);
+    // Kept as a sleep: let the 1 ms TTLs run out (reading the keys to check would expire them on the spot).
     await new Promise((res) => setTimeout(res, 20));
 
     const progress: CacheWarmupFigures[] = [];

@@ -10,6 +10,7 @@ import { WriteTimestampGenerator } from '../../datasync/layer/write-timestamp.js
 import { isSyncError, SyncError, type SyncErrorCode } from '../../datasync/errors.js';
 import type { DataMode } from '../../protocol/app-state.js';
 import { cassandraClient, connectTwoClusters, gate, removeTree, settle, type TwoClusters } from '../support/data-layer-fixture.js';
+import { eventually } from '../support/eventually.js';
 import { requireService } from '../support/service-endpoints.js';
 
 const mode = (datastore: DataMode['datastore']): DataMode => ({ datastore, cache: 'local' });
@@ -325,8 +326,9 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
           { query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['user:1/cart', who] },
         ];
         const txA = a.transaction('user:1', stmts('A'));
-        while (!events.includes('A sends')) await new Promise((r) => setTimeout(r, 10));
+        await eventually(() => events.includes('A sends'), { timeoutMs: 10_000, intervalMs: 10, message: 'A holds the lock and sends' });
         const txB = b.transaction('user:1', stmts('B'));
+        // Kept as a sleep: B must not send while A holds the lock; give it 300 ms to (wrongly) go ahead.
         await new Promise((r) => setTimeout(r, 300));
         assert.deepEqual(events, ['A sends'], 'B waits for the lock while A holds it');
         holdA.open();
@@ -346,10 +348,17 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     it('lock timeout: NW_SYNC_LOCK_TIMEOUT, and the waiter removes its node', async () => {
       const holdA = gate();
       const c = await session();
-      const a = layer({ locks: { coordinator: c, app: 'shop' }, beforeSend: () => holdA.promise });
+      let aSends = false;
+      const a = layer({
+        locks: { coordinator: c, app: 'shop' },
+        beforeSend: () => {
+          aSends = true;
+          return holdA.promise;
+        },
+      });
       const b = layer({ locks: { coordinator: await session(), app: 'shop', timeoutMs: 300 } });
       const txA = a.transaction('order:9', [{ query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['order:9', 'A'] }]);
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(() => aSends, { timeoutMs: 10_000, intervalMs: 10, message: 'A holds the lock and sends' });
       await rejectsWith(
         b.transaction('order:9', [{ query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['order:9', 'B'] }]),
         'NW_SYNC_LOCK_TIMEOUT',

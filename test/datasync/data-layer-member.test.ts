@@ -13,6 +13,7 @@ import { ControlPlane } from '../../controlplane/control-plane.js';
 import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
 import { parsePlan } from '../../controlplane/migration/plan.js';
 import { createLogger } from '../../platform/logger.js';
+import { eventually } from '../support/eventually.js';
 import { startFleet } from '../support/fleet-harness.js';
 import type { DataMode } from '../../protocol/app-state.js';
 import { connectTwoClusters, gate, removeTree, settle, type TwoClusters } from '../support/data-layer-fixture.js';
@@ -147,7 +148,10 @@ describe('DataLayerMember', function () {
       const t = new RecordingTarget();
       await startMember(c, 'app-1', [t]);
       c.expire();
-      for (let i = 0; i < 100 && !(await cp.get(layout.ack('shop', 'app-1'))); i++) await new Promise((r) => setTimeout(r, 20));
+      await eventually(async () => assert.ok(await cp.get(layout.ack('shop', 'app-1'))), {
+        timeoutMs: 10_000,
+        message: 'the member acks again in its new session',
+      });
       assert.ok(await cp.get(layout.member('app-1')), 'member node is back');
       const targets = await writeAppStates(cp, { shop: serve() });
       assert.ok((await waitForFleet(cp, targets, { timeoutMs: 10_000 })).ok);
@@ -158,19 +162,24 @@ describe('DataLayerMember', function () {
       'lease fencing: writeGuard refuses writes for a mid-migration app once the lease lapsed, ' + 'until the member re-reads the state',
       async () => {
         await writeAppStates(cp, { shop: { mode: 'serve', migration: { id: 'm1', phase: 'sync' }, data: COW }, cart: serve() });
+        // The lease runs on a clock of the test's own, so it lapses exactly when the test says (no 1 s wait).
+        let clock = 1_000_000;
         const m = new DataLayerMember({
           coordinator: await session(),
           memberId: 'app-1',
           apps: { shop: [], cart: [] },
           leaseMs: 1000,
           reconcileMs: 60_000,
+          now: () => clock,
         });
         await m.start();
         cleanups.push(() => m.stop());
         const shop = m.writeGuard('shop');
         const cart = m.writeGuard('cart');
         assert.equal(shop(), undefined, 'fresh lease');
-        await new Promise((r) => setTimeout(r, 1100));
+        clock += 1000;
+        assert.equal(shop(), undefined, 'still valid at exactly leaseMs');
+        clock += 1;
         assert.equal(shop()?.code, 'NW_SYNC_LEASE_EXPIRED');
         assert.equal(cart(), undefined, 'an app that is not migrating is not fenced');
         await m.reconcile();
@@ -278,6 +287,8 @@ describe('DataLayerMember', function () {
             switched = true;
             return r;
           });
+          await eventually(() => layer.mode === 'copy-on-write', { timeoutMs: 10_000, message: 'the new data mode reaches the layer' });
+          // Kept as a sleep: setDataMode must stay unresolved while the held write is in flight; give it 300 ms to (wrongly) resolve.
           await new Promise((r) => setTimeout(r, 300));
           seen.push(`switched before drain: ${switched}, layer mode: ${layer.mode}`);
           held.open();

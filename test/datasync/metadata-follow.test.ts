@@ -6,7 +6,8 @@ import type { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-
 import type { SyncError } from '../../datasync/errors.js';
 import { SubtreeFollower } from '../../datasync/metadata/subtree-follow.js';
 import { syntheticTree, writeTree } from '../../loadgen/bench/sync/synthetic-tree.js';
-import { eventually, metadataHarness, readTree, treeDiff, type MetadataHarness } from './metadata-support.js';
+import { eventually } from '../support/eventually.js';
+import { metadataHarness, readTree, treeDiff, type MetadataHarness } from './metadata-support.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -21,19 +22,24 @@ async function forceExpire(c: ZooKeeperCoordinator, via: string): Promise<void> 
     sessionPassword: session.password,
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('twin did not connect')), 10_000);
+    const timer = setTimeout(() => {
+      twin.close();
+      reject(new Error('twin did not connect'));
+    }, 10_000);
     twin.once('connected', () => {
       clearTimeout(timer);
       resolve();
     });
     twin.connect();
   });
+  let timer: NodeJS.Timeout | undefined;
   const gone = new Promise<void>((resolve) => {
     twin.once('disconnected', resolve);
-    setTimeout(resolve, 5000);
+    timer = setTimeout(resolve, 5000);
   });
   twin.close();
   await gone;
+  clearTimeout(timer);
 }
 
 describe('metadata subtree follower', function () {
@@ -119,6 +125,8 @@ describe('metadata subtree follower', function () {
 
     await writer.create('/app/after-stop', b(''));
     await writer.set('/app/burst-1', b('after stop'));
+    // Kept as a sleep: this checks that nothing arrives, so there is no condition to wait for; give a
+    // follower that wrongly kept going 500 ms to copy the two changes.
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await n2.get('/app/after-stop'), undefined);
     assert.equal((await n2.get('/app/burst-1'))?.data.toString(), 'v1');
@@ -149,10 +157,20 @@ describe('metadata subtree follower', function () {
     await forceExpire(n1, h.others);
     await writer.create('/app/during-expiry', b('e'));
     await writer.set('/app', b('root during expiry'));
-    const reconnected = await eventually(async () => (n1.sessionId() !== '' && n1.sessionId() !== before ? '' : 'not yet'));
-    assert.equal(reconnected, '', 'the follower opened a new N1 session');
+    await eventually(
+      () => assert.ok(n1.sessionId() !== '' && n1.sessionId() !== before, `session ${n1.sessionId() || '(none)'}, was ${before}`),
+      {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+        message: 'the follower opened a new N1 session',
+      },
+    );
     await follower.flush();
-    assert.equal(await eventually(() => inSync(n1, n2)), '');
+    await eventually(async () => assert.equal(await inSync(n1, n2), ''), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      message: 'N2 converges on N1 after the re-scan',
+    });
     assert.equal((await n2.get('/app/during-expiry'))?.data.toString(), 'e');
     assert.ok(
       errors.every((e) => e.code === 'NW_SYNC_METADATA_COPY_FAILED'),

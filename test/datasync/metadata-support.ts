@@ -77,13 +77,3 @@ export function treeDiff(expected: Map<string, Buffer>, actual: Map<string, Buff
   for (const p of actual.keys()) if (!expected.has(p)) problems.push(`extra ${p}`);
   return problems.length === 0 ? '' : `${problems.length} differences: ${problems.slice(0, 5).join('; ')}`;
 }
-
-/** Polls `check` until it returns '' (converged) or the deadline passes; returns the last answer. */
-export async function eventually(check: () => Promise<string>, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const problem = await check();
-    if (problem === '' || Date.now() > deadline) return problem;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

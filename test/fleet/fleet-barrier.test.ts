@@ -6,6 +6,7 @@ import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coord
 import { waitForFleet, type BarrierReport } from '../../fleet/fleet-barrier.js';
 import { encodeJson, layout, type AckInfo, type MemberInfo } from '../../protocol/coordinator-paths.js';
 import { removeSubtree } from '../../datasync/metadata/subtree-remove.js';
+import { eventually } from '../support/eventually.js';
 import { requireService } from '../support/service-endpoints.js';
 
 const APP = 'shop';
@@ -78,9 +79,9 @@ function logReads(inner: Coordinator): ReadLog {
   return { coordinator, reads, inFlight: () => pending, ackEpochs, watchers };
 }
 
-/** Resolves once `cond` holds (checked on every turn of the event loop); the test's own timeout bounds it. */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 2));
+/** Resolves once `cond` holds, checked every 2 ms so that a short idle spell of the barrier is caught. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  await eventually(cond, { timeoutMs: 10_000, intervalMs: 2, message: what });
 }
 
 /** A fleet member: its own session with an ephemeral member node and (optionally) an ack node. */
@@ -186,10 +187,13 @@ for (const makeBackend of [embedded, zookeeper]) {
       for (const m of members) await m.ack(TARGET - 1);
       await members[0]!.ack(TARGET);
       const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 20_000, pollMs: 600_000 });
-      await until(idleAfterAck('gw-3', TARGET - 1));
+      await until(idleAfterAck('gw-3', TARGET - 1), 'the barrier read every ack and waits');
       await members[1]!.ack(TARGET);
       await members[2]!.ack(TARGET);
-      await until(() => idleAfterAck('gw-1', TARGET)() && idleAfterAck('gw-2', TARGET)());
+      await until(
+        () => idleAfterAck('gw-1', TARGET)() && idleAfterAck('gw-2', TARGET)(),
+        'the barrier read the acks of gw-1 and gw-2 and waits',
+      );
       const before = log.reads.length;
 
       await members[3]!.ack(TARGET);
@@ -209,12 +213,15 @@ for (const makeBackend of [embedded, zookeeper]) {
       await b.ack(TARGET - 1);
       const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 20_000 });
       const flag = settledFlag(pending);
-      await until(idleAfterAck('gw-b', TARGET - 1));
+      await until(idleAfterAck('gw-b', TARGET - 1), 'the barrier read the old ack of gw-b and waits');
 
       const late = await join('gw-late');
-      await until(() => log.reads.includes(`get ${layout.member('gw-late')}`) && log.inFlight() === 0);
+      await until(
+        () => log.reads.includes(`get ${layout.member('gw-late')}`) && log.inFlight() === 0,
+        'the barrier read the member that joined and waits',
+      );
       await b.ack(TARGET);
-      await until(idleAfterAck('gw-b', TARGET));
+      await until(idleAfterAck('gw-b', TARGET), 'the barrier read the new ack of gw-b and waits');
       assert.equal(flag.settled, false, 'the barrier passed without the member that joined');
 
       await late.ack(TARGET); // its first ack: a new child of the ack list
@@ -231,7 +238,7 @@ for (const makeBackend of [embedded, zookeeper]) {
       await a.ack(TARGET);
       await gone.ack(TARGET - 1);
       const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 20_000 });
-      await until(idleAfterAck('gw-gone', TARGET - 1));
+      await until(idleAfterAck('gw-gone', TARGET - 1), 'the barrier read the old ack of gw-gone and waits');
 
       await gone.c.close();
       const report = await pending;
@@ -247,7 +254,7 @@ for (const makeBackend of [embedded, zookeeper]) {
       await a.ack(TARGET);
       await gone.ack(TARGET - 1);
       const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 20_000 });
-      await until(idleAfterAck('gw-gone', TARGET - 1));
+      await until(idleAfterAck('gw-gone', TARGET - 1), 'the barrier read the old ack of gw-gone and waits');
 
       await gone.c.remove(layout.member('gw-gone'));
       const report = await pending;

@@ -8,7 +8,7 @@ import { Client } from 'undici';
 import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
 import { call, startGatewayHarness, type Harness } from '../support/gateway-harness.js';
 import { startHangingServer, startSlowHeadersServer, type FaultyUpstream } from '../support/faulty-upstreams.js';
-import { eventually } from '../support/metrics-scrape.js';
+import { eventually } from '../support/eventually.js';
 
 describe('gateway graceful shutdown', () => {
   let h: Harness | undefined;
@@ -73,7 +73,7 @@ describe('gateway graceful shutdown', () => {
         (res) => res.body.text(),
         (err: Error) => err,
       );
-    await eventually(() => hanging.seen.length === 1, 5000, 'request reaching the upstream');
+    await eventually(() => hanging.seen.length === 1, { timeoutMs: 5000, message: 'request reaching the upstream' });
 
     const started = Date.now();
     await h.gw.close();
@@ -142,8 +142,7 @@ describe('gateway graceful shutdown', () => {
           trafficUrl = /traffic:\s+(http:\/\/\S+)/.exec(cli.stderr())?.[1];
           return trafficUrl !== undefined && /admin:\s+http:\/\//.test(cli.stderr());
         },
-        15_000,
-        'cli listener line on stderr',
+        { timeoutMs: 15_000, message: 'cli listener line on stderr' },
       );
       assert.doesNotMatch(trafficUrl!, /:0$/, 'the real port is printed, not 0');
 

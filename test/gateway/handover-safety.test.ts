@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
+import { eventually } from '../support/eventually.js';
 import { startGatewayHarness } from '../support/gateway-harness.js';
 
 /** One global order for every write any upstream handles (same process, so a counter is a clock). */
@@ -70,17 +71,16 @@ describe('handover safety under concurrent load', () => {
     };
     try {
       const workers = Array.from({ length: 16 }, (_, i) => worker(i));
-      const until = async (cond: () => boolean): Promise<void> => {
-        while (!cond()) await new Promise((r) => setTimeout(r, 10));
-      };
-      await until(() => n1.writes.length >= 30);
+      await eventually(() => n1.writes.length >= 30, { timeoutMs: 15_000, intervalMs: 10, message: '30 writes reach N1' });
       await h.gw.applyState('shop', { epoch: 1, mode: 'fence' });
+      // Kept as a sleep: let the fence stand for 50 ms under load, so writes pile up and are held.
       await new Promise((r) => setTimeout(r, 50));
       await h.gw.applyState('shop', { epoch: 2, mode: 'proxy' });
-      await until(() => n2.writes.length >= 30);
+      await eventually(() => n2.writes.length >= 30, { timeoutMs: 15_000, intervalMs: 10, message: '30 writes reach N2' });
       stop = true;
       await Promise.all(workers);
     } finally {
+      stop = true; // the workers' own loop condition, should a wait above have failed
       await h.close();
       await n1.close();
       await n2.close();

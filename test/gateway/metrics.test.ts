@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { Counter, Gauge, GatewayMetrics, Histogram, LATENCY_BUCKETS_SECONDS } from '../../gateway/observability/metrics.js';
 import { call, startGatewayHarness, type Harness } from '../support/gateway-harness.js';
-import { eventually, sampleValue, scrapeMetrics } from '../support/metrics-scrape.js';
+import { eventually } from '../support/eventually.js';
+import { sampleValue, scrapeMetrics } from '../support/metrics-scrape.js';
 
 const REQUESTS = 'northwest_gateway_requests_total';
 const LATENCY = 'northwest_gateway_request_duration_seconds';
@@ -23,7 +24,10 @@ describe('gateway metrics', () => {
       assert.equal((await call(h.url, '/', { host: 'nobody.test' })).status, 421);
 
       const ok = { app: 'shop', mode: 'serve', deployment: 'n1', status: '200' };
-      await eventually(async () => sampleValue(await scrapeMetrics(h.adminUrl), REQUESTS, ok) === 3, 5000, 'three 200s counted');
+      await eventually(async () => sampleValue(await scrapeMetrics(h.adminUrl), REQUESTS, ok) === 3, {
+        timeoutMs: 5000,
+        message: 'three 200s counted',
+      });
 
       const res = await request(`${h.adminUrl}/metrics`);
       assert.equal(res.statusCode, 200);

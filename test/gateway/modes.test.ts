@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { eventually } from '../support/eventually.js';
 import { call, startGatewayHarness, type Harness } from '../support/gateway-harness.js';
 
-/** An app server that answers after `delayMs`, recording when each request finished. */
+/** An app server that answers after `delayMs`, recording when each request finished (and, in `arrived`, when each came in). */
 async function startDelayedServer(
   name: string,
   delayMs: number,
   log: string[],
-): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+): Promise<{ server: Server; url: string; arrived: string[]; close(): Promise<void> }> {
+  const arrived: string[] = [];
   const server = createServer((req, res) => {
+    arrived.push(`${req.method}:${req.url}`);
     req.resume();
     req.on('end', () =>
       setTimeout(() => {
@@ -24,6 +27,7 @@ async function startDelayedServer(
   return {
     server,
     url,
+    arrived,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());
@@ -175,6 +179,8 @@ describe('gateway modes', () => {
       try {
         await h2.gw.applyState('shop', { epoch: 1, mode: 'mirror', shadowCompare: true });
         for (let i = 0; i < 3; i++) assert.equal((await call(h2.url, '/x')).status, 200);
+        // Kept as a sleep: the compare ends after the reply, and nothing marks that it found no
+        // mismatch; give the three compares 50 ms to count one.
         await new Promise((r) => setTimeout(r, 50));
         assert.equal(h2.gw.metrics.mirrorMismatch.get(['shop']), 0);
       } finally {
@@ -184,8 +190,10 @@ describe('gateway modes', () => {
       }
       const r = await call(h.url, '/kv/diff');
       assert.equal(r.headers['x-northwest-deployment'], 'n1');
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(h.gw.metrics.mirrorMismatch.get(['shop']), 1);
+      await eventually(() => assert.equal(h.gw.metrics.mirrorMismatch.get(['shop']), 1), {
+        timeoutMs: 5000,
+        message: 'the mismatch is counted once the shadow read is compared',
+      });
     });
   });
 
@@ -202,6 +210,8 @@ describe('gateway modes', () => {
         const read = await call(h.url, '/echo');
         assert.equal(read.status, 200);
         assert.equal(read.headers['x-northwest-deployment'], 'n1');
+        await eventually(() => h.gw.metrics.heldWrites.get(['shop']) === 1, { timeoutMs: 5000, message: 'the write reaches the fence' });
+        // Kept as a sleep: a held write must stay held; give it 100 ms to (wrongly) get through.
         await new Promise((r) => setTimeout(r, 100));
         assert.equal(settled, false, 'write must be held');
         assert.equal(h.gw.metrics.heldWrites.get(['shop']), 1);
@@ -238,7 +248,7 @@ describe('gateway modes', () => {
       try {
         await h.gw.applyState('shop', { epoch: 1, mode: 'fence', maxHeldWrites: 1, maxHoldMs: 2000 });
         const first = call(h.url, '/kv/1', { method: 'PUT', body: 'a' });
-        await new Promise((r) => setTimeout(r, 50));
+        await eventually(() => h.gw.metrics.heldWrites.get(['shop']) === 1, { timeoutMs: 5000, message: 'the first write is held' });
         const second = await call(h.url, '/kv/2', { method: 'PUT', body: 'b' });
         assert.equal(second.status, 503);
         assert.equal(JSON.parse(second.text).error.code, 'NW_GW_WRITE_HOLD_FULL');
@@ -255,7 +265,7 @@ describe('gateway modes', () => {
       const h = await startGatewayHarness({ n1Urls: [slow.url] });
       try {
         const write = call(h.url, '/kv/slow', { method: 'PUT', body: 'x' });
-        await new Promise((r) => setTimeout(r, 50));
+        await eventually(() => slow.arrived.length === 1, { timeoutMs: 5000, message: 'the write is in flight at N1' });
         const result = await h.gw.applyState('shop', { epoch: 1, mode: 'fence' });
         events.push('fence-applied');
         assert.deepEqual(events, ['n1:PUT:/kv/slow', 'fence-applied']);
@@ -272,7 +282,7 @@ describe('gateway modes', () => {
       const h = await startGatewayHarness({ n1Urls: [slow.url], config: { timeouts: { drainMs: 100 } } });
       try {
         const write = call(h.url, '/kv/slow', { method: 'PUT', body: 'x' });
-        await new Promise((r) => setTimeout(r, 50));
+        await eventually(() => slow.arrived.length === 1, { timeoutMs: 5000, message: 'the write is in flight at N1' });
         await assert.rejects(h.gw.applyState('shop', { epoch: 1, mode: 'fence' }), { code: 'NW_GW_DRAIN_TIMEOUT' });
         assert.equal(h.gw.getState().shop!.mode, 'fence', 'the state stays applied; only the ack is withheld');
         await write;

@@ -13,7 +13,8 @@ import {
   startStallingBodyServer,
   type FaultyUpstream,
 } from '../support/faulty-upstreams.js';
-import { eventually, metricValue } from '../support/metrics-scrape.js';
+import { eventually } from '../support/eventually.js';
+import { metricValue } from '../support/metrics-scrape.js';
 
 function assertGatewayError(res: SimpleResponse, status: number, code: GatewayErrorCode): void {
   assert.equal(res.status, status, res.text);
@@ -102,8 +103,7 @@ describe('gateway upstream failures', () => {
     const adminUrl = h.adminUrl;
     await eventually(
       async () => (await metricValue(adminUrl, 'northwest_gateway_errors_total', { app: 'shop', code: 'NW_GW_CLIENT_ABORTED' })) === 1,
-      5000,
-      'NW_GW_CLIENT_ABORTED counted',
+      { timeoutMs: 5000, message: 'NW_GW_CLIENT_ABORTED counted' },
     );
     assert.equal(await metricValue(adminUrl, 'northwest_gateway_upstream_retries_total', { app: 'shop', deployment: 'n1' }), 0);
     assert.equal(slow.seen.length + other.seen.length, 1, 'the request reached one upstream server only');

@@ -8,7 +8,8 @@ import {
   type FaultyUpstream,
   type SwitchableHealthServer,
 } from '../support/faulty-upstreams.js';
-import { eventually, metricValue } from '../support/metrics-scrape.js';
+import { eventually } from '../support/eventually.js';
+import { metricValue } from '../support/metrics-scrape.js';
 
 const HEALTHY = 'northwest_gateway_upstream_healthy';
 const RETRIES = 'northwest_gateway_upstream_retries_total';
@@ -65,7 +66,7 @@ describe('gateway upstream health', () => {
       assert.equal((await call(h.url, '/first')).status, 200);
       assert.equal(await healthy(h, refusing.url), 0);
       const harness = h;
-      await eventually(async () => (await healthy(harness, refusing.url)) === 1, 5000, 'cooldown expiry');
+      await eventually(async () => (await healthy(harness, refusing.url)) === 1, { timeoutMs: 5000, message: 'cooldown expiry' });
       const retriesBefore = await metricValue(h.adminUrl, RETRIES, { app: 'shop', deployment: 'n1' });
       assert.equal((await call(h.url, '/after-cooldown')).status, 200);
       assert.equal(
@@ -137,7 +138,7 @@ describe('gateway upstream health', () => {
 
       flaky.setHealthy(false);
       const failedBefore = flaky.probes.filter((s) => s === 500).length;
-      await eventually(async () => (await healthy(harness, flaky.url)) === 0, 5000, 'flaky taken out');
+      await eventually(async () => (await healthy(harness, flaky.url)) === 0, { timeoutMs: 5000, message: 'flaky taken out' });
       assert.ok(
         flaky.probes.filter((s) => s === 500).length - failedBefore >= unhealthyThreshold,
         'taken out before unhealthyThreshold failed probes',
@@ -147,7 +148,7 @@ describe('gateway upstream health', () => {
 
       const probesAtRecovery = flaky.probes.length;
       flaky.setHealthy(true);
-      await eventually(async () => (await healthy(harness, flaky.url)) === 1, 5000, 'flaky back in rotation');
+      await eventually(async () => (await healthy(harness, flaky.url)) === 1, { timeoutMs: 5000, message: 'flaky back in rotation' });
       const passedSince = flaky.probes.slice(probesAtRecovery).filter((s) => s === 200).length;
       assert.ok(passedSince >= healthyThreshold, `back after ${passedSince} passing probes, expected at least ${healthyThreshold}`);
       assert.ok((await servedBy(4)).includes('flaky'), 'the recovered server takes traffic again');

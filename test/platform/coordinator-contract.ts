@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Coordinator, WatchEvent } from '../../platform/coordinator/coordinator.js';
+import { eventually } from '../support/eventually.js';
 
 export interface ContractHarness {
   /** A new, connected client of the same coordinator (same tree). */
@@ -86,6 +87,7 @@ export function coordinatorContract(name: string, makeHarness: () => Promise<Con
       await other.set(`${base}/w`, b('1'));
       assert.deepEqual(await event, { type: 'data', path: `${base}/w` });
       await other.set(`${base}/w`, b('2'));
+      // Kept as a sleep: no event marks "a second firing did not happen"; give one 200 ms to show up.
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(fired, 1, 'watches are one-shot');
     });
@@ -157,9 +159,11 @@ export function coordinatorContract(name: string, makeHarness: () => Promise<Con
       const seen: string[] = [];
       member.onSession((e) => seen.push(e));
       await h.expire(member);
-      const deadline = Date.now() + 20_000;
-      while (!seen.includes('expired') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.ok(seen.includes('expired'), `events: ${seen.join(',')}`);
+      await eventually(() => assert.ok(seen.includes('expired'), `events: ${seen.join(',')}`), {
+        timeoutMs: 20_000,
+        intervalMs: 50,
+        message: 'the expiry reaches the session listeners',
+      });
     });
   });
 }

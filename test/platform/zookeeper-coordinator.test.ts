@@ -47,12 +47,14 @@ function rawClient(connectString: string, options: zookeeper.ClientOptions = {},
 
 /** Closes a raw client and waits (bounded) until the server has dropped the connection. */
 async function closeRaw(client: zookeeper.Client): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
   const gone = new Promise<void>((resolve) => {
     client.once('disconnected', resolve);
-    setTimeout(resolve, 5000);
+    timer = setTimeout(resolve, 5000);
   });
   client.close();
   await gone;
+  clearTimeout(timer); // or the 5 s bound outlives every close, and the run with it
 }
 
 /** Deletes `path` and its subtree depth-first (the library's removeRecursive misses levels below two). */

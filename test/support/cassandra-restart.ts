@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { eventually } from './eventually.js';
 import { REPO_ROOT, type CassandraEndpoint } from './service-endpoints.js';
 
 const run = promisify(execFile);
@@ -28,11 +29,7 @@ export async function killCassandra(ep: CassandraEndpoint): Promise<number> {
   const pid = Number(readFileSync(ep.pidFile, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 1) throw new Error(`bad pid in ${ep.pidFile}`);
   process.kill(pid, 'SIGKILL');
-  const deadline = Date.now() + 30_000;
-  while (alive(pid)) {
-    if (Date.now() > deadline) throw new Error(`Cassandra pid ${pid} still alive 30 s after SIGKILL`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(() => !alive(pid), { timeoutMs: 30_000, intervalMs: 100, message: `Cassandra pid ${pid} gone after SIGKILL` });
   return pid;
 }
 

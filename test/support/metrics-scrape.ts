@@ -26,13 +26,3 @@ export function sampleValue(text: string, name: string, labels: Record<string, s
 export async function metricValue(adminUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   return sampleValue(await scrapeMetrics(adminUrl), name, labels) ?? 0;
 }
-
-/** Polls `check` until it returns true; fails after `withinMs` (a generous did-not-hang bound). */
-export async function eventually(check: () => Promise<boolean> | boolean, withinMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

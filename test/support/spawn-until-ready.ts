@@ -41,7 +41,10 @@ export async function spawnUntilReady(
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? -1)));
   const ready = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // or it outlives the test run
+      reject(new Error(`${script} did not start in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     child.stderr!.on('data', () => {
       const m = readyPattern.exec(out);
       if (m) {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
+import { eventually } from './eventually.js';
 import { REPO_ROOT, requireService, type ZooKeeperServerEndpoint } from './service-endpoints.js';
 
 const run = promisify(execFile);
@@ -37,15 +38,20 @@ export function killServer(s: ZooKeeperServerEndpoint): number {
   return pid;
 }
 
-/** Brings every ensemble member back (the services script restarts dead ones) and waits for a quorum. */
-export async function restoreEnsemble(): Promise<void> {
-  await run('bash', ['scripts/services.sh', 'up', 'zookeeper'], { cwd: REPO_ROOT, timeout: 120_000 });
+/** True when one server leads and every other follows. */
+async function fullQuorum(): Promise<boolean> {
   const zk = requireService('zookeeper');
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const modes = await Promise.all(zk.servers.map(serverMode));
-    if (modes.filter((m) => m === 'leader').length === 1 && modes.filter((m) => m === 'follower').length === zk.servers.length - 1) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('ZooKeeper ensemble did not recover a full quorum in 60 s');
+  const modes = await Promise.all(zk.servers.map(serverMode));
+  return modes.filter((m) => m === 'leader').length === 1 && modes.filter((m) => m === 'follower').length === zk.servers.length - 1;
+}
+
+/**
+ * Brings every ensemble member back (the services script restarts dead ones) and waits for a quorum.
+ * With every member up already, the script is not run at all: a checkout that did not start the
+ * ensemble (another worktree sharing these services) must not try to start one of its own.
+ */
+export async function restoreEnsemble(): Promise<void> {
+  if (await fullQuorum()) return;
+  await run('bash', ['scripts/services.sh', 'up', 'zookeeper'], { cwd: REPO_ROOT, timeout: 120_000 });
+  await eventually(fullQuorum, { timeoutMs: 60_000, intervalMs: 200, message: 'the ZooKeeper ensemble is back to a full quorum' });
 }
