@@ -36,6 +36,8 @@ export const GATEWAY_ERRORS = {
   NW_GW_ADMIN_NOT_FOUND: { status: 404, message: 'no such admin endpoint' },
   NW_GW_ADMIN_METHOD: { status: 405, message: 'method not allowed on this admin endpoint' },
   NW_GW_WEBSOCKET_FAILED: { status: 502, message: 'websocket upgrade to upstream failed' },
+  NW_GW_WEBSOCKET_FENCED: { status: 503, message: 'websocket upgrade refused while the app is fenced; retry' },
+  NW_GW_WEBSOCKET_ROUTE_CHANGED: { status: 503, message: 'the app moved while the websocket was being opened; retry' },
   NW_GW_INTERNAL: { status: 500, message: 'internal gateway error' },
 } as const satisfies Record<string, ErrorSpec>;
 

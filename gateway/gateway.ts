@@ -1,14 +1,14 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from './config/config-schema.js';
 import { GatewayError } from './errors.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
-import { buildUpstreamHeaders } from './proxy/forward-headers.js';
 import { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
-import { peerAddress, RequestHandler, requestHost, type WriteGuard } from './request-handler.js';
-import type { AppState, Deployment } from '../protocol/app-state.js';
+import { RequestHandler, type WriteGuard } from './request-handler.js';
+import { WebSocketHandler } from './websocket-handler.js';
+import type { AppState } from '../protocol/app-state.js';
 import { InFlightWrites } from './state/in-flight-writes.js';
 import type { AppRuntime } from './state/routing-table.js';
 import { StateStore, type ApplyResult } from './state/state-store.js';
@@ -55,8 +55,8 @@ export class Gateway {
   private readonly servers: Server[] = [];
   private readonly checkers: HealthChecker[] = [];
   private readonly httpProxy: HttpProxyAdapter;
-  private readonly upgraded = new Set<Duplex>();
   private readonly handler: RequestHandler;
+  private readonly websockets: WebSocketHandler;
   private admin: AdminServer | undefined;
   private closing: Promise<void> | undefined;
   private inFlightRequests = 0;
@@ -104,6 +104,17 @@ export class Gateway {
       },
       writeGuard: opts.writeGuard ?? (() => undefined),
     });
+    this.websockets = new WebSocketHandler({
+      config,
+      metrics: this.metrics,
+      logger: this.logger,
+      inFlightWrites,
+      table: this.state.table,
+      trustedProxies: new Set(config.trustedProxies),
+      shuttingDown: () => this.closing !== undefined,
+      ready: () => this.ready,
+      writeGuard: opts.writeGuard ?? (() => undefined),
+    });
     this.metrics.upstreamHealthy.collect(() =>
       this.runtimes.flatMap((r) =>
         [r.n1, r.n2].flatMap((p) =>
@@ -148,7 +159,7 @@ export class Gateway {
         this.inFlightRequests += 1;
         this.handler.handle(req, res);
       });
-      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+      server.on('upgrade', this.websockets.handle);
       server.on('clientError', (err: Error & { code?: string }, socket: Duplex) =>
         handleClientError(err, socket, this.logger, this.metrics),
       );
@@ -209,42 +220,6 @@ export class Gateway {
     return this.applyStates({ [app]: state });
   }
 
-  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const refuse = (err: GatewayError): void => {
-      this.metrics.errors.inc(['-', err.code]);
-      if (socket.writable) socket.end(`HTTP/1.1 ${err.status} ${err.code}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      socket.destroy();
-    };
-    socket.on('error', () => socket.destroy());
-    if (this.closing) return void refuse(new GatewayError('NW_GW_SHUTTING_DOWN'));
-    // Only WebSocket is tunnelled; other upgrades (h2c is a known smuggling vector) are refused.
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
-      return void refuse(new GatewayError('NW_GW_BAD_REQUEST', 'only websocket upgrades are supported'));
-    const host = requestHost(req);
-    if (typeof host !== 'string') return void refuse(host);
-    const route = this.state.table().lookup(host);
-    if (!route) return void refuse(new GatewayError('NW_GW_UNKNOWN_HOST', host));
-    const s = route.state;
-    const d: Deployment = s.mode === 'serve' ? 'n1' : s.mode === 'mirror' || s.mode === 'fence' ? s.readFrom : 'n2';
-    const pool = d === 'n1' ? route.runtime.n1 : route.runtime.n2;
-    const server = pool.select();
-    if (!server) return void refuse(new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${route.runtime.name}/${d}`));
-    const peerIp = peerAddress(req);
-    const headers = buildUpstreamHeaders(req.headers, {
-      peerIp,
-      trustedPeer: this.config.trustedProxies.includes(peerIp),
-      proto: 'http',
-      requestId: crypto.randomUUID(),
-      upgrade: true,
-    });
-    this.upgraded.add(socket);
-    socket.once('close', () => this.upgraded.delete(socket));
-    this.httpProxy.ws(req, socket, head, server, headers, (err) => {
-      this.metrics.errors.inc([route.runtime.name, err.code]);
-      this.logger.warn('gateway.websocket.failed', { app: route.runtime.name, deployment: d, err });
-    });
-  }
-
   /**
    * Graceful shutdown: stop accepting, let in-flight requests finish until the
    * deadline, then close every connection, pool and check.
@@ -264,7 +239,7 @@ export class Gateway {
     }
     for (const r of this.runtimes) r.hold.rejectAll(new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 }));
     for (const s of this.servers) s.closeAllConnections();
-    for (const sock of this.upgraded) sock.destroy();
+    await this.websockets.closeAll();
     for (const c of this.checkers) c.stop();
     await Promise.all(closed);
     await this.admin?.close();

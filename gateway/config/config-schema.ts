@@ -86,7 +86,7 @@ export const gatewayConfigSchema = z
     name: nodeIdSchema.default('gateway'),
     listeners: z.array(listenerSchema).min(1),
     admin: adminSchema.optional(),
-    /** Forwarding engine for plain HTTP; WebSocket upgrades always go through http-proxy. */
+    /** Forwarding engine for plain HTTP; WebSockets are tunnelled by the gateway itself (WebSocketTunnel). */
     engine: z.enum(['undici', 'http-proxy']).default('undici'),
     /** Peers (IP addresses) whose X-Forwarded-* headers are trusted and appended to. */
     trustedProxies: z.array(z.string().refine((s) => isIP(s) !== 0, 'must be an IP address')).default([]),

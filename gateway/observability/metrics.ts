@@ -161,6 +161,15 @@ export class GatewayMetrics {
     'deployment',
     'server',
   ]);
+  readonly websocketsOpen = new Gauge('northwest_gateway_websockets_open', 'Open WebSockets by the deployment they talk to.', [
+    'app',
+    'deployment',
+  ]);
+  readonly websocketCloses = new Counter(
+    'northwest_gateway_websocket_closes_total',
+    'Open WebSockets that ended, by who ended them: client, upstream, state (1012), lease (1013) or shutdown (1001).',
+    ['app', 'deployment', 'reason'],
+  );
   readonly stateEpoch = new Gauge('northwest_gateway_state_epoch', 'Epoch of the state applied per app.', ['app', 'mode']);
   readonly stateApplies = new Counter('northwest_gateway_state_applies_total', 'State applications by result.', ['app', 'result']);
 
@@ -178,6 +187,8 @@ export class GatewayMetrics {
       this.retries,
       this.upstreamHealthy,
       this.upstreamInFlight,
+      this.websocketsOpen,
+      this.websocketCloses,
       this.stateEpoch,
       this.stateApplies,
     ]

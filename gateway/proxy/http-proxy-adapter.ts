@@ -1,8 +1,5 @@
-import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
-import { GatewayError } from '../errors.js';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
 import { buildClientHeaders, type HeaderMap } from './forward-headers.js';
 import { toUpstreamError } from './upstream-errors.js';
@@ -11,8 +8,8 @@ import { toUpstreamError } from './upstream-errors.js';
  * The one place http-proxy is used. node-http-proxy emits errors as events
  * and crashes the process when nobody listens, so every call here has its
  * own callback and the server has a catch-all listener; errors come back as
- * GatewayErrors. Used for WebSocket upgrades always, and for plain HTTP when
- * `engine: http-proxy` is configured.
+ * GatewayErrors. Used for plain HTTP reads when `engine: http-proxy` is
+ * configured; WebSockets go through WebSocketTunnel.
  */
 export class HttpProxyAdapter {
   private readonly proxy: httpProxy;
@@ -22,7 +19,6 @@ export class HttpProxyAdapter {
     this.proxy = httpProxy.createProxyServer({
       xfwd: false,
       changeOrigin: false,
-      ws: true,
       ignorePath: false,
       proxyTimeout: opts.upstreamHeadersMs,
     });
@@ -34,14 +30,6 @@ export class HttpProxyAdapter {
       // Else http-proxy sets "connection: keep-alive" (the client's header is gone from the
       // request we rewrote), overriding a client's Connection: close and our close while draining.
       if (!res.shouldKeepAlive || res.getHeader('connection') === 'close') proxyRes.headers.connection = 'close';
-    });
-    // http-proxy ends the upstream socket only when the client's ends cleanly or errors; a client
-    // socket we destroy (shutdown) would otherwise leave the upstream WebSocket open for good.
-    this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, _req: IncomingMessage, socket: Socket) => {
-      proxyReq.once('upgrade', (_res: IncomingMessage, proxySocket: Socket) => {
-        if (socket.destroyed) proxySocket.destroy();
-        else socket.once('close', () => proxySocket.destroy());
-      });
     });
   }
 
@@ -64,33 +52,6 @@ export class HttpProxyAdapter {
         reject(toUpstreamError(err, server.origin));
       });
     });
-  }
-
-  /** Proxies a WebSocket upgrade; on failure answers 502 on the raw socket. */
-  ws(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    server: UpstreamServer,
-    headers: HeaderMap,
-    onError: (err: GatewayError) => void,
-  ): void {
-    req.headers = headers;
-    this.proxy.ws(
-      req,
-      socket as Socket,
-      head,
-      { target: server.origin.replace(/^http/, 'ws'), agent: this.agentFor(server.origin) },
-      (err: Error) => {
-        const gwErr =
-          err instanceof GatewayError
-            ? err
-            : new GatewayError('NW_GW_WEBSOCKET_FAILED', server.origin, { cause: toUpstreamError(err, server.origin) });
-        onError(gwErr);
-        if (socket.writable) socket.end(`HTTP/1.1 ${gwErr.status} Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-        socket.destroy();
-      },
-    );
   }
 
   close(): void {

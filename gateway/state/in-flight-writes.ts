@@ -14,6 +14,13 @@ interface DrainWaiter {
  */
 export type EndWrite = (outcomeUnknown?: boolean) => void;
 
+/** A long-lived channel that carries writes (a WebSocket): it never ends by itself, so a drain asks it to. */
+interface Channel {
+  readonly app: string;
+  readonly deployment: Deployment;
+  readonly close: () => void;
+}
+
 /**
  * Counts writes in flight per app and deployment, so that applying a state
  * can wait until writes the new state forbids (e.g. writes to N1 once fenced)
@@ -26,6 +33,7 @@ export type EndWrite = (outcomeUnknown?: boolean) => void;
 export class InFlightWrites {
   private readonly counts = new Map<string, number>();
   private readonly waiters = new Set<DrainWaiter>();
+  private readonly channels = new Set<Channel>();
 
   constructor(private readonly unknownOutcomeGraceMs = 0) {}
 
@@ -57,6 +65,21 @@ export class InFlightWrites {
     };
   }
 
+  /**
+   * Counts a channel to `d` (an open WebSocket) as a write in flight until the returned function is
+   * called. A drain that waits on `d` calls `close` first, and then waits for the channel's end like
+   * any write's: call it once the channel's upstream connection is gone.
+   */
+  beginChannel(app: string, d: Deployment, close: () => void): EndWrite {
+    const channel: Channel = { app, deployment: d, close };
+    this.channels.add(channel);
+    const end = this.begin(app, d);
+    return (outcomeUnknown = false) => {
+      this.channels.delete(channel);
+      end(outcomeUnknown);
+    };
+  }
+
   private drained(app: string, deployments: ReadonlySet<Deployment>): boolean {
     for (const d of deployments) if (this.count(app, d) > 0) return false;
     return true;
@@ -71,8 +94,12 @@ export class InFlightWrites {
     }
   }
 
-  /** Resolves true once no write to `deployments` is in flight, false at the deadline. */
+  /**
+   * Resolves true once no write to `deployments` is in flight, false at the deadline. Channels to
+   * those deployments are asked to close first: a new state that forbids them ends them.
+   */
   waitForDrain(app: string, deployments: ReadonlySet<Deployment>, timeoutMs: number): Promise<boolean> {
+    for (const c of [...this.channels]) if (c.app === app && deployments.has(c.deployment)) c.close();
     if (this.drained(app, deployments)) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
