@@ -161,6 +161,11 @@ export class GatewayMetrics {
     'deployment',
     'server',
   ]);
+  readonly bufferedBytes = new Gauge(
+    'northwest_gateway_buffered_body_bytes',
+    'Request body bytes held in memory for mirrored writes and mirror-mode reads (limits.maxBufferedBytes).',
+    [],
+  );
   readonly stateEpoch = new Gauge('northwest_gateway_state_epoch', 'Epoch of the state applied per app.', ['app', 'mode']);
   readonly stateApplies = new Counter('northwest_gateway_state_applies_total', 'State applications by result.', ['app', 'result']);
 
@@ -178,6 +183,7 @@ export class GatewayMetrics {
       this.retries,
       this.upstreamHealthy,
       this.upstreamInFlight,
+      this.bufferedBytes,
       this.stateEpoch,
       this.stateApplies,
     ]
