@@ -28,7 +28,11 @@ export function handleClientError(err: Error & { code?: string }, socket: Duplex
   const code = clientErrorCode(err.code);
   metrics.errors.inc(['-', code]);
   logger.debug('gateway.client.error', { code, nodeCode: err.code, message: err.message });
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  // A response already on its way for this request (a redirect sent before the body was read, its
+  // malformed chunk found after) gets no second one behind it: node's own default handler keeps
+  // the same rule. `_httpMessage` is the response node is writing on this socket.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
     socket.destroy();
     return;
   }

@@ -15,6 +15,7 @@ import { StateStore, type ApplyResult } from './state/state-store.js';
 import { WriteHold } from './state/write-hold.js';
 import { HealthChecker } from './upstream/health-checker.js';
 import { UpstreamPool } from './upstream/upstream-pool.js';
+import { BufferBudget } from './proxy/buffer-budget.js';
 import { AdminServer } from './admin/admin-server.js';
 import { handleClientError } from './client-errors.js';
 import type { ListenerAddress } from './listener-address.js';
@@ -57,6 +58,7 @@ export class Gateway {
   private readonly httpProxy: HttpProxyAdapter;
   private readonly handler: RequestHandler;
   private readonly websockets: WebSocketHandler;
+  private readonly bufferBudget: BufferBudget;
   private admin: AdminServer | undefined;
   private closing: Promise<void> | undefined;
   private inFlightRequests = 0;
@@ -71,6 +73,7 @@ export class Gateway {
       connectTimeoutMs: config.timeouts.upstreamConnectMs,
       headersTimeoutMs: config.timeouts.upstreamHeadersMs,
       idleTimeoutMs: config.timeouts.upstreamIdleMs,
+      sendTimeoutMs: config.timeouts.clientSendMs,
     };
     this.runtimes = Object.entries(config.apps).map(([name, app]) => {
       const hold = new WriteHold();
@@ -88,8 +91,14 @@ export class Gateway {
       this.logger.info('gateway.state.applied', { ...r });
     };
     this.ready = !config.waitForState;
-    this.httpProxy = new HttpProxyAdapter({ connections: 256, upstreamHeadersMs: config.timeouts.upstreamHeadersMs });
+    this.httpProxy = new HttpProxyAdapter({
+      connections: 256,
+      upstreamHeadersMs: config.timeouts.upstreamHeadersMs,
+      sendTimeoutMs: config.timeouts.clientSendMs,
+    });
+    this.bufferBudget = new BufferBudget(config.limits.maxBufferedBytes);
     this.handler = new RequestHandler({
+      bufferBudget: this.bufferBudget,
       config,
       metrics: this.metrics,
       logger: this.logger,
@@ -105,6 +114,7 @@ export class Gateway {
       writeGuard: opts.writeGuard ?? (() => undefined),
     });
     this.websockets = new WebSocketHandler({
+      bufferBudget: this.bufferBudget,
       config,
       metrics: this.metrics,
       logger: this.logger,
@@ -122,6 +132,7 @@ export class Gateway {
         ),
       ),
     );
+    this.metrics.bufferedBytes.collect(() => [[[], this.bufferBudget.inUse]]);
     this.metrics.upstreamInFlight.collect(() =>
       this.runtimes.flatMap((r) =>
         [r.n1, r.n2].flatMap((p) => p.servers.map((s): [string[], number] => [[r.name, p.deployment, s.origin], s.inFlight])),
@@ -158,6 +169,11 @@ export class Gateway {
       server.on('request', (req, res) => {
         this.inFlightRequests += 1;
         this.handler.handle(req, res);
+      });
+      // Without this listener node answers 100 Continue before the request is even routed.
+      server.on('checkContinue', (req, res) => {
+        this.inFlightRequests += 1;
+        this.handler.handleExpectingContinue(req, res);
       });
       server.on('upgrade', this.websockets.handle);
       server.on('clientError', (err: Error & { code?: string }, socket: Duplex) =>

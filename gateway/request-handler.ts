@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, isGatewayError } from './errors.js';
+import { requestHost } from './request-host.js';
 import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, type HeaderMap } from './proxy/forward-headers.js';
 import { dualWrite } from './proxy/dual-write.js';
-import { poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './proxy/exchange.js';
+import { acceptBody, poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './proxy/exchange.js';
 import type { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
 import { readWithFallback } from './proxy/read-fallback.js';
-import { type BodyLimit, bufferBody, checkDeclaredLength, declaredLength, hasBody, limitedBody } from './proxy/request-body.js';
+import { type BodyLimit, bufferBody, declaredLength, hasBody, limitedBody } from './proxy/request-body.js';
 import { WriteOutcome } from './proxy/write-outcome.js';
 import { streamToClient, type SendHooks } from './proxy/undici-forwarder.js';
 import { isWriteMethod, type Deployment } from '../protocol/app-state.js';
@@ -17,6 +18,7 @@ import { RESPONSE_HEADERS } from '../protocol/response-headers.js';
 const SMALL_BODY_BYTES = 64 * 1024;
 
 export type { WriteGuard } from './proxy/exchange.js';
+export { requestHost } from './request-host.js';
 
 export interface RequestHandlerDeps extends ExchangeServices {
   readonly table: () => RoutingTable;
@@ -33,19 +35,6 @@ export interface RequestHandlerDeps extends ExchangeServices {
 export function peerAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
-}
-
-/**
- * The one Host header a request routes by, or the error to refuse it with.
- * node keeps only the first of several Host lines; a front proxy may use the
- * last, so several are refused (RFC 9112 §3.2) rather than routed.
- */
-export function requestHost(req: IncomingMessage): string | GatewayError {
-  let count = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2)
-    if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === 'host') count += 1;
-  if (count > 1) return new GatewayError('NW_GW_BAD_REQUEST', 'more than one Host header');
-  return req.headers.host || new GatewayError('NW_GW_MISSING_HOST');
 }
 
 /** The exchange a client response belongs to and who finishes it (one shared 'close' listener: no closure per request). */
@@ -67,31 +56,40 @@ export class RequestHandler {
     this.retryHooks = { onRetry: (p) => deps.metrics.retries.inc([p.app, p.deployment]) };
   }
 
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => this.start(req, res, false);
+
+  /** A request with `Expect: 100-continue` (node's 'checkContinue'): the 100 goes out when its body is accepted (continueBody). */
+  readonly handleExpectingContinue = (req: IncomingMessage, res: ServerResponse): void => this.start(req, res, true);
+
+  private start(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     const peerIp = peerAddress(req);
     const trustedPeer = this.deps.trustedProxies.has(peerIp);
     const requestId = (trustedPeer ? acceptableRequestId(req.headers['x-request-id']) : undefined) ?? randomUUID();
+    const host = requestHost(req);
+    // An absolute-form target's authority replaces Host upstream too (else the same string: nothing to replace).
+    const authority = typeof host === 'string' && host !== req.headers.host ? host : undefined;
     const ex: Exchange = {
       req,
       res,
       requestId,
       startedAt: performance.now(),
       path: pathAndQuery(req.url),
-      upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: 'http', requestId }),
+      upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: 'http', requestId, host: authority }),
       route: undefined,
       servedBy: 'none',
+      expectContinue,
+      bufferedBytes: 0,
     };
     (res as ExchangeSlot)[EXCHANGE] = { ex, handler: this };
     res.on('close', onExchangeClose);
-    this.route(ex).catch((err: unknown) => this.fail(ex, err));
-  };
+    this.route(ex, host).catch((err: unknown) => this.fail(ex, err));
+  }
 
-  private async route(ex: Exchange): Promise<void> {
+  private async route(ex: Exchange, host: string | GatewayError): Promise<void> {
     const { req } = ex;
     // While draining for shutdown, finish this request but let the client reconnect elsewhere.
     if (this.deps.shuttingDown()) ex.res.setHeader('connection', 'close');
     if (!this.deps.ready()) throw new GatewayError('NW_GW_NOT_READY', undefined, { retryAfterSeconds: 1 });
-    const host = requestHost(req);
     if (typeof host !== 'string') throw host;
     const write = isWriteMethod(req.method ?? 'GET');
     // A write held by a fence re-reads the table when released, so it goes where the new state says.
@@ -150,7 +148,7 @@ export class RequestHandler {
     const outcome = new WriteOutcome(this.retryHooks);
     try {
       const limit = this.deps.config.limits.maxBodyBytes;
-      checkDeclaredLength(ex.req, limit);
+      acceptBody(ex, limit);
       ex.servedBy = d;
       let body: Buffer | BodyLimit | null = null;
       if (hasBody(ex.req)) {
@@ -174,12 +172,12 @@ export class RequestHandler {
   /** A read to one deployment: through the configured engine. */
   private async singleRead(ex: Exchange, route: AppRoute, d: Deployment): Promise<void> {
     const limit = this.deps.config.limits.maxBodyBytes;
-    checkDeclaredLength(ex.req, limit);
+    acceptBody(ex, limit);
     const pool = poolOf(route, d);
     ex.servedBy = d;
     if (this.deps.config.engine === 'http-proxy' && !ex.req.headers['transfer-encoding']) {
       const server = pool.select();
-      if (!server) throw new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${route.runtime.name}/${d}`);
+      if (!server) throw pool.noServerError();
       server.inFlight += 1;
       try {
         await this.deps.httpProxy.web(ex.req, ex.res, server, ex.upstreamHeaders, servedByHeaders(ex, d));
@@ -202,8 +200,13 @@ export class RequestHandler {
     const origin = route.runtime.n2.config.publicOrigin;
     if (!origin) throw new GatewayError('NW_GW_INTERNAL', `app ${route.runtime.name} has no n2.publicOrigin`);
     ex.servedBy = 'n2';
+    const headers: HeaderMap = { location: origin + ex.path, 'content-length': '0', ...servedByHeaders(ex, 'n2') };
+    // The redirect does not wait for the body: whatever of it is still to come (a malformed chunk
+    // included) must not be parsed as the next request, or answered as one. One request, one response.
+    // (`complete` alone would not do: it is still false here, synchronously in 'request', for a GET.)
+    if (hasBody(ex.req) && !ex.req.complete) headers.connection = 'close';
     ex.req.resume();
-    ex.res.writeHead(status, { location: origin + ex.path, 'content-length': '0', ...servedByHeaders(ex, 'n2') });
+    ex.res.writeHead(status, headers);
     ex.res.end();
   }
 
@@ -247,6 +250,7 @@ export class RequestHandler {
     const seconds = (performance.now() - ex.startedAt) / 1000;
     const { metrics, logger, config } = this.deps;
     this.deps.onFinished?.();
+    if (ex.bufferedBytes !== 0) this.deps.bufferBudget.release(ex);
     if (ex.route) metrics.inFlight.add([app], -1);
     metrics.requests.inc([app, mode, ex.servedBy, status]);
     metrics.latency.observe([app, ex.servedBy], seconds);

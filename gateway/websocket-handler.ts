@@ -76,7 +76,9 @@ export class WebSocketHandler {
     if (refused) return void refuse(refused);
     const server = poolOf(route, d).select();
     if (!server) return void refuse(new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${app}/${d}`));
-    const headers = buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: 'http', requestId, upgrade: true });
+    // An absolute-form target's authority replaces Host (RFC 9112 3.2.2), as on the request path.
+    const authority = host !== req.headers.host ? host : undefined;
+    const headers = buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: 'http', requestId, upgrade: true, host: authority });
 
     // From the lookup to the count there is no await: a drain that starts later sees this socket.
     let tunnel: WebSocketTunnel | undefined;

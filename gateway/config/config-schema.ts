@@ -37,6 +37,12 @@ const poolSchema = z.strictObject({
   connectionsPerServer: z.number().int().min(1).max(1024).default(64),
   /** Pipelining depth per connection; 1 means none. */
   pipelining: z.number().int().min(1).max(16).default(1),
+  /**
+   * Requests a server may have waiting for one of its connections (beyond connectionsPerServer x
+   * pipelining); more go to another server or get 503 NW_GW_UPSTREAM_QUEUE_FULL. Envoy's
+   * max_pending_requests default.
+   */
+  maxQueuedPerServer: z.number().int().min(0).default(1024),
   /** Extra attempts on another server for idempotent requests that failed to connect. */
   retries: z.number().int().min(0).max(5).default(1),
   healthCheck: healthCheckSchema.optional(),
@@ -103,6 +109,15 @@ export const gatewayConfigSchema = z
           .int()
           .positive()
           .default(10 * 1024 * 1024),
+        /**
+         * Request bodies held in memory at once for mirrored writes and mirror-mode reads, over all
+         * requests; a request that would go over it gets 503 NW_GW_BUFFER_BUDGET_SPENT.
+         */
+        maxBufferedBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(64 * 1024 * 1024),
       })
       .prefault({}),
     timeouts: z
@@ -114,6 +129,11 @@ export const gatewayConfigSchema = z
         upstreamConnectMs: ms.default(2_000),
         upstreamHeadersMs: ms.default(30_000),
         upstreamIdleMs: ms.default(30_000),
+        /**
+         * A reply the client stops reading (its connection's buffer full) for this long is cut and its
+         * upstream connection released (nginx's send_timeout); counted as NW_GW_CLIENT_SEND_TIMEOUT.
+         */
+        clientSendMs: ms.default(30_000),
         drainMs: ms.default(10_000),
         /**
          * A write whose outcome is unknown (sent, then a headers timeout or a reset before any answer)
@@ -161,6 +181,13 @@ export const gatewayConfigSchema = z
     }
     const seen = new Map<string, string>();
     for (const [app, spec] of Object.entries(cfg.apps)) {
+      if (spec.mirrorBodyBytes > cfg.limits.maxBufferedBytes) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['apps', app, 'mirrorBodyBytes'],
+          message: `must not exceed limits.maxBufferedBytes (${cfg.limits.maxBufferedBytes})`,
+        });
+      }
       for (const [i, host] of spec.hosts.entries()) {
         const other = seen.get(host);
         if (other !== undefined) {

@@ -170,6 +170,11 @@ export class GatewayMetrics {
     'Open WebSockets that ended, by who ended them: client, upstream, state (1012), lease (1013) or shutdown (1001).',
     ['app', 'deployment', 'reason'],
   );
+  readonly bufferedBytes = new Gauge(
+    'northwest_gateway_buffered_body_bytes',
+    'Request body bytes held in memory for mirrored writes and mirror-mode reads (limits.maxBufferedBytes).',
+    [],
+  );
   readonly stateEpoch = new Gauge('northwest_gateway_state_epoch', 'Epoch of the state applied per app.', ['app', 'mode']);
   readonly stateApplies = new Counter('northwest_gateway_state_applies_total', 'State applications by result.', ['app', 'result']);
 
@@ -189,6 +194,7 @@ export class GatewayMetrics {
       this.upstreamInFlight,
       this.websocketsOpen,
       this.websocketCloses,
+      this.bufferedBytes,
       this.stateEpoch,
       this.stateApplies,
     ]

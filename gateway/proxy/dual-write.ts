@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors.js';
 import type { Deployment } from '../../protocol/app-state.js';
-import { bufferBody } from './request-body.js';
+import { bufferMirroredBody } from './mirrored-body.js';
 import { otherSide, poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './exchange.js';
 import { type SendHooks, sendToPool, writeReply, type UpstreamReply } from './undici-forwarder.js';
 import { WriteOutcome } from './write-outcome.js';
@@ -26,7 +26,7 @@ export async function dualWrite(ex: Exchange, svc: ExchangeServices, primary: De
   const primaryOutcome = new WriteOutcome(hooks);
   const secondaryOutcome = new WriteOutcome(hooks);
   try {
-    const body = await bufferBody(ex.req, route.runtime.config.mirrorBodyBytes);
+    const body = await bufferMirroredBody(ex, svc);
     // The lease is checked when the write is dispatched, after its body was read.
     const refused = svc.writeGuard(app, route.state);
     if (refused) throw refused;

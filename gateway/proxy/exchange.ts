@@ -9,6 +9,8 @@ import type { InFlightWrites } from '../state/in-flight-writes.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { HeaderMap } from './forward-headers.js';
 import type { UpstreamRequest } from './undici-forwarder.js';
+import type { BufferBudget } from './buffer-budget.js';
+import { checkDeclaredLength } from './request-body.js';
 import { RESPONSE_HEADERS } from '../../protocol/response-headers.js';
 
 /** Everything one request's handling needs, resolved once at the edge. */
@@ -23,6 +25,10 @@ export interface Exchange {
   route: AppRoute | undefined;
   /** Deployment whose reply the client gets ('none' for gateway-made replies). */
   servedBy: Deployment | 'none';
+  /** The client sent `Expect: 100-continue` and has not been told to go on yet (see continueBody). */
+  expectContinue: boolean;
+  /** Bytes this request holds of the gateway's BufferBudget; given back when it ends. */
+  bufferedBytes: number;
 }
 
 /** Called before a write is sent upstream; returning an error refuses it (lease fencing hooks in here). */
@@ -35,6 +41,24 @@ export interface ExchangeServices {
   readonly logger: Logger;
   readonly inFlightWrites: InFlightWrites;
   readonly writeGuard: WriteGuard;
+  readonly bufferBudget: BufferBudget;
+}
+
+/**
+ * Sends the 100 Continue that a client with `Expect: 100-continue` waits for before its body,
+ * once the gateway is going to read that body: a request refused before (unknown host, fence
+ * hold full, lease, body too large, budget) gets its final status without the body being sent.
+ */
+export function continueBody(ex: Exchange): void {
+  if (!ex.expectContinue) return;
+  ex.expectContinue = false;
+  ex.res.writeContinue();
+}
+
+/** Accepts the request's body for reading: 413 when its declared length is over `limit`, else continueBody. */
+export function acceptBody(ex: Exchange, limit: number): void {
+  checkDeclaredLength(ex.req, limit);
+  continueBody(ex);
 }
 
 export function poolOf(route: AppRoute, d: Deployment): UpstreamPool {

@@ -14,8 +14,53 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Forwarding headers a client could forge; only a trusted proxy's values are kept. */
-const SPOOFABLE = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip']);
+/**
+ * Not forwarded either: `Expect: 100-continue` is answered here (undici refuses to send it, and
+ * the body is already on its way when the request goes upstream).
+ */
+const HANDLED_HERE = 'expect';
+
+/**
+ * Forwarding and client-address headers a client could forge (the ones frameworks, CDNs and
+ * proxies read the client's address, scheme or host from); only a trusted proxy's values are kept.
+ */
+const SPOOFABLE = new Set([
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-forwarded-scheme',
+  'x-forwarded-protocol',
+  'x-forwarded-ssl',
+  'x-forwarded',
+  'forwarded-for',
+  'x-original-forwarded-for',
+  'x-real-ip',
+  'true-client-ip',
+  'x-client-ip',
+  'client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-originating-ip',
+  'x-remote-ip',
+  'x-remote-addr',
+  'x-envoy-external-address',
+  'x-url-scheme',
+  'front-end-https',
+]);
+
+/**
+ * Whether a header name with `_` in it spells a spoofable one (`X_Forwarded_For`, `X-Real_IP`):
+ * many frameworks (CGI/WSGI/Rack environ keys, PHP $_SERVER) read `_` and `-` as one, so the app
+ * would take it for the real header. Dropped whoever sent it: no proxy sets these spellings.
+ */
+function spoofableSpelling(name: string): boolean {
+  return name.includes('_') && SPOOFABLE.has(name.replaceAll('_', '-'));
+}
 
 export const VIA_TOKEN = '1.1 northwest';
 
@@ -34,9 +79,13 @@ function connectionTokens(value: string | string[] | undefined): ReadonlySet<str
   return out;
 }
 
-/** Removes headers named in Connection (RFC 9110 §7.6.1) from an already filtered set. */
+/**
+ * Removes headers named in Connection (RFC 9110 §7.6.1) from an already filtered set, except Host:
+ * a client listing `host` would take the request's authority away from the app (undici then sends
+ * the upstream's own address). Go's ReverseProxy keeps Host apart from the header map for the same reason.
+ */
 function dropNamed(out: HeaderMap, connection: string | string[] | undefined): void {
-  for (const t of connectionTokens(connection)) if (t in out) delete out[t];
+  for (const t of connectionTokens(connection)) if (t in out && t !== 'host') delete out[t];
 }
 
 function appendList(existing: string | string[] | undefined, value: string): string {
@@ -54,6 +103,8 @@ export interface ForwardContext {
   readonly requestId: string;
   /** Keep Upgrade/Connection for a WebSocket handshake. */
   readonly upgrade?: boolean;
+  /** The authority of an absolute-form request target: it replaces Host (RFC 9112 §3.2.2). */
+  readonly host?: string;
 }
 
 /** Builds the header set sent upstream: hop-by-hop stripped, forwarding headers set by us. */
@@ -64,15 +115,17 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, ctx: Forward
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || name.startsWith(NW_HEADER_PREFIX)) continue;
-    if (!trusted && SPOOFABLE.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || name === HANDLED_HERE || name.startsWith(NW_HEADER_PREFIX)) continue;
+    if (SPOOFABLE.has(name) ? !trusted : spoofableSpelling(name)) continue;
     out[name] = value;
   }
   if (incoming.connection !== undefined) dropNamed(out, incoming.connection);
-  out['x-forwarded-for'] = trusted ? appendList(incoming['x-forwarded-for'], ctx.peerIp) : ctx.peerIp;
-  if (!trusted || incoming['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = ctx.proto;
-  if ((!trusted || incoming['x-forwarded-host'] === undefined) && incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
-  out.via = appendList(incoming.via, VIA_TOKEN);
+  if (ctx.host !== undefined) out.host = ctx.host;
+  // From `out`, not `incoming`: what Connection removed is replaced by ours rather than lost.
+  out['x-forwarded-for'] = trusted ? appendList(out['x-forwarded-for'], ctx.peerIp) : ctx.peerIp;
+  out['x-forwarded-proto'] ??= ctx.proto;
+  if (out['x-forwarded-host'] === undefined && out.host !== undefined) out['x-forwarded-host'] = out.host;
+  out.via = appendList(out.via, VIA_TOKEN);
   out['x-request-id'] = ctx.requestId;
   if (ctx.upgrade) {
     out.connection = 'upgrade';

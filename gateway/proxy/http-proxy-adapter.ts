@@ -2,6 +2,8 @@ import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
 import { buildClientHeaders, type HeaderMap } from './forward-headers.js';
+import { watchSendStall } from './send-timeout.js';
+import { GatewayError } from '../errors.js';
 import { toUpstreamError } from './upstream-errors.js';
 
 /**
@@ -15,7 +17,7 @@ export class HttpProxyAdapter {
   private readonly proxy: httpProxy;
   private readonly agents = new Map<string, Agent>();
 
-  constructor(private readonly opts: { connections: number; upstreamHeadersMs: number }) {
+  constructor(private readonly opts: { connections: number; upstreamHeadersMs: number; sendTimeoutMs?: number }) {
     this.proxy = httpProxy.createProxyServer({
       xfwd: false,
       changeOrigin: false,
@@ -30,6 +32,7 @@ export class HttpProxyAdapter {
       // Else http-proxy sets "connection: keep-alive" (the client's header is gone from the
       // request we rewrote), overriding a client's Connection: close and our close while draining.
       if (!res.shouldKeepAlive || res.getHeader('connection') === 'close') proxyRes.headers.connection = 'close';
+      res.once('close', watchSendStall(proxyRes, res, opts.sendTimeoutMs ?? 0));
     });
   }
 
@@ -47,7 +50,8 @@ export class HttpProxyAdapter {
     req.headers = headers;
     for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
     return new Promise<void>((resolve, reject) => {
-      res.once('close', () => resolve());
+      // Cut by the send timeout: passed on, so it is counted under its code like on the undici path.
+      res.once('close', () => (res.errored instanceof GatewayError ? reject(res.errored) : resolve()));
       this.proxy.web(req, res, { target: server.origin, agent: this.agentFor(server.origin) }, (err: Error) => {
         reject(toUpstreamError(err, server.origin));
       });

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Deployment } from '../../protocol/app-state.js';
-import { bufferBody, hasBody } from './request-body.js';
+import { bufferMirroredBody } from './mirrored-body.js';
+import { hasBody } from './request-body.js';
 import { otherSide, poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './exchange.js';
 import { sendToPool, writeReply, type UpstreamReply } from './undici-forwarder.js';
 
@@ -20,7 +21,7 @@ export async function readWithFallback(ex: Exchange, svc: ExchangeServices, firs
   const route = ex.route!;
   const app = route.runtime.name;
   const second = otherSide(first);
-  const body = hasBody(ex.req) ? await bufferBody(ex.req, route.runtime.config.mirrorBodyBytes) : null;
+  const body = hasBody(ex.req) ? await bufferMirroredBody(ex, svc) : null;
   const upReq = upstreamRequest(ex, body);
 
   const shadowHash = shadow ? sendToPool(poolOf(route, second), upReq).then(hashBody, () => 'error') : undefined;

@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
 import { buildClientHeaders, clientHeaderList, type HeaderMap } from './forward-headers.js';
+import { cutStalledResponse, watchSendStall } from './send-timeout.js';
 import { isConnectFailure, toUpstreamError } from './upstream-errors.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -71,7 +72,7 @@ async function withRetries<T>(
       hooks.onRetry?.(pool, lastErr);
     }
   }
-  throw lastErr ?? new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${pool.app}/${pool.deployment}`);
+  throw lastErr ?? pool.noServerError(tried);
 }
 
 /**
@@ -116,10 +117,14 @@ export function sendToPool(pool: UpstreamPool, req: UpstreamRequest, hooks: Send
 /** Streams an upstream reply to the client, with our headers added. */
 export async function writeReply(res: ServerResponse, reply: UpstreamReply, extra: HeaderMap): Promise<void> {
   res.writeHead(reply.statusCode, buildClientHeaders(reply.headers, extra));
+  const unwatch = watchSendStall(reply.body, res, reply.server.sendTimeoutMs);
   try {
     await pipeline(reply.body, res);
   } catch (err) {
-    throw afterHeadersError(err, err, reply.server.origin);
+    // The response's own error (the send timeout) names the failure better than the pipe's premature close.
+    throw afterHeadersError(err, res.errored instanceof GatewayError ? res.errored : err, reply.server.origin);
+  } finally {
+    unwatch();
   }
 }
 
@@ -138,6 +143,10 @@ function onResponseClose(this: WriterSlot): void {
 
 function onResponseDrain(this: WriterSlot): void {
   this[WRITER]?.drained();
+}
+
+function onSendTimeout(writer: ClientReplyWriter): void {
+  writer.sendTimedOut();
 }
 
 /**
@@ -162,12 +171,15 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
   private settled = false;
   /** A 'drain' listener is only added once a write found the client's buffer full. */
   private drainListening = false;
+  /** Runs while the client's buffer is full (see send-timeout.ts); created only then. */
+  private sendTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
     private readonly res: WriterSlot,
     private readonly extra: HeaderMap,
     /** Writes are not aborted upstream when the client leaves (nginx's proxy_ignore_client_abort). */
     private readonly keepUpstream: boolean,
+    private readonly sendTimeoutMs: number,
     private readonly resolve: () => void,
     private readonly reject: (err: unknown) => void,
   ) {
@@ -194,7 +206,16 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
   }
 
   drained(): void {
+    if (this.sendTimer !== undefined) {
+      clearTimeout(this.sendTimer);
+      this.sendTimer = undefined;
+    }
     this.resume?.();
+  }
+
+  sendTimedOut(): void {
+    this.sendTimer = undefined;
+    cutStalledResponse(this.res, this.sendTimeoutMs);
   }
 
   private settle(err: unknown): void {
@@ -204,6 +225,7 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
     res[WRITER] = undefined;
     res.off('close', onResponseClose);
     if (this.drainListening) res.off('drain', onResponseDrain);
+    if (this.sendTimer !== undefined) clearTimeout(this.sendTimer);
     if (err) this.reject(err);
     else this.resolve();
   }
@@ -239,9 +261,12 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
     if (this.clientGone) return true;
     const room = this.res.write(chunk);
     // false pauses undici until drained() resumes it.
-    if (!room && !this.drainListening) {
-      this.drainListening = true;
-      this.res.on('drain', onResponseDrain);
+    if (!room) {
+      if (!this.drainListening) {
+        this.drainListening = true;
+        this.res.on('drain', onResponseDrain);
+      }
+      if (this.sendTimer === undefined && this.sendTimeoutMs > 0) this.sendTimer = setTimeout(onSendTimeout, this.sendTimeoutMs, this);
     }
     return room;
   }
@@ -270,7 +295,7 @@ function dispatchToClient(
   keepUpstream: boolean,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const writer = new ClientReplyWriter(res, extra, keepUpstream, resolve, reject);
+    const writer = new ClientReplyWriter(res, extra, keepUpstream, server.sendTimeoutMs, resolve, reject);
     attempt.writer = writer;
     const body = req.body;
     if (body !== null && !Buffer.isBuffer(body)) body.once('error', (err) => writer.bodyFailed(err));

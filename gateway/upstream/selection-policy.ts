@@ -18,7 +18,7 @@ export class RoundRobinPolicy implements SelectionPolicy {
     const n = this.ring.length;
     for (let i = 0; i < n; i++) {
       const s = this.ring[(this.cursor + i) % n]!;
-      if (!exclude.has(s) && s.isAvailable(now)) {
+      if (!exclude.has(s) && s.canTake(now)) {
         this.cursor = (this.cursor + i + 1) % n;
         return s;
       }
@@ -33,7 +33,7 @@ export class LeastInFlightPolicy implements SelectionPolicy {
     let best: UpstreamServer | undefined;
     let bestLoad = Infinity;
     for (const s of servers) {
-      if (exclude.has(s) || !s.isAvailable(now)) continue;
+      if (exclude.has(s) || !s.canTake(now)) continue;
       const load = s.inFlight / s.weight;
       if (load < bestLoad) {
         best = s;

@@ -1,4 +1,5 @@
 import type { PoolConfig } from '../config/config-schema.js';
+import { GatewayError } from '../errors.js';
 import type { Deployment } from '../../protocol/app-state.js';
 import { LeastInFlightPolicy, RoundRobinPolicy, type SelectionPolicy } from './selection-policy.js';
 import { UpstreamServer, type ConnectionOptions } from './upstream-server.js';
@@ -11,7 +12,12 @@ export class UpstreamPool {
   readonly config: PoolConfig;
   private readonly policy: SelectionPolicy;
 
-  constructor(app: string, deployment: Deployment, config: PoolConfig, conn: Omit<ConnectionOptions, 'connections' | 'pipelining'>) {
+  constructor(
+    app: string,
+    deployment: Deployment,
+    config: PoolConfig,
+    conn: Omit<ConnectionOptions, 'connections' | 'pipelining' | 'maxQueued'>,
+  ) {
     this.app = app;
     this.deployment = deployment;
     this.config = config;
@@ -21,6 +27,7 @@ export class UpstreamPool {
           ...conn,
           connections: config.connectionsPerServer,
           pipelining: config.pipelining,
+          maxQueued: config.maxQueuedPerServer,
         }),
     );
     this.policy = config.policy === 'least-in-flight' ? new LeastInFlightPolicy() : new RoundRobinPolicy(this.servers);
@@ -28,6 +35,15 @@ export class UpstreamPool {
 
   select(exclude: ReadonlySet<UpstreamServer> = new Set()): UpstreamServer | undefined {
     return this.policy.select(this.servers, exclude, Date.now());
+  }
+
+  /** Why select() found no server: every one in rotation has a full queue, or none is in rotation. */
+  noServerError(exclude: ReadonlySet<UpstreamServer> = new Set()): GatewayError {
+    const now = Date.now();
+    const full = this.servers.some((s) => !exclude.has(s) && s.isAvailable(now) && !s.canTake(now));
+    return full
+      ? new GatewayError('NW_GW_UPSTREAM_QUEUE_FULL', `${this.app}/${this.deployment}`, { retryAfterSeconds: 1 })
+      : new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${this.app}/${this.deployment}`);
   }
 
   recordFailure(server: UpstreamServer): void {

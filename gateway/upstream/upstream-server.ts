@@ -7,6 +7,10 @@ export interface ConnectionOptions {
   readonly idleTimeoutMs: number;
   readonly connections: number;
   readonly pipelining: number;
+  /** Requests that may wait for a connection beyond connections x pipelining (unbounded if unset). */
+  readonly maxQueued?: number;
+  /** How long a reply from this server may wait for a client that stopped reading (unbounded if unset). */
+  readonly sendTimeoutMs?: number;
 }
 
 /**
@@ -18,6 +22,9 @@ export class UpstreamServer {
   readonly origin: string;
   readonly weight: number;
   readonly dispatcher: Pool;
+  /** undici's pool queue is unbounded: past this many requests in flight the server takes no more. */
+  readonly maxInFlight: number;
+  readonly sendTimeoutMs: number;
   inFlight = 0;
   consecutiveFailures = 0;
   /** Result of active checks; servers start healthy so a new gateway serves at once. */
@@ -28,6 +35,8 @@ export class UpstreamServer {
   constructor(origin: string, weight: number, opts: ConnectionOptions) {
     this.origin = origin;
     this.weight = weight;
+    this.maxInFlight = opts.connections * opts.pipelining + (opts.maxQueued ?? Infinity);
+    this.sendTimeoutMs = opts.sendTimeoutMs ?? 0;
     this.dispatcher = new Pool(origin, {
       connections: opts.connections,
       pipelining: opts.pipelining,
@@ -41,6 +50,11 @@ export class UpstreamServer {
 
   isAvailable(now: number): boolean {
     return this.activeHealthy && now >= this.ejectedUntil;
+  }
+
+  /** In rotation and with room in its queue: what selection asks. */
+  canTake(now: number): boolean {
+    return this.inFlight < this.maxInFlight && this.isAvailable(now);
   }
 
   recordSuccess(): void {
