@@ -25,8 +25,8 @@ export const GATEWAY_ERRORS = {
   NW_GW_MIRROR_PARTIAL_FAILURE: { status: 502, message: 'write did not succeed on every deployment' },
   NW_GW_WRITE_HOLD_TIMEOUT: { status: 503, message: 'write held during handover fence timed out; retry' },
   NW_GW_WRITE_HOLD_FULL: { status: 503, message: 'too many writes held during handover fence; retry' },
-  NW_GW_LEASE_EXPIRED: { status: 503, message: 'gateway lost contact with the coordinator during a migration; write refused; retry' },
-  NW_GW_NOT_READY: { status: 503, message: 'gateway has not loaded its state yet; retry' },
+  NW_GW_LEASE_EXPIRED: { status: 503, message: 'gateway lost contact with the coordinator; write refused; retry' },
+  NW_GW_NOT_READY: { status: 503, message: "gateway has not loaded this app's state yet; retry" },
   NW_GW_SHUTTING_DOWN: { status: 503, message: 'gateway is shutting down' },
   NW_GW_STATE_INVALID: { status: 400, message: 'state document is invalid' },
   NW_GW_STATE_STALE_EPOCH: { status: 409, message: 'state epoch is older than the applied one' },
@@ -35,6 +35,7 @@ export const GATEWAY_ERRORS = {
   NW_GW_ADMIN_UNAUTHORIZED: { status: 401, message: 'admin token missing or wrong' },
   NW_GW_ADMIN_NOT_FOUND: { status: 404, message: 'no such admin endpoint' },
   NW_GW_ADMIN_METHOD: { status: 405, message: 'method not allowed on this admin endpoint' },
+  NW_GW_ADMIN_FLEET_MEMBER: { status: 409, message: 'this gateway is a fleet member: its state is set through the coordinator only' },
   NW_GW_WEBSOCKET_FAILED: { status: 502, message: 'websocket upgrade to upstream failed' },
   NW_GW_INTERNAL: { status: 500, message: 'internal gateway error' },
 } as const satisfies Record<string, ErrorSpec>;
