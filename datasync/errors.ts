@@ -36,8 +36,9 @@ export const SYNC_ERRORS = {
   NW_SYNC_MODE_APPLY_FAILED: { status: 503, message: 'a data-layer component did not apply the new data mode' },
   NW_SYNC_LEASE_EXPIRED: {
     status: 503,
-    message: 'data layer lost touch with the coordinator while its app is mid-migration; writes refused until it re-reads the state',
+    message: 'data layer lost touch with the coordinator; writes refused until it re-reads the state',
   },
+  NW_SYNC_NOT_READY: { status: 503, message: "data layer has not applied this app's state yet; writes refused" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type SyncErrorCode = keyof typeof SYNC_ERRORS;

@@ -4,6 +4,8 @@ import type { Coordinator } from '../platform/coordinator/coordinator.js';
 import { isCoordinatorError } from '../platform/coordinator/coordinator-errors.js';
 import { encodeJson, layout, type AckInfo, type MemberInfo } from '../protocol/coordinator-paths.js';
 import { isValidMemberId } from '../protocol/identifiers.js';
+import { assertSessionOutlastsLease } from './lease-margin.js';
+import { registerMember } from './member-registration.js';
 
 /** Outcome of the last attempt to apply an app's state; exposed for status and tests. */
 export interface AppSyncStatus {
@@ -33,7 +35,17 @@ export interface StateFollowerOptions {
   readonly apply: (app: string, doc: Record<string, unknown>, epoch: number) => Promise<void>;
   /** Whether a failed apply can never succeed for that epoch (then it is not retried). Default: never. */
   readonly isPermanent?: (err: unknown) => boolean;
-  /** A reconcile read every app successfully; `issuedAt` is the `now()` it started at. */
+  /** A read found no state node for the app: there is nothing to apply (the app runs on the member's built-in default). */
+  readonly onNoState?: (app: string) => void;
+  /**
+   * The member's lease: a session whose negotiated timeout is shorter than 1.5 times it is refused
+   * (NW_CP_SESSION_TIMEOUT_TOO_SHORT), at start and after an expiry.
+   */
+  readonly leaseMs?: number;
+  /**
+   * A reconcile read every app successfully while this member's node was registered in the current
+   * session; `issuedAt` is the `now()` it started at.
+   */
   readonly onConfirmed?: (issuedAt: number) => void;
   /** Clock for `issuedAt` (default performance.now); pass the lease's clock. */
   readonly now?: () => number;
@@ -59,6 +71,10 @@ export class StateFollower {
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
   private recovering: Promise<void> | undefined;
+  /** The session this member's node was last created in ('' before). */
+  private registeredIn = '';
+  /** Every session this follower registered in: only their member nodes may be replaced without waiting. */
+  private readonly ownSessions = new Set<string>();
 
   constructor(private readonly opts: StateFollowerOptions) {
     if (!isValidMemberId(opts.memberId)) throw new TypeError(`invalid member id ${JSON.stringify(opts.memberId)}`);
@@ -88,11 +104,23 @@ export class StateFollower {
         void this.reconcile();
       }
     });
-    await c.connect();
-    await this.register();
+    try {
+      await c.connect();
+      this.checkSession();
+      await this.register();
+    } catch (err) {
+      // A reconcile the 'connected' event started must not go on applying for a member that never joined.
+      this.stopped = true;
+      this.unsubscribe();
+      throw err;
+    }
     await this.reconcile();
     this.timer = setInterval(() => void this.reconcile(), this.opts.reconcileMs);
     this.timer.unref();
+  }
+
+  private checkSession(): void {
+    if (this.opts.leaseMs !== undefined) assertSessionOutlastsLease(this.opts.coordinator, this.opts.leaseMs);
   }
 
   /** Stops following; waits for applies in progress. Does not close the coordinator. */
@@ -110,6 +138,7 @@ export class StateFollower {
         try {
           this.armed.clear();
           await this.opts.coordinator.connect();
+          this.checkSession();
           await this.register();
           await this.reconcile();
           this.opts.logger.info(`${this.opts.logPrefix}.recovered`, {
@@ -128,18 +157,17 @@ export class StateFollower {
     return this.recovering;
   }
 
+  /** Registers this member's node (see registerMember: a live duplicate id is refused) and re-reads from scratch. */
   private async register(): Promise<void> {
     const c = this.opts.coordinator;
     const apps = this.opts.apps;
     for (const app of apps) await c.mkdirp(layout.acks(app));
     await c.mkdirp(layout.members);
     const info: MemberInfo = { kind: this.opts.kind, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), apps };
-    const path = layout.member(this.opts.memberId);
-    // A node left by this member's previous session (a quick restart) would vanish when that session expires.
     this.ackNodes.clear();
-    for (const app of apps) await c.remove(layout.ack(app, this.opts.memberId)).catch(() => undefined);
-    await c.remove(path).catch(() => undefined);
-    await c.create(path, encodeJson(info), 'ephemeral');
+    const session = await registerMember(c, { memberId: this.opts.memberId, info, ownSessions: this.ownSessions });
+    this.ownSessions.add(session);
+    this.registeredIn = session;
     for (const app of apps) this.status.delete(app);
   }
 
@@ -147,8 +175,11 @@ export class StateFollower {
   async reconcile(): Promise<void> {
     if (this.stopped) return;
     const issuedAt = this.opts.now ? this.opts.now() : performance.now();
+    const session = this.opts.coordinator.sessionId();
     const results = await Promise.allSettled(this.opts.apps.map((app) => this.enqueue(app)));
-    if (results.every((r) => r.status === 'fulfilled')) this.opts.onConfirmed?.(issuedAt);
+    // A read while unregistered (mid-recovery, or refused a duplicate id) must not renew the lease: no barrier waits for it.
+    const registered = session !== '' && this.registeredIn === session && this.opts.coordinator.sessionId() === session;
+    if (registered && results.every((r) => r.status === 'fulfilled')) this.opts.onConfirmed?.(issuedAt);
   }
 
   private enqueue(app: string): Promise<void> {
@@ -172,7 +203,10 @@ export class StateFollower {
         : undefined,
     );
     if (arm) this.armed.add(app);
-    if (!node) return;
+    if (!node) {
+      this.opts.onNoState?.(app);
+      return;
+    }
     const prev = this.status.get(app);
     if (prev?.appliedEpoch === node.version || prev?.rejectedEpoch === node.version) return;
     let doc: unknown;
@@ -196,6 +230,9 @@ export class StateFollower {
       if (isCoordinatorError(err)) throw err;
       return;
     }
+    // Unregistered (the id is held by another session, or mid-recovery), an ack could overwrite another member's.
+    // Registering clears the status, so the next read applies and acks again.
+    if (this.registeredIn === '' || this.registeredIn !== c.sessionId()) return;
     const ack: AckInfo = { epoch: node.version, appliedAt: new Date().toISOString(), applyMs: performance.now() - t0 };
     await this.writeAck(app, ack);
     this.status.set(app, { appliedEpoch: node.version, error: undefined });

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadGatewayConfig } from './config/load-config.js';
 import { isGatewayError } from './errors.js';
+import { isCodedError } from '../platform/coded-error.js';
 import { runGatewayUntilSignal } from './run-gateway.js';
 
 const USAGE = `usage: northwest-gateway --config FILE
@@ -28,7 +29,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (isGatewayError(err)) process.stderr.write(`northwest-gateway: ${err.code}: ${err.message}\n`);
+    // Coordinator codes too (a member id in use, a session timeout too short): the operator acts on the code.
+    if (isCodedError(err)) process.stderr.write(`northwest-gateway: ${err.code}: ${err.message}\n`);
     else process.stderr.write(`northwest-gateway: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(isGatewayError(err) && err.code === 'NW_GW_CONFIG_INVALID' ? 2 : 1);
   },

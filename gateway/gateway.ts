@@ -62,7 +62,12 @@ export class Gateway {
   private admin: AdminServer | undefined;
   private closing: Promise<void> | undefined;
   private inFlightRequests = 0;
-  private ready: boolean;
+  /** Apps whose state was applied, or found absent by a fleet agent; with `waitForState` only these take traffic. */
+  private readonly readyApps = new Set<string>();
+  /** Set when a fleet agent follows the coordinator for this gateway: the admin API then may not change its state. */
+  private fleetMemberId: string | undefined;
+  /** `waitForState`, and always so on a fleet member. */
+  private requireState: boolean;
   listeners: ListenerAddress[] = [];
 
   private constructor(private readonly opts: GatewayOptions) {
@@ -90,7 +95,8 @@ export class Gateway {
       this.metrics.stateApplies.inc([r.app, 'ok']);
       this.logger.info('gateway.state.applied', { ...r });
     };
-    this.ready = !config.waitForState;
+    this.fleetMemberId = config.fleet ? (config.fleet.memberId ?? config.name) : undefined;
+    this.requireState = config.waitForState || this.fleetMemberId !== undefined;
     this.httpProxy = new HttpProxyAdapter({
       connections: 256,
       upstreamHeadersMs: config.timeouts.upstreamHeadersMs,
@@ -107,7 +113,7 @@ export class Gateway {
       httpProxy: this.httpProxy,
       trustedProxies: new Set(config.trustedProxies),
       shuttingDown: () => this.closing !== undefined,
-      ready: () => this.ready,
+      ready: (app) => !this.requireState || this.readyApps.has(app),
       onFinished: () => {
         this.inFlightRequests -= 1;
       },
@@ -122,7 +128,7 @@ export class Gateway {
       table: this.state.table,
       trustedProxies: new Set(config.trustedProxies),
       shuttingDown: () => this.closing !== undefined,
-      ready: () => this.ready,
+      ready: (app) => !this.requireState || this.readyApps.has(app),
       writeGuard: opts.writeGuard ?? (() => undefined),
     });
     this.metrics.upstreamHealthy.collect(() =>
@@ -207,13 +213,27 @@ export class Gateway {
     return this.admin?.address;
   }
 
-  isReady(): boolean {
-    return this.ready && this.closing === undefined;
+  /** Whether the app (every app, without one) takes traffic: its state is loaded (if required) and the gateway is not closing. */
+  isReady(app?: string): boolean {
+    if (this.closing !== undefined) return false;
+    if (!this.requireState) return true;
+    return app === undefined ? this.runtimes.every((r) => this.readyApps.has(r.name)) : this.readyApps.has(app);
   }
 
-  /** Marks the state as loaded (a fleet agent calls this after its first full read). */
-  markReady(): void {
-    this.ready = true;
+  /** A fleet agent found no state node for the app: it takes traffic under the built-in default (serve, epoch 0). */
+  markReady(app: string): void {
+    this.readyApps.add(app);
+  }
+
+  /** The fleet member id when a fleet agent owns this gateway's state; undefined for a standalone gateway. */
+  get fleetMember(): string | undefined {
+    return this.fleetMemberId;
+  }
+
+  /** Called by the fleet agent that follows the coordinator for this gateway. */
+  markFleetMember(memberId: string): void {
+    this.fleetMemberId = memberId;
+    this.requireState = true;
   }
 
   getState(): Record<string, AppState> {
@@ -224,7 +244,7 @@ export class Gateway {
   async applyStates(states: Readonly<Record<string, unknown>>): Promise<ApplyResult> {
     try {
       const result = await this.state.apply(states);
-      this.ready = true;
+      for (const r of result.apps) this.readyApps.add(r.app);
       return result;
     } catch (err) {
       for (const app of Object.keys(states)) this.metrics.stateApplies.inc([app, err instanceof GatewayError ? err.code : 'error']);

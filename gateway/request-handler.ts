@@ -25,8 +25,8 @@ export interface RequestHandlerDeps extends ExchangeServices {
   readonly httpProxy: HttpProxyAdapter;
   readonly trustedProxies: ReadonlySet<string>;
   readonly shuttingDown: () => boolean;
-  /** False until the state is loaded when `waitForState` is set: traffic is refused rather than routed by a stale state. */
-  readonly ready: () => boolean;
+  /** False for an app until its state is loaded when `waitForState` is set: its traffic is refused rather than routed by a default. */
+  readonly ready: (app: string) => boolean;
   /** Called once per request when its response has closed (finished or aborted). */
   readonly onFinished?: () => void;
 }
@@ -89,13 +89,15 @@ export class RequestHandler {
     const { req } = ex;
     // While draining for shutdown, finish this request but let the client reconnect elsewhere.
     if (this.deps.shuttingDown()) ex.res.setHeader('connection', 'close');
-    if (!this.deps.ready()) throw new GatewayError('NW_GW_NOT_READY', undefined, { retryAfterSeconds: 1 });
     if (typeof host !== 'string') throw host;
     const write = isWriteMethod(req.method ?? 'GET');
     // A write held by a fence re-reads the table when released, so it goes where the new state says.
     for (;;) {
       const route = this.deps.table().lookup(host);
       if (!route) throw new GatewayError('NW_GW_UNKNOWN_HOST', host);
+      // Before ex.route is set: a reply must not claim the mode and epoch of a state that was never applied.
+      if (!this.deps.ready(route.runtime.name))
+        throw new GatewayError('NW_GW_NOT_READY', `${route.runtime.name}: its state is not applied yet`, { retryAfterSeconds: 1 });
       if (!ex.route) this.deps.metrics.inFlight.add([route.runtime.name], 1);
       ex.route = route;
       const state = route.state;

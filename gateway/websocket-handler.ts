@@ -15,7 +15,8 @@ export interface WebSocketHandlerDeps extends ExchangeServices {
   readonly table: () => RoutingTable;
   readonly trustedProxies: ReadonlySet<string>;
   readonly shuttingDown: () => boolean;
-  readonly ready: () => boolean;
+  /** Whether the app's state has been applied (a member takes no traffic for an app before that). */
+  readonly ready: (app: string) => boolean;
 }
 
 /**
@@ -59,12 +60,13 @@ export class WebSocketHandler {
     // Only WebSocket is tunnelled; other upgrades (h2c is a known smuggling vector) are refused.
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
       return void refuse(new GatewayError('NW_GW_BAD_REQUEST', 'only websocket upgrades are supported'));
-    if (!deps.ready()) return void refuse(new GatewayError('NW_GW_NOT_READY', undefined, { retryAfterSeconds: 1 }));
     const host = requestHost(req);
     if (typeof host !== 'string') return void refuse(host);
     const route = deps.table().lookup(host);
     if (!route) return void refuse(new GatewayError('NW_GW_UNKNOWN_HOST', host));
     app = route.runtime.name;
+    if (!deps.ready(app))
+      return void refuse(new GatewayError('NW_GW_NOT_READY', `${app}: its state is not applied yet`, { retryAfterSeconds: 1 }));
     const { state } = route;
     const d = websocketDeployment(state);
     if (d === undefined) {

@@ -16,9 +16,9 @@ export interface DataLayerMemberOptions {
   /**
    * Lease for self-fencing (as gateways do): renewed by every complete re-read
    * of the states, dropped when the session expires. While it has lapsed,
-   * `writeGuard(app)` refuses writes for apps that are mid-migration, because
-   * the barrier may already have passed without this member (default 5000 ms;
-   * keep it below the coordinator session timeout).
+   * `writeGuard(app)` refuses writes for every app, because a barrier may
+   * already have passed without this member (default 5000 ms; at most two
+   * thirds of the negotiated session timeout, or start() refuses).
    */
   readonly leaseMs?: number;
   /** Period of the full re-read (default leaseMs / 3). */
@@ -34,12 +34,14 @@ export interface DataLayerMemberOptions {
  * target's `apply` with the state's data mode (LOCAL_DATA_MODE when the state
  * has none) resolved, so the control plane's barrier after a data-mode switch
  * means "no operation under the old mode can still commit". A state that does
- * not parse is never applied or acked.
+ * not parse is never applied or acked; until an app's state was applied (or
+ * found absent), writeGuard refuses its writes.
  */
 export class DataLayerMember {
   private readonly follower: StateFollower;
   private readonly modes = new Map<string, DataMode>();
-  private readonly migrating = new Map<string, boolean>();
+  /** Apps whose state was applied, or found absent (then the targets keep their own initial mode). */
+  private readonly ready = new Set<string>();
   /** Renewed by complete re-reads; checked by writeGuard(). */
   readonly lease: CoordinatorLease;
 
@@ -55,6 +57,8 @@ export class DataLayerMember {
       logPrefix: 'sync.datalayer',
       apply: (app, doc, epoch) => this.applyState(app, doc, epoch),
       isPermanent: (err) => isSyncError(err, 'NW_SYNC_STATE_REJECTED'),
+      onNoState: (app) => this.ready.add(app),
+      leaseMs: this.lease.leaseMs,
       onConfirmed: (issuedAt) => this.lease.confirm(issuedAt),
       onExpired: () => this.lease.revoke(),
       now: opts.now,
@@ -70,15 +74,22 @@ export class DataLayerMember {
     return this.modes.get(app);
   }
 
+  /** Whether the app's state was applied (or found absent), so its components run in the mode the fleet agreed on. */
+  isReady(app: string): boolean {
+    return this.ready.has(app);
+  }
+
   /**
    * A check for the app's data-layer components to run before every write
-   * (CassandraDataLayer's `writeGuard` option): NW_SYNC_LEASE_EXPIRED while
-   * the app is mid-migration (its last state carries a migration tag) and the
+   * (CassandraDataLayer's `writeGuard` option): NW_SYNC_NOT_READY until the
+   * app's state was applied (a write under the components' initial mode could
+   * land at N1 after the fleet moved to N2), NW_SYNC_LEASE_EXPIRED while the
    * lease has lapsed; undefined (go ahead) otherwise.
    */
   writeGuard(app: string): () => SyncError | undefined {
     return () => {
-      if (this.migrating.get(app) !== true || this.lease.valid()) return undefined;
+      if (!this.ready.has(app)) return new SyncError('NW_SYNC_NOT_READY', `${app}: its state has not been applied yet`);
+      if (this.lease.valid()) return undefined;
       return new SyncError(
         'NW_SYNC_LEASE_EXPIRED',
         `${app}: states last confirmed ${Math.round(this.lease.age())} ms ago, lease ${this.lease.leaseMs} ms`,
@@ -107,11 +118,8 @@ export class DataLayerMember {
 
   private async applyState(app: string, doc: Record<string, unknown>, epoch: number): Promise<void> {
     let mode: DataMode;
-    let migration: boolean;
     try {
-      const state = parseAppState({ ...doc, epoch });
-      mode = state.data ?? LOCAL_DATA_MODE;
-      migration = state.migration !== undefined;
+      mode = parseAppState({ ...doc, epoch }).data ?? LOCAL_DATA_MODE;
     } catch (err) {
       throw new SyncError('NW_SYNC_STATE_REJECTED', `${app} epoch ${epoch}: ${(err as Error).message}`, { cause: err });
     }
@@ -120,6 +128,6 @@ export class DataLayerMember {
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${targets[i]!.name}: ${(r.reason as Error).message}`] : []));
     if (failed.length > 0) throw new SyncError('NW_SYNC_MODE_APPLY_FAILED', `${app} epoch ${epoch}: ${failed.join('; ')}`);
     this.modes.set(app, mode);
-    this.migrating.set(app, migration);
+    this.ready.add(app);
   }
 }

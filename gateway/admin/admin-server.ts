@@ -12,7 +12,10 @@ import type { AppState } from '../../protocol/app-state.js';
 export interface AdminTarget {
   readonly config: GatewayConfig;
   readonly metrics: GatewayMetrics;
-  isReady(): boolean;
+  /** Every app (or the one named) takes traffic. */
+  isReady(app?: string): boolean;
+  /** Set on a fleet member: its states come from the coordinator only. */
+  readonly fleetMember: string | undefined;
   getState(): Record<string, AppState>;
   applyStates(states: Readonly<Record<string, unknown>>): Promise<ApplyResult>;
 }
@@ -48,6 +51,8 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
  *   GET /healthz · GET /readyz · GET /metrics · GET /state
  *   PUT /state            {"apps": {"<app>": <state>, ...}}  several apps in one swap
  *   PUT /state/<app>      <state>
+ *
+ * On a fleet member the PUTs are refused (409): its states come from the coordinator.
  */
 export class AdminServer {
   private constructor(
@@ -85,12 +90,21 @@ export class AdminServer {
     const method = req.method ?? 'GET';
     const readOnly = method === 'GET' || method === 'HEAD';
     if (path === '/healthz' && readOnly) return send(res, 200, { status: 'ok' });
-    if (path === '/readyz' && readOnly) return send(res, gw.isReady() ? 200 : 503, { ready: gw.isReady() });
+    if (path === '/readyz' && readOnly) {
+      const apps = Object.fromEntries(Object.keys(gw.config.apps).map((app) => [app, gw.isReady(app)]));
+      return send(res, gw.isReady() ? 200 : 503, { ready: gw.isReady(), apps });
+    }
     if (path === '/metrics' && readOnly) return send(res, 200, gw.metrics.render(), 'text/plain; version=0.0.4');
     if (path === '/state' && readOnly) return send(res, 200, { gateway: gw.config.name, apps: gw.getState() });
     if (path === '/state' || path.startsWith('/state/')) {
       if (method !== 'PUT') throw new GatewayError('NW_GW_ADMIN_METHOD', `${method} ${path}`);
       AdminServer.authorize(token, req);
+      // A state put here would override the coordinator's until the next re-read, unseen by any barrier.
+      if (gw.fleetMember !== undefined)
+        throw new GatewayError(
+          'NW_GW_ADMIN_FLEET_MEMBER',
+          `${gw.fleetMember} follows the coordinator; change states with the control plane`,
+        );
       const body = await readJson(req);
       let states: Record<string, unknown>;
       if (path === '/state') {

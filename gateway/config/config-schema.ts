@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isLoopbackHost, LOOPBACK_ONLY_MESSAGE } from '../../platform/admin-http.js';
 import { coordinatorConfigSchema } from '../../platform/coordinator/coordinator-config.js';
+import { maxLeaseMs } from '../../fleet/lease-margin.js';
 import { appNameSchema, nodeIdSchema } from '../../protocol/identifiers.js';
 
 /** Loopback-only addresses: admin endpoints must never be reachable from the network. */
@@ -159,7 +160,7 @@ export const gatewayConfigSchema = z
         coordinator: coordinatorConfigSchema,
         /** Member id in the fleet; defaults to `name`. Must be unique. */
         memberId: nodeIdSchema.optional(),
-        /** Writes for migrating apps are refused if the state was not confirmed within this time. */
+        /** Every write is refused if the state was not confirmed within this time; at most 2/3 of the session timeout. */
         leaseMs: ms.default(5_000),
         /** Full re-read period (renews the lease); default a third of leaseMs. */
         reconcileMs: ms.optional(),
@@ -169,11 +170,12 @@ export const gatewayConfigSchema = z
   })
   .superRefine((cfg, ctx) => {
     const f = cfg.fleet;
-    if (f && f.coordinator.kind === 'zookeeper' && f.leaseMs >= f.coordinator.sessionTimeoutMs) {
+    // The server may still grant less than requested: the member checks the negotiated timeout at start.
+    if (f && f.coordinator.kind === 'zookeeper' && f.leaseMs > maxLeaseMs(f.coordinator.sessionTimeoutMs)) {
       ctx.addIssue({
         code: 'custom',
         path: ['fleet', 'leaseMs'],
-        message: `must be shorter than fleet.coordinator.sessionTimeoutMs (${f.coordinator.sessionTimeoutMs})`,
+        message: `must be at most two thirds of fleet.coordinator.sessionTimeoutMs (${f.coordinator.sessionTimeoutMs})`,
       });
     }
     if (f && f.reconcileMs !== undefined && f.reconcileMs >= f.leaseMs) {

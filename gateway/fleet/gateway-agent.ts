@@ -25,13 +25,15 @@ const PERMANENT = new Set(['NW_GW_STATE_INVALID', 'NW_GW_STATE_STALE_EPOCH', 'NW
  * Connects one gateway to the fleet: a StateFollower (member registration,
  * watch / reconnect / periodic re-read, acks) that applies each state to the
  * gateway, renews the coordinator lease on every complete re-read and drops
- * it when the session expires. The gateway reports ready after the first
- * complete read.
+ * it when the session expires. Each app takes traffic once its state is
+ * applied (or its state node is found absent: then it runs on the built-in
+ * default, serve at epoch 0).
  */
 export class GatewayAgent {
   private readonly follower: StateFollower;
 
-  constructor(private readonly opts: GatewayAgentOptions) {
+  constructor(opts: GatewayAgentOptions) {
+    opts.gateway.markFleetMember(opts.memberId);
     this.follower = new StateFollower({
       coordinator: opts.coordinator,
       memberId: opts.memberId,
@@ -44,6 +46,8 @@ export class GatewayAgent {
         await opts.gateway.applyState(app, { ...doc, epoch });
       },
       isPermanent: (err) => PERMANENT.has((err as { code?: string }).code ?? ''),
+      onNoState: (app) => opts.gateway.markReady(app),
+      leaseMs: opts.lease.leaseMs,
       onConfirmed: (issuedAt) => opts.lease.confirm(issuedAt),
       onExpired: () => opts.lease.revoke(),
     });
@@ -57,10 +61,13 @@ export class GatewayAgent {
     return this.follower.syncStatus();
   }
 
-  /** Registers, reads and applies every app's state, then keeps following it. */
-  async start(): Promise<void> {
-    await this.follower.start();
-    this.opts.gateway.markReady();
+  /**
+   * Registers, reads and applies every app's state, then keeps following it. An app takes traffic
+   * once its state is applied; one whose first read failed or whose document did not apply answers
+   * 503 NW_GW_NOT_READY until a later read applies it.
+   */
+  start(): Promise<void> {
+    return this.follower.start();
   }
 
   async stop(): Promise<void> {

@@ -17,9 +17,11 @@ export interface GatewayMember {
 }
 
 /**
- * Starts a gateway from a config with a `fleet` section: traffic is refused
- * (503) until the agent has read every app's state from the coordinator, and
- * writes for migrating apps are guarded by the coordinator lease.
+ * Starts a gateway from a config with a `fleet` section: an app's traffic is
+ * refused (503) until the agent has applied its state from the coordinator,
+ * and every write is guarded by the coordinator lease. Refuses to start if
+ * another live session holds the member id (NW_CP_MEMBER_ID_IN_USE) or the
+ * granted session timeout is too short for the lease (NW_CP_SESSION_TIMEOUT_TOO_SHORT).
  */
 export async function startGatewayMember(
   config: GatewayConfig,

@@ -45,6 +45,12 @@ export interface Coordinator {
   close(): Promise<void>;
   /** Current session id (hex), or '' when not connected. */
   sessionId(): string;
+  /**
+   * The session timeout the server granted, which is what bounds how long the session outlives this
+   * client's silence (ZooKeeper clamps the requested timeout to its min/maxSessionTimeout);
+   * undefined without a session, or for a coordinator whose sessions never time out (embedded).
+   */
+  negotiatedSessionTimeoutMs(): number | undefined;
   /** Reads a node; undefined if it does not exist. The watch fires once on create, set or delete. */
   get(path: string, watch?: Watcher): Promise<NodeData | undefined>;
   /** Child names (sorted); undefined if the node does not exist. The watch fires once on a change. */

@@ -225,6 +225,11 @@ export class EmbeddedCoordinator implements Coordinator {
     return this.session === 0 ? '' : this.session.toString(16);
   }
 
+  /** Embedded sessions end only by close() or expire(), never by a timeout. */
+  negotiatedSessionTimeoutMs(): undefined {
+    return undefined;
+  }
+
   async get(path: string, watch?: Watcher): Promise<NodeData | undefined> {
     this.live();
     return this.store.read(path, watch);

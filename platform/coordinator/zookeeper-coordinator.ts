@@ -301,6 +301,11 @@ export class ZooKeeperCoordinator implements Coordinator {
     return this.link ? this.linkId : '';
   }
 
+  /** What the server answered the session request with (the library keeps it from the connect reply). */
+  negotiatedSessionTimeoutMs(): number | undefined {
+    return this.link?.client.getSessionTimeout();
+  }
+
   onSession(listener: (event: SessionEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -129,7 +129,7 @@ describe('fleet flip (embedded coordinator)', function () {
     assert.equal(fleet.members[0]!.gateway.getState().shop!.mode, 'mirror');
   });
 
-  it('refuses writes for a migrating app once the lease lapses, and recovers', async () => {
+  it('refuses writes for every app once the lease lapses, migrating or not, and recovers', async () => {
     const targets = await writeAppStates(cp, { shop: { mode: 'proxy', mirrorWritesToN1: false, migration: { id: 'm1', phase: 'proxy' } } });
     assert.equal((await waitForFleet(cp, targets, { timeoutMs: 5_000 })).ok, true);
     const m = fleet.members[0]!;
@@ -141,9 +141,13 @@ describe('fleet flip (embedded coordinator)', function () {
     assert.equal(refused.status, 503);
     assert.equal(JSON.parse(refused.text).error.code, 'NW_GW_LEASE_EXPIRED');
     assert.equal((await call(url, '/kv/a')).status, 200, 'reads continue');
-    // A cart app with no migration tag is not fenced by the lease.
-    assert.equal((await call(url, '/kv/b', { method: 'PUT', body: 'z', host: 'cart.test' })).status, 200);
+    // cart carries no migration tag: a member cut off cannot know that none has started since.
+    const cart = await call(url, '/kv/b', { method: 'PUT', body: 'z', host: 'cart.test' });
+    assert.equal(cart.status, 503);
+    assert.equal(JSON.parse(cart.text).error.code, 'NW_GW_LEASE_EXPIRED');
+    assert.equal(fleet.n1.store.has('b'), false, 'N1 never got it');
     await m.agent.reconcile();
     assert.equal((await call(url, '/kv/a', { method: 'PUT', body: 'y' })).status, 200);
+    assert.equal((await call(url, '/kv/b', { method: 'PUT', body: 'z', host: 'cart.test' })).status, 200);
   });
 });

@@ -159,7 +159,7 @@ describe('DataLayerMember', function () {
     });
 
     it(
-      'lease fencing: writeGuard refuses writes for a mid-migration app once the lease lapsed, ' + 'until the member re-reads the state',
+      'lease fencing: writeGuard refuses writes for every app once the lease lapsed, ' + 'until the member re-reads the state',
       async () => {
         await writeAppStates(cp, { shop: { mode: 'serve', migration: { id: 'm1', phase: 'sync' }, data: COW }, cart: serve() });
         // The lease runs on a clock of the test's own, so it lapses exactly when the test says (no 1 s wait).
@@ -181,11 +181,38 @@ describe('DataLayerMember', function () {
         assert.equal(shop(), undefined, 'still valid at exactly leaseMs');
         clock += 1;
         assert.equal(shop()?.code, 'NW_SYNC_LEASE_EXPIRED');
-        assert.equal(cart(), undefined, 'an app that is not migrating is not fenced');
+        assert.equal(cart()?.code, 'NW_SYNC_LEASE_EXPIRED', 'an app that is not migrating is fenced too');
         await m.reconcile();
         assert.equal(shop(), undefined, 'a complete re-read renews the lease');
+        assert.equal(cart(), undefined);
       },
     );
+
+    it('writeGuard refuses writes for an app whose state exists but was not applied (NW_SYNC_NOT_READY) until one is', async () => {
+      await writeAppStates(cp, { shop: serve({ datastore: 'n2', cache: 'local' }), cart: serve() });
+      // A field from a newer control plane: this member cannot apply the document.
+      const newer = await cp.set(layout.state('shop'), encodeJson({ mode: 'serve', data: { datastore: 'n2', cache: 'local' }, hint: 1 }));
+      const t = new RecordingTarget();
+      const m = await startMember(await session(), 'app-1', [t], ['shop', 'cart', 'none']);
+      assert.equal(m.syncStatus().shop?.rejectedEpoch, newer);
+      assert.equal(m.isReady('shop'), false);
+      assert.equal(m.writeGuard('shop')()?.code, 'NW_SYNC_NOT_READY', "no write under the targets' initial mode");
+      assert.equal(m.writeGuard('cart')(), undefined, 'an applied app takes writes');
+      assert.equal(m.writeGuard('none')(), undefined, "an app with no state node runs on the targets' own mode");
+      const targets = await writeAppStates(cp, { shop: serve({ datastore: 'n2', cache: 'local' }) });
+      assert.ok((await waitForFleet(cp, targets, { timeoutMs: 10_000 })).ok);
+      assert.equal(m.writeGuard('shop')(), undefined);
+      assert.deepEqual(m.dataMode('shop'), { datastore: 'n2', cache: 'local' });
+    });
+
+    it('refuses to join under a member id that a live session holds (NW_CP_MEMBER_ID_IN_USE)', async () => {
+      await writeAppStates(cp, { shop: serve() });
+      const first = await session();
+      await startMember(first, 'app-1', [new RecordingTarget()]);
+      await assert.rejects(startMember(await session(), 'app-1', [new RecordingTarget()]), { code: 'NW_CP_MEMBER_ID_IN_USE' });
+      assert.equal((await cp.get(layout.member('app-1')))?.ephemeralOwner, first.sessionId());
+      assert.equal((await cp.get(layout.ack('shop', 'app-1')))?.ephemeralOwner, first.sessionId());
+    });
 
     describe('with a real CassandraDataLayer', () => {
       let cl: TwoClusters;
@@ -341,6 +368,14 @@ describe('DataLayerMember', function () {
       await root.connect();
       await removeTree(root, chroot);
       await root.close();
+    });
+
+    it('refuses to start when the server grants a session timeout too short for the lease (NW_CP_SESSION_TIMEOUT_TOO_SHORT)', async () => {
+      const c = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs: 90_000 });
+      cleanups.push(() => c.close());
+      const m = new DataLayerMember({ coordinator: c, memberId: 'app-short', apps: { shop: [] }, leaseMs: 45_000 });
+      await assert.rejects(m.start(), { code: 'NW_CP_SESSION_TIMEOUT_TOO_SHORT', message: /granted a session timeout of 60000 ms/ });
+      assert.equal(await c.get(layout.member('app-short')), undefined, 'never registered');
     });
 
     it('two data-layer members for two apps ack a flip of both apps; the barrier names one that is held', async () => {

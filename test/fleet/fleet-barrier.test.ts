@@ -53,6 +53,7 @@ function logReads(inner: Coordinator): ReadLog {
     connect: () => inner.connect(),
     close: () => inner.close(),
     sessionId: () => inner.sessionId(),
+    negotiatedSessionTimeoutMs: () => inner.negotiatedSessionTimeoutMs(),
     get: (path, watch) => {
       note(`get ${path}`, watch);
       return tracked(

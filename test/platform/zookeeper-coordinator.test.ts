@@ -9,6 +9,7 @@ import zookeeper from 'node-zookeeper-client';
 import type { Coordinator, SessionEvent } from '../../platform/coordinator/coordinator.js';
 import { ZooKeeperCoordinator, type ZooKeeperCoordinatorOptions } from '../../platform/coordinator/zookeeper-coordinator.js';
 import { requireService } from '../support/service-endpoints.js';
+import { startStallableRelay } from '../support/stallable-relay.js';
 import { coordinatorContract, type ContractHarness } from './coordinator-contract.js';
 
 const zk = requireService('zookeeper');
@@ -150,36 +151,6 @@ function zkHarness(auth?: Auth): ZooKeeperHarness {
 
 coordinatorContract('zookeeper', async () => zkHarness());
 
-/** A loopback TCP relay to one ZooKeeper server that can stop passing bytes, like a hung link. */
-async function startStallableRelay(target: {
-  host: string;
-  port: number;
-}): Promise<{ port: number; stall(on: boolean): void; close(): Promise<void> }> {
-  const pairs: Array<[net.Socket, net.Socket]> = [];
-  const server = net.createServer((down) => {
-    const up = net.connect(target);
-    pairs.push([down, up]);
-    down.pipe(up);
-    up.pipe(down);
-    down.on('error', () => up.destroy());
-    up.on('error', () => down.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    stall: (on) => {
-      for (const s of pairs.flat()) {
-        if (on) s.pause();
-        else s.resume();
-      }
-    },
-    close: async () => {
-      for (const s of pairs.flat()) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
-
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {
   const server = net.createServer();
@@ -308,6 +279,16 @@ describe('ZooKeeperCoordinator', function () {
     assert.equal(await observer.get('/member'), undefined, 'the old session took its ephemeral node along');
     await c.create('/member', b('again'), 'ephemeral');
     assert.equal((await observer.get('/member'))?.data.toString(), 'again');
+  });
+
+  it('reports the session timeout the server granted, not the requested one (services.sh: maxSessionTimeout 60 s)', async () => {
+    const h = zkHarness();
+    cleanups.push(() => h.cleanup());
+    assert.equal((await h.open({ sessionTimeoutMs: 4000 })).negotiatedSessionTimeoutMs(), 4000);
+    const clamped = await h.open({ sessionTimeoutMs: 90_000 });
+    assert.equal(clamped.negotiatedSessionTimeoutMs(), 60_000);
+    await clamped.close();
+    assert.equal(clamped.negotiatedSessionTimeoutMs(), undefined, 'no session, no timeout');
   });
 
   it('honours an expected version 0 in transactions (the library turns it into "any version")', async () => {
