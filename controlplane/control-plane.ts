@@ -62,10 +62,15 @@ export class ControlPlane {
   private readonly runners = new Map<string, MigrationRunner>();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  /** The adoption pass in progress; a request for another while it runs sets `adoptAgain`. */
+  private adopting: Promise<void> | undefined;
+  private adoptAgain = false;
+  private adoptFailures = 0;
+  private adoptRetry: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.election = new LeaderElection(opts.coordinator, opts.id, opts.logger, (leader) => {
-      if (leader) void this.adoptMigrations();
+      if (leader) this.adopt();
       else this.stopRunners();
     });
   }
@@ -105,6 +110,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.adoptRetry);
     this.unsubscribe?.();
     this.stopRunners();
     await this.election.resign();
@@ -115,11 +121,45 @@ export class ControlPlane {
     this.runners.clear();
   }
 
+  /**
+   * Starts an adoption pass: one at a time (two at once could start two runners for one migration),
+   * and one more after it if another was asked for meanwhile. A pass that fails (a coordinator
+   * error) is logged with its code and tried again with a backoff while this process leads: the
+   * process must not die of it, and the migrations must still be run.
+   */
+  private adopt(): void {
+    if (this.adopting) {
+      this.adoptAgain = true;
+      return;
+    }
+    clearTimeout(this.adoptRetry);
+    this.adopting = this.adoptMigrations()
+      .then(
+        () => {
+          this.adoptFailures = 0;
+        },
+        (err: unknown) => {
+          const attempt = this.adoptFailures++;
+          const code = isControlError(err) ? err.code : 'NW_CP_INTERNAL';
+          this.opts.logger.error('controlplane.migration.adopt_failed', { code, attempt, err });
+          if (this.stopped || !this.isLeader()) return;
+          this.adoptRetry = setTimeout(() => this.adopt(), Math.min(5000, 100 * 2 ** attempt));
+        },
+      )
+      .finally(() => {
+        this.adopting = undefined;
+        if (this.adoptAgain) {
+          this.adoptAgain = false;
+          this.adopt();
+        }
+      });
+  }
+
   /** As leader: run every unfinished migration, now and whenever one is created. */
   private async adoptMigrations(): Promise<void> {
     if (!this.isLeader()) return;
     const c = this.opts.coordinator;
-    const ids = (await c.children(layout.migrations, () => void this.adoptMigrations())) ?? [];
+    const ids = (await c.children(layout.migrations, () => this.adopt())) ?? [];
     for (const id of ids) {
       if (this.runners.has(id)) continue;
       let handle: LogHandle;

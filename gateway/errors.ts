@@ -37,6 +37,8 @@ export const GATEWAY_ERRORS = {
   NW_GW_ADMIN_METHOD: { status: 405, message: 'method not allowed on this admin endpoint' },
   NW_GW_WEBSOCKET_FAILED: { status: 502, message: 'websocket upgrade to upstream failed' },
   NW_GW_INTERNAL: { status: 500, message: 'internal gateway error' },
+  NW_GW_UNHANDLED_REJECTION: { status: 500, message: 'a promise rejection nobody handled (logged; the gateway keeps serving)' },
+  NW_GW_UNCAUGHT_EXCEPTION: { status: 500, message: 'an exception nobody caught (logged; the gateway process exits)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
