@@ -22,7 +22,10 @@ export const GATEWAY_ERRORS = {
   NW_GW_UPSTREAM_IDLE_TIMEOUT: { status: 504, message: 'upstream response body stalled' },
   NW_GW_UPSTREAM_RESET: { status: 502, message: 'upstream closed the connection' },
   NW_GW_UPSTREAM_PROTOCOL: { status: 502, message: 'upstream sent an invalid response' },
-  NW_GW_MIRROR_PARTIAL_FAILURE: { status: 502, message: 'write did not succeed on every deployment' },
+  NW_GW_MIRROR_DIVERGED: {
+    status: 502,
+    message: 'a mirrored write had outcomes of different classes on N1 and N2 (logged; the client got the primary outcome)',
+  },
   NW_GW_WRITE_HOLD_TIMEOUT: { status: 503, message: 'write held during handover fence timed out; retry' },
   NW_GW_WRITE_HOLD_FULL: { status: 503, message: 'too many writes held during handover fence; retry' },
   NW_GW_LEASE_EXPIRED: { status: 503, message: 'gateway lost contact with the coordinator during a migration; write refused; retry' },

@@ -10,6 +10,7 @@ import { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
 import { peerAddress, RequestHandler, requestHost, type WriteGuard } from './request-handler.js';
 import type { AppState, Deployment } from '../protocol/app-state.js';
 import { InFlightWrites } from './state/in-flight-writes.js';
+import { MirrorDivergences } from './state/mirror-divergences.js';
 import type { AppRuntime } from './state/routing-table.js';
 import { StateStore, type ApplyResult } from './state/state-store.js';
 import { WriteHold } from './state/write-hold.js';
@@ -51,6 +52,8 @@ export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly logger: Logger;
   readonly state: StateStore;
+  /** Mirrored writes one side did not confirm, per app (a fleet member checks them before acking a fence). */
+  readonly mirrorDivergences = new MirrorDivergences();
   private readonly runtimes: AppRuntime[];
   private readonly servers: Server[] = [];
   private readonly checkers: HealthChecker[] = [];
@@ -83,6 +86,7 @@ export class Gateway {
     const inFlightWrites = new InFlightWrites(config.timeouts.unknownWriteOutcomeMs);
     this.state = new StateStore(this.runtimes, new Map(), inFlightWrites, config.timeouts.drainMs);
     this.state.onApplied = (r) => {
+      this.mirrorDivergences.applied(r.app, this.state.snapshot()[r.app]!);
       this.metrics.stateEpoch.set([r.app, r.mode], r.epoch);
       this.metrics.stateApplies.inc([r.app, 'ok']);
       this.logger.info('gateway.state.applied', { ...r });
@@ -94,6 +98,7 @@ export class Gateway {
       metrics: this.metrics,
       logger: this.logger,
       inFlightWrites,
+      mirrorDivergences: this.mirrorDivergences,
       table: this.state.table,
       httpProxy: this.httpProxy,
       trustedProxies: new Set(config.trustedProxies),

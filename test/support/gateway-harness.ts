@@ -1,7 +1,7 @@
 import { request, type Dispatcher } from 'undici';
 import { Gateway, parseGatewayConfig, type GatewayConfigInput } from '../../gateway/index.js';
 import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
-import { createLogger } from '../../platform/logger.js';
+import { createLogger, type Logger } from '../../platform/logger.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -26,6 +26,8 @@ export interface HarnessOptions {
   /** Upstreams to use instead of starting echo servers. */
   n1Urls?: string[];
   n2Urls?: string[];
+  /** The gateway's logger (default: silent). */
+  logger?: Logger;
 }
 
 /** Starts echo upstreams for N1 and N2 and a gateway in front of them, all on port 0. */
@@ -54,7 +56,7 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ha
     },
   };
   const config = parseGatewayConfig(raw, 'test-config');
-  const gw = await Gateway.start({ config, adminToken: ADMIN_TOKEN, logger: createLogger('silent') });
+  const gw = await Gateway.start({ config, adminToken: ADMIN_TOKEN, logger: opts.logger ?? createLogger('silent') });
   return {
     gw,
     url: gw.listeners[0]!.url,
