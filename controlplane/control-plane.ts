@@ -67,6 +67,8 @@ export class ControlPlane {
   private adoptAgain = false;
   private adoptFailures = 0;
   private adoptRetry: NodeJS.Timeout | undefined;
+  /** Runner crashes per migration, for the backoff before it is adopted again. */
+  private readonly crashes = new Map<string, number>();
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.election = new LeaderElection(opts.coordinator, opts.id, opts.logger, (leader) => {
@@ -139,11 +141,10 @@ export class ControlPlane {
           this.adoptFailures = 0;
         },
         (err: unknown) => {
-          const attempt = this.adoptFailures++;
           const code = isControlError(err) ? err.code : 'NW_CP_INTERNAL';
+          const attempt = this.adoptFailures++;
           this.opts.logger.error('controlplane.migration.adopt_failed', { code, attempt, err });
-          if (this.stopped || !this.isLeader()) return;
-          this.adoptRetry = setTimeout(() => this.adopt(), Math.min(5000, 100 * 2 ** attempt));
+          this.retryAdoption(attempt);
         },
       )
       .finally(() => {
@@ -153,6 +154,13 @@ export class ControlPlane {
           this.adopt();
         }
       });
+  }
+
+  /** Another adoption pass after a backoff that grows with each failure (0.1 s doubling to 5 s), while this process leads. */
+  private retryAdoption(attempt: number): void {
+    if (this.stopped || !this.isLeader()) return;
+    clearTimeout(this.adoptRetry);
+    this.adoptRetry = setTimeout(() => this.adopt(), Math.min(5000, 100 * 2 ** attempt));
   }
 
   /** As leader: run every unfinished migration, now and whenever one is created. */
@@ -185,9 +193,24 @@ export class ControlPlane {
       this.runners.set(id, runner);
       runner
         .run()
-        .catch((err: unknown) => this.opts.logger.error('controlplane.migration.crashed', { id, err }))
-        .finally(() => {
+        .then(
+          () => {
+            this.crashes.delete(id);
+            return false;
+          },
+          (err: unknown) => {
+            // A runner that failed outside a phase (a coordinator error writing the log or reading
+            // the control node) leaves its migration running with its locks: adopt it again.
+            this.opts.logger.error('controlplane.migration.crashed', { id, code: (err as { code?: unknown }).code, err });
+            return true;
+          },
+        )
+        .then((crashed) => {
           if (this.runners.get(id) === runner) this.runners.delete(id);
+          if (!crashed) return;
+          const attempt = this.crashes.get(id) ?? 0;
+          this.crashes.set(id, attempt + 1);
+          this.retryAdoption(attempt);
         });
     }
   }
