@@ -10,6 +10,8 @@ import { isControlError } from './errors.js';
 import type { MigrationLog } from './migration/migration-log.js';
 import { loadPlan } from './migration/plan.js';
 import { MIGRATION_ID_PATTERN } from '../protocol/identifiers.js';
+import { installLastResortHandlers } from '../platform/last-resort-handlers.js';
+import { createLogger } from '../platform/logger.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:9911';
 
@@ -127,7 +129,13 @@ async function serve(args: string[]): Promise<number> {
   const config = loadControlPlaneConfig(values.config);
   // Loaded here so the client commands do not pull in the coordinator clients.
   const { startControlPlaneProcess } = await import('./control-plane-process.js');
-  const proc = await startControlPlaneProcess(config);
+  const logger = createLogger(config.log.level, { component: 'controlplane', id: config.id });
+  // Before the start: the first leader's work begins inside it.
+  const removeHandlers = installLastResortHandlers(logger, {
+    unhandledRejection: 'NW_CP_UNHANDLED_REJECTION',
+    uncaughtException: 'NW_CP_UNCAUGHT_EXCEPTION',
+  });
+  const proc = await startControlPlaneProcess(config, { logger });
   process.stderr.write(
     [
       `northwest control plane "${config.id}" is up (${config.coordinator.kind} coordinator, ` +
@@ -143,6 +151,7 @@ async function serve(args: string[]): Promise<number> {
   });
   proc.logger.info('controlplane.shutdown', { signal });
   await proc.stop();
+  removeHandlers();
   return 0;
 }
 

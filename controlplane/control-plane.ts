@@ -62,10 +62,17 @@ export class ControlPlane {
   private readonly runners = new Map<string, MigrationRunner>();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  /** The adoption pass in progress; a request for another while it runs sets `adoptAgain`. */
+  private adopting: Promise<void> | undefined;
+  private adoptAgain = false;
+  private adoptFailures = 0;
+  private adoptRetry: NodeJS.Timeout | undefined;
+  /** Runner crashes per migration, for the backoff before it is adopted again. */
+  private readonly crashes = new Map<string, number>();
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.election = new LeaderElection(opts.coordinator, opts.id, opts.logger, (leader) => {
-      if (leader) void this.adoptMigrations();
+      if (leader) this.adopt();
       else this.stopRunners();
     });
   }
@@ -105,6 +112,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.adoptRetry);
     this.unsubscribe?.();
     this.stopRunners();
     await this.election.resign();
@@ -115,11 +123,51 @@ export class ControlPlane {
     this.runners.clear();
   }
 
+  /**
+   * Starts an adoption pass: one at a time (two at once could start two runners for one migration),
+   * and one more after it if another was asked for meanwhile. A pass that fails (a coordinator
+   * error) is logged with its code and tried again with a backoff while this process leads: the
+   * process must not die of it, and the migrations must still be run.
+   */
+  private adopt(): void {
+    if (this.adopting) {
+      this.adoptAgain = true;
+      return;
+    }
+    clearTimeout(this.adoptRetry);
+    this.adopting = this.adoptMigrations()
+      .then(
+        () => {
+          this.adoptFailures = 0;
+        },
+        (err: unknown) => {
+          const code = isControlError(err) ? err.code : 'NW_CP_INTERNAL';
+          const attempt = this.adoptFailures++;
+          this.opts.logger.error('controlplane.migration.adopt_failed', { code, attempt, err });
+          this.retryAdoption(attempt);
+        },
+      )
+      .finally(() => {
+        this.adopting = undefined;
+        if (this.adoptAgain) {
+          this.adoptAgain = false;
+          this.adopt();
+        }
+      });
+  }
+
+  /** Another adoption pass after a backoff that grows with each failure (0.1 s doubling to 5 s), while this process leads. */
+  private retryAdoption(attempt: number): void {
+    if (this.stopped || !this.isLeader()) return;
+    clearTimeout(this.adoptRetry);
+    this.adoptRetry = setTimeout(() => this.adopt(), Math.min(5000, 100 * 2 ** attempt));
+  }
+
   /** As leader: run every unfinished migration, now and whenever one is created. */
   private async adoptMigrations(): Promise<void> {
     if (!this.isLeader()) return;
     const c = this.opts.coordinator;
-    const ids = (await c.children(layout.migrations, () => void this.adoptMigrations())) ?? [];
+    const ids = (await c.children(layout.migrations, () => this.adopt())) ?? [];
     for (const id of ids) {
       if (this.runners.has(id)) continue;
       let handle: LogHandle;
@@ -145,9 +193,24 @@ export class ControlPlane {
       this.runners.set(id, runner);
       runner
         .run()
-        .catch((err: unknown) => this.opts.logger.error('controlplane.migration.crashed', { id, err }))
-        .finally(() => {
+        .then(
+          () => {
+            this.crashes.delete(id);
+            return false;
+          },
+          (err: unknown) => {
+            // A runner that failed outside a phase (a coordinator error writing the log or reading
+            // the control node) leaves its migration running with its locks: adopt it again.
+            this.opts.logger.error('controlplane.migration.crashed', { id, code: (err as { code?: unknown }).code, err });
+            return true;
+          },
+        )
+        .then((crashed) => {
           if (this.runners.get(id) === runner) this.runners.delete(id);
+          if (!crashed) return;
+          const attempt = this.crashes.get(id) ?? 0;
+          this.crashes.set(id, attempt + 1);
+          this.retryAdoption(attempt);
         });
     }
   }

@@ -29,6 +29,8 @@ export const CONTROL_ERRORS = {
   NW_CP_ADMIN_UNREACHABLE: { status: 503, message: 'control-plane admin API is not reachable' },
   NW_CP_WAIT_TIMEOUT: { status: 504, message: 'migration did not finish before the wait timeout (it keeps running)' },
   NW_CP_INTERNAL: { status: 500, message: 'unexpected control-plane failure' },
+  NW_CP_UNHANDLED_REJECTION: { status: 500, message: 'a promise rejection nobody handled (logged; the control plane keeps running)' },
+  NW_CP_UNCAUGHT_EXCEPTION: { status: 500, message: 'an exception nobody caught (logged; the control-plane process exits)' },
   // DNS
   NW_CP_DNS_ZONE_NOT_FOUND: { status: 404, message: 'DNS hosted zone does not exist' },
   NW_CP_DNS_INVALID_CHANGE: { status: 400, message: 'DNS provider rejected the change batch' },

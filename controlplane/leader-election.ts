@@ -76,11 +76,22 @@ export class LeaderElection {
       }
       this.set(false);
       const predecessor = `${layout.leader}/${kids[i - 1]}`;
-      const exists = await this.c.get(
-        predecessor,
-        () => void this.evaluate().catch((err: unknown) => this.logger.warn('controlplane.leader.evaluate_failed', { err })),
-      );
+      const exists = await this.c.get(predecessor, () => this.reevaluate());
       if (exists) return;
     }
+  }
+
+  /**
+   * Evaluates again after the predecessor's watch fired. A failure (a coordinator error) is
+   * retried with a backoff: the watch is spent, so giving up would leave this candidate a
+   * standby for good after the leader left, and no one would run the migrations.
+   */
+  private reevaluate(attempt = 0): void {
+    this.evaluate().catch((err: unknown) => {
+      const code = (err as { code?: unknown }).code;
+      this.logger.warn('controlplane.leader.evaluate_failed', { attempt, code, err });
+      if (this.stopped || !this.node) return;
+      setTimeout(() => this.reevaluate(attempt + 1), Math.min(5000, 100 * 2 ** attempt)).unref();
+    });
   }
 }

@@ -26,7 +26,10 @@ export const GATEWAY_ERRORS = {
   NW_GW_UPSTREAM_IDLE_TIMEOUT: { status: 504, message: 'upstream response body stalled' },
   NW_GW_UPSTREAM_RESET: { status: 502, message: 'upstream closed the connection' },
   NW_GW_UPSTREAM_PROTOCOL: { status: 502, message: 'upstream sent an invalid response' },
-  NW_GW_MIRROR_PARTIAL_FAILURE: { status: 502, message: 'write did not succeed on every deployment' },
+  NW_GW_MIRROR_DIVERGED: {
+    status: 502,
+    message: 'a mirrored write had outcomes of different classes on N1 and N2 (logged; the client got the primary outcome)',
+  },
   NW_GW_WRITE_HOLD_TIMEOUT: { status: 503, message: 'write held during handover fence timed out; retry' },
   NW_GW_WRITE_HOLD_FULL: { status: 503, message: 'too many writes held during handover fence; retry' },
   NW_GW_LEASE_EXPIRED: { status: 503, message: 'gateway lost contact with the coordinator; write refused; retry' },
@@ -44,6 +47,8 @@ export const GATEWAY_ERRORS = {
   NW_GW_WEBSOCKET_FENCED: { status: 503, message: 'websocket upgrade refused while the app is fenced; retry' },
   NW_GW_WEBSOCKET_ROUTE_CHANGED: { status: 503, message: 'the app moved while the websocket was being opened; retry' },
   NW_GW_INTERNAL: { status: 500, message: 'internal gateway error' },
+  NW_GW_UNHANDLED_REJECTION: { status: 500, message: 'a promise rejection nobody handled (logged; the gateway keeps serving)' },
+  NW_GW_UNCAUGHT_EXCEPTION: { status: 500, message: 'an exception nobody caught (logged; the gateway process exits)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;

@@ -10,6 +10,7 @@ import { RequestHandler, type WriteGuard } from './request-handler.js';
 import { WebSocketHandler } from './websocket-handler.js';
 import type { AppState } from '../protocol/app-state.js';
 import { InFlightWrites } from './state/in-flight-writes.js';
+import { MirrorDivergences } from './state/mirror-divergences.js';
 import type { AppRuntime } from './state/routing-table.js';
 import { StateStore, type ApplyResult } from './state/state-store.js';
 import { WriteHold } from './state/write-hold.js';
@@ -52,6 +53,8 @@ export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly logger: Logger;
   readonly state: StateStore;
+  /** Mirrored writes one side did not confirm, per app (a fleet member checks them before acking a fence). */
+  readonly mirrorDivergences = new MirrorDivergences();
   private readonly runtimes: AppRuntime[];
   private readonly servers: Server[] = [];
   private readonly checkers: HealthChecker[] = [];
@@ -91,6 +94,7 @@ export class Gateway {
     const inFlightWrites = new InFlightWrites(config.timeouts.unknownWriteOutcomeMs);
     this.state = new StateStore(this.runtimes, new Map(), inFlightWrites, config.timeouts.drainMs);
     this.state.onApplied = (r) => {
+      this.mirrorDivergences.applied(r.app, this.state.snapshot()[r.app]!);
       this.metrics.stateEpoch.set([r.app, r.mode], r.epoch);
       this.metrics.stateApplies.inc([r.app, 'ok']);
       this.logger.info('gateway.state.applied', { ...r });
@@ -109,6 +113,7 @@ export class Gateway {
       metrics: this.metrics,
       logger: this.logger,
       inFlightWrites,
+      mirrorDivergences: this.mirrorDivergences,
       table: this.state.table,
       httpProxy: this.httpProxy,
       trustedProxies: new Set(config.trustedProxies),
@@ -121,6 +126,7 @@ export class Gateway {
     });
     this.websockets = new WebSocketHandler({
       bufferBudget: this.bufferBudget,
+      mirrorDivergences: this.mirrorDivergences,
       config,
       metrics: this.metrics,
       logger: this.logger,

@@ -1,6 +1,8 @@
 import type { GatewayConfig } from './config/config-schema.js';
 import { startGatewayMember } from './fleet/gateway-member.js';
 import { Gateway } from './gateway.js';
+import { installLastResortHandlers } from '../platform/last-resort-handlers.js';
+import { createLogger } from '../platform/logger.js';
 
 /**
  * Runs one gateway process until SIGTERM or SIGINT: a fleet member when the
@@ -9,8 +11,17 @@ import { Gateway } from './gateway.js';
  * listens and a few commands to try, plus `extraLines`.
  */
 export async function runGatewayUntilSignal(config: GatewayConfig, extraLines: readonly string[] = []): Promise<void> {
-  const member = config.fleet ? await startGatewayMember(config) : undefined;
-  const gw = member ? member.gateway : await Gateway.start({ config });
+  const logger = createLogger(config.log.level, { component: 'gateway', gateway: config.name });
+  let started: Gateway | undefined;
+  // Before the start (a fleet member's agent starts inside it); counted under the errors metric too.
+  const removeHandlers = installLastResortHandlers(
+    logger,
+    { unhandledRejection: 'NW_GW_UNHANDLED_REJECTION', uncaughtException: 'NW_GW_UNCAUGHT_EXCEPTION' },
+    () => started?.metrics.errors.inc(['-', 'NW_GW_UNHANDLED_REJECTION']),
+  );
+  const member = config.fleet ? await startGatewayMember(config, { logger }) : undefined;
+  const gw = member ? member.gateway : await Gateway.start({ config, logger });
+  started = gw;
   const first = gw.listeners[0]!;
   const [appName, app] = Object.entries(config.apps)[0]!;
   const memberNote = member ? ` (fleet member ${member.agent.memberId}, ${config.fleet!.coordinator.kind} coordinator)` : '';
@@ -41,4 +52,5 @@ export async function runGatewayUntilSignal(config: GatewayConfig, extraLines: r
   });
   if (member) await member.close();
   else await gw.close();
+  removeHandlers();
 }

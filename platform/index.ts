@@ -8,6 +8,7 @@ export { formatIssues, deepFreeze, parseConfig, readConfigFile, loadConfigFile, 
 export { CodedError, isCodedError, type CodedErrorOptions, type ErrorSpec, type ErrorCatalogue } from './coded-error.js';
 export { COORDINATOR_ERRORS, CoordinatorError, isCoordinatorError, type CoordinatorErrorCode } from './coordinator/coordinator-errors.js';
 export { isLoopbackHost, bearerTokenProblem } from './admin-http.js';
+export { installLastResortHandlers, type LastResortCodes } from './last-resort-handlers.js';
 export { coordinatorConfigSchema, createCoordinator } from './coordinator/coordinator-config.js';
 export type { LogLevel, LogFields } from './logger.js';
 export { fitTerminalWidth } from './terminal-line.js';

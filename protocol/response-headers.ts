@@ -16,4 +16,10 @@ export const RESPONSE_HEADERS = Object.freeze({
   error: 'x-northwest-error',
   /** On a mirrored write: the other deployment that also applied it. */
   mirroredTo: 'x-northwest-mirrored-to',
+  /**
+   * On a mirrored write whose two outcomes differ in class (instead of mirroredTo): the deployment
+   * that did not confirm it although the other did, or 'both' (neither did, with different answers).
+   * The reply itself is the primary's.
+   */
+  mirrorDiverged: 'x-northwest-mirror-diverged',
 } as const);

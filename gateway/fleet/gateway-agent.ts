@@ -3,6 +3,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import type { CoordinatorLease } from '../../fleet/coordinator-lease.js';
 import { StateFollower, type AppSyncStatus } from '../../fleet/state-follower.js';
+import { refuseAckOnDivergence } from './divergence-ack-guard.js';
 
 export type { AppSyncStatus } from '../../fleet/state-follower.js';
 
@@ -19,7 +20,7 @@ export interface GatewayAgentOptions {
 }
 
 /** Gateway apply errors that no retry of the same document can fix. */
-const PERMANENT = new Set(['NW_GW_STATE_INVALID', 'NW_GW_STATE_STALE_EPOCH', 'NW_GW_STATE_UNKNOWN_APP']);
+const PERMANENT = new Set(['NW_GW_STATE_INVALID', 'NW_GW_STATE_STALE_EPOCH', 'NW_GW_STATE_UNKNOWN_APP', 'NW_GW_MIRROR_DIVERGED']);
 
 /**
  * Connects one gateway to the fleet: a StateFollower (member registration,
@@ -44,6 +45,7 @@ export class GatewayAgent {
       logPrefix: 'fleet.agent',
       apply: async (app, doc, epoch) => {
         await opts.gateway.applyState(app, { ...doc, epoch });
+        refuseAckOnDivergence(opts.gateway, app, opts.logger);
       },
       isPermanent: (err) => PERMANENT.has((err as { code?: string }).code ?? ''),
       onNoState: (app) => opts.gateway.markReady(app),

@@ -139,10 +139,10 @@ export class GatewayMetrics {
     'Shadow-compared reads whose status or body differed.',
     ['app'],
   );
-  readonly mirrorFailures = new Counter(
-    'northwest_gateway_mirror_partial_failures_total',
-    'Mirrored writes that did not succeed on both deployments.',
-    ['app'],
+  readonly mirrorDivergences = new Counter(
+    'northwest_gateway_mirror_divergences_total',
+    'Mirrored writes whose outcomes differed in class, by the side that did not confirm what the other did (or both).',
+    ['app', 'side'],
   );
   readonly readFallbacks = new Counter('northwest_gateway_read_fallbacks_total', 'Reads served by the other deployment after a failure.', [
     'app',
@@ -187,7 +187,7 @@ export class GatewayMetrics {
       this.holdTime,
       this.errors,
       this.mirrorMismatch,
-      this.mirrorFailures,
+      this.mirrorDivergences,
       this.readFallbacks,
       this.retries,
       this.upstreamHealthy,

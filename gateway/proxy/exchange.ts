@@ -6,6 +6,7 @@ import type { AppRoute } from '../state/routing-table.js';
 import type { AppState, Deployment } from '../../protocol/app-state.js';
 import type { GatewayError } from '../errors.js';
 import type { InFlightWrites } from '../state/in-flight-writes.js';
+import type { MirrorDivergences } from '../state/mirror-divergences.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { HeaderMap } from './forward-headers.js';
 import type { UpstreamRequest } from './undici-forwarder.js';
@@ -40,6 +41,7 @@ export interface ExchangeServices {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   readonly inFlightWrites: InFlightWrites;
+  readonly mirrorDivergences: MirrorDivergences;
   readonly writeGuard: WriteGuard;
   readonly bufferBudget: BufferBudget;
 }

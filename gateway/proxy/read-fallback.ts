@@ -3,12 +3,23 @@ import type { Deployment } from '../../protocol/app-state.js';
 import { bufferMirroredBody } from './mirrored-body.js';
 import { hasBody } from './request-body.js';
 import { otherSide, poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './exchange.js';
-import { sendToPool, writeReply, type UpstreamReply } from './undici-forwarder.js';
+import { sendToPool, writeReply, type UpstreamReply, type UpstreamRequest } from './undici-forwarder.js';
+import type { UpstreamPool } from '../upstream/upstream-pool.js';
 
-async function hashBody(reply: UpstreamReply): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of reply.body as AsyncIterable<Buffer>) h.update(chunk);
-  return `${reply.statusCode}:${h.digest('hex')}`;
+/**
+ * The shadow side's status and body hash, or 'error' if it could not be had.
+ * Never rejects: nobody may be waiting for it (the primary failed over, or its
+ * reply failed first), and an unobserved rejection would end the process.
+ */
+async function shadowOutcome(pool: UpstreamPool, req: UpstreamRequest): Promise<string> {
+  try {
+    const reply = await sendToPool(pool, req);
+    const h = createHash('sha256');
+    for await (const chunk of reply.body as AsyncIterable<Buffer>) h.update(chunk);
+    return `${reply.statusCode}:${h.digest('hex')}`;
+  } catch {
+    return 'error';
+  }
 }
 
 /**
@@ -24,7 +35,7 @@ export async function readWithFallback(ex: Exchange, svc: ExchangeServices, firs
   const body = hasBody(ex.req) ? await bufferMirroredBody(ex, svc) : null;
   const upReq = upstreamRequest(ex, body);
 
-  const shadowHash = shadow ? sendToPool(poolOf(route, second), upReq).then(hashBody, () => 'error') : undefined;
+  const shadowHash = shadow ? shadowOutcome(poolOf(route, second), upReq) : undefined;
 
   let served: Deployment = first;
   let reply: UpstreamReply | undefined;

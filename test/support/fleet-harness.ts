@@ -32,6 +32,8 @@ export interface FleetOptions {
   readonly leaseMs?: number;
   readonly reconcileMs?: number;
   readonly idPrefix?: string;
+  /** App servers the gateways use instead of the harness's echo apps (which are still started). */
+  readonly upstreams?: { readonly n1: string; readonly n2: string };
 }
 
 /** N in-process gateways, each with its own coordinator session, in front of shared N1/N2 echo apps. */
@@ -51,8 +53,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
           app,
           {
             hosts: [`${app}.test`],
-            n1: { servers: [{ url: n1.url }] },
-            n2: { servers: [{ url: n2.url }], publicOrigin: `https://${app}-n2.example.com` },
+            n1: { servers: [{ url: opts.upstreams?.n1 ?? n1.url }] },
+            n2: { servers: [{ url: opts.upstreams?.n2 ?? n2.url }], publicOrigin: `https://${app}-n2.example.com` },
           },
         ]),
       ),

@@ -1,7 +1,7 @@
 import { request, type Dispatcher } from 'undici';
 import { Gateway, parseGatewayConfig, type GatewayConfigInput, type WriteGuard } from '../../gateway/index.js';
 import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
-import { createLogger } from '../../platform/logger.js';
+import { createLogger, type Logger } from '../../platform/logger.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -28,6 +28,8 @@ export interface HarnessOptions {
   n2Urls?: string[];
   /** The gateway's write guard (what a fleet member's lease plugs in). */
   writeGuard?: WriteGuard;
+  /** The gateway's logger (default: silent). */
+  logger?: Logger;
 }
 
 /** Starts echo upstreams for N1 and N2 and a gateway in front of them, all on port 0. */
@@ -59,7 +61,7 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ha
   const gw = await Gateway.start({
     config,
     adminToken: ADMIN_TOKEN,
-    logger: createLogger('silent'),
+    logger: opts.logger ?? createLogger('silent'),
     ...(opts.writeGuard ? { writeGuard: opts.writeGuard } : {}),
   });
   return {

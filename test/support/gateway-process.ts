@@ -5,6 +5,8 @@ import { spawnUntilReady, stopChild } from './spawn-until-ready.js';
 export interface GatewayProcess {
   readonly pid: number;
   readonly url: string;
+  /** The admin API's URL, when the config has an `admin` section. */
+  readonly adminUrl: string | undefined;
   readonly child: ChildProcess;
   /** Everything the process wrote to stderr and stdout so far. */
   output(): string;
@@ -15,11 +17,16 @@ export interface GatewayProcess {
 }
 
 /** Starts `gateway/cli.ts` with the given config object (written as JSON) and waits until it listens. */
-export async function spawnGatewayProcess(config: Record<string, unknown>, timeoutMs = 30_000): Promise<GatewayProcess> {
-  const c = await spawnUntilReady('gateway/cli.ts', (file) => ['--config', file], config, /traffic:\s+(http:\/\/\S+)/, { timeoutMs });
+export async function spawnGatewayProcess(
+  config: Record<string, unknown>,
+  timeoutMs = 30_000,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<GatewayProcess> {
+  const c = await spawnUntilReady('gateway/cli.ts', (file) => ['--config', file], config, /traffic:\s+(http:\/\/\S+)/, { timeoutMs, env });
   return {
     pid: c.pid,
     url: c.ready,
+    adminUrl: /admin:\s+(http:\/\/\S+)/.exec(c.output())?.[1],
     child: c.child,
     output: c.output,
     exited: c.exited,
