@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isLoopbackHost, LOOPBACK_ONLY_MESSAGE } from '../../platform/admin-http.js';
-import { coordinatorConfigSchema } from '../../platform/coordinator/coordinator-config.js';
+import { memberCoordinatorConfigSchema } from '../../platform/coordinator/coordinator-config.js';
 import { appNameSchema, nodeIdSchema } from '../../protocol/identifiers.js';
 
 /** Loopback-only addresses: admin endpoints must never be reachable from the network. */
@@ -136,7 +136,7 @@ export const gatewayConfigSchema = z
     /** Join a fleet: follow app states in the coordinator, ack epochs, fence writes by lease. */
     fleet: z
       .strictObject({
-        coordinator: coordinatorConfigSchema,
+        coordinator: memberCoordinatorConfigSchema,
         /** Member id in the fleet; defaults to `name`. Must be unique. */
         memberId: nodeIdSchema.optional(),
         /** Writes for migrating apps are refused if the state was not confirmed within this time. */

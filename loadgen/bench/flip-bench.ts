@@ -5,7 +5,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { ZooKeeperCoordinator } from '../../platform/index.js';
+import type { ZooKeeperCoordinator } from '../../platform/index.js';
+import { benchCoordinator } from './bench-coordinator.js';
 import { waitForFleet, writeAppStates, type DesiredAppState } from '../../fleet/index.js';
 import { startFlipFleet, type FlipFleet } from './flip-fleet.js';
 import { LatencyRecorder, type LatencySummary } from './latency-histogram.js';
@@ -58,8 +59,10 @@ async function runSize(
 ): Promise<SizeResult> {
   const chroot = `/nw-bench-flip-${randomBytes(3).toString('hex')}`;
   const holdTimes = new LatencyRecorder();
-  const fleet: FlipFleet = await startFlipFleet(size, connectString, chroot, (_app, heldMs) => holdTimes.recordMs(heldMs));
-  const c = new ZooKeeperCoordinator({ connectString, chroot, sessionTimeoutMs: 10_000 });
+  const coordinator = benchCoordinator(connectString, chroot);
+  await coordinator.provision();
+  const fleet: FlipFleet = await startFlipFleet(size, coordinator.memberConfig, (_app, heldMs) => holdTimes.recordMs(heldMs));
+  const c = coordinator.controlPlane();
   await c.connect();
   try {
     const commit = new LatencyRecorder();

@@ -1,6 +1,6 @@
 import { parseGatewayConfig, startGatewayMember, type GatewayMember } from '../../gateway/index.js';
 import { startEchoUpstream, type EchoUpstream } from '../reference-app/echo-upstream.js';
-import { createLogger } from '../../platform/index.js';
+import { type CoordinatorConfig, createLogger } from '../../platform/index.js';
 
 export interface FlipFleet {
   readonly members: readonly GatewayMember[];
@@ -13,8 +13,7 @@ export interface FlipFleet {
 /** N gateways in this process, each a fleet member with its own ZooKeeper session, in front of two echo apps. */
 export async function startFlipFleet(
   size: number,
-  connectString: string,
-  chroot: string,
+  coordinator: CoordinatorConfig,
   onWriteReleased?: (app: string, heldMs: number) => void,
 ): Promise<FlipFleet> {
   const n1 = await startEchoUpstream('n1');
@@ -28,7 +27,7 @@ export async function startFlipFleet(
         name: `bench-gw-${String(i).padStart(2, '0')}`,
         listeners: [{ host: '127.0.0.1', port: 0 }],
         log: { level: 'warn' },
-        fleet: { coordinator: { kind: 'zookeeper', connectString, chroot, sessionTimeoutMs: 10_000 }, leaseMs: 4000 },
+        fleet: { coordinator, leaseMs: 4000 },
         apps: {
           shop: {
             hosts: ['shop.test'],

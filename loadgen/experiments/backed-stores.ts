@@ -81,7 +81,7 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       const n2Cache = new RedisCacheLayer({ local: redis.n2 });
 
       const member = new DataLayerMember({
-        coordinator: ctx.coordinator(),
+        coordinator: ctx.coordinator('member'),
         memberId: `datalayer-n1-t${ctx.trial}`,
         apps: { [ctx.app]: [n1Layer, n1Cache] },
         logger: ctx.logger,
@@ -90,7 +90,8 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       await member.start();
       teardown.push(() => member.stop());
 
-      const checkpoints = ctx.coordinator();
+      // The sync hooks are the control plane's jobs: their checkpoints live in its part of the tree.
+      const checkpoints = ctx.coordinator('controlplane');
       await checkpoints.connect();
       teardown.push(() => checkpoints.close());
       const sync = createSyncHooks(

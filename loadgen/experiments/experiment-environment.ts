@@ -59,9 +59,10 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
   try {
     const coordinator = trialCoordinator(spec.coordinator, trial);
     teardown.push(() => coordinator.dispose());
+    await coordinator.provision();
     const dns = await trialDns(spec.dns, trial);
     teardown.push(() => dns.dispose());
-    const stores = await (spec.stores ?? memoryStores)({ trial, app: APP, coordinator: () => coordinator.client(), logger });
+    const stores = await (spec.stores ?? memoryStores)({ trial, app: APP, coordinator: (role) => coordinator.client(role), logger });
     teardown.push(() => stores.close());
     const n1 = await startReferenceApp({ deployment: 'n1', store: stores.n1 });
     teardown.push(() => n1.close());
@@ -88,7 +89,7 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
       members.push(
         await startGatewayMember(parseGatewayConfig(gatewayConfig(i), 'experiment gateway'), {
           logger,
-          coordinator: coordinator.client(),
+          coordinator: coordinator.client('member'),
           onWriteReleased: onHeld,
         }),
       );
@@ -99,7 +100,7 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
     await Promise.all(gatewayUrls.map((url, i) => warmGateway(url, APP_HOST, `gw-${i}`)));
     const syncHooks = new Map<string, SyncHook>(stores.syncHooks ?? []);
     const controlPlane = new ControlPlane({
-      coordinator: coordinator.client(),
+      coordinator: coordinator.client('controlplane'),
       id: `cp-experiment-t${trial}`,
       logger,
       dns: dnsSteps(dns.provider),

@@ -15,6 +15,7 @@ export const COORDINATOR_ERRORS = {
   NW_CP_NOT_EMPTY: { status: 409, message: 'coordinator node has children' },
   NW_CP_NO_AUTH: { status: 403, message: 'coordinator refused access (ACL)' },
   NW_CP_COORDINATOR_ERROR: { status: 500, message: 'coordinator operation failed' },
+  NW_CP_DOCUMENT_INVALID: { status: 502, message: 'a coordinator document does not match the protocol schema' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type CoordinatorErrorCode = keyof typeof COORDINATOR_ERRORS;
