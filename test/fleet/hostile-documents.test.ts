@@ -87,7 +87,8 @@ async function zookeeperBackend(): Promise<Backend> {
 }
 
 for (const makeBackend of [embeddedBackend, zookeeperBackend]) {
-  describe(`hostile coordinator documents and the barrier (${makeBackend === embeddedBackend ? 'embedded coordinator' : 'ZooKeeper, member identity'})`, function () {
+  const where = makeBackend === embeddedBackend ? 'embedded coordinator' : 'ZooKeeper, member identity';
+  describe(`hostile coordinator documents and the barrier (${where})`, function () {
     this.timeout(30_000);
     let backend: Backend;
     beforeEach(async () => {
@@ -174,6 +175,20 @@ describe('hostile member nodes and the control plane (embedded fleet): migration
     );
     assert.ok(errors.some((e) => e.code === 'NW_CP_DOCUMENT_INVALID'));
     assert.ok(!errors.some((e) => /TypeError/.test(e.message)), JSON.stringify(errors));
+  });
+
+  it('a migration log without a plan is skipped as corrupt, not run, and status reports it failed', async () => {
+    const bad = { id: 'bad-1', status: 'running', plan: {}, history: [], createdAt: '', updatedAt: '' };
+    await hostile.create(layout.migration('bad-1'), encodeJson(bad));
+    const created = await cp.migrate(parsePlan({ apps: [APP], barrierTimeoutMs: 5000 }));
+    assert.equal((await cp.waitForMigration(created.id, finished, 30_000)).status, 'done');
+    const listed = (await cp.status()).migrations.find((m) => m.id === 'bad-1');
+    assert.deepEqual(listed && { status: listed.status, apps: listed.apps }, { status: 'failed', apps: [] });
+    assert.ok(
+      errors.some((e) => e.event === 'controlplane.migration.unreadable' && /bad-1: plan\.apps: /.test(e.message)),
+      JSON.stringify(errors),
+    );
+    assert.ok(!errors.some((e) => e.event === 'controlplane.migration.crashed'), JSON.stringify(errors));
   });
 
   it('a rollback (abort while the mirror is up) completes past them', async () => {
