@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { isLoopbackHost, LOOPBACK_ONLY_MESSAGE } from '../platform/admin-http.js';
 import { loadConfigFile, parseConfig, type ConfigFailure } from '../platform/config-file.js';
-import { coordinatorConfigSchema } from '../platform/coordinator/coordinator-config.js';
+import { controlPlaneCoordinatorConfigSchema } from '../platform/coordinator/coordinator-config.js';
 import { ControlError } from './errors.js';
 import { syncConfigSchema } from './sync/sync-config.js';
 import { nodeIdSchema } from '../protocol/identifiers.js';
@@ -41,7 +41,7 @@ const dnsSchema = z.discriminatedUnion('provider', [
 export const controlPlaneConfigSchema = z.strictObject({
   /** Candidate id in the leader election; unique per process. */
   id: nodeIdSchema.default(defaultId),
-  coordinator: coordinatorConfigSchema,
+  coordinator: controlPlaneCoordinatorConfigSchema,
   admin: adminSchema.prefault({}),
   dns: dnsSchema.optional(),
   /** Data sync: each part present (metadata, cache, datastore) registers the sync hook of that name. */

@@ -43,7 +43,7 @@ export async function startControlPlaneProcess(
 ): Promise<ControlPlaneProcess> {
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger(config.log.level, { component: 'controlplane', id: config.id });
-  const coordinator = opts.coordinator ?? createCoordinator(config.coordinator, env);
+  const coordinator = opts.coordinator ?? createCoordinator(config.coordinator, 'controlplane', env);
   const configured: SyncHooks | undefined = config.sync ? createSyncHooks(config.sync, { coordinator, logger, env }) : undefined;
   // Without configured hooks the caller's map is used as it is (tests add to it later).
   const syncHooks = configured

@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import type { Logger } from '../platform/logger.js';
 import type { Coordinator, TransactionOp } from '../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from './errors.js';
-import { encodeJson, layout, type AckInfo, type MemberInfo } from '../protocol/coordinator-paths.js';
+import { encodeJson, layout, TREE_ROOTS, type MemberInfo } from '../protocol/coordinator-paths.js';
+import { ackInfoOf, logInvalidDocuments, memberInfoOf } from '../fleet/coordinator-documents.js';
 import { LeaderElection } from './leader-election.js';
 import type { DnsSteps, SyncHook } from './migration/migration-hooks.js';
 import { controlPath, LogHandle, parseControl, parseLog, TERMINAL, type MigrationLog } from './migration/migration-log.js';
@@ -69,8 +70,10 @@ export class ControlPlane {
   private adoptRetry: NodeJS.Timeout | undefined;
   /** Runner crashes per migration, for the backoff before it is adopted again. */
   private readonly crashes = new Map<string, number>();
+  private readonly invalid: ReturnType<typeof logInvalidDocuments>;
 
   constructor(private readonly opts: ControlPlaneOptions) {
+    this.invalid = logInvalidDocuments(opts.logger, 'controlplane.document_invalid');
     this.election = new LeaderElection(opts.coordinator, opts.id, opts.logger, (leader) => {
       if (leader) this.adopt();
       else this.stopRunners();
@@ -93,7 +96,8 @@ export class ControlPlane {
       void this.rejoin();
     });
     await c.connect();
-    for (const p of [layout.apps, layout.members, layout.migrations, layout.leader]) await c.mkdirp(p);
+    // Members never create the tree (the ACLs they could give it would shut the control plane out).
+    for (const p of TREE_ROOTS) await c.mkdirp(p);
     await this.election.join();
   }
 
@@ -221,7 +225,9 @@ export class ControlPlane {
     const out: MemberStatus[] = [];
     await Promise.all(
       ids.map(async (id) => {
-        const info = json<MemberInfo>((await c.get(layout.member(id)))?.data);
+        const path = layout.member(id);
+        const node = await c.get(path);
+        const info = node && memberInfoOf(path, node.data, this.invalid);
         if (info) out.push({ id, ...info });
       }),
     );
@@ -363,7 +369,9 @@ export class ControlPlane {
         members
           .filter((m) => m.apps.includes(app))
           .map(async (m) => {
-            const ack = ackers.includes(m.id) ? json<AckInfo>((await c.get(layout.ack(app, m.id)))?.data) : undefined;
+            const path = layout.ack(app, m.id);
+            const node = ackers.includes(m.id) ? await c.get(path) : undefined;
+            const ack = node && ackInfoOf(path, node.data, this.invalid);
             const epoch = ack?.epoch ?? null;
             return { member: m.id, epoch, current: node !== undefined && epoch === node.version };
           }),

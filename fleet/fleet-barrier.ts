@@ -1,5 +1,7 @@
 import type { Coordinator, Watcher } from '../platform/coordinator/coordinator.js';
-import { layout, type AckInfo, type MemberInfo } from '../protocol/coordinator-paths.js';
+import type { Logger } from '../platform/logger.js';
+import { layout, type MemberInfo } from '../protocol/coordinator-paths.js';
+import { ackInfoOf, logInvalidDocuments, memberInfoOf, type InvalidDocumentReport } from './coordinator-documents.js';
 
 export interface BarrierTarget {
   readonly app: string;
@@ -30,15 +32,8 @@ export interface BarrierOptions {
   readonly kinds?: readonly MemberInfo['kind'][];
   /** Fallback re-check period in case a watch is lost (ms). */
   readonly pollMs?: number;
-}
-
-function parse<T>(data: Buffer | undefined): T | undefined {
-  if (!data) return undefined;
-  try {
-    return JSON.parse(data.toString('utf8')) as T;
-  } catch {
-    return undefined;
-  }
+  /** Where a member or ack document that does not match the protocol is reported (NW_CP_DOCUMENT_INVALID); it is skipped. */
+  readonly logger?: Logger;
 }
 
 /** What the barrier knows about one target app's acks. */
@@ -69,7 +64,7 @@ interface AckView {
 class FleetView {
   private live = new Set<string>();
   private initial: ReadonlySet<string> | undefined;
-  /** Info of live members (null: the node vanished or is unreadable, so it need not ack). */
+  /** Info of live members (null: the node vanished or does not match the protocol, so it need not ack). */
   private readonly info = new Map<string, MemberInfo | null>();
   private readonly views = new Map<string, AckView>();
   private membersChanged = true;
@@ -83,6 +78,7 @@ class FleetView {
     private readonly c: Coordinator,
     private readonly kinds: ReadonlySet<MemberInfo['kind']>,
     targets: readonly BarrierTarget[],
+    private readonly invalid: InvalidDocumentReport,
   ) {
     const goals = new Map<string, number>();
     for (const t of targets) goals.set(t.app, Math.max(goals.get(t.app) ?? t.epoch, t.epoch));
@@ -191,8 +187,9 @@ class FleetView {
   }
 
   private async readInfo(m: string): Promise<void> {
-    const node = await this.c.get(layout.member(m));
-    this.info.set(m, node ? (parse<MemberInfo>(node.data) ?? null) : null);
+    const path = layout.member(m);
+    const node = await this.c.get(path);
+    this.info.set(m, node ? (memberInfoOf(path, node.data, this.invalid) ?? null) : null);
   }
 
   private async readAckList(app: string, view: AckView): Promise<void> {
@@ -209,8 +206,9 @@ class FleetView {
       };
       view.onAck.set(m, onAck);
     }
-    const epoch = parse<AckInfo>((await this.c.get(layout.ack(app, m), onAck))?.data)?.epoch;
-    view.epochs.set(m, typeof epoch === 'number' ? epoch : null);
+    const path = layout.ack(app, m);
+    const node = await this.c.get(path, onAck);
+    view.epochs.set(m, (node && ackInfoOf(path, node.data, this.invalid)?.epoch) ?? null);
   }
 }
 
@@ -225,7 +223,8 @@ class FleetView {
  */
 export async function waitForFleet(c: Coordinator, targets: readonly BarrierTarget[], opts: BarrierOptions): Promise<BarrierReport> {
   const started = performance.now();
-  const view = new FleetView(c, new Set(opts.kinds ?? ['gateway', 'datalayer']), targets);
+  const invalid = opts.logger ? logInvalidDocuments(opts.logger, 'fleet.barrier.document_invalid') : () => undefined;
+  const view = new FleetView(c, new Set(opts.kinds ?? ['gateway', 'datalayer']), targets, invalid);
 
   for (;;) {
     const woke = view.nextWake();

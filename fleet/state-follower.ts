@@ -6,6 +6,7 @@ import { encodeJson, layout, type AckInfo, type MemberInfo } from '../protocol/c
 import { isValidMemberId } from '../protocol/identifiers.js';
 import { assertSessionOutlastsLease } from './lease-margin.js';
 import { registerMember } from './member-registration.js';
+import { MAX_STATE_DOCUMENT_BYTES } from '../protocol/app-state.js';
 
 /** Outcome of the last attempt to apply an app's state; exposed for status and tests. */
 export interface AppSyncStatus {
@@ -161,7 +162,7 @@ export class StateFollower {
   private async register(): Promise<void> {
     const c = this.opts.coordinator;
     const apps = this.opts.apps;
-    for (const app of apps) await c.mkdirp(layout.acks(app));
+    // Acks lists are the control plane's (it creates one before an app's first state): see writeAck.
     await c.mkdirp(layout.members);
     const info: MemberInfo = { kind: this.opts.kind, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), apps };
     this.ackNodes.clear();
@@ -209,6 +210,10 @@ export class StateFollower {
     }
     const prev = this.status.get(app);
     if (prev?.appliedEpoch === node.version || prev?.rejectedEpoch === node.version) return;
+    if (node.data.length > MAX_STATE_DOCUMENT_BYTES) {
+      this.fail(app, prev, `state document is ${node.data.length} bytes, over the limit of ${MAX_STATE_DOCUMENT_BYTES}`, node.version);
+      return;
+    }
     let doc: unknown;
     try {
       doc = JSON.parse(node.data.toString('utf8'));
@@ -257,7 +262,12 @@ export class StateFollower {
       }
     }
     try {
-      await c.create(path, encodeJson(ack), 'ephemeral');
+      await c.create(path, encodeJson(ack), 'ephemeral').catch(async (err: unknown) => {
+        if (!isCoordinatorError(err, 'NW_CP_NO_NODE')) throw err;
+        // A state written without the state writer (which creates the acks list first).
+        await c.mkdirp(layout.acks(app));
+        await c.create(path, encodeJson(ack), 'ephemeral');
+      });
     } catch (err) {
       if (!isCoordinatorError(err, 'NW_CP_NODE_EXISTS')) throw err;
       await c.set(path, encodeJson(ack));

@@ -9,6 +9,15 @@ export { CodedError, isCodedError, type CodedErrorOptions, type ErrorSpec, type 
 export { COORDINATOR_ERRORS, CoordinatorError, isCoordinatorError, type CoordinatorErrorCode } from './coordinator/coordinator-errors.js';
 export { isLoopbackHost, bearerTokenProblem } from './admin-http.js';
 export { installLastResortHandlers, type LastResortCodes } from './last-resort-handlers.js';
-export { coordinatorConfigSchema, createCoordinator } from './coordinator/coordinator-config.js';
+export {
+  controlPlaneCoordinatorConfigSchema,
+  memberCoordinatorConfigSchema,
+  identityConfigSchema,
+  createCoordinator,
+  resolveIdentity,
+  type IdentityConfig,
+} from './coordinator/coordinator-config.js';
+export { digestId, type CoordinatorIdentity } from './coordinator/coordinator-acl.js';
+export { northwestAclPolicy, type CoordinatorRole } from './coordinator/northwest-acl.js';
 export type { LogLevel, LogFields } from './logger.js';
 export { fitTerminalWidth } from './terminal-line.js';

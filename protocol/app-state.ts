@@ -17,12 +17,22 @@ const mirrorState = z.strictObject({
   shadowCompare: z.boolean().default(false),
 });
 
+/**
+ * The most a state may ask a gateway to hold: held writes keep their bodies in memory and their
+ * clients waiting, so a state (written by whoever can write the state node) must not be able to
+ * ask for unbounded memory or for clients to wait past any sensible request timeout.
+ */
+export const FENCE_LIMITS = Object.freeze({ maxHeldWrites: 10_000, maxHoldMs: 60_000 });
+
+/** A state document is a few hundred bytes; anything much larger is refused before it is parsed. */
+export const MAX_STATE_DOCUMENT_BYTES = 16 * 1024;
+
 const fenceState = z.strictObject({
   mode: z.literal('fence'),
   /** Reads continue to this deployment while writes are held. */
   readFrom: deploymentSchema.default('n1'),
-  maxHeldWrites: z.number().int().min(0).optional(),
-  maxHoldMs: z.number().int().positive().optional(),
+  maxHeldWrites: z.number().int().min(0).max(FENCE_LIMITS.maxHeldWrites).optional(),
+  maxHoldMs: z.number().int().positive().max(FENCE_LIMITS.maxHoldMs).optional(),
 });
 
 const proxyState = z.strictObject({
@@ -88,6 +98,11 @@ function prefixIssues(err: z.ZodError, field: string): z.ZodError {
 export function parseAppState(raw: unknown): AppState {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new z.ZodError([{ code: 'custom', path: [], message: 'state must be an object', input: raw }]);
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(raw));
+  if (bytes > MAX_STATE_DOCUMENT_BYTES) {
+    const message = `state document is ${bytes} bytes, over the limit of ${MAX_STATE_DOCUMENT_BYTES}`;
+    throw new z.ZodError([{ code: 'custom', path: [], message, input: undefined }]);
   }
   const { epoch, migration, data, ...rest } = raw as Record<string, unknown>;
   const epochParsed = z.number().int().min(0).safeParse(epoch);

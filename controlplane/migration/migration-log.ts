@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { DataMode } from '../../protocol/app-state.js';
 import type { Coordinator, TransactionOp } from '../../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from '../errors.js';
@@ -72,15 +73,34 @@ export const controlPath = (id: string): string => `${layout.migration(id)}/cont
 
 const MAX_HISTORY = 1000;
 
+/**
+ * The fields a leader, a status reply and a runner rely on before anything else of a log is read.
+ * Loose: the rest (plan details, DNS snapshot, error) was validated when the leader wrote it, and
+ * only the control plane's identity can write a log.
+ */
+const logEnvelopeSchema = z.looseObject({
+  id: z.string(),
+  status: z.enum(['running', 'paused', 'rolling-back', 'done', 'rolled-back', 'failed']),
+  phase: z.enum(PHASES).optional(),
+  phaseStatus: z.enum(['started', 'completed']).optional(),
+  plan: z.looseObject({ apps: z.array(z.string()).min(1) }),
+  history: z.array(z.looseObject({ at: z.string(), event: z.string() })),
+});
+
 export function parseLog(id: string, data: Buffer): MigrationLog {
+  let raw: unknown;
   try {
-    const log = JSON.parse(data.toString('utf8')) as MigrationLog;
-    if (typeof log !== 'object' || log === null || log.id !== id || !Array.isArray(log.history) || typeof log.status !== 'string')
-      throw new Error('missing fields');
-    return log;
+    raw = JSON.parse(data.toString('utf8'));
   } catch (err) {
-    throw new ControlError('NW_CP_MIGRATION_LOG_CORRUPT', `${id}: ${(err as Error).message}`);
+    throw new ControlError('NW_CP_MIGRATION_LOG_CORRUPT', `${id}: not JSON: ${(err as Error).message}`);
   }
+  const parsed = logEnvelopeSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ControlError('NW_CP_MIGRATION_LOG_CORRUPT', `${id}: ${issues}`);
+  }
+  if (parsed.data.id !== id) throw new ControlError('NW_CP_MIGRATION_LOG_CORRUPT', `${id}: the log names ${parsed.data.id}`);
+  return raw as MigrationLog;
 }
 
 export function parseControl(data: Buffer | undefined): MigrationControl {

@@ -254,7 +254,7 @@ export class MigrationRunner {
     });
     this.handle.guardCommitted();
     for (const t of targets) this.written.set(t.app, t.epoch);
-    const report = await waitForFleet(this.deps.coordinator, targets, { timeoutMs: plan.barrierTimeoutMs });
+    const report = await waitForFleet(this.deps.coordinator, targets, { timeoutMs: plan.barrierTimeoutMs, logger: this.deps.logger });
     const epochs = Object.fromEntries(targets.map((t) => [t.app, t.epoch]));
     if (!report.ok) {
       throw new ControlError(

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { loadConfigFile, parseConfig, type ConfigFailure } from '../../platform/config-file.js';
 import { ControlError } from '../errors.js';
 import { appNameSchema, migrationIdSchema } from '../../protocol/identifiers.js';
+import { FENCE_LIMITS } from '../../protocol/app-state.js';
 
 const appName = appNameSchema;
 
@@ -71,7 +72,11 @@ export const planSchema = z.strictObject({
     })
     .prefault({}),
   fence: z
-    .strictObject({ maxHoldMs: z.number().int().positive().optional(), maxHeldWrites: z.number().int().min(0).optional() })
+    .strictObject({
+      // The gateways refuse a fence state past these limits: refuse the plan before it starts.
+      maxHoldMs: z.number().int().positive().max(FENCE_LIMITS.maxHoldMs).optional(),
+      maxHeldWrites: z.number().int().min(0).max(FENCE_LIMITS.maxHeldWrites).optional(),
+    })
     .prefault({}),
   proxy: z.strictObject({ mirrorWritesToN1: z.boolean().default(true) }).prefault({}),
   redirect: z

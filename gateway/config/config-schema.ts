@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isLoopbackHost, LOOPBACK_ONLY_MESSAGE } from '../../platform/admin-http.js';
-import { coordinatorConfigSchema } from '../../platform/coordinator/coordinator-config.js';
+import { memberCoordinatorConfigSchema } from '../../platform/coordinator/coordinator-config.js';
 import { maxLeaseMs } from '../../fleet/lease-margin.js';
 import { appNameSchema, nodeIdSchema } from '../../protocol/identifiers.js';
 
@@ -157,7 +157,7 @@ export const gatewayConfigSchema = z
     /** Join a fleet: follow app states in the coordinator, ack epochs, fence writes by lease. */
     fleet: z
       .strictObject({
-        coordinator: coordinatorConfigSchema,
+        coordinator: memberCoordinatorConfigSchema,
         /** Member id in the fleet; defaults to `name`. Must be unique. */
         memberId: nodeIdSchema.optional(),
         /** Every write is refused if the state was not confirmed within this time; at most 2/3 of the session timeout. */

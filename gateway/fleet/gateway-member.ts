@@ -37,7 +37,7 @@ export async function startGatewayMember(
     ...(opts.adminToken ? { adminToken: opts.adminToken } : {}),
     ...(opts.onWriteReleased ? { onWriteReleased: opts.onWriteReleased } : {}),
   });
-  const coordinator = opts.coordinator ?? createCoordinator(fleet.coordinator);
+  const coordinator = opts.coordinator ?? createCoordinator(fleet.coordinator, 'member');
   const agent = new GatewayAgent({
     gateway,
     coordinator,

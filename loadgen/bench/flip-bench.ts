@@ -5,7 +5,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { ZooKeeperCoordinator } from '../../platform/index.js';
+import type { ZooKeeperCoordinator } from '../../platform/index.js';
+import { benchCoordinator } from './bench-coordinator.js';
 import { waitForFleet, writeAppStates, type DesiredAppState } from '../../fleet/index.js';
 import { startEchoUpstream } from '../reference-app/echo-upstream.js';
 import { FloorDriver, prepareFloor } from './flip-floor.js';
@@ -65,17 +66,19 @@ async function runSize(
   opts: { flips: number; handovers: number; writers: number },
 ): Promise<SizeResult> {
   const chroot = `/nw-bench-flip-${randomBytes(3).toString('hex')}`;
-  const c = new ZooKeeperCoordinator({ connectString, chroot, sessionTimeoutMs: 10_000 });
+  const coordinator = benchCoordinator(connectString, chroot);
+  await coordinator.provision();
+  const c = coordinator.controlPlane();
   await c.connect();
-  const floor = await measureFloor(size, connectString, chroot, opts.flips);
+  // The floor's bare clients have no credentials: they run in a chroot of their own, with open ACLs.
+  const floor = await measureFloor(size, connectString, `${chroot}-floor`, opts.flips);
   const holdTimes = new LatencyRecorder();
   const n1 = await startEchoUpstream('n1');
   const n2 = await startEchoUpstream('n2');
   const fleet: SpreadFleet = await startSpreadFleet({
     kind: 'gateway',
     size,
-    connectString,
-    chroot,
+    coordinator: coordinator.memberConfig,
     upstreams: { n1: n1.url, n2: n2.url },
     onHold: (heldMs) => holdTimes.recordMs(heldMs),
   });
@@ -146,7 +149,7 @@ async function runSize(
 /** The floor at one size: bare clients spread like the gateways, a warm-up flip, then `flips` measured ones. */
 async function measureFloor(size: number, connectString: string, chroot: string, flips: number): Promise<LatencyRecorder> {
   await prepareFloor(connectString, chroot);
-  const members = await startSpreadFleet({ kind: 'floor', size, connectString, chroot });
+  const members = await startSpreadFleet({ kind: 'floor', size, floor: { connectString, chroot } });
   const driver = await FloorDriver.connect(connectString, chroot, size);
   const recorder = new LatencyRecorder();
   try {

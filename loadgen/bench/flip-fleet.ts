@@ -1,5 +1,5 @@
 import { parseGatewayConfig, startGatewayMember, type GatewayMember } from '../../gateway/index.js';
-import { createLogger } from '../../platform/index.js';
+import { type CoordinatorConfig, createLogger } from '../../platform/index.js';
 import { startEchoUpstream, type EchoUpstream } from '../reference-app/echo-upstream.js';
 
 export interface FlipFleet {
@@ -17,7 +17,7 @@ export interface FlipFleetOptions {
 }
 
 /** N gateways in this process, each a fleet member with its own ZooKeeper session, in front of two echo apps. */
-export async function startFlipFleet(size: number, connectString: string, chroot: string, opts: FlipFleetOptions = {}): Promise<FlipFleet> {
+export async function startFlipFleet(size: number, coordinator: CoordinatorConfig, opts: FlipFleetOptions = {}): Promise<FlipFleet> {
   const own: EchoUpstream[] = [];
   if (!opts.upstreams) own.push(await startEchoUpstream('n1'), await startEchoUpstream('n2'));
   const n1 = opts.upstreams?.n1 ?? own[0]!.url;
@@ -32,7 +32,7 @@ export async function startFlipFleet(size: number, connectString: string, chroot
         name: `bench-gw-${String(i).padStart(3, '0')}`,
         listeners: [{ host: '127.0.0.1', port: 0 }],
         log: { level: 'warn' },
-        fleet: { coordinator: { kind: 'zookeeper', connectString, chroot, sessionTimeoutMs: 10_000 }, leaseMs: 4000 },
+        fleet: { coordinator, leaseMs: 4000 },
         apps: {
           shop: {
             hosts: ['shop.test'],

@@ -29,8 +29,14 @@ function call<T>(fn: (cb: (err: Error | null, value: T) => void) => void): Promi
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 }
 
-/** Creates the floor's nodes under the chroot (which must exist); idempotent. */
+/** Creates the floor's chroot (open ACLs: the floor has no credentials) and its nodes; idempotent. */
 export async function prepareFloor(connectString: string, chroot: string): Promise<void> {
+  const root = await connect(connectString, '');
+  try {
+    await call<string>((cb) => root.mkdirp(chroot, cb));
+  } finally {
+    root.close();
+  }
   const c = await connect(connectString, chroot);
   try {
     for (const path of [STATE, ACKS]) {

@@ -5,9 +5,11 @@
  * every member is up, then {"hold":ms} for each write a fence held and let
  * go; closes its members on SIGTERM.
  *
- *   flip-member-process.ts --kind gateway|floor --first I --count N --connect CS --chroot C [--n1 URL --n2 URL]
+ *   flip-member-process.ts --kind gateway --first I --count N --coordinator JSON --n1 URL --n2 URL
+ *   flip-member-process.ts --kind floor --first I --count N --connect CS --chroot C
  */
 import { parseArgs } from 'node:util';
+import type { CoordinatorConfig } from '../../platform/index.js';
 import { startFloorMembers } from './flip-floor.js';
 import { startFlipFleet } from './flip-fleet.js';
 
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
       first: { type: 'string', default: '0' },
       count: { type: 'string' },
       connect: { type: 'string' },
+      coordinator: { type: 'string' },
       chroot: { type: 'string' },
       n1: { type: 'string' },
       n2: { type: 'string' },
@@ -26,15 +29,17 @@ async function main(): Promise<void> {
   const first = Number(values.first);
   const count = Number(values.count);
   const { connect, chroot } = values;
-  if (!connect || !chroot || !(count >= 1)) throw new Error('flip-member-process: --count, --connect and --chroot are required');
+  if (!(count >= 1)) throw new Error('flip-member-process: --count is required');
   let close: () => Promise<void>;
   let urls: readonly string[] = [];
   if (values.kind === 'floor') {
+    if (!connect || !chroot) throw new Error('flip-member-process: the floor needs --connect and --chroot');
     const stop = await startFloorMembers(connect, chroot, first, count);
     close = async () => stop();
   } else if (values.kind === 'gateway') {
-    if (!values.n1 || !values.n2) throw new Error('flip-member-process: gateways need --n1 and --n2');
-    const fleet = await startFlipFleet(count, connect, chroot, {
+    if (!values.n1 || !values.n2 || !values.coordinator) throw new Error('flip-member-process: gateways need --coordinator, --n1 and --n2');
+    const coordinator = JSON.parse(values.coordinator) as CoordinatorConfig;
+    const fleet = await startFlipFleet(count, coordinator, {
       first,
       upstreams: { n1: values.n1, n2: values.n2 },
       onWriteReleased: (_app, heldMs) => process.stdout.write(`${JSON.stringify({ hold: heldMs })}\n`),

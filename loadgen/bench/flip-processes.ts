@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import type { CoordinatorConfig } from '../../platform/index.js';
 import { ChildRegistry, type ManagedChild } from './child-processes.js';
 
 const MEMBERS_PER_PROCESS = 64;
@@ -15,8 +16,10 @@ export interface SpreadFleet {
 export interface SpreadOptions {
   readonly kind: 'gateway' | 'floor';
   readonly size: number;
-  readonly connectString: string;
-  readonly chroot: string;
+  /** The gateways' `fleet.coordinator` (with their credentials; the password variable is inherited). */
+  readonly coordinator?: CoordinatorConfig;
+  /** Where the floor's bare clients meet (no credentials). */
+  readonly floor?: { readonly connectString: string; readonly chroot: string };
   readonly upstreams?: { readonly n1: string; readonly n2: string };
   readonly onHold?: (heldMs: number) => void;
 }
@@ -58,18 +61,9 @@ export async function startSpreadFleet(opts: SpreadOptions): Promise<SpreadFleet
     for (let p = 0; p < processes; p++) {
       const first = Math.floor((p * opts.size) / processes);
       const count = Math.floor(((p + 1) * opts.size) / processes) - first;
-      const args = [
-        '--kind',
-        opts.kind,
-        '--first',
-        String(first),
-        '--count',
-        String(count),
-        '--connect',
-        opts.connectString,
-        '--chroot',
-        opts.chroot,
-      ];
+      const args = ['--kind', opts.kind, '--first', String(first), '--count', String(count)];
+      if (opts.coordinator) args.push('--coordinator', JSON.stringify(opts.coordinator));
+      if (opts.floor) args.push('--connect', opts.floor.connectString, '--chroot', opts.floor.chroot);
       if (opts.upstreams) args.push('--n1', opts.upstreams.n1, '--n2', opts.upstreams.n2);
       const child = registry.spawnTs(`flip-${opts.kind}-${p}`, 'loadgen/bench/flip-member-process.ts', args);
       starts.push(ready(child, opts.onHold));

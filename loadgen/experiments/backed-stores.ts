@@ -80,7 +80,7 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       const n1Cache = new RedisCacheLayer({ local: redis.n1, n2: redis.n1ToN2 });
       const n2Cache = new RedisCacheLayer({ local: redis.n2 });
 
-      const memberCoordinator = ctx.coordinator();
+      const memberCoordinator = ctx.coordinator('member');
       teardown.push(() => memberCoordinator.close()); // member.stop() leaves its session open
       const member = new DataLayerMember({
         coordinator: memberCoordinator,
@@ -92,7 +92,8 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       await member.start();
       teardown.push(() => member.stop());
 
-      const checkpoints = ctx.coordinator();
+      // The sync hooks are the control plane's jobs: their checkpoints live in its part of the tree.
+      const checkpoints = ctx.coordinator('controlplane');
       await checkpoints.connect();
       teardown.push(() => checkpoints.close());
       const sync = createSyncHooks(

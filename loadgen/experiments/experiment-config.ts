@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseConfig, readConfigFile, type ConfigFailure } from '../../platform/index.js';
+import { identityConfigSchema, parseConfig, readConfigFile, type ConfigFailure } from '../../platform/index.js';
 import { cacheConfigSchema, datastoreConfigSchema } from '../../datasync/index.js';
 import { ExperimentError } from './experiment-errors.js';
 
@@ -29,6 +29,10 @@ export const experimentConfigSchema = z
             .regex(/^\/[A-Za-z0-9._-]+$/, 'one absolute path segment, e.g. /nw-experiment')
             .default('/nw-experiment'),
           sessionTimeoutMs: z.number().int().min(1000).default(10_000),
+          /** The two identities of the trial's system (the control plane's and the members'), passwords from the environment. */
+          auth: z.strictObject({ controlPlane: identityConfigSchema, members: identityConfigSchema }).optional(),
+          /** Run without credentials, with open ACLs. Must be said; default false. */
+          insecure: z.boolean().default(false),
         }),
       ])
       .prefault({ kind: 'embedded' }),
@@ -103,6 +107,16 @@ export const experimentConfigSchema = z
       .prefault({ kind: 'memory' }),
   })
   .superRefine((c, ctx) => {
+    if (c.coordinator.kind === 'zookeeper' && !c.coordinator.auth && !c.coordinator.insecure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['coordinator', 'auth'],
+        message: 'required: { controlPlane: { user, passwordEnv }, members: { user, passwordEnv } }, or insecure: true for open ACLs',
+      });
+    }
+    if (c.coordinator.kind === 'zookeeper' && c.coordinator.auth && c.coordinator.insecure) {
+      ctx.addIssue({ code: 'custom', path: ['coordinator', 'insecure'], message: 'cannot be combined with auth' });
+    }
     if (c.coordinator.kind === 'zookeeper' && c.leaseMs >= c.coordinator.sessionTimeoutMs) {
       ctx.addIssue({
         code: 'custom',

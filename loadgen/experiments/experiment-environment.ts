@@ -59,9 +59,10 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
   try {
     const coordinator = trialCoordinator(spec.coordinator, trial);
     teardown.push(() => coordinator.dispose());
+    await coordinator.provision();
     const dns = await trialDns(spec.dns, trial);
     teardown.push(() => dns.dispose());
-    const stores = await (spec.stores ?? memoryStores)({ trial, app: APP, coordinator: () => coordinator.client(), logger });
+    const stores = await (spec.stores ?? memoryStores)({ trial, app: APP, coordinator: (role) => coordinator.client(role), logger });
     teardown.push(() => stores.close());
     const n1 = await startReferenceApp({ deployment: 'n1', store: stores.n1 });
     teardown.push(() => n1.close());
@@ -88,7 +89,7 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
       members.push(
         await startGatewayMember(parseGatewayConfig(gatewayConfig(i), 'experiment gateway'), {
           logger,
-          coordinator: coordinator.client(),
+          coordinator: coordinator.client('member'),
           onWriteReleased: onHeld,
         }),
       );
@@ -98,7 +99,7 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
     // trial's handover in V8's interpreter. Warm each, as N2's app is warmed.
     await Promise.all(gatewayUrls.map((url, i) => warmGateway(url, APP_HOST, `gw-${i}`)));
     const syncHooks = new Map<string, SyncHook>(stores.syncHooks ?? []);
-    const cpCoordinator = coordinator.client();
+    const cpCoordinator = coordinator.client('controlplane');
     teardown.push(() => cpCoordinator.close()); // stop() leaves the control plane's session open
     const controlPlane = new ControlPlane({
       coordinator: cpCoordinator,

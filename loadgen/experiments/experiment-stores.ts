@@ -1,4 +1,4 @@
-import type { Coordinator, Logger } from '../../platform/index.js';
+import type { Coordinator, CoordinatorRole, Logger } from '../../platform/index.js';
 import type { SyncHook } from '../../controlplane/index.js';
 import type { KvStore } from '../reference-app/kv-store.js';
 import { MemoryStore } from '../reference-app/memory-store.js';
@@ -11,8 +11,11 @@ export interface StoreContext {
   readonly trial: number;
   /** The app the trial migrates (data-layer members serve it). */
   readonly app: string;
-  /** A new, unconnected client of the trial's coordinator, e.g. for data layers that join the fleet. */
-  readonly coordinator: () => Coordinator;
+  /**
+   * A new, unconnected client of the trial's coordinator in a role: 'member' for data layers that
+   * join the fleet, 'controlplane' for sync jobs.
+   */
+  readonly coordinator: (role: CoordinatorRole) => Coordinator;
   readonly logger: Logger;
 }
 

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import zookeeper from 'node-zookeeper-client';
 import { z } from 'zod';
 import { CoordinatorError, isCoordinatorError, type CoordinatorErrorCode } from './coordinator-errors.js';
+import type { AclEntry, AclPermission, AclPolicy, CoordinatorIdentity } from './coordinator-acl.js';
 import {
   assertValidPath,
   type Coordinator,
@@ -15,8 +16,8 @@ import {
 
 const { ACL, Event, Exception, Id, Permission, State } = zookeeper;
 
-/** Options of a ZooKeeperCoordinator; checked once by the constructor. */
-export interface ZooKeeperCoordinatorOptions {
+/** Where and how long: the options every ZooKeeperCoordinator takes. */
+interface ConnectionOptions {
   /** Ensemble as `host:port[,host:port...]`, without a chroot suffix (use `chroot`). */
   readonly connectString: string;
   /**
@@ -34,24 +35,60 @@ export interface ZooKeeperCoordinatorOptions {
    * still have been applied. Default 10000.
    */
   readonly opTimeoutMs?: number;
-  /** Digest credentials: nodes we create are then readable and writable only by this user. */
-  readonly auth?: { readonly user: string; readonly password: string };
-  /** With `auth`: everyone may also read the nodes we create. Default false. */
-  readonly worldReadable?: boolean;
 }
+
+/** A session with credentials: the nodes it creates get ACLs. */
+interface AuthenticatedOptions {
+  /**
+   * Digest credentials the session authenticates with (several: the session holds each identity,
+   * for tools that clean up after every role). Without an `acl` policy, nodes we create are then
+   * readable and writable only by these identities.
+   */
+  readonly auth: CoordinatorIdentity | readonly CoordinatorIdentity[];
+  /** The ACL of each node we create, by path (platform/coordinator/northwest-acl.ts); needs `auth`. */
+  readonly acl?: AclPolicy;
+  /** With `auth` and no `acl`: everyone may also read the nodes we create. Default false. */
+  readonly worldReadable?: boolean;
+  readonly insecure?: false;
+}
+
+/** A session without credentials; must be asked for. */
+interface InsecureOptions {
+  readonly auth?: undefined;
+  /** Every node we create is open to anyone who can reach the ensemble (ZooKeeper's OPEN_ACL_UNSAFE). */
+  readonly insecure: true;
+  readonly acl?: undefined;
+  readonly worldReadable?: undefined;
+}
+
+/** Options of a ZooKeeperCoordinator; checked once by the constructor. */
+export type ZooKeeperCoordinatorOptions = ConnectionOptions & (AuthenticatedOptions | InsecureOptions);
 
 /** Session and operation timeouts a coordinator config leaves out (one set, used by every config schema). */
 export const ZOOKEEPER_DEFAULTS = Object.freeze({ sessionTimeoutMs: 15_000, connectTimeoutMs: 10_000, opTimeoutMs: 10_000 });
 
-const optionsSchema = z.strictObject({
-  connectString: z.string().regex(/^[^/\s]+$/, 'host:port list without a chroot suffix (use the chroot option)'),
-  chroot: z.string().refine((p) => p === '/' || (/^(\/[^/\s]+)+$/.test(p) && !/\/\.\.?(\/|$)/.test(p)), 'absolute path such as /northwest'),
-  sessionTimeoutMs: z.number().int().min(1000).default(ZOOKEEPER_DEFAULTS.sessionTimeoutMs),
-  connectTimeoutMs: z.number().int().positive().default(ZOOKEEPER_DEFAULTS.connectTimeoutMs),
-  opTimeoutMs: z.number().int().positive().default(ZOOKEEPER_DEFAULTS.opTimeoutMs),
-  auth: z.strictObject({ user: z.string().regex(/^[^:]+$/, 'non-empty, without ":"'), password: z.string().min(1) }).optional(),
-  worldReadable: z.boolean().default(false),
-});
+const identitySchema = z.strictObject({ user: z.string().regex(/^[^:]+$/, 'non-empty, without ":"'), password: z.string().min(1) });
+
+const optionsSchema = z
+  .strictObject({
+    connectString: z.string().regex(/^[^/\s]+$/, 'host:port list without a chroot suffix (use the chroot option)'),
+    chroot: z
+      .string()
+      .refine((p) => p === '/' || (/^(\/[^/\s]+)+$/.test(p) && !/\/\.\.?(\/|$)/.test(p)), 'absolute path such as /northwest'),
+    sessionTimeoutMs: z.number().int().min(1000).default(ZOOKEEPER_DEFAULTS.sessionTimeoutMs),
+    connectTimeoutMs: z.number().int().positive().default(ZOOKEEPER_DEFAULTS.connectTimeoutMs),
+    opTimeoutMs: z.number().int().positive().default(ZOOKEEPER_DEFAULTS.opTimeoutMs),
+    auth: z.union([identitySchema, z.array(identitySchema).min(1)]).optional(),
+    insecure: z.boolean().default(false),
+    acl: z.custom<AclPolicy>((v) => typeof v === 'function', 'a function from path to ACL').optional(),
+    worldReadable: z.boolean().default(false),
+  })
+  .superRefine((o, ctx) => {
+    if (!o.auth && !o.insecure)
+      ctx.addIssue({ code: 'custom', path: ['auth'], message: 'required (digest credentials), or insecure: true to run with open ACLs' });
+    if (o.auth && o.insecure) ctx.addIssue({ code: 'custom', path: ['insecure'], message: 'cannot be combined with auth' });
+    if (o.acl && !o.auth) ctx.addIssue({ code: 'custom', path: ['acl'], message: 'needs auth (its entries name the session identities)' });
+  });
 
 type Settings = Readonly<z.output<typeof optionsSchema>>;
 
@@ -83,6 +120,24 @@ const ERROR_CODES = new Map<number, CoordinatorErrorCode>([
   [Exception.OPERATION_TIMEOUT, 'NW_CP_COORDINATOR_UNAVAILABLE'],
   [Exception.SESSION_EXPIRED, 'NW_CP_SESSION_EXPIRED'],
 ]);
+
+const PERMISSIONS: Record<AclPermission, number> = {
+  read: Permission.READ,
+  write: Permission.WRITE,
+  create: Permission.CREATE,
+  delete: Permission.DELETE,
+  admin: Permission.ADMIN,
+};
+
+function toLibraryAcl(entries: readonly AclEntry[]): zookeeper.ACL[] {
+  return entries.map(
+    (e) =>
+      new ACL(
+        e.perms.reduce((bits, p) => bits | PERMISSIONS[p], 0),
+        new Id(e.scheme, e.id),
+      ),
+  );
+}
 
 /** Errors that are the server's verdict on a request, so they prove the server was reachable. */
 const SERVER_VERDICTS = new Set<CoordinatorErrorCode>([
@@ -198,7 +253,8 @@ class SessionLink {
 export class ZooKeeperCoordinator implements Coordinator {
   readonly kind = 'zookeeper' as const;
   private readonly settings: Settings;
-  private readonly acl: zookeeper.ACL[];
+  /** The ACL of a node we create, by API path; throws for a node this client's role never creates. */
+  private readonly aclFor: (path: string) => zookeeper.ACL[];
   private link: SessionLink | undefined;
   private linkId = '';
   private connecting: Promise<void> | undefined;
@@ -213,10 +269,19 @@ export class ZooKeeperCoordinator implements Coordinator {
       throw new CoordinatorError('NW_CP_CONFIG_INVALID', `ZooKeeper coordinator options: ${issues}`);
     }
     this.settings = Object.freeze(parsed.data);
-    const { auth, worldReadable } = this.settings;
-    this.acl = !auth
-      ? ACL.OPEN_ACL_UNSAFE
-      : [...ACL.CREATOR_ALL_ACL, ...(worldReadable ? [new ACL(Permission.READ, Id.ANYONE_ID_UNSAFE)] : [])];
+    const { auth, worldReadable, acl } = this.settings;
+    if (acl) {
+      this.aclFor = (path) => {
+        const decision = acl(path);
+        if ('refused' in decision) throw new CoordinatorError('NW_CP_NO_NODE', `create ${path}: ${decision.refused}`);
+        return toLibraryAcl(decision);
+      };
+    } else {
+      const fixed = !auth
+        ? ACL.OPEN_ACL_UNSAFE
+        : [...ACL.CREATOR_ALL_ACL, ...(worldReadable ? [new ACL(Permission.READ, Id.ANYONE_ID_UNSAFE)] : [])];
+      this.aclFor = () => fixed;
+    }
   }
 
   /**
@@ -246,7 +311,9 @@ export class ZooKeeperCoordinator implements Coordinator {
     const client = zookeeper.createClient(connectString, { sessionTimeout: sessionTimeoutMs, spinDelay: SPIN_DELAY_MS, retries: 0 });
     const link = new SessionLink(client, opTimeoutMs, () => (this.contactAt = performance.now()));
     client.on('state', (state) => this.onState(link, state));
-    if (auth) client.addAuthInfo('digest', Buffer.from(`${auth.user}:${auth.password}`));
+    for (const id of auth === undefined ? [] : Array.isArray(auth) ? auth : [auth]) {
+      client.addAuthInfo('digest', Buffer.from(`${id.user}:${id.password}`));
+    }
     client.connect();
     try {
       await link.ready(performance.now() + connectTimeoutMs, `connect to ${connectString}`);
@@ -327,6 +394,13 @@ export class ZooKeeperCoordinator implements Coordinator {
     const { chroot } = this.settings;
     if (chroot === '/') return path;
     return path === '/' ? chroot : chroot + path;
+  }
+
+  /** Server path → API path for an ACL decision; the chroot's own ancestors count as the chroot ('/'). */
+  private apiPathOf(server: string): string {
+    const { chroot } = this.settings;
+    if (chroot === '/' || server.startsWith(`${chroot}/`)) return this.relative(server);
+    return '/';
   }
 
   /** Server path → API path. */
@@ -417,7 +491,8 @@ export class ZooKeeperCoordinator implements Coordinator {
 
   async create(path: string, data: Buffer, mode: CreateMode = 'persistent'): Promise<string> {
     const full = this.full(path);
-    const created = await this.live().call<string>(`create ${path}`, (c, done) => c.create(full, data, this.acl, MODES[mode], done));
+    const acl = this.aclFor(path);
+    const created = await this.live().call<string>(`create ${path}`, (c, done) => c.create(full, data, acl, MODES[mode], done));
     return this.relative(created);
   }
 
@@ -449,8 +524,9 @@ export class ZooKeeperCoordinator implements Coordinator {
       cur += `/${part}`;
       if ((await this.exists(link, cur)) !== null) continue;
       const node = cur;
+      const acl = this.aclFor(this.apiPathOf(node));
       try {
-        await link.call(`create ${node}`, (c, done: Done<string>) => c.create(node, Buffer.alloc(0), this.acl, MODES.persistent, done));
+        await link.call(`create ${node}`, (c, done: Done<string>) => c.create(node, Buffer.alloc(0), acl, MODES.persistent, done));
       } catch (err) {
         if (!isCoordinatorError(err, 'NW_CP_NODE_EXISTS')) throw err;
       }
@@ -460,12 +536,13 @@ export class ZooKeeperCoordinator implements Coordinator {
   /** Applies all ops or none; on failure rejects with the error of the op that failed, naming its path. */
   async transaction(ops: readonly TransactionOp[]): Promise<void> {
     const full = ops.map((op) => ({ ...op, path: this.full(op.path) }));
+    const acls = ops.map((op) => (op.op === 'create' ? this.aclFor(op.path) : []));
     const link = this.live();
     if (full.length === 0) return;
     await link.call<null>('transaction', (c, done) => {
       const tx = c.transaction();
-      for (const op of full) {
-        if (op.op === 'create') tx.create(op.path, op.data, this.acl, MODES[op.mode ?? 'persistent']);
+      for (const [i, op] of full.entries()) {
+        if (op.op === 'create') tx.create(op.path, op.data, acls[i]!, MODES[op.mode ?? 'persistent']);
         else if (op.op === 'set') tx.setData(op.path, op.data, op.version ?? -1);
         else if (op.op === 'remove') tx.remove(op.path, op.version ?? -1);
         else tx.check(op.path, op.version);

@@ -4,11 +4,12 @@ import zookeeper from 'node-zookeeper-client';
 import { request } from 'undici';
 import { removeSubtree } from '../../datasync/metadata/subtree-remove.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
-import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import type { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
 import { spawnControlPlane, type ControlPlaneChild } from '../support/control-plane-process.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
 import { requireService } from '../support/service-endpoints.js';
+import { TEST_EXPERIMENT_AUTH, zkAdminClient, zkClient } from '../support/zk-identities.js';
 
 const TOKEN = 'cp-survival-token';
 const SESSION_MS = 4000;
@@ -32,7 +33,7 @@ describe('the control-plane process survives coordinator errors', function () {
   let fleet: Fleet | undefined;
 
   const coordinator = (): ZooKeeperCoordinator =>
-    new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs: SESSION_MS, connectTimeoutMs: 15_000 });
+    zkClient('member', { connectString: zk.connectString, chroot, sessionTimeoutMs: SESSION_MS, connectTimeoutMs: 15_000 });
 
   beforeEach(async () => {
     chroot = `/nw-cp-survival-${randomBytes(4).toString('hex')}`;
@@ -62,7 +63,7 @@ describe('the control-plane process survives coordinator errors', function () {
     // Leave the ensemble as we found it (the unreadable node first: a subtree walk cannot list it).
     await zkCall((cb) => raw.remove(`${chroot}/migrations`, cb)).catch(() => undefined);
     raw.close();
-    const admin = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/' });
+    const admin = zkAdminClient({ connectString: zk.connectString, chroot: '/' });
     await admin.connect();
     await removeSubtree(admin, chroot).catch(() => undefined);
     await admin.close();
@@ -72,7 +73,14 @@ describe('the control-plane process survives coordinator errors', function () {
     cp = await spawnControlPlane(
       {
         id: 'cp-survival',
-        coordinator: { kind: 'zookeeper', connectString: zk.connectString, chroot, sessionTimeoutMs: SESSION_MS },
+        coordinator: {
+          kind: 'zookeeper',
+          connectString: zk.connectString,
+          chroot,
+          sessionTimeoutMs: SESSION_MS,
+          auth: TEST_EXPERIMENT_AUTH.controlPlane,
+          members: TEST_EXPERIMENT_AUTH.members,
+        },
         admin: { host: '127.0.0.1', port: 0 },
         log: { level: 'warn' },
       },

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { removeSubtree } from '../../datasync/metadata/subtree-remove.js';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { createLogger } from '../../platform/logger.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
-import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import type { CoordinatorRole } from '../../platform/coordinator/northwest-acl.js';
 import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
 import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
@@ -13,6 +12,8 @@ import { startFleet, type Fleet } from '../support/fleet-harness.js';
 import { spawnGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { requireService } from '../support/service-endpoints.js';
 import { findLeader, killServer, restoreEnsemble } from '../support/zk-ensemble.js';
+import type { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import { controlPlaneCoordinatorConfig, memberCoordinatorConfig, provisionTree, removeChroot, zkClient } from '../support/zk-identities.js';
 import { spawnControlPlane, type ControlPlaneChild } from '../support/control-plane-process.js';
 import { createServer } from 'node:http';
 import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
@@ -94,14 +95,8 @@ describe('fleet on a real ZooKeeper ensemble', function () {
   let hooks: Map<string, SyncHook>;
   /** Every coordinator a test made; afterEach closes them (ControlPlane.stop() leaves its coordinator open). */
   const sessions: ZooKeeperCoordinator[] = [];
-  const coordinator = (sessionTimeoutMs = SESSION_MS): ZooKeeperCoordinator => {
-    const c = new ZooKeeperCoordinator({
-      connectString: zk.connectString,
-      chroot,
-      sessionTimeoutMs,
-      connectTimeoutMs: 15_000,
-      opTimeoutMs: 15_000,
-    });
+  const coordinator = (sessionTimeoutMs = SESSION_MS, role: CoordinatorRole = 'member'): ZooKeeperCoordinator => {
+    const c = zkClient(role, { connectString: zk.connectString, chroot, sessionTimeoutMs, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 });
     sessions.push(c);
     return c;
   };
@@ -110,7 +105,10 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     name: `gw-proc-${i}`,
     listeners: [{ host: '127.0.0.1', port: 0 }],
     log: { level: 'warn' },
-    fleet: { coordinator: { kind: 'zookeeper', connectString: zk.connectString, chroot, sessionTimeoutMs: SESSION_MS }, leaseMs: LEASE_MS },
+    fleet: {
+      coordinator: memberCoordinatorConfig({ connectString: zk.connectString, chroot, sessionTimeoutMs: SESSION_MS }),
+      leaseMs: LEASE_MS,
+    },
     apps: {
       shop: {
         hosts: ['shop.test'],
@@ -129,11 +127,17 @@ describe('fleet on a real ZooKeeper ensemble', function () {
 
   beforeEach(async () => {
     chroot = `/nw-fleet-${randomBytes(4).toString('hex')}`;
+    await provisionTree({ connectString: zk.connectString, chroot });
     fleet = await startFleet({ size: 16, coordinator: () => coordinator(), leaseMs: LEASE_MS, reconcileMs: 500 });
     procs = [];
     for (let i = 0; i < 3; i++) procs.push(await spawnGatewayProcess(processConfig(i)));
     hooks = new Map();
-    cp = new ControlPlane({ coordinator: coordinator(10_000), id: 'cp-zk', logger: createLogger('silent'), syncHooks: hooks });
+    cp = new ControlPlane({
+      coordinator: coordinator(10_000, 'controlplane'),
+      id: 'cp-zk',
+      logger: createLogger('silent'),
+      syncHooks: hooks,
+    });
     await cp.start();
   });
 
@@ -143,10 +147,7 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     await fleet.close();
     await Promise.allSettled(sessions.splice(0).map((c) => c.close()));
     // Leave the ensemble as we found it: remove this test's chroot.
-    const admin = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/' });
-    await admin.connect();
-    await removeSubtree(admin, chroot).catch(() => undefined);
-    await admin.close();
+    await removeChroot(zk.connectString, chroot).catch(() => undefined);
   });
 
   after(async () => {
@@ -186,7 +187,7 @@ describe('fleet on a real ZooKeeper ensemble', function () {
       const provider = new Route53DnsProvider(awsOptions);
       await cp.stop();
       cp = new ControlPlane({
-        coordinator: coordinator(10_000),
+        coordinator: coordinator(10_000, 'controlplane'),
         id: 'cp-zk-dns',
         logger: createLogger('silent'),
         syncHooks: hooks,
@@ -336,7 +337,7 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     const token = 'cp-test-token';
     const cpConfig = (id: string) => ({
       id,
-      coordinator: { kind: 'zookeeper', connectString: zk.connectString, chroot, sessionTimeoutMs: SESSION_MS },
+      coordinator: controlPlaneCoordinatorConfig({ connectString: zk.connectString, chroot, sessionTimeoutMs: SESSION_MS }),
       admin: { host: '127.0.0.1', port: 0 },
       log: { level: 'warn' },
     });
@@ -360,7 +361,11 @@ describe('fleet on a real ZooKeeper ensemble', function () {
       await eventually(() => healthCalls > 0, { timeoutMs: 20_000, message: 'the first leader checks N2 health' });
       cps[0]!.child.kill('SIGKILL');
       await cps[0]!.exited;
-      const observer = new ControlPlane({ coordinator: coordinator(10_000), id: 'observer', logger: createLogger('silent') });
+      const observer = new ControlPlane({
+        coordinator: coordinator(10_000, 'controlplane'),
+        id: 'observer',
+        logger: createLogger('silent'),
+      });
       await observer.start();
       try {
         const log = await observer.waitForMigration(created.id, finished, 60_000);
@@ -376,7 +381,7 @@ describe('fleet on a real ZooKeeper ensemble', function () {
     } finally {
       await Promise.allSettled(cps.map((c) => c.stop()));
       await new Promise<void>((r) => health.close(() => r()));
-      cp = new ControlPlane({ coordinator: coordinator(10_000), id: 'cp-zk-2', logger: createLogger('silent') });
+      cp = new ControlPlane({ coordinator: coordinator(10_000, 'controlplane'), id: 'cp-zk-2', logger: createLogger('silent') });
       await cp.start();
     }
   });

@@ -2,16 +2,17 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import type cassandra from 'cassandra-driver';
 import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
-import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import type { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
 import { layout } from '../../protocol/coordinator-paths.js';
 import { CassandraDataLayer, type SendInfo } from '../../datasync/layer/cassandra-data-layer.js';
 import { parseDatastoreConfig } from '../../datasync/datastore/datastore-config.js';
 import { WriteTimestampGenerator } from '../../datasync/layer/write-timestamp.js';
 import { isSyncError, SyncError, type SyncErrorCode } from '../../datasync/errors.js';
 import type { DataMode } from '../../protocol/app-state.js';
-import { cassandraClient, connectTwoClusters, gate, removeTree, settle, type TwoClusters } from '../support/data-layer-fixture.js';
+import { cassandraClient, connectTwoClusters, gate, settle, type TwoClusters } from '../support/data-layer-fixture.js';
 import { eventually } from '../support/eventually.js';
 import { requireService } from '../support/service-endpoints.js';
+import { provisionTree, removeChroot, zkClient } from '../support/zk-identities.js';
 
 const mode = (datastore: DataMode['datastore']): DataMode => ({ datastore, cache: 'local' });
 
@@ -270,31 +271,20 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     const zk = requireService('zookeeper');
     const chroot = `/nw-dl-${randomBytes(4).toString('hex')}`;
     const sessions: ZooKeeperCoordinator[] = [];
+    const where = { connectString: zk.connectString, chroot, sessionTimeoutMs: 10_000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 };
+    // App servers take their locks as fleet members.
     const session = async (): Promise<ZooKeeperCoordinator> => {
-      const c = new ZooKeeperCoordinator({
-        connectString: zk.connectString,
-        chroot,
-        sessionTimeoutMs: 10_000,
-        connectTimeoutMs: 15_000,
-        opTimeoutMs: 15_000,
-      });
+      const c = zkClient('member', where);
       await c.connect();
       sessions.push(c);
       return c;
     };
 
+    before(() => provisionTree(where));
+
     after(async () => {
       await Promise.allSettled(sessions.map((s) => s.close()));
-      const root = new ZooKeeperCoordinator({
-        connectString: zk.connectString,
-        chroot: '/',
-        sessionTimeoutMs: 10_000,
-        connectTimeoutMs: 15_000,
-        opTimeoutMs: 15_000,
-      });
-      await root.connect();
-      await removeTree(root, chroot);
-      await root.close();
+      await removeChroot(zk.connectString, chroot);
     });
 
     it(

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
-import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import type { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import type { CoordinatorRole } from '../../platform/coordinator/northwest-acl.js';
 import { waitForFleet } from '../../fleet/fleet-barrier.js';
 import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
 import { encodeJson, layout, type MemberInfo } from '../../protocol/coordinator-paths.js';
@@ -16,8 +17,9 @@ import { createLogger } from '../../platform/logger.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet } from '../support/fleet-harness.js';
 import type { DataMode } from '../../protocol/app-state.js';
-import { connectTwoClusters, gate, removeTree, settle, type TwoClusters } from '../support/data-layer-fixture.js';
+import { connectTwoClusters, gate, settle, type TwoClusters } from '../support/data-layer-fixture.js';
 import { requireService } from '../support/service-endpoints.js';
+import { provisionTree, removeChroot, zkClient } from '../support/zk-identities.js';
 
 const COW: DataMode = { datastore: 'copy-on-write', cache: 'local' };
 const serve = (data?: DataMode): DesiredAppState => ({ mode: 'serve', ...(data ? { data } : {}) });
@@ -345,33 +347,18 @@ describe('DataLayerMember', function () {
   describe('on the ZooKeeper ensemble', () => {
     const zk = requireService('zookeeper');
     const chroot = `/nw-dlm-${randomBytes(4).toString('hex')}`;
-    const session = async (): Promise<ZooKeeperCoordinator> => {
-      const c = new ZooKeeperCoordinator({
-        connectString: zk.connectString,
-        chroot,
-        sessionTimeoutMs: 10_000,
-        connectTimeoutMs: 15_000,
-        opTimeoutMs: 15_000,
-      });
+    const where = { connectString: zk.connectString, chroot, sessionTimeoutMs: 10_000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 };
+    const session = async (role: CoordinatorRole = 'member'): Promise<ZooKeeperCoordinator> => {
+      const c = zkClient(role, where);
       await c.connect();
       cleanups.push(() => c.close());
       return c;
     };
-    after(async () => {
-      const root = new ZooKeeperCoordinator({
-        connectString: zk.connectString,
-        chroot: '/',
-        sessionTimeoutMs: 10_000,
-        connectTimeoutMs: 15_000,
-        opTimeoutMs: 15_000,
-      });
-      await root.connect();
-      await removeTree(root, chroot);
-      await root.close();
-    });
+    before(() => provisionTree(where));
+    after(() => removeChroot(zk.connectString, chroot));
 
     it('refuses to start when the server grants a session timeout too short for the lease (NW_CP_SESSION_TIMEOUT_TOO_SHORT)', async () => {
-      const c = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot, sessionTimeoutMs: 90_000 });
+      const c = zkClient('member', { connectString: zk.connectString, chroot, sessionTimeoutMs: 90_000 });
       cleanups.push(() => c.close());
       const m = new DataLayerMember({ coordinator: c, memberId: 'app-short', apps: { shop: [] }, leaseMs: 45_000 });
       await assert.rejects(m.start(), { code: 'NW_CP_SESSION_TIMEOUT_TOO_SHORT', message: /granted a session timeout of 60000 ms/ });
@@ -379,7 +366,7 @@ describe('DataLayerMember', function () {
     });
 
     it('two data-layer members for two apps ack a flip of both apps; the barrier names one that is held', async () => {
-      const cp = await session();
+      const cp = await session('controlplane');
       await writeAppStates(cp, { shop: serve(), cart: serve() });
       const a = new RecordingTarget();
       const b = new RecordingTarget();

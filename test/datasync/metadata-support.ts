@@ -1,14 +1,23 @@
 // Shared by the metadata sync tests: coordinators under a fresh /nw_meta_<random> chroot on the
 // real ensemble (one server per harness, so one client reads another's writes at once), and
-// reading a whole subtree back for comparison.
+// reading a whole subtree back for comparison. These stand in for an app's own metadata ensembles,
+// which have no Northwest ACLs: clients are unauthenticated (insecure) unless a test passes `auth`.
 import { randomBytes } from 'node:crypto';
 import { joinPath, type Coordinator } from '../../platform/coordinator/coordinator.js';
-import { ZooKeeperCoordinator, type ZooKeeperCoordinatorOptions } from '../../platform/coordinator/zookeeper-coordinator.js';
+import type { CoordinatorIdentity } from '../../platform/coordinator/coordinator-acl.js';
+import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
 import { removeSubtree } from '../../datasync/metadata/subtree-remove.js';
 import { walkTree } from '../../datasync/metadata/tree-walk.js';
 import { requireService } from '../support/service-endpoints.js';
 
-export type Auth = NonNullable<ZooKeeperCoordinatorOptions['auth']>;
+export type Auth = CoordinatorIdentity;
+
+/** What a test may add to a harness client. */
+export interface ClientExtras {
+  readonly auth?: Auth;
+  readonly sessionTimeoutMs?: number;
+  readonly opTimeoutMs?: number;
+}
 
 export interface MetadataHarness {
   /** Server chroot of this harness, e.g. /nw_meta_1a2b3c. */
@@ -18,7 +27,7 @@ export interface MetadataHarness {
   /** The other servers (to expire a session from elsewhere). */
   readonly others: string;
   /** A connected coordinator chrooted at `${base}${sub}`, closed by cleanup(). */
-  open(sub: string, extra?: Partial<ZooKeeperCoordinatorOptions>): Promise<ZooKeeperCoordinator>;
+  open(sub: string, extra?: ClientExtras): Promise<ZooKeeperCoordinator>;
   /** Closes every client, then removes the base chroot (as `auth`, which may also remove open nodes). */
   cleanup(auth?: Auth): Promise<void>;
 }
@@ -30,8 +39,9 @@ export function metadataHarness(): MetadataHarness {
   const server = servers[i] as string;
   const base = `/nw_meta_${randomBytes(5).toString('hex')}`;
   const clients: ZooKeeperCoordinator[] = [];
-  const open = async (sub: string, extra: Partial<ZooKeeperCoordinatorOptions> = {}): Promise<ZooKeeperCoordinator> => {
-    const c = new ZooKeeperCoordinator({ connectString: server, chroot: joinPath(base, sub), sessionTimeoutMs: 4000, ...extra });
+  const open = async (sub: string, { auth, ...extra }: ClientExtras = {}): Promise<ZooKeeperCoordinator> => {
+    const where = { connectString: server, chroot: joinPath(base, sub), sessionTimeoutMs: 4000, ...extra };
+    const c = auth ? new ZooKeeperCoordinator({ ...where, auth }) : new ZooKeeperCoordinator({ ...where, insecure: true });
     clients.push(c);
     await c.connect();
     return c;
@@ -43,7 +53,8 @@ export function metadataHarness(): MetadataHarness {
     open,
     async cleanup(auth?: Auth) {
       await Promise.all(clients.map((c) => c.close()));
-      const admin = new ZooKeeperCoordinator({ connectString: server, chroot: '/', ...(auth ? { auth } : {}) });
+      const where = { connectString: server, chroot: '/' };
+      const admin = auth ? new ZooKeeperCoordinator({ ...where, auth }) : new ZooKeeperCoordinator({ ...where, insecure: true });
       await admin.connect();
       try {
         await removeSubtree(admin, base);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type cassandra from 'cassandra-driver';
-import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import type { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
 import { layout } from '../../protocol/coordinator-paths.js';
 import { isSyncError, type SyncError } from '../../datasync/errors.js';
 import { createProgressSink, type SnapshotProgress } from '../../datasync/datastore/copy-progress.js';
@@ -12,6 +12,7 @@ import { runSnapshot } from '../../datasync/datastore/snapshot-copy.js';
 import { SnapshotCheckpoints } from '../../datasync/datastore/snapshot-checkpoints.js';
 import { splitRing, MIN_TOKEN, MAX_TOKEN } from '../../datasync/datastore/token-ranges.js';
 import { requireService } from '../support/service-endpoints.js';
+import { zkClient } from '../support/zk-identities.js';
 import {
   BASE_MICROS,
   EVENTS_DDL,
@@ -116,7 +117,8 @@ describe('sync: datastore snapshot copy N1 → N2', function () {
     const zkEps = requireService('zookeeper');
     n1 = cassandraClient(eps.n1);
     n2 = cassandraClient(eps.n2);
-    zk = new ZooKeeperCoordinator({ connectString: zkEps.connectString, chroot: '/' });
+    // Snapshot checkpoints are written by the control plane's sync jobs, in its identity.
+    zk = zkClient('controlplane', { connectString: zkEps.connectString, chroot: '/' });
     await Promise.all([n1.connect(), n2.connect(), zk.connect()]);
     await createKeyspace(n1, ks);
     await n1.execute(EVENTS_DDL(ks));

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Coordinator, Watcher } from '../../platform/coordinator/coordinator.js';
 import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
-import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import type { CoordinatorRole } from '../../platform/coordinator/northwest-acl.js';
 import { waitForFleet, type BarrierReport } from '../../fleet/fleet-barrier.js';
 import { encodeJson, layout, type AckInfo, type MemberInfo } from '../../protocol/coordinator-paths.js';
-import { removeSubtree } from '../../datasync/metadata/subtree-remove.js';
 import { eventually } from '../support/eventually.js';
 import { requireService } from '../support/service-endpoints.js';
+import { provisionTree, removeChroot, zkClient } from '../support/zk-identities.js';
 
 const APP = 'shop';
 const TARGET = 2;
@@ -110,14 +110,21 @@ class FakeMember {
 
 interface Backend {
   readonly name: string;
-  /** A new, unconnected session. */
-  session(): Coordinator;
+  /** Creates what the control plane creates before members join. */
+  provision(): Promise<void>;
+  /** A new, unconnected session in a role (the barrier runs in the control plane's). */
+  session(role: CoordinatorRole): Coordinator;
   cleanup(): Promise<void>;
 }
 
 function embedded(): Backend {
   const store = new EmbeddedStore();
-  return { name: 'embedded', session: () => new EmbeddedCoordinator(store), cleanup: async () => undefined };
+  return {
+    name: 'embedded',
+    provision: async () => undefined,
+    session: () => new EmbeddedCoordinator(store),
+    cleanup: async () => undefined,
+  };
 }
 
 function zookeeper(): Backend {
@@ -125,20 +132,10 @@ function zookeeper(): Backend {
   const chroot = `/nw-fleet-barrier-${randomBytes(4).toString('hex')}`;
   return {
     name: 'zookeeper',
-    session: () =>
-      new ZooKeeperCoordinator({
-        connectString: zk.connectString,
-        chroot,
-        sessionTimeoutMs: 4000,
-        connectTimeoutMs: 15_000,
-        opTimeoutMs: 15_000,
-      }),
-    async cleanup() {
-      const admin = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/' });
-      await admin.connect();
-      await removeSubtree(admin, chroot).catch(() => undefined);
-      await admin.close();
-    },
+    provision: () => provisionTree({ connectString: zk.connectString, chroot }),
+    session: (role) =>
+      zkClient(role, { connectString: zk.connectString, chroot, sessionTimeoutMs: 4000, connectTimeoutMs: 15_000, opTimeoutMs: 15_000 }),
+    cleanup: () => removeChroot(zk.connectString, chroot),
   };
 }
 
@@ -149,14 +146,15 @@ for (const makeBackend of [embedded, zookeeper]) {
     let backend: Backend;
     let sessions: Coordinator[];
     let log: ReadLog;
+    let controlPlane: Coordinator;
 
-    const session = async (): Promise<Coordinator> => {
-      const c = backend.session();
+    const session = async (role: CoordinatorRole): Promise<Coordinator> => {
+      const c = backend.session(role);
       sessions.push(c);
       await c.connect();
       return c;
     };
-    const join = async (id: string, kind?: MemberInfo['kind']): Promise<FakeMember> => FakeMember.join(await session(), id, kind);
+    const join = async (id: string, kind?: MemberInfo['kind']): Promise<FakeMember> => FakeMember.join(await session('member'), id, kind);
     /** The barrier has read `member`'s ack at `epoch` and has no read outstanding, so it is waiting for a watch. */
     const idleAfterAck = (member: string, epoch: number) => () => (log.ackEpochs.get(member) ?? []).includes(epoch) && log.inFlight() === 0;
     const settledFlag = (p: Promise<BarrierReport>): { readonly settled: boolean } => {
@@ -171,10 +169,11 @@ for (const makeBackend of [embedded, zookeeper]) {
     beforeEach(async () => {
       backend = makeBackend();
       sessions = [];
-      const admin = await session();
-      await admin.mkdirp(layout.members);
-      await admin.mkdirp(layout.acks(APP));
-      log = logReads(admin);
+      await backend.provision();
+      controlPlane = await session('controlplane');
+      await controlPlane.mkdirp(layout.members);
+      await controlPlane.mkdirp(layout.acks(APP));
+      log = logReads(controlPlane);
     });
 
     afterEach(async () => {
@@ -249,7 +248,7 @@ for (const makeBackend of [embedded, zookeeper]) {
       assertOneWatcherPerRead();
     });
 
-    it('a member whose member node is removed drops out even though its ack node stays', async () => {
+    it('a member whose member node is removed (by the control plane) drops out even though its ack node stays', async () => {
       const a = await join('gw-a');
       const gone = await join('gw-gone');
       await a.ack(TARGET);
@@ -257,7 +256,7 @@ for (const makeBackend of [embedded, zookeeper]) {
       const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 20_000 });
       await until(idleAfterAck('gw-gone', TARGET - 1), 'the barrier read the old ack of gw-gone and waits');
 
-      await gone.c.remove(layout.member('gw-gone'));
+      await controlPlane.remove(layout.member('gw-gone'));
       const report = await pending;
       assert.equal(report.ok, true, JSON.stringify(report.missing));
       assert.deepEqual(report.departed, ['gw-gone']);

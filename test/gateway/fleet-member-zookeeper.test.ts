@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseGatewayConfig, startGatewayMember, type GatewayMember } from '../../gateway/index.js';
 import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
-import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
+import type { CoordinatorRole } from '../../platform/coordinator/northwest-acl.js';
+import type { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
 import { createLogger } from '../../platform/logger.js';
 import { waitForFleet } from '../../fleet/fleet-barrier.js';
 import { writeAppStates } from '../../fleet/state-writer.js';
@@ -17,6 +18,7 @@ import { eventually } from '../support/eventually.js';
 import { call } from '../support/gateway-harness.js';
 import { requireService } from '../support/service-endpoints.js';
 import { startStallableRelay } from '../support/stallable-relay.js';
+import { memberCoordinatorConfig, provisionTree, zkAdminClient, zkClient } from '../support/zk-identities.js';
 
 const zk = requireService('zookeeper');
 
@@ -30,8 +32,12 @@ describe('gateway fleet member (ZooKeeper ensemble)', function () {
   let n2: EchoUpstream;
   const cleanups: Array<() => Promise<unknown>> = [];
 
-  const session = async (connectString = pinned, sessionTimeoutMs = 4000): Promise<ZooKeeperCoordinator> => {
-    const c = new ZooKeeperCoordinator({ connectString, chroot, sessionTimeoutMs, connectTimeoutMs: 10_000, opTimeoutMs: 10_000 });
+  const session = async (
+    connectString = pinned,
+    sessionTimeoutMs = 4000,
+    role: CoordinatorRole = 'controlplane',
+  ): Promise<ZooKeeperCoordinator> => {
+    const c = zkClient(role, { connectString, chroot, sessionTimeoutMs, connectTimeoutMs: 10_000, opTimeoutMs: 10_000 });
     await c.connect();
     cleanups.push(() => c.close());
     return c;
@@ -39,13 +45,14 @@ describe('gateway fleet member (ZooKeeper ensemble)', function () {
 
   beforeEach(async () => {
     chroot = `/nw-member-${randomBytes(4).toString('hex')}`;
+    await provisionTree({ connectString: pinned, chroot });
     cp = await session();
     n1 = await startEchoUpstream('n1');
     n2 = await startEchoUpstream('n2');
   });
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-    const root = new ZooKeeperCoordinator({ connectString: pinned, chroot: '/' });
+    const root = zkAdminClient({ connectString: pinned, chroot: '/' });
     await root.connect();
     await removeTree(root, chroot);
     await root.close();
@@ -61,7 +68,11 @@ describe('gateway fleet member (ZooKeeper ensemble)', function () {
       name: id,
       listeners: [{ host: '127.0.0.1', port: 0 }],
       fleet: {
-        coordinator: { kind: 'zookeeper', connectString: fleet.connectString ?? pinned, chroot, sessionTimeoutMs: fleet.sessionTimeoutMs },
+        coordinator: memberCoordinatorConfig({
+          connectString: fleet.connectString ?? pinned,
+          chroot,
+          sessionTimeoutMs: fleet.sessionTimeoutMs,
+        }),
         leaseMs: fleet.leaseMs,
         ...(fleet.reconcileMs ? { reconcileMs: fleet.reconcileMs } : {}),
       },
@@ -151,7 +162,7 @@ describe('gateway fleet member (ZooKeeper ensemble)', function () {
     await writeAppStates(cp, { shop: { mode: 'serve' } });
     const relay = await startStallableRelay(server);
     cleanups.push(() => relay.close());
-    const crashed = await session(`127.0.0.1:${relay.port}`, 1000);
+    const crashed = await session(`127.0.0.1:${relay.port}`, 1000, 'member');
     await crashed.mkdirp(layout.members);
     await crashed.create(
       layout.member('gw-r'),

@@ -8,6 +8,7 @@ import { parseExperimentConfig } from '../../loadgen/experiments/experiment-conf
 import { runConfiguredSwitchover } from '../../loadgen/experiments/switchover-command.js';
 import type { TrialResult } from '../../loadgen/experiments/switchover-trial.js';
 import { requireService } from '../support/service-endpoints.js';
+import { TEST_EXPERIMENT_AUTH as TEST_AUTH } from '../support/zk-identities.js';
 
 /**
  * The data-sync issue's end-to-end claim: with the reference apps on
@@ -26,7 +27,13 @@ describe('switchover experiment with the Cassandra + Redis backends (real cluste
   const config = (readRatio: number, sync?: { mode: 'none'; hooks: string[] }) =>
     parseExperimentConfig(
       {
-        coordinator: { kind: 'zookeeper', connectString: zk.connectString, chroot: `/nw-cass-e2e-${suffix}`, sessionTimeoutMs: 10_000 },
+        coordinator: {
+          kind: 'zookeeper',
+          connectString: zk.connectString,
+          chroot: `/nw-cass-e2e-${suffix}`,
+          sessionTimeoutMs: 10_000,
+          auth: TEST_AUTH,
+        },
         dns: { provider: 'route53', endpoint: r53.endpoint, region: r53.region, zone: `nw-cass-${suffix}.test`, credentials: 'mock' },
         gateways: 3,
         load: { connectionsPerGateway: 3, readRatio, keys: 400, valueBytes: 200, durationS: 4, handoverAtS: 1 },

@@ -4,12 +4,12 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
-import { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
 import { parseExperimentConfig } from '../../loadgen/experiments/experiment-config.js';
 import { runConfiguredSwitchover } from '../../loadgen/experiments/switchover-command.js';
 import type { TrialResult } from '../../loadgen/experiments/switchover-trial.js';
 import { parseXml } from '../support/xml-well-formed.js';
 import { requireService } from '../support/service-endpoints.js';
+import { TEST_EXPERIMENT_AUTH as TEST_AUTH, zkAdminClient } from '../support/zk-identities.js';
 
 describe('switchover experiment on the real services (ZooKeeper ensemble, Route 53 on moto)', function () {
   this.timeout(240_000);
@@ -25,7 +25,7 @@ describe('switchover experiment on the real services (ZooKeeper ensemble, Route 
     async () => {
       const cfg = parseExperimentConfig(
         {
-          coordinator: { kind: 'zookeeper', connectString: zk.connectString, chroot, sessionTimeoutMs: 10_000 },
+          coordinator: { kind: 'zookeeper', connectString: zk.connectString, chroot, sessionTimeoutMs: 10_000, auth: TEST_AUTH },
           dns: { provider: 'route53', endpoint: r53.endpoint, region: r53.region, zone, credentials: 'mock' },
           gateways: 3,
           load: { connectionsPerGateway: 3, readRatio: 0.5, keys: 300, durationS: 4, handoverAtS: 1 },
@@ -69,7 +69,7 @@ describe('switchover experiment on the real services (ZooKeeper ensemble, Route 
       assert.match(readFileSync(result.reports.markdown, 'utf8'), /DNS change → INSYNC/);
 
       // Each trial had its own chroot and hosted zone; both are gone.
-      const root = new ZooKeeperCoordinator({ connectString: zk.connectString, chroot: '/' });
+      const root = zkAdminClient({ connectString: zk.connectString, chroot: '/' });
       await root.connect();
       const left = ((await root.children('/')) ?? []).filter((n) => n.startsWith(chroot.slice(1)));
       await root.close();

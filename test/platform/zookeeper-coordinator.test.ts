@@ -7,6 +7,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import zookeeper from 'node-zookeeper-client';
 import type { Coordinator, SessionEvent } from '../../platform/coordinator/coordinator.js';
+import type { CoordinatorIdentity } from '../../platform/coordinator/coordinator-acl.js';
 import { ZooKeeperCoordinator, type ZooKeeperCoordinatorOptions } from '../../platform/coordinator/zookeeper-coordinator.js';
 import { requireService } from '../support/service-endpoints.js';
 import { startStallableRelay } from '../support/stallable-relay.js';
@@ -16,7 +17,13 @@ const zk = requireService('zookeeper');
 const servers = zk.servers.map((s) => `${s.host}:${s.port}`);
 const b = (s: string): Buffer => Buffer.from(s);
 const uniqueChroot = (): string => `/nw-test-${randomBytes(6).toString('hex')}`;
-type Auth = NonNullable<ZooKeeperCoordinatorOptions['auth']>;
+type Auth = CoordinatorIdentity;
+/** The identity harness clients use unless a test says otherwise (creator-only ACLs, as with any `auth`). */
+const HARNESS_AUTH: Auth = { user: 'nw-test-harness', password: 'harness-test-secret' };
+
+/** What a test may change of a harness client: other credentials, or none at all (`insecure: true`). */
+type ClientExtras = Pick<Partial<ZooKeeperCoordinatorOptions>, 'connectString' | 'sessionTimeoutMs' | 'connectTimeoutMs' | 'opTimeoutMs'> &
+  ({ readonly auth?: Auth; readonly worldReadable?: boolean; readonly insecure?: false } | { readonly insecure: true });
 
 /**
  * One server of the ensemble, and the others. Each server applies changes in order, but a client
@@ -69,9 +76,9 @@ async function removeSubtree(client: zookeeper.Client, path: string): Promise<vo
 }
 
 /** Deletes a chroot and everything under it, authenticating if its nodes are creator-only. */
-async function removeTree(connectString: string, chroot: string, auth?: Auth): Promise<void> {
+async function removeTree(connectString: string, chroot: string, auth: Auth): Promise<void> {
   const client = await rawClient(connectString);
-  if (auth) client.addAuthInfo('digest', b(`${auth.user}:${auth.password}`));
+  client.addAuthInfo('digest', b(`${auth.user}:${auth.password}`));
   await removeSubtree(client, chroot);
   await closeRaw(client);
 }
@@ -113,24 +120,20 @@ interface ZooKeeperHarness extends ContractHarness {
   /** The one server this harness's clients talk to. */
   readonly connectString: string;
   /** A connected coordinator under the chroot, closed by cleanup(). */
-  open(extra?: Partial<ZooKeeperCoordinatorOptions>): Promise<ZooKeeperCoordinator>;
+  open(extra?: ClientExtras): Promise<ZooKeeperCoordinator>;
   expire(c: Coordinator): Promise<void>;
 }
 
 /** Coordinators under one fresh chroot on one server; cleanup() closes them and removes the chroot. */
-function zkHarness(auth?: Auth): ZooKeeperHarness {
+function zkHarness(auth: Auth = HARNESS_AUTH): ZooKeeperHarness {
   const chroot = uniqueChroot();
   const { pinned, others } = pickServer();
   const clients: ZooKeeperCoordinator[] = [];
-  const open = async (extra: Partial<ZooKeeperCoordinatorOptions> = {}): Promise<ZooKeeperCoordinator> => {
-    const c = new ZooKeeperCoordinator({
-      connectString: pinned,
-      chroot,
-      sessionTimeoutMs: 4000,
-      connectTimeoutMs: 10_000,
-      opTimeoutMs: 10_000,
-      ...extra,
-    });
+  const open = async (extra: ClientExtras = {}): Promise<ZooKeeperCoordinator> => {
+    const where = { connectString: pinned, chroot, sessionTimeoutMs: 4000, connectTimeoutMs: 10_000, opTimeoutMs: 10_000 };
+    const c = extra.insecure
+      ? new ZooKeeperCoordinator({ ...where, ...extra })
+      : new ZooKeeperCoordinator({ ...where, ...extra, auth: extra.auth ?? auth, insecure: false });
     clients.push(c);
     await c.connect();
     return c;
@@ -177,7 +180,7 @@ describe('ZooKeeperCoordinator', function () {
     const owner = await h.open({ auth: alice });
     await owner.create('/secret', b('s'));
 
-    const anon = await h.open();
+    const anon = await h.open({ insecure: true });
     await assert.rejects(anon.get('/secret'), { code: 'NW_CP_NO_AUTH' });
     await assert.rejects(anon.set('/secret', b('x')), { code: 'NW_CP_NO_AUTH' });
     await assert.rejects(anon.create('/mine', b('')), { code: 'NW_CP_NO_AUTH' }, 'the chroot itself is creator-only');
@@ -196,7 +199,7 @@ describe('ZooKeeperCoordinator', function () {
     cleanups.push(() => h.cleanup());
     const owner = await h.open({ auth: bob, worldReadable: true });
     await owner.create('/public', b('p'));
-    const anon = await h.open();
+    const anon = await h.open({ insecure: true });
     assert.equal((await anon.get('/public'))?.data.toString(), 'p');
     await assert.rejects(anon.set('/public', b('x')), { code: 'NW_CP_NO_AUTH' });
   });
@@ -218,6 +221,7 @@ describe('ZooKeeperCoordinator', function () {
     assert.deepEqual(await a.children('/'), ['x']);
     assert.deepEqual(await c.children('/'), ['only', 'x']);
     const raw = await rawClient(one.connectString);
+    raw.addAuthInfo('digest', b(`${HARNESS_AUTH.user}:${HARNESS_AUTH.password}`));
     cleanups.push(() => closeRaw(raw));
     const onServer = await new Promise<Buffer | undefined>((resolve, reject) =>
       raw.getData(`${one.chroot}/x`, (err, data) => (err ? reject(err) : resolve(data))),
@@ -226,7 +230,12 @@ describe('ZooKeeperCoordinator', function () {
   });
 
   it('rejects connect() with NW_CP_COORDINATOR_UNAVAILABLE when nothing listens', async () => {
-    const c = new ZooKeeperCoordinator({ connectString: `127.0.0.1:${await closedPort()}`, chroot: '/', connectTimeoutMs: 1000 });
+    const c = new ZooKeeperCoordinator({
+      connectString: `127.0.0.1:${await closedPort()}`,
+      chroot: '/',
+      connectTimeoutMs: 1000,
+      insecure: true,
+    });
     const started = performance.now();
     await assert.rejects(c.connect(), { code: 'NW_CP_COORDINATOR_UNAVAILABLE' });
     assert.ok(performance.now() - started < 4000, `took ${Math.round(performance.now() - started)} ms`);
@@ -313,13 +322,32 @@ describe('ZooKeeperCoordinator', function () {
   });
 
   it('rejects bad options, naming the field', () => {
-    assert.throws(() => new ZooKeeperCoordinator({ connectString: '127.0.0.1:2181/northwest', chroot: '/' }), {
+    assert.throws(() => new ZooKeeperCoordinator({ connectString: '127.0.0.1:2181/northwest', chroot: '/', insecure: true }), {
       code: 'NW_CP_CONFIG_INVALID',
       message: /connectString.*chroot/,
     });
-    assert.throws(() => new ZooKeeperCoordinator({ connectString: 'h:1', chroot: 'northwest' }), {
+    assert.throws(() => new ZooKeeperCoordinator({ connectString: 'h:1', chroot: 'northwest', insecure: true }), {
       code: 'NW_CP_CONFIG_INVALID',
       message: /chroot/,
     });
+    // Options from outside the type system (a config read at run time) get the same check.
+    const unauthenticated: unknown = { connectString: 'h:1', chroot: '/' };
+    assert.throws(() => new ZooKeeperCoordinator(unauthenticated as ZooKeeperCoordinatorOptions), {
+      code: 'NW_CP_CONFIG_INVALID',
+      message: /auth: required \(digest credentials\), or insecure: true/,
+    });
+    assert.throws(
+      () =>
+        new ZooKeeperCoordinator({
+          connectString: 'h:1',
+          chroot: '/',
+          insecure: true,
+          auth: HARNESS_AUTH,
+        } as unknown as ZooKeeperCoordinatorOptions),
+      {
+        code: 'NW_CP_CONFIG_INVALID',
+        message: /insecure: cannot be combined with auth/,
+      },
+    );
   });
 });

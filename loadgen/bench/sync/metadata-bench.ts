@@ -31,12 +31,23 @@ export interface MetadataBenchRow {
  * copySubtree to a fresh target chroot, then removes both (batched deletes), also on failure.
  * The source is read through the session that built it, so the copy sees the whole tree.
  */
+// The bench stands in for an app's metadata ensembles, which run without Northwest's ACLs.
 export async function runMetadataBench(opts: MetadataBenchOptions): Promise<MetadataBenchRow[]> {
   const rows: MetadataBenchRow[] = [];
   for (const size of opts.sizes) {
     const base = `/nw_meta_bench_${randomBytes(5).toString('hex')}`;
-    const source = new ZooKeeperCoordinator({ connectString: opts.connectString, chroot: joinPath(base, 'n1'), opTimeoutMs: 30_000 });
-    const target = new ZooKeeperCoordinator({ connectString: opts.connectString, chroot: joinPath(base, 'n2'), opTimeoutMs: 30_000 });
+    const source = new ZooKeeperCoordinator({
+      connectString: opts.connectString,
+      chroot: joinPath(base, 'n1'),
+      opTimeoutMs: 30_000,
+      insecure: true,
+    });
+    const target = new ZooKeeperCoordinator({
+      connectString: opts.connectString,
+      chroot: joinPath(base, 'n2'),
+      opTimeoutMs: 30_000,
+      insecure: true,
+    });
     try {
       await source.connect();
       await target.connect();
@@ -58,7 +69,7 @@ export async function runMetadataBench(opts: MetadataBenchOptions): Promise<Meta
       rows.push({ nodes: figures.nodes, seconds, nodesPerSec: figures.nodes / seconds, batches: figures.batches });
     } finally {
       await Promise.all([source.close(), target.close()]);
-      const admin = new ZooKeeperCoordinator({ connectString: opts.connectString, chroot: '/', opTimeoutMs: 30_000 });
+      const admin = new ZooKeeperCoordinator({ connectString: opts.connectString, chroot: '/', opTimeoutMs: 30_000, insecure: true });
       await admin.connect();
       try {
         await removeSubtree(admin, base, { concurrency: 64, limits: { maxOps: 1000, maxBytes: 768 * 1024, maxInFlight: 4 } });
