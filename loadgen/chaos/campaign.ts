@@ -9,6 +9,27 @@ export interface CampaignResult {
   readonly startedAt: string;
   readonly durationMs: number;
   readonly migrations: readonly MigrationResult[];
+  /** Why the campaign stopped before its last migration, if it did. */
+  readonly aborted?: string;
+}
+
+/** Consecutive migrations the harness may fail to run (a process that would not start) before the campaign stops. */
+const MAX_HARNESS_FAILURES = 3;
+
+function harnessFailure(index: number, app: string, runId: string, err: unknown): MigrationResult {
+  const none = { total: 0, ok: 0, rejected: 0, failed: {}, noAnswer: {} };
+  return {
+    index,
+    id: `${runId}-m${index}`,
+    app,
+    outcome: { status: 'harness-error', error: (err as Error).message },
+    faults: [],
+    violations: [],
+    writes: none,
+    reads: none,
+    lostByDesign: 0,
+    settleMs: 0,
+  };
 }
 
 /** Called after each migration (progress lines). */
@@ -39,27 +60,40 @@ export async function runCampaign(o: CampaignOptions, onMigration: OnMigration =
     leaseMs: o.leaseMs,
   });
   const results: MigrationResult[] = [];
+  let aborted: string | undefined;
+  let failures = 0;
   try {
     for (const schedule of schedules) {
-      if (schedule.index % o.appsPerRound === 0) {
-        const round = Array.from({ length: Math.min(o.appsPerRound, o.migrations - schedule.index) }, (_, k) =>
-          appName(schedule.index + k),
-        );
-        await env.gateways.useApps(round);
+      const app = appName(schedule.index);
+      let r: MigrationResult;
+      try {
+        if (schedule.index % o.appsPerRound === 0) {
+          const count = Math.min(o.appsPerRound, o.migrations - schedule.index);
+          await env.gateways.useApps(Array.from({ length: count }, (_, k) => appName(schedule.index + k)));
+        }
+        r = await runMigration(env, schedule, app, {
+          seed: o.seed,
+          deadlineMs: o.deadlineMs,
+          barrierTimeoutMs: o.barrierTimeoutMs,
+          writers: o.writers,
+          readers: o.readers,
+          webSockets: o.webSockets,
+        });
+        failures = 0;
+      } catch (err) {
+        // the campaign's own machinery failed (not the system under test): note it, go on while it recovers
+        r = harnessFailure(schedule.index, app, env.runId, err);
+        failures += 1;
       }
-      const r = await runMigration(env, schedule, appName(schedule.index), {
-        seed: o.seed,
-        deadlineMs: o.deadlineMs,
-        barrierTimeoutMs: o.barrierTimeoutMs,
-        writers: o.writers,
-        readers: o.readers,
-        webSockets: o.webSockets,
-      });
       results.push(r);
       onMigration(r, results.length, schedules.length);
+      if (failures >= MAX_HARNESS_FAILURES) {
+        aborted = `${failures} migrations in a row could not be run; the last: ${'error' in r.outcome ? String(r.outcome.error) : ''}`;
+        break;
+      }
     }
   } finally {
     await env.close();
   }
-  return { options: o, runId: env.runId, startedAt, durationMs: Date.now() - t0, migrations: results };
+  return { options: o, runId: env.runId, startedAt, durationMs: Date.now() - t0, migrations: results, ...(aborted ? { aborted } : {}) };
 }

@@ -26,7 +26,8 @@ and the gateways' states. The same seed draws the same fault schedule.
 fault kinds (default: ${DEFAULT_FAULT_KINDS.join(', ')}):
 ${ALL_FAULT_KINDS.map((k) => {
   const s: { description: string; shared: boolean; variant?: string } = FAULT_KINDS[k];
-  return `  ${k.padEnd(26)} ${s.description}${s.shared ? ' [shared service: not in default]' : ''}${s.variant ? ` [needs the ${s.variant} variant]` : ''}`;
+  const notes = `${s.shared ? ' [shared service: not in default]' : ''}${s.variant ? ` [needs the ${s.variant} variant]` : ''}`;
+  return `  ${k.padEnd(26)} ${s.description}${notes}`;
 }).join('\n')}
 
 exit codes: 0 no invariant violated, 1 violations (or the campaign failed), 2 usage`;

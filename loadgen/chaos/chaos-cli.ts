@@ -32,7 +32,8 @@ async function main(): Promise<number> {
     `${n} invariant violation(s) in ${result.migrations.length} migration(s); ` +
       `outcomes ${JSON.stringify(report.migrationsByOutcome)}\nreport: ${files.markdown}\n        ${files.json}\n`,
   );
-  return n === 0 ? 0 : 1;
+  if (result.aborted) process.stderr.write(`chaos: stopped early: ${result.aborted}\n`);
+  return n === 0 && !result.aborted ? 0 : 1;
 }
 
 main().then(

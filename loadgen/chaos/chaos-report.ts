@@ -35,6 +35,7 @@ export interface ChaosReport {
     readonly controlPlanes: number;
     readonly startedAt: string;
     readonly durationMs: number;
+    readonly aborted: string | undefined;
     readonly notes: readonly string[];
   };
   readonly migrationsByOutcome: Record<string, number>;
@@ -102,6 +103,7 @@ export function buildReport(r: CampaignResult): ChaosReport {
       controlPlanes: r.options.controlPlanes,
       startedAt: r.startedAt,
       durationMs: r.durationMs,
+      aborted: r.aborted,
       notes: CAMPAIGN_NOTES,
     },
     migrationsByOutcome,
@@ -155,8 +157,10 @@ export function renderMarkdown(rep: ChaosReport): string {
       `Reproduce the fault schedule: \`npm run chaos -- --migrations ${c.migrations} --seed ${c.seed} ` +
       `--faults-per-migration ${c.faultsPerMigration} --faults ${c.faultKinds.join(',')}\`.`,
     '',
-    `**${total} invariant violation(s)** in ${rep.migrations.filter((m) => m.violations.length > 0).length} of ${rep.migrations.length} migration(s).`,
+    `**${total} invariant violation(s)** in ${rep.migrations.filter((m) => m.violations.length > 0).length} ` +
+      `of ${rep.migrations.length} migration(s).`,
     '',
+    ...(c.aborted ? [`**The campaign stopped early:** ${c.aborted}`, ''] : []),
     '## Migrations by outcome',
     '',
     ...table(

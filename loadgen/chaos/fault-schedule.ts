@@ -93,7 +93,8 @@ export function scheduleFaults(o: ScheduleOptions): MigrationSchedule[] {
         kind,
         target: targetOf(kind, rng, o.gateways),
         phase: weighted(rng, TRIGGER_PHASES),
-        delayMs: Math.floor(rng() * MAX_TRIGGER_DELAY_MS),
+        // skewed towards 0: a fence lasts milliseconds, and most faults should land inside their phase
+        delayMs: Math.floor(rng() ** 2 * MAX_TRIGGER_DELAY_MS),
         holdMs: Math.round(lo + rng() * (hi - lo)),
         seed: Math.floor(rng() * 2 ** 32),
       };

@@ -38,7 +38,8 @@ export interface MigrationResult {
   readonly index: number;
   readonly id: string;
   readonly app: string;
-  readonly outcome: MigrationOutcome | { readonly status: 'not-started'; readonly error: string };
+  /** not-started: no control plane took it; harness-error: the campaign could not run it (its processes). */
+  readonly outcome: MigrationOutcome | { readonly status: 'not-started' | 'harness-error'; readonly error: string };
   readonly faults: readonly FaultRecord[];
   readonly violations: readonly Violation[];
   readonly writes: RequestCounts;

@@ -8,7 +8,8 @@ export function at(ns: string, originNs: string): string {
 }
 
 export function commitLine(side: 'n1' | 'n2', c: CommitEntry, originNs: string): string {
-  return `${at(c.beginNs, originNs)} ${side} commit #${c.seq} ${c.key}=${c.value} (via ${c.via}, request ${c.requestId ?? '-'}, done ${at(c.endNs, originNs)})`;
+  const how = `via ${c.via}, request ${c.requestId ?? '-'}, done ${at(c.endNs, originNs)}`;
+  return `${at(c.beginNs, originNs)} ${side} commit #${c.seq} ${c.key}=${c.value} (${how})`;
 }
 
 export function writeLine(w: ClientWrite, originNs: string): string {

@@ -88,7 +88,8 @@ export function checkWriteOrder(ev: MigrationEvidence): Violation[] {
       migrationId: ev.migrationId,
       summary:
         `${late.length} write(s) (${byChannel.map((x) => `${x.via} ${x.commits.length}`).join(', ')}) committed at N1 after the first ` +
-        `write committed at N2${done ? '' : ' and before a later N2 write'} (the last ${worst.toFixed(1)} ms after it; migration ${ev.outcome.status})`,
+        `write committed at N2${done ? '' : ' and before a later N2 write'} ` +
+        `(the last ${worst.toFixed(1)} ms after it; migration ${ev.outcome.status})`,
       trace: [
         ...withClient('n2', firstN2),
         ...byChannel.flatMap(({ via, commits }) => [
