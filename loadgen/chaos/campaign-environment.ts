@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { type AppServers, startAppServers } from './environment/app-servers.js';
 import { CampaignCoordinator, type CoordinatorSettings } from './environment/campaign-coordinator.js';
 import { ControlPlanes } from './environment/control-planes.js';
@@ -14,6 +15,8 @@ export interface EnvironmentOptions {
   readonly leaseMs: number;
   /** ZooKeeper digest credentials for every process, once the ensemble requires them. */
   readonly auth?: CoordinatorSettings['auth'];
+  /** Where every process's output goes (one file each). */
+  readonly logDir: string;
 }
 
 /** Everything a campaign runs against; `close` stops it all and removes the chroot and the proxies. */
@@ -47,6 +50,7 @@ export async function startCampaignEnvironment(o: EnvironmentOptions): Promise<C
     sessionTimeoutMs: o.sessionTimeoutMs,
     ...(o.auth ? { auth: o.auth } : {}),
   };
+  mkdirSync(o.logDir, { recursive: true });
   const teardown: Array<() => Promise<void>> = [];
   const close = async (): Promise<void> => {
     for (const step of teardown.reverse().splice(0)) await step().catch(() => undefined);
@@ -58,7 +62,7 @@ export async function startCampaignEnvironment(o: EnvironmentOptions): Promise<C
     teardown.push(() => links.dispose());
     const apps = await startAppServers();
     teardown.push(() => apps.stop());
-    const controlPlanes = new ControlPlanes(settings, apps.url);
+    const controlPlanes = new ControlPlanes(settings, apps.url, o.logDir);
     teardown.push(() => controlPlanes.stopAll());
     await controlPlanes.ensure(o.controlPlanes);
     const gateways = await GatewayFleet.create({
@@ -68,6 +72,7 @@ export async function startCampaignEnvironment(o: EnvironmentOptions): Promise<C
       n1Url: apps.url.n1,
       n2Url: apps.url.n2,
       leaseMs: o.leaseMs,
+      logDir: o.logDir,
     });
     teardown.push(() => gateways.stopAll());
     return { runId, coordinator, apps, gateways, controlPlanes, links, shared: new SharedServices(endpoints), options: o, close };

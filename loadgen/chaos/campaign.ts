@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { startCampaignEnvironment } from './campaign-environment.js';
 import type { CampaignOptions } from './chaos-options.js';
 import { scheduleFaults } from './fault-schedule.js';
@@ -48,6 +49,7 @@ export async function runCampaign(o: CampaignOptions, onMigration: OnMigration =
   const t0 = Date.now();
   const schedules = scheduleFaults({
     seed: o.seed,
+    first: o.first,
     migrations: o.migrations,
     faultsPerMigration: o.faultsPerMigration,
     kinds: o.faults,
@@ -58,6 +60,8 @@ export async function runCampaign(o: CampaignOptions, onMigration: OnMigration =
     controlPlanes: o.controlPlanes,
     sessionTimeoutMs: o.sessionTimeoutMs,
     leaseMs: o.leaseMs,
+    ...(o.zkAuth ? { auth: o.zkAuth } : {}),
+    logDir: join(o.out, 'logs'),
   });
   const results: MigrationResult[] = [];
   let aborted: string | undefined;
@@ -67,8 +71,9 @@ export async function runCampaign(o: CampaignOptions, onMigration: OnMigration =
       const app = appName(schedule.index);
       let r: MigrationResult;
       try {
-        if (schedule.index % o.appsPerRound === 0) {
-          const count = Math.min(o.appsPerRound, o.migrations - schedule.index);
+        const k = schedule.index - o.first;
+        if (k % o.appsPerRound === 0) {
+          const count = Math.min(o.appsPerRound, o.migrations - k);
           await env.gateways.useApps(Array.from({ length: count }, (_, k) => appName(schedule.index + k)));
         }
         r = await runMigration(env, schedule, app, {

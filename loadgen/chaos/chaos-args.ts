@@ -13,6 +13,7 @@ and the gateways' states. The same seed draws the same fault schedule.
 
   --migrations N              how many migrations (one app each)
   --seed S                    0..2^32-1
+  --first I                   start at migration I of the seed's schedule (reruns one: --first I --migrations 1)
   --faults-per-migration K    faults drawn per migration (default 3)
   --faults LIST               default | all | kind,kind,...  (default: default)
   --out DIR                   where report.json and report.md go (default results/chaos)
@@ -21,6 +22,7 @@ and the gateways' states. The same seed draws the same fault schedule.
   --apps-per-round A          gateways restart with new apps every A migrations (default 10)
   --deadline-ms MS            a migration must end within this (default 120000)
   --writers W, --web-sockets S  load (default 6 writers, 2 WebSockets; 2 readers)
+  --zk-auth USER:VAR          ZooKeeper digest credentials for every process (password in $VAR)
   --help
 
 fault kinds (default: ${DEFAULT_FAULT_KINDS.join(', ')}):
@@ -48,6 +50,7 @@ export function parseChaosArgs(argv: readonly string[]): CampaignOptionsInput | 
       strict: true,
       options: {
         migrations: { type: 'string' },
+        first: { type: 'string' },
         seed: { type: 'string' },
         'faults-per-migration': { type: 'string' },
         faults: { type: 'string' },
@@ -58,6 +61,7 @@ export function parseChaosArgs(argv: readonly string[]): CampaignOptionsInput | 
         'deadline-ms': { type: 'string' },
         writers: { type: 'string' },
         'web-sockets': { type: 'string' },
+        'zk-auth': { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -74,8 +78,12 @@ export function parseChaosArgs(argv: readonly string[]): CampaignOptionsInput | 
   } catch (err) {
     throw new ChaosError('NW_CHAOS_USAGE', `--faults: ${(err as Error).message}`);
   }
+  const auth = s('zk-auth');
+  const zkAuth = auth === undefined ? undefined : /^([^:]+):([A-Za-z_][A-Za-z0-9_]*)$/.exec(auth);
+  if (auth !== undefined && !zkAuth) throw new ChaosError('NW_CHAOS_USAGE', `--zk-auth: expected USER:ENV_VAR, got "${auth}"`);
   const raw = {
     migrations: int('migrations', s('migrations')),
+    first: int('first', s('first')),
     seed: int('seed', s('seed')),
     faultsPerMigration: int('faults-per-migration', s('faults-per-migration')),
     faults,
@@ -86,6 +94,7 @@ export function parseChaosArgs(argv: readonly string[]): CampaignOptionsInput | 
     deadlineMs: int('deadline-ms', s('deadline-ms')),
     writers: int('writers', s('writers')),
     webSockets: int('web-sockets', s('web-sockets')),
+    zkAuth: zkAuth ? { user: zkAuth[1]!, passwordEnv: zkAuth[2]! } : undefined,
   };
   const input = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)) as CampaignOptionsInput;
   const parsed = CampaignOptionsSchema.safeParse(input);

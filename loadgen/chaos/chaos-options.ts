@@ -15,6 +15,8 @@ export function parseFaultKinds(spec: string): FaultKind[] {
 export const CampaignOptionsSchema = z
   .strictObject({
     migrations: z.number().int().min(1).max(100_000),
+    /** Index of the first migration of the seed's schedule to run: `--first 28 --migrations 1` runs migration 28 alone. */
+    first: z.number().int().min(0).default(0),
     seed: z
       .number()
       .int()
@@ -42,6 +44,8 @@ export const CampaignOptionsSchema = z
     writers: z.number().int().min(0).max(64).default(6),
     readers: z.number().int().min(0).max(64).default(2),
     webSockets: z.number().int().min(0).max(32).default(2),
+    /** ZooKeeper digest credentials for every process of the campaign (the password is read from this variable). */
+    zkAuth: z.strictObject({ user: z.string().min(1), passwordEnv: z.string().min(1) }).optional(),
   })
   .refine((o) => o.leaseMs < o.sessionTimeoutMs, { message: 'leaseMs must be shorter than sessionTimeoutMs', path: ['leaseMs'] });
 

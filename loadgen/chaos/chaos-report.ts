@@ -28,6 +28,7 @@ export interface ChaosReport {
   readonly campaign: {
     readonly runId: string;
     readonly seed: number;
+    readonly first: number;
     readonly migrations: number;
     readonly faultsPerMigration: number;
     readonly faultKinds: readonly string[];
@@ -96,6 +97,7 @@ export function buildReport(r: CampaignResult): ChaosReport {
     campaign: {
       runId: r.runId,
       seed: r.options.seed,
+      first: r.options.first,
       migrations: r.options.migrations,
       faultsPerMigration: r.options.faultsPerMigration,
       faultKinds: r.options.faults,
@@ -154,7 +156,8 @@ export function renderMarkdown(rep: ChaosReport): string {
     '',
     `Seed ${c.seed}, ${c.migrations} migration(s), ${c.faultsPerMigration} fault(s) each, ${c.gateways} gateways, ` +
       `${c.controlPlanes} control planes; started ${c.startedAt}, took ${(c.durationMs / 1000).toFixed(0)} s. ` +
-      `Reproduce the fault schedule: \`npm run chaos -- --migrations ${c.migrations} --seed ${c.seed} ` +
+      `Reproduce the fault schedule: \`npm run chaos -- --migrations ${c.migrations} --seed ${c.seed}` +
+      `${c.first ? ` --first ${c.first}` : ''} ` +
       `--faults-per-migration ${c.faultsPerMigration} --faults ${c.faultKinds.join(',')}\`.`,
     '',
     `**${total} invariant violation(s)** in ${rep.migrations.filter((m) => m.violations.length > 0).length} ` +
@@ -230,6 +233,8 @@ export function renderMarkdown(rep: ChaosReport): string {
     '## Notes',
     '',
     ...c.notes.map((n) => `- ${n}`),
+    '- Every process wrote its output to logs/<member or control-plane id>.log next to this report ' +
+      '(gateways and control planes at info: each state applied, with its epoch).',
     '',
   ].join('\n');
 }

@@ -33,6 +33,8 @@ export interface MigrationSchedule {
 
 export interface ScheduleOptions {
   readonly seed: number;
+  /** Index of the first migration (default 0). */
+  readonly first?: number;
   readonly migrations: number;
   readonly faultsPerMigration: number;
   readonly kinds: readonly FaultKind[];
@@ -84,7 +86,8 @@ function targetOf(kind: FaultKind, rng: () => number, gateways: number): string 
 /** The faults of every migration of a campaign, drawn from the seed. */
 export function scheduleFaults(o: ScheduleOptions): MigrationSchedule[] {
   if (o.kinds.length === 0 && o.faultsPerMigration > 0) throw new RangeError('no fault kinds to draw from');
-  return Array.from({ length: o.migrations }, (_, index) => {
+  return Array.from({ length: o.migrations }, (_, k) => {
+    const index = (o.first ?? 0) + k;
     const rng = mulberry32(streamSeed(o.seed, index, 'faults'));
     const faults = Array.from({ length: o.faultsPerMigration }, (): ScheduledFault => {
       const kind = pick(rng, o.kinds);

@@ -16,6 +16,11 @@ describe('chaos campaign: fault schedule and options', () => {
 
     it('draws migration i the same whatever the number of migrations (a short run is a prefix of a long one)', () => {
       assert.deepEqual(scheduleFaults({ ...base, migrations: 5 }), scheduleFaults(base).slice(0, 5));
+      assert.deepEqual(
+        scheduleFaults({ ...base, first: 7, migrations: 2 }),
+        scheduleFaults(base).slice(7, 9),
+        '--first reruns migrations alone',
+      );
     });
 
     it('draws K faults per migration from the selected kinds only, with targets, phases and holds in range', () => {
@@ -80,6 +85,13 @@ describe('chaos campaign: fault schedule and options', () => {
       const o = CampaignOptionsSchema.parse(args);
       assert.deepEqual([o.migrations, o.seed, o.faultsPerMigration, o.faults, o.out, o.gateways], [5, 9, 3, ['gateway-kill'], '/tmp/x', 3]);
       assert.equal(CampaignOptionsSchema.parse(parseChaosArgs(['--migrations', '1', '--seed', '0'])).out, 'results/chaos');
+      assert.deepEqual(
+        CampaignOptionsSchema.parse(parseChaosArgs(['--migrations', '1', '--seed', '0', '--zk-auth', 'nw:NW_ZK_PASSWORD'])).zkAuth,
+        {
+          user: 'nw',
+          passwordEnv: 'NW_ZK_PASSWORD',
+        },
+      );
       assert.equal(parseChaosArgs(['--help']), 'help');
     });
 
@@ -90,6 +102,7 @@ describe('chaos campaign: fault schedule and options', () => {
       assert.match(usage(['--migrations', '3', '--seed', '1', '--faults', 'meteor']), /unknown fault kind\(s\) meteor/);
       assert.match(usage(['--migrations', '3', '--seed', '1', '--faults', 'redis-restart']), /need the Cassandra-backed app servers/);
       assert.match(usage(['--migrations', '0', '--seed', '1']), /migrations/);
+      assert.match(usage(['--migrations', '1', '--seed', '1', '--zk-auth', 'nw']), /--zk-auth: expected USER:ENV_VAR/);
     });
   });
 });

@@ -3,6 +3,9 @@
 // every invariant checked from the app servers' commit logs, the coordinator tree and the
 // gateways' states. Nothing here kills or restarts a shared service.
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type CampaignResult, runCampaign } from '../../loadgen/chaos/campaign.js';
 import { CampaignOptionsSchema } from '../../loadgen/chaos/chaos-options.js';
 import { GATEWAY_FAULT_KINDS } from '../../loadgen/chaos/fault-kinds.js';
@@ -17,7 +20,14 @@ describe('chaos campaign: a short fixed-seed run with gateway faults', function 
 
   before(async () => {
     result = await runCampaign(
-      CampaignOptionsSchema.parse({ migrations: MIGRATIONS, seed: 20261205, faultsPerMigration: FAULTS, faults: [...GATEWAY_FAULT_KINDS] }),
+      CampaignOptionsSchema.parse({
+        migrations: MIGRATIONS,
+        seed: 20261205,
+        faultsPerMigration: FAULTS,
+        faults: [...GATEWAY_FAULT_KINDS],
+        // the processes' logs, for a failure's post-mortem
+        out: mkdtempSync(join(tmpdir(), 'nw-chaos-test-')),
+      }),
     );
   });
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { ChaosError } from '../chaos-errors.js';
 import { REPO_ROOT } from './service-endpoints.js';
 
@@ -29,6 +30,8 @@ export interface SpawnSpec {
   readonly readyPatterns: readonly RegExp[];
   readonly env?: NodeJS.ProcessEnv;
   readonly timeoutMs?: number;
+  /** Everything the process writes is appended here too (the campaign's logs directory). */
+  readonly logFile?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -54,8 +57,11 @@ export async function spawnCampaignChild(spec: SpawnSpec): Promise<CampaignChild
   });
   running.add(child);
   let out = '';
+  const log = spec.logFile ? createWriteStream(spec.logFile, { flags: 'a' }) : undefined;
+  log?.on('error', () => undefined);
   const onData = (c: Buffer): void => {
     out = (out + c.toString('utf8')).slice(-OUTPUT_TAIL);
+    log?.write(c);
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
@@ -63,6 +69,7 @@ export async function spawnCampaignChild(spec: SpawnSpec): Promise<CampaignChild
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, sig) => {
       running.delete(child);
+      log?.end();
       resolve(code ?? sig ?? -1);
     }),
   );

@@ -30,6 +30,8 @@ export class ControlPlanes {
   constructor(
     private readonly coordinator: CoordinatorSettings,
     private readonly apps: { readonly n1: string; readonly n2: string },
+    /** Each process's output goes to `<logDir>/<id>.log`. */
+    private readonly logDir: string,
   ) {}
 
   /** Ids of the control-plane processes that run. */
@@ -44,7 +46,7 @@ export class ControlPlanes {
       id,
       coordinator: coordinatorSection(this.coordinator),
       admin: { host: '127.0.0.1', port: 0, tokenEnv: TOKEN_ENV },
-      log: { level: 'warn' },
+      log: { level: 'info' },
     };
     const file = join(this.dir, `${id}.json`);
     writeFileSync(file, JSON.stringify(config, null, 2));
@@ -54,6 +56,7 @@ export class ControlPlanes {
       args: ['--config', file, '--n1', this.apps.n1, '--n2', this.apps.n2],
       readyPatterns: [/admin:\s+(http:\/\/\S+)/],
       env: { ...process.env, [TOKEN_ENV]: this.token },
+      logFile: join(this.logDir, `${id}.log`),
     });
     this.list.push({ id, child, adminUrl: child.ready[0]! });
     return id;

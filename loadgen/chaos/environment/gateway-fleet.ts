@@ -28,6 +28,8 @@ export interface GatewayFleetOptions {
   readonly n1Url: string;
   readonly n2Url: string;
   readonly leaseMs: number;
+  /** Each process's output goes to `<logDir>/<member id>.log`. */
+  readonly logDir: string;
 }
 
 interface Slot {
@@ -110,7 +112,8 @@ export class GatewayFleet {
       // the campaign's clients are trusted like a load balancer: the gateway keeps their request
       // ids, so a commit log entry names the client request it came from
       trustedProxies: ['127.0.0.1'],
-      log: { level: 'warn' },
+      // info: every state applied, with its epoch, for the traces of a violation
+      log: { level: 'info' },
       fleet: {
         coordinator: coordinatorSection(this.o.coordinator, this.o.links.connectString(slot)),
         memberId: this.memberId(slot),
@@ -148,6 +151,7 @@ export class GatewayFleet {
       script: 'gateway/cli.ts',
       args: ['--config', file],
       readyPatterns: [/traffic:\s+(http:\/\/\S+)/],
+      logFile: join(this.o.logDir, `${this.memberId(slot)}.log`),
     });
   }
 
