@@ -8,3 +8,6 @@ export type { SyncHook } from './migration/migration-hooks.js';
 export type { LogEvent, MigrationLog, PhaseName } from './migration/migration-log.js';
 export { parsePlan } from './migration/plan.js';
 export { createSyncHooks } from './sync/sync-hooks.js';
+export { startControlPlaneProcess, type ControlPlaneProcess } from './control-plane-process.js';
+export { parseControlPlaneConfig, type ControlPlaneConfigInput } from './config.js';
+export type { MigrationPlanInput } from './migration/plan.js';

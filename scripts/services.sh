@@ -5,17 +5,20 @@
 #   redis      two instances        n1 127.0.0.1:16379, n2 127.0.0.1:16380 (no persistence)
 #   route53    moto_server          http://127.0.0.1:15053
 #   cassandra  two 1-node clusters  n1 127.0.0.2:9042 (jmx 7199), n2 127.0.0.3:9042 (jmx 7299)
+#   toxiproxy  fault proxy (API)    http://127.0.0.1:8474 (built with `go install`; the chaos campaign's partitions)
 #
-# Usage: scripts/services.sh up|down|status|clean [zookeeper] [redis] [route53] [cassandra]
+# Usage: scripts/services.sh up|down|status|clean [zookeeper] [redis] [route53] [cassandra] [toxiproxy]
 #   up      install what is missing (idempotent), start what is not running, wait until ready,
-#           write .services/endpoints.json. A second `up` is a fast no-op.
+#           write .services/endpoints.json (entries of services not named are kept as they are).
+#           A second `up` is a fast no-op.
 #   down    stop what `up` started (pid files; TERM, then KILL after a grace period)
 #   status  one line per process; exits 1 unless every selected service is ready
 #   clean   down, then delete the services' data (keeps the installs: venv, Cassandra jars)
 #
 # All state lives under <repo>/.services (gitignored): configs, data, logs/, run/*.pid.
 # Environment: NW_CASSANDRA_HEAP (default 1G), NW_CASSANDRA_JVM_OPTS (extra JVM flags),
-# NW_SERVICES_QUIET=1 (less output).
+# NW_SERVICES_QUIET=1 (less output), NW_GO (the go binary for the Toxiproxy build; default: go on
+# PATH, else /usr/local/go/bin/go).
 
 # shellcheck disable=SC2016  # the single-quoted `bash -c` programs expand their own arguments
 set -euo pipefail
@@ -27,7 +30,7 @@ LOGS="$SVC/logs"
 RUN="$SVC/run"
 ENDPOINTS="$SVC/endpoints.json"
 
-ALL_SERVICES=(zookeeper redis route53 cassandra)
+ALL_SERVICES=(zookeeper redis route53 cassandra toxiproxy)
 
 CASSANDRA_VERSION=5.0.9
 CASSANDRA_LIB="$SVC/cassandra/lib"
@@ -40,6 +43,9 @@ VENV="$SVC/venv"
 ZK_JARS=(/usr/share/java/zookeeper.jar /usr/share/java/slf4j-log4j12.jar /usr/share/java/log4j-1.2.jar)
 
 ROUTE53_PORT=15053
+TOXIPROXY_VERSION=2.12.0
+TOXIPROXY_PORT=8474
+TOXIPROXY_BIN="$SVC/toxiproxy/bin/toxiproxy-server"
 declare -A REDIS_PORT=([n1]=16379 [n2]=16380)
 declare -A CASS_ADDR=([n1]=127.0.0.2 [n2]=127.0.0.3)
 declare -A CASS_JMX=([n1]=7199 [n2]=7299)
@@ -62,6 +68,7 @@ service_units() {
     zookeeper) echo "zk1 zk2 zk3" ;;
     redis) echo "redis-n1 redis-n2" ;;
     route53) echo "route53" ;;
+    toxiproxy) echo "toxiproxy" ;;
     cassandra) echo "cassandra-n1 cassandra-n2" ;;
     *) die "unknown service '$1' (known: ${ALL_SERVICES[*]})" ;;
   esac
@@ -72,6 +79,7 @@ unit_service() {
     zk*) echo zookeeper ;;
     redis-*) echo redis ;;
     route53) echo route53 ;;
+    toxiproxy) echo toxiproxy ;;
     cassandra-*) echo cassandra ;;
   esac
 }
@@ -81,6 +89,7 @@ unit_dir() {
     zk*) echo "$SVC/zookeeper/$1" ;;
     redis-*) echo "$SVC/redis/${1#redis-}" ;;
     route53) echo "$SVC/route53" ;;
+    toxiproxy) echo "$SVC/toxiproxy" ;;
     cassandra-*) echo "$SVC/$1" ;;
   esac
 }
@@ -93,6 +102,7 @@ unit_logs() {
     zk*) echo "$LOGS/$1.out $LOGS/$1.log" ;;
     redis-*) echo "$LOGS/$1.out $LOGS/$1.log" ;;
     route53) echo "$LOGS/route53.log" ;;
+    toxiproxy) echo "$LOGS/toxiproxy.log" ;;
     cassandra-*) echo "$LOGS/$1.out $LOGS/$1/system.log" ;;
   esac
 }
@@ -118,6 +128,7 @@ unit_endpoint() {
     zk*) echo "127.0.0.1:$((21810 + ${1#zk}))" ;;
     redis-*) echo "127.0.0.1:${REDIS_PORT[${1#redis-}]}" ;;
     route53) echo "http://127.0.0.1:$ROUTE53_PORT" ;;
+    toxiproxy) echo "http://127.0.0.1:$TOXIPROXY_PORT" ;;
     cassandra-*) echo "${CASS_ADDR[${1#cassandra-}]}:9042" ;;
   esac
 }
@@ -128,7 +139,8 @@ unit_endpoint() {
 # against stale pid files pointing at a reused pid, and lets `down` find a process whose pid
 # file was lost.
 
-comm_ok() { case $1 in java | redis-server | python* | moto_server) return 0 ;; *) return 1 ;; esac; }
+# (a comm is the first 15 characters of the executable's name: toxiproxy-server -> toxiproxy-serve)
+comm_ok() { case $1 in java | redis-server | python* | moto_server | toxiproxy-serve) return 0 ;; *) return 1 ;; esac; }
 
 pid_is_unit() { # pid unit
   local pid=$1 dir comm cwd
@@ -211,6 +223,7 @@ unit_ready() {
     zk*) [[ -n $(zk_mode "$1") ]] ;;
     redis-*) redis_ok "${REDIS_PORT[${1#redis-}]}" ;;
     route53) http_ok "http://127.0.0.1:$ROUTE53_PORT/moto-api/" ;;
+    toxiproxy) http_ok "http://127.0.0.1:$TOXIPROXY_PORT/version" ;;
     cassandra-*) cql_ok "${CASS_ADDR[${1#cassandra-}]}" 9042 ;;
   esac
 }
@@ -234,6 +247,10 @@ route53_installed() {
 }
 cassandra_installed() {
   [[ -f $CASSANDRA_LIB/.northwest-installed && $(<"$CASSANDRA_LIB/.northwest-installed") == "$CASSANDRA_VERSION" ]]
+}
+toxiproxy_installed() {
+  local stamp="$SVC/toxiproxy/bin/.northwest-installed"
+  [[ -x $TOXIPROXY_BIN && -f $stamp && $(<"$stamp") == "$TOXIPROXY_VERSION" ]]
 }
 service_installed() { "${1}_installed"; }
 
@@ -269,6 +286,23 @@ install_route53() {
     "$VENV/bin/pip" install -q --disable-pip-version-check "${MOTO_PKGS[@]}"
     echo "${MOTO_PKGS[*]}" >"$VENV/.northwest-installed"
   } >>"$log" 2>&1 || { echo "pip install ${MOTO_PKGS[*]} failed; see $log" >&2; tail -n 30 "$log" >&2; return 1; }
+}
+
+install_toxiproxy() {
+  local log="$LOGS/install-toxiproxy.log" gobin="$SVC/toxiproxy/bin.tmp" go=${NW_GO:-}
+  [[ -n $go ]] || go=$(command -v go || echo /usr/local/go/bin/go)
+  [[ -x $go ]] || { echo "toxiproxy: no Go toolchain (set NW_GO or put go on PATH)" >&2; return 1; }
+  rm -rf "$gobin"
+  mkdir -p "$gobin"
+  {
+    echo "== $(date -Is) $go install github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION"
+    GOBIN="$gobin" "$go" install "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION"
+  } >>"$log" 2>&1 || { echo "building Toxiproxy $TOXIPROXY_VERSION failed; see $log" >&2; tail -n 30 "$log" >&2; return 1; }
+  # a name of its own, so the process can be told apart from any other program called `server`
+  mv "$gobin/server" "$gobin/toxiproxy-server"
+  echo "$TOXIPROXY_VERSION" >"$gobin/.northwest-installed"
+  rm -rf "$SVC/toxiproxy/bin"
+  mv "$gobin" "$SVC/toxiproxy/bin"
 }
 
 install_cassandra() {
@@ -394,6 +428,10 @@ EOF
 
 start_route53() {
   launch route53 "$LOGS/route53.log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$ROUTE53_PORT"
+}
+
+start_toxiproxy() {
+  launch toxiproxy "$LOGS/toxiproxy.log" "$TOXIPROXY_BIN" -host 127.0.0.1 -port "$TOXIPROXY_PORT"
 }
 
 start_cassandra() {
@@ -547,6 +585,7 @@ start_unit() {
     zk*) start_zk "$1" ;;
     redis-*) start_redis "$1" ;;
     route53) start_route53 ;;
+    toxiproxy) start_toxiproxy ;;
     cassandra-*) start_cassandra "$1" ;;
   esac
 }
@@ -599,15 +638,32 @@ stop_units() { # units... : TERM all, wait (per-unit grace), KILL leftovers
 }
 
 # ---------------------------------------------------------------------------------------------
-# endpoints.json (fixed values; only services that are ready)
+# endpoints.json (fixed values): services that are ready, and the entries of services this
+# command did not touch as they were (another checkout may run those; tests there copied its file)
 
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 
-write_endpoints() {
-  local svc first=1 out n i s
+# the entry of service $1 in the current endpoints.json as one line of JSON, or nothing
+kept_entry() {
+  [[ -s $ENDPOINTS ]] || return 0
+  if ! command -v jq >/dev/null; then
+    echo "services.sh: jq is missing; the entry '$1' of $ENDPOINTS is not kept" >&2
+    return 0
+  fi
+  jq -c --arg k "$1" '.[$k] // empty' "$ENDPOINTS" 2>/dev/null || true
+}
+
+write_endpoints() { # services this command touched...
+  local svc first=1 out n i kept touched=" $* "
   local -a parts=()
   for svc in "${ALL_SERVICES[@]}"; do
-    service_ready "$svc" || continue
+    if ! service_ready "$svc"; then
+      if [[ $touched != *" $svc "* ]]; then
+        kept=$(kept_entry "$svc")
+        [[ -n $kept ]] && parts+=("\"$svc\": $kept")
+      fi
+      continue
+    fi
     case $svc in
       zookeeper)
         local servers=()
@@ -642,6 +698,11 @@ write_endpoints() {
           c+=("$s")
         done
         parts+=("\"cassandra\": {${c[0]}, ${c[1]}}")
+        ;;
+      toxiproxy)
+        local api="http://127.0.0.1:$TOXIPROXY_PORT" pf
+        pf=$(json_str "$(unit_pidfile toxiproxy)")
+        parts+=("\"toxiproxy\": {\"apiUrl\": \"$api\", \"version\": \"$TOXIPROXY_VERSION\", \"pidFile\": $pf}")
         ;;
     esac
   done
@@ -693,6 +754,7 @@ cmd_up() {
     command -v mvn >/dev/null || [[ -z ${svc_started[cassandra]:-} ]] || cassandra_installed || base+=(maven)
     command -v curl >/dev/null || base+=(curl)
     command -v python3 >/dev/null || base+=(python3 python3-venv)
+    command -v jq >/dev/null || base+=(jq)
     if ((${#base[@]})); then
       say "installing base tools: ${base[*]}"
       install_apt "${base[@]}" || die "cannot install ${base[*]}"
@@ -708,6 +770,7 @@ cmd_up() {
       zookeeper) apt_pkgs+=(zookeeper); apt_services+=(zookeeper) ;;
       redis) apt_pkgs+=(redis-server redis-tools); apt_services+=(redis) ;;
       route53) install_route53 & job_of[$!]=route53; now_ms t; job_t0[$!]=$t ;;
+      toxiproxy) install_toxiproxy & job_of[$!]=toxiproxy; now_ms t; job_t0[$!]=$t ;;
       cassandra) install_cassandra & job_of[$!]=cassandra; now_ms t; job_t0[$!]=$t ;;
     esac
   done
@@ -745,7 +808,7 @@ cmd_up() {
 
   # slowest first: Cassandra, unless it is still being installed
   local ready_now=()
-  for svc in cassandra zookeeper redis route53; do
+  for svc in cassandra zookeeper redis route53 toxiproxy; do
     [[ -n ${svc_started[$svc]:-} ]] || continue
     local busy=0 j
     for j in "${!job_of[@]}"; do [[ " ${job_of[$j]} " == *" $svc "* ]] && busy=1; done
@@ -818,13 +881,14 @@ cmd_up() {
         ;;
       redis) detail="n1 127.0.0.1:16379  n2 127.0.0.1:16380" ;;
       route53) detail="http://127.0.0.1:$ROUTE53_PORT" ;;
+      toxiproxy) detail="http://127.0.0.1:$TOXIPROXY_PORT" ;;
       cassandra) detail="n1 127.0.0.2:9042  n2 127.0.0.3:9042" ;;
     esac
     if ((bad)); then state=FAILED; fi
     printf '%-10s %-8s %-44s %s\n' "$svc" "$state" "$detail" "$(fmt_ms "$svc_t")"
   done
 
-  write_endpoints
+  write_endpoints "${services[@]}"
 
   if ((${#unit_failed[@]})); then
     for u in "${!unit_failed[@]}"; do
@@ -864,7 +928,7 @@ cmd_down() {
   stop_units "${units[@]}"
   now_ms t
   say "stopped: $* ($(fmt_ms $((t - t0))))"
-  [[ -d $SVC ]] && write_endpoints
+  [[ -d $SVC ]] && write_endpoints "$@"
   return 0
 }
 

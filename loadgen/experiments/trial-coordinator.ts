@@ -29,7 +29,7 @@ export interface TrialCoordinator {
 }
 
 /** Removes a subtree depth-first (ephemeral nodes of closed sessions are gone already). */
-async function removeTree(c: Coordinator, path: string): Promise<void> {
+export async function removeTree(c: Coordinator, path: string): Promise<void> {
   for (const child of (await c.children(path)) ?? []) await removeTree(c, `${path === '/' ? '' : path}/${child}`);
   await c.remove(path).catch(() => undefined);
 }

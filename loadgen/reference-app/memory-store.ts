@@ -31,6 +31,22 @@ export class MemoryStore implements KvStore {
     return true;
   }
 
+  /**
+   * Writes the value unless the key already holds it, in one synchronous step; true if it wrote.
+   * For a last copy at the fence, when no other write can be in flight.
+   */
+  putIfDifferent(key: string, value: string): boolean {
+    if (this.entries.get(key)?.value === value) return false;
+    this.lastVersion += 1;
+    this.entries.set(key, { value, version: this.lastVersion });
+    return true;
+  }
+
+  /** The key's current version, read synchronously (undefined if absent). */
+  versionOf(key: string): number | undefined {
+    return this.entries.get(key)?.version;
+  }
+
   /** A copy of every entry, safe to iterate while the store changes. */
   snapshot(): Array<[string, KvEntry]> {
     return [...this.entries];

@@ -1,25 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { handleAdmin, type AdminContext } from './app-admin.js';
+import { KEY_PATTERN, MAX_BODY_BYTES, MAX_KEY_LENGTH, sendError, sendJson } from './app-errors.js';
+import { CommitLog } from './commit-log.js';
 import type { KvStore } from './kv-store.js';
 import { MemoryStore } from './memory-store.js';
-
-/** Largest PUT body accepted; larger ones get 413. */
-export const MAX_BODY_BYTES = 1024 * 1024;
-/** Longest key accepted. */
-export const MAX_KEY_LENGTH = 256;
-const KEY_PATTERN = /^[A-Za-z0-9._~-]+$/;
-
-/** Every error the reference app answers with; `code` is stable and goes into the JSON body. */
-export const REFERENCE_APP_ERRORS = {
-  NW_APP_NOT_FOUND: { status: 404, message: 'no such path' },
-  NW_APP_KEY_NOT_FOUND: { status: 404, message: 'no such key' },
-  NW_APP_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
-  NW_APP_INVALID_KEY: { status: 400, message: `key must be 1..${MAX_KEY_LENGTH} URL-safe characters [A-Za-z0-9._~-]` },
-  NW_APP_BODY_TOO_LARGE: { status: 413, message: `body larger than ${MAX_BODY_BYTES} bytes` },
-  NW_APP_BAD_BODY: { status: 400, message: 'body could not be read' },
-  NW_APP_STORE_FAILED: { status: 500, message: 'store failed' },
-} as const;
-export type ReferenceAppErrorCode = keyof typeof REFERENCE_APP_ERRORS;
+import { attachWebSocketWrites } from './ws-writes.js';
 
 export interface ReferenceAppOptions {
   /** Deployment name, sent as `x-served-by` on every response (e.g. "n1"). */
@@ -29,13 +15,35 @@ export interface ReferenceAppOptions {
   readonly port?: number;
   /** Defaults to a new MemoryStore. */
   readonly store?: KvStore;
+  /**
+   * Record every write the app applied (GET /_admin/commits), for checks that must not trust
+   * response headers. Off by default.
+   */
+  readonly commitLog?: boolean;
+  /**
+   * The /_admin/ endpoints besides the commit log: a fault switch (every other request answers
+   * an error status while it is on) and, on a MemoryStore, a snapshot and a copy endpoint for an
+   * in-memory data sync. Off by default: anyone who can reach the app could use them.
+   */
+  readonly admin?: boolean;
+  /** Writes over WebSocket at /ws (see ws-writes.ts). Off by default. */
+  readonly webSocket?: boolean;
 }
 
 export interface ReferenceApp {
   readonly url: string;
   readonly port: number;
   readonly store: KvStore;
+  /** With `commitLog`: every write applied, in order. */
+  readonly commits: CommitLog | undefined;
+  /** Every request but /_admin/ answers this status (NW_APP_FAULT_INJECTED) until cleared with undefined. */
+  setFault(status: number | undefined): void;
   close(): Promise<void>;
+}
+
+/** What a request handler needs besides the request. */
+interface AppContext extends AdminContext {
+  readonly deployment: string;
 }
 
 class BodyTooLarge extends Error {}
@@ -47,14 +55,22 @@ class BodyTooLarge extends Error {}
 export async function startReferenceApp(o: ReferenceAppOptions): Promise<ReferenceApp> {
   const store = o.store ?? new MemoryStore();
   const deployment = o.deployment;
+  const ctx: AppContext = {
+    deployment,
+    store,
+    commits: o.commitLog ? new CommitLog() : undefined,
+    admin: o.admin ?? false,
+    fault: { status: undefined },
+  };
   const server = createServer((req, res) => {
     res.setHeader('x-served-by', deployment);
-    handle(req, res, store, deployment).catch(() => {
+    handle(req, res, ctx).catch(() => {
       if (!res.headersSent) sendError(res, 'NW_APP_STORE_FAILED');
       else res.destroy();
     });
   });
   server.keepAliveTimeout = 30_000;
+  const sockets = o.webSocket ? attachWebSocketWrites(server, ctx) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => {
@@ -68,17 +84,26 @@ export async function startReferenceApp(o: ReferenceAppOptions): Promise<Referen
     url: `http://${host}:${addr.port}`,
     port: addr.port,
     store,
+    commits: ctx.commits,
+    setFault: (status) => {
+      ctx.fault.status = status;
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        sockets?.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, store: KvStore, deployment: string): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext): Promise<void> {
+  const receivedNs = CommitLog.now();
+  const { store, deployment } = ctx;
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const method = req.method ?? 'GET';
+  if (path.startsWith('/_admin/') && (await handleAdmin(req, res, path, ctx))) return;
+  if (ctx.fault.status !== undefined) return sendError(res, 'NW_APP_FAULT_INJECTED', undefined, !req.complete, ctx.fault.status);
   if (path === '/healthz') {
     if (method !== 'GET' && method !== 'HEAD') return sendError(res, 'NW_APP_METHOD_NOT_ALLOWED', 'GET, HEAD');
     return sendJson(res, 200, { ok: true, deployment });
@@ -108,7 +133,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, store: KvStore,
   } catch (err) {
     return sendError(res, err instanceof BodyTooLarge ? 'NW_APP_BODY_TOO_LARGE' : 'NW_APP_BAD_BODY', undefined, true);
   }
+  const beginNs = CommitLog.now();
   const version = await store.put(key, value);
+  const requestId = req.headers['x-request-id'];
+  ctx.commits?.record({
+    key,
+    value,
+    version,
+    requestId: typeof requestId === 'string' ? requestId : undefined,
+    via: 'http',
+    receivedNs,
+    beginNs,
+  });
   return sendJson(res, 200, { key, version, deployment });
 }
 
@@ -132,21 +168,4 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.once('error', reject);
   });
-}
-
-function sendJson(res: ServerResponse, status: number, body: object, close = false): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...(close ? { connection: 'close' } : {}),
-  });
-  res.end(text);
-}
-
-/** `close` ends the connection after the reply, for when the request body was not read to its end. */
-function sendError(res: ServerResponse, code: ReferenceAppErrorCode, allow?: string, close = false): void {
-  const e = REFERENCE_APP_ERRORS[code];
-  if (allow) res.setHeader('allow', allow);
-  sendJson(res, e.status, { error: { code, message: e.message } }, close);
 }

@@ -6,6 +6,7 @@ import {
   MemoryStore,
   REFERENCE_APP_ERRORS,
   startReferenceApp,
+  type CommitEntry,
   type ReferenceApp,
 } from '../../loadgen/reference-app/index.js';
 
@@ -236,5 +237,138 @@ describe('memory store', () => {
       [['a', '1']],
     );
     assert.equal(store.size, 1);
+  });
+});
+
+describe("reference app: the chaos campaign's instrumentation", () => {
+  let app: ReferenceApp;
+  beforeEach(async () => {
+    app = await startReferenceApp({ deployment: 'n2', commitLog: true, admin: true, webSocket: true });
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  const json = async (
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }> => {
+    const res = await request(app.url + path, {
+      method,
+      ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+    });
+    return { status: res.statusCode, body: await res.body.json() };
+  };
+
+  it('logs every applied write with its request id and monotonic times, and serves the log in pages by prefix', async () => {
+    const t0 = process.hrtime.bigint();
+    await request(`${app.url}/kv/a.k1`, { method: 'PUT', body: 'one', headers: { 'x-request-id': 'req-1' } }).then((r) => r.body.dump());
+    await request(`${app.url}/kv/b.k1`, { method: 'PUT', body: 'two' }).then((r) => r.body.dump());
+    await request(`${app.url}/kv/a.k2`, { method: 'PUT', body: 'three', headers: { 'x-request-id': 'req-3' } }).then((r) => r.body.dump());
+    await request(`${app.url}/kv/a.k1`).then((r) => r.body.dump()); // reads are not in it
+    const t1 = process.hrtime.bigint();
+    const all = (await json('GET', '/_admin/commits')).body as { size: number; entries: CommitEntry[] };
+    assert.equal(all.size, 3);
+    assert.deepEqual(
+      all.entries.map((e) => [e.seq, e.key, e.value, e.requestId, e.via]),
+      [
+        [1, 'a.k1', 'one', 'req-1', 'http'],
+        [2, 'b.k1', 'two', undefined, 'http'],
+        [3, 'a.k2', 'three', 'req-3', 'http'],
+      ],
+    );
+    for (const e of all.entries) {
+      assert.ok(
+        t0 <= BigInt(e.receivedNs) &&
+          BigInt(e.receivedNs) <= BigInt(e.beginNs) &&
+          BigInt(e.beginNs) <= BigInt(e.endNs) &&
+          BigInt(e.endNs) <= t1,
+      );
+    }
+    const page = (await json('GET', '/_admin/commits?prefix=a.&after=1')).body as { entries: CommitEntry[] };
+    assert.deepEqual(
+      page.entries.map((e) => e.seq),
+      [3],
+    );
+  });
+
+  it('answers everything but /_admin/ with the fault status while the switch is on, and writes nothing', async () => {
+    assert.equal((await json('PUT', '/_admin/fault', { status: 503 })).status, 200);
+    const put = await request(`${app.url}/kv/x`, { method: 'PUT', body: 'v' });
+    assert.equal(put.statusCode, 503);
+    assert.equal(((await put.body.json()) as { error: { code: string } }).error.code, 'NW_APP_FAULT_INJECTED');
+    const health = await request(`${app.url}/healthz`);
+    assert.equal(health.statusCode, 503);
+    await health.body.dump();
+    assert.equal(((await json('GET', '/_admin/commits')).body as { size: number }).size, 0);
+    await json('DELETE', '/_admin/fault');
+    const ok = await request(`${app.url}/kv/x`, { method: 'PUT', body: 'v' });
+    assert.equal(ok.statusCode, 200);
+    await ok.body.dump();
+  });
+
+  it('copies missing keys, or with overwrite every differing key, and logs the copies as sync', async () => {
+    await request(`${app.url}/kv/s.k1`, { method: 'PUT', body: 'newer' }).then((r) => r.body.dump());
+    const entries = [
+      ['s.k1', 'older'],
+      ['s.k2', 'copied'],
+    ];
+    assert.deepEqual((await json('POST', '/_admin/sync', { entries })).body, { copied: 1 });
+    assert.deepEqual((await json('GET', '/_admin/snapshot?prefix=s.')).body, {
+      entries: [
+        ['s.k1', 'newer'],
+        ['s.k2', 'copied'],
+      ],
+    });
+    assert.deepEqual((await json('POST', '/_admin/sync', { entries, overwrite: true })).body, { copied: 1 });
+    assert.deepEqual(((await json('GET', '/_admin/snapshot?prefix=s.')).body as { entries: unknown }).entries, entries);
+    const log = ((await json('GET', '/_admin/commits')).body as { entries: CommitEntry[] }).entries;
+    assert.deepEqual(
+      log.map((e) => [e.key, e.value, e.via]),
+      [
+        ['s.k1', 'newer', 'http'],
+        ['s.k2', 'copied', 'sync'],
+        ['s.k1', 'older', 'sync'],
+      ],
+    );
+  });
+
+  it('takes writes over a WebSocket at /ws, answers each with its version, and logs them with the message id', async () => {
+    const { default: WebSocket } = await import('ws');
+    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/ws`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const replies: unknown[] = [];
+    const got = new Promise<void>((resolve) =>
+      ws.on('message', (d) => {
+        replies.push(JSON.parse(d.toString()));
+        if (replies.length === 2) resolve();
+      }),
+    );
+    ws.send(JSON.stringify({ id: 'm-1', key: 'w.k1', value: 'hello' }));
+    ws.send('not json');
+    await got;
+    ws.close();
+    // the refusal is answered at once, the write once the store has it
+    assert.deepEqual(replies, [
+      { ok: false, error: 'expected {"id", "key", "value"}' },
+      { id: 'm-1', ok: true, key: 'w.k1', version: 1, deployment: 'n2' },
+    ]);
+    const log = ((await json('GET', '/_admin/commits')).body as { entries: CommitEntry[] }).entries;
+    assert.deepEqual(
+      log.map((e) => [e.key, e.value, e.requestId, e.via]),
+      [['w.k1', 'hello', 'm-1', 'ws']],
+    );
+  });
+
+  it('has none of it unless asked: no commit log, no admin endpoints, no /ws', async () => {
+    const plain = await startReferenceApp({ deployment: 'n1' });
+    try {
+      for (const path of ['/_admin/commits', '/_admin/snapshot']) assert.equal((await request(plain.url + path)).statusCode, 404, path);
+      assert.equal((await request(`${plain.url}/_admin/fault`, { method: 'PUT', body: '{"status":503}' })).statusCode, 404);
+      assert.equal(plain.commits, undefined);
+    } finally {
+      await plain.close();
+    }
   });
 });

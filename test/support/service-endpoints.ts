@@ -49,6 +49,7 @@ const ServiceEndpointsSchema = z.object({
     })
     .optional(),
   cassandra: z.object({ n1: CassandraCluster, n2: CassandraCluster }).optional(),
+  toxiproxy: z.object({ apiUrl: z.string(), version: z.string(), pidFile: z.string() }).optional(),
 });
 
 export type ServiceEndpoints = z.infer<typeof ServiceEndpointsSchema>;

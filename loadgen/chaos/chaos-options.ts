@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { ALL_FAULT_KINDS, DEFAULT_FAULT_KINDS, type FaultKind, FAULT_KINDS, isFaultKind } from './fault-kinds.js';
+
+/** `--faults`: `default`, `all`, or a comma-separated list of kinds (names from the catalogue). */
+export function parseFaultKinds(spec: string): FaultKind[] {
+  if (spec === 'default') return [...DEFAULT_FAULT_KINDS];
+  if (spec === 'all') return ALL_FAULT_KINDS.filter((k) => !('variant' in FAULT_KINDS[k]));
+  const kinds = spec.split(',').map((s) => s.trim());
+  const bad = kinds.filter((k) => !isFaultKind(k));
+  if (bad.length > 0) throw new RangeError(`unknown fault kind(s) ${bad.join(', ')}; known: ${ALL_FAULT_KINDS.join(', ')}`);
+  return [...new Set(kinds as FaultKind[])];
+}
+
+/** Everything a campaign takes; the CLI's flags map onto it one to one. */
+export const CampaignOptionsSchema = z
+  .strictObject({
+    migrations: z.number().int().min(1).max(100_000),
+    /** Index of the first migration of the seed's schedule to run: `--first 28 --migrations 1` runs migration 28 alone. */
+    first: z.number().int().min(0).default(0),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
+    faultsPerMigration: z.number().int().min(0).max(20).default(3),
+    faults: z
+      .array(z.string())
+      .min(1)
+      .default([...DEFAULT_FAULT_KINDS])
+      .refine((k) => k.every(isFaultKind), 'unknown fault kind')
+      .transform((k) => k as FaultKind[])
+      .refine((k) => k.every((kind) => !('variant' in FAULT_KINDS[kind])), {
+        message: 'cassandra-restart and redis-restart need the Cassandra-backed app servers, which the campaign does not run yet',
+      }),
+    out: z.string().min(1).default('results/chaos'),
+    gateways: z.number().int().min(1).max(16).default(3),
+    controlPlanes: z.number().int().min(1).max(5).default(2),
+    /** Apps per round: the gateways are restarted with a fresh set of apps every this many migrations. */
+    appsPerRound: z.number().int().min(1).max(50).default(10),
+    deadlineMs: z.number().int().positive().default(120_000),
+    barrierTimeoutMs: z.number().int().positive().default(8000),
+    sessionTimeoutMs: z.number().int().min(2000).default(5000),
+    leaseMs: z.number().int().min(500).default(2000),
+    writers: z.number().int().min(0).max(64).default(6),
+    readers: z.number().int().min(0).max(64).default(2),
+    webSockets: z.number().int().min(0).max(32).default(2),
+  })
+  .refine((o) => o.leaseMs < o.sessionTimeoutMs, { message: 'leaseMs must be shorter than sessionTimeoutMs', path: ['leaseMs'] });
+
+export type CampaignOptionsInput = z.input<typeof CampaignOptionsSchema>;
+export type CampaignOptions = z.output<typeof CampaignOptionsSchema>;
