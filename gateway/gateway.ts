@@ -57,6 +57,7 @@ export class Gateway {
   private readonly httpProxy: HttpProxyAdapter;
   private readonly upgraded = new Set<Duplex>();
   private readonly handler: RequestHandler;
+  private readonly inFlightWrites: InFlightWrites;
   private admin: AdminServer | undefined;
   private closing: Promise<void> | undefined;
   private inFlightRequests = 0;
@@ -81,6 +82,7 @@ export class Gateway {
       return { name, config: app, n1: new UpstreamPool(name, 'n1', app.n1, conn), n2: new UpstreamPool(name, 'n2', app.n2, conn), hold };
     });
     const inFlightWrites = new InFlightWrites(config.timeouts.unknownWriteOutcomeMs);
+    this.inFlightWrites = inFlightWrites;
     this.state = new StateStore(this.runtimes, new Map(), inFlightWrites, config.timeouts.drainMs);
     this.state.onApplied = (r) => {
       this.metrics.stateEpoch.set([r.app, r.mode], r.epoch);
@@ -270,6 +272,16 @@ export class Gateway {
     await this.admin?.close();
     this.httpProxy.close();
     await Promise.all(this.runtimes.flatMap((r) => [r.n1.close(), r.n2.close()]));
+  }
+
+  /**
+   * Resolves true once no write of any app is in flight to either deployment, counting the
+   * unknown-outcome grace of writes that were cut (e.g. by close()); false after `timeoutMs`.
+   */
+  async writesEnded(timeoutMs: number): Promise<boolean> {
+    const both = new Set<Deployment>(['n1', 'n2']);
+    const drained = await Promise.all(this.runtimes.map((r) => this.inFlightWrites.waitForDrain(r.name, both, timeoutMs)));
+    return drained.every(Boolean);
   }
 
   /** Sockets currently held open by the listeners (for tests and shutdown). */
