@@ -8,7 +8,7 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
 import { RequestHandler, type WriteGuard } from './request-handler.js';
 import { WebSocketHandler } from './websocket-handler.js';
-import type { AppState } from '../protocol/app-state.js';
+import type { AppState, Deployment } from '../protocol/app-state.js';
 import { InFlightWrites } from './state/in-flight-writes.js';
 import { MirrorDivergences } from './state/mirror-divergences.js';
 import type { AppRuntime } from './state/routing-table.js';
@@ -62,6 +62,7 @@ export class Gateway {
   private readonly handler: RequestHandler;
   private readonly websockets: WebSocketHandler;
   private readonly bufferBudget: BufferBudget;
+  private readonly inFlightWrites: InFlightWrites;
   private admin: AdminServer | undefined;
   private closing: Promise<void> | undefined;
   private inFlightRequests = 0;
@@ -92,6 +93,7 @@ export class Gateway {
       return { name, config: app, n1: new UpstreamPool(name, 'n1', app.n1, conn), n2: new UpstreamPool(name, 'n2', app.n2, conn), hold };
     });
     const inFlightWrites = new InFlightWrites(config.timeouts.unknownWriteOutcomeMs);
+    this.inFlightWrites = inFlightWrites;
     this.state = new StateStore(this.runtimes, new Map(), inFlightWrites, config.timeouts.drainMs);
     this.state.onApplied = (r) => {
       this.mirrorDivergences.applied(r.app, this.state.snapshot()[r.app]!);
@@ -287,6 +289,16 @@ export class Gateway {
     await this.admin?.close();
     this.httpProxy.close();
     await Promise.all(this.runtimes.flatMap((r) => [r.n1.close(), r.n2.close()]));
+  }
+
+  /**
+   * Resolves true once no write of any app is in flight to either deployment, counting the
+   * unknown-outcome grace of writes that were cut (e.g. by close()); false after `timeoutMs`.
+   */
+  async writesEnded(timeoutMs: number): Promise<boolean> {
+    const both = new Set<Deployment>(['n1', 'n2']);
+    const drained = await Promise.all(this.runtimes.map((r) => this.inFlightWrites.waitForDrain(r.name, both, timeoutMs)));
+    return drained.every(Boolean);
   }
 
   /** Sockets currently held open by the listeners (for tests and shutdown). */

@@ -181,6 +181,14 @@ export const gatewayConfigSchema = z
     if (f && f.reconcileMs !== undefined && f.reconcileMs >= f.leaseMs) {
       ctx.addIssue({ code: 'custom', path: ['fleet', 'reconcileMs'], message: 'must be shorter than fleet.leaseMs' });
     }
+    // node refuses to start a server whose headers timeout is longer than its request timeout.
+    if (cfg.timeouts.clientHeadersMs > cfg.timeouts.clientRequestMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timeouts', 'clientHeadersMs'],
+        message: `must not be longer than timeouts.clientRequestMs (${cfg.timeouts.clientRequestMs})`,
+      });
+    }
     const seen = new Map<string, string>();
     for (const [app, spec] of Object.entries(cfg.apps)) {
       if (spec.mirrorBodyBytes > cfg.limits.maxBufferedBytes) {

@@ -61,6 +61,11 @@ export async function startGatewayMember(
     async close() {
       await agent.stop();
       await gateway.close();
+      // Writes cut at the shutdown deadline may still commit for unknownWriteOutcomeMs: until then a
+      // barrier must keep waiting for this member, so its session (and member node) stays.
+      const graceMs = config.timeouts.unknownWriteOutcomeMs;
+      if (!(await gateway.writesEnded(graceMs + 1_000)))
+        gateway.logger.warn('fleet.member.writes_not_ended', { message: `writes still in flight ${graceMs + 1_000} ms after shutdown` });
       await coordinator.close();
     },
   };

@@ -61,6 +61,17 @@ describe('gateway config', () => {
     );
   });
 
+  it('refuses a headers timeout longer than the request timeout (node would refuse to start the listener)', () => {
+    expectInvalid(
+      { ...valid, timeouts: { clientRequestMs: 4_000 } },
+      /timeouts\.clientHeadersMs: must not be longer than timeouts\.clientRequestMs/,
+    );
+    assert.equal(
+      parseGatewayConfig({ ...valid, timeouts: { clientRequestMs: 4_000, clientHeadersMs: 4_000 } }).timeouts.clientHeadersMs,
+      4_000,
+    );
+  });
+
   it('loads YAML and JSON files and reports unreadable or unparsable ones', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nw-cfg-'));
     const json = join(dir, 'gw.json');
