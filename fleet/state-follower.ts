@@ -194,16 +194,25 @@ export class StateFollower {
     if (this.stopped) return;
     const c = this.opts.coordinator;
     const arm = !this.armed.has(app);
-    const node = await c.get(
-      layout.state(app),
-      arm
-        ? () => {
-            this.armed.delete(app);
-            void this.enqueue(app).catch(() => undefined);
-          }
-        : undefined,
-    );
+    // Marked armed before the read, not after it: the watch can fire before this function resumes
+    // (a change right after the read, delivered with its reply), and marking it armed after that
+    // would leave the app unwatched until the next reconcile.
     if (arm) this.armed.add(app);
+    let node: Awaited<ReturnType<typeof c.get>>;
+    try {
+      node = await c.get(
+        layout.state(app),
+        arm
+          ? () => {
+              this.armed.delete(app);
+              void this.enqueue(app).catch(() => undefined);
+            }
+          : undefined,
+      );
+    } catch (err) {
+      if (arm) this.armed.delete(app);
+      throw err;
+    }
     if (!node) {
       this.opts.onNoState?.(app);
       return;
