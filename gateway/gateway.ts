@@ -277,11 +277,15 @@ export class Gateway {
     const deadline = Date.now() + this.config.timeouts.shutdownMs;
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const s of this.servers) s.closeIdleConnections();
+    // Nothing releases a held write any more (a member stops following states first): refuse them
+    // now, unforwarded, instead of letting them hold the drain (and a member's session) until the deadline.
+    const refusal = new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
+    for (const r of this.runtimes) r.hold.rejectAll(refusal);
     while (this.inFlightRequests > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
       for (const s of this.servers) s.closeIdleConnections();
     }
-    for (const r of this.runtimes) r.hold.rejectAll(new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 }));
+    for (const r of this.runtimes) r.hold.rejectAll(refusal);
     for (const s of this.servers) s.closeAllConnections();
     await this.websockets.closeAll();
     for (const c of this.checkers) c.stop();

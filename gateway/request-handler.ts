@@ -102,6 +102,8 @@ export class RequestHandler {
       ex.route = route;
       const state = route.state;
       if (write && state.mode === 'fence') {
+        // A shutting-down gateway no longer follows states: nothing would release this write.
+        if (this.deps.shuttingDown()) throw new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
         const f = route.runtime.config.fence;
         this.deps.metrics.heldWrites.add([route.runtime.name], 1);
         try {

@@ -91,6 +91,27 @@ describe('gateway graceful shutdown', () => {
     await Promise.all([a, b]);
   });
 
+  it(
+    'refuses writes a fence holds as soon as shutdown starts, ' + 'so a fenced gateway closes without waiting out shutdownMs (regression)',
+    async () => {
+      // Nobody releases a held write once the gateway shuts down (a member stops following states):
+      // waiting for it to drain kept the gateway, and a fleet member's session, for shutdownMs.
+      h = await startGatewayHarness({ config: { timeouts: { shutdownMs: 120_000 } } });
+      await h.gw.applyState('shop', { epoch: 1, mode: 'fence' });
+      const held = call(h.url, '/kv/k', { method: 'PUT', body: 'v' });
+      await eventually(() => assert.ok(h!.gw.metrics.render().includes('northwest_gateway_held_writes{app="shop"} 1')), {
+        timeoutMs: 5_000,
+        message: 'the write is held',
+      });
+      await h.gw.close();
+      const res = await held;
+      assert.equal(res.status, 503);
+      assert.equal(res.headers['x-northwest-error'], 'NW_GW_SHUTTING_DOWN');
+      assert.equal(h.n1[0]!.seen.filter((r) => r.method === 'PUT').length, 0, 'the held write never reached N1');
+      assert.equal(h.n1[0]!.store.get('k'), undefined);
+    },
+  );
+
   describe('cli', () => {
     let dir: string;
     let child: ChildProcess | undefined;
