@@ -8,7 +8,7 @@ import { ackInfoOf, logInvalidDocuments, memberInfoOf } from '../fleet/coordinat
 import { LeaderElection } from './leader-election.js';
 import type { DnsSteps, SyncHook } from './migration/migration-hooks.js';
 import { controlPath, LogHandle, parseControl, parseLog, TERMINAL, type MigrationLog } from './migration/migration-log.js';
-import { MigrationRunner } from './migration/migration-runner.js';
+import { MigrationRunner, releaseAppLocks } from './migration/migration-runner.js';
 import type { MigrationPlan } from './migration/plan.js';
 
 export interface ControlPlaneOptions {
@@ -70,6 +70,8 @@ export class ControlPlane {
   private adoptRetry: NodeJS.Timeout | undefined;
   /** Runner crashes per migration, for the backoff before it is adopted again. */
   private readonly crashes = new Map<string, number>();
+  /** Finished migrations whose leftover app locks this leader has removed (checked once each). */
+  private readonly locksReleased = new Set<string>();
   private readonly invalid: ReturnType<typeof logInvalidDocuments>;
 
   constructor(private readonly opts: ControlPlaneOptions) {
@@ -181,7 +183,16 @@ export class ControlPlane {
         this.opts.logger.error('controlplane.migration.unreadable', { id, err });
         continue;
       }
-      if (TERMINAL.has(handle.log.status)) continue;
+      if (TERMINAL.has(handle.log.status)) {
+        // A leader that died between writing `done` (or `rolled-back`) and removing its app locks
+        // left them behind: the next leader removes them, once per migration. A failed migration
+        // keeps its locks (its apps need an operator).
+        if (handle.log.status !== 'failed' && !this.locksReleased.has(id)) {
+          await releaseAppLocks(c, id, handle.log.plan.apps);
+          this.locksReleased.add(id);
+        }
+        continue;
+      }
       await handle.update({}, { event: 'leader', detail: `run by ${this.opts.id}` }).catch(() => undefined);
       const runner = new MigrationRunner(
         {

@@ -429,10 +429,14 @@ export class MigrationRunner {
   }
 
   private async releaseLocks(): Promise<void> {
-    for (const app of this.handle.log.plan.apps) {
-      const lock = await this.deps.coordinator.get(layout.lock(app));
-      if (lock && lock.data.toString('utf8') === this.id)
-        await this.deps.coordinator.remove(layout.lock(app), lock.version).catch(() => undefined);
-    }
+    await releaseAppLocks(this.deps.coordinator, this.id, this.handle.log.plan.apps);
+  }
+}
+
+/** Removes the app locks `id` still holds (a lock another migration holds now is left alone). */
+export async function releaseAppLocks(coordinator: Coordinator, id: string, apps: readonly string[]): Promise<void> {
+  for (const app of apps) {
+    const lock = await coordinator.get(layout.lock(app));
+    if (lock && lock.data.toString('utf8') === id) await coordinator.remove(layout.lock(app), lock.version).catch(() => undefined);
   }
 }

@@ -86,4 +86,31 @@ describe('the control plane recovers from coordinator errors outside a phase', f
     const created = await b.migrate(parsePlan({ apps: ['shop'], barrierTimeoutMs: 5000 }));
     assert.equal((await b.waitForMigration(created.id, finished, 15_000)).status, 'done', 'and runs migrations');
   });
+  it(
+    'a new leader removes the app locks of a migration that ended done ' + 'while its leader died before releasing them (regression)',
+    async () => {
+      const a = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-a', logger: createLogger('silent') });
+      planes.push(a);
+      await a.start();
+      const created = await a.migrate(parsePlan({ apps: ['shop'], barrierTimeoutMs: 5000 }));
+      const log = await a.waitForMigration(created.id, finished, 15_000);
+      assert.equal(log.status, 'done', JSON.stringify(log.history));
+      await a.stop();
+      // What a leader killed between writing `done` and removing its locks leaves behind
+      // (found by the fault campaign).
+      const admin = new EmbeddedCoordinator(store);
+      await admin.connect();
+      await admin.create(layout.lock('shop'), Buffer.from(created.id));
+      const b = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-b', logger: createLogger('silent') });
+      planes.push(b);
+      await b.start();
+      await eventually(async () => assert.equal(await admin.get(layout.lock('shop')), undefined), {
+        timeoutMs: 10_000,
+        message: 'the new leader removed the leftover lock',
+      });
+      const next = await b.migrate(parsePlan({ apps: ['shop'], barrierTimeoutMs: 5000 }));
+      assert.equal((await b.waitForMigration(next.id, finished, 15_000)).status, 'done', 'the app is free for the next migration');
+      await admin.close();
+    },
+  );
 });
