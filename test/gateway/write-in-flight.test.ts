@@ -95,17 +95,27 @@ describe('gateway: a write is in flight until its upstream answered', () => {
     for (const c of closers.splice(0).reverse()) await c();
   });
 
+  /** N1 committing after `n1Timing` (commit ms, answer ms), an N2 that commits at once, a gateway in front; closed after each test. */
+  async function scenario(
+    n1Timing: [number, number?],
+    timeouts: NonNullable<GatewayConfigInput['timeouts']> = {},
+    guard?: () => GatewayError | undefined,
+  ) {
+    const n1 = await startCommittingServer(...n1Timing);
+    const n2 = await startCommittingServer(0);
+    const started = await startGateway(n1.url, n2.url, timeouts, guard);
+    closers.push(
+      () => started.gw.close(),
+      () => n1.close(),
+      () => n2.close(),
+    );
+    return { ...started, n1, n2 };
+  }
+
   it(
     'a client that leaves while its write is held by a fence does not wedge the gateway ' + '(regression: leaked in-flight count)',
     async () => {
-      const n1 = await startCommittingServer(0);
-      const n2 = await startCommittingServer(0);
-      const { gw, port } = await startGateway(n1.url, n2.url, { drainMs: 1_000 });
-      closers.push(
-        () => gw.close(),
-        () => n1.close(),
-        () => n2.close(),
-      );
+      const { gw, port, n2 } = await scenario([0], { drainMs: 1_000 });
       await gw.applyState('shop', { epoch: 1, mode: 'fence' });
       const client = await openRaw(port);
       client.on('error', () => undefined);
@@ -126,14 +136,7 @@ describe('gateway: a write is in flight until its upstream answered', () => {
   );
 
   it('a client that leaves mid-write does not end the write: the fence waits until N1 has committed and answered', async () => {
-    const n1 = await startCommittingServer(600, 650);
-    const n2 = await startCommittingServer(0);
-    const { gw, url } = await startGateway(n1.url, n2.url, { drainMs: 5_000 });
-    closers.push(
-      () => gw.close(),
-      () => n1.close(),
-      () => n2.close(),
-    );
+    const { gw, url, n1 } = await scenario([600, 650], { drainMs: 5_000 });
     await gw.applyState('shop', { epoch: 1, mode: 'serve' });
     const ac = new AbortController();
     const pending = request(`${url}/kv/a`, { method: 'PUT', headers: { host: 'shop.test' }, body: 'v1', signal: ac.signal }).catch(
@@ -150,14 +153,7 @@ describe('gateway: a write is in flight until its upstream answered', () => {
 
   it('a write whose outcome is unknown (headers timeout) holds the fence for the grace, then the fence passes', async () => {
     // N1 commits after 500 ms but never answers in time: the gateway gives up after 200 ms.
-    const n1 = await startCommittingServer(500, 5_000);
-    const n2 = await startCommittingServer(0);
-    const { gw, url } = await startGateway(n1.url, n2.url, { drainMs: 5_000, upstreamHeadersMs: 200, unknownWriteOutcomeMs: 1_000 });
-    closers.push(
-      () => gw.close(),
-      () => n1.close(),
-      () => n2.close(),
-    );
+    const { gw, url, n1 } = await scenario([500, 5_000], { drainMs: 5_000, upstreamHeadersMs: 200, unknownWriteOutcomeMs: 1_000 });
     await gw.applyState('shop', { epoch: 1, mode: 'serve' });
     const res = await request(`${url}/kv/a`, { method: 'PUT', headers: { host: 'shop.test' }, body: 'v1' });
     await res.body.dump();
@@ -169,14 +165,7 @@ describe('gateway: a write is in flight until its upstream answered', () => {
   });
 
   it('an unknown outcome longer than the drain deadline fails the fence instead of passing it', async () => {
-    const n1 = await startCommittingServer(100, 5_000);
-    const n2 = await startCommittingServer(0);
-    const { gw, url } = await startGateway(n1.url, n2.url, { drainMs: 300, upstreamHeadersMs: 200, unknownWriteOutcomeMs: 2_000 });
-    closers.push(
-      () => gw.close(),
-      () => n1.close(),
-      () => n2.close(),
-    );
+    const { gw, url } = await scenario([100, 5_000], { drainMs: 300, upstreamHeadersMs: 200, unknownWriteOutcomeMs: 2_000 });
     await gw.applyState('shop', { epoch: 1, mode: 'serve' });
     const res = await request(`${url}/kv/a`, { method: 'PUT', headers: { host: 'shop.test' }, body: 'v1' });
     await res.body.dump();
@@ -185,16 +174,9 @@ describe('gateway: a write is in flight until its upstream answered', () => {
   });
 
   it('the lease is checked when a write is dispatched: a small body that arrives after the lease lapsed never reaches N1', async () => {
-    const n1 = await startCommittingServer(0);
-    const n2 = await startCommittingServer(0);
     let leaseValid = true;
     const guard = (): GatewayError | undefined => (leaseValid ? undefined : new GatewayError('NW_GW_LEASE_EXPIRED', 'test lease'));
-    const { gw, port } = await startGateway(n1.url, n2.url, {}, guard);
-    closers.push(
-      () => gw.close(),
-      () => n1.close(),
-      () => n2.close(),
-    );
+    const { gw, port, n1 } = await scenario([0], {}, guard);
     await gw.applyState('shop', { epoch: 1, mode: 'serve' });
     const client = await openRaw(port);
     const reply = new Promise<string>((resolve) => {
@@ -215,16 +197,9 @@ describe('gateway: a write is in flight until its upstream answered', () => {
   });
 
   it('the lease is checked as a large streamed body ends: N1 never gets the whole request', async () => {
-    const n1 = await startCommittingServer(0);
-    const n2 = await startCommittingServer(0);
     let leaseValid = true;
     const guard = (): GatewayError | undefined => (leaseValid ? undefined : new GatewayError('NW_GW_LEASE_EXPIRED', 'test lease'));
-    const { gw, port } = await startGateway(n1.url, n2.url, {}, guard);
-    closers.push(
-      () => gw.close(),
-      () => n1.close(),
-      () => n2.close(),
-    );
+    const { gw, port, n1 } = await scenario([0], {}, guard);
     await gw.applyState('shop', { epoch: 1, mode: 'serve' });
     const client = await openRaw(port);
     client.on('error', () => undefined);
