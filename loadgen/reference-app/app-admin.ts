@@ -42,14 +42,17 @@ function intParam(q: URLSearchParams, name: string, fallback: number): number {
  *   GET    /_admin/commits?after=SEQ&prefix=P&limit=N   the commit log (with the commitLog option)
  *   PUT    /_admin/fault {"status": 503}                 every other request answers that status
  *   DELETE /_admin/fault                                 back to normal
- *   GET    /_admin/snapshot?prefix=P                     {"entries": [[key, value], ...]} (MemoryStore)
+ *   GET    /_admin/snapshot?prefix=P                     {"entries": [[key, value], ...]}: the store of
+ *                                                        record (a store with `entries`; behind a
+ *                                                        cache, the datastore)
  *   POST   /_admin/sync {"entries": [...], "overwrite"}  writes the keys this side lacks, or with
  *                                                        overwrite every key whose value differs
  *
- * The last two are an in-memory stand-in for the datastore sync (as copyMissingKeys in the
- * experiments): the check and the write of each key happen in one synchronous step, so a
- * mirrored write cannot land in between, and a key written during the mirror is kept. The
- * overwrite is for the fence, when no write is in flight and N1 holds the truth.
+ * The sync endpoint (MemoryStore only) and a MemoryStore's snapshot are an in-memory stand-in
+ * for the datastore sync (as copyMissingKeys in the experiments): the check and the write of
+ * each key happen in one synchronous step, so a mirrored write cannot land in between, and a
+ * key written during the mirror is kept. The overwrite is for the fence, when no write is in
+ * flight and N1 holds the truth.
  * Returns false when the path is not one of these (or the option is off): a plain 404 follows.
  */
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, ctx: AdminContext): Promise<boolean> {
@@ -77,12 +80,11 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, pat
     return true;
   }
   const store = ctx.store;
-  if (!(store instanceof MemoryStore)) return false;
-  if (path === '/_admin/snapshot' && method === 'GET') {
-    const prefix = query.get('prefix') ?? '';
-    sendJson(res, 200, { entries: store.snapshot().flatMap(([k, e]) => (k.startsWith(prefix) ? [[k, e.value]] : [])) });
+  if (path === '/_admin/snapshot' && method === 'GET' && store.entries) {
+    sendJson(res, 200, { entries: await store.entries(query.get('prefix') ?? '') });
     return true;
   }
+  if (!(store instanceof MemoryStore)) return false;
   if (path === '/_admin/sync' && method === 'POST') {
     const receivedNs = CommitLog.now();
     const body = SyncBody.safeParse(await readJson(req));

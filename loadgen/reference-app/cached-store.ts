@@ -1,5 +1,5 @@
 import type { RedisCacheLayer } from '../../datasync/index.js';
-import type { KvEntry, KvStore } from './kv-store.js';
+import { CommittedWriteError, type KvEntry, type KvStore } from './kv-store.js';
 
 export interface CachedStoreOptions {
   /** Expiry of cache entries in ms (default 60 s; 0: none). */
@@ -19,7 +19,9 @@ export interface CachedStoreOptions {
  *
  * The store stays the source of truth: if the cache update after a put or
  * delete fails, the store change is kept and the error is thrown (the cache
- * may keep the previous entry until its TTL).
+ * may keep the previous entry until its TTL); for a put as a
+ * CommittedWriteError (its cause the cache's error), so the app can tell a
+ * committed write from one that never reached the store.
  */
 export class CachedStore implements KvStore {
   private readonly ttlMs: number;
@@ -46,7 +48,11 @@ export class CachedStore implements KvStore {
 
   async put(key: string, value: string): Promise<number> {
     const version = await this.store.put(key, value);
-    await this.cache.setVersioned(key, { value, version }, { ttlMs: this.ttlMs });
+    try {
+      await this.cache.setVersioned(key, { value, version }, { ttlMs: this.ttlMs });
+    } catch (err) {
+      throw new CommittedWriteError(version, err);
+    }
     return version;
   }
 
@@ -54,5 +60,11 @@ export class CachedStore implements KvStore {
     const existed = await this.store.delete(key);
     await this.cache.del(key);
     return existed;
+  }
+
+  /** The store's entries, not the cache's: the cache may miss keys or hold older ones. */
+  entries(prefix: string): Promise<Array<[string, string]>> {
+    if (!this.store.entries) return Promise.reject(new Error('the store behind the cache cannot list its entries'));
+    return this.store.entries(prefix);
   }
 }

@@ -54,6 +54,29 @@ export class CassandraStore implements KvStore {
   }
 
   /**
+   * Every row of the table whose key starts with `prefix`, read through the layer (so from the
+   * cluster the app reads from: its own, or N2's once the data layer sends all access there).
+   * A full scan: meant for checks on small tables, not for serving.
+   */
+  async entries(prefix: string): Promise<Array<[string, string]>> {
+    const out: Array<[string, string]> = [];
+    let pageState: string | undefined;
+    do {
+      const page = await this.layer.read(`SELECT k, v FROM ${this.qualified}`, [], {
+        fetchSize: 1000,
+        ...(pageState ? { pageState } : {}),
+      });
+      for (const row of page.rows) {
+        const key = row.get('k') as string;
+        const value = row.get('v') as string | null;
+        if (value !== null && key.startsWith(prefix)) out.push([key, value]);
+      }
+      pageState = page.pageState ?? undefined;
+    } while (pageState);
+    return out;
+  }
+
+  /**
    * Deletes the key if it is there. A read first (not `IF EXISTS`: a
    * lightweight transaction takes no client timestamp and would not be
    * copied with one), so a put racing the delete is ordered by timestamp.

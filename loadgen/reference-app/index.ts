@@ -1,4 +1,4 @@
-export type { KvEntry, KvStore } from './kv-store.js';
+export { CommittedWriteError, type KvEntry, type KvStore } from './kv-store.js';
 export { MemoryStore } from './memory-store.js';
 export { MAX_BODY_BYTES, MAX_KEY_LENGTH, REFERENCE_APP_ERRORS, type ReferenceAppErrorCode } from './app-errors.js';
 export { CommitLog, type CommitEntry } from './commit-log.js';

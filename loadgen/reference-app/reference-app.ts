@@ -5,6 +5,7 @@ import { KEY_PATTERN, MAX_BODY_BYTES, MAX_KEY_LENGTH, sendError, sendJson } from
 import { CommitLog } from './commit-log.js';
 import type { KvStore } from './kv-store.js';
 import { MemoryStore } from './memory-store.js';
+import { putRecorded } from './put-recorded.js';
 import { attachWebSocketWrites } from './ws-writes.js';
 
 export interface ReferenceAppOptions {
@@ -22,8 +23,9 @@ export interface ReferenceAppOptions {
   readonly commitLog?: boolean;
   /**
    * The /_admin/ endpoints besides the commit log: a fault switch (every other request answers
-   * an error status while it is on) and, on a MemoryStore, a snapshot and a copy endpoint for an
-   * in-memory data sync. Off by default: anyone who can reach the app could use them.
+   * an error status while it is on), a snapshot of the store of record (a store with `entries`)
+   * and, on a MemoryStore, a copy endpoint for an in-memory data sync. Off by default: anyone
+   * who can reach the app could use them.
    */
   readonly admin?: boolean;
   /** Writes over WebSocket at /ws (see ws-writes.ts). Off by default. */
@@ -134,17 +136,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext
     return sendError(res, err instanceof BodyTooLarge ? 'NW_APP_BODY_TOO_LARGE' : 'NW_APP_BAD_BODY', undefined, true);
   }
   const beginNs = CommitLog.now();
-  const version = await store.put(key, value);
-  const requestId = req.headers['x-request-id'];
-  ctx.commits?.record({
-    key,
-    value,
-    version,
-    requestId: typeof requestId === 'string' ? requestId : undefined,
-    via: 'http',
-    receivedNs,
-    beginNs,
-  });
+  const header = req.headers['x-request-id'];
+  const requestId = typeof header === 'string' ? header : undefined;
+  const version = await putRecorded(ctx, key, value, (v) => ({ key, value, version: v, requestId, via: 'http', receivedNs, beginNs }));
   return sendJson(res, 200, { key, version, deployment });
 }
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AdminContext } from './app-admin.js';
 import { KEY_PATTERN, MAX_KEY_LENGTH } from './app-errors.js';
 import { CommitLog } from './commit-log.js';
+import { putRecorded } from './put-recorded.js';
 
 const WsWrite = z.strictObject({
   id: z.string().min(1).max(128),
@@ -54,11 +55,16 @@ function serve(ws: WebSocket, ctx: AdminContext & { readonly deployment: string 
     }
     if (ctx.fault.status !== undefined) return reply({ id: msg.id, ok: false, error: `fault ${ctx.fault.status}` });
     const beginNs = CommitLog.now();
-    ctx.store.put(msg.key, msg.value).then(
-      (version) => {
-        ctx.commits?.record({ key: msg.key, value: msg.value, version, requestId: msg.id, via: 'ws', receivedNs, beginNs });
-        reply({ id: msg.id, ok: true, key: msg.key, version, deployment: ctx.deployment });
-      },
+    putRecorded(ctx, msg.key, msg.value, (version) => ({
+      key: msg.key,
+      value: msg.value,
+      version,
+      requestId: msg.id,
+      via: 'ws',
+      receivedNs,
+      beginNs,
+    })).then(
+      (version) => reply({ id: msg.id, ok: true, key: msg.key, version, deployment: ctx.deployment }),
       () => reply({ id: msg.id, ok: false, error: 'store failed' }),
     );
   });

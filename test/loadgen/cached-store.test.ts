@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { RedisCacheLayer } from '../../datasync/layer/redis-cache-layer.js';
 import { isSyncError } from '../../datasync/errors.js';
 import { CachedStore } from '../../loadgen/reference-app/cached-store.js';
+import { CommittedWriteError } from '../../loadgen/reference-app/kv-store.js';
 import { MemoryStore } from '../../loadgen/reference-app/memory-store.js';
 import { openTestRedis, type TestRedis } from '../datasync/cache-test-redis.js';
 
@@ -78,13 +79,28 @@ describe('reference app: CachedStore (cache-aside over a KvStore, real Redis)', 
     assert.equal(await r.rawN2.exists(`${r.prefix}k6`), 0);
   });
 
-  it('a failing cache surfaces a typed error after the store write committed', async () => {
+  it("a cache failing after the store committed: CommittedWriteError with the write's version, the cache's error as cause", async () => {
     const broken = await r.client('n1');
     const layer = new RedisCacheLayer({ local: broken });
     const mem = new MemoryStore();
     const store = new CachedStore(mem, layer);
     broken.disconnect();
-    await assert.rejects(store.put('k7', 'v'), (err: unknown) => isSyncError(err, 'NW_SYNC_CACHE_UNAVAILABLE'));
+    await assert.rejects(
+      store.put('k7', 'v'),
+      (err: unknown) => err instanceof CommittedWriteError && err.version === 1 && isSyncError(err.cause, 'NW_SYNC_CACHE_UNAVAILABLE'),
+    );
     assert.deepEqual(await mem.get('k7'), { value: 'v', version: 1 });
+  });
+
+  it('lists the entries of the store behind it, not the cache', async () => {
+    const mem = new MemoryStore();
+    const store = new CachedStore(mem, cache);
+    await store.put('e.k1', 'both');
+    await mem.put('e.k2', 'store only');
+    await cache.setVersioned('e.k3', { value: 'cache only', version: 99 });
+    assert.deepEqual(await store.entries('e.'), [
+      ['e.k1', 'both'],
+      ['e.k2', 'store only'],
+    ]);
   });
 });

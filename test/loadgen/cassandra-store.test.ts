@@ -95,6 +95,20 @@ describe('CassandraStore (reference app KvStore on the data layer, real Cassandr
     }
   });
 
+  it('lists the entries under a prefix from the cluster the layer reads (its own, or N2 in n2 mode)', async () => {
+    await store.put('list.k1', 'one');
+    await store.put('list.k2', 'two');
+    await store.put('other.k1', 'not listed');
+    const sorted = (e: Array<[string, string]>) => e.sort(([a], [b]) => (a < b ? -1 : 1));
+    assert.deepEqual(sorted(await store.entries('list.')), [
+      ['list.k1', 'one'],
+      ['list.k2', 'two'],
+    ]);
+    await layer.apply({ datastore: 'n2', cache: 'local' }, 10);
+    assert.deepEqual(await store.entries('list.'), [], 'N2 never got them');
+    await layer.apply({ datastore: 'local', cache: 'local' }, 11);
+  });
+
   it('refuses names that are not CQL identifiers', () => {
     assert.throws(
       () => new CassandraStore(layer, { keyspace: 'x; DROP' }),

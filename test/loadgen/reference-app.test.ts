@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { request } from 'undici';
 import {
+  CommittedWriteError,
+  type KvStore,
   MAX_BODY_BYTES,
   MemoryStore,
   REFERENCE_APP_ERRORS,
@@ -359,6 +361,63 @@ describe("reference app: the chaos campaign's instrumentation", () => {
       log.map((e) => [e.key, e.value, e.requestId, e.via]),
       [['w.k1', 'hello', 'm-1', 'ws']],
     );
+  });
+
+  it('logs a write the store committed before a later step (a cache update) failed, answered 500; not one that failed before', async () => {
+    const mem = new MemoryStore();
+    let fail: 'after-commit' | 'before-commit' = 'after-commit';
+    const store: KvStore = {
+      get: (k) => mem.get(k),
+      delete: (k) => mem.delete(k),
+      put: async (k, v) => {
+        if (fail === 'before-commit') throw new Error('store down');
+        throw new CommittedWriteError(await mem.put(k, v), new Error('cache down'));
+      },
+    };
+    const odd = await startReferenceApp({ deployment: 'n1', store, commitLog: true, admin: true, webSocket: true });
+    try {
+      const put = await request(`${odd.url}/kv/c.k1`, { method: 'PUT', body: 'kept', headers: { 'x-request-id': 'req-c1' } });
+      assert.equal(put.statusCode, 500);
+      assert.equal(((await put.body.json()) as { error: { code: string } }).error.code, 'NW_APP_STORE_FAILED');
+      const { default: WebSocket } = await import('ws');
+      const ws = new WebSocket(`${odd.url.replace('http', 'ws')}/ws`);
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const reply = new Promise<unknown>((resolve) => ws.once('message', (d) => resolve(JSON.parse(d.toString()))));
+      ws.send(JSON.stringify({ id: 'm-c2', key: 'c.k2', value: 'kept too' }));
+      assert.deepEqual(await reply, { id: 'm-c2', ok: false, error: 'store failed' });
+      ws.close();
+      fail = 'before-commit';
+      const lost = await request(`${odd.url}/kv/c.k3`, { method: 'PUT', body: 'never stored' });
+      assert.equal(lost.statusCode, 500);
+      await lost.body.dump();
+      assert.deepEqual(
+        odd.commits?.read().map((e) => [e.key, e.value, e.version, e.requestId, e.via]),
+        [
+          ['c.k1', 'kept', 1, 'req-c1', 'http'],
+          ['c.k2', 'kept too', 2, 'm-c2', 'ws'],
+        ],
+      );
+    } finally {
+      await odd.close();
+    }
+  });
+
+  it('serves /_admin/snapshot from any store that lists its entries, not only from memory', async () => {
+    const listed: KvStore = {
+      get: async () => undefined,
+      put: async () => 1,
+      delete: async () => false,
+      entries: async (prefix) => [[`${prefix}k1`, 'from the datastore']],
+    };
+    const backed = await startReferenceApp({ deployment: 'n2', store: listed, admin: true });
+    try {
+      const res = await request(`${backed.url}/_admin/snapshot?prefix=m3.`);
+      assert.deepEqual(await res.body.json(), { entries: [['m3.k1', 'from the datastore']] });
+      // the in-memory sync stand-in stays for MemoryStores only
+      assert.equal((await request(`${backed.url}/_admin/sync`, { method: 'POST', body: '{"entries":[]}' })).statusCode, 404);
+    } finally {
+      await backed.close();
+    }
   });
 
   it('has none of it unless asked: no commit log, no admin endpoints, no /ws', async () => {
