@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceEndpoints } from '../../loadgen/chaos/environment/service-endpoints.js';
-import { type ProcessControl, SharedServices } from '../../loadgen/chaos/environment/shared-services.js';
+import { type ProcessControl, realProcessControl, SharedServices } from '../../loadgen/chaos/environment/shared-services.js';
+import { freePort } from '../../loadgen/chaos/environment/free-port.js';
+import { requireService } from '../support/service-endpoints.js';
 import { ALL_FAULT_KINDS, type FaultKind } from '../../loadgen/chaos/fault-kinds.js';
 import type { ScheduledFault } from '../../loadgen/chaos/fault-schedule.js';
 import { FAULT_ACTIONS, type FaultTargets } from '../../loadgen/chaos/faults/fault-actions.js';
@@ -49,7 +53,7 @@ function fakeTargets(leader: string | null = 'cp-1'): { t: FaultTargets; calls: 
         return 'zk2';
       },
       restoreZooKeeper: rec('shared.restoreZooKeeper'),
-      kill: (service, side) => {
+      kill: async (service, side) => {
         calls.push(`shared.kill(${service},${side})`);
         return `${service} ${side}`;
       },
@@ -206,6 +210,24 @@ describe('chaos campaign: fault catalogue (inject and heal against fakes)', () =
     });
   });
 
+  describe('the real process control (probes only: nothing is killed)', () => {
+    it('tells a serving Redis and Cassandra node from a closed port, and a live process from a reaped one', async () => {
+      const redis = requireService('redis');
+      const cassandra = requireService('cassandra');
+      assert.equal(await realProcessControl.serves('redis', redis.n1.host, redis.n1.port), true);
+      assert.equal(await realProcessControl.serves('cassandra', cassandra.n2.contactPoint, cassandra.n2.port), true);
+      const closed = await freePort();
+      assert.equal(await realProcessControl.serves('redis', '127.0.0.1', closed), false);
+      assert.equal(await realProcessControl.serves('cassandra', '127.0.0.1', closed), false);
+      // a Redis port does not speak CQL
+      assert.equal(await realProcessControl.serves('cassandra', redis.n1.host, redis.n1.port), false);
+      assert.equal(realProcessControl.alive(process.pid), true);
+      const child = spawn(process.execPath, ['-e', '']);
+      await once(child, 'exit');
+      assert.equal(realProcessControl.alive(child.pid!), false);
+    });
+  });
+
   describe('shared services (fake process control)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nw-chaos-services-'));
     mkdirSync(join(dir, 'scripts'));
@@ -217,20 +239,40 @@ describe('chaos campaign: fault catalogue (inject and heal against fakes)', () =
         servers: [1, 2, 3].map((id) => ({ id, host: '127.0.0.1', port: 21810 + id, pidFile: pidFile(`zk${id}`) })),
       },
       cassandra: {
-        n1: { contactPoint: '127.0.0.2', pidFile: pidFile('cassandra-n1') },
-        n2: { contactPoint: '127.0.0.3', pidFile: pidFile('cassandra-n2') },
+        n1: { contactPoint: '127.0.0.2', port: 9042, localDataCenter: 'dc1', jmxPort: 7199, pidFile: pidFile('cassandra-n1') },
+        n2: { contactPoint: '127.0.0.3', port: 9042, localDataCenter: 'dc1', jmxPort: 7299, pidFile: pidFile('cassandra-n2') },
       },
     };
 
-    function fakeControl(modes: () => string[]): { ctl: ProcessControl; log: string[] } {
+    /** Process control that logs what it is asked; a killed pid stays alive for `lingers` polls, a service serves once `serves` says so. */
+    function fakeControl(
+      modes: () => string[],
+      o: { lingers?: number; serves?: (service: string, host: string, port: number) => boolean } = {},
+    ): { ctl: ProcessControl; log: string[] } {
       const log: string[] = [];
+      const killed = new Map<number, number>();
       return {
         log,
         ctl: {
           readPid: (f) => 100 + Number(/(\d)\.pid$/.exec(f)?.[1] ?? 0),
-          kill: (pid, sig) => void log.push(`kill ${sig} ${pid}`),
+          kill: (pid, sig) => {
+            log.push(`kill ${sig} ${pid}`);
+            killed.set(pid, o.lingers ?? 0);
+          },
+          alive: (pid) => {
+            const left = killed.get(pid);
+            if (left === undefined) return true;
+            killed.set(pid, left - 1);
+            if (left > 0) log.push(`alive ${pid}`);
+            return left > 0;
+          },
           runScript: async (script, args) => void log.push(`run ${script.slice(dir.length)} ${args.join(' ')}`),
           fourLetter: async (_h, port) => `Mode: ${modes()[port - 21811]}\n`,
+          serves: async (service, host, port) => {
+            const ok = o.serves?.(service, host, port) ?? true;
+            log.push(`probe ${service} ${host}:${port} ${ok ? 'serves' : 'down'}`);
+            return ok;
+          },
           sleep: async () => undefined,
         },
       };
@@ -252,13 +294,43 @@ describe('chaos campaign: fault catalogue (inject and heal against fakes)', () =
       await assert.rejects(new SharedServices(endpoints, stuck.ctl).restoreZooKeeper(1000), /no full quorum/);
     });
 
-    it('kills and restarts a Cassandra node, and says so when a service is not up', async () => {
-      const { ctl, log } = fakeControl(() => []);
+    it('kills a Cassandra node, returns once it is gone; heals through the services script, then probes both nodes', async () => {
+      const { ctl, log } = fakeControl(() => [], { lingers: 2 });
       const s = new SharedServices(endpoints, ctl);
-      assert.equal(s.kill('cassandra', 'n2'), 'cassandra n2 (pid 102)');
+      assert.equal(await s.kill('cassandra', 'n2'), 'cassandra n2 (pid 102)');
+      assert.deepEqual(log.splice(0), ['kill SIGKILL 102', 'alive 102', 'alive 102']);
       await s.restore('cassandra');
-      assert.deepEqual(log, ['kill SIGKILL 102', 'run /scripts/services.sh up cassandra']);
-      assert.throws(() => s.kill('redis', 'n1'), /redis is not up/);
+      assert.deepEqual(log, [
+        'run /scripts/services.sh up cassandra',
+        'probe cassandra 127.0.0.2:9042 serves',
+        'probe cassandra 127.0.0.3:9042 serves',
+      ]);
+      await assert.rejects(s.kill('redis', 'n1'), /redis is not up/);
+    });
+
+    it('kills and restarts a Redis instance, waiting until it answers again; gives up on one that never does', async () => {
+      const withRedis: ServiceEndpoints = {
+        ...endpoints,
+        redis: {
+          n1: { host: '127.0.0.1', port: 16379, pidFile: pidFile('redis-n1') },
+          n2: { host: '127.0.0.1', port: 16380, pidFile: pidFile('redis-n2') },
+        },
+      };
+      let probes = 0;
+      const { ctl, log } = fakeControl(() => [], { serves: (_s, _h, port) => port !== 16379 || ++probes > 2 });
+      const s = new SharedServices(withRedis, ctl);
+      assert.equal(await s.kill('redis', 'n1'), 'redis n1 (pid 101)');
+      await s.restore('redis');
+      assert.deepEqual(log.slice(1, 4), [
+        'run /scripts/services.sh up redis',
+        'probe redis 127.0.0.1:16379 down',
+        'probe redis 127.0.0.1:16380 serves',
+      ]);
+      assert.equal(log.at(-2), 'probe redis 127.0.0.1:16379 serves', 'waited for n1 to answer');
+      const never = fakeControl(() => [], { serves: (_s, _h, port) => port !== 16380 });
+      await assert.rejects(new SharedServices(withRedis, never.ctl).restore('redis', 1000), /redis does not serve 1000 ms after/);
+      const stuck = fakeControl(() => [], { lingers: 1_000_000 });
+      await assert.rejects(new SharedServices(withRedis, stuck.ctl).kill('redis', 'n2', 500), /still there 500 ms after SIGKILL/);
     });
   });
 });

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,19 +6,8 @@ import { type GatewayConfigInput, parseGatewayConfig } from '../../../gateway/in
 import type { GatewayAppState } from '../invariants/evidence.js';
 import { type CampaignChild, spawnCampaignChild } from './child-process.js';
 import { type CoordinatorSettings, coordinatorSection } from './campaign-coordinator.js';
+import { freePort } from './free-port.js';
 import type { ZkLinks } from './zk-links.js';
-
-/** A free loopback port (bound, then released, so a gateway can take it on every restart). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface GatewayFleetOptions {
   readonly slots: number;

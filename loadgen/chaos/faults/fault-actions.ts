@@ -24,7 +24,7 @@ export interface FaultTargets {
   readonly shared: {
     killZooKeeperLeader(): Promise<string>;
     restoreZooKeeper(): Promise<void>;
-    kill(service: StoreService, side: 'n1' | 'n2'): string;
+    kill(service: StoreService, side: 'n1' | 'n2'): Promise<string>;
     restore(service: StoreService): Promise<void>;
   };
   /** How many control planes the campaign keeps running. */
@@ -59,9 +59,10 @@ const linkFault =
     return { detail: t.gateways.memberId(slot), heal: () => t.zkLinks.heal(slot) };
   };
 
+/** kill -9 the side's instance (gone once inject resolves); heal: `services.sh up`, and it serves again. */
 const storeRestart =
   (service: StoreService): FaultAction =>
-  async (t, f) => ({ detail: t.shared.kill(service, side(f)), heal: () => t.shared.restore(service) });
+  async (t, f) => ({ detail: await t.shared.kill(service, side(f)), heal: () => t.shared.restore(service) });
 
 /** Each kind of the catalogue as inject → heal. */
 export const FAULT_ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
