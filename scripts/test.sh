@@ -23,8 +23,13 @@ if [ "${NW_KEEP_SERVICES:-}" != "1" ]; then
 fi
 
 echo "== tests"
-# This one kills a Cassandra node mid-copy; afterwards cassandra-driver can keep a reconnecting
+# These two restart the shared Cassandra (and Redis), so each runs alone, before the rest. The
+# first kills a Cassandra node mid-copy; afterwards cassandra-driver can keep a reconnecting
 # socket open past Client.shutdown() now and then, so it alone runs with --exit (every other file
-# must let mocha end by itself). It runs first so the closing summary line is the whole suite's.
-if [ $# -eq 0 ]; then npx mocha --exit test/datasync/snapshot-restart.test.ts; fi
-npx mocha 'test/**/*.test.ts' --ignore test/datasync/snapshot-restart.test.ts "$@"
+# must let mocha end by itself). The second is the fault campaign's Cassandra variant. They run
+# first so the closing summary line is the whole suite's.
+if [ $# -eq 0 ]; then
+  npx mocha --exit test/datasync/snapshot-restart.test.ts
+  npx mocha test/loadgen/chaos-cassandra.test.ts
+fi
+npx mocha 'test/**/*.test.ts' --ignore test/datasync/snapshot-restart.test.ts --ignore test/loadgen/chaos-cassandra.test.ts "$@"

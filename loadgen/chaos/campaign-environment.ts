@@ -1,14 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { type AppServers, startAppServers } from './environment/app-servers.js';
+import { startBackedAppServers } from './environment/backed-app-servers.js';
+import { type BackedStores, BackedStoresSchema } from './environment/backed-stores-config.js';
+import { deleteCampaignCacheKeys } from './environment/campaign-cache-keys.js';
 import { CampaignCoordinator, campaignIdentities, type CoordinatorSettings } from './environment/campaign-coordinator.js';
+import { CampaignKeyspace } from './environment/campaign-keyspace.js';
 import { ControlPlanes } from './environment/control-planes.js';
 import { GatewayFleet } from './environment/gateway-fleet.js';
-import { loadEndpoints, requireEndpoint } from './environment/service-endpoints.js';
+import { loadEndpoints, requireEndpoint, type ServiceEndpoints } from './environment/service-endpoints.js';
 import { SharedServices } from './environment/shared-services.js';
 import { ZkLinks } from './environment/zk-links.js';
 
+/** What N1 and N2 store in: process memory (the in-memory sync stand-in), or Cassandra and Redis (the real sync). */
+export type StoreVariant = 'memory' | 'cassandra';
+
 export interface EnvironmentOptions {
+  readonly store: StoreVariant;
   readonly gateways: number;
   readonly controlPlanes: number;
   readonly sessionTimeoutMs: number;
@@ -32,10 +40,26 @@ export interface CampaignEnvironment {
 }
 
 /**
- * Starts a campaign's processes on the real services: a fresh chroot, N1 and N2 app servers,
- * Toxiproxy links for each gateway slot, the control planes. Gateways start per round of
- * migrations (they are configured with that round's apps). What started is stopped again if a
- * later step fails.
+ * Where the Cassandra variant keeps the run's data: keyspace `nw_chaos_<run>` on both clusters,
+ * Redis keys under `nw-chaos:<run>:` on both instances (the services script's endpoints).
+ */
+function backedStoresOf(endpoints: ServiceEndpoints, runId: string): BackedStores {
+  const cassandra = requireEndpoint(endpoints, 'cassandra');
+  const redis = requireEndpoint(endpoints, 'redis');
+  const cluster = (n: typeof cassandra.n1) => ({ contactPoints: [n.contactPoint], port: n.port, localDataCenter: n.localDataCenter });
+  return BackedStoresSchema.parse({
+    keyspace: `nw_chaos_${runId}`,
+    redisPrefix: `nw-chaos:${runId}:`,
+    cassandra: { n1: cluster(cassandra.n1), n2: cluster(cassandra.n2) },
+    redis: { n1: { host: redis.n1.host, port: redis.n1.port }, n2: { host: redis.n2.host, port: redis.n2.port } },
+  });
+}
+
+/**
+ * Starts a campaign's processes on the real services: a fresh chroot, N1 and N2 app servers (in
+ * the Cassandra variant they start with each round of apps, on the run's keyspace), Toxiproxy
+ * links for each gateway slot, the control planes. Gateways start per round of migrations (they
+ * are configured with that round's apps). What started is stopped again if a later step fails.
  */
 export async function startCampaignEnvironment(o: EnvironmentOptions): Promise<CampaignEnvironment> {
   const endpoints = loadEndpoints();
@@ -58,9 +82,15 @@ export async function startCampaignEnvironment(o: EnvironmentOptions): Promise<C
     teardown.push(() => coordinator.dispose());
     const links = await ZkLinks.create(toxiproxy.apiUrl, `nw-chaos-${runId}`, o.gateways, zk.servers);
     teardown.push(() => links.dispose());
-    const apps = await startAppServers();
+    const backed = o.store === 'cassandra' ? backedStoresOf(endpoints, runId) : undefined;
+    let apps: AppServers;
+    if (backed) {
+      const keyspace = new CampaignKeyspace(backed, requireEndpoint(endpoints, 'cassandra'));
+      teardown.push(async () => void (await Promise.allSettled([keyspace.drop(), deleteCampaignCacheKeys(backed)])));
+      apps = await startBackedAppServers({ stores: backed, keyspace, coordinator: settings, leaseMs: o.leaseMs, logDir: o.logDir });
+    } else apps = await startAppServers();
     teardown.push(() => apps.stop());
-    const controlPlanes = new ControlPlanes(settings, apps.url, o.logDir);
+    const controlPlanes = new ControlPlanes(settings, apps.url, o.logDir, backed);
     teardown.push(() => controlPlanes.stopAll());
     await controlPlanes.ensure(o.controlPlanes);
     const gateways = await GatewayFleet.create({

@@ -41,8 +41,9 @@ export const appName = (index: number): string => `m${index}`;
 
 /**
  * A fault campaign: the environment once, then the migrations one after the other, each on an
- * app of its own (a done app stays on N2). Every `appsPerRound` migrations the gateways are
- * restarted with the next round's apps, so no gateway follows more than that many states.
+ * app of its own (a done app stays on N2). Every `appsPerRound` migrations the gateways (and in
+ * the Cassandra variant the app servers) are restarted with the next round's apps, so no member
+ * follows more than that many states.
  */
 export async function runCampaign(o: CampaignOptions, onMigration: OnMigration = () => {}): Promise<CampaignResult> {
   const startedAt = new Date().toISOString();
@@ -56,6 +57,7 @@ export async function runCampaign(o: CampaignOptions, onMigration: OnMigration =
     gateways: o.gateways,
   });
   const env = await startCampaignEnvironment({
+    store: o.store,
     gateways: o.gateways,
     controlPlanes: o.controlPlanes,
     sessionTimeoutMs: o.sessionTimeoutMs,
@@ -73,7 +75,9 @@ export async function runCampaign(o: CampaignOptions, onMigration: OnMigration =
         const k = schedule.index - o.first;
         if (k % o.appsPerRound === 0) {
           const count = Math.min(o.appsPerRound, o.migrations - k);
-          await env.gateways.useApps(Array.from({ length: count }, (_, k) => appName(schedule.index + k)));
+          const round = Array.from({ length: count }, (_, k) => appName(schedule.index + k));
+          await env.apps.useApps(round);
+          await env.gateways.useApps(round);
         }
         r = await runMigration(env, schedule, app, {
           seed: o.seed,

@@ -1,10 +1,23 @@
 import { z } from 'zod';
-import { ALL_FAULT_KINDS, DEFAULT_FAULT_KINDS, type FaultKind, FAULT_KINDS, isFaultKind } from './fault-kinds.js';
+import { ALL_FAULT_KINDS, DEFAULT_FAULT_KINDS, type FaultKind, type FaultKindSpec, FAULT_KINDS, isFaultKind } from './fault-kinds.js';
 
-/** `--faults`: `default`, `all`, or a comma-separated list of kinds (names from the catalogue). */
-export function parseFaultKinds(spec: string): FaultKind[] {
+/** What N1 and N2 store in (`--store`): the Cassandra variant runs them on the services' Cassandra and Redis. */
+export const STORE_VARIANTS = ['memory', 'cassandra'] as const;
+export type StoreVariantName = (typeof STORE_VARIANTS)[number];
+
+/** Whether a kind can run with these app servers (the kinds of a variant need it). */
+export const runsOn = (kind: FaultKind, store: StoreVariantName): boolean => {
+  const variant: string | undefined = (FAULT_KINDS[kind] as FaultKindSpec).variant;
+  return variant === undefined || variant === store;
+};
+
+/**
+ * `--faults`: `default`, `all` (every kind the `store` variant can run), or a comma-separated list
+ * of kinds (names from the catalogue).
+ */
+export function parseFaultKinds(spec: string, store: StoreVariantName = 'memory'): FaultKind[] {
   if (spec === 'default') return [...DEFAULT_FAULT_KINDS];
-  if (spec === 'all') return ALL_FAULT_KINDS.filter((k) => !('variant' in FAULT_KINDS[k]));
+  if (spec === 'all') return ALL_FAULT_KINDS.filter((k) => runsOn(k, store));
   const kinds = spec.split(',').map((s) => s.trim());
   const bad = kinds.filter((k) => !isFaultKind(k));
   if (bad.length > 0) throw new RangeError(`unknown fault kind(s) ${bad.join(', ')}; known: ${ALL_FAULT_KINDS.join(', ')}`);
@@ -28,10 +41,9 @@ export const CampaignOptionsSchema = z
       .min(1)
       .default([...DEFAULT_FAULT_KINDS])
       .refine((k) => k.every(isFaultKind), 'unknown fault kind')
-      .transform((k) => k as FaultKind[])
-      .refine((k) => k.every((kind) => !('variant' in FAULT_KINDS[kind])), {
-        message: 'cassandra-restart and redis-restart need the Cassandra-backed app servers, which the campaign does not run yet',
-      }),
+      .transform((k) => k as FaultKind[]),
+    /** memory: N1 and N2 on in-memory stores, the sync stand-in; cassandra: on Cassandra and Redis, the real sync. */
+    store: z.enum(STORE_VARIANTS).default('memory'),
     out: z.string().min(1).default('results/chaos'),
     gateways: z.number().int().min(1).max(16).default(3),
     controlPlanes: z.number().int().min(1).max(5).default(2),
@@ -45,7 +57,13 @@ export const CampaignOptionsSchema = z
     readers: z.number().int().min(0).max(64).default(2),
     webSockets: z.number().int().min(0).max(32).default(2),
   })
-  .refine((o) => o.leaseMs < o.sessionTimeoutMs, { message: 'leaseMs must be shorter than sessionTimeoutMs', path: ['leaseMs'] });
+  .refine((o) => o.leaseMs < o.sessionTimeoutMs, { message: 'leaseMs must be shorter than sessionTimeoutMs', path: ['leaseMs'] })
+  .refine((o) => o.faults.every((k) => runsOn(k, o.store)), {
+    message:
+      'cassandra-restart and redis-restart need the Cassandra-backed app servers (--store cassandra): ' +
+      'with in-memory app servers a restart would disturb the services and test nothing',
+    path: ['faults'],
+  });
 
 export type CampaignOptionsInput = z.input<typeof CampaignOptionsSchema>;
 export type CampaignOptions = z.output<typeof CampaignOptionsSchema>;

@@ -1,21 +1,36 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CampaignResult } from './campaign.js';
+import type { StoreVariantName } from './chaos-options.js';
 import { FAULT_KINDS } from './fault-kinds.js';
 import { INVARIANTS, type InvariantName, type Violation } from './invariants/evidence.js';
 import type { RequestCounts } from './load/load-recorder.js';
 import type { MigrationResult } from './run-migration.js';
 
 /** What the campaign ran against and what it assumed; part of every report. */
-export const CAMPAIGN_NOTES: readonly string[] = [
-  'App servers: the reference app with in-memory stores, in processes of their own; the data sync is its in-memory stand-in ' +
+const APP_SERVER_NOTES: Readonly<Record<StoreVariantName, string>> = {
+  memory:
+    'App servers: the reference app with in-memory stores, in processes of their own; the data sync is its in-memory stand-in ' +
     '(sync hook copy-n1-to-n2: keys N2 lacks during the sync phase, every differing key at the fence). ' +
-    'cassandra-restart and redis-restart are implemented but need Cassandra-backed app servers, which this campaign does not run.',
-  'Plans set proxy.mirrorWritesToN1: false, so N1 receives no copies after the handover and "no write at N1 after the first write at N2" ' +
-    "is strict. A rollback after proxy then drops N2's writes at N1 by design: counted as lostByDesign, not as violations.",
-  'Mirror copies in the sync phase are told apart by request id (the same id reached both sides) and by the reply headers.',
-  'Times in traces are ms after the migration was submitted, on CLOCK_MONOTONIC (process.hrtime.bigint() in every process).',
-];
+    'cassandra-restart and redis-restart need --store cassandra.',
+  cassandra:
+    "App servers: the reference app on the services' Cassandra and Redis (N1 on cluster n1 + Redis n1, N2 on n2 + n2; " +
+    'keyspace nw_chaos_<run>, a table per app), in processes of their own; N1 writes through the data layer, which joins the ' +
+    'fleet. The data sync is the real one: plans sync with mode none and the hooks cache (copy + warm-up) and datastore ' +
+    "(copy-on-write, snapshot, verify). Stores are read back from Cassandra through the app's /_admin/snapshot.",
+};
+
+/** What a reader of the report must know about how the campaign ran. */
+export function campaignNotes(store: StoreVariantName): string[] {
+  return [
+    APP_SERVER_NOTES[store],
+    'Plans set proxy.mirrorWritesToN1: false, so N1 receives no copies after the handover and ' +
+      '"no write at N1 after the first write at N2" is strict. ' +
+      "A rollback after proxy then drops N2's writes at N1 by design: counted as lostByDesign, not as violations.",
+    'Mirror copies in the sync phase are told apart by request id (the same id reached both sides) and by the reply headers.',
+    'Times in traces are ms after the migration was submitted, on CLOCK_MONOTONIC (process.hrtime.bigint() in every process).',
+  ];
+}
 
 interface FaultTally {
   injected: number;
@@ -32,6 +47,7 @@ export interface ChaosReport {
     readonly migrations: number;
     readonly faultsPerMigration: number;
     readonly faultKinds: readonly string[];
+    readonly store: StoreVariantName;
     readonly gateways: number;
     readonly controlPlanes: number;
     readonly startedAt: string;
@@ -101,12 +117,13 @@ export function buildReport(r: CampaignResult): ChaosReport {
       migrations: r.options.migrations,
       faultsPerMigration: r.options.faultsPerMigration,
       faultKinds: r.options.faults,
+      store: r.options.store,
       gateways: r.options.gateways,
       controlPlanes: r.options.controlPlanes,
       startedAt: r.startedAt,
       durationMs: r.durationMs,
       aborted: r.aborted,
-      notes: CAMPAIGN_NOTES,
+      notes: campaignNotes(r.options.store),
     },
     migrationsByOutcome,
     faultsByKind,
@@ -158,7 +175,8 @@ export function renderMarkdown(rep: ChaosReport): string {
       `${c.controlPlanes} control planes; started ${c.startedAt}, took ${(c.durationMs / 1000).toFixed(0)} s. ` +
       `Reproduce the fault schedule: \`npm run chaos -- --migrations ${c.migrations} --seed ${c.seed}` +
       `${c.first ? ` --first ${c.first}` : ''} ` +
-      `--faults-per-migration ${c.faultsPerMigration} --faults ${c.faultKinds.join(',')}\`.`,
+      `--faults-per-migration ${c.faultsPerMigration} --faults ${c.faultKinds.join(',')}` +
+      `${c.store === 'memory' ? '' : ` --store ${c.store}`}\`.`,
     '',
     `**${total} invariant violation(s)** in ${rep.migrations.filter((m) => m.violations.length > 0).length} ` +
       `of ${rep.migrations.length} migration(s).`,

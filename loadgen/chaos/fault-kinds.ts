@@ -5,8 +5,8 @@
  * `shared`: it kills or restarts a service other people's tests use (the ZooKeeper ensemble,
  * Redis, Cassandra from scripts/services.sh). Not in the default selection: ask for it with
  * `--faults` on a machine that is yours.
- * `variant`: the kind needs app servers on that store; the default campaign runs on in-memory
- * stores and refuses such kinds.
+ * `variant`: the kind needs app servers on that store (`--store cassandra`); the campaign on
+ * in-memory stores refuses such kinds, since a restart would disturb the services and test nothing.
  */
 export interface FaultKindSpec {
   readonly description: string;
@@ -86,14 +86,14 @@ export const FAULT_KINDS = {
     shared: true,
   },
   'cassandra-restart': {
-    description: 'kill -9 a Cassandra node (N1 or N2) and start it again (services.sh up cassandra)',
+    description: 'kill -9 a Cassandra node (N1 or N2); once it is gone, services.sh up cassandra, and it serves again',
     target: 'cassandra',
     holdMs: [0, 2000],
     shared: true,
     variant: 'cassandra',
   },
   'redis-restart': {
-    description: 'kill -9 a Redis instance (N1 or N2) and start it again (services.sh up redis)',
+    description: 'kill -9 a Redis instance (N1 or N2); once it is gone, services.sh up redis, and it serves again',
     target: 'redis',
     holdMs: [0, 2000],
     shared: true,

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MigrationLog, MigrationPlanInput } from '../../controlplane/index.js';
 import type { CampaignEnvironment } from './campaign-environment.js';
-import { keyPrefix } from './environment/copy-hook.js';
+import type { AppServers } from './environment/app-servers.js';
+import { keyPrefix } from './environment/app-keys.js';
 import { appHost } from './environment/gateway-fleet.js';
 import { MAX_TRIGGER_DELAY_MS, streamSeed, type MigrationSchedule } from './fault-schedule.js';
 import type { FaultTargets } from './faults/fault-actions.js';
@@ -53,14 +54,19 @@ export interface MigrationResult {
 const now = (): bigint => process.hrtime.bigint();
 
 /** The plan every campaign migration runs: see the campaign docs for why each setting. */
-export function campaignPlan(id: string, app: string, n2Url: string, barrierTimeoutMs: number): MigrationPlanInput {
+export function campaignPlan(
+  id: string,
+  app: string,
+  apps: Pick<AppServers, 'url' | 'planSync'>,
+  barrierTimeoutMs: number,
+): MigrationPlanInput {
   return {
     id,
     apps: [app],
     barrierTimeoutMs,
     onBarrierTimeout: 'rollback',
-    prepare: { n2HealthUrls: [`${n2Url}/healthz`], healthAttempts: 2 },
-    sync: { mode: 'mirror', hooks: ['copy-n1-to-n2'] },
+    prepare: { n2HealthUrls: [`${apps.url.n2}/healthz`], healthAttempts: 2 },
+    sync: { mode: apps.planSync.mode, hooks: [...apps.planSync.hooks] },
     // N1 gets no copies after the handover, so "no write at N1 after N2's first" is strict
     proxy: { mirrorWritesToN1: false },
     redirect: { enabled: false },
@@ -113,7 +119,7 @@ async function settle(
 ): Promise<{ tree: CoordinatorSnapshot; gatewayStates: GatewayAppState[]; live: MigrationEvidence['live']; settleMs: number }> {
   const t0 = Date.now();
   for (;;) {
-    const live = { gateways: env.gateways.liveMembers(), controlPlanes: env.controlPlanes.live() };
+    const live = { gateways: env.gateways.liveMembers(), controlPlanes: env.controlPlanes.live(), dataLayers: env.apps.liveMembers() };
     const tree = await env.coordinator.snapshot(ev.app);
     const gatewayStates = await env.gateways.states(ev.app);
     const probe = { ...ev, tree, live, gatewayStates };
@@ -158,7 +164,7 @@ export async function runMigration(
   // faults triggered `before` are in place when the migration is submitted
   if (schedule.faults.some((f) => f.phase === 'before')) await sleep(MAX_TRIGGER_DELAY_MS + 100);
   try {
-    await env.controlPlanes.submit(campaignPlan(id, app, env.apps.url.n2, s.barrierTimeoutMs));
+    await env.controlPlanes.submit(campaignPlan(id, app, env.apps, s.barrierTimeoutMs));
   } catch (err) {
     await watch.stop();
     const faults = await faultsDone;

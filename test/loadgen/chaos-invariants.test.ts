@@ -295,13 +295,23 @@ describe('chaos campaign invariants (pure checks over hand-made histories)', () 
       assert.equal(v.length, 1);
       assert.deepEqual(v[0]!.trace.slice(0, -1), [
         '/apps/m0/lock holds "m0" (migration done)',
-        '/apps/m0/acks/gw-2.1: no such live gateway',
-        '/members/gw-2.1: no such live gateway',
+        '/apps/m0/acks/gw-2.1: no such live member',
+        '/members/gw-2.1: no such live member',
         '/leader/candidate-0000000002 (cp-9): no such live control plane',
         '/leader: 2 candidates for control plane cp-0',
         '/datalocks/m0/g1/lock-0000000001: data-layer lock left',
       ]);
       assert.deepEqual(checkLeftovers(evidence()), []);
+    });
+
+    it("counts an app server's live data-layer member (the Cassandra variant's N1) as live, and a dead one's nodes as left", () => {
+      const tree = {
+        ...evidence().tree,
+        acks: ['gw-0.1', 'datalayer-n1.1'],
+        members: ['gw-0.1', 'gw-1.1', 'datalayer-n1.1', 'datalayer-n1.0'],
+      };
+      const live = { gateways: ['gw-0.1', 'gw-1.1'], controlPlanes: ['cp-0', 'cp-1'], dataLayers: ['datalayer-n1.1'] };
+      assert.deepEqual(checkLeftovers(evidence({ tree, live }))[0]?.trace.slice(0, -1), ['/members/datalayer-n1.0: no such live member']);
     });
   });
 

@@ -63,6 +63,7 @@ describe('chaos campaign: fault schedule and options', () => {
         parseFaultKinds('all'),
         ALL_FAULT_KINDS.filter((k) => k !== 'cassandra-restart' && k !== 'redis-restart'),
       );
+      assert.deepEqual(parseFaultKinds('all', 'cassandra'), ALL_FAULT_KINDS, 'with --store cassandra, all means all');
       assert.deepEqual(parseFaultKinds('gateway-kill, n2-errors,gateway-kill'), ['gateway-kill', 'n2-errors']);
       assert.throws(() => parseFaultKinds('gateway-kill,nope'), /unknown fault kind\(s\) nope/);
     });
@@ -88,12 +89,42 @@ describe('chaos campaign: fault schedule and options', () => {
       assert.equal(parseChaosArgs(['--help']), 'help');
     });
 
+    it('--store cassandra runs the app servers on Cassandra and lets the Cassandra and Redis restarts in', () => {
+      assert.equal(CampaignOptionsSchema.parse(parseChaosArgs(['--migrations', '1', '--seed', '0'])).store, 'memory');
+      const o = CampaignOptionsSchema.parse(
+        parseChaosArgs([
+          '--migrations',
+          '2',
+          '--seed',
+          '1',
+          '--store',
+          'cassandra',
+          '--faults',
+          'cassandra-restart,redis-restart,gateway-kill',
+        ]),
+      );
+      assert.deepEqual([o.store, o.faults], ['cassandra', ['cassandra-restart', 'redis-restart', 'gateway-kill']]);
+      const all = CampaignOptionsSchema.parse(
+        parseChaosArgs(['--migrations', '2', '--seed', '1', '--store', 'cassandra', '--faults', 'all']),
+      );
+      assert.ok(all.faults.includes('cassandra-restart') && all.faults.includes('redis-restart'));
+      assert.deepEqual(
+        CampaignOptionsSchema.parse(parseChaosArgs(['--migrations', '2', '--seed', '1', '--store', 'cassandra'])).faults,
+        [...DEFAULT_FAULT_KINDS],
+        'restarts of shared services only when asked for',
+      );
+    });
+
     it('refuses a missing seed, a non-integer, an unknown flag or kind, and the Cassandra-variant kinds', () => {
       assert.match(usage(['--migrations', '3']), /--migrations and --seed are required/);
       assert.match(usage(['--migrations', '3', '--seed', 'x']), /--seed: expected an integer/);
       assert.match(usage(['--migrations', '3', '--seed', '1', '--bogus']), /bogus/);
       assert.match(usage(['--migrations', '3', '--seed', '1', '--faults', 'meteor']), /unknown fault kind\(s\) meteor/);
-      assert.match(usage(['--migrations', '3', '--seed', '1', '--faults', 'redis-restart']), /need the Cassandra-backed app servers/);
+      assert.match(
+        usage(['--migrations', '3', '--seed', '1', '--faults', 'redis-restart']),
+        /need the Cassandra-backed app servers \(--store cassandra\)/,
+      );
+      assert.match(usage(['--migrations', '3', '--seed', '1', '--store', 'postgres']), /--store: expected memory or cassandra/);
       assert.match(usage(['--migrations', '0', '--seed', '1']), /migrations/);
     });
   });

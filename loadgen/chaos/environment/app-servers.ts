@@ -15,8 +15,17 @@ export interface AppServers {
   sync(side: Side, entries: ReadonlyArray<readonly [string, string]>, overwrite: boolean): Promise<number>;
   /** Every request to the side answers `status` until cleared with undefined. */
   setFault(side: Side, status: number | undefined): Promise<void>;
+  /** The plan's sync section for these app servers' stores. */
+  readonly planSync: { readonly mode: 'mirror' | 'none'; readonly hooks: readonly string[] };
+  /** Readies the app servers for a round's apps (the Cassandra variant: their tables, processes that serve them). */
+  useApps(apps: readonly string[]): Promise<void>;
+  /** The fleet members the app servers run (N1's data layer in the Cassandra variant), for the leftovers check. */
+  liveMembers(): string[];
   stop(): Promise<void>;
 }
+
+/** The in-memory app servers' sync: the stand-in hook of copy-hook.ts while writes are mirrored. */
+const MEMORY_PLAN_SYNC = { mode: 'mirror', hooks: ['copy-n1-to-n2'] } as const;
 
 async function call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<unknown> {
   const res = await request(url, {
@@ -30,10 +39,16 @@ async function call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, body
   return JSON.parse(text) as unknown;
 }
 
-/** The admin client of a pair of instrumented reference apps at these URLs (also used by the control plane's copy hook). */
+/**
+ * The admin client of a pair of instrumented in-memory reference apps at these URLs (also used by
+ * the control plane's copy hook): they serve any app, and run no fleet member.
+ */
 export function appServersAt(url: Readonly<Record<Side, string>>, stop: () => Promise<void> = async () => {}): AppServers {
   return {
     url,
+    planSync: MEMORY_PLAN_SYNC,
+    useApps: async () => {},
+    liveMembers: () => [],
     async commits(side, prefix) {
       const out: CommitEntry[] = [];
       for (let after = 0; ; ) {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import type { ControlPlaneConfigInput, MigrationPlanInput } from '../../../controlplane/index.js';
 import { ChaosError } from '../chaos-errors.js';
+import type { BackedStores } from './backed-stores-config.js';
 import { type CampaignChild, spawnCampaignChild } from './child-process.js';
 import { type CoordinatorSettings, coordinatorSection } from './campaign-coordinator.js';
 
@@ -18,8 +19,9 @@ interface Running {
 
 /**
  * The control planes: processes of control-plane-main.ts on the campaign's chroot, electing a
- * leader among themselves. Each start is a new candidate id (`cp-<n>`). Migrations are submitted
- * through any one's admin API (a standby writes them to the coordinator; the leader runs them).
+ * leader among themselves, with the sync hooks of the campaign's app servers. Each start is a new
+ * candidate id (`cp-<n>`). Migrations are submitted through any one's admin API (a standby writes
+ * them to the coordinator; the leader runs them).
  */
 export class ControlPlanes {
   private readonly token = randomBytes(16).toString('hex');
@@ -27,12 +29,19 @@ export class ControlPlanes {
   private readonly list: Running[] = [];
   private started = 0;
 
+  /** With the Cassandra variant's stores: the file every control plane reads them from (`--stores`). */
+  private readonly storesFile: string | undefined;
+
   constructor(
     private readonly coordinator: CoordinatorSettings,
     private readonly apps: { readonly n1: string; readonly n2: string },
     /** Each process's output goes to `<logDir>/<id>.log`. */
     private readonly logDir: string,
-  ) {}
+    stores?: BackedStores,
+  ) {
+    this.storesFile = stores ? join(this.dir, 'stores.json') : undefined;
+    if (this.storesFile) writeFileSync(this.storesFile, JSON.stringify(stores, null, 2));
+  }
 
   /** Ids of the control-plane processes that run. */
   live(): string[] {
@@ -53,7 +62,7 @@ export class ControlPlanes {
     const child = await spawnCampaignChild({
       name: id,
       script: 'loadgen/chaos/control-plane-main.ts',
-      args: ['--config', file, '--n1', this.apps.n1, '--n2', this.apps.n2],
+      args: ['--config', file, '--n1', this.apps.n1, '--n2', this.apps.n2, ...(this.storesFile ? ['--stores', this.storesFile] : [])],
       readyPatterns: [/admin:\s+(http:\/\/\S+)/],
       env: { ...process.env, [TOKEN_ENV]: this.token },
       logFile: join(this.logDir, `${id}.log`),

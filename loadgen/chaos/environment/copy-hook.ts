@@ -1,8 +1,6 @@
 import type { SyncHook } from '../../../controlplane/index.js';
 import { appServersAt, type AppServers } from './app-servers.js';
-
-/** The key prefix of an app's data in the campaign's app servers. */
-export const keyPrefix = (app: string): string => `${app}.`;
+import { keyPrefix } from './app-keys.js';
 
 /**
  * The in-memory stand-in for the datastore sync, run by the control plane as the sync hook

@@ -24,8 +24,15 @@ export interface MigrationEvidence {
   readonly stores: { readonly n1: ReadonlyMap<string, string>; readonly n2: ReadonlyMap<string, string> };
   /** The coordinator tree as read once the campaign waited for dead sessions to expire. */
   readonly tree: CoordinatorSnapshot;
-  /** Gateway processes and control planes that are running when the tree was read. */
-  readonly live: { readonly gateways: readonly string[]; readonly controlPlanes: readonly string[] };
+  /**
+   * Gateway processes, control planes and the app servers' data-layer members (the Cassandra
+   * variant's N1) that are running when the tree was read.
+   */
+  readonly live: {
+    readonly gateways: readonly string[];
+    readonly controlPlanes: readonly string[];
+    readonly dataLayers?: readonly string[];
+  };
   /** Each live gateway's admin /state for the app. */
   readonly gatewayStates: readonly GatewayAppState[];
   /** Phase events of the migration log (for traces), with times converted to the hrtime base. */
