@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Logger } from '../platform/logger.js';
 import type { Coordinator, TransactionOp } from '../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from './errors.js';
-import { encodeJson, layout, TREE_ROOTS, type MemberInfo } from '../protocol/coordinator-paths.js';
+import { encodeJson, layout, TREE_ROOTS, type AckRefusal, type MemberInfo } from '../protocol/coordinator-paths.js';
 import { ackInfoOf, logInvalidDocuments, memberInfoOf } from '../fleet/coordinator-documents.js';
 import { LeaderElection } from './leader-election.js';
 import type { DnsSteps, SyncHook } from './migration/migration-hooks.js';
@@ -31,7 +31,13 @@ export interface AppStatus {
   readonly state: unknown;
   readonly stateError?: string;
   readonly lock: string | undefined;
-  readonly acks: ReadonlyArray<{ readonly member: string; readonly epoch: number | null; readonly current: boolean }>;
+  /** Per member serving the app: the epoch it acked, whether that is the current one, and the epoch it refused, if it did. */
+  readonly acks: ReadonlyArray<{
+    readonly member: string;
+    readonly epoch: number | null;
+    readonly current: boolean;
+    readonly refused?: AckRefusal;
+  }>;
 }
 
 export interface FleetStatus {
@@ -381,10 +387,16 @@ export class ControlPlane {
           .filter((m) => m.apps.includes(app))
           .map(async (m) => {
             const path = layout.ack(app, m.id);
-            const node = ackers.includes(m.id) ? await c.get(path) : undefined;
-            const ack = node && ackInfoOf(path, node.data, this.invalid);
+            const ackNode = ackers.includes(m.id) ? await c.get(path) : undefined;
+            const ack = ackNode && ackInfoOf(path, ackNode.data, this.invalid);
             const epoch = ack?.epoch ?? null;
-            return { member: m.id, epoch, current: node !== undefined && epoch === node.version };
+            // Current: acked the state node's version (not the ack node's own version, which counts its writes).
+            return {
+              member: m.id,
+              epoch,
+              current: node !== undefined && epoch === node.version,
+              ...(ack?.refused ? { refused: ack.refused } : {}),
+            };
           }),
       );
       apps.push({

@@ -1,6 +1,7 @@
 import type { Coordinator, Watcher } from '../platform/coordinator/coordinator.js';
+import { CoordinatorError } from '../platform/coordinator/coordinator-errors.js';
 import type { Logger } from '../platform/logger.js';
-import { layout, type MemberInfo } from '../protocol/coordinator-paths.js';
+import { layout, type AckInfo, type AckRefusal, type MemberInfo } from '../protocol/coordinator-paths.js';
 import { ackInfoOf, logInvalidDocuments, memberInfoOf, type InvalidDocumentReport } from './coordinator-documents.js';
 
 export interface BarrierTarget {
@@ -13,6 +14,12 @@ export interface MissingAck {
   readonly app: string;
   /** Epoch the member last acked, or null if it never acked. */
   readonly ackedEpoch: number | null;
+}
+
+/** A member the barrier waits on that refused the target epoch (or a later one) of an app. */
+export interface BarrierRefusal extends AckRefusal {
+  readonly member: string;
+  readonly app: string;
 }
 
 export interface BarrierReport {
@@ -42,8 +49,8 @@ interface AckView {
   readonly goal: number;
   /** Children of acks/<app> at the last read. */
   listed: ReadonlySet<string>;
-  /** Epoch each listed member had acked when its ack node was last read (null: missing or unreadable). */
-  readonly epochs: Map<string, number | null>;
+  /** Each listed member's ack document when its node was last read (null: missing or unreadable). */
+  readonly acks: Map<string, AckInfo | null>;
   /** The list must be read again (its watch fired, or a poll). */
   listChanged: boolean;
   /** Ack nodes whose watch fired since they were last read. */
@@ -86,7 +93,7 @@ class FleetView {
       const view: AckView = {
         goal,
         listed: new Set(),
-        epochs: new Map(),
+        acks: new Map(),
         listChanged: true,
         changed: new Set(),
         onList: () => {
@@ -109,7 +116,7 @@ class FleetView {
     this.membersChanged = true;
     for (const view of this.views.values()) {
       view.listChanged = true;
-      for (const [m, epoch] of view.epochs) if (epoch === null || epoch < view.goal) view.changed.add(m);
+      for (const [m, ack] of view.acks) if (ack?.epoch === undefined || ack.epoch < view.goal) view.changed.add(m);
     }
   }
 
@@ -134,29 +141,38 @@ class FleetView {
     const nodes: Promise<void>[] = [];
     for (const m of this.live) if (!this.info.has(m)) nodes.push(this.readInfo(m));
     for (const [app, view] of this.views) {
-      for (const m of view.changed) view.epochs.delete(m);
+      for (const m of view.changed) view.acks.delete(m);
       view.changed.clear();
       for (const m of view.listed) {
-        if (!view.epochs.has(m) && this.live.has(m) && this.mayServe(m, app)) nodes.push(this.readAck(app, view, m));
+        if (!view.acks.has(m) && this.live.has(m) && this.mayServe(m, app)) nodes.push(this.readAck(app, view, m));
       }
     }
     await Promise.all(nodes);
   }
 
-  /** Live members that must ack, sorted, and what each still owes. */
-  verdict(targets: readonly BarrierTarget[]): { members: string[]; missing: MissingAck[] } {
+  /**
+   * Live members that must ack, sorted, what each still owes, and which of those refused it: a
+   * refusal of the target epoch or a later one (the member skipped to a state it refused) means
+   * no ack of the target comes without a newer state. An older refusal does not count.
+   */
+  verdict(targets: readonly BarrierTarget[]): { members: string[]; missing: MissingAck[]; refused: BarrierRefusal[] } {
     const members = [...this.live].filter((m) => this.required(m)).sort();
     const missing: MissingAck[] = [];
+    const refused: BarrierRefusal[] = [];
     for (const t of targets) {
       const view = this.views.get(t.app)!;
       for (const m of members) {
         if (!this.info.get(m)!.apps.includes(t.app)) continue;
-        const acked = view.listed.has(m) ? (view.epochs.get(m) ?? null) : null;
-        if (acked === null || acked < t.epoch) missing.push({ member: m, app: t.app, ackedEpoch: acked });
+        const ack = view.listed.has(m) ? (view.acks.get(m) ?? null) : null;
+        const acked = ack?.epoch ?? null;
+        if (acked !== null && acked >= t.epoch) continue;
+        missing.push({ member: m, app: t.app, ackedEpoch: acked });
+        if (ack?.refused && ack.refused.epoch >= t.epoch) refused.push({ member: m, app: t.app, ...ack.refused });
       }
     }
-    missing.sort((a, b) => a.member.localeCompare(b.member) || a.app.localeCompare(b.app));
-    return { members, missing };
+    const byMember = (a: { member: string; app: string }, b: { member: string; app: string }): number =>
+      a.member.localeCompare(b.member) || a.app.localeCompare(b.app);
+    return { members, missing: missing.sort(byMember), refused: refused.sort(byMember) };
   }
 
   departed(): string[] {
@@ -182,7 +198,7 @@ class FleetView {
       if (this.live.has(m)) continue;
       // Gone: if the same id comes back (a new session) its info and acks are read afresh.
       this.info.delete(m);
-      for (const view of this.views.values()) view.epochs.delete(m);
+      for (const view of this.views.values()) view.acks.delete(m);
     }
   }
 
@@ -194,7 +210,7 @@ class FleetView {
 
   private async readAckList(app: string, view: AckView): Promise<void> {
     view.listed = new Set((await this.c.children(layout.acks(app), view.onList)) ?? []);
-    for (const m of [...view.epochs.keys()]) if (!view.listed.has(m)) view.epochs.delete(m);
+    for (const m of [...view.acks.keys()]) if (!view.listed.has(m)) view.acks.delete(m);
   }
 
   private async readAck(app: string, view: AckView, m: string): Promise<void> {
@@ -208,8 +224,13 @@ class FleetView {
     }
     const path = layout.ack(app, m);
     const node = await this.c.get(path, onAck);
-    view.epochs.set(m, (node && ackInfoOf(path, node.data, this.invalid)?.epoch) ?? null);
+    view.acks.set(m, (node && ackInfoOf(path, node.data, this.invalid)) ?? null);
   }
+}
+
+/** One refusal as the barrier's error (and the migration log) names it. */
+export function describeRefusal(r: BarrierRefusal): string {
+  return `${r.member} refused ${r.app} epoch ${r.epoch}: ${r.code}: ${r.detail}`;
 }
 
 /**
@@ -219,7 +240,10 @@ class FleetView {
  * watch costs only the reads it concerns (the completing ack, a `set` on an
  * existing ack node, costs one read). Members whose sessions expire drop out
  * (and are named in `departed`). Never throws for a late fleet: the report
- * says who has not acked.
+ * says who has not acked. A member that refused a target (its ack node says
+ * so) will not ack it however long the barrier waits, so that ends the wait
+ * at once: NW_CP_BARRIER_REFUSED, naming each refusal (member, app, epoch,
+ * the member's code and detail), with the report in its details.
  */
 export async function waitForFleet(c: Coordinator, targets: readonly BarrierTarget[], opts: BarrierOptions): Promise<BarrierReport> {
   const started = performance.now();
@@ -229,10 +253,15 @@ export async function waitForFleet(c: Coordinator, targets: readonly BarrierTarg
   for (;;) {
     const woke = view.nextWake();
     await view.refresh();
-    const { members, missing } = view.verdict(targets);
+    const { members, missing, refused } = view.verdict(targets);
     const elapsedMs = performance.now() - started;
     const report = (ok: boolean): BarrierReport => ({ ok, elapsedMs, targets, members, missing, departed: view.departed() });
     if (missing.length === 0) return report(true);
+    if (refused.length > 0) {
+      throw new CoordinatorError('NW_CP_BARRIER_REFUSED', refused.map(describeRefusal).join('; '), {
+        details: { refused, report: report(false) },
+      });
+    }
     const remaining = opts.timeoutMs - elapsedMs;
     if (remaining <= 0) return report(false);
     let timer: NodeJS.Timeout | undefined;

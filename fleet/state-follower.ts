@@ -2,7 +2,14 @@ import { hostname } from 'node:os';
 import type { Logger } from '../platform/logger.js';
 import type { Coordinator } from '../platform/coordinator/coordinator.js';
 import { isCoordinatorError } from '../platform/coordinator/coordinator-errors.js';
-import { encodeJson, layout, type AckInfo, type MemberInfo } from '../protocol/coordinator-paths.js';
+import {
+  encodeJson,
+  layout,
+  MAX_REFUSAL_DETAIL_CHARS,
+  type AckInfo,
+  type AckRefusal,
+  type MemberInfo,
+} from '../protocol/coordinator-paths.js';
 import { isValidMemberId } from '../protocol/identifiers.js';
 import { assertSessionOutlastsLease } from './lease-margin.js';
 import { registerMember } from './member-registration.js';
@@ -34,7 +41,11 @@ export interface StateFollowerOptions {
    * Throwing leaves the last applied state in force and acks nothing.
    */
   readonly apply: (app: string, doc: Record<string, unknown>, epoch: number) => Promise<void>;
-  /** Whether a failed apply can never succeed for that epoch (then it is not retried). Default: never. */
+  /**
+   * Whether a failed apply can never succeed for that epoch: then it is not retried, and the member
+   * writes a refusal of the epoch (the error's code and message) to its ack node, so a barrier
+   * waiting for it ends at once. Default: never (retried on the next read, no refusal).
+   */
   readonly isPermanent?: (err: unknown) => boolean;
   /** A read found no state node for the app: there is nothing to apply (the app runs on the member's built-in default). */
   readonly onNoState?: (app: string) => void;
@@ -60,7 +71,9 @@ export interface StateFollowerOptions {
  * and on a periodic reconcile (watches fire once and can be missed), hands
  * the whole document to `apply` and acks the epoch once `apply` resolved.
  * Applies for one app run one at a time, in order. A state it cannot parse
- * is never applied or acked; the last good one stays.
+ * is never applied or acked; the last good one stays. A state the member can
+ * never take (unparsable, or `isPermanent` says so) is refused: the refusal
+ * goes to the ack node instead of an ack, so a barrier stops waiting for it.
  */
 export class StateFollower {
   private readonly chains = new Map<string, Promise<void>>();
@@ -68,6 +81,8 @@ export class StateFollower {
   private readonly status = new Map<string, AppSyncStatus>();
   /** Apps whose ack node this session has created. */
   private readonly ackNodes = new Set<string>();
+  /** The last ack written per app in this session: a refusal keeps it, so the node still says what the member took. */
+  private readonly lastAck = new Map<string, AckInfo>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
@@ -166,6 +181,7 @@ export class StateFollower {
     await c.mkdirp(layout.members);
     const info: MemberInfo = { kind: this.opts.kind, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), apps };
     this.ackNodes.clear();
+    this.lastAck.clear();
     const session = await registerMember(c, { memberId: this.opts.memberId, info, ownSessions: this.ownSessions });
     this.ownSessions.add(session);
     this.registeredIn = session;
@@ -219,45 +235,75 @@ export class StateFollower {
     }
     const prev = this.status.get(app);
     if (prev?.appliedEpoch === node.version || prev?.rejectedEpoch === node.version) return;
-    if (node.data.length > MAX_STATE_DOCUMENT_BYTES) {
-      this.fail(app, prev, `state document is ${node.data.length} bytes, over the limit of ${MAX_STATE_DOCUMENT_BYTES}`, node.version);
-      return;
-    }
+    // A document that is not one is no state at all: refused like a state the member cannot apply.
+    const unreadable = (detail: string): Promise<void> =>
+      this.refuse(app, prev, { epoch: node.version, code: 'NW_CP_DOCUMENT_INVALID', detail });
+    if (node.data.length > MAX_STATE_DOCUMENT_BYTES)
+      return unreadable(`state document is ${node.data.length} bytes, over the limit of ${MAX_STATE_DOCUMENT_BYTES}`);
     let doc: unknown;
     try {
       doc = JSON.parse(node.data.toString('utf8'));
     } catch (err) {
-      this.fail(app, prev, `state is not JSON: ${(err as Error).message}`, node.version);
-      return;
+      return unreadable(`state is not JSON: ${(err as Error).message}`);
     }
-    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-      this.fail(app, prev, 'state is not an object', node.version);
-      return;
-    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return unreadable('state is not an object');
     const t0 = performance.now();
     try {
       await this.opts.apply(app, doc as Record<string, unknown>, node.version);
     } catch (err) {
-      // A drain timeout is worth retrying on the next reconcile; a bad document is not.
-      const permanent = this.opts.isPermanent?.(err) ?? false;
-      this.fail(app, prev, (err as Error).message, permanent ? node.version : undefined);
-      if (isCoordinatorError(err)) throw err;
-      return;
+      if (isCoordinatorError(err)) {
+        this.fail(app, prev, (err as Error).message);
+        throw err;
+      }
+      // A drain timeout is worth retrying on the next reconcile; a bad document, or a state this member must not ack, is not.
+      if (!(this.opts.isPermanent?.(err) ?? false)) return this.fail(app, prev, (err as Error).message);
+      return this.refuse(app, prev, { epoch: node.version, code: codeOf(err), detail: (err as Error).message });
     }
-    // Unregistered (the id is held by another session, or mid-recovery), an ack could overwrite another member's.
-    // Registering clears the status, so the next read applies and acks again.
-    if (this.registeredIn === '' || this.registeredIn !== c.sessionId()) return;
+    if (!this.registeredHere()) return;
     const ack: AckInfo = { epoch: node.version, appliedAt: new Date().toISOString(), applyMs: performance.now() - t0 };
     await this.writeAck(app, ack);
+    this.lastAck.set(app, ack);
     this.status.set(app, { appliedEpoch: node.version, error: undefined });
   }
 
-  private fail(app: string, prev: AppSyncStatus | undefined, error: string, rejectedEpoch?: number): void {
-    this.status.set(app, { appliedEpoch: prev?.appliedEpoch, error, rejectedEpoch });
-    this.opts.logger.error(`${this.opts.logPrefix}.state_rejected`, { member: this.opts.memberId, app, error });
+  /**
+   * Unregistered (the id is held by another session, or mid-recovery), an ack could overwrite another
+   * member's. Registering clears the status, so the next read applies and acks (or refuses) again.
+   */
+  private registeredHere(): boolean {
+    return this.registeredIn !== '' && this.registeredIn === this.opts.coordinator.sessionId();
   }
 
-  /** Writes the ack: one round trip (set) once this session has created the node. */
+  /**
+   * This member can never take the epoch: it is not applied again, and the refusal goes to the ack
+   * node (beside the last ack of this session), so a barrier waiting for it ends at once instead of
+   * at its deadline. If the refusal cannot be written the epoch stays open to retry, refusal and all.
+   */
+  private async refuse(app: string, prev: AppSyncStatus | undefined, refusal: AckRefusal): Promise<void> {
+    const detail =
+      refusal.detail.length > MAX_REFUSAL_DETAIL_CHARS ? `${refusal.detail.slice(0, MAX_REFUSAL_DETAIL_CHARS - 1)}…` : refusal.detail;
+    const refused = { ...refusal, detail };
+    if (!this.registeredHere()) return this.fail(app, prev, refusal.detail, refused);
+    try {
+      await this.writeAck(app, { ...this.lastAck.get(app), refused });
+    } catch (err) {
+      this.fail(app, prev, refusal.detail);
+      throw err;
+    }
+    this.fail(app, prev, refusal.detail, refused);
+  }
+
+  private fail(app: string, prev: AppSyncStatus | undefined, error: string, refused?: AckRefusal): void {
+    this.status.set(app, { appliedEpoch: prev?.appliedEpoch, error, rejectedEpoch: refused?.epoch });
+    this.opts.logger.error(`${this.opts.logPrefix}.state_rejected`, {
+      member: this.opts.memberId,
+      app,
+      error,
+      ...(refused ? { epoch: refused.epoch, code: refused.code } : {}),
+    });
+  }
+
+  /** Writes the ack node (an ack or a refusal): one round trip (set) once this session has created the node. */
   private async writeAck(app: string, ack: AckInfo): Promise<void> {
     const c = this.opts.coordinator;
     const path = layout.ack(app, this.opts.memberId);
@@ -283,4 +329,10 @@ export class StateFollower {
     }
     this.ackNodes.add(app);
   }
+}
+
+/** The refusal code of a permanent apply error: its catalogue code, or (an error without one) the generic invalid-document code. */
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^NW_[A-Z0-9_]{1,64}$/.test(code) ? code : 'NW_CP_DOCUMENT_INVALID';
 }

@@ -6,7 +6,7 @@ import { joinPath } from './node-paths.js';
  * Where everything lives in the coordinator (relative to its chroot):
  *
  *   /apps/<app>/state            desired state JSON; its version is the epoch
- *   /apps/<app>/acks/<member>    ephemeral { epoch, appliedAt } per member
+ *   /apps/<app>/acks/<member>    ephemeral { epoch, appliedAt, applyMs, refused? } per member
  *   /apps/<app>/lock             which migration owns the app right now
  *   /members/<member>            ephemeral { kind, host, pid, startedAt, apps }
  *   /migrations/<id>             persistent phase log
@@ -50,6 +50,9 @@ export const TREE_ROOTS: readonly string[] = Object.freeze([
  */
 export const MAX_MEMBER_DOCUMENT_BYTES = 16 * 1024;
 
+/** Bound on a refusal's detail, well inside the document bound (a member truncates to it). */
+export const MAX_REFUSAL_DETAIL_CHARS = 1024;
+
 export const memberKindSchema = z.enum(['gateway', 'datalayer', 'controlplane']);
 
 /**
@@ -66,13 +69,43 @@ export const memberInfoSchema = z.object({
 });
 export type MemberInfo = Readonly<Omit<z.output<typeof memberInfoSchema>, 'apps'>> & { readonly apps: readonly string[] };
 
-/** What a member writes after applying an app's state. */
-export const ackInfoSchema = z.object({
+/**
+ * A member's refusal of one epoch: a state it can never take (a document it cannot apply, or a
+ * fence toward N2 it must not ack because N2 failed writes that N1 confirmed to clients). The
+ * control plane's barrier ends at once on it instead of waiting out its deadline.
+ */
+export const ackRefusalSchema = z.object({
+  /** The epoch refused: a barrier waiting for this one or an older one cannot pass without a newer state. */
   epoch: z.number().int().min(0),
-  appliedAt: z.string().max(64),
-  /** Time the apply took, including the drain of forbidden writes. */
-  applyMs: z.number().min(0),
+  /** A code from the member's error catalogue (NW_GW_…, NW_SYNC_…, NW_CP_DOCUMENT_INVALID). */
+  code: z.string().regex(/^NW_[A-Z0-9_]{1,64}$/),
+  /** For the operator: what the member could not take, and why (app, counts). */
+  detail: z.string().max(MAX_REFUSAL_DETAIL_CHARS),
 });
+export type AckRefusal = Readonly<z.output<typeof ackRefusalSchema>>;
+
+/**
+ * What a member writes to its ack node: the last epoch it applied and acked in this session, and
+ * the epoch it refused since, if any. The refusal rides in the ack node rather than a sibling node
+ * because a member may write nothing else (ACLs), and a barrier already holds a watch on every ack
+ * it waits for, so a refusal costs it the same one read as an ack. It is backward-compatible both
+ * ways: an old ack (no `refused`) reads as before; an older control plane ignores `refused` and
+ * reads the epoch as the ack it has always been — never as an ack of the refused epoch. A member
+ * that refuses before it acked anything in this session writes `refused` alone: an older control
+ * plane finds that document invalid and counts it as no ack (it times out, as before refusals).
+ */
+export const ackInfoSchema = z
+  .object({
+    epoch: z.number().int().min(0).optional(),
+    appliedAt: z.string().max(64).optional(),
+    /** Time the apply took, including the drain of forbidden writes. */
+    applyMs: z.number().min(0).optional(),
+    refused: ackRefusalSchema.optional(),
+  })
+  .refine((a) => (a.epoch === undefined) === (a.appliedAt === undefined) && (a.epoch === undefined) === (a.applyMs === undefined), {
+    message: 'epoch, appliedAt and applyMs go together',
+  })
+  .refine((a) => a.epoch !== undefined || a.refused !== undefined, { message: 'neither an ack (epoch) nor a refusal' });
 export type AckInfo = Readonly<z.output<typeof ackInfoSchema>>;
 
 /** Why a coordinator document was refused, naming the field (for a typed, logged error). */

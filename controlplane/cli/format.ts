@@ -29,7 +29,10 @@ export function formatStatus(s: FleetStatus): string {
   const apps = table(
     ['APP', 'EPOCH', 'MODE', 'LOCK', 'ACKED', 'NOT ACKED'],
     s.apps.map((a) => {
-      const behind = a.acks.filter((k) => !k.current).map((k) => k.member);
+      // A member that refused the current epoch says why (its code) where it is listed as behind.
+      const behind = a.acks
+        .filter((k) => !k.current)
+        .map((k) => (k.refused && k.refused.epoch === a.epoch ? `${k.member} (refused: ${k.refused.code})` : k.member));
       // No state yet means nothing to ack.
       if (a.epoch === undefined) return [a.app, '-', '-', a.lock ?? '-', '-', '-'];
       return [

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { DataMode } from '../../protocol/app-state.js';
 import type { Coordinator, TransactionOp } from '../../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from '../errors.js';
-import type { BarrierReport } from '../../fleet/fleet-barrier.js';
+import type { BarrierRefusal, BarrierReport } from '../../fleet/fleet-barrier.js';
 import { encodeJson, layout } from '../../protocol/coordinator-paths.js';
 import type { MigrationPlan } from './plan.js';
 
@@ -32,7 +32,10 @@ export interface LogEvent {
   readonly phase?: PhaseName;
   readonly durationMs?: number;
   readonly epochs?: Readonly<Record<string, number>>;
-  readonly barrier?: Pick<BarrierReport, 'ok' | 'elapsedMs' | 'members' | 'missing' | 'departed'>;
+  /** `refused`: the members that refused the epochs (a failed barrier's, in the `data` of its `phase-failed` event). */
+  readonly barrier?: Pick<BarrierReport, 'ok' | 'elapsedMs' | 'members' | 'missing' | 'departed'> & {
+    readonly refused?: readonly BarrierRefusal[];
+  };
   readonly detail?: string;
   readonly data?: Readonly<Record<string, unknown>>;
 }

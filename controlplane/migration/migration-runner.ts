@@ -1,7 +1,7 @@
 import type { Logger } from '../../platform/logger.js';
 import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from '../errors.js';
-import { waitForFleet, type BarrierReport } from '../../fleet/fleet-barrier.js';
+import { describeRefusal, waitForFleet, type BarrierRefusal, type BarrierReport } from '../../fleet/fleet-barrier.js';
 import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
 import { layout } from '../../protocol/coordinator-paths.js';
 import { LOCAL_DATA_MODE, type DataMode } from '../../protocol/app-state.js';
@@ -35,6 +35,9 @@ function barrierSummary(r: BarrierReport): NonNullable<LogEvent['barrier']> {
   return { ok: r.ok, elapsedMs: Math.round(r.elapsedMs * 10) / 10, members: r.members, missing: r.missing, departed: r.departed };
 }
 
+/** A barrier that failed: a timeout, or a member's refusal. The plan's `onBarrierTimeout` decides for both. */
+const BARRIER_FAILURES: ReadonlySet<string> = new Set(['NW_CP_BARRIER_TIMEOUT', 'NW_CP_BARRIER_REFUSED']);
+
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
 
 /**
@@ -44,7 +47,7 @@ const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 1
  * taking over) resumes from it: a phase that was started but not completed is
  * run again (each phase's actions are idempotent). Abort, pause and resume
  * are read from the control node between phases. A failed phase rolls back
- * (or, for a barrier timeout with `onBarrierTimeout: pause`, pauses).
+ * (or, for a barrier that timed out or was refused with `onBarrierTimeout: pause`, pauses).
  */
 export class MigrationRunner {
   private wake: () => void = () => undefined;
@@ -197,7 +200,8 @@ export class MigrationRunner {
         if (isControlError(err, 'NW_CP_NOT_LEADER') || isControlError(err, 'NW_CP_COORDINATOR_UNAVAILABLE')) throw err;
         const e = err as Error & { code?: string; details?: Record<string, unknown> };
         const code = e.code ?? 'NW_CP_COORDINATOR_ERROR';
-        const pause = code === 'NW_CP_BARRIER_TIMEOUT' && this.handle.log.plan.onBarrierTimeout === 'pause';
+        // A refusal is a barrier that can never pass: the same policy as a timeout, without the wait.
+        const pause = BARRIER_FAILURES.has(code) && this.handle.log.plan.onBarrierTimeout === 'pause';
         this.deps.logger.warn('controlplane.migration.phase_failed', { id: this.id, phase: next, code, message: e.message });
         await this.handle.update(
           { status: pause ? 'paused' : 'rolling-back', error: { code, message: e.message, ...(e.details ? { details: e.details } : {}) } },
@@ -212,7 +216,9 @@ export class MigrationRunner {
             ? {
                 event: 'paused',
                 phase: next,
-                detail: 'barrier timeout: waiting for an operator (resume re-runs the phase, abort rolls back)',
+                detail:
+                  `barrier ${code === 'NW_CP_BARRIER_REFUSED' ? 'refused' : 'timeout'}: ` +
+                  'waiting for an operator (resume re-runs the phase, abort rolls back)',
               }
             : { event: 'rollback-started', phase: next, detail: code },
         );
@@ -254,8 +260,18 @@ export class MigrationRunner {
     });
     this.handle.guardCommitted();
     for (const t of targets) this.written.set(t.app, t.epoch);
-    const report = await waitForFleet(this.deps.coordinator, targets, { timeoutMs: plan.barrierTimeoutMs, logger: this.deps.logger });
     const epochs = Object.fromEntries(targets.map((t) => [t.app, t.epoch]));
+    const report = await waitForFleet(this.deps.coordinator, targets, { timeoutMs: plan.barrierTimeoutMs, logger: this.deps.logger }).catch(
+      (err: unknown) => {
+        if (!isControlError(err, 'NW_CP_BARRIER_REFUSED')) throw err;
+        // The same error with the epochs, as a timeout has them: message for the log's detail, data for tools.
+        const { refused, report } = err.details as { refused: BarrierRefusal[]; report: BarrierReport };
+        throw new ControlError('NW_CP_BARRIER_REFUSED', refused.map(describeRefusal).join('; '), {
+          cause: err,
+          details: { epochs, barrier: { ...barrierSummary(report), refused } },
+        });
+      },
+    );
     if (!report.ok) {
       throw new ControlError(
         'NW_CP_BARRIER_TIMEOUT',

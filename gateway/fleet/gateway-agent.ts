@@ -19,7 +19,11 @@ export interface GatewayAgentOptions {
   readonly logger: Logger;
 }
 
-/** Gateway apply errors that no retry of the same document can fix. */
+/**
+ * Gateway apply errors that no retry of the same document can fix: the agent refuses the epoch (a
+ * refusal in its ack node, the barrier ends at once). A drain timeout or a coordinator error is
+ * not among them: it is retried on the next read, as a later read may well succeed.
+ */
 const PERMANENT = new Set(['NW_GW_STATE_INVALID', 'NW_GW_STATE_STALE_EPOCH', 'NW_GW_STATE_UNKNOWN_APP', 'NW_GW_MIRROR_DIVERGED']);
 
 /**

@@ -18,6 +18,8 @@ export const COORDINATOR_ERRORS = {
   NW_CP_MEMBER_ID_IN_USE: { status: 409, message: 'another live coordinator session holds this fleet member id' },
   NW_CP_SESSION_TIMEOUT_TOO_SHORT: { status: 400, message: 'the negotiated coordinator session timeout leaves no margin above the lease' },
   NW_CP_DOCUMENT_INVALID: { status: 502, message: 'a coordinator document does not match the protocol schema' },
+  // Thrown by the fleet barrier (fleet/ can use this catalogue only; the control plane's includes it).
+  NW_CP_BARRIER_REFUSED: { status: 409, message: 'a live member refused the state the barrier waits for' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type CoordinatorErrorCode = keyof typeof COORDINATOR_ERRORS;

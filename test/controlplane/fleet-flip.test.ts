@@ -113,19 +113,27 @@ describe('fleet flip (embedded coordinator)', function () {
     );
   });
 
-  it('never applies or acks a corrupt state; keeps the last good one', async () => {
+  it('never applies or acks a corrupt state; keeps the last good one; every member refuses it, so the barrier ends at once', async () => {
     const good = await writeAppStates(cp, { shop: { mode: 'mirror', primary: 'n1', readFrom: 'n1', shadowCompare: false } });
     assert.equal((await waitForFleet(cp, good, { timeoutMs: 5_000 })).ok, true);
     const v = await cp.set(layout.state('shop'), Buffer.from('{"mode": "proxy", '));
-    const report = await waitForFleet(cp, [{ app: 'shop', epoch: v }], { timeoutMs: 500 });
-    assert.equal(report.ok, false);
-    assert.equal(report.missing.length, 16);
+    await assert.rejects(waitForFleet(cp, [{ app: 'shop', epoch: v }], { timeoutMs: 30_000 }), {
+      code: 'NW_CP_BARRIER_REFUSED',
+      message: /refused shop epoch \d+: NW_CP_DOCUMENT_INVALID: state is not JSON/,
+    });
+    await eventually(() => fleet.members.every((m) => m.agent.syncStatus().shop!.rejectedEpoch === v), {
+      timeoutMs: 5_000,
+      message: 'every member refused it',
+    });
     for (const m of fleet.members) {
       assert.equal(m.gateway.getState().shop!.mode, 'mirror');
       assert.match(m.agent.syncStatus().shop!.error ?? '', /not JSON/);
     }
     const bad = await cp.set(layout.state('shop'), Buffer.from('{"mode": "teleport"}'));
-    assert.equal((await waitForFleet(cp, [{ app: 'shop', epoch: bad }], { timeoutMs: 300 })).ok, false);
+    await assert.rejects(waitForFleet(cp, [{ app: 'shop', epoch: bad }], { timeoutMs: 30_000 }), {
+      code: 'NW_CP_BARRIER_REFUSED',
+      message: /refused shop epoch \d+: NW_GW_STATE_INVALID/,
+    });
     assert.equal(fleet.members[0]!.gateway.getState().shop!.mode, 'mirror');
   });
 

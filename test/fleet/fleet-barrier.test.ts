@@ -4,6 +4,7 @@ import type { Coordinator, Watcher } from '../../platform/coordinator/coordinato
 import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
 import type { CoordinatorRole } from '../../platform/coordinator/northwest-acl.js';
 import { waitForFleet, type BarrierReport } from '../../fleet/fleet-barrier.js';
+import type { CodedError } from '../../platform/coded-error.js';
 import { encodeJson, layout, type AckInfo, type MemberInfo } from '../../protocol/coordinator-paths.js';
 import { eventually } from '../support/eventually.js';
 import { requireService } from '../support/service-endpoints.js';
@@ -60,7 +61,7 @@ function logReads(inner: Coordinator): ReadLog {
         inner.get(path, watch).then((node) => {
           if (node && path.startsWith(ackPrefix)) {
             const m = path.slice(ackPrefix.length);
-            ackEpochs.set(m, [...(ackEpochs.get(m) ?? []), (JSON.parse(node.data.toString('utf8')) as AckInfo).epoch]);
+            ackEpochs.set(m, [...(ackEpochs.get(m) ?? []), (JSON.parse(node.data.toString('utf8')) as AckInfo).epoch ?? -1]);
           }
           return node;
         }),
@@ -92,19 +93,33 @@ class FakeMember {
     readonly c: Coordinator,
   ) {}
 
-  static async join(c: Coordinator, id: string, kind: MemberInfo['kind'] = 'gateway'): Promise<FakeMember> {
+  static async join(
+    c: Coordinator,
+    id: string,
+    kind: MemberInfo['kind'] = 'gateway',
+    apps: readonly string[] = [APP],
+  ): Promise<FakeMember> {
     await c.connect();
-    const info: MemberInfo = { kind, host: '127.0.0.1', pid: process.pid, startedAt: new Date().toISOString(), apps: [APP] };
+    const info: MemberInfo = { kind, host: '127.0.0.1', pid: process.pid, startedAt: new Date().toISOString(), apps };
     await c.create(layout.member(id), encodeJson(info), 'ephemeral');
     return new FakeMember(id, c);
   }
 
   /** Creates the ack node on the first call, then sets it (as a member that acked earlier epochs does). */
   async ack(epoch: number): Promise<void> {
-    const data = encodeJson({ epoch, appliedAt: new Date().toISOString(), applyMs: 0 } satisfies AckInfo);
+    await this.write({ epoch, appliedAt: new Date().toISOString(), applyMs: 0 });
+  }
+
+  /** Writes a refusal of `epoch`, beside the ack of `acked` (or alone: nothing acked in this session). */
+  async refuse(epoch: number, acked?: number): Promise<void> {
+    const ack = acked === undefined ? {} : { epoch: acked, appliedAt: new Date().toISOString(), applyMs: 0 };
+    await this.write({ ...ack, refused: { epoch, code: 'NW_GW_STATE_INVALID', detail: `${this.id} cannot take it` } });
+  }
+
+  private async write(doc: AckInfo): Promise<void> {
     const path = layout.ack(APP, this.id);
-    if (await this.c.get(path)) await this.c.set(path, data);
-    else await this.c.create(path, data, 'ephemeral');
+    if (await this.c.get(path)) await this.c.set(path, encodeJson(doc));
+    else await this.c.create(path, encodeJson(doc), 'ephemeral');
   }
 }
 
@@ -261,6 +276,59 @@ for (const makeBackend of [embedded, zookeeper]) {
       assert.equal(report.ok, true, JSON.stringify(report.missing));
       assert.deepEqual(report.departed, ['gw-gone']);
       assert.ok(await log.coordinator.get(layout.ack(APP, 'gw-gone')), 'the ack node is still there');
+    });
+
+    it('a refusal of the target ends the wait at once; older refusals, departed members and members of other apps do not', async () => {
+      const acked = await join('gw-acked');
+      const stale = await join('gw-stale'); // refused an older epoch, then acks the target
+      const departed = await join('gw-departed');
+      const other = await FakeMember.join(await session('member'), 'gw-other-app', 'gateway', ['cart']);
+      const refusing = await join('gw-refusing');
+      await acked.ack(TARGET);
+      await stale.refuse(TARGET - 1, TARGET - 2);
+      await departed.ack(TARGET - 1);
+      await other.refuse(TARGET); // an ack node under shop, though it does not serve shop
+      await refusing.ack(TARGET - 1);
+      const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 60_000 });
+      const flag = settledFlag(pending);
+      await until(
+        () => idleAfterAck('gw-refusing', TARGET - 1)() && idleAfterAck('gw-departed', TARGET - 1)(),
+        'the barrier read every ack and waits',
+      );
+      assert.equal(flag.settled, false, 'an older refusal, or one of a member of another app, does not end the wait');
+
+      const memberListReads = (): number => log.reads.filter((r) => r === `children ${layout.members}`).length;
+      const listed = memberListReads();
+      await controlPlane.remove(layout.member('gw-departed'));
+      await until(() => memberListReads() > listed && log.inFlight() === 0, 'the barrier re-read the member list');
+      await departed.refuse(TARGET, TARGET - 1);
+      await stale.ack(TARGET);
+      await until(idleAfterAck('gw-stale', TARGET), 'the barrier read the new ack of gw-stale and waits');
+      assert.equal(flag.settled, false, 'nor does the refusal of a member that left');
+
+      await refusing.refuse(TARGET, TARGET - 1);
+      await assert.rejects(pending, (err: CodedError) => {
+        assert.equal(err.code, 'NW_CP_BARRIER_REFUSED');
+        assert.match(err.message, /gw-refusing refused shop epoch 2: NW_GW_STATE_INVALID: gw-refusing cannot take it/);
+        const { refused, report } = err.details as { refused: unknown; report: BarrierReport };
+        assert.deepEqual(refused, [
+          { member: 'gw-refusing', app: APP, epoch: TARGET, code: 'NW_GW_STATE_INVALID', detail: 'gw-refusing cannot take it' },
+        ]);
+        assert.deepEqual(report.missing, [{ member: 'gw-refusing', app: APP, ackedEpoch: TARGET - 1 }]);
+        assert.deepEqual(report.departed, ['gw-departed']);
+        return true;
+      });
+    });
+
+    it('a refusal written before any ack in the session (no epoch) ends the wait too', async () => {
+      const fresh = await join('gw-fresh');
+      const pending = waitForFleet(log.coordinator, [{ app: APP, epoch: TARGET }], { timeoutMs: 60_000 });
+      await fresh.refuse(TARGET + 1); // it skipped to a later state it cannot take: the target never comes
+      await assert.rejects(pending, (err: CodedError) => {
+        assert.equal(err.code, 'NW_CP_BARRIER_REFUSED');
+        assert.deepEqual((err.details as { report: BarrierReport }).report.missing, [{ member: 'gw-fresh', app: APP, ackedEpoch: null }]);
+        return true;
+      });
     });
 
     it('a late fleet is reported, not thrown; the poll re-reads without piling up watchers', async () => {
