@@ -25,6 +25,8 @@ export interface ConnectionServices {
   readonly maxHeaderBytes: number;
   readonly maxBodyBytes: number;
   readonly timeouts: ClientTimeouts;
+  /** The header lines of a response after which the connection stays open. */
+  readonly keepAliveLines: string;
   /**
    * Takes a request whose head was parsed (synchronously, inside the parser's callback): 'raw' it is
    * being served here; 'hold' a fence holds it (its body unread: the parser stops after the head) and
@@ -321,6 +323,11 @@ export class ClientConnection {
     return this.svc.shuttingDown();
   }
 
+  /** `connection: keep-alive` and `keep-alive: timeout=N` lines (as node:http sends them). */
+  get keepAliveLines(): string {
+    return this.svc.keepAliveLines;
+  }
+
   get sendTimeoutMs(): number {
     return this.svc.timeouts.sendMs;
   }
@@ -377,7 +384,8 @@ export class RawResponse {
       this.chunked = true;
       head += 'transfer-encoding: chunked\r\n';
     }
-    if (this.closeAfter) head += 'connection: close\r\n';
+    // As node:http says it: a client then knows how long an idle connection stays.
+    head += this.closeAfter ? 'connection: close\r\n' : this.conn.keepAliveLines;
     // The app's Date stands (as node:http keeps a Date set on the response); our replies get one.
     this.head = hasDate(list) ? `${head}\r\n` : `${head}date: ${httpDate()}\r\n\r\n`;
   }

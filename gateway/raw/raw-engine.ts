@@ -91,6 +91,7 @@ export class RawEngine {
       maxHeaderBytes: deps.config.limits.maxHeaderBytes,
       maxBodyBytes: deps.config.limits.maxBodyBytes,
       timeouts: { headersMs: t.clientHeadersMs, requestMs: t.clientRequestMs, keepAliveMs: t.clientKeepAliveMs, sendMs: t.clientSendMs },
+      keepAliveLines: `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(t.clientKeepAliveMs / 1000)}\r\n`,
       begin: (req, res) => this.begin(req, res),
       handOff: () => undefined,
       clientError: (code, detail) => {

@@ -154,7 +154,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
     this.link.socket.resume();
     this.pool.release(this.link, this.upstreamKeepAlive && this.requestSent && this.req.complete);
     if (this.clientLeft) {
-      this.reject(new CallFailure(new GatewayError('NW_GW_CLIENT_ABORTED', 'the app answered after the client left'), true, false, false));
+      this.reject(new CallFailure(this.clientError('the app answered after the client left'), true, false, false));
       return;
     }
     this.res.end();
@@ -202,8 +202,15 @@ export class UpstreamCall implements LinkListener, BodyReader {
       this.link.socket.resume();
       return;
     }
-    this.fail(new GatewayError('NW_GW_CLIENT_ABORTED', 'client left before the response'));
+    this.fail(this.clientError('client left before the response'));
   };
+
+  /** Why the client is gone: it left, or it took nothing of the reply for the send timeout. */
+  private clientError(detail: string): GatewayError {
+    return this.res.sendStalled
+      ? new GatewayError('NW_GW_CLIENT_SEND_TIMEOUT', 'the client took nothing of the reply for the send timeout')
+      : new GatewayError('NW_GW_CLIENT_ABORTED', detail);
+  }
 }
 
 function hasHeader(raw: readonly string[], lower: string): boolean {
