@@ -100,7 +100,7 @@ export const gatewayConfigSchema = z
      * undici. `http-proxy`: node:http and http-proxy for reads. WebSockets are tunnelled by the
      * gateway itself (WebSocketTunnel).
      */
-    engine: z.enum(['raw', 'node', 'undici', 'http-proxy']).default('undici'),
+    engine: z.enum(['raw', 'node', 'undici', 'http-proxy']).default('raw'),
     /** Peers (IP addresses) whose X-Forwarded-* headers are trusted and appended to. */
     trustedProxies: z.array(z.string().refine((s) => isIP(s) !== 0, 'must be an IP address')).default([]),
     limits: z
