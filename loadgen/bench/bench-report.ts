@@ -7,6 +7,7 @@ import type { LatencySummary } from './latency-histogram.js';
 
 export type TargetId =
   | 'direct'
+  | 'gateway-raw'
   | 'gateway-undici'
   | 'gateway-http-proxy'
   | 'gateway-baseline'
@@ -18,6 +19,7 @@ export type TargetId =
 /** Every target, in the order the bench runs them. */
 export const TARGET_IDS: readonly TargetId[] = [
   'direct',
+  'gateway-raw',
   'gateway-undici',
   'gateway-http-proxy',
   'gateway-baseline',
@@ -29,6 +31,7 @@ export const TARGET_IDS: readonly TargetId[] = [
 
 export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
   direct: 'upstream direct',
+  'gateway-raw': 'gateway (raw engine: llhttp, byte pipe)',
   'gateway-undici': 'gateway (undici)',
   'gateway-http-proxy': 'gateway (http-proxy)',
   'gateway-baseline': 'gateway (undici, baseline checkout)',
@@ -40,6 +43,10 @@ export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
 
 /** Goal: gateway saturation req/s at least this fraction of nginx with one worker. */
 export const GOAL_RPS_VS_NGINX = 0.5;
+/** Goal (issue 13): the raw engine's saturation req/s at least this fraction of nginx with one worker. */
+export const GOAL_RAW_RPS_VS_NGINX = 0.8;
+/** Goal (issue 13): the raw engine at least this many times http-proxy's req/s. */
+export const GOAL_RAW_RPS_VS_HTTP_PROXY = 3;
 /** Goal: p99 added over direct at the fixed rate, µs. */
 export const GOAL_ADDED_P99_US = 2000;
 
@@ -186,6 +193,10 @@ export function summarizeSaturation(
 
 /** The saturation ratios the bench reports: [numerator, denominator, goal]. */
 export const RATIO_PAIRS: ReadonlyArray<readonly [TargetId, TargetId, number | undefined]> = [
+  ['gateway-raw', 'nginx-1w', GOAL_RAW_RPS_VS_NGINX],
+  ['gateway-raw', 'gateway-http-proxy', GOAL_RAW_RPS_VS_HTTP_PROXY],
+  ['gateway-raw', 'gateway-undici', undefined],
+  ['gateway-raw', 'direct', undefined],
   ['gateway-undici', 'nginx-1w', GOAL_RPS_VS_NGINX],
   ['gateway-http-proxy', 'nginx-1w', GOAL_RPS_VS_NGINX],
   ['floor', 'nginx-1w', undefined],

@@ -18,7 +18,7 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type GatewayEngine = 'undici' | 'http-proxy';
+export type GatewayEngine = 'raw' | 'undici' | 'http-proxy';
 
 export interface StartedChild {
   readonly url: string;
@@ -89,6 +89,8 @@ async function startTarget(
 ): Promise<Target> {
   const gatewayFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   switch (id) {
+    case 'gateway-raw':
+      return fromChild(id, await startGateway(registry, upstream.url, 'raw', gatewayFlags));
     case 'gateway-undici':
       return fromChild(id, await startGateway(registry, upstream.url, 'undici', gatewayFlags));
     case 'gateway-http-proxy':
