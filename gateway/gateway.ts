@@ -20,7 +20,7 @@ import { BufferBudget } from './proxy/buffer-budget.js';
 import { AdminServer } from './admin/admin-server.js';
 import { handleClientError } from './client-errors.js';
 import type { ListenerAddress } from './listener-address.js';
-import { llhttpBinding } from './raw/llhttp-binding.js';
+import { type BindingVerdict, llhttpBinding } from './raw/llhttp-binding.js';
 import { RawEngine } from './raw/raw-engine.js';
 
 export type { ListenerAddress } from './listener-address.js';
@@ -35,6 +35,8 @@ export interface GatewayOptions {
   readonly adminToken?: string;
   /** Observes each write a fence held, with how long it was held (ms), when it is let go. */
   readonly onWriteReleased?: (app: string, heldMs: number) => void;
+  /** The llhttp binding the raw engine uses (tests give a failing one to check the fallback). */
+  readonly llhttp?: () => BindingVerdict;
 }
 
 function listen(server: TcpServer, host: string, port: number): Promise<ListenerAddress> {
@@ -253,7 +255,7 @@ export class Gateway {
 
   /** The raw engine, or undefined (with a warning) when the llhttp binding is missing or fails its self-test. */
   private rawEngine(): RawEngine | undefined {
-    const verdict = llhttpBinding();
+    const verdict = (this.opts.llhttp ?? llhttpBinding)();
     if (!verdict.ok) {
       this.logger.warn('gateway.engine.raw_unavailable', { code: 'NW_GW_ENGINE_FALLBACK', reason: verdict.reason, engine: 'node' });
       return undefined;
@@ -277,6 +279,12 @@ export class Gateway {
         this.inFlightRequests -= 1;
       },
     });
+  }
+
+  /** The engine serving plain HTTP: 'raw', or the node engine ('undici', 'http-proxy'; also after a raw fallback). */
+  get engine(): 'raw' | 'undici' | 'http-proxy' {
+    if (this.raw !== undefined) return 'raw';
+    return this.config.engine === 'http-proxy' ? 'http-proxy' : 'undici';
   }
 
   get adminAddress(): ListenerAddress | undefined {
