@@ -52,13 +52,10 @@ function listen(server: TcpServer, host: string, port: number): Promise<Listener
 }
 
 /**
- * A raw-engine connection continues on node:http: the bytes the raw parser held back go first.
- * `_consumed` keeps node from reading the socket's handle natively, which would let bytes that
- * arrive now overtake the ones put back with unshift.
+ * A raw-engine connection continues on node:http: the bytes the raw parser held back are put back
+ * in front (node emits them, on the next tick, before anything read from the socket after them).
  */
 function handOff(server: Server, socket: Socket, bytes: Buffer): void {
-  const handle = (socket as Socket & { _handle?: { _consumed?: boolean } | null })._handle;
-  if (handle) handle._consumed = true;
   socket.unshift(bytes);
   server.emit('connection', socket);
   socket.resume();
