@@ -197,7 +197,10 @@ export class Gateway {
       // The node server never listens itself; 'listening' starts what node:http starts then: its
       // connection list (closeIdleConnections, closeAllConnections) and the headers and request timeouts.
       server.emit('listening');
-      const tcp = createTcpServer({ noDelay: true }, raw.acceptor((socket, bytes) => handOff(server, socket, bytes)));
+      const tcp = createTcpServer(
+        { noDelay: true },
+        raw.acceptor((socket, bytes) => handOff(server, socket, bytes)),
+      );
       this.tcpServers.push(tcp);
       this.listeners.push(await listen(tcp, l.host, l.port));
     }

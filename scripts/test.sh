@@ -27,4 +27,9 @@ echo "== tests"
 # socket open past Client.shutdown() now and then, so it alone runs with --exit (every other file
 # must let mocha end by itself). It runs first so the closing summary line is the whole suite's.
 if [ $# -eq 0 ]; then npx mocha --exit test/datasync/snapshot-restart.test.ts; fi
+if [ $# -eq 0 ]; then
+  # The gateway suites again on the node engine (the default is raw): both engines stay whole.
+  echo "== gateway tests on the node engine"
+  NW_TEST_ENGINE=node npx mocha 'test/gateway/*.test.ts'
+fi
 npx mocha 'test/**/*.test.ts' --ignore test/datasync/snapshot-restart.test.ts "$@"

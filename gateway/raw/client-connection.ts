@@ -120,7 +120,10 @@ export class ClientConnection {
   private readonly onData = (chunk: Buffer): void => {
     if (this.timerKind === 'idle') this.arm('headers');
     const r = this.parser.execute(chunk);
-    if (typeof r !== 'number') return this.parseFailed(r.code, r.reason ?? r.message);
+    if (typeof r !== 'number') {
+      this.parseFailed(r.code, r.reason ?? r.message);
+      return;
+    }
     if (this.stopped) {
       this.stopped = false;
       this.socket.pause();
@@ -231,7 +234,7 @@ export class ClientConnection {
   private refuse(code: GatewayErrorCode): void {
     const cur = this.current;
     // One request, one response: a reply already on its way gets no second one behind it.
-    if (this.closed || (cur !== undefined && cur.headersSent)) {
+    if (this.closed || cur?.headersSent) {
       this.socket.destroy();
       return;
     }
@@ -300,7 +303,10 @@ export class ClientConnection {
       this.arm('none');
       return;
     }
-    if (this.parked !== undefined) return this.handOff();
+    if (this.parked !== undefined) {
+      this.handOff();
+      return;
+    }
     this.arm('idle');
     this.socket.resume();
   }

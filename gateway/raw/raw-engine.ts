@@ -14,7 +14,7 @@ import { appendHeaderLines } from './head-fields.js';
 import type { LlhttpBinding } from './llhttp-binding.js';
 import type { RawRequest } from './raw-request.js';
 import { CallFailure, UpstreamCall } from './upstream-call.js';
-import { LinkPool } from './upstream-links.js';
+import { LinkPool, type UpstreamLink } from './upstream-links.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -166,7 +166,10 @@ export class RawEngine {
     if (typeof host !== 'string') return this.refuse(ex, host);
     if (!route) return this.refuse(ex, new GatewayError('NW_GW_UNKNOWN_HOST', host));
     if (!this.deps.ready(route.runtime.name))
-      return this.refuse(ex, new GatewayError('NW_GW_NOT_READY', `${route.runtime.name}: its state is not applied yet`, { retryAfterSeconds: 1 }));
+      return this.refuse(
+        ex,
+        new GatewayError('NW_GW_NOT_READY', `${route.runtime.name}: its state is not applied yet`, { retryAfterSeconds: 1 }),
+      );
     this.deps.metrics.inFlight.add([route.runtime.name], 1);
     ex.route = route;
     const state = route.state;
@@ -303,7 +306,7 @@ export class RawEngine {
       const links = this.linkPool(server, pool);
       server.inFlight += 1;
       try {
-        let link;
+        let link: UpstreamLink;
         try {
           link = await links.acquire();
         } catch (err) {
@@ -423,4 +426,3 @@ function pushHeaders(list: string[], headers: HeaderMap): void {
     else for (const one of v) list.push(k, one);
   }
 }
-

@@ -54,7 +54,8 @@ export class RawRequest {
       if (!this.reader.data(chunk)) this.flow.pause();
       return;
     }
-    (this.pending ??= []).push(chunk);
+    if (this.pending === undefined) this.pending = [chunk];
+    else this.pending.push(chunk);
     this.flow.pause();
   }
 

@@ -72,7 +72,10 @@ export class UpstreamCall implements LinkListener, BodyReader {
     this.link.busy(this);
     this.res.onDrain = this.clientDrained;
     this.res.onGone = this.clientGone;
-    if (this.res.gone) return this.clientGone();
+    if (this.res.gone) {
+      this.clientGone();
+      return;
+    }
     this.link.socket.write(head, 'latin1');
     if (this.req.hasBody) this.req.read(this);
     else this.sent();

@@ -157,7 +157,10 @@ describe('gateway engines: raw and node answer the same request streams the same
         fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 }),
         async (reqs, pipelined, splits) => {
           const stream = Buffer.concat(reqs.map((r, i) => encode(r, i === reqs.length - 1)));
-          boundaries.set(stream, reqs.map((r, i) => encode(r, i === reqs.length - 1).length));
+          boundaries.set(
+            stream,
+            reqs.map((r, i) => encode(r, i === reqs.length - 1).length),
+          );
           const raw = await run('raw', stream, splits, pipelined, reqs.length);
           const node = await run('node', stream, splits, pipelined, reqs.length);
           assert.equal(raw.responses.length, reqs.length, JSON.stringify(raw));

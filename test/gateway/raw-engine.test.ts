@@ -42,7 +42,9 @@ describe('gateway raw engine', () => {
       const res = await request(`${gw.listeners[0]!.url}/x`, { headers: { host: 'shop.test' } });
       assert.equal(res.statusCode, 200);
       await res.body.dump();
-      const warning = lines.map((l) => JSON.parse(l) as { event: string; code?: string }).find((l) => l.event === 'gateway.engine.raw_unavailable');
+      const warning = lines
+        .map((l) => JSON.parse(l) as { event: string; code?: string })
+        .find((l) => l.event === 'gateway.engine.raw_unavailable');
       assert.equal(warning?.code, 'NW_GW_ENGINE_FALLBACK', lines.join(''));
     } finally {
       await gw.close();
