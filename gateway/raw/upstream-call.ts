@@ -155,6 +155,9 @@ export class UpstreamCall implements LinkListener, BodyReader {
     this.res.onDrain = undefined;
     this.res.onGone = undefined;
     this.link.socket.resume();
+    // An app may answer before it has read the whole body (a 413 of its own): the rest is not sent, and
+    // the connection, out of step, is closed (the client's too: its reply says connection: close).
+    if (!this.requestSent) this.req.detach();
     this.pool.release(this.link, this.upstreamKeepAlive && this.requestSent && this.req.complete);
     if (this.clientLeft) {
       this.reject(new CallFailure(this.clientError('the app answered after the client left'), true, false, false));

@@ -135,3 +135,29 @@ for (const engine of ['raw', 'node'] as const) {
     });
   });
 }
+
+describe('gateway (raw engine): an app that answers before reading the whole body', () => {
+  it('gets no more of the body, and the client gets the answer with connection: close', async () => {
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const h = await startGatewayHarness({ config: { engine: 'raw' }, n1Urls: [url], n2Urls: [url] });
+    try {
+      const conn = await new RawHttpClient(Number(new URL(h.url).port)).open();
+      conn.write('POST /big HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 100000\r\n\r\n');
+      conn.write(Buffer.alloc(1000, 97));
+      for (let i = 0; i < 400 && conn.received().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      conn.write(Buffer.alloc(1000, 98));
+      const r = await conn.closed;
+      assert.equal(r.responses[0]?.status, 413, r.raw);
+      assert.equal(r.responses[0]?.headers.connection, 'close');
+      assert.equal(h.gw.listeners.length, 1);
+    } finally {
+      await h.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
