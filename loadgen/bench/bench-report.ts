@@ -13,6 +13,7 @@ export type TargetId =
   | 'gateway-baseline'
   | 'gateway-compiled'
   | 'floor'
+  | 'tcp-pipe'
   | 'nginx-1w'
   | 'nginx-auto';
 
@@ -25,6 +26,7 @@ export const TARGET_IDS: readonly TargetId[] = [
   'gateway-baseline',
   'gateway-compiled',
   'floor',
+  'tcp-pipe',
   'nginx-1w',
   'nginx-auto',
 ];
@@ -37,6 +39,7 @@ export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
   'gateway-baseline': 'gateway (undici, baseline checkout)',
   'gateway-compiled': 'gateway (undici, esbuild bundle, plain node)',
   floor: 'floor (node:http + undici, nothing else)',
+  'tcp-pipe': 'TCP pipe (no HTTP: the limit for a Node proxy)',
   'nginx-1w': 'nginx (1 worker)',
   'nginx-auto': 'nginx (auto = 2 workers)',
 });
@@ -197,6 +200,8 @@ export const RATIO_PAIRS: ReadonlyArray<readonly [TargetId, TargetId, number | u
   ['gateway-raw', 'gateway-http-proxy', GOAL_RAW_RPS_VS_HTTP_PROXY],
   ['gateway-raw', 'gateway-undici', undefined],
   ['gateway-raw', 'direct', undefined],
+  ['gateway-raw', 'tcp-pipe', undefined],
+  ['tcp-pipe', 'nginx-1w', undefined],
   ['gateway-undici', 'nginx-1w', GOAL_RPS_VS_NGINX],
   ['gateway-http-proxy', 'nginx-1w', GOAL_RPS_VS_NGINX],
   ['floor', 'nginx-1w', undefined],
