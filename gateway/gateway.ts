@@ -21,7 +21,7 @@ import { AdminServer } from './admin/admin-server.js';
 import { handleClientError } from './client-errors.js';
 import type { ListenerAddress } from './listener-address.js';
 import { type BindingVerdict, llhttpBinding } from './raw/llhttp-binding.js';
-import { RawEngine } from './raw/raw-engine.js';
+import { RawEngine, rawServes } from './raw/raw-engine.js';
 
 export type { ListenerAddress } from './listener-address.js';
 
@@ -51,11 +51,15 @@ function listen(server: TcpServer, host: string, port: number): Promise<Listener
   });
 }
 
+/** Connections the raw engine gave to node:http because of an app's state (a mirror). */
+const HANDED_OVER = new WeakSet<Socket>();
+
 /**
  * A raw-engine connection continues on node:http: the bytes the raw parser held back are put back
  * in front (node emits them, on the next tick, before anything read from the socket after them).
  */
-function handOff(server: Server, socket: Socket, bytes: Buffer): void {
+function handOff(server: Server, socket: Socket, bytes: Buffer, stateful: boolean): void {
+  if (stateful) HANDED_OVER.add(socket);
   socket.unshift(bytes);
   server.emit('connection', socket);
   socket.resume();
@@ -141,6 +145,14 @@ export class Gateway {
       onFinished: () => {
         this.inFlightRequests -= 1;
       },
+      // A connection handed over for a mirror is closed once the raw engine could serve it again (after
+      // the migration), so clients come back to raw; Upgrades and HTTP/1.0 stay where they are.
+      backToRaw: (req, state, write) =>
+        this.raw !== undefined &&
+        HANDED_OVER.has(req.socket) &&
+        req.httpVersion === '1.1' &&
+        !req.headers.expect &&
+        rawServes(state, write),
       writeGuard: opts.writeGuard ?? (() => undefined),
     });
     this.websockets = new WebSocketHandler({
@@ -199,7 +211,7 @@ export class Gateway {
       server.emit('listening');
       const tcp = createTcpServer(
         { noDelay: true },
-        raw.acceptor((socket, bytes) => handOff(server, socket, bytes)),
+        raw.acceptor((socket, bytes, stateful) => handOff(server, socket, bytes, stateful)),
       );
       this.tcpServers.push(tcp);
       this.listeners.push(await listen(tcp, l.host, l.port));

@@ -34,7 +34,8 @@ export interface ConnectionServices {
    * not ours, and the connection, this request first, goes to node:http.
    */
   begin(req: RawRequest, res: RawResponse): 'raw' | 'hold' | 'node';
-  handOff(socket: Socket, bytes: Buffer): void;
+  /** `stateful`: handed over for what the app's state asks (a mirror), not for what the client does (pipelining, Upgrade). */
+  handOff(socket: Socket, bytes: Buffer, stateful: boolean): void;
   /** A request refused by the parser or the client timeouts (counted and logged by the engine). */
   clientError(code: GatewayErrorCode, detail: string): void;
   shuttingDown(): boolean;
@@ -79,7 +80,7 @@ export class ClientConnection {
   private readonly parser: LlhttpParser;
   private current: RawResponse | undefined;
   /** A head the parser stopped at, with the bytes after it: the connection goes to node:http with them. */
-  private parked: { head: Buffer; rest: Buffer | undefined } | undefined;
+  private parked: { head: Buffer; rest: Buffer | undefined; stateful: boolean } | undefined;
   private stopped = false;
   /** The held request whose head is being parsed again (proceed). */
   private resumed: RawResponse | undefined;
@@ -167,7 +168,9 @@ export class ClientConnection {
     const verdict = this.svc.begin(req, res);
     if (verdict === 'node') {
       this.current = undefined;
-      return this.park(name, target, minor, raw);
+      const stop = this.park(name, target, minor, raw);
+      this.parked!.stateful = true;
+      return stop;
     }
     if (verdict === 'hold') {
       res.held = true;
@@ -180,7 +183,7 @@ export class ClientConnection {
 
   /** Stops the parser right after this head; the head and the bytes after it are kept as they came. */
   private park(method: string, target: string, minor: number, raw: readonly string[]): number {
-    this.parked = { head: requestHeadBytes(method, target, minor, raw), rest: undefined };
+    this.parked = { head: requestHeadBytes(method, target, minor, raw), rest: undefined, stateful: false };
     this.stopped = true;
     return HEAD_STOP;
   }
@@ -202,6 +205,7 @@ export class ClientConnection {
   handOver(res: RawResponse): void {
     if (this.current !== res) return;
     this.current = undefined;
+    if (this.parked) this.parked.stateful = true;
     this.handOff();
   }
 
@@ -322,7 +326,7 @@ export class ClientConnection {
     this.socket.off('error', noop);
     this.parser.close();
     this.closed = true;
-    this.svc.handOff(this.socket, parked.rest ? Buffer.concat([parked.head, parked.rest]) : parked.head);
+    this.svc.handOff(this.socket, parked.rest ? Buffer.concat([parked.head, parked.rest]) : parked.head, parked.stateful);
   }
 
   get shuttingDown(): boolean {

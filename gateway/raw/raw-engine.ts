@@ -45,7 +45,7 @@ interface RawExchange {
 }
 
 /** Whether the raw engine serves this state's traffic of this kind; the rest (mirror, mirrored writes) is node's. */
-function rawServes(state: AppState, write: boolean): boolean {
+export function rawServes(state: AppState, write: boolean): boolean {
   switch (state.mode) {
     case 'serve':
     case 'fence':
@@ -106,12 +106,12 @@ export class RawEngine {
    * The connection listener of one net.Server; `handOff` gives a connection, with the bytes to
    * parse first, to that listener's node:http server (the node engine).
    */
-  acceptor(handOff: (socket: Socket, bytes: Buffer) => void): (socket: Socket) => void {
+  acceptor(handOff: (socket: Socket, bytes: Buffer, stateful: boolean) => void): (socket: Socket) => void {
     const services: ConnectionServices = {
       ...this.services,
-      handOff: (socket, bytes) => {
+      handOff: (socket, bytes, stateful) => {
         for (const c of this.connections) if (c.socket === socket) this.connections.delete(c);
-        handOff(socket, bytes);
+        handOff(socket, bytes, stateful);
       },
     };
     return (socket) => {

@@ -116,6 +116,38 @@ describe('gateway raw engine', () => {
     );
   });
 
+  it('closes a connection handed over for a mirror once the app leaves mirror, so the client comes back to the raw engine', async () => {
+    h = await startGatewayHarness({ config: { engine: 'raw' } });
+    await h.gw.applyState('shop', { epoch: 1, mode: 'mirror', primary: 'n1', readFrom: 'n1' });
+    const conn = await new RawHttpClient(Number(new URL(h.url).port)).open();
+    conn.write('GET /m1 HTTP/1.1\r\nHost: shop.test\r\n\r\n');
+    await eventually(() => assert.equal(conn.received().length, 1), { timeoutMs: 5000, message: 'the mirror read' });
+    assert.equal(conn.received()[0]!.headers.connection, 'keep-alive');
+    await h.gw.applyState('shop', { epoch: 2, mode: 'serve' });
+    conn.write('GET /m2 HTTP/1.1\r\nHost: shop.test\r\n\r\n');
+    const r = await conn.closed;
+    assert.deepEqual(
+      r.responses.map((x) => [x.status, x.headers.connection]),
+      [
+        [200, 'keep-alive'],
+        [200, 'close'],
+      ],
+    );
+  });
+
+  it('keeps a pipelining connection on node:http (closing it would drop the requests it has in flight)', async () => {
+    h = await startGatewayHarness({ config: { engine: 'raw' } });
+    const conn = await new RawHttpClient(Number(new URL(h.url).port)).open();
+    conn.write('GET /a HTTP/1.1\r\nHost: shop.test\r\n\r\nGET /b HTTP/1.1\r\nHost: shop.test\r\n\r\n');
+    await eventually(() => assert.equal(conn.received().length, 2), { timeoutMs: 5000, message: 'both answers' });
+    conn.write('GET /c HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n');
+    const r = await conn.closed;
+    assert.deepEqual(
+      r.responses.map((x) => x.headers.connection),
+      ['keep-alive', 'keep-alive', 'close'],
+    );
+  });
+
   it('answers pipelined requests in order, the ones after the first through node:http', async () => {
     h = await startGatewayHarness({ config: { engine: 'raw' } });
     const conn = await new RawHttpClient(Number(new URL(h.url).port)).open();
