@@ -46,6 +46,10 @@ export const GATEWAY_ERRORS = {
   NW_GW_WEBSOCKET_FAILED: { status: 502, message: 'websocket upgrade to upstream failed' },
   NW_GW_WEBSOCKET_FENCED: { status: 503, message: 'websocket upgrade refused while the app is fenced; retry' },
   NW_GW_WEBSOCKET_ROUTE_CHANGED: { status: 503, message: 'the app moved while the websocket was being opened; retry' },
+  NW_GW_ENGINE_FALLBACK: {
+    status: 500,
+    message: 'the raw engine is unavailable (the llhttp binding is missing or failed its self-test); the node engine serves',
+  },
   NW_GW_INTERNAL: { status: 500, message: 'internal gateway error' },
   NW_GW_UNHANDLED_REJECTION: { status: 500, message: 'a promise rejection nobody handled (logged; the gateway keeps serving)' },
   NW_GW_UNCAUGHT_EXCEPTION: { status: 500, message: 'an exception nobody caught (logged; the gateway process exits)' },

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from './config/config-schema.js';
 import { GatewayError } from './errors.js';
@@ -20,6 +20,8 @@ import { BufferBudget } from './proxy/buffer-budget.js';
 import { AdminServer } from './admin/admin-server.js';
 import { handleClientError } from './client-errors.js';
 import type { ListenerAddress } from './listener-address.js';
+import { type BindingVerdict, llhttpBinding } from './raw/llhttp-binding.js';
+import { RawEngine, rawServes } from './raw/raw-engine.js';
 
 export type { ListenerAddress } from './listener-address.js';
 
@@ -33,9 +35,11 @@ export interface GatewayOptions {
   readonly adminToken?: string;
   /** Observes each write a fence held, with how long it was held (ms), when it is let go. */
   readonly onWriteReleased?: (app: string, heldMs: number) => void;
+  /** The llhttp binding the raw engine uses (tests give a failing one to check the fallback). */
+  readonly llhttp?: () => BindingVerdict;
 }
 
-function listen(server: Server, host: string, port: number): Promise<ListenerAddress> {
+function listen(server: TcpServer, host: string, port: number): Promise<ListenerAddress> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -45,6 +49,20 @@ function listen(server: Server, host: string, port: number): Promise<ListenerAdd
       resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
     });
   });
+}
+
+/** Connections the raw engine gave to node:http because of an app's state (a mirror). */
+const HANDED_OVER = new WeakSet<Socket>();
+
+/**
+ * A raw-engine connection continues on node:http: the bytes the raw parser held back are put back
+ * in front (node emits them, on the next tick, before anything read from the socket after them).
+ */
+function handOff(server: Server, socket: Socket, bytes: Buffer, stateful: boolean): void {
+  if (stateful) HANDED_OVER.add(socket);
+  socket.unshift(bytes);
+  server.emit('connection', socket);
+  socket.resume();
 }
 
 /** One edge node: listeners, upstream pools, state, admin API. */
@@ -57,6 +75,9 @@ export class Gateway {
   readonly mirrorDivergences = new MirrorDivergences();
   private readonly runtimes: AppRuntime[];
   private readonly servers: Server[] = [];
+  /** The raw engine's own listeners (engine: raw); its connections go to `servers` when handed off. */
+  private readonly tcpServers: TcpServer[] = [];
+  private raw: RawEngine | undefined;
   private readonly checkers: HealthChecker[] = [];
   private readonly httpProxy: HttpProxyAdapter;
   private readonly handler: RequestHandler;
@@ -124,6 +145,14 @@ export class Gateway {
       onFinished: () => {
         this.inFlightRequests -= 1;
       },
+      // A connection handed over for a mirror is closed once the raw engine could serve it again (after
+      // the migration), so clients come back to raw; Upgrades and HTTP/1.0 stay where they are.
+      backToRaw: (req, state, write) =>
+        this.raw !== undefined &&
+        HANDED_OVER.has(req.socket) &&
+        req.httpVersion === '1.1' &&
+        !req.headers.expect &&
+        rawServes(state, write),
       writeGuard: opts.writeGuard ?? (() => undefined),
     });
     this.websockets = new WebSocketHandler({
@@ -168,33 +197,24 @@ export class Gateway {
 
   private async startListeners(): Promise<void> {
     const { config } = this;
+    this.raw = config.engine === 'raw' ? this.rawEngine() : undefined;
     for (const l of config.listeners) {
-      const server = createServer({
-        maxHeaderSize: config.limits.maxHeaderBytes,
-        headersTimeout: config.timeouts.clientHeadersMs,
-        requestTimeout: config.timeouts.clientRequestMs,
-        // node only checks the two timeouts above every connectionsCheckingInterval
-        // (default 30 s), so a slowloris client would outlive a short clientHeadersMs.
-        connectionsCheckingInterval: Math.min(1000, Math.ceil(config.timeouts.clientHeadersMs / 4)),
-        keepAliveTimeout: config.timeouts.clientKeepAliveMs,
-        insecureHTTPParser: false,
-        requireHostHeader: false,
-      });
-      server.on('request', (req, res) => {
-        this.inFlightRequests += 1;
-        this.handler.handle(req, res);
-      });
-      // Without this listener node answers 100 Continue before the request is even routed.
-      server.on('checkContinue', (req, res) => {
-        this.inFlightRequests += 1;
-        this.handler.handleExpectingContinue(req, res);
-      });
-      server.on('upgrade', this.websockets.handle);
-      server.on('clientError', (err: Error & { code?: string }, socket: Duplex) =>
-        handleClientError(err, socket, this.logger, this.metrics),
-      );
+      const server = this.nodeServer();
       this.servers.push(server);
-      this.listeners.push(await listen(server, l.host, l.port));
+      const raw = this.raw;
+      if (raw === undefined) {
+        this.listeners.push(await listen(server, l.host, l.port));
+        continue;
+      }
+      // The node server never listens itself; 'listening' starts what node:http starts then: its
+      // connection list (closeIdleConnections, closeAllConnections) and the headers and request timeouts.
+      server.emit('listening');
+      const tcp = createTcpServer(
+        { noDelay: true },
+        raw.acceptor((socket, bytes, stateful) => handOff(server, socket, bytes, stateful)),
+      );
+      this.tcpServers.push(tcp);
+      this.listeners.push(await listen(tcp, l.host, l.port));
     }
     for (const r of this.runtimes) {
       for (const pool of [r.n1, r.n2]) {
@@ -215,6 +235,68 @@ export class Gateway {
         this.logger.warn('gateway.admin.no_token', { message: `admin state changes are disabled until ${config.admin.tokenEnv} is set` });
       this.admin = await AdminServer.start(this, config.admin.host, config.admin.port, token);
     }
+  }
+
+  /** The node engine's server: listening itself, or (engine: raw) taking the connections the raw engine hands over. */
+  private nodeServer(): Server {
+    const { config } = this;
+    const server = createServer({
+      maxHeaderSize: config.limits.maxHeaderBytes,
+      headersTimeout: config.timeouts.clientHeadersMs,
+      requestTimeout: config.timeouts.clientRequestMs,
+      // node only checks the two timeouts above every connectionsCheckingInterval
+      // (default 30 s), so a slowloris client would outlive a short clientHeadersMs.
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(config.timeouts.clientHeadersMs / 4)),
+      keepAliveTimeout: config.timeouts.clientKeepAliveMs,
+      insecureHTTPParser: false,
+      requireHostHeader: false,
+    });
+    server.on('request', (req, res) => {
+      this.inFlightRequests += 1;
+      this.handler.handle(req, res);
+    });
+    // Without this listener node answers 100 Continue before the request is even routed.
+    server.on('checkContinue', (req, res) => {
+      this.inFlightRequests += 1;
+      this.handler.handleExpectingContinue(req, res);
+    });
+    server.on('upgrade', this.websockets.handle);
+    server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => handleClientError(err, socket, this.logger, this.metrics));
+    return server;
+  }
+
+  /** The raw engine, or undefined (with a warning) when the llhttp binding is missing or fails its self-test. */
+  private rawEngine(): RawEngine | undefined {
+    const verdict = (this.opts.llhttp ?? llhttpBinding)();
+    if (!verdict.ok) {
+      this.logger.warn('gateway.engine.raw_unavailable', { code: 'NW_GW_ENGINE_FALLBACK', reason: verdict.reason, engine: 'node' });
+      return undefined;
+    }
+    return new RawEngine(verdict.binding, {
+      bufferBudget: this.bufferBudget,
+      config: this.config,
+      metrics: this.metrics,
+      logger: this.logger,
+      inFlightWrites: this.inFlightWrites,
+      mirrorDivergences: this.mirrorDivergences,
+      writeGuard: this.opts.writeGuard ?? (() => undefined),
+      table: this.state.table,
+      trustedProxies: new Set(this.config.trustedProxies),
+      shuttingDown: () => this.closing !== undefined,
+      ready: (app) => !this.requireState || this.readyApps.has(app),
+      onStarted: () => {
+        this.inFlightRequests += 1;
+      },
+      onFinished: () => {
+        this.inFlightRequests -= 1;
+      },
+    });
+  }
+
+  /** The engine serving plain HTTP: 'raw', or the node engine ('undici', 'http-proxy'; also after a raw fallback). */
+  get engine(): 'raw' | 'undici' | 'http-proxy' {
+    if (this.raw !== undefined) return 'raw';
+    return this.config.engine === 'http-proxy' ? 'http-proxy' : 'undici';
   }
 
   get adminAddress(): ListenerAddress | undefined {
@@ -275,8 +357,9 @@ export class Gateway {
 
   private async shutdown(): Promise<void> {
     const deadline = Date.now() + this.config.timeouts.shutdownMs;
-    const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const closed = [...this.servers, ...this.tcpServers].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const s of this.servers) s.closeIdleConnections();
+    this.raw?.closeIdleConnections();
     // Nothing releases a held write any more (a member stops following states first): refuse them
     // now, unforwarded, instead of letting them hold the drain (and a member's session) until the deadline.
     const refusal = new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
@@ -284,14 +367,17 @@ export class Gateway {
     while (this.inFlightRequests > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
       for (const s of this.servers) s.closeIdleConnections();
+      this.raw?.closeIdleConnections();
     }
     for (const r of this.runtimes) r.hold.rejectAll(refusal);
     for (const s of this.servers) s.closeAllConnections();
+    this.raw?.closeAllConnections();
     await this.websockets.closeAll();
     for (const c of this.checkers) c.stop();
     await Promise.all(closed);
     await this.admin?.close();
     this.httpProxy.close();
+    this.raw?.close();
     await Promise.all(this.runtimes.flatMap((r) => [r.n1.close(), r.n2.close()]));
   }
 

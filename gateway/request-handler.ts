@@ -10,7 +10,7 @@ import { readWithFallback } from './proxy/read-fallback.js';
 import { type BodyLimit, bufferBody, declaredLength, hasBody, limitedBody } from './proxy/request-body.js';
 import { WriteOutcome } from './proxy/write-outcome.js';
 import { streamToClient, type SendHooks } from './proxy/undici-forwarder.js';
-import { isWriteMethod, type Deployment } from '../protocol/app-state.js';
+import { isWriteMethod, type AppState, type Deployment } from '../protocol/app-state.js';
 import type { AppRoute, RoutingTable } from './state/routing-table.js';
 import { RESPONSE_HEADERS } from '../protocol/response-headers.js';
 
@@ -27,6 +27,11 @@ export interface RequestHandlerDeps extends ExchangeServices {
   readonly shuttingDown: () => boolean;
   /** False for an app until its state is loaded when `waitForState` is set: its traffic is refused rather than routed by a default. */
   readonly ready: (app: string) => boolean;
+  /**
+   * Whether this request's connection should close after it: one the raw engine handed over
+   * whose request the raw engine could serve again now (so the client's next connection is raw's).
+   */
+  readonly backToRaw?: (req: IncomingMessage, state: AppState, write: boolean) => boolean;
   /** Called once per request when its response has closed (finished or aborted). */
   readonly onFinished?: () => void;
 }
@@ -101,6 +106,7 @@ export class RequestHandler {
       if (!ex.route) this.deps.metrics.inFlight.add([route.runtime.name], 1);
       ex.route = route;
       const state = route.state;
+      if (this.deps.backToRaw?.(req, state, write)) ex.res.setHeader('connection', 'close');
       if (write && state.mode === 'fence') {
         // A shutting-down gateway no longer follows states: nothing would release this write.
         if (this.deps.shuttingDown()) throw new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { isIPv6 } from 'node:net';
 import { GatewayError } from './errors.js';
 
@@ -42,12 +41,19 @@ function targetAuthority(url: string): string | GatewayError | undefined {
   return authority;
 }
 
+/** What requestHost reads of a request (node's IncomingMessage, or the raw engine's RawRequest). */
+export interface RequestHead {
+  readonly rawHeaders: readonly string[];
+  readonly url?: string | undefined;
+  readonly headers: { readonly host?: string | undefined };
+}
+
 /**
  * The host a request routes by, or the error to refuse it with: the absolute-form target's
  * authority if it has one, else the one Host header. node keeps only the first of several Host
  * lines; a front proxy may use the last, so several are refused (RFC 9112 §3.2) rather than routed.
  */
-export function requestHost(req: IncomingMessage): string | GatewayError {
+export function requestHost(req: RequestHead): string | GatewayError {
   let count = 0;
   for (let i = 0; i < req.rawHeaders.length; i += 2)
     if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === 'host') count += 1;

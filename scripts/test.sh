@@ -26,10 +26,13 @@ echo "== tests"
 # These two restart the shared Cassandra (and Redis), so each runs alone, before the rest. The
 # first kills a Cassandra node mid-copy; afterwards cassandra-driver can keep a reconnecting
 # socket open past Client.shutdown() now and then, so it alone runs with --exit (every other file
-# must let mocha end by itself). The second is the fault campaign's Cassandra variant. They run
-# first so the closing summary line is the whole suite's.
+# must let mocha end by itself). The second is the fault campaign's Cassandra variant. Then the
+# gateway suites on the node engine (the default is raw: both engines stay whole). They run first
+# so the closing summary line is the whole suite's.
 if [ $# -eq 0 ]; then
   npx mocha --exit test/datasync/snapshot-restart.test.ts
   npx mocha test/loadgen/chaos-cassandra.test.ts
+  echo "== gateway tests on the node engine"
+  NW_TEST_ENGINE=node npx mocha 'test/gateway/*.test.ts'
 fi
 npx mocha 'test/**/*.test.ts' --ignore test/datasync/snapshot-restart.test.ts --ignore test/loadgen/chaos-cassandra.test.ts "$@"

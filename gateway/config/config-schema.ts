@@ -93,8 +93,14 @@ export const gatewayConfigSchema = z
     name: nodeIdSchema.default('gateway'),
     listeners: z.array(listenerSchema).min(1),
     admin: adminSchema.optional(),
-    /** Forwarding engine for plain HTTP; WebSockets are tunnelled by the gateway itself (WebSocketTunnel). */
-    engine: z.enum(['undici', 'http-proxy']).default('undici'),
+    /**
+     * Forwarding engine for plain HTTP. `raw`: the byte-pipe engine on llhttp (gateway/raw/), which
+     * hands what it does not serve (mirror, Upgrade, Expect, HTTP/1.0) to the node engine, and falls
+     * back to it whole when the parser binding fails its self-test. `node` (= `undici`): node:http and
+     * undici. `http-proxy`: node:http and http-proxy for reads. WebSockets are tunnelled by the
+     * gateway itself (WebSocketTunnel).
+     */
+    engine: z.enum(['raw', 'node', 'undici', 'http-proxy']).default('raw'),
     /** Peers (IP addresses) whose X-Forwarded-* headers are trusted and appended to. */
     trustedProxies: z.array(z.string().refine((s) => isIP(s) !== 0, 'must be an IP address')).default([]),
     limits: z

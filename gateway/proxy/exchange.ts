@@ -72,7 +72,11 @@ export function otherSide(d: Deployment): Deployment {
 }
 
 /** The headers that tell a client (and our experiments) who served it and at which epoch. */
-export function servedByHeaders(ex: Exchange, deployment: Deployment | 'none', extra: HeaderMap = {}): HeaderMap {
+export function servedByHeaders(
+  ex: Pick<Exchange, 'requestId' | 'route'>,
+  deployment: Deployment | 'none',
+  extra: HeaderMap = {},
+): HeaderMap {
   const h: HeaderMap = { 'x-request-id': ex.requestId, [RESPONSE_HEADERS.deployment]: deployment, ...extra };
   if (ex.route) {
     h[RESPONSE_HEADERS.epoch] = String(ex.route.state.epoch);

@@ -41,6 +41,8 @@ export function toUpstreamError(err: unknown, origin: string): GatewayError {
     case 'UND_ERR_INFO':
       return new GatewayError('NW_GW_UPSTREAM_PROTOCOL', detail, { cause: err });
     default:
+      // undici's HTTPParserError (an invalid status line or header from the app) carries no code.
+      if (e.name === 'HTTPParserError') return new GatewayError('NW_GW_UPSTREAM_PROTOCOL', detail, { cause: err });
       if (isConnectFailure(err)) return new GatewayError('NW_GW_UPSTREAM_CONNECT_FAILED', detail, { cause: err });
       if (typeof e.code === 'string' && e.code.startsWith('HPE_'))
         return new GatewayError('NW_GW_UPSTREAM_PROTOCOL', detail, { cause: err });

@@ -10,7 +10,15 @@ import { runPaced } from './paced-load.js';
  * Targets measured at the fixed rate: the brief's direct, gateway and nginx; the floor (what any
  * Node proxy pays at that rate); the baseline and compiled gateways when they run.
  */
-export const FIXED_TARGETS: readonly TargetId[] = ['direct', 'gateway-undici', 'gateway-baseline', 'gateway-compiled', 'floor', 'nginx-1w'];
+export const FIXED_TARGETS: readonly TargetId[] = [
+  'direct',
+  'gateway-raw',
+  'gateway-undici',
+  'gateway-baseline',
+  'gateway-compiled',
+  'floor',
+  'nginx-1w',
+];
 
 export interface PhaseContext {
   readonly targets: readonly Target[];

@@ -7,39 +7,49 @@ import type { LatencySummary } from './latency-histogram.js';
 
 export type TargetId =
   | 'direct'
+  | 'gateway-raw'
   | 'gateway-undici'
   | 'gateway-http-proxy'
   | 'gateway-baseline'
   | 'gateway-compiled'
   | 'floor'
+  | 'tcp-pipe'
   | 'nginx-1w'
   | 'nginx-auto';
 
 /** Every target, in the order the bench runs them. */
 export const TARGET_IDS: readonly TargetId[] = [
   'direct',
+  'gateway-raw',
   'gateway-undici',
   'gateway-http-proxy',
   'gateway-baseline',
   'gateway-compiled',
   'floor',
+  'tcp-pipe',
   'nginx-1w',
   'nginx-auto',
 ];
 
 export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
   direct: 'upstream direct',
+  'gateway-raw': 'gateway (raw engine: llhttp, byte pipe)',
   'gateway-undici': 'gateway (undici)',
   'gateway-http-proxy': 'gateway (http-proxy)',
   'gateway-baseline': 'gateway (undici, baseline checkout)',
   'gateway-compiled': 'gateway (undici, esbuild bundle, plain node)',
   floor: 'floor (node:http + undici, nothing else)',
+  'tcp-pipe': 'TCP pipe (no HTTP: the limit for a Node proxy)',
   'nginx-1w': 'nginx (1 worker)',
   'nginx-auto': 'nginx (auto = 2 workers)',
 });
 
 /** Goal: gateway saturation req/s at least this fraction of nginx with one worker. */
 export const GOAL_RPS_VS_NGINX = 0.5;
+/** Goal (issue 13): the raw engine's saturation req/s at least this fraction of nginx with one worker. */
+export const GOAL_RAW_RPS_VS_NGINX = 0.8;
+/** Goal (issue 13): the raw engine at least this many times http-proxy's req/s. */
+export const GOAL_RAW_RPS_VS_HTTP_PROXY = 3;
 /** Goal: p99 added over direct at the fixed rate, µs. */
 export const GOAL_ADDED_P99_US = 2000;
 
@@ -186,6 +196,12 @@ export function summarizeSaturation(
 
 /** The saturation ratios the bench reports: [numerator, denominator, goal]. */
 export const RATIO_PAIRS: ReadonlyArray<readonly [TargetId, TargetId, number | undefined]> = [
+  ['gateway-raw', 'nginx-1w', GOAL_RAW_RPS_VS_NGINX],
+  ['gateway-raw', 'gateway-http-proxy', GOAL_RAW_RPS_VS_HTTP_PROXY],
+  ['gateway-raw', 'gateway-undici', undefined],
+  ['gateway-raw', 'direct', undefined],
+  ['gateway-raw', 'tcp-pipe', undefined],
+  ['tcp-pipe', 'nginx-1w', undefined],
   ['gateway-undici', 'nginx-1w', GOAL_RPS_VS_NGINX],
   ['gateway-http-proxy', 'nginx-1w', GOAL_RPS_VS_NGINX],
   ['floor', 'nginx-1w', undefined],

@@ -18,7 +18,7 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type GatewayEngine = 'undici' | 'http-proxy';
+export type GatewayEngine = 'raw' | 'undici' | 'http-proxy';
 
 export interface StartedChild {
   readonly url: string;
@@ -76,6 +76,12 @@ async function startFloor(registry: ChildRegistry, upstreamUrl: string): Promise
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
 
+async function startTcpPipe(registry: ChildRegistry, upstreamUrl: string): Promise<StartedChild> {
+  const child = registry.spawnTs('tcp-pipe', join(HERE, 'tcp-pipe.ts'), ['--upstream', upstreamUrl]);
+  const ready = await waitForReadyLine(child);
+  return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
+}
+
 function fromChild(id: TargetId, c: StartedChild): Target {
   return { id, url: c.url, pid: c.pid, stop: () => c.child.stop() };
 }
@@ -89,6 +95,8 @@ async function startTarget(
 ): Promise<Target> {
   const gatewayFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   switch (id) {
+    case 'gateway-raw':
+      return fromChild(id, await startGateway(registry, upstream.url, 'raw', gatewayFlags));
     case 'gateway-undici':
       return fromChild(id, await startGateway(registry, upstream.url, 'undici', gatewayFlags));
     case 'gateway-http-proxy':
@@ -100,6 +108,8 @@ async function startTarget(
       return fromChild(id, await startCompiledGateway(registry, upstream.url, gatewayFlags));
     case 'floor':
       return fromChild(id, await startFloor(registry, upstream.url));
+    case 'tcp-pipe':
+      return fromChild(id, await startTcpPipe(registry, upstream.url));
     case 'nginx-1w':
     case 'nginx-auto': {
       const n = await startNginx(registry, nginxBin, upstream.port, id === 'nginx-1w' ? 1 : 'auto');

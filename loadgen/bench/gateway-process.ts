@@ -37,8 +37,8 @@ async function main(): Promise<void> {
   const upstream = values.upstream ?? process.env.BENCH_UPSTREAM_URL;
   const engine = values.engine ?? process.env.BENCH_GATEWAY_ENGINE ?? 'undici';
   if (!upstream) throw new Error('gateway-process: --upstream URL is required');
-  if (engine !== 'undici' && engine !== 'http-proxy')
-    throw new Error(`gateway-process: --engine must be undici or http-proxy, got "${engine}"`);
+  if (engine !== 'raw' && engine !== 'undici' && engine !== 'http-proxy')
+    throw new Error(`gateway-process: --engine must be raw, undici or http-proxy, got "${engine}"`);
   const config = parseGatewayConfig(benchGatewayConfig(upstream, engine), 'bench gateway config');
   const gw = await Gateway.start({ config, logger: createLogger(process.env.BENCH_ACCESS_LOG ? 'info' : 'silent') });
   const l = gw.listeners[0]!;

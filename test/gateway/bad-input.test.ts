@@ -140,6 +140,28 @@ const SMUGGLING_CASES: Record<string, string> = {
     '',
     SMUGGLED,
   ].join('\r\n'),
+  'a chunk size that overflows 64 bits (the smuggled request after it)': [
+    'POST /chunk-overflow HTTP/1.1',
+    'Host: shop.test',
+    'Transfer-Encoding: chunked',
+    '',
+    '1ffffffffffffffff1',
+    'x',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
+  'a chunk extension with a control character': [
+    'POST /chunk-ext HTTP/1.1',
+    'Host: shop.test',
+    'Transfer-Encoding: chunked',
+    '',
+    '5;a=\x01b',
+    'hello',
+    '0',
+    '',
+    SMUGGLED,
+  ].join('\r\n'),
   'a bare CR hiding a Transfer-Encoding header inside another value': [
     'POST /bare-cr HTTP/1.1',
     'Host: shop.test',
@@ -231,6 +253,13 @@ describe('gateway: bad client input', () => {
         await assertServesNormally(name);
       });
     }
+  });
+
+  it('never forwards a request pipelined after Connection: close', async () => {
+    const r = await raw.exchange(`GET /last HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n${SMUGGLED}`);
+    // llhttp (strict, both engines) refuses data after Connection: close: the packet gets one 400.
+    assert.ok(r.responses.length <= 1, r.raw);
+    assert.ok(!upstreamSeen().some((s) => s.path === SMUGGLED_PATH), 'the upstream saw the request sent after Connection: close');
   });
 
   describe('malformed requests', () => {

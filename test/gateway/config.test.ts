@@ -30,7 +30,7 @@ function expectInvalid(raw: unknown, field: RegExp): void {
 describe('gateway config', () => {
   it('fills defaults, lowercases hosts and freezes the result', () => {
     const cfg = parseGatewayConfig(valid);
-    assert.equal(cfg.engine, 'undici');
+    assert.equal(cfg.engine, 'raw');
     assert.equal(cfg.apps.shop!.n1.policy, 'round-robin');
     assert.equal(cfg.apps.shop!.fence.maxHoldMs, 5000);
     assert.deepEqual(cfg.apps.shop!.hosts, ['shop.example']);

@@ -152,7 +152,11 @@ describe('gateway upstream failures', () => {
         assert.equal(times, statuses[i] === 200 ? 1 : 0, `POST ${i} answered ${statuses[i]} but was seen ${times} times`);
         assert.ok(statuses[i] === 200 || statuses[i] === 502, `unexpected status ${statuses[i]}`);
       }
-      assert.ok(statuses.includes(502), 'some POST must have gone to the refusing server and not been retried');
+      if (h.gw.config.engine === 'raw') {
+        // The raw engine reads a body only once it has a connection: a refused connect took none of
+        // it, so the POST is retried on the good server, still once.
+        assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200]);
+      } else assert.ok(statuses.includes(502), 'some POST must have gone to the refusing server and not been retried');
       assert.ok(statuses.includes(200), 'POSTs to the good server succeed');
     });
   });

@@ -5,6 +5,8 @@ import { createLogger, type Logger } from '../../platform/logger.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
+const TEST_ENGINE = ((e) => (e === 'raw' || e === 'node' ? e : undefined))(process.env.NW_TEST_ENGINE);
+
 type AppInput = GatewayConfigInput['apps'][string];
 
 export interface Harness {
@@ -47,6 +49,8 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ha
     listeners: [{ host: '127.0.0.1', port: 0 }],
     admin: { host: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
+    // NW_TEST_ENGINE=raw|node runs a suite against that engine (a test may still choose its own).
+    ...(TEST_ENGINE !== undefined ? { engine: TEST_ENGINE } : {}),
     ...opts.config,
     apps: {
       shop: {

@@ -1,0 +1,507 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { GatewayErrorCode } from '../errors.js';
+import { appendHeaderList, requestHeadBytes } from './head-fields.js';
+import { HEAD_CONTINUE, HEAD_STOP, type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser } from './llhttp-binding.js';
+import { RawRequest } from './raw-request.js';
+
+export interface ClientTimeouts {
+  /** From the first byte of a request to the end of its head (slowloris). */
+  readonly headersMs: number;
+  /** From the end of the head to the end of the body. */
+  readonly requestMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveMs: number;
+  /** A reply the client takes nothing of for this long is cut. */
+  readonly sendMs: number;
+}
+
+/** How the response body is framed toward the client. */
+export type Framing = 'length' | 'chunked' | 'none';
+
+/** What a client connection asks of the engine. */
+export interface ConnectionServices {
+  readonly binding: LlhttpBinding;
+  readonly maxHeaderBytes: number;
+  readonly maxBodyBytes: number;
+  readonly timeouts: ClientTimeouts;
+  /** The header lines of a response after which the connection stays open. */
+  readonly keepAliveLines: string;
+  /**
+   * Takes a request whose head was parsed (synchronously, inside the parser's callback): 'raw' it is
+   * being served here; 'hold' a fence holds it (its body unread: the parser stops after the head) and
+   * the engine calls res.proceed() or res.handOver() when it is let go, or answers it; 'node' it is
+   * not ours, and the connection, this request first, goes to node:http.
+   */
+  begin(req: RawRequest, res: RawResponse): 'raw' | 'hold' | 'node';
+  /** `stateful`: handed over for what the app's state asks (a mirror), not for what the client does (pipelining, Upgrade). */
+  handOff(socket: Socket, bytes: Buffer, stateful: boolean): void;
+  /** A request refused by the parser or the client timeouts (counted and logged by the engine). */
+  clientError(code: GatewayErrorCode, detail: string): void;
+  shuttingDown(): boolean;
+}
+
+const PARSER_CODES: Record<string, GatewayErrorCode> = { HPE_HEADER_OVERFLOW: 'NW_GW_HEADERS_TOO_LARGE' };
+const STATUS_OF: Partial<Record<GatewayErrorCode, number>> = {
+  NW_GW_HEADERS_TOO_LARGE: 431,
+  NW_GW_BODY_TOO_LARGE: 413,
+  NW_GW_CLIENT_TIMEOUT: 408,
+  NW_GW_BAD_REQUEST: 400,
+};
+
+let dateSecond = 0;
+let dateValue = '';
+/** The Date header, formatted once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  const s = Math.floor(now / 1000);
+  if (s !== dateSecond) {
+    dateSecond = s;
+    dateValue = new Date(now).toUTCString();
+  }
+  return dateValue;
+}
+
+function hasDate(list: readonly string[]): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === 'date') return true;
+  return false;
+}
+
+type TimerKind = 'idle' | 'headers' | 'request' | 'none';
+
+/**
+ * One client connection of the raw engine: llhttp (strict) parses what the client sends, one
+ * request is served at a time, and the response is written to the socket as bytes. A request the
+ * engine does not serve itself (an Upgrade, `Expect`, HTTP/1.0, an app under mirror) and any
+ * request pipelined behind another hands the whole connection to node:http: the parser stops right
+ * after that request's head, which is written back in front of the unparsed bytes.
+ */
+export class ClientConnection {
+  private readonly parser: LlhttpParser;
+  private current: RawResponse | undefined;
+  /** A head the parser stopped at, with the bytes after it: the connection goes to node:http with them. */
+  private parked: { head: Buffer; rest: Buffer | undefined; stateful: boolean } | undefined;
+  private stopped = false;
+  /** The held request whose head is being parsed again (proceed). */
+  private resumed: RawResponse | undefined;
+  private flushedHeaders: string[] = [];
+  private flushedUrl = '';
+  private timer: NodeJS.Timeout | undefined;
+  private timerKind: TimerKind = 'none';
+  private closed = false;
+  private readonly flow = { pause: () => this.socket.pause(), resume: () => this.resumeReading() };
+
+  constructor(
+    readonly socket: Socket,
+    private readonly svc: ConnectionServices,
+  ) {
+    const b = svc.binding;
+    const p = b.create();
+    p.initialize(b.REQUEST, {}, svc.maxHeaderBytes, b.kLenientNone);
+    p[b.kOnHeaders] = this.onHeaders;
+    p[b.kOnHeadersComplete] = this.onHeadersComplete;
+    p[b.kOnBody] = this.onBody;
+    p[b.kOnMessageComplete] = this.onMessageComplete;
+    this.parser = p;
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('error', noop);
+    socket.on('close', this.onClose);
+    this.arm('headers');
+  }
+
+  /** Closes the connection when it is between requests (shutdown); one in progress gets `connection: close`. */
+  closeIfIdle(): boolean {
+    if (this.current !== undefined || this.closed) return false;
+    this.socket.destroy();
+    return true;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.timerKind === 'idle') this.arm('headers');
+    const r = this.parser.execute(chunk);
+    if (typeof r !== 'number') {
+      this.parseFailed(r.code, r.reason ?? r.message);
+      return;
+    }
+    if (this.stopped) {
+      this.stopped = false;
+      this.socket.pause();
+      const rest = r < chunk.length ? chunk.subarray(r) : undefined;
+      if (this.parked) this.parked.rest = rest;
+      if (this.current === undefined) this.handOff();
+    }
+  };
+
+  private readonly onHeaders = (headers: string[], url: string): void => {
+    // More header lines than the binding passes at once: they come in pieces before the head completes.
+    for (const h of headers) this.flushedHeaders.push(h);
+    this.flushedUrl += url;
+  };
+
+  private readonly onHeadersComplete: HeadersCompleteCallback = (major, minor, headers, method, url, _s, _m, upgrade, keepAlive) => {
+    let raw = headers ?? [];
+    if (this.flushedHeaders.length > 0) {
+      raw = [...this.flushedHeaders, ...raw];
+      this.flushedHeaders = [];
+    }
+    const target = url || this.flushedUrl;
+    this.flushedUrl = '';
+    const name = this.svc.binding.methods[method] ?? 'GET';
+    const resumed = this.resumed;
+    if (resumed !== undefined) {
+      // The head of a held request, parsed again now that it is let go: its body follows.
+      this.resumed = undefined;
+      this.arm('request');
+      return HEAD_CONTINUE;
+    }
+    if (this.closed) {
+      this.stopped = true;
+      return HEAD_STOP;
+    }
+    const req = new RawRequest(name, target, minor, raw, keepAlive, this.flow);
+    // Pipelined behind a request still being served: node:http takes the connection from here.
+    if (this.current !== undefined || major !== 1 || minor !== 1 || upgrade) return this.park(name, target, minor, raw);
+    const res = new RawResponse(this, req);
+    this.current = res;
+    const verdict = this.svc.begin(req, res);
+    if (verdict === 'node') {
+      this.current = undefined;
+      const stop = this.park(name, target, minor, raw);
+      this.parked!.stateful = true;
+      return stop;
+    }
+    if (verdict === 'hold') {
+      res.held = true;
+      this.arm('none');
+      return this.park(name, target, minor, raw);
+    }
+    if (this.current === res) this.arm('request');
+    return HEAD_CONTINUE;
+  };
+
+  /** Stops the parser right after this head; the head and the bytes after it are kept as they came. */
+  private park(method: string, target: string, minor: number, raw: readonly string[]): number {
+    this.parked = { head: requestHeadBytes(method, target, minor, raw), rest: undefined, stateful: false };
+    this.stopped = true;
+    return HEAD_STOP;
+  }
+
+  /** A held request goes on here: its head and what followed are parsed again, the body into the same request. */
+  proceed(res: RawResponse): void {
+    const parked = this.parked;
+    if (this.current !== res || parked === undefined || this.closed) return;
+    this.parked = undefined;
+    res.held = false;
+    const b = this.svc.binding;
+    this.parser.initialize(b.REQUEST, {}, this.svc.maxHeaderBytes, b.kLenientNone);
+    this.resumed = res;
+    this.onData(parked.rest ? Buffer.concat([parked.head, parked.rest]) : parked.head);
+    this.socket.resume();
+  }
+
+  /** A held request goes to node:http, with its connection. */
+  handOver(res: RawResponse): void {
+    if (this.current !== res) return;
+    this.current = undefined;
+    if (this.parked) this.parked.stateful = true;
+    this.handOff();
+  }
+
+  private readonly onBody = (chunk: Buffer): void => {
+    const cur = this.current;
+    if (cur === undefined) return;
+    cur.req.pushBody(chunk);
+    if (cur.req.bodyBytes > this.svc.maxBodyBytes) {
+      this.svc.clientError('NW_GW_BODY_TOO_LARGE', `over ${this.svc.maxBodyBytes} bytes`);
+      this.refuse('NW_GW_BODY_TOO_LARGE');
+    }
+  };
+
+  private readonly onMessageComplete = (): void => {
+    // llhttp completes a message it was told to stop after (as an upgrade): that one is parked, not done.
+    if (this.stopped) return;
+    const cur = this.current;
+    if (cur === undefined) return;
+    if (this.timerKind === 'request') this.arm('none');
+    cur.req.endBody();
+  };
+
+  private parseFailed(parserCode: string, reason: string): void {
+    const code = PARSER_CODES[parserCode] ?? 'NW_GW_BAD_REQUEST';
+    this.svc.clientError(code, `${parserCode}: ${reason}`);
+    this.refuse(code);
+  }
+
+  /** A 4xx of our own for a request that never reached an app, then the connection closes. */
+  private refuse(code: GatewayErrorCode): void {
+    const cur = this.current;
+    // One request, one response: a reply already on its way gets no second one behind it.
+    if (this.closed || cur?.headersSent) {
+      this.socket.destroy();
+      return;
+    }
+    this.current = undefined;
+    cur?.req.detach();
+    cur?.abandon();
+    const status = STATUS_OF[code] ?? 400;
+    const body = JSON.stringify({ error: { code, message: STATUS_CODES[status] } });
+    this.socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ndate: ${httpDate()}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\nx-northwest-error: ${code}\r\n\r\n${body}`,
+    );
+    this.closed = true;
+    this.arm('none');
+  }
+
+  private readonly onDrain = (): void => {
+    this.current?.drained();
+  };
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.arm('none');
+    const cur = this.current;
+    this.current = undefined;
+    cur?.clientGone();
+    this.parser.close();
+  };
+
+  private resumeReading(): void {
+    if (!this.closed && this.parked === undefined) this.socket.resume();
+  }
+
+  private arm(kind: TimerKind): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerKind = kind;
+    if (kind === 'none' || this.closed) return;
+    const t = this.svc.timeouts;
+    const ms = kind === 'idle' ? t.keepAliveMs : kind === 'headers' ? t.headersMs : t.requestMs;
+    this.timer = setTimeout(this.timedOut, ms);
+  }
+
+  private readonly timedOut = (): void => {
+    const kind = this.timerKind;
+    this.timer = undefined;
+    this.timerKind = 'none';
+    if (kind === 'idle') {
+      this.socket.destroy();
+      return;
+    }
+    this.svc.clientError('NW_GW_CLIENT_TIMEOUT', kind === 'headers' ? 'request head too slow' : 'request body too slow');
+    this.refuse('NW_GW_CLIENT_TIMEOUT');
+  };
+
+  /** The response of the current request finished: the connection reads the next one, or closes. */
+  responseFinished(res: RawResponse, keepOpen: boolean): void {
+    if (this.current !== res) return;
+    this.current = undefined;
+    // A held request answered without its body: the parked bytes are its own, not a next request.
+    if (res.held) this.parked = undefined;
+    if (!keepOpen || this.closed || res.held) {
+      this.socket.end();
+      this.socket.destroySoon();
+      this.closed = true;
+      this.arm('none');
+      return;
+    }
+    if (this.parked !== undefined) {
+      this.handOff();
+      return;
+    }
+    this.arm('idle');
+    this.socket.resume();
+  }
+
+  private handOff(): void {
+    const parked = this.parked;
+    if (parked === undefined || this.closed) return;
+    this.parked = undefined;
+    this.arm('none');
+    this.socket.off('data', this.onData);
+    this.socket.off('drain', this.onDrain);
+    this.socket.off('close', this.onClose);
+    this.socket.off('error', noop);
+    this.parser.close();
+    this.closed = true;
+    this.svc.handOff(this.socket, parked.rest ? Buffer.concat([parked.head, parked.rest]) : parked.head, parked.stateful);
+  }
+
+  get shuttingDown(): boolean {
+    return this.svc.shuttingDown();
+  }
+
+  /** `connection: keep-alive` and `keep-alive: timeout=N` lines (as node:http sends them). */
+  get keepAliveLines(): string {
+    return this.svc.keepAliveLines;
+  }
+
+  get sendTimeoutMs(): number {
+    return this.svc.timeouts.sendMs;
+  }
+}
+
+function noop(): void {}
+
+/**
+ * The response to one request of a ClientConnection, written as bytes: the head (status line,
+ * headers, framing) goes out corked with the first body bytes. `onDrain` and `onGone` are the
+ * writer's (an upstream call or a gateway reply).
+ */
+export class RawResponse {
+  headersSent = false;
+  finished = false;
+  /** The client connection closed (or was cut) before this response finished. */
+  gone = false;
+  status = 0;
+  /** Called when the client's buffer drained after write() returned false. */
+  onDrain: (() => void) | undefined = undefined;
+  /** Called once if the client goes away before the response finished. */
+  onGone: (() => void) | undefined = undefined;
+  /** A fence holds this request; the parser stopped after its head. */
+  held = false;
+  /** Called once when the response is over: finished, or its client gone. */
+  onDone: ((res: RawResponse) => void) | undefined = undefined;
+  private chunked = false;
+  private closeAfter = false;
+  private head: string | undefined;
+  private sendTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly conn: ClientConnection,
+    readonly req: RawRequest,
+  ) {}
+
+  get socket(): Socket {
+    return this.conn.socket;
+  }
+
+  /**
+   * The status line and headers (`list`: name, value, ...), sent with the first body bytes or end().
+   * With 'length' the list carries content-length; 'chunked' adds transfer-encoding.
+   */
+  writeHead(status: number, list: readonly string[], framing: Framing): void {
+    if (this.headersSent || this.gone) return;
+    this.headersSent = true;
+    this.status = status;
+    const req = this.req;
+    // A body the client is still sending that nobody will read desynchronises the connection: close after.
+    this.closeAfter = !req.keepAlive || this.conn.shuttingDown || this.held || (req.hasBody && !req.complete);
+    let head = appendHeaderList(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`, list);
+    if (framing === 'chunked') {
+      this.chunked = true;
+      head += 'transfer-encoding: chunked\r\n';
+    }
+    // As node:http says it: a client then knows how long an idle connection stays.
+    head += this.closeAfter ? 'connection: close\r\n' : this.conn.keepAliveLines;
+    // The app's Date stands (as node:http keeps a Date set on the response); our replies get one.
+    this.head = hasDate(list) ? `${head}\r\n` : `${head}date: ${httpDate()}\r\n\r\n`;
+  }
+
+  /** Writes body bytes; false when the client's buffer is full (wait for onDrain). */
+  write(chunk: Buffer): boolean {
+    if (this.gone || chunk.length === 0) return !this.gone;
+    const s = this.conn.socket;
+    const head = this.head;
+    s.cork();
+    if (head !== undefined) {
+      this.head = undefined;
+      s.write(head, 'latin1');
+    }
+    let room: boolean;
+    if (this.chunked) {
+      s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      s.write(chunk);
+      room = s.write('\r\n', 'latin1');
+    } else room = s.write(chunk);
+    s.uncork();
+    if (!room) this.waitForDrain();
+    return room;
+  }
+
+  /** Ends the response (with a last piece of body, if given). */
+  end(last?: Buffer | string): void {
+    if (this.finished || this.gone) return;
+    this.finished = true;
+    const s = this.conn.socket;
+    const head = this.head;
+    this.head = undefined;
+    s.cork();
+    if (head !== undefined) s.write(head, 'latin1');
+    if (last !== undefined && last.length > 0) {
+      if (this.chunked) s.write(`${Buffer.byteLength(last).toString(16)}\r\n`, 'latin1');
+      s.write(last);
+      if (this.chunked) s.write('\r\n', 'latin1');
+    }
+    if (this.chunked) s.write('0\r\n\r\n', 'latin1');
+    s.uncork();
+    this.stopSendTimer();
+    this.conn.responseFinished(this, !this.closeAfter);
+    this.done();
+  }
+
+  private done(): void {
+    const f = this.onDone;
+    this.onDone = undefined;
+    f?.(this);
+  }
+
+  /** A held request goes on in this engine (see ClientConnection.proceed). */
+  proceed(): void {
+    this.conn.proceed(this);
+  }
+
+  /** A held request goes to node:http with its connection. */
+  handOver(): void {
+    this.conn.handOver(this);
+  }
+
+  /** Cuts the connection: the client sees the response end early. */
+  destroy(): void {
+    if (this.gone) return;
+    this.conn.socket.destroy();
+  }
+
+  private waitForDrain(): void {
+    const ms = this.conn.sendTimeoutMs;
+    if (this.sendTimer === undefined && ms > 0) this.sendTimer = setTimeout(this.sendTimedOut, ms);
+  }
+
+  private readonly sendTimedOut = (): void => {
+    this.sendTimer = undefined;
+    this.sendStalled = true;
+    this.conn.socket.destroy();
+  };
+
+  /** Set when the connection was cut because the client took nothing for the send timeout. */
+  sendStalled = false;
+
+  private stopSendTimer(): void {
+    if (this.sendTimer !== undefined) clearTimeout(this.sendTimer);
+    this.sendTimer = undefined;
+  }
+
+  /** From the connection: the client's buffer drained. */
+  drained(): void {
+    this.stopSendTimer();
+    this.onDrain?.();
+  }
+
+  /** From the connection: the client went away. */
+  clientGone(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.stopSendTimer();
+    const f = this.onGone;
+    this.onGone = undefined;
+    f?.();
+    this.done();
+  }
+
+  /** The connection answered this request itself (a parser error after the head): nobody writes here any more. */
+  abandon(): void {
+    this.clientGone();
+  }
+}

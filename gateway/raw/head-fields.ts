@@ -1,0 +1,65 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { HeaderMap } from '../proxy/forward-headers.js';
+
+/** Header names of which node:http keeps the first line and drops the rest (IncomingMessage's rules). */
+const FIRST_WINS = new Set([
+  'content-type',
+  'content-length',
+  'user-agent',
+  'referer',
+  'host',
+  'authorization',
+  'proxy-authorization',
+  'if-modified-since',
+  'if-unmodified-since',
+  'from',
+  'location',
+  'max-forwards',
+  'retry-after',
+  'etag',
+  'last-modified',
+  'server',
+  'age',
+  'expires',
+]);
+
+/**
+ * A raw header list (name, value, name, value...) as the header object node:http would make of
+ * it, so the forwarding policy (forward-headers.ts) sees the same thing from both engines.
+ */
+export function headerObject(raw: readonly string[]): IncomingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    const prev = out[name];
+    if (prev === undefined) out[name] = name === 'set-cookie' ? [value] : value;
+    else if (name === 'set-cookie') (prev as string[]).push(value);
+    else if (FIRST_WINS.has(name)) continue;
+    else out[name] = `${prev as string}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return out as IncomingHttpHeaders;
+}
+
+/** Appends `name: value` lines for a header map (arrays as several lines). */
+export function appendHeaderLines(out: string, headers: HeaderMap): string {
+  let s = out;
+  for (const name in headers) {
+    const v = headers[name]!;
+    if (typeof v === 'string') s += `${name}: ${v}\r\n`;
+    else for (const one of v) s += `${name}: ${one}\r\n`;
+  }
+  return s;
+}
+
+/** Appends `name: value` lines for a flat list (name, value, name, value...). */
+export function appendHeaderList(out: string, list: readonly string[]): string {
+  let s = out;
+  for (let i = 0; i + 1 < list.length; i += 2) s += `${list[i]}: ${list[i + 1]}\r\n`;
+  return s;
+}
+
+/** The request head as it came (for handing a connection to node:http): request line and raw header lines. */
+export function requestHeadBytes(method: string, url: string, minor: number, raw: readonly string[]): Buffer {
+  return Buffer.from(`${appendHeaderList(`${method} ${url} HTTP/1.${minor}\r\n`, raw)}\r\n`, 'latin1');
+}

@@ -1,0 +1,428 @@
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { GatewayError, isGatewayError } from '../errors.js';
+import { requestHost } from '../request-host.js';
+import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, type HeaderMap } from '../proxy/forward-headers.js';
+import { poolOf, servedByHeaders, type ExchangeServices } from '../proxy/exchange.js';
+import { isWriteMethod, type AppState, type Deployment } from '../../protocol/app-state.js';
+import { RESPONSE_HEADERS } from '../../protocol/response-headers.js';
+import type { AppRoute, RoutingTable } from '../state/routing-table.js';
+import type { UpstreamPool } from '../upstream/upstream-pool.js';
+import type { UpstreamServer } from '../upstream/upstream-server.js';
+import { ClientConnection, type ConnectionServices, type RawResponse } from './client-connection.js';
+import { appendHeaderLines } from './head-fields.js';
+import type { LlhttpBinding } from './llhttp-binding.js';
+import type { RawRequest } from './raw-request.js';
+import { CallFailure, UpstreamCall } from './upstream-call.js';
+import { LinkPool, type UpstreamLink } from './upstream-links.js';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** Kept-alive upstream connections idle at most this long: below node's default keepAliveTimeout (5 s). */
+const UPSTREAM_KEEP_ALIVE_MS = 4000;
+
+export interface RawEngineDeps extends ExchangeServices {
+  readonly table: () => RoutingTable;
+  readonly trustedProxies: ReadonlySet<string>;
+  readonly shuttingDown: () => boolean;
+  readonly ready: (app: string) => boolean;
+  /** A request taken by this engine starts and ends (the gateway's drain counts them). */
+  readonly onStarted: () => void;
+  readonly onFinished: () => void;
+}
+
+/** One request in the raw engine, as RequestHandler's Exchange is in the node engine. */
+interface RawExchange {
+  readonly req: RawRequest;
+  readonly res: RawResponse;
+  readonly requestId: string;
+  readonly startedAt: number;
+  readonly path: string;
+  readonly host: string;
+  readonly upstreamHeaders: HeaderMap;
+  route: AppRoute | undefined;
+  servedBy: Deployment | 'none';
+}
+
+/** Whether the raw engine serves this state's traffic of this kind; the rest (mirror, mirrored writes) is node's. */
+export function rawServes(state: AppState, write: boolean): boolean {
+  switch (state.mode) {
+    case 'serve':
+    case 'fence':
+      return true;
+    case 'mirror':
+      return false;
+    case 'proxy':
+      return !(write && state.mirrorWritesToN1);
+    case 'redirect':
+      return !(write && state.methods === 'safe' && state.mirrorWritesToN1);
+  }
+}
+
+function peerOf(socket: Socket): string {
+  const a = socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+function upstreamHead(method: string, path: string, headers: HeaderMap, chunked: boolean): string {
+  const h = appendHeaderLines(`${method} ${path} HTTP/1.1\r\n`, headers);
+  return `${chunked ? `${h}transfer-encoding: chunked\r\n` : h}\r\n`;
+}
+
+/**
+ * The byte-pipe HTTP/1.1 engine: client connections parsed by llhttp, upstream connections of its
+ * own, the modes serve, proxy, redirect and the fence hold served here with the same routing,
+ * header policy, write accounting, lease checks, errors and metrics as the node engine. Requests it
+ * does not serve (mirror, mirrored writes, Upgrade, Expect, HTTP/1.0, pipelined ones) hand their
+ * connection to node:http, decided per request from the state applied when its head arrives.
+ */
+export class RawEngine {
+  private readonly linkPools = new Map<UpstreamServer, LinkPool>();
+  private readonly connections = new Set<ClientConnection>();
+  private readonly services: ConnectionServices;
+
+  constructor(
+    private readonly binding: LlhttpBinding,
+    private readonly deps: RawEngineDeps,
+  ) {
+    const t = deps.config.timeouts;
+    this.services = {
+      binding,
+      maxHeaderBytes: deps.config.limits.maxHeaderBytes,
+      maxBodyBytes: deps.config.limits.maxBodyBytes,
+      timeouts: { headersMs: t.clientHeadersMs, requestMs: t.clientRequestMs, keepAliveMs: t.clientKeepAliveMs, sendMs: t.clientSendMs },
+      keepAliveLines: `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(t.clientKeepAliveMs / 1000)}\r\n`,
+      begin: (req, res) => this.begin(req, res),
+      handOff: () => undefined,
+      clientError: (code, detail) => {
+        deps.metrics.errors.inc(['-', code]);
+        deps.logger.debug('gateway.client.error', { code, message: detail, engine: 'raw' });
+      },
+      shuttingDown: deps.shuttingDown,
+    };
+  }
+
+  /**
+   * The connection listener of one net.Server; `handOff` gives a connection, with the bytes to
+   * parse first, to that listener's node:http server (the node engine).
+   */
+  acceptor(handOff: (socket: Socket, bytes: Buffer, stateful: boolean) => void): (socket: Socket) => void {
+    const services: ConnectionServices = {
+      ...this.services,
+      handOff: (socket, bytes, stateful) => {
+        for (const c of this.connections) if (c.socket === socket) this.connections.delete(c);
+        handOff(socket, bytes, stateful);
+      },
+    };
+    return (socket) => {
+      const c = new ClientConnection(socket, services);
+      this.connections.add(c);
+      socket.once('close', () => this.connections.delete(c));
+    };
+  }
+
+  /** Closes the connections that are between requests (shutdown). */
+  closeIdleConnections(): void {
+    for (const c of this.connections) c.closeIfIdle();
+  }
+
+  closeAllConnections(): void {
+    for (const c of this.connections) c.socket.destroy();
+  }
+
+  close(): void {
+    for (const p of this.linkPools.values()) p.close();
+  }
+
+  private linkPool(server: UpstreamServer, pool: UpstreamPool): LinkPool {
+    let lp = this.linkPools.get(server);
+    if (lp === undefined) {
+      const t = this.deps.config.timeouts;
+      lp = new LinkPool(server.origin, this.binding, {
+        connectTimeoutMs: t.upstreamConnectMs,
+        keepAliveMs: UPSTREAM_KEEP_ALIVE_MS,
+        connections: pool.config.connectionsPerServer,
+        queueTimeoutMs: t.upstreamConnectMs,
+      });
+      this.linkPools.set(server, lp);
+    }
+    return lp;
+  }
+
+  private begin(req: RawRequest, res: RawResponse): 'raw' | 'hold' | 'node' {
+    // `Expect` is node's to answer (100 Continue when the body is wanted, 417 for anything else).
+    if (req.headers.expect !== undefined) return 'node';
+    const host = requestHost(req);
+    let route: AppRoute | undefined;
+    let write = false;
+    if (typeof host === 'string') {
+      route = this.deps.table().lookup(host);
+      write = isWriteMethod(req.method);
+      if (route && this.deps.ready(route.runtime.name) && !rawServes(route.state, write)) return 'node';
+    }
+    const ex = this.exchange(req, res, typeof host === 'string' ? host : '');
+    this.deps.onStarted();
+    res.onDone = () => this.finished(ex);
+    if (typeof host !== 'string') return this.refuse(ex, host);
+    if (!route) return this.refuse(ex, new GatewayError('NW_GW_UNKNOWN_HOST', host));
+    if (!this.deps.ready(route.runtime.name))
+      return this.refuse(
+        ex,
+        new GatewayError('NW_GW_NOT_READY', `${route.runtime.name}: its state is not applied yet`, { retryAfterSeconds: 1 }),
+      );
+    this.deps.metrics.inFlight.add([route.runtime.name], 1);
+    ex.route = route;
+    const state = route.state;
+    if (write && state.mode === 'fence') {
+      if (this.deps.shuttingDown()) return this.refuse(ex, new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 }));
+      this.held(ex).catch((err: unknown) => this.fail(ex, err));
+      return 'hold';
+    }
+    if (write) {
+      const refused = this.deps.writeGuard(route.runtime.name, state);
+      if (refused) return this.refuse(ex, refused);
+    }
+    this.dispatch(ex, route, write).catch((err: unknown) => this.fail(ex, err));
+    return 'raw';
+  }
+
+  private exchange(req: RawRequest, res: RawResponse, host: string): RawExchange {
+    const socket = res.socket;
+    const peerIp = peerOf(socket);
+    const trustedPeer = this.deps.trustedProxies.has(peerIp);
+    const requestId = (trustedPeer ? acceptableRequestId(req.headers['x-request-id']) : undefined) ?? randomUUID();
+    const authority = host !== '' && host !== req.headers.host ? host : undefined;
+    return {
+      req,
+      res,
+      requestId,
+      startedAt: performance.now(),
+      path: pathAndQuery(req.url),
+      host,
+      upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: 'http', requestId, host: authority }),
+      route: undefined,
+      servedBy: 'none',
+    };
+  }
+
+  private refuse(ex: RawExchange, err: GatewayError): 'raw' {
+    this.fail(ex, err);
+    return 'raw';
+  }
+
+  /** A write a fence holds: parked with its body unread until the fence lets it go, then routed by the state then in force. */
+  private async held(ex: RawExchange): Promise<void> {
+    const { metrics } = this.deps;
+    for (;;) {
+      const route = ex.route!;
+      const f = route.runtime.config.fence;
+      const state = route.state;
+      if (state.mode !== 'fence') throw new GatewayError('NW_GW_INTERNAL', 'a write was held outside a fence');
+      metrics.heldWrites.add([route.runtime.name], 1);
+      try {
+        await route.runtime.hold.hold(state.maxHeldWrites ?? f.maxHeldWrites, state.maxHoldMs ?? f.maxHoldMs, f.retryAfterSeconds);
+      } finally {
+        metrics.heldWrites.add([route.runtime.name], -1);
+      }
+      // A client that left while its write was held gets nothing sent for it: its body is gone with it.
+      if (ex.res.gone) throw new GatewayError('NW_GW_CLIENT_ABORTED', 'client left while its write was held');
+      const next = this.deps.table().lookup(ex.host);
+      if (!next) throw new GatewayError('NW_GW_UNKNOWN_HOST', ex.host);
+      if (next !== route && next.runtime !== route.runtime) throw new GatewayError('NW_GW_INTERNAL', 'host moved to another app');
+      ex.route = next;
+      if (next.state.mode === 'fence') {
+        if (this.deps.shuttingDown()) throw new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
+        continue;
+      }
+      if (!rawServes(next.state, true)) {
+        // node:http routes it again from its head; this engine no longer counts it.
+        ex.res.onDone = undefined;
+        metrics.inFlight.add([next.runtime.name], -1);
+        this.deps.onFinished();
+        ex.res.handOver();
+        return;
+      }
+      const refused = this.deps.writeGuard(next.runtime.name, next.state);
+      if (refused) throw refused;
+      // From the lookup to the in-flight count there is no await (dispatch counts synchronously).
+      const sending = this.dispatch(ex, next, true);
+      ex.res.proceed();
+      return sending;
+    }
+  }
+
+  private dispatch(ex: RawExchange, route: AppRoute, write: boolean): Promise<void> {
+    const state = route.state;
+    switch (state.mode) {
+      case 'serve':
+        return this.single(ex, route, 'n1', write);
+      case 'fence':
+        return this.single(ex, route, state.readFrom, false);
+      case 'proxy':
+        return this.single(ex, route, 'n2', write);
+      case 'redirect':
+        if (state.methods === 'safe' && write) return this.single(ex, route, 'n2', write);
+        return this.redirect(ex, route, state.status);
+      case 'mirror':
+        throw new GatewayError('NW_GW_INTERNAL', 'mirror is served by the node engine');
+    }
+  }
+
+  /** One request to one deployment; a write counts in flight (from this tick) until its app answered. */
+  private async single(ex: RawExchange, route: AppRoute, d: Deployment, write: boolean): Promise<void> {
+    const app = route.runtime.name;
+    const end = write ? this.deps.inFlightWrites.begin(app, d) : undefined;
+    const outcome = { unknown: false };
+    try {
+      const limit = this.deps.config.limits.maxBodyBytes;
+      if (ex.req.declaredLength !== undefined && ex.req.declaredLength > limit)
+        throw new GatewayError('NW_GW_BODY_TOO_LARGE', `content-length ${ex.req.declaredLength} > ${limit}`);
+      ex.servedBy = d;
+      await this.send(ex, poolOf(route, d), d, write, outcome);
+    } finally {
+      end?.(outcome.unknown);
+    }
+  }
+
+  /**
+   * Sends to a server of the pool, retried on another server when the request certainly never
+   * reached an app (no connection), and a bodiless idempotent one also when a kept-alive
+   * connection turned out closed; never once bytes went to the client.
+   */
+  private async send(ex: RawExchange, pool: UpstreamPool, d: Deployment, write: boolean, outcome: { unknown: boolean }): Promise<void> {
+    const { req, res } = ex;
+    const replayable = !req.hasBody && IDEMPOTENT.has(req.method);
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    const head = upstreamHead(req.method, ex.path, ex.upstreamHeaders, chunked);
+    const t = this.deps.config.timeouts;
+    const app = pool.app;
+    const guard = write ? () => this.deps.writeGuard(app, ex.route!.state) : undefined;
+    const tried = new Set<UpstreamServer>();
+    let lastErr: GatewayError | undefined;
+    for (let attempt = 0; attempt <= pool.config.retries; attempt++) {
+      const server = pool.select(tried);
+      if (!server) break;
+      tried.add(server);
+      const links = this.linkPool(server, pool);
+      server.inFlight += 1;
+      try {
+        let link: UpstreamLink;
+        try {
+          link = await links.acquire();
+        } catch (err) {
+          const gw = isGatewayError(err) ? err : new GatewayError('NW_GW_UPSTREAM_CONNECT_FAILED', String(err));
+          if (gw.code === 'NW_GW_UPSTREAM_CONNECT_FAILED' || gw.code === 'NW_GW_UPSTREAM_CONNECT_TIMEOUT') pool.recordFailure(server);
+          else throw gw;
+          lastErr = gw;
+          if (attempt < pool.config.retries) this.deps.metrics.retries.inc([app, d]);
+          continue;
+        }
+        if (res.gone) {
+          links.release(link, true);
+          throw new GatewayError('NW_GW_CLIENT_ABORTED', 'client left before the request went out');
+        }
+        const call = new UpstreamCall(link, links, req, res, servedByHeaders(ex, d), {
+          headersMs: t.upstreamHeadersMs,
+          idleMs: t.upstreamIdleMs,
+          keepUpstream: write,
+          ...(guard ? { lastByteGuard: guard } : {}),
+        });
+        call.start(head, chunked);
+        try {
+          await call.done;
+          server.recordSuccess();
+          return;
+        } catch (err) {
+          if (!(err instanceof CallFailure)) throw err;
+          if (err.outcomeUnknown) outcome.unknown = true;
+          if (err.started || !this.retryable(err, replayable)) throw err.error;
+          // A kept-alive connection the server had closed says nothing about the server.
+          if (err.staleLink) tried.delete(server);
+          else pool.recordFailure(server);
+          lastErr = err.error;
+          if (attempt < pool.config.retries) this.deps.metrics.retries.inc([app, d]);
+        }
+      } finally {
+        server.inFlight -= 1;
+      }
+    }
+    throw lastErr ?? pool.noServerError(tried);
+  }
+
+  private retryable(f: CallFailure, replayable: boolean): boolean {
+    return replayable && f.error.code === 'NW_GW_UPSTREAM_RESET';
+  }
+
+  private async redirect(ex: RawExchange, route: AppRoute, status: 301 | 307 | 308): Promise<void> {
+    const origin = route.runtime.n2.config.publicOrigin;
+    if (!origin) throw new GatewayError('NW_GW_INTERNAL', `app ${route.runtime.name} has no n2.publicOrigin`);
+    ex.servedBy = 'n2';
+    // Its body is not read: writeHead closes the connection after this reply if any of it is still to come.
+    ex.req.detach();
+    const list = ['location', origin + ex.path, 'content-length', '0'];
+    pushHeaders(list, servedByHeaders(ex, 'n2'));
+    ex.res.writeHead(status, list, 'length');
+    ex.res.end();
+  }
+
+  private fail(ex: RawExchange, err: unknown): void {
+    const { res } = ex;
+    const gwErr = err instanceof CallFailure ? err.error : isGatewayError(err) ? err : undefined;
+    const error =
+      gwErr ??
+      (res.gone
+        ? new GatewayError('NW_GW_CLIENT_ABORTED', (err as Error)?.message, { cause: err })
+        : new GatewayError('NW_GW_INTERNAL', (err as Error)?.message, { cause: err }));
+    const app = ex.route?.runtime.name ?? '-';
+    this.deps.metrics.errors.inc([app, error.code]);
+    if (error.code === 'NW_GW_INTERNAL') this.deps.logger.error('gateway.request.internal_error', { app, requestId: ex.requestId, err });
+    else this.deps.logger.debug('gateway.request.error', { app, requestId: ex.requestId, code: error.code, message: error.message });
+    ex.req.detach();
+    if (res.headersSent || res.gone) {
+      res.destroy();
+      return;
+    }
+    ex.servedBy = 'none';
+    const body = JSON.stringify({ error: { code: error.code, message: error.message, requestId: ex.requestId } });
+    const list = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body))];
+    pushHeaders(list, servedByHeaders(ex, 'none'));
+    list.push(RESPONSE_HEADERS.error, error.code);
+    if (error.retryAfterSeconds !== undefined) list.push('retry-after', String(error.retryAfterSeconds));
+    res.writeHead(error.status, list, 'length');
+    res.end(body);
+  }
+
+  private finished(ex: RawExchange): void {
+    const { metrics, logger, config } = this.deps;
+    const app = ex.route?.runtime.name ?? '-';
+    const status = ex.res.finished ? String(ex.res.status) : '499';
+    const mode = ex.route?.state.mode ?? '-';
+    const seconds = (performance.now() - ex.startedAt) / 1000;
+    this.deps.onFinished();
+    if (ex.route) metrics.inFlight.add([app], -1);
+    metrics.requests.inc([app, mode, ex.servedBy, status]);
+    metrics.latency.observe([app, ex.servedBy], seconds);
+    if (config.log.access) {
+      logger.info('gateway.access', {
+        requestId: ex.requestId,
+        app,
+        mode,
+        epoch: ex.route?.state.epoch,
+        deployment: ex.servedBy,
+        method: ex.req.method,
+        path: ex.path,
+        status: Number(status),
+        ms: Math.round(seconds * 1e6) / 1e3,
+        engine: 'raw',
+      });
+    }
+  }
+}
+
+function pushHeaders(list: string[], headers: HeaderMap): void {
+  for (const k in headers) {
+    const v = headers[k]!;
+    if (typeof v === 'string') list.push(k, v);
+    else for (const one of v) list.push(k, one);
+  }
+}

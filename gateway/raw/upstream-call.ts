@@ -1,0 +1,225 @@
+import { GatewayError } from '../errors.js';
+import { clientHeaderList, type HeaderMap } from '../proxy/forward-headers.js';
+import type { Framing, RawResponse } from './client-connection.js';
+import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './llhttp-binding.js';
+import type { BodyReader, RawRequest } from './raw-request.js';
+import type { LinkListener, LinkPool, UpstreamLink } from './upstream-links.js';
+
+/** How an upstream call ended without a complete response, for the retry policy and the write accounting. */
+export class CallFailure extends Error {
+  constructor(
+    readonly error: GatewayError,
+    /** Bytes of the response went to the client: nothing can be retried or answered any more. */
+    readonly started: boolean,
+    /** The app may have acted on the request (it was sent, and no answer came). */
+    readonly outcomeUnknown: boolean,
+    /** The link had carried a response before and failed before this one's answer: the server may have closed it idle. */
+    readonly staleLink: boolean,
+  ) {
+    super(error.message);
+  }
+}
+
+export interface CallOptions {
+  /** From the request's last byte to the response head, and between response bytes (inactivity). */
+  readonly headersMs: number;
+  readonly idleMs: number;
+  /** A write goes on without its client: the call ends when the app has answered (nginx's proxy_ignore_client_abort). */
+  readonly keepUpstream: boolean;
+  /** Checked before the body's last byte goes out (a write's lease): an error keeps the request from completing at the app. */
+  readonly lastByteGuard?: () => GatewayError | undefined;
+}
+
+/**
+ * One request on one upstream link, its response written to the client as it comes: the head
+ * rewritten (hop-by-hop dropped, ours added), the body passed through with backpressure both ways
+ * (a full client buffer pauses the upstream socket; a full upstream buffer pauses the client).
+ * `done` resolves when the response completed (its client possibly gone) and rejects with a
+ * CallFailure.
+ */
+export class UpstreamCall implements LinkListener, BodyReader {
+  private started = false;
+  private answered = false;
+  private interim = false;
+  private requestSent = false;
+  private upstreamKeepAlive = false;
+  private clientLeft = false;
+  private settled = false;
+  private chunkedUp = false;
+  private readonly skipBodyFor: boolean;
+  private resolve!: () => void;
+  private reject!: (f: CallFailure) => void;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly link: UpstreamLink,
+    private readonly pool: LinkPool,
+    private readonly req: RawRequest,
+    private readonly res: RawResponse,
+    private readonly extra: HeaderMap,
+    private readonly opts: CallOptions,
+  ) {
+    this.skipBodyFor = req.method === 'HEAD';
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  /** Sends the head (built by the engine, framing included) and starts the body. */
+  start(head: string, chunked: boolean): void {
+    this.chunkedUp = chunked;
+    this.link.busy(this);
+    this.res.onDrain = this.clientDrained;
+    this.res.onGone = this.clientGone;
+    if (this.res.gone) {
+      this.clientGone();
+      return;
+    }
+    this.link.socket.write(head, 'latin1');
+    if (this.req.hasBody) this.req.read(this);
+    else this.sent();
+  }
+
+  // --- request body (BodyReader) ---
+
+  data(chunk: Buffer): boolean {
+    const req = this.req;
+    if (req.declaredLength !== undefined && req.bodyBytes >= req.declaredLength && this.refusedAtLastByte()) return false;
+    const s = this.link.socket;
+    if (!this.chunkedUp) return s.write(chunk);
+    s.cork();
+    s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    s.write(chunk);
+    const room = s.write('\r\n', 'latin1');
+    s.uncork();
+    return room;
+  }
+
+  end(): void {
+    if (this.settled) return;
+    if (this.chunkedUp) {
+      if (this.refusedAtLastByte()) return;
+      this.link.socket.write('0\r\n\r\n', 'latin1');
+    }
+    this.sent();
+  }
+
+  private refusedAtLastByte(): boolean {
+    const refused = this.opts.lastByteGuard?.();
+    if (refused === undefined) return false;
+    this.fail(refused);
+    return true;
+  }
+
+  private sent(): void {
+    this.requestSent = true;
+    if (!this.answered) this.link.socket.setTimeout(this.opts.headersMs);
+  }
+
+  // --- response (LinkListener) ---
+
+  head(status: number, raw: readonly string[], keepAlive: boolean): number {
+    // 1xx interim replies are not passed on; llhttp completes them as messages of their own.
+    if (status < 200) {
+      this.interim = true;
+      return HEAD_CONTINUE;
+    }
+    this.answered = true;
+    this.upstreamKeepAlive = keepAlive;
+    this.link.socket.setTimeout(this.opts.idleMs);
+    const noBody = this.skipBodyFor || status === 204 || status === 304;
+    if (!this.clientLeft) {
+      let framing: Framing = 'chunked';
+      if (noBody) framing = 'none';
+      else if (!hasHeader(raw, 'transfer-encoding') && hasHeader(raw, 'content-length')) framing = 'length';
+      this.started = true;
+      this.res.writeHead(status, clientHeaderList(raw, this.extra), framing);
+    }
+    return noBody ? HEAD_SKIP_BODY : HEAD_CONTINUE;
+  }
+
+  body(chunk: Buffer): void {
+    if (this.clientLeft) return;
+    if (!this.res.write(chunk)) this.link.socket.pause();
+  }
+
+  complete(): void {
+    if (this.interim) {
+      this.interim = false;
+      return;
+    }
+    if (this.settled) return;
+    this.settled = true;
+    this.link.socket.setTimeout(0);
+    this.res.onDrain = undefined;
+    this.res.onGone = undefined;
+    this.link.socket.resume();
+    // An app may answer before it has read the whole body (a 413 of its own): the rest is not sent, and
+    // the connection, out of step, is closed (the client's too: its reply says connection: close).
+    if (!this.requestSent) this.req.detach();
+    this.pool.release(this.link, this.upstreamKeepAlive && this.requestSent && this.req.complete);
+    if (this.clientLeft) {
+      this.reject(new CallFailure(this.clientError('the app answered after the client left'), true, false, false));
+      return;
+    }
+    this.res.end();
+    this.resolve();
+  }
+
+  failed(err: GatewayError): void {
+    this.fail(err);
+  }
+
+  drained(): void {
+    // The upstream took the request body so far: read more of it from the client.
+    if (!this.requestSent) this.req.more();
+  }
+
+  timedOut(): void {
+    const code = this.answered ? 'NW_GW_UPSTREAM_IDLE_TIMEOUT' : 'NW_GW_UPSTREAM_HEADERS_TIMEOUT';
+    this.fail(new GatewayError(code, this.pool.origin));
+  }
+
+  private fail(err: GatewayError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.res.onDrain = undefined;
+    this.res.onGone = undefined;
+    this.req.detach();
+    this.link.listener = undefined;
+    this.pool.release(this.link, false);
+    if (this.started && !this.clientLeft) this.res.destroy();
+    // Sent whole and not answered: the app may still act on it. A body cut short is never a whole request.
+    const unknown = this.requestSent && !this.answered;
+    this.reject(new CallFailure(err, this.started || this.clientLeft, unknown, this.link.reused && !this.answered));
+  }
+
+  private readonly clientDrained = (): void => {
+    this.link.socket.resume();
+  };
+
+  private readonly clientGone = (): void => {
+    if (this.settled) return;
+    this.clientLeft = true;
+    // A write whose request went out whole goes on without its client: the in-flight count (and a
+    // fence waiting on it) sees the app finish, not the client leave.
+    if (this.opts.keepUpstream && this.requestSent) {
+      this.link.socket.resume();
+      return;
+    }
+    this.fail(this.clientError('client left before the response'));
+  };
+
+  /** Why the client is gone: it left, or it took nothing of the reply for the send timeout. */
+  private clientError(detail: string): GatewayError {
+    return this.res.sendStalled
+      ? new GatewayError('NW_GW_CLIENT_SEND_TIMEOUT', 'the client took nothing of the reply for the send timeout')
+      : new GatewayError('NW_GW_CLIENT_ABORTED', detail);
+  }
+}
+
+function hasHeader(raw: readonly string[], lower: string): boolean {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === lower.length && raw[i]!.toLowerCase() === lower) return true;
+  return false;
+}

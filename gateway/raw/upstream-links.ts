@@ -1,0 +1,252 @@
+import { connect, type Socket } from 'node:net';
+import { GatewayError } from '../errors.js';
+import { HEAD_CONTINUE, type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser } from './llhttp-binding.js';
+
+/** What an upstream link reports to the call that owns it for one exchange. */
+export interface LinkListener {
+  /** A response head (1xx included); the return value is what llhttp is told (skip the body of a reply to HEAD). */
+  head(status: number, raw: readonly string[], keepAlive: boolean): number;
+  body(chunk: Buffer): void;
+  complete(): void;
+  /** The connection failed or closed before the response completed; `err` says how. */
+  failed(err: GatewayError): void;
+  /** The socket drained after a write returned false. */
+  drained(): void;
+  /** Nothing came from the server for the socket's timeout (set by the call). */
+  timedOut(): void;
+}
+
+export interface LinkOptions {
+  readonly connectTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this; shorter than the usual app keep-alive (node: 5 s). */
+  readonly keepAliveMs: number;
+  readonly connections: number;
+  /** How long a call may wait for a free connection when all are busy. */
+  readonly queueTimeoutMs: number;
+}
+
+/**
+ * One kept-alive connection to an app server, with the llhttp response parser that finds where
+ * each response ends. Its listeners are fixed for its life and pass events to the current call.
+ */
+export class UpstreamLink {
+  listener: LinkListener | undefined;
+  /** Whether this connection already carried a response: a reset on it may be the server closing an idle connection. */
+  reused = false;
+  private readonly parser: LlhttpParser;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    binding: LlhttpBinding,
+    private readonly pool: LinkPool,
+  ) {
+    const p = binding.create();
+    p.initialize(binding.RESPONSE, {}, 64 * 1024, binding.kLenientNone);
+    p[binding.kOnHeaders] = noop;
+    p[binding.kOnHeadersComplete] = this.onHead;
+    p[binding.kOnBody] = this.onBody;
+    p[binding.kOnMessageComplete] = this.onComplete;
+    this.parser = p;
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('drain', this.onDrain);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('timeout', this.onTimeout);
+  }
+
+  private readonly onTimeout = (): void => {
+    this.listener?.timedOut();
+  };
+
+  private readonly onHead: HeadersCompleteCallback = (_maj, _min, headers, _m, _u, status, _sm, _up, keepAlive) =>
+    this.listener?.head(status, headers ?? [], keepAlive) ?? HEAD_CONTINUE;
+
+  private readonly onBody = (chunk: Buffer): void => {
+    this.listener?.body(chunk);
+  };
+
+  private readonly onComplete = (): void => {
+    this.listener?.complete();
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.listener === undefined) {
+      // Bytes nobody asked for: the connection is out of step with its server.
+      this.socket.destroy();
+      return;
+    }
+    const r = this.parser.execute(chunk);
+    if (typeof r !== 'number') this.fail(new GatewayError('NW_GW_UPSTREAM_PROTOCOL', `${this.pool.origin} (${r.code})`));
+  };
+
+  private readonly onEnd = (): void => {
+    // A close-delimited body ends here; any other message is cut short.
+    if (this.listener === undefined) return;
+    const r = this.parser.finish();
+    if (r !== undefined && typeof r !== 'number') this.fail(new GatewayError('NW_GW_UPSTREAM_RESET', `${this.pool.origin} (${r.code})`));
+  };
+
+  private readonly onDrain = (): void => {
+    this.listener?.drained();
+  };
+
+  private lastError: (Error & { code?: string }) | undefined;
+  private readonly onError = (err: Error & { code?: string }): void => {
+    this.lastError = err;
+  };
+
+  private readonly onClose = (): void => {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.parser.close();
+    this.pool.closed(this);
+    const code = this.lastError?.code ?? 'closed';
+    this.fail(new GatewayError('NW_GW_UPSTREAM_RESET', `${this.pool.origin} (${code})`));
+  };
+
+  private fail(err: GatewayError): void {
+    const l = this.listener;
+    this.listener = undefined;
+    this.socket.destroy();
+    l?.failed(err);
+  }
+
+  /** Back in the pool: closed if it idles longer than keepAliveMs. */
+  idle(ms: number): void {
+    this.listener = undefined;
+    this.socket.setTimeout(0);
+    this.reused = true;
+    this.idleTimer = setTimeout(this.idleTimedOut, ms);
+  }
+
+  busy(listener: LinkListener): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.listener = listener;
+  }
+
+  private readonly idleTimedOut = (): void => {
+    this.idleTimer = undefined;
+    this.socket.destroy();
+  };
+}
+
+interface Waiter {
+  resolve: (link: UpstreamLink) => void;
+  reject: (err: GatewayError) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The kept-alive connections to one app server: at most `connections` open, the most recently
+ * used idle one first, calls waiting (bounded in time) when all are busy.
+ */
+export class LinkPool {
+  private readonly idleLinks: UpstreamLink[] = [];
+  private open = 0;
+  private readonly waiters: Waiter[] = [];
+  private shut = false;
+  private readonly host: string;
+  private readonly port: number;
+
+  constructor(
+    readonly origin: string,
+    private readonly binding: LlhttpBinding,
+    private readonly opts: LinkOptions,
+  ) {
+    const u = new URL(origin);
+    this.host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+    this.port = Number(u.port || 80);
+  }
+
+  /** A connection for one exchange: an idle one, a new one, or the next one freed. */
+  acquire(): Promise<UpstreamLink> {
+    if (this.shut) return Promise.reject(new GatewayError('NW_GW_SHUTTING_DOWN'));
+    const idle = this.idleLinks.pop();
+    if (idle !== undefined) return Promise.resolve(idle);
+    if (this.open < this.opts.connections) return this.connect();
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(new GatewayError('NW_GW_UPSTREAM_QUEUE_FULL', `${this.origin}: no connection free in time`, { retryAfterSeconds: 1 }));
+        }, this.opts.queueTimeoutMs),
+      };
+      this.waiters.push(w);
+    });
+  }
+
+  /** The exchange is over: a link that can carry another goes to a waiter or the idle list; else it is closed. */
+  release(link: UpstreamLink, reusable: boolean): void {
+    if (!reusable || this.shut || link.socket.destroyed) {
+      link.listener = undefined;
+      link.socket.destroy();
+      return;
+    }
+    link.idle(this.opts.keepAliveMs);
+    const w = this.waiters.shift();
+    if (w !== undefined) {
+      clearTimeout(w.timer);
+      w.resolve(link);
+      return;
+    }
+    this.idleLinks.push(link);
+  }
+
+  /** From a link: its socket closed. */
+  closed(link: UpstreamLink): void {
+    this.open -= 1;
+    const i = this.idleLinks.indexOf(link);
+    if (i >= 0) this.idleLinks.splice(i, 1);
+    const w = this.waiters.shift();
+    if (w !== undefined) {
+      clearTimeout(w.timer);
+      this.connect().then(w.resolve, w.reject);
+    }
+  }
+
+  private connect(): Promise<UpstreamLink> {
+    this.open += 1;
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: this.host, port: this.port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        settle(new GatewayError('NW_GW_UPSTREAM_CONNECT_TIMEOUT', this.origin));
+      }, this.opts.connectTimeoutMs);
+      let done = false;
+      const settle = (err: GatewayError | undefined): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        socket.off('error', onError);
+        socket.off('connect', onConnect);
+        if (err !== undefined) {
+          this.open -= 1;
+          reject(err);
+          return;
+        }
+        resolve(new UpstreamLink(socket, this.binding, this));
+      };
+      const onError = (e: Error & { code?: string }): void =>
+        settle(new GatewayError('NW_GW_UPSTREAM_CONNECT_FAILED', `${this.origin} (${e.code ?? e.message})`, { cause: e }));
+      const onConnect = (): void => settle(undefined);
+      socket.once('error', onError);
+      socket.once('connect', onConnect);
+    });
+  }
+
+  close(): void {
+    this.shut = true;
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new GatewayError('NW_GW_SHUTTING_DOWN'));
+    }
+    for (const l of this.idleLinks.splice(0)) l.socket.destroy();
+  }
+}
+
+function noop(): void {}
