@@ -15,7 +15,7 @@ import { summarizeCpuProfile, type CpuProfile, type ProfileSummary, type TimeSha
 /** CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader runs in another). */
 const MAIN_THREAD_PROFILE = /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/;
 /** Start-up (module loading, compiling TypeScript) ends before the first request reaches the handler. */
-const FIRST_REQUEST_FRAME = /\/gateway\/request-handler\.ts$/;
+const FIRST_REQUEST_FRAME = /\/gateway\/(request-handler|raw\/client-connection)\.ts$/;
 
 export interface ProfileRun {
   readonly engine: GatewayEngine;
@@ -33,7 +33,7 @@ export async function runProfiles(
   log: (l: string) => void,
 ): Promise<ProfileRun[]> {
   const runs: ProfileRun[] = [];
-  for (const engine of ['undici', 'http-proxy'] as const) {
+  for (const engine of ['raw', 'undici', 'http-proxy'] as const) {
     for (const w of WORKLOADS) {
       const profDir = join(dir, `${engine}-${w.name}`);
       mkdirSync(profDir, { recursive: true });
