@@ -43,9 +43,27 @@ export const SYNC_ERRORS = {
 
 export type SyncErrorCode = keyof typeof SYNC_ERRORS;
 
+/**
+ * Codes of failures that pass when a store comes back (a node or a Redis restarting, a network
+ * blip): a sync step that failed with one may be run again (every copy job is idempotent).
+ */
+const TRANSIENT: ReadonlySet<SyncErrorCode> = new Set<SyncErrorCode>([
+  'NW_SYNC_DATASTORE_UNAVAILABLE',
+  'NW_SYNC_N2_UNAVAILABLE',
+  'NW_SYNC_SNAPSHOT_FAILED',
+  'NW_SYNC_CACHE_UNAVAILABLE',
+  'NW_SYNC_CACHE_WARMUP_FAILED',
+  'NW_SYNC_METADATA_COPY_FAILED',
+]);
+
 /** An error with a stable code, an HTTP-ish status and optional details. */
 export class SyncError extends CodedError<SyncErrorCode> {
   override readonly name: string = 'SyncError';
+
+  /** Whether running the step again may succeed (see the sync hook contract, migration-hooks.ts). */
+  get transient(): boolean {
+    return TRANSIENT.has(this.code);
+  }
 
   constructor(code: SyncErrorCode, detail?: string, options?: CodedErrorOptions) {
     super(SYNC_ERRORS, code, detail, options);

@@ -29,11 +29,19 @@ export interface SyncContext {
  *   the sync step: a new leader may run it after the old one died.
  * - `release` runs once the migration is done or rolled back (stop followers,
  *   drop checkpoints); failures are logged, never fatal.
+ * A step that fails with an error whose `transient` is true (a store unreachable for a while) is
+ * run again, with backoff, for up to the plan's `sync.retryForMs`; so every step must be
+ * idempotent.
  */
 export type SyncHook = ((ctx: SyncContext) => Promise<Record<string, unknown>>) & {
   atFence?: (ctx: SyncContext) => Promise<Record<string, unknown>>;
   release?: (migrationId: string, outcome: 'done' | 'rolled-back') => Promise<void>;
 };
+
+/** Whether a sync step's failure may pass if the step is run again (the error says so). */
+export function isTransientHookFailure(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { transient?: unknown }).transient === true;
+}
 
 /** The DNS side of a migration; the control plane builds it from a DnsProvider. */
 export interface DnsSteps {

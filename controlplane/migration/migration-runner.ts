@@ -5,7 +5,8 @@ import { describeRefusal, waitForFleet, type BarrierRefusal, type BarrierReport 
 import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
 import { layout } from '../../protocol/coordinator-paths.js';
 import { LOCAL_DATA_MODE, type DataMode } from '../../protocol/app-state.js';
-import type { DnsSteps, SyncHook } from './migration-hooks.js';
+import { type DnsSteps, isTransientHookFailure, type SyncHook } from './migration-hooks.js';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import {
   controlPath,
   type LogHandle,
@@ -339,23 +340,37 @@ export class MigrationRunner {
       const fn = step === 'sync' ? hook : hook.atFence;
       if (!fn) continue;
       const t0 = performance.now();
-      try {
-        out[name] = {
-          ...(await fn({
-            migrationId: this.id,
-            plan: this.handle.log.plan,
-            log: this.handle.log,
-            signal: this.abortController.signal,
-            progress: (detail, d) =>
-              this.deps.logger.info('controlplane.migration.sync_progress', { id: this.id, hook: name, detail, ...d }),
-            setDataMode: (patch) => this.setDataMode(name, patch),
-          })),
-          durationMs: ms(t0),
-        };
-      } catch (err) {
-        throw new ControlError('NW_CP_SYNC_FAILED', `${name}${step === 'atFence' ? ' (at fence)' : ''}: ${(err as Error).message}`, {
-          cause: err,
-        });
+      const ctx = {
+        migrationId: this.id,
+        plan: this.handle.log.plan,
+        log: this.handle.log,
+        signal: this.abortController.signal,
+        progress: (detail: string, d?: Record<string, unknown>) =>
+          this.deps.logger.info('controlplane.migration.sync_progress', { id: this.id, hook: name, detail, ...d }),
+        setDataMode: (patch: Partial<DataMode>) => this.setDataMode(name, patch),
+      };
+      const label = `${name}${step === 'atFence' ? ' (at fence)' : ''}`;
+      const retryUntil = t0 + this.handle.log.plan.sync.retryForMs;
+      for (let attempt = 1, delayMs = 500; ; attempt++, delayMs = Math.min(delayMs * 2, 5000)) {
+        try {
+          out[name] = { ...(await fn(ctx)), durationMs: ms(t0), ...(attempt > 1 ? { attempts: attempt } : {}) };
+          break;
+        } catch (err) {
+          const again = isTransientHookFailure(err) && !this.abortController.signal.aborted && performance.now() + delayMs < retryUntil;
+          if (!again) throw new ControlError('NW_CP_SYNC_FAILED', `${label}: ${(err as Error).message}`, { cause: err });
+          const code = (err as { code?: string }).code;
+          this.deps.logger.warn('controlplane.migration.sync_retry', { id: this.id, hook: name, attempt, code, delayMs });
+          await this.handle.update(
+            {},
+            {
+              event: 'note',
+              phase: step === 'sync' ? 'sync' : 'fence',
+              detail: `${label}: ${code} (${(err as Error).message}); attempt ${attempt + 1} in ${delayMs} ms`,
+            },
+          );
+          await sleepFor(delayMs, undefined, { signal: this.abortController.signal }).catch(() => undefined);
+          this.checkLeader();
+        }
       }
     }
     return out;

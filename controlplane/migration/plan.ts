@@ -69,6 +69,11 @@ export const planSchema = z.strictObject({
       shadowCompare: z.boolean().default(false),
       /** Named sync hooks to run in order (registered with the control plane). */
       hooks: z.array(z.string().min(1)).default([]),
+      /**
+       * A hook that fails because a store is unreachable for a while (a node or Redis restarting) is
+       * run again, with backoff, for up to this long before the migration fails; 0: never.
+       */
+      retryForMs: z.number().int().min(0).max(600_000).default(60_000),
     })
     .prefault({}),
   fence: z

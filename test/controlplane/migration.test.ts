@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { SyncError } from '../../datasync/errors.js';
 import { request } from 'undici';
 import { createLogger } from '../../platform/logger.js';
 import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
@@ -223,6 +224,47 @@ describe('migration phases (embedded coordinator)', function () {
     assert.deepEqual(calls, ['sync', 'atFence:true', `release:done:${created.id}`]);
     const fence = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence');
     assert.deepEqual((fence?.data?.hooks as Record<string, { flushed: number }> | undefined)?.follow?.flushed, 2);
+  });
+
+  it('runs a sync hook again while a store it needs is unreachable (a restart), and the migration goes on', async () => {
+    let calls = 0;
+    hooks.set('flaky', async () => {
+      calls += 1;
+      if (calls <= 2) throw new SyncError('NW_SYNC_N2_UNAVAILABLE', 'kv: connect ECONNREFUSED 127.0.0.3:9042');
+      return { copied: 3 };
+    });
+    const created = await cp.migrate(plan({ apps: ['shop'], sync: { hooks: ['flaky'] } }));
+    const log = await cp.waitForMigration(created.id, finished, 30_000);
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    assert.equal(calls, 3);
+    const retries = log.history.filter((e) => e.event === 'note' && String(e.detail).includes('NW_SYNC_N2_UNAVAILABLE'));
+    assert.equal(retries.length, 2, JSON.stringify(log.history));
+    const sync = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync');
+    assert.equal((sync?.data?.hooks as Record<string, { attempts?: number }> | undefined)?.flaky?.attempts, 3);
+  });
+
+  it('does not run a sync hook again for a failure that will not pass (a schema mismatch), nor at all with retryForMs 0', async () => {
+    let calls = 0;
+    hooks.set('mismatch', async () => {
+      calls += 1;
+      throw new SyncError('NW_SYNC_SCHEMA_MISMATCH', 'kv: column v differs');
+    });
+    hooks.set('down', async () => {
+      calls += 1;
+      throw new SyncError('NW_SYNC_CACHE_UNAVAILABLE', 'redis down');
+    });
+    const cases: Array<[string, { hooks: string[]; retryForMs?: number }]> = [
+      ['mismatch', { hooks: ['mismatch'] }],
+      ['down', { hooks: ['down'], retryForMs: 0 }],
+    ];
+    for (const [hook, sync] of cases) {
+      calls = 0;
+      const created = await cp.migrate(plan({ apps: ['shop'], sync }));
+      const log = await cp.waitForMigration(created.id, finished, 30_000);
+      assert.equal(log.status, 'rolled-back', hook);
+      assert.equal(log.error?.code, 'NW_CP_SYNC_FAILED', hook);
+      assert.equal(calls, 1, hook);
+    }
   });
 
   it('refuses unknown apps, a second migration for a busy app, and unknown hooks — changing nothing', async () => {
