@@ -91,9 +91,16 @@ export class StateFollower {
   private registeredIn = '';
   /** Every session this follower registered in: only their member nodes may be replaced without waiting. */
   private readonly ownSessions = new Set<string>();
+  /** The apps followed: `opts.apps`, then what follow() was last given. */
+  private followed: readonly string[];
+  /** The member node as last written in the current session. */
+  private info: MemberInfo | undefined;
+  /** Apps follow() added that the member node does not list yet: they are not read (nor applied) until it does. */
+  private readonly unlisted = new Set<string>();
 
   constructor(private readonly opts: StateFollowerOptions) {
     if (!isValidMemberId(opts.memberId)) throw new TypeError(`invalid member id ${JSON.stringify(opts.memberId)}`);
+    this.followed = [...opts.apps];
   }
 
   get memberId(): string {
@@ -101,11 +108,52 @@ export class StateFollower {
   }
 
   get apps(): readonly string[] {
-    return this.opts.apps;
+    return this.followed;
+  }
+
+  /**
+   * Follows `apps` from now on (a reloaded config). A new app is listed in the member node before its
+   * state is read: a barrier, which reads the member nodes after it wrote its state, then either
+   * waits for this member's ack of that state or this member reads that state (its read cannot
+   * come before both its listing and the write). Resolves once every new app's state was read and
+   * applied, or failed to (the periodic re-read retries). A dropped app is no longer read, listed or
+   * acked (its ack node is removed): the caller drops an app only once it serves none of its writes.
+   */
+  async follow(apps: readonly string[]): Promise<void> {
+    const added = apps.filter((a) => !this.followed.includes(a));
+    const dropped = this.followed.filter((a) => !apps.includes(a));
+    this.followed = [...apps];
+    for (const app of added) this.unlisted.add(app);
+    for (const app of dropped) {
+      this.unlisted.delete(app);
+      this.status.delete(app);
+      this.ackNodes.delete(app);
+    }
+    await this.publishApps().catch((err: unknown) =>
+      this.opts.logger.warn(`${this.opts.logPrefix}.apps_not_listed`, { member: this.opts.memberId, err }),
+    );
+    const c = this.opts.coordinator;
+    await Promise.allSettled(dropped.map((app) => c.remove(layout.ack(app, this.opts.memberId))));
+    await Promise.allSettled(added.map((app) => this.enqueue(app)));
+  }
+
+  /** Rewrites the member node with the apps followed (in this session only: a registration to come lists them itself). */
+  private async publishApps(): Promise<void> {
+    const c = this.opts.coordinator;
+    const info = this.info;
+    if (info === undefined || this.registeredIn === '' || this.registeredIn !== c.sessionId()) return;
+    const next: MemberInfo = { ...info, apps: this.followed };
+    await c.set(layout.member(this.opts.memberId), encodeJson(next));
+    this.listedNow(next);
+  }
+
+  private listedNow(info: MemberInfo): void {
+    this.info = info;
+    for (const app of info.apps) this.unlisted.delete(app);
   }
 
   syncStatus(): Record<string, AppSyncStatus> {
-    return Object.fromEntries(this.opts.apps.map((a) => [a, this.status.get(a) ?? { appliedEpoch: undefined, error: undefined }]));
+    return Object.fromEntries(this.followed.map((a) => [a, this.status.get(a) ?? { appliedEpoch: undefined, error: undefined }]));
   }
 
   /** Registers, reads and applies every app's state, then keeps following it. */
@@ -176,7 +224,7 @@ export class StateFollower {
   /** Registers this member's node (see registerMember: a live duplicate id is refused) and re-reads from scratch. */
   private async register(): Promise<void> {
     const c = this.opts.coordinator;
-    const apps = this.opts.apps;
+    const apps = this.followed;
     // Acks lists are the control plane's (it creates one before an app's first state): see writeAck.
     await c.mkdirp(layout.members);
     const info: MemberInfo = { kind: this.opts.kind, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), apps };
@@ -185,7 +233,10 @@ export class StateFollower {
     const session = await registerMember(c, { memberId: this.opts.memberId, info, ownSessions: this.ownSessions });
     this.ownSessions.add(session);
     this.registeredIn = session;
+    this.listedNow(info);
     for (const app of apps) this.status.delete(app);
+    // follow() ran meanwhile: its apps are listed before they are read.
+    if (this.followed !== apps) await this.publishApps();
   }
 
   /** Re-reads every app; reports a confirmation only if every read succeeded. */
@@ -193,7 +244,8 @@ export class StateFollower {
     if (this.stopped) return;
     const issuedAt = this.opts.now ? this.opts.now() : performance.now();
     const session = this.opts.coordinator.sessionId();
-    const results = await Promise.allSettled(this.opts.apps.map((app) => this.enqueue(app)));
+    if (this.unlisted.size > 0) await this.publishApps().catch(() => undefined);
+    const results = await Promise.allSettled(this.followed.map((app) => this.enqueue(app)));
     // A read while unregistered (mid-recovery, or refused a duplicate id) must not renew the lease: no barrier waits for it.
     const registered = session !== '' && this.registeredIn === session && this.opts.coordinator.sessionId() === session;
     if (registered && results.every((r) => r.status === 'fulfilled')) this.opts.onConfirmed?.(issuedAt);
@@ -207,7 +259,8 @@ export class StateFollower {
   }
 
   private async syncApp(app: string): Promise<void> {
-    if (this.stopped) return;
+    // Not followed any more (a watch of a dropped app), or not listed yet (follow()).
+    if (this.stopped || !this.followed.includes(app) || this.unlisted.has(app)) return;
     const c = this.opts.coordinator;
     const arm = !this.armed.has(app);
     // Marked armed before the read, not after it: the watch can fire before this function resumes

@@ -8,6 +8,13 @@ import { CodedError, type CodedErrorOptions, type ErrorSpec } from '../platform/
 
 export const GATEWAY_ERRORS = {
   NW_GW_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
+  NW_GW_RELOAD_INVALID: { status: 422, message: 'the config file is invalid; the reload changed nothing' },
+  NW_GW_RELOAD_REFUSED: { status: 409, message: 'the new config changes what a reload cannot change; the reload changed nothing' },
+  NW_GW_RELOAD_UNAVAILABLE: { status: 409, message: 'this gateway was not started from a config file; there is nothing to reload' },
+  NW_GW_APP_REMOVED: {
+    status: 421,
+    message: 'a reload removed this app (or gave its host to another) while the write was held; not forwarded',
+  },
   NW_GW_BAD_REQUEST: { status: 400, message: 'malformed request' },
   NW_GW_MISSING_HOST: { status: 400, message: 'request has no Host header' },
   NW_GW_INVALID_HOST: { status: 400, message: 'Host (or the request target authority) is not a valid host[:port]' },

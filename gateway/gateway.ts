@@ -11,12 +11,12 @@ import { WebSocketHandler } from './websocket-handler.js';
 import type { AppState, Deployment } from '../protocol/app-state.js';
 import { InFlightWrites } from './state/in-flight-writes.js';
 import { MirrorDivergences } from './state/mirror-divergences.js';
-import type { AppRuntime } from './state/routing-table.js';
+import { AppRuntimes, type ReloadResult } from './state/app-runtimes.js';
 import { StateStore, type ApplyResult } from './state/state-store.js';
-import { WriteHold } from './state/write-hold.js';
-import { HealthChecker } from './upstream/health-checker.js';
-import { UpstreamPool } from './upstream/upstream-pool.js';
 import { BufferBudget } from './proxy/buffer-budget.js';
+import { AccessLog, type AccessLogSink } from './observability/access-log.js';
+import { loadGatewayConfig } from './config/load-config.js';
+import { reloadRefusals } from './config/reload-check.js';
 import { AdminServer } from './admin/admin-server.js';
 import { handleClientError } from './client-errors.js';
 import type { ListenerAddress } from './listener-address.js';
@@ -24,6 +24,7 @@ import { type BindingVerdict, llhttpBinding } from './raw/llhttp-binding.js';
 import { RawEngine, rawServes } from './raw/raw-engine.js';
 
 export type { ListenerAddress } from './listener-address.js';
+export type { ReloadResult } from './state/app-runtimes.js';
 
 /** Typed extension points; every one has a no-op default. */
 export interface GatewayOptions {
@@ -37,7 +38,14 @@ export interface GatewayOptions {
   readonly onWriteReleased?: (app: string, heldMs: number) => void;
   /** The llhttp binding the raw engine uses (tests give a failing one to check the fallback). */
   readonly llhttp?: () => BindingVerdict;
+  /** The file `config` was read from: what a reload (SIGHUP, POST /reload) reads again. */
+  readonly configFile?: string;
+  /** Where access log lines go (default stdout). */
+  readonly accessLogSink?: AccessLogSink;
 }
+
+/** Set by a fleet agent: follows the apps of a reloaded config (the new ones' states applied before they take traffic). */
+export type AppsFollower = (apps: readonly string[], removed: readonly string[]) => Promise<void>;
 
 function listen(server: TcpServer, host: string, port: number): Promise<ListenerAddress> {
   return new Promise((resolve, reject) => {
@@ -67,18 +75,20 @@ function handOff(server: Server, socket: Socket, bytes: Buffer, stateful: boolea
 
 /** One edge node: listeners, upstream pools, state, admin API. */
 export class Gateway {
-  readonly config: GatewayConfig;
   readonly metrics = new GatewayMetrics();
   readonly logger: Logger;
   readonly state: StateStore;
   /** Mirrored writes one side did not confirm, per app (a fleet member checks them before acking a fence). */
   readonly mirrorDivergences = new MirrorDivergences();
-  private readonly runtimes: AppRuntime[];
+  readonly accessLog: AccessLog;
+  private currentConfig: GatewayConfig;
+  private readonly runtimes: AppRuntimes;
+  private reloads: Promise<unknown> = Promise.resolve();
+  private appsFollower: AppsFollower | undefined;
   private readonly servers: Server[] = [];
   /** The raw engine's own listeners (engine: raw); its connections go to `servers` when handed off. */
   private readonly tcpServers: TcpServer[] = [];
   private raw: RawEngine | undefined;
-  private readonly checkers: HealthChecker[] = [];
   private readonly httpProxy: HttpProxyAdapter;
   private readonly handler: RequestHandler;
   private readonly websockets: WebSocketHandler;
@@ -97,27 +107,30 @@ export class Gateway {
 
   private constructor(private readonly opts: GatewayOptions) {
     const config = opts.config;
-    this.config = config;
+    this.currentConfig = config;
     this.logger = opts.logger ?? createLogger(config.log.level, { component: 'gateway', gateway: config.name });
-    const conn = {
-      connectTimeoutMs: config.timeouts.upstreamConnectMs,
-      headersTimeoutMs: config.timeouts.upstreamHeadersMs,
-      idleTimeoutMs: config.timeouts.upstreamIdleMs,
-      sendTimeoutMs: config.timeouts.clientSendMs,
-    };
-    this.runtimes = Object.entries(config.apps).map(([name, app]) => {
-      const hold = new WriteHold();
-      hold.onReleased = (ms) => {
-        this.metrics.holdTime.observe([name], ms / 1000);
-        this.opts.onWriteReleased?.(name, ms);
-      };
-      return { name, config: app, n1: new UpstreamPool(name, 'n1', app.n1, conn), n2: new UpstreamPool(name, 'n2', app.n2, conn), hold };
+    this.accessLog = new AccessLog(config.log, config.name, opts.accessLogSink);
+    this.runtimes = new AppRuntimes({
+      conn: {
+        connectTimeoutMs: config.timeouts.upstreamConnectMs,
+        headersTimeoutMs: config.timeouts.upstreamHeadersMs,
+        idleTimeoutMs: config.timeouts.upstreamIdleMs,
+        sendTimeoutMs: config.timeouts.clientSendMs,
+      },
+      logger: this.logger,
+      onWriteReleased: (app, ms) => {
+        this.metrics.holdTime.observe([app], ms / 1000);
+        this.opts.onWriteReleased?.(app, ms);
+      },
+      onServersRetired: (servers) => this.raw?.closeServers(servers),
     });
     const inFlightWrites = new InFlightWrites(config.timeouts.unknownWriteOutcomeMs);
     this.inFlightWrites = inFlightWrites;
-    this.state = new StateStore(this.runtimes, new Map(), inFlightWrites, config.timeouts.drainMs);
+    this.state = new StateStore(this.runtimes.replace(config.apps).runtimes, new Map(), inFlightWrites, config.timeouts.drainMs);
     this.state.onApplied = (r) => {
-      this.mirrorDivergences.applied(r.app, this.state.snapshot()[r.app]!);
+      // A reload may have removed the app while its state drained.
+      const applied = this.state.snapshot()[r.app];
+      if (applied) this.mirrorDivergences.applied(r.app, applied);
       this.metrics.stateEpoch.set([r.app, r.mode], r.epoch);
       this.metrics.stateApplies.inc([r.app, 'ok']);
       this.logger.info('gateway.state.applied', { ...r });
@@ -131,6 +144,7 @@ export class Gateway {
     });
     this.bufferBudget = new BufferBudget(config.limits.maxBufferedBytes);
     this.handler = new RequestHandler({
+      accessLog: this.accessLog,
       bufferBudget: this.bufferBudget,
       config,
       metrics: this.metrics,
@@ -156,6 +170,7 @@ export class Gateway {
       writeGuard: opts.writeGuard ?? (() => undefined),
     });
     this.websockets = new WebSocketHandler({
+      accessLog: this.accessLog,
       bufferBudget: this.bufferBudget,
       mirrorDivergences: this.mirrorDivergences,
       config,
@@ -169,7 +184,7 @@ export class Gateway {
       writeGuard: opts.writeGuard ?? (() => undefined),
     });
     this.metrics.upstreamHealthy.collect(() =>
-      this.runtimes.flatMap((r) =>
+      this.runtimes.all.flatMap((r) =>
         [r.n1, r.n2].flatMap((p) =>
           p.servers.map((s): [string[], number] => [[r.name, p.deployment, s.origin], s.isAvailable(Date.now()) ? 1 : 0]),
         ),
@@ -177,7 +192,7 @@ export class Gateway {
     );
     this.metrics.bufferedBytes.collect(() => [[[], this.bufferBudget.inUse]]);
     this.metrics.upstreamInFlight.collect(() =>
-      this.runtimes.flatMap((r) =>
+      this.runtimes.all.flatMap((r) =>
         [r.n1, r.n2].flatMap((p) => p.servers.map((s): [string[], number] => [[r.name, p.deployment, s.origin], s.inFlight])),
       ),
     );
@@ -216,19 +231,7 @@ export class Gateway {
       this.tcpServers.push(tcp);
       this.listeners.push(await listen(tcp, l.host, l.port));
     }
-    for (const r of this.runtimes) {
-      for (const pool of [r.n1, r.n2]) {
-        const hc = pool.config.healthCheck;
-        if (!hc) continue;
-        for (const s of pool.servers) {
-          const checker = new HealthChecker(s, hc, (srv, healthy) =>
-            this.logger.warn('gateway.upstream.health_changed', { app: r.name, deployment: pool.deployment, server: srv.origin, healthy }),
-          );
-          checker.start();
-          this.checkers.push(checker);
-        }
-      }
-    }
+    this.runtimes.startHealthChecks();
     if (config.admin) {
       const token = this.opts.adminToken ?? process.env[config.admin.tokenEnv];
       if (!token)
@@ -273,6 +276,7 @@ export class Gateway {
       return undefined;
     }
     return new RawEngine(verdict.binding, {
+      accessLog: this.accessLog,
       bufferBudget: this.bufferBudget,
       config: this.config,
       metrics: this.metrics,
@@ -299,6 +303,11 @@ export class Gateway {
     return this.config.engine === 'http-proxy' ? 'http-proxy' : 'undici';
   }
 
+  /** The config in force: the one it started with, or the last one a reload applied. */
+  get config(): GatewayConfig {
+    return this.currentConfig;
+  }
+
   get adminAddress(): ListenerAddress | undefined {
     return this.admin?.address;
   }
@@ -307,7 +316,7 @@ export class Gateway {
   isReady(app?: string): boolean {
     if (this.closing !== undefined) return false;
     if (!this.requireState) return true;
-    return app === undefined ? this.runtimes.every((r) => this.readyApps.has(r.name)) : this.readyApps.has(app);
+    return app === undefined ? this.runtimes.all.every((r) => this.readyApps.has(r.name)) : this.readyApps.has(app);
   }
 
   /** A fleet agent found no state node for the app: it takes traffic under the built-in default (serve, epoch 0). */
@@ -346,6 +355,78 @@ export class Gateway {
     return this.applyStates({ [app]: state });
   }
 
+  /** Called by the fleet agent: a reload that adds or removes apps hands it the new list. */
+  followApps(follower: AppsFollower): void {
+    this.appsFollower = follower;
+  }
+
+  /**
+   * Reads the config file again and applies it (SIGHUP, POST /reload); logged either way. An
+   * invalid file raises NW_GW_RELOAD_INVALID, a change only a restart applies NW_GW_RELOAD_REFUSED,
+   * each line naming the file and the field; then nothing changed.
+   */
+  reloadFromFile(): Promise<ReloadResult> {
+    const file = this.opts.configFile;
+    let next: GatewayConfig;
+    try {
+      if (file === undefined) throw new GatewayError('NW_GW_RELOAD_UNAVAILABLE');
+      next = loadGatewayConfig(file, 'NW_GW_RELOAD_INVALID');
+    } catch (err) {
+      this.reloadFailed(err, file ?? '-');
+      return Promise.reject(err);
+    }
+    return this.reload(next, file);
+  }
+
+  private reloadFailed(err: unknown, source: string): void {
+    const code = err instanceof GatewayError ? err.code : 'NW_GW_INTERNAL';
+    this.metrics.reloads.inc([code]);
+    this.logger.error('gateway.reload.failed', { code, file: source, message: (err as Error).message });
+  }
+
+  /**
+   * Applies a new config as one swap, or refuses it whole. Apps added, changed or removed take effect
+   * for the next request; requests in flight finish on the runtimes they started with, whose pools
+   * close after them (AppRuntimes); client connections are untouched. Every app that stays keeps its
+   * state; a new app takes traffic once its state is applied where states are required (a fleet
+   * member follows its state node first). Reloads run one at a time.
+   */
+  reload(next: GatewayConfig, source = '<inline>'): Promise<ReloadResult> {
+    const run = this.reloads.then(() => this.reloadNow(next, source));
+    this.reloads = run.catch((err: unknown) => this.reloadFailed(err, source));
+    return run;
+  }
+
+  private async reloadNow(next: GatewayConfig, source: string): Promise<ReloadResult> {
+    if (this.closing !== undefined) throw new GatewayError('NW_GW_SHUTTING_DOWN');
+    const refusals = reloadRefusals(this.currentConfig, next, source);
+    for (const [app, state] of Object.entries(this.state.snapshot())) {
+      const spec = next.apps[app];
+      if (state.mode === 'redirect' && spec && !spec.n2.publicOrigin)
+        refusals.push(`${source}: apps.${app}.n2.publicOrigin: ${app} is in redirect mode (epoch ${state.epoch}), which needs it`);
+    }
+    if (refusals.length > 0) throw new GatewayError('NW_GW_RELOAD_REFUSED', `\n${refusals.join('\n')}`);
+    // From here to the swap nothing awaits: no request sees half of it.
+    const change = this.runtimes.replace(next.apps);
+    this.state.replaceRuntimes(change.runtimes);
+    this.currentConfig = next;
+    this.accessLog.configure(next.log);
+    for (const app of change.removed) this.readyApps.delete(app);
+    const { added, changed, removed, unchanged } = change;
+    this.metrics.reloads.inc(['ok']);
+    this.logger.info('gateway.reload.applied', { file: source, added, changed, removed, unchanged });
+    if (this.appsFollower && (added.length > 0 || removed.length > 0)) await this.appsFollower(Object.keys(next.apps), removed);
+    const notReady = this.requireState ? Object.keys(next.apps).filter((a) => !this.readyApps.has(a)) : [];
+    return { added, changed, removed, unchanged, notReady };
+  }
+
+  /** Resolves true once no write of these apps is in flight (see writesEnded); false after `timeoutMs`. */
+  async appWritesEnded(apps: readonly string[], timeoutMs: number): Promise<boolean> {
+    const both = new Set<Deployment>(['n1', 'n2']);
+    const drained = await Promise.all(apps.map((app) => this.inFlightWrites.waitForDrain(app, both, timeoutMs)));
+    return drained.every(Boolean);
+  }
+
   /**
    * Graceful shutdown: stop accepting, let in-flight requests finish until the
    * deadline, then close every connection, pool and check.
@@ -363,32 +444,32 @@ export class Gateway {
     // Nothing releases a held write any more (a member stops following states first): refuse them
     // now, unforwarded, instead of letting them hold the drain (and a member's session) until the deadline.
     const refusal = new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
-    for (const r of this.runtimes) r.hold.rejectAll(refusal);
+    for (const r of this.runtimes.all) r.hold.rejectAll(refusal);
     while (this.inFlightRequests > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
       for (const s of this.servers) s.closeIdleConnections();
       this.raw?.closeIdleConnections();
     }
-    for (const r of this.runtimes) r.hold.rejectAll(refusal);
+    for (const r of this.runtimes.all) r.hold.rejectAll(refusal);
     for (const s of this.servers) s.closeAllConnections();
     this.raw?.closeAllConnections();
     await this.websockets.closeAll();
-    for (const c of this.checkers) c.stop();
     await Promise.all(closed);
     await this.admin?.close();
     this.httpProxy.close();
     this.raw?.close();
-    await Promise.all(this.runtimes.flatMap((r) => [r.n1.close(), r.n2.close()]));
+    await this.runtimes.close();
   }
 
   /**
    * Resolves true once no write of any app is in flight to either deployment, counting the
    * unknown-outcome grace of writes that were cut (e.g. by close()); false after `timeoutMs`.
    */
-  async writesEnded(timeoutMs: number): Promise<boolean> {
-    const both = new Set<Deployment>(['n1', 'n2']);
-    const drained = await Promise.all(this.runtimes.map((r) => this.inFlightWrites.waitForDrain(r.name, both, timeoutMs)));
-    return drained.every(Boolean);
+  writesEnded(timeoutMs: number): Promise<boolean> {
+    return this.appWritesEnded(
+      this.runtimes.all.map((r) => r.name),
+      timeoutMs,
+    );
   }
 
   /** Sockets currently held open by the listeners (for tests and shutdown). */

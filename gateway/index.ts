@@ -1,4 +1,4 @@
-export { Gateway, type GatewayOptions, type ListenerAddress } from './gateway.js';
+export { Gateway, type GatewayOptions, type ListenerAddress, type ReloadResult } from './gateway.js';
 export { loadGatewayConfig, parseGatewayConfig } from './config/load-config.js';
 export type { GatewayConfig, GatewayConfigInput, AppConfig, PoolConfig } from './config/config-schema.js';
 export { GatewayError, GATEWAY_ERRORS, isGatewayError, type GatewayErrorCode } from './errors.js';

@@ -11,7 +11,7 @@ import { type BodyLimit, bufferBody, declaredLength, hasBody, limitedBody } from
 import { WriteOutcome } from './proxy/write-outcome.js';
 import { streamToClient, type SendHooks } from './proxy/undici-forwarder.js';
 import { isWriteMethod, type AppState, type Deployment } from '../protocol/app-state.js';
-import type { AppRoute, RoutingTable } from './state/routing-table.js';
+import { bindRuntime, releaseRuntime, type AppRoute, type RoutingTable } from './state/routing-table.js';
 import { RESPONSE_HEADERS } from '../protocol/response-headers.js';
 
 /** Request bodies up to this size are buffered before forwarding (cheaper, and replayable on retry). */
@@ -84,6 +84,9 @@ export class RequestHandler {
       servedBy: 'none',
       expectContinue,
       bufferedBytes: 0,
+      bodyBytes: 0,
+      upstreamMs: undefined,
+      bound: undefined,
     };
     (res as ExchangeSlot)[EXCHANGE] = { ex, handler: this };
     res.on('close', onExchangeClose);
@@ -103,7 +106,11 @@ export class RequestHandler {
       // Before ex.route is set: a reply must not claim the mode and epoch of a state that was never applied.
       if (!this.deps.ready(route.runtime.name))
         throw new GatewayError('NW_GW_NOT_READY', `${route.runtime.name}: its state is not applied yet`, { retryAfterSeconds: 1 });
+      // A write a fence held goes on only with the app it was held for (a reload may have given its host to another).
+      if (ex.route && ex.route.runtime.name !== route.runtime.name)
+        throw new GatewayError('NW_GW_APP_REMOVED', `${host} now belongs to app ${route.runtime.name}`);
       if (!ex.route) this.deps.metrics.inFlight.add([route.runtime.name], 1);
+      bindRuntime(ex, route.runtime);
       ex.route = route;
       const state = route.state;
       if (this.deps.backToRaw?.(req, state, write)) ex.res.setHeader('connection', 'close');
@@ -190,7 +197,7 @@ export class RequestHandler {
       if (!server) throw pool.noServerError();
       server.inFlight += 1;
       try {
-        await this.deps.httpProxy.web(ex.req, ex.res, server, ex.upstreamHeaders, servedByHeaders(ex, d));
+        await this.deps.httpProxy.web(ex.req, ex.res, server, ex.upstreamHeaders, servedByHeaders(ex, d), ex);
       } finally {
         server.inFlight -= 1;
       }
@@ -239,9 +246,10 @@ export class RequestHandler {
     }
     ex.servedBy = 'none';
     const body = JSON.stringify({ error: { code: gwErr.code, message: gwErr.message, requestId: ex.requestId } });
+    ex.bodyBytes = Buffer.byteLength(body);
     const headers: HeaderMap = {
       'content-type': 'application/json',
-      'content-length': String(Buffer.byteLength(body)),
+      'content-length': String(ex.bodyBytes),
       ...servedByHeaders(ex, 'none'),
       [RESPONSE_HEADERS.error]: gwErr.code,
     };
@@ -255,27 +263,36 @@ export class RequestHandler {
   /** Called once per exchange, when its response has closed (finished or aborted). */
   finished(ex: Exchange): void {
     const app = ex.route?.runtime.name ?? '-';
-    const status = ex.res.writableFinished ? String(ex.res.statusCode) : '499';
+    const status = ex.res.writableFinished ? ex.res.statusCode : 499;
     const mode = ex.route?.state.mode ?? '-';
-    const seconds = (performance.now() - ex.startedAt) / 1000;
-    const { metrics, logger, config } = this.deps;
+    const ms = performance.now() - ex.startedAt;
+    const { metrics, accessLog } = this.deps;
     this.deps.onFinished?.();
     if (ex.bufferedBytes !== 0) this.deps.bufferBudget.release(ex);
     if (ex.route) metrics.inFlight.add([app], -1);
-    metrics.requests.inc([app, mode, ex.servedBy, status]);
-    metrics.latency.observe([app, ex.servedBy], seconds);
-    if (config.log.access) {
-      logger.info('gateway.access', {
+    metrics.requests.inc([app, mode, ex.servedBy, String(status)]);
+    metrics.latency.observe([app, ex.servedBy], ms / 1000);
+    if (accessLog.enabled) {
+      const { req } = ex;
+      accessLog.record({
         requestId: ex.requestId,
         app,
         mode,
         epoch: ex.route?.state.epoch,
         deployment: ex.servedBy,
-        method: ex.req.method,
+        method: req.method ?? '-',
         path: ex.path,
-        status: Number(status),
-        ms: Math.round(seconds * 1e6) / 1e3,
+        httpVersion: req.httpVersion,
+        status,
+        bytes: ex.bodyBytes,
+        upstreamMs: ex.upstreamMs,
+        totalMs: ms,
+        peer: peerAddress(req),
+        referer: req.headers.referer,
+        userAgent: req.headers['user-agent'],
+        engine: 'node',
       });
     }
+    releaseRuntime(ex);
   }
 }

@@ -7,20 +7,29 @@ import { createLogger } from '../platform/logger.js';
 /**
  * Runs one gateway process until SIGTERM or SIGINT: a fleet member when the
  * config has a `fleet` section (it reads its state from the coordinator
- * before it takes traffic), a standalone gateway otherwise. Prints where it
- * listens and a few commands to try, plus `extraLines`.
+ * before it takes traffic), a standalone gateway otherwise. SIGHUP reloads
+ * `configFile` (logged as gateway.reload.applied or gateway.reload.failed).
+ * Prints where it listens and a few commands to try, plus `extraLines`.
  */
-export async function runGatewayUntilSignal(config: GatewayConfig, extraLines: readonly string[] = []): Promise<void> {
+export async function runGatewayUntilSignal(config: GatewayConfig, extraLines: readonly string[] = [], configFile?: string): Promise<void> {
   const logger = createLogger(config.log.level, { component: 'gateway', gateway: config.name });
   let started: Gateway | undefined;
+  // Installed first: SIGHUP's default action ends the process, also while it starts.
+  const onHangup = (): void => {
+    if (started === undefined)
+      return void logger.warn('gateway.reload.too_early', { message: 'SIGHUP before the gateway was up: ignored' });
+    started.reloadFromFile().catch(() => undefined); // logged by the gateway
+  };
+  process.on('SIGHUP', onHangup);
   // Before the start (a fleet member's agent starts inside it); counted under the errors metric too.
   const removeHandlers = installLastResortHandlers(
     logger,
     { unhandledRejection: 'NW_GW_UNHANDLED_REJECTION', uncaughtException: 'NW_GW_UNCAUGHT_EXCEPTION' },
     () => started?.metrics.errors.inc(['-', 'NW_GW_UNHANDLED_REJECTION']),
   );
-  const member = config.fleet ? await startGatewayMember(config, { logger }) : undefined;
-  const gw = member ? member.gateway : await Gateway.start({ config, logger });
+  const fileOption = configFile === undefined ? {} : { configFile };
+  const member = config.fleet ? await startGatewayMember(config, { logger, ...fileOption }) : undefined;
+  const gw = member ? member.gateway : await Gateway.start({ config, logger, ...fileOption });
   started = gw;
   const first = gw.listeners[0]!;
   const [appName, app] = Object.entries(config.apps)[0]!;
@@ -30,6 +39,7 @@ export async function runGatewayUntilSignal(config: GatewayConfig, extraLines: r
       `northwest gateway "${config.name}" is up${memberNote}`,
       ...gw.listeners.map((l) => `  traffic:  ${l.url}`),
       gw.adminAddress ? `  admin:    ${gw.adminAddress.url}  (/healthz /readyz /metrics /state)` : '  admin:    disabled',
+      ...(configFile === undefined ? [] : [`  reload:   kill -HUP ${process.pid}  (re-reads ${configFile})`]),
       ...extraLines,
       '',
       'try:',
@@ -52,5 +62,6 @@ export async function runGatewayUntilSignal(config: GatewayConfig, extraLines: r
   });
   if (member) await member.close();
   else await gw.close();
+  process.off('SIGHUP', onHangup);
   removeHandlers();
 }

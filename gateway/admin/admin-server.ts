@@ -5,6 +5,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import type { GatewayConfig } from '../config/config-schema.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ApplyResult } from '../state/state-store.js';
+import type { ReloadResult } from '../state/app-runtimes.js';
 import type { ListenerAddress } from '../listener-address.js';
 import type { AppState } from '../../protocol/app-state.js';
 
@@ -18,6 +19,8 @@ export interface AdminTarget {
   readonly fleetMember: string | undefined;
   getState(): Record<string, AppState>;
   applyStates(states: Readonly<Record<string, unknown>>): Promise<ApplyResult>;
+  /** Reads the gateway's config file again and applies it, or refuses it whole. */
+  reloadFromFile(): Promise<ReloadResult>;
 }
 
 const MAX_ADMIN_BODY = 1024 * 1024;
@@ -51,6 +54,8 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
  *   GET /healthz · GET /readyz · GET /metrics · GET /state
  *   PUT /state            {"apps": {"<app>": <state>, ...}}  several apps in one swap
  *   PUT /state/<app>      <state>
+ *   POST /reload          re-read the config file (as SIGHUP does); 200 with what changed, or the
+ *                         error naming the file and the field (nothing changed)
  *
  * On a fleet member the PUTs are refused (409): its states come from the coordinator.
  */
@@ -96,6 +101,12 @@ export class AdminServer {
     }
     if (path === '/metrics' && readOnly) return send(res, 200, gw.metrics.render(), 'text/plain; version=0.0.4');
     if (path === '/state' && readOnly) return send(res, 200, { gateway: gw.config.name, apps: gw.getState() });
+    if (path === '/reload') {
+      if (method !== 'POST') throw new GatewayError('NW_GW_ADMIN_METHOD', `${method} ${path}`);
+      AdminServer.authorize(token, req);
+      req.resume();
+      return send(res, 200, await gw.reloadFromFile());
+    }
     if (path === '/state' || path.startsWith('/state/')) {
       if (method !== 'PUT') throw new GatewayError('NW_GW_ADMIN_METHOD', `${method} ${path}`);
       AdminServer.authorize(token, req);

@@ -155,7 +155,10 @@ export const gatewayConfigSchema = z
     log: z
       .strictObject({
         level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+        /** One line per request (see gateway/observability/access-log.ts); changes with a reload. */
         access: z.boolean().default(false),
+        /** `json` (every field) or nginx's `combined` line; changes with a reload. */
+        accessFormat: z.enum(['json', 'combined']).default('json'),
       })
       .prefault({}),
     /** If true, /readyz is false and traffic gets 503 until a state is applied (always so with `fleet`). */

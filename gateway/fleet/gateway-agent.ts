@@ -36,9 +36,15 @@ const PERMANENT = new Set(['NW_GW_STATE_INVALID', 'NW_GW_STATE_STALE_EPOCH', 'NW
  */
 export class GatewayAgent {
   private readonly follower: StateFollower;
+  /** Apps a reload removed whose writes were still in flight: listed (a barrier waits for this member) until they end. */
+  private readonly draining = new Set<string>();
+  private following: Promise<void> = Promise.resolve();
+  private recheck: NodeJS.Timeout | undefined;
+  private stopped = false;
 
-  constructor(opts: GatewayAgentOptions) {
+  constructor(private readonly opts: GatewayAgentOptions) {
     opts.gateway.markFleetMember(opts.memberId);
+    opts.gateway.followApps((apps, removed) => this.appsChangedInTurn(apps, removed));
     this.follower = new StateFollower({
       coordinator: opts.coordinator,
       memberId: opts.memberId,
@@ -63,6 +69,38 @@ export class GatewayAgent {
     return this.follower.memberId;
   }
 
+  /**
+   * A reload changed the apps. A new one is listed, then its state read and applied (it takes no
+   * traffic before). A removed one stays listed until no write of it is in flight any more: a fence
+   * barrier must not pass this member while one could still reach N1. Never rejects.
+   */
+  private appsChangedInTurn(apps: readonly string[], removed: readonly string[]): Promise<void> {
+    const run = this.following.then(() => this.appsChanged(apps, removed));
+    this.following = run;
+    return run;
+  }
+
+  private async appsChanged(apps: readonly string[], removed: readonly string[]): Promise<void> {
+    const { gateway, logger } = this.opts;
+    clearTimeout(this.recheck);
+    for (const app of removed) this.draining.add(app);
+    for (const app of apps) this.draining.delete(app);
+    const waitMs = gateway.config.timeouts.drainMs;
+    for (const app of [...this.draining]) {
+      if (await gateway.appWritesEnded([app], waitMs)) this.draining.delete(app);
+      else
+        logger.warn('fleet.agent.removed_app_writes_in_flight', {
+          app,
+          message: `writes still in flight after ${waitMs} ms; stays listed`,
+        });
+    }
+    await this.follower.follow([...apps, ...this.draining]).catch((err: unknown) => logger.warn('fleet.agent.follow_failed', { err }));
+    if (this.draining.size > 0 && !this.stopped) {
+      this.recheck = setTimeout(() => void this.appsChangedInTurn(apps, []), waitMs);
+      this.recheck.unref();
+    }
+  }
+
   syncStatus(): Record<string, AppSyncStatus> {
     return this.follower.syncStatus();
   }
@@ -77,6 +115,8 @@ export class GatewayAgent {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.recheck);
     await this.follower.stop();
   }
 

@@ -25,7 +25,14 @@ export interface GatewayMember {
  */
 export async function startGatewayMember(
   config: GatewayConfig,
-  opts: { logger?: Logger; adminToken?: string; coordinator?: Coordinator; onWriteReleased?: (app: string, heldMs: number) => void } = {},
+  opts: {
+    logger?: Logger;
+    adminToken?: string;
+    coordinator?: Coordinator;
+    onWriteReleased?: (app: string, heldMs: number) => void;
+    /** The file the config came from (what a reload reads again). */
+    configFile?: string;
+  } = {},
 ): Promise<GatewayMember> {
   const fleet = config.fleet;
   if (!fleet) throw new TypeError('config has no fleet section');
@@ -36,6 +43,7 @@ export async function startGatewayMember(
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.adminToken ? { adminToken: opts.adminToken } : {}),
     ...(opts.onWriteReleased ? { onWriteReleased: opts.onWriteReleased } : {}),
+    ...(opts.configFile ? { configFile: opts.configFile } : {}),
   });
   const coordinator = opts.coordinator ?? createCoordinator(fleet.coordinator, 'member');
   const agent = new GatewayAgent({

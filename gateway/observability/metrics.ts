@@ -177,6 +177,7 @@ export class GatewayMetrics {
   );
   readonly stateEpoch = new Gauge('northwest_gateway_state_epoch', 'Epoch of the state applied per app.', ['app', 'mode']);
   readonly stateApplies = new Counter('northwest_gateway_state_applies_total', 'State applications by result.', ['app', 'result']);
+  readonly reloads = new Counter('northwest_gateway_config_reloads_total', 'Config reloads by result: ok, or the error code.', ['result']);
 
   render(): string {
     return [
@@ -197,6 +198,7 @@ export class GatewayMetrics {
       this.bufferedBytes,
       this.stateEpoch,
       this.stateApplies,
+      this.reloads,
     ]
       .map((m) => m.render())
       .join('');

@@ -69,7 +69,7 @@ export async function dualWrite(ex: Exchange, svc: ExchangeServices, primary: De
     ex.servedBy = primary;
     const marker: HeaderMap =
       diverged === undefined ? { [RESPONSE_HEADERS.mirroredTo]: secondary } : { [RESPONSE_HEADERS.mirrorDiverged]: diverged };
-    await writeReply(ex.res, p.value, servedByHeaders(ex, primary, marker));
+    await writeReply(ex.res, p.value, servedByHeaders(ex, primary, marker), ex);
     await drained;
   } finally {
     endPrimary(primaryOutcome.unknown);

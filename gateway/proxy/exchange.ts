@@ -2,20 +2,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/config-schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { AppRoute } from '../state/routing-table.js';
+import type { AppRoute, RuntimeBinding } from '../state/routing-table.js';
 import type { AppState, Deployment } from '../../protocol/app-state.js';
 import type { GatewayError } from '../errors.js';
 import type { InFlightWrites } from '../state/in-flight-writes.js';
 import type { MirrorDivergences } from '../state/mirror-divergences.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { HeaderMap } from './forward-headers.js';
-import type { UpstreamRequest } from './undici-forwarder.js';
+import type { ResponseMeter, UpstreamRequest } from './undici-forwarder.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { checkDeclaredLength } from './request-body.js';
+import type { AccessLog } from '../observability/access-log.js';
 import { RESPONSE_HEADERS } from '../../protocol/response-headers.js';
 
 /** Everything one request's handling needs, resolved once at the edge. */
-export interface Exchange {
+export interface Exchange extends ResponseMeter, RuntimeBinding {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly requestId: string;
@@ -44,6 +45,7 @@ export interface ExchangeServices {
   readonly mirrorDivergences: MirrorDivergences;
   readonly writeGuard: WriteGuard;
   readonly bufferBudget: BufferBudget;
+  readonly accessLog: AccessLog;
 }
 
 /**
@@ -86,5 +88,5 @@ export function servedByHeaders(
 }
 
 export function upstreamRequest(ex: Exchange, body: UpstreamRequest['body']): UpstreamRequest {
-  return { method: ex.req.method ?? 'GET', path: ex.path, headers: ex.upstreamHeaders, body };
+  return { method: ex.req.method ?? 'GET', path: ex.path, headers: ex.upstreamHeaders, body, meter: ex };
 }

@@ -1,6 +1,7 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
+import type { ResponseMeter } from './undici-forwarder.js';
 import { buildClientHeaders, type HeaderMap } from './forward-headers.js';
 import { watchSendStall } from './send-timeout.js';
 import { GatewayError } from '../errors.js';
@@ -16,6 +17,8 @@ import { toUpstreamError } from './upstream-errors.js';
 export class HttpProxyAdapter {
   private readonly proxy: httpProxy;
   private readonly agents = new Map<string, Agent>();
+  /** The meter of each response being proxied, and when its request went out ('proxyRes' is one listener for all). */
+  private readonly meters = new WeakMap<ServerResponse, { meter: ResponseMeter; sentAt: number }>();
 
   constructor(private readonly opts: { connections: number; upstreamHeadersMs: number; sendTimeoutMs?: number }) {
     this.proxy = httpProxy.createProxyServer({
@@ -33,6 +36,11 @@ export class HttpProxyAdapter {
       // request we rewrote), overriding a client's Connection: close and our close while draining.
       if (!res.shouldKeepAlive || res.getHeader('connection') === 'close') proxyRes.headers.connection = 'close';
       res.once('close', watchSendStall(proxyRes, res, opts.sendTimeoutMs ?? 0));
+      const m = this.meters.get(res);
+      if (m) {
+        m.meter.upstreamMs = performance.now() - m.sentAt;
+        proxyRes.on('data', (chunk: Buffer) => (m.meter.bodyBytes += chunk.length));
+      }
     });
   }
 
@@ -46,8 +54,16 @@ export class HttpProxyAdapter {
   }
 
   /** Proxies one HTTP exchange; resolves when the response has finished. */
-  web(req: IncomingMessage, res: ServerResponse, server: UpstreamServer, headers: HeaderMap, extra: HeaderMap): Promise<void> {
+  web(
+    req: IncomingMessage,
+    res: ServerResponse,
+    server: UpstreamServer,
+    headers: HeaderMap,
+    extra: HeaderMap,
+    meter?: ResponseMeter,
+  ): Promise<void> {
     req.headers = headers;
+    if (meter) this.meters.set(res, { meter, sentAt: performance.now() });
     for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
     return new Promise<void>((resolve, reject) => {
       // Cut by the send timeout: passed on, so it is counted under its code like on the undici path.

@@ -74,7 +74,7 @@ export async function readWithFallback(ex: Exchange, svc: ExchangeServices, firs
   }
   ex.servedBy = served;
   const status = reply.statusCode;
-  await writeReply(ex.res, reply, servedByHeaders(ex, served));
+  await writeReply(ex.res, reply, servedByHeaders(ex, served), ex);
   if (shadowHash && primaryHash) {
     const mine = `${status}:${primaryHash.digest('hex')}`;
     const theirs = await shadowHash;

@@ -11,12 +11,22 @@ import { isConnectFailure, toUpstreamError } from './upstream-errors.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+/** What the access log learns of a response as it goes out. */
+export interface ResponseMeter {
+  /** Response body bytes written to the client. */
+  bodyBytes: number;
+  /** From the request going upstream (the attempt that was answered) to the upstream's response head. */
+  upstreamMs: number | undefined;
+}
+
 export interface UpstreamRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: HeaderMap;
   /** A Buffer can be replayed on another server; a stream cannot. */
   readonly body: Buffer | Readable | null;
+  /** Measured by streamToClient (the exchange); the mirror paths measure through writeReply. */
+  readonly meter?: ResponseMeter;
 }
 
 export interface UpstreamReply {
@@ -24,6 +34,8 @@ export interface UpstreamReply {
   readonly headers: Dispatcher.ResponseData['headers'];
   readonly body: Dispatcher.ResponseData['body'];
   readonly server: UpstreamServer;
+  /** From the request going out to the response head. */
+  readonly upstreamMs: number;
 }
 
 export interface SendHooks {
@@ -88,6 +100,7 @@ function afterHeadersError(cause: unknown, fallback: unknown, origin: string): u
 export function sendToPool(pool: UpstreamPool, req: UpstreamRequest, hooks: SendHooks = {}): Promise<UpstreamReply> {
   return withRetries(pool, req, hooks, async (server) => {
     server.inFlight += 1;
+    const sentAt = performance.now();
     let res: Dispatcher.ResponseData;
     try {
       res = await server.dispatcher.request({
@@ -110,13 +123,17 @@ export function sendToPool(pool: UpstreamPool, req: UpstreamRequest, hooks: Send
     res.body.once('close', release);
     res.body.once('end', release);
     res.body.once('error', release);
-    return { statusCode: res.statusCode, headers: res.headers, body: res.body, server };
+    return { statusCode: res.statusCode, headers: res.headers, body: res.body, server, upstreamMs: performance.now() - sentAt };
   });
 }
 
 /** Streams an upstream reply to the client, with our headers added. */
-export async function writeReply(res: ServerResponse, reply: UpstreamReply, extra: HeaderMap): Promise<void> {
+export async function writeReply(res: ServerResponse, reply: UpstreamReply, extra: HeaderMap, meter?: ResponseMeter): Promise<void> {
   res.writeHead(reply.statusCode, buildClientHeaders(reply.headers, extra));
+  if (meter) {
+    meter.upstreamMs = reply.upstreamMs;
+    reply.body.on('data', (chunk: Buffer) => (meter.bodyBytes += chunk.length));
+  }
   const unwatch = watchSendStall(reply.body, res, reply.server.sendTimeoutMs);
   try {
     await pipeline(reply.body, res);
@@ -173,6 +190,7 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
   private drainListening = false;
   /** Runs while the client's buffer is full (see send-timeout.ts); created only then. */
   private sendTimer: NodeJS.Timeout | undefined = undefined;
+  private readonly sentAt = performance.now();
 
   constructor(
     private readonly res: WriterSlot,
@@ -182,6 +200,7 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
     private readonly sendTimeoutMs: number,
     private readonly resolve: () => void,
     private readonly reject: (err: unknown) => void,
+    private readonly meter: ResponseMeter | undefined,
   ) {
     res[WRITER] = this;
     // A shared function, removed in settle: no once() wrapper allocated per request.
@@ -250,6 +269,7 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true;
     this.answered = true;
     this.resume = resume;
+    if (this.meter) this.meter.upstreamMs = performance.now() - this.sentAt;
     if (this.clientGone) return true;
     this.started = true;
     this.res.writeHead(statusCode, clientHeaderList(rawHeaders, this.extra));
@@ -259,6 +279,7 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     // The reply of a write whose client left is read to its end and dropped.
     if (this.clientGone) return true;
+    if (this.meter) this.meter.bodyBytes += chunk.length;
     const room = this.res.write(chunk);
     // false pauses undici until drained() resumes it.
     if (!room) {
@@ -295,7 +316,7 @@ function dispatchToClient(
   keepUpstream: boolean,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const writer = new ClientReplyWriter(res, extra, keepUpstream, server.sendTimeoutMs, resolve, reject);
+    const writer = new ClientReplyWriter(res, extra, keepUpstream, server.sendTimeoutMs, resolve, reject, req.meter);
     attempt.writer = writer;
     const body = req.body;
     if (body !== null && !Buffer.isBuffer(body)) body.once('error', (err) => writer.bodyFailed(err));

@@ -364,6 +364,10 @@ export class RawResponse {
   held = false;
   /** Called once when the response is over: finished, or its client gone. */
   onDone: ((res: RawResponse) => void) | undefined = undefined;
+  /** Body bytes written (no head, no chunk framing): the access log's `bytes`. */
+  bytesSent = 0;
+  /** From the request going upstream to the upstream's response head (set by UpstreamCall): the access log's `upstreamMs`. */
+  upstreamMs: number | undefined = undefined;
   private chunked = false;
   private closeAfter = false;
   private head: string | undefined;
@@ -403,6 +407,7 @@ export class RawResponse {
   /** Writes body bytes; false when the client's buffer is full (wait for onDrain). */
   write(chunk: Buffer): boolean {
     if (this.gone || chunk.length === 0) return !this.gone;
+    this.bytesSent += chunk.length;
     const s = this.conn.socket;
     const head = this.head;
     s.cork();
@@ -431,7 +436,9 @@ export class RawResponse {
     s.cork();
     if (head !== undefined) s.write(head, 'latin1');
     if (last !== undefined && last.length > 0) {
-      if (this.chunked) s.write(`${Buffer.byteLength(last).toString(16)}\r\n`, 'latin1');
+      const n = Buffer.byteLength(last);
+      this.bytesSent += n;
+      if (this.chunked) s.write(`${n.toString(16)}\r\n`, 'latin1');
       s.write(last);
       if (this.chunked) s.write('\r\n', 'latin1');
     }

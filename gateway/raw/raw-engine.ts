@@ -6,7 +6,7 @@ import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, type HeaderMap
 import { poolOf, servedByHeaders, type ExchangeServices } from '../proxy/exchange.js';
 import { isWriteMethod, type AppState, type Deployment } from '../../protocol/app-state.js';
 import { RESPONSE_HEADERS } from '../../protocol/response-headers.js';
-import type { AppRoute, RoutingTable } from '../state/routing-table.js';
+import { bindRuntime, releaseRuntime, type AppRoute, type RoutingTable, type RuntimeBinding } from '../state/routing-table.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
 import { ClientConnection, type ConnectionServices, type RawResponse } from './client-connection.js';
@@ -32,13 +32,14 @@ export interface RawEngineDeps extends ExchangeServices {
 }
 
 /** One request in the raw engine, as RequestHandler's Exchange is in the node engine. */
-interface RawExchange {
+interface RawExchange extends RuntimeBinding {
   readonly req: RawRequest;
   readonly res: RawResponse;
   readonly requestId: string;
   readonly startedAt: number;
   readonly path: string;
   readonly host: string;
+  readonly peer: string;
   readonly upstreamHeaders: HeaderMap;
   route: AppRoute | undefined;
   servedBy: Deployment | 'none';
@@ -134,6 +135,14 @@ export class RawEngine {
     for (const p of this.linkPools.values()) p.close();
   }
 
+  /** Closes the connections to servers a reload took out of service (no request uses them any more). */
+  closeServers(servers: Iterable<UpstreamServer>): void {
+    for (const s of servers) {
+      this.linkPools.get(s)?.close();
+      this.linkPools.delete(s);
+    }
+  }
+
   private linkPool(server: UpstreamServer, pool: UpstreamPool): LinkPool {
     let lp = this.linkPools.get(server);
     if (lp === undefined) {
@@ -171,6 +180,7 @@ export class RawEngine {
         new GatewayError('NW_GW_NOT_READY', `${route.runtime.name}: its state is not applied yet`, { retryAfterSeconds: 1 }),
       );
     this.deps.metrics.inFlight.add([route.runtime.name], 1);
+    bindRuntime(ex, route.runtime);
     ex.route = route;
     const state = route.state;
     if (write && state.mode === 'fence') {
@@ -199,9 +209,11 @@ export class RawEngine {
       startedAt: performance.now(),
       path: pathAndQuery(req.url),
       host,
+      peer: peerIp,
       upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: 'http', requestId, host: authority }),
       route: undefined,
       servedBy: 'none',
+      bound: undefined,
     };
   }
 
@@ -228,7 +240,10 @@ export class RawEngine {
       if (ex.res.gone) throw new GatewayError('NW_GW_CLIENT_ABORTED', 'client left while its write was held');
       const next = this.deps.table().lookup(ex.host);
       if (!next) throw new GatewayError('NW_GW_UNKNOWN_HOST', ex.host);
-      if (next !== route && next.runtime !== route.runtime) throw new GatewayError('NW_GW_INTERNAL', 'host moved to another app');
+      // A reload may have given the host to another app: the write was held for this one.
+      if (next.runtime.name !== route.runtime.name)
+        throw new GatewayError('NW_GW_APP_REMOVED', `${ex.host} now belongs to app ${next.runtime.name}`);
+      bindRuntime(ex, next.runtime);
       ex.route = next;
       if (next.state.mode === 'fence') {
         if (this.deps.shuttingDown()) throw new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
@@ -238,6 +253,7 @@ export class RawEngine {
         // node:http routes it again from its head; this engine no longer counts it.
         ex.res.onDone = undefined;
         metrics.inFlight.add([next.runtime.name], -1);
+        releaseRuntime(ex);
         this.deps.onFinished();
         ex.res.handOver();
         return;
@@ -393,29 +409,37 @@ export class RawEngine {
   }
 
   private finished(ex: RawExchange): void {
-    const { metrics, logger, config } = this.deps;
+    const { metrics, accessLog } = this.deps;
+    const { req, res } = ex;
     const app = ex.route?.runtime.name ?? '-';
-    const status = ex.res.finished ? String(ex.res.status) : '499';
+    const status = res.finished ? res.status : 499;
     const mode = ex.route?.state.mode ?? '-';
-    const seconds = (performance.now() - ex.startedAt) / 1000;
+    const ms = performance.now() - ex.startedAt;
     this.deps.onFinished();
     if (ex.route) metrics.inFlight.add([app], -1);
-    metrics.requests.inc([app, mode, ex.servedBy, status]);
-    metrics.latency.observe([app, ex.servedBy], seconds);
-    if (config.log.access) {
-      logger.info('gateway.access', {
+    metrics.requests.inc([app, mode, ex.servedBy, String(status)]);
+    metrics.latency.observe([app, ex.servedBy], ms / 1000);
+    if (accessLog.enabled) {
+      accessLog.record({
         requestId: ex.requestId,
         app,
         mode,
         epoch: ex.route?.state.epoch,
         deployment: ex.servedBy,
-        method: ex.req.method,
+        method: req.method,
         path: ex.path,
-        status: Number(status),
-        ms: Math.round(seconds * 1e6) / 1e3,
+        httpVersion: `1.${req.minor}`,
+        status,
+        bytes: res.bytesSent,
+        upstreamMs: res.upstreamMs,
+        totalMs: ms,
+        peer: ex.peer,
+        referer: req.headers.referer,
+        userAgent: req.headers['user-agent'],
         engine: 'raw',
       });
     }
+    releaseRuntime(ex);
   }
 }
 

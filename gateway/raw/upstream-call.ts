@@ -47,6 +47,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
   private settled = false;
   private chunkedUp = false;
   private readonly skipBodyFor: boolean;
+  private sentAt = 0;
   private resolve!: () => void;
   private reject!: (f: CallFailure) => void;
   readonly done: Promise<void>;
@@ -69,6 +70,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
   /** Sends the head (built by the engine, framing included) and starts the body. */
   start(head: string, chunked: boolean): void {
     this.chunkedUp = chunked;
+    this.sentAt = performance.now();
     this.link.busy(this);
     this.res.onDrain = this.clientDrained;
     this.res.onGone = this.clientGone;
@@ -126,6 +128,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
       return HEAD_CONTINUE;
     }
     this.answered = true;
+    this.res.upstreamMs = performance.now() - this.sentAt;
     this.upstreamKeepAlive = keepAlive;
     this.link.socket.setTimeout(this.opts.idleMs);
     const noBody = this.skipBodyFor || status === 204 || status === 304;

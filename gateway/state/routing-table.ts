@@ -3,13 +3,36 @@ import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { AppState } from '../../protocol/app-state.js';
 import type { WriteHold } from './write-hold.js';
 
-/** Long-lived runtime objects of one app; they outlive state swaps. */
+/** Long-lived runtime objects of one app; they outlive state swaps, and a reload that leaves the app as it was. */
 export interface AppRuntime {
   readonly name: string;
   readonly config: AppConfig;
   readonly n1: UpstreamPool;
   readonly n2: UpstreamPool;
+  /** Shared by every runtime of the app across reloads: a held write stays held. */
   readonly hold: WriteHold;
+  /** Requests bound to this runtime (see bindRuntime): a runtime a reload replaced closes its pools once none is left. */
+  requests: number;
+}
+
+/** A request's hold on the runtime it was routed with: undefined before routing, null once it let go for good. */
+export interface RuntimeBinding {
+  bound: AppRuntime | undefined | null;
+}
+
+/** Moves a request's hold to `runtime` (the route it is served by now); nothing once it let go. */
+export function bindRuntime(b: RuntimeBinding, runtime: AppRuntime): void {
+  const was = b.bound;
+  if (was === null || was === runtime) return;
+  if (was !== undefined) was.requests -= 1;
+  runtime.requests += 1;
+  b.bound = runtime;
+}
+
+/** The request is over: its runtime no longer waits for it. */
+export function releaseRuntime(b: RuntimeBinding): void {
+  if (b.bound) b.bound.requests -= 1;
+  b.bound = null;
 }
 
 /** One app as a request sees it: its runtime plus the state in force. */

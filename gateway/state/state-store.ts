@@ -49,6 +49,18 @@ export class StateStore {
 
   readonly table = (): RoutingTable => this.current;
 
+  /**
+   * A reload: the apps and their runtimes change in one swap. Every app that stays keeps the state
+   * in force (a fenced app stays fenced); a new one starts at serve, epoch 0, like at start. An
+   * apply still draining is not disturbed: it already swapped its own table, this one carries its state.
+   */
+  replaceRuntimes(runtimes: readonly AppRuntime[]): void {
+    const before = this.current;
+    this.current = new RoutingTable(
+      runtimes.map((runtime): AppRoute => ({ runtime, state: before.byApp.get(runtime.name)?.state ?? { mode: 'serve', epoch: 0 } })),
+    );
+  }
+
   snapshot(): Record<string, AppState> {
     const out: Record<string, AppState> = {};
     for (const [name, r] of this.current.byApp) out[name] = r.state;

@@ -53,4 +53,9 @@ export class UpstreamPool {
   async close(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.close()));
   }
+
+  /** See UpstreamServer.retire. */
+  async retire(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.retire()));
+  }
 }

@@ -70,7 +70,13 @@ export class UpstreamServer {
     }
   }
 
+  /** Shutdown: connections are cut, requests on them fail. */
   async close(): Promise<void> {
     await this.dispatcher.destroy().catch(() => undefined);
+  }
+
+  /** Taken out of service by a reload: requests still on its connections finish, then they close. */
+  async retire(): Promise<void> {
+    await this.dispatcher.close().catch(() => undefined);
   }
 }

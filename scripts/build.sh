@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The product build: TypeScript sources compiled to dist/ (plain ESM JavaScript with source maps)
+# by tsc, the bin entries (northwest, northwest-gateway) made executable. Nothing else is bundled:
+# dist/ runs on Node 24 with the package's own node_modules (npm ci --omit=dev is enough).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rm -rf dist
+npx tsc -p tsconfig.build.json
+chmod +x dist/gateway/cli.js dist/controlplane/cli.js
