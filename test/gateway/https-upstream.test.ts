@@ -99,7 +99,7 @@ describe('gateway: https:// upstreams', () => {
     after(() => n1.close());
 
     for (const engine of ['raw', 'node'] as const) {
-      it(`${engine}: refuses an app whose certificate is not from a trusted CA or not for the name: 502 NW_GW_UPSTREAM_CONNECT_FAILED`, async () => {
+      it(`${engine}: refuses a certificate not from a trusted CA, or not for the name: 502 NW_GW_UPSTREAM_CONNECT_FAILED`, async () => {
         const cases: NonNullable<GatewayConfigInput['apps'][string]['n1']['tls']>[] = [
           {}, // the system's CAs: the test CA is not among them
           { caFile }, // the right CA, but the certificate is for app.internal, not 127.0.0.1

@@ -217,8 +217,48 @@ describe('gateway: TLS listeners', () => {
     });
   });
 
+  describe('reloadCertificates with a new config', () => {
+    let h: TlsHarness;
+    before(async () => {
+      h = await startTlsHarness();
+    });
+    after(() => h.close());
+
+    it('reads the files a new config names; refuses to take TLS off a running listener', async () => {
+      const other = await h.ca.issue(['shop.test', '127.0.0.1']);
+      const files = h.certs.write('moved', other);
+      const listener = h.gw.config.listeners[0]!;
+      h.gw.reloadCertificates([{ ...listener, tls: { ...listener.tls!, ...files } }]);
+      const { socket, fingerprint } = await handshake(h);
+      assert.equal(fingerprint, fingerprintOf(other.certPem));
+      socket.destroy();
+      const { tls: _, ...plain } = listener;
+      assert.throws(() => h.gw.reloadCertificates([plain]), /listeners\.0\.tls: TLS cannot be removed from a running listener/);
+    });
+  });
+
+  describe('shutdown', () => {
+    it('ends idle TLS connections and unfinished handshakes at once', async () => {
+      const h = await startTlsHarness({ config: { timeouts: { shutdownMs: 5000, clientHeadersMs: 8000 } } });
+      try {
+        const idle = await handshake(h, { ALPNProtocols: ['http/1.1'] });
+        assert.equal((await requestOn(idle.socket, '/echo')).status, 200);
+        const silent = connectTcp(h.gw.listeners[0]!.port, '127.0.0.1');
+        silent.on('error', () => undefined);
+        await once(silent, 'connect');
+        const started = performance.now();
+        await h.gw.close();
+        assert.ok(performance.now() - started < 2000, `closed in ${Math.round(performance.now() - started)} ms`);
+        assert.ok(idle.socket.destroyed || (await once(idle.socket, 'close')));
+        if (!silent.destroyed) await once(silent, 'close');
+      } finally {
+        await h.close();
+      }
+    });
+  });
+
   describe('start-up checks', () => {
-    it('refuses to start with a missing file, a key that is not the certificate’s, or an SNI certificate that does not cover its name', async () => {
+    it('refuses to start with a missing file, a key not the certificate’s, or an SNI certificate not covering its name', async () => {
       const ca = await createTestCa();
       const dir = certDir();
       try {
