@@ -8,10 +8,7 @@ import { CodedError, type CodedErrorOptions, type ErrorSpec } from '../platform/
 
 export const GATEWAY_ERRORS = {
   NW_GW_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
-  NW_GW_TLS_CONFIG_INVALID: {
-    status: 500,
-    message: 'a certificate, key or CA file named in the config cannot be read or used (the field and the file are named)',
-  },
+  NW_GW_TLS_CONFIG_INVALID: { status: 500, message: 'a certificate, key or CA file named in the config cannot be read or used' },
   NW_GW_TLS_HANDSHAKE_FAILED: { status: 400, message: 'a client connection failed its TLS handshake' },
   NW_GW_BAD_REQUEST: { status: 400, message: 'malformed request' },
   NW_GW_MISSING_HOST: { status: 400, message: 'request has no Host header' },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { connect as connectTcp } from 'node:net';
@@ -296,6 +297,37 @@ describe('gateway: TLS listeners', () => {
         const gw = await start(good);
         assert.match(gw.listeners[0]!.url, /^https:/);
         await gw.close();
+      } finally {
+        dir.remove();
+      }
+    });
+  });
+
+  describe('the CLI', () => {
+    it('exits 2 with the code, field and file when a certificate file is missing', async () => {
+      const dir = certDir();
+      try {
+        const config = dir.file(
+          'gateway.json',
+          JSON.stringify({
+            listeners: [{ host: '127.0.0.1', port: 0, tls: { certFile: `${dir.dir}/none.crt`, keyFile: `${dir.dir}/none.key` } }],
+            apps: {
+              shop: {
+                hosts: ['shop.test'],
+                n1: { servers: [{ url: 'http://127.0.0.1:1' }] },
+                n2: { servers: [{ url: 'http://127.0.0.1:1' }] },
+              },
+            },
+          }),
+        );
+        const proc = spawn(process.execPath, ['--import', 'tsx', 'gateway/cli.ts', '--config', config], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        const [code] = await once(proc, 'exit');
+        assert.equal(code, 2, stderr);
+        assert.match(stderr, /NW_GW_TLS_CONFIG_INVALID: .*listeners\.0\.tls\.certFile \(.*none\.crt\): cannot read/);
       } finally {
         dir.remove();
       }
