@@ -63,6 +63,7 @@ main().then(
     // Coordinator codes too (a member id in use, a session timeout too short): the operator acts on the code.
     if (isCodedError(err)) process.stderr.write(`northwest-gateway: ${err.code}: ${err.message}\n`);
     else process.stderr.write(`northwest-gateway: ${(err as Error).stack ?? String(err)}\n`);
-    process.exit(isGatewayError(err) && err.code === 'NW_GW_CONFIG_INVALID' ? 2 : 1);
+    const invalidConfig = isGatewayError(err) && (err.code === 'NW_GW_CONFIG_INVALID' || err.code === 'NW_GW_TLS_CONFIG_INVALID');
+    process.exit(invalidConfig ? 2 : 1);
   },
 );

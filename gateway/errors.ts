@@ -15,6 +15,8 @@ export const GATEWAY_ERRORS = {
     status: 421,
     message: 'a reload removed this app (or gave its host to another) while the write was held; not forwarded',
   },
+  NW_GW_TLS_CONFIG_INVALID: { status: 500, message: 'a certificate, key or CA file named in the config cannot be read or used' },
+  NW_GW_TLS_HANDSHAKE_FAILED: { status: 400, message: 'a client connection failed its TLS handshake' },
   NW_GW_BAD_REQUEST: { status: 400, message: 'malformed request' },
   NW_GW_MISSING_HOST: { status: 400, message: 'request has no Host header' },
   NW_GW_INVALID_HOST: { status: 400, message: 'Host (or the request target authority) is not a valid host[:port]' },

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { GatewayConfig } from './config/config-schema.js';
+import type { GatewayConfig, ListenerConfig } from './config/config-schema.js';
 import { GatewayError } from './errors.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
@@ -22,6 +22,9 @@ import { handleClientError } from './client-errors.js';
 import type { ListenerAddress } from './listener-address.js';
 import { type BindingVerdict, llhttpBinding } from './raw/llhttp-binding.js';
 import { RawEngine, rawServes } from './raw/raw-engine.js';
+import { Http2Edge } from './http2/http2-edge.js';
+import { ListenerCertificates } from './tls/certificate-store.js';
+import { TlsListener } from './tls/tls-listener.js';
 
 export type { ListenerAddress } from './listener-address.js';
 export type { ReloadResult } from './state/app-runtimes.js';
@@ -47,14 +50,14 @@ export interface GatewayOptions {
 /** Set by a fleet agent: follows the apps of a reloaded config (the new ones' states applied before they take traffic). */
 export type AppsFollower = (apps: readonly string[], removed: readonly string[]) => Promise<void>;
 
-function listen(server: TcpServer, host: string, port: number): Promise<ListenerAddress> {
+function listen(server: TcpServer, host: string, port: number, scheme: 'http' | 'https' = 'http'): Promise<ListenerAddress> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
       const a = server.address() as AddressInfo;
       const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-      resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
+      resolve({ host: a.address, port: a.port, url: `${scheme}://${h}:${a.port}` });
     });
   });
 }
@@ -89,6 +92,10 @@ export class Gateway {
   /** The raw engine's own listeners (engine: raw); its connections go to `servers` when handed off. */
   private readonly tcpServers: TcpServer[] = [];
   private raw: RawEngine | undefined;
+  /** TLS listeners by their index in config.listeners. */
+  private readonly tlsListeners = new Map<number, TlsListener>();
+  /** HTTP/2 for every TLS listener that negotiated h2 (one server: it only dispatches sessions). */
+  private http2: Http2Edge | undefined;
   private readonly httpProxy: HttpProxyAdapter;
   private readonly handler: RequestHandler;
   private readonly websockets: WebSocketHandler;
@@ -213,21 +220,33 @@ export class Gateway {
   private async startListeners(): Promise<void> {
     const { config } = this;
     this.raw = config.engine === 'raw' ? this.rawEngine() : undefined;
-    for (const l of config.listeners) {
+    // Every certificate is read and checked before anything listens.
+    const certificates = config.listeners.map((l, i) =>
+      l.tls === undefined ? undefined : new ListenerCertificates(l.tls, `listeners.${i}.tls`),
+    );
+    for (const [i, l] of config.listeners.entries()) {
       const server = this.nodeServer();
       this.servers.push(server);
       const raw = this.raw;
-      if (raw === undefined) {
+      const certs = certificates[i];
+      if (raw === undefined && certs === undefined) {
         this.listeners.push(await listen(server, l.host, l.port));
         continue;
       }
       // The node server never listens itself; 'listening' starts what node:http starts then: its
       // connection list (closeIdleConnections, closeAllConnections) and the headers and request timeouts.
       server.emit('listening');
-      const tcp = createTcpServer(
-        { noDelay: true },
-        raw.acceptor((socket, bytes, stateful) => handOff(server, socket, bytes, stateful)),
-      );
+      const http1 =
+        raw === undefined
+          ? (socket: Socket) => void server.emit('connection', socket)
+          : raw.acceptor((socket, bytes, stateful) => handOff(server, socket, bytes, stateful));
+      if (certs !== undefined) {
+        const tls = this.tlsListener(certs, l.tls?.http2 === true, http1);
+        this.tlsListeners.set(i, tls);
+        this.listeners.push(await listen(tls.server, l.host, l.port, 'https'));
+        continue;
+      }
+      const tcp = createTcpServer({ noDelay: true }, http1);
       this.tcpServers.push(tcp);
       this.listeners.push(await listen(tcp, l.host, l.port));
     }
@@ -238,6 +257,68 @@ export class Gateway {
         this.logger.warn('gateway.admin.no_token', { message: `admin state changes are disabled until ${config.admin.tokenEnv} is set` });
       this.admin = await AdminServer.start(this, config.admin.host, config.admin.port, token);
     }
+  }
+
+  /** A TLS listener: HTTP/1.1 connections to `http1` (the listener's HTTP/1.1 engine), h2 ones to the HTTP/2 server. */
+  private tlsListener(certs: ListenerCertificates, offerHttp2: boolean, http1: (socket: Socket) => void): TlsListener {
+    if (offerHttp2) this.http2 ??= this.http2Edge();
+    const http2 = offerHttp2 ? this.http2 : undefined;
+    return new TlsListener(
+      certs,
+      offerHttp2,
+      { handshakeTimeoutMs: this.config.timeouts.clientHeadersMs },
+      {
+        http1,
+        http2: (socket) => (http2 === undefined ? socket.destroy() : http2.accept(socket)),
+        handshakeFailed: (err) => {
+          this.metrics.errors.inc(['-', 'NW_GW_TLS_HANDSHAKE_FAILED']);
+          this.logger.debug('gateway.tls.handshake_failed', { code: 'NW_GW_TLS_HANDSHAKE_FAILED', reason: err.code ?? err.message });
+        },
+      },
+    );
+  }
+
+  private http2Edge(): Http2Edge {
+    const { config } = this;
+    return new Http2Edge({
+      maxConcurrentStreams: config.limits.maxConcurrentStreams,
+      maxHeaderBytes: config.limits.maxHeaderBytes,
+      idleTimeoutMs: config.timeouts.clientKeepAliveMs,
+      onRequest: (req, res) => {
+        this.inFlightRequests += 1;
+        this.handler.handle(req, res);
+      },
+      onCheckContinue: (req, res) => {
+        this.inFlightRequests += 1;
+        this.handler.handleExpectingContinue(req, res);
+      },
+      onSessionError: (err) => {
+        this.metrics.errors.inc(['-', 'NW_GW_BAD_REQUEST']);
+        this.logger.debug('gateway.http2.session_error', { code: 'NW_GW_BAD_REQUEST', reason: err.code ?? err.message });
+      },
+    });
+  }
+
+  /**
+   * Re-reads every TLS listener's certificate and key files (from `listeners`, a new config's, when
+   * given) and swaps them in: new handshakes get the new certificates, open connections keep
+   * theirs and are not dropped. All or nothing: if any file is missing or wrong, this throws
+   * NW_GW_TLS_CONFIG_INVALID naming the field and the file, and every listener keeps what it had.
+   */
+  reloadCertificates(listeners?: readonly ListenerConfig[]): void {
+    const swaps: (() => void)[] = [];
+    for (const [i, l] of this.tlsListeners) {
+      const next = listeners?.[i];
+      if (listeners !== undefined && next?.tls === undefined)
+        throw new GatewayError('NW_GW_TLS_CONFIG_INVALID', `listeners.${i}.tls: TLS cannot be removed from a running listener (restart)`);
+      swaps.push(l.prepareReload(next?.tls));
+    }
+    listeners?.forEach((l, i) => {
+      if (l.tls !== undefined && !this.tlsListeners.has(i))
+        throw new GatewayError('NW_GW_TLS_CONFIG_INVALID', `listeners.${i}.tls: TLS cannot be added to a running listener (restart)`);
+    });
+    for (const swap of swaps) swap();
+    this.logger.info('gateway.tls.reloaded', { listeners: swaps.length });
   }
 
   /** The node engine's server: listening itself, or (engine: raw) taking the connections the raw engine hands over. */
@@ -438,7 +519,12 @@ export class Gateway {
 
   private async shutdown(): Promise<void> {
     const deadline = Date.now() + this.config.timeouts.shutdownMs;
-    const closed = [...this.servers, ...this.tcpServers].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const tlsServers = [...this.tlsListeners.values()].map((l) => l.server);
+    const closed = [...this.servers, ...this.tcpServers, ...tlsServers].map(
+      (s) => new Promise<void>((resolve) => s.close(() => resolve())),
+    );
+    // GOAWAY: no new streams; each HTTP/2 connection closes once its open streams are done.
+    this.http2?.closeGracefully();
     for (const s of this.servers) s.closeIdleConnections();
     this.raw?.closeIdleConnections();
     // Nothing releases a held write any more (a member stops following states first): refuse them
@@ -453,6 +539,8 @@ export class Gateway {
     for (const r of this.runtimes.all) r.hold.rejectAll(refusal);
     for (const s of this.servers) s.closeAllConnections();
     this.raw?.closeAllConnections();
+    this.http2?.closeAll();
+    for (const l of this.tlsListeners.values()) l.destroyAll();
     await this.websockets.closeAll();
     await Promise.all(closed);
     await this.admin?.close();

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, isGatewayError } from './errors.js';
 import { requestHost } from './request-host.js';
-import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, type HeaderMap } from './proxy/forward-headers.js';
+import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, protoOf, type HeaderMap } from './proxy/forward-headers.js';
+import { isHttp2 } from './http2/http2-request.js';
 import { dualWrite } from './proxy/dual-write.js';
 import { acceptBody, poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './proxy/exchange.js';
 import type { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
@@ -71,15 +72,17 @@ export class RequestHandler {
     const trustedPeer = this.deps.trustedProxies.has(peerIp);
     const requestId = (trustedPeer ? acceptableRequestId(req.headers['x-request-id']) : undefined) ?? randomUUID();
     const host = requestHost(req);
-    // An absolute-form target's authority replaces Host upstream too (else the same string: nothing to replace).
+    // An absolute-form target's authority replaces Host upstream too (else the same string: nothing to
+    // replace), as HTTP/2's :authority does.
     const authority = typeof host === 'string' && host !== req.headers.host ? host : undefined;
+    const proto = protoOf(req.socket);
     const ex: Exchange = {
       req,
       res,
       requestId,
       startedAt: performance.now(),
       path: pathAndQuery(req.url),
-      upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: 'http', requestId, host: authority }),
+      upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto, requestId, host: authority }),
       route: undefined,
       servedBy: 'none',
       expectContinue,
@@ -95,8 +98,9 @@ export class RequestHandler {
 
   private async route(ex: Exchange, host: string | GatewayError): Promise<void> {
     const { req } = ex;
-    // While draining for shutdown, finish this request but let the client reconnect elsewhere.
-    if (this.deps.shuttingDown()) ex.res.setHeader('connection', 'close');
+    // While draining for shutdown, finish this request but let the client reconnect elsewhere (over
+    // HTTP/2 the session's GOAWAY says so; it has no Connection header).
+    if (this.deps.shuttingDown() && !isHttp2(req)) ex.res.setHeader('connection', 'close');
     if (typeof host !== 'string') throw host;
     const write = isWriteMethod(req.method ?? 'GET');
     // A write held by a fence re-reads the table when released, so it goes where the new state says.
@@ -192,7 +196,8 @@ export class RequestHandler {
     acceptBody(ex, limit);
     const pool = poolOf(route, d);
     ex.servedBy = d;
-    if (this.deps.config.engine === 'http-proxy' && !ex.req.headers['transfer-encoding']) {
+    // http-proxy speaks HTTP/1.1 to its client: an HTTP/2 request goes through undici.
+    if (this.deps.config.engine === 'http-proxy' && !ex.req.headers['transfer-encoding'] && !isHttp2(ex.req)) {
       const server = pool.select();
       if (!server) throw pool.noServerError();
       server.inFlight += 1;
@@ -221,7 +226,8 @@ export class RequestHandler {
     // The redirect does not wait for the body: whatever of it is still to come (a malformed chunk
     // included) must not be parsed as the next request, or answered as one. One request, one response.
     // (`complete` alone would not do: it is still false here, synchronously in 'request', for a GET.)
-    if (hasBody(ex.req) && !ex.req.complete) headers.connection = 'close';
+    // Over HTTP/2 the rest of the body is only this stream's, and ends with it.
+    if (hasBody(ex.req) && !ex.req.complete && !isHttp2(ex.req)) headers.connection = 'close';
     ex.req.resume();
     ex.res.writeHead(status, headers);
     ex.res.end();
@@ -254,8 +260,9 @@ export class RequestHandler {
       [RESPONSE_HEADERS.error]: gwErr.code,
     };
     if (gwErr.retryAfterSeconds !== undefined) headers['retry-after'] = String(gwErr.retryAfterSeconds);
-    // An unread or partly read body would desynchronise the connection: close it.
-    if (!ex.req.complete) headers.connection = 'close';
+    // An unread or partly read body would desynchronise the connection: close it (not over HTTP/2,
+    // where each request has its own stream).
+    if (!ex.req.complete && !isHttp2(ex.req)) headers.connection = 'close';
     res.writeHead(gwErr.status, headers);
     res.end(body);
   }

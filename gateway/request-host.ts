@@ -41,11 +41,25 @@ function targetAuthority(url: string): string | GatewayError | undefined {
   return authority;
 }
 
-/** What requestHost reads of a request (node's IncomingMessage, or the raw engine's RawRequest). */
+/** What requestHost reads of a request (node's IncomingMessage, HTTP/2's compatibility request, or the raw engine's RawRequest). */
 export interface RequestHead {
   readonly rawHeaders: readonly string[];
   readonly url?: string | undefined;
-  readonly headers: { readonly host?: string | undefined };
+  /** `:authority` only over HTTP/2 (an HTTP/1.1 parser refuses the name). */
+  readonly headers: { readonly host?: string | undefined; readonly ':authority'?: string | string[] | undefined };
+}
+
+/**
+ * Host, or over HTTP/2 the `:authority` pseudo-header that stands for it (RFC 9113 §8.3.1: a
+ * client may send both; then they must agree, or the request is malformed).
+ */
+function hostHeader(req: RequestHead): string | undefined | GatewayError {
+  const authority = req.headers[':authority'];
+  const host = req.headers.host;
+  if (authority === undefined) return host;
+  if (typeof authority !== 'string') return new GatewayError('NW_GW_BAD_REQUEST', 'more than one :authority');
+  if (host !== undefined && host !== authority) return new GatewayError('NW_GW_BAD_REQUEST', 'Host and :authority differ');
+  return authority;
 }
 
 /**
@@ -63,7 +77,8 @@ export function requestHost(req: RequestHead): string | GatewayError {
     const authority = targetAuthority(url);
     if (authority !== undefined) return authority;
   }
-  const host = req.headers.host;
+  const host = hostHeader(req);
+  if (typeof host === 'object') return host;
   if (!host) return new GatewayError('NW_GW_MISSING_HOST');
   return isValidHost(host) ? host : new GatewayError('NW_GW_INVALID_HOST');
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from './errors.js';
 import { poolOf, type ExchangeServices } from './proxy/exchange.js';
-import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery } from './proxy/forward-headers.js';
+import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, protoOf } from './proxy/forward-headers.js';
 import { endWithError, endWithResponse } from './proxy/raw-response.js';
 import { CLOSE_TIMEOUT_MS, GATEWAY_CLOSES, type TunnelCloseReason, WebSocketTunnel } from './proxy/websocket-tunnel.js';
 import { peerAddress, requestHost } from './request-handler.js';
@@ -80,7 +80,8 @@ export class WebSocketHandler {
     if (!server) return void refuse(new GatewayError('NW_GW_NO_HEALTHY_UPSTREAM', `${app}/${d}`));
     // An absolute-form target's authority replaces Host (RFC 9112 3.2.2), as on the request path.
     const authority = host !== req.headers.host ? host : undefined;
-    const headers = buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: 'http', requestId, upgrade: true, host: authority });
+    const proto = protoOf(req.socket);
+    const headers = buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto, requestId, upgrade: true, host: authority });
 
     // From the lookup to the count there is no await: a drain that starts later sees this socket.
     let tunnel: WebSocketTunnel | undefined;
@@ -88,6 +89,7 @@ export class WebSocketHandler {
     let opened = false;
     tunnel = new WebSocketTunnel(socket, head, {
       origin: server.origin,
+      tls: server.tls,
       path: pathAndQuery(req.url),
       headers,
       requestId,

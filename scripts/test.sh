@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test: typecheck, start the real services
 # (ZooKeeper ensemble, Redis, Route 53 on moto, two Cassandra clusters) on
-# loopback, run mocha, stop the services again.
+# loopback, install Debian's Chromium if missing (the browser test), run mocha,
+# stop the services again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ npm run -s lint:deps
 
 echo "== format and lint (Biome)"
 npm run -s lint
+
+echo "== browser (Chromium for test/gateway/browser.test.ts)"
+bash scripts/chromium.sh
 
 echo "== services"
 bash scripts/services.sh up

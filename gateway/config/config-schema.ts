@@ -11,8 +11,8 @@ const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().positive();
 
 const serverSchema = z.strictObject({
-  /** Base URL of one app server, e.g. http://127.0.0.1:8081 (http only; path must be /). */
-  url: z.url({ protocol: /^http$/ }).refine((u) => new URL(u).pathname === '/', 'must have no path'),
+  /** Base URL of one app server, e.g. http://127.0.0.1:8081 or https://app.internal:8443 (path must be /). */
+  url: z.url({ protocol: /^https?$/ }).refine((u) => new URL(u).pathname === '/', 'must have no path'),
   weight: z.number().int().min(1).max(100).default(1),
 });
 
@@ -31,8 +31,17 @@ const passiveSchema = z.strictObject({
   cooldownMs: ms.default(10_000),
 });
 
+/** How the gateway checks the certificates of a pool's https:// servers. */
+const upstreamTlsSchema = z.strictObject({
+  /** PEM file of the CA(s) that sign the servers' certificates; default: the system's trusted CAs. */
+  caFile: z.string().min(1).optional(),
+  /** Name sent as SNI and checked against the certificate; default: the host of each server's URL. */
+  serverName: z.string().min(1).optional(),
+});
+
 const poolSchema = z.strictObject({
   servers: z.array(serverSchema).min(1),
+  tls: upstreamTlsSchema.optional(),
   policy: z.enum(['round-robin', 'least-in-flight']).default('round-robin'),
   /** Connections kept per upstream server (keep-alive pool size). */
   connectionsPerServer: z.number().int().min(1).max(1024).default(64),
@@ -75,9 +84,34 @@ const appSchema = z.strictObject({
     .default(1024 * 1024),
 });
 
+const certificatePairSchema = z.strictObject({
+  /** PEM certificate chain (the server's certificate first, then intermediates). */
+  certFile: z.string().min(1),
+  /** PEM private key of that certificate. */
+  keyFile: z.string().min(1),
+});
+
+/** A DNS name, or a wildcard `*.example.com` (one label); matched case-insensitively against the client's SNI. */
+const serverNameSchema = z
+  .string()
+  .toLowerCase()
+  .regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS name or *.domain');
+
+/**
+ * TLS termination on a listener (TLS 1.2 and 1.3 only). `certFile`/`keyFile` is the default
+ * certificate, served to clients that send no SNI or a name `sni` does not list. Files are read at
+ * start and on Gateway.reloadCertificates(); paths are absolute or relative to the working directory.
+ */
+const listenerTlsSchema = certificatePairSchema.extend({
+  sni: z.record(serverNameSchema, certificatePairSchema).default({}),
+  /** Offer HTTP/2 by ALPN (`h2`, with `http/1.1` as the fallback); false: HTTP/1.1 only. */
+  http2: z.boolean().default(true),
+});
+
 const listenerSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port,
+  tls: listenerTlsSchema.optional(),
 });
 
 const adminSchema = z.strictObject({
@@ -125,6 +159,8 @@ export const gatewayConfigSchema = z
           .int()
           .positive()
           .default(64 * 1024 * 1024),
+        /** Streams one HTTP/2 client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+        maxConcurrentStreams: z.number().int().min(1).max(10_000).default(128),
       })
       .prefault({}),
     timeouts: z
@@ -200,6 +236,10 @@ export const gatewayConfigSchema = z
     }
     const seen = new Map<string, string>();
     for (const [app, spec] of Object.entries(cfg.apps)) {
+      for (const d of ['n1', 'n2'] as const) {
+        if (spec[d].tls && !spec[d].servers.some((s) => s.url.startsWith('https:')))
+          ctx.addIssue({ code: 'custom', path: ['apps', app, d, 'tls'], message: 'is set, but no server of the pool is https://' });
+      }
       if (spec.mirrorBodyBytes > cfg.limits.maxBufferedBytes) {
         ctx.addIssue({
           code: 'custom',
@@ -224,3 +264,6 @@ export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 export type AppConfig = GatewayConfig['apps'][string];
 export type PoolConfig = AppConfig['n1'];
 export type HealthCheckConfig = NonNullable<PoolConfig['healthCheck']>;
+export type ListenerConfig = GatewayConfig['listeners'][number];
+export type ListenerTlsConfig = NonNullable<ListenerConfig['tls']>;
+export type UpstreamTlsConfig = NonNullable<PoolConfig['tls']>;

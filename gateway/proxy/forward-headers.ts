@@ -94,6 +94,11 @@ function appendList(existing: string | string[] | undefined, value: string): str
   return prev ? `${prev}, ${value}` : value;
 }
 
+/** The scheme a client used: https for a connection the gateway decrypted (an HTTP/1.1 TLSSocket, or an h2 stream's). */
+export function protoOf(socket: object): 'http' | 'https' {
+  return 'encrypted' in socket && socket.encrypted === true ? 'https' : 'http';
+}
+
 export interface ForwardContext {
   /** The TCP peer's address (not any header). */
   readonly peerIp: string;
@@ -115,7 +120,8 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, ctx: Forward
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || name === HANDLED_HERE || name.startsWith(NW_HEADER_PREFIX)) continue;
+    // ':authority', ':path' and the other HTTP/2 pseudo-headers are the request line, not headers.
+    if (HOP_BY_HOP.has(name) || name === HANDLED_HERE || name.startsWith(NW_HEADER_PREFIX) || name.charCodeAt(0) === 0x3a) continue;
     if (SPOOFABLE.has(name) ? !trusted : spoofableSpelling(name)) continue;
     out[name] = value;
   }

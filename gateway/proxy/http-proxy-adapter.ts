@@ -1,4 +1,5 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as TlsAgent } from 'node:https';
 import httpProxy from 'http-proxy';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
 import type { ResponseMeter } from './undici-forwarder.js';
@@ -6,6 +7,7 @@ import { buildClientHeaders, type HeaderMap } from './forward-headers.js';
 import { watchSendStall } from './send-timeout.js';
 import { GatewayError } from '../errors.js';
 import { toUpstreamError } from './upstream-errors.js';
+import { upstreamTlsOptions } from '../tls/upstream-tls.js';
 
 /**
  * The one place http-proxy is used. node-http-proxy emits errors as events
@@ -44,11 +46,13 @@ export class HttpProxyAdapter {
     });
   }
 
-  private agentFor(origin: string): Agent {
-    let a = this.agents.get(origin);
+  private agentFor(server: UpstreamServer): Agent {
+    let a = this.agents.get(server.origin);
     if (!a) {
-      a = new Agent({ keepAlive: true, maxSockets: this.opts.connections, maxFreeSockets: this.opts.connections });
-      this.agents.set(origin, a);
+      const opts = { keepAlive: true, maxSockets: this.opts.connections, maxFreeSockets: this.opts.connections };
+      const host = new URL(server.origin).hostname.replace(/^\[|\]$/g, '');
+      a = server.tls === undefined ? new Agent(opts) : new TlsAgent({ ...opts, ...upstreamTlsOptions(host, server.tls) });
+      this.agents.set(server.origin, a);
     }
     return a;
   }
@@ -68,7 +72,7 @@ export class HttpProxyAdapter {
     return new Promise<void>((resolve, reject) => {
       // Cut by the send timeout: passed on, so it is counted under its code like on the undici path.
       res.once('close', () => (res.errored instanceof GatewayError ? reject(res.errored) : resolve()));
-      this.proxy.web(req, res, { target: server.origin, agent: this.agentFor(server.origin) }, (err: Error) => {
+      this.proxy.web(req, res, { target: server.origin, agent: this.agentFor(server) }, (err: Error) => {
         reject(toUpstreamError(err, server.origin));
       });
     });

@@ -1,11 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { GatewayError } from '../errors.js';
+import { http2BodyFollows } from '../http2/http2-request.js';
 
-/** Whether the request carries a body (framed by Content-Length > 0 or Transfer-Encoding). */
+/**
+ * Whether the request carries a body: framed by Content-Length > 0 or Transfer-Encoding, or over
+ * HTTP/2 by DATA frames, which need no Content-Length (one follows unless HEADERS ended the stream).
+ */
 export function hasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
   if (cl !== undefined) return cl !== '0';
+  if (req.httpVersionMajor === 2) return http2BodyFollows(req);
   return req.headers['transfer-encoding'] !== undefined;
 }
 

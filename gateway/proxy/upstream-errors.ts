@@ -5,10 +5,30 @@ interface CodedError {
   name?: string;
 }
 
+/**
+ * OpenSSL's verdicts on an https:// server's certificate (node passes them on as the error code).
+ * A certificate is only checked in the handshake, so no request was sent on that connection.
+ * Other TLS errors (alerts, bad records) can come after a request went out: they are resets.
+ */
+const CERTIFICATE_REFUSED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** Whether the request certainly never reached the upstream app, so a retry elsewhere is safe. */
 export function isConnectFailure(err: unknown): boolean {
   const code = (err as CodedError | undefined)?.code;
   return (
+    (code !== undefined && CERTIFICATE_REFUSED.has(code)) ||
     code === 'ECONNREFUSED' ||
     code === 'UND_ERR_CONNECT_TIMEOUT' ||
     code === 'EHOSTUNREACH' ||

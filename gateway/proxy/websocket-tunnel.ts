@@ -1,10 +1,12 @@
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
+import { request as requestTls } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { buildClientHeaders, type HeaderMap } from './forward-headers.js';
 import { endWithError, endWithResponse } from './raw-response.js';
 import { toUpstreamError } from './upstream-errors.js';
+import { upstreamTlsOptions, type UpstreamTls } from '../tls/upstream-tls.js';
 import { closeFrame, FrameBoundaries } from './websocket-frames.js';
 
 /** Why the gateway ends a WebSocket, the close code the client gets (RFC 6455 §7.4), and the refusal if it was not open yet. */
@@ -39,6 +41,8 @@ export interface TunnelHooks {
 
 export interface TunnelOptions {
   readonly origin: string;
+  /** Set for an https:// upstream: the CA and name its certificate is checked with. */
+  readonly tls?: UpstreamTls | undefined;
   readonly path: string;
   readonly headers: HeaderMap;
   readonly requestId: string;
@@ -85,14 +89,15 @@ export class WebSocketTunnel {
     private readonly opts: TunnelOptions,
   ) {
     const url = new URL(opts.origin);
-    this.upstreamReq = request({
+    const target = {
       host: url.hostname.replace(/^\[|\]$/g, ''),
-      port: url.port || 80,
+      port: url.port || (opts.tls === undefined ? 80 : 443),
       method: 'GET',
       path: opts.path,
       headers: opts.headers,
-      agent: false,
-    });
+      agent: false as const,
+    };
+    this.upstreamReq = opts.tls === undefined ? request(target) : requestTls({ ...target, ...upstreamTlsOptions(target.host, opts.tls) });
     this.upstreamReq.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => this.open(res, socket, head));
     this.upstreamReq.on('response', (res: IncomingMessage) => this.upstreamRefused(res));
     this.upstreamReq.on('error', (err) => this.fail(toUpstreamError(err, opts.origin)));

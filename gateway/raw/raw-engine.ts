@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { requestHost } from '../request-host.js';
-import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, type HeaderMap } from '../proxy/forward-headers.js';
+import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, protoOf, type HeaderMap } from '../proxy/forward-headers.js';
 import { poolOf, servedByHeaders, type ExchangeServices } from '../proxy/exchange.js';
 import { isWriteMethod, type AppState, type Deployment } from '../../protocol/app-state.js';
 import { RESPONSE_HEADERS } from '../../protocol/response-headers.js';
@@ -152,6 +152,7 @@ export class RawEngine {
         keepAliveMs: UPSTREAM_KEEP_ALIVE_MS,
         connections: pool.config.connectionsPerServer,
         queueTimeoutMs: t.upstreamConnectMs,
+        tls: server.tls,
       });
       this.linkPools.set(server, lp);
     }
@@ -210,7 +211,7 @@ export class RawEngine {
       path: pathAndQuery(req.url),
       host,
       peer: peerIp,
-      upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: 'http', requestId, host: authority }),
+      upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: protoOf(socket), requestId, host: authority }),
       route: undefined,
       servedBy: 'none',
       bound: undefined,

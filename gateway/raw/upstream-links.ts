@@ -1,5 +1,7 @@
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { GatewayError } from '../errors.js';
+import { upstreamTlsOptions, type UpstreamTls } from '../tls/upstream-tls.js';
 import { HEAD_CONTINUE, type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser } from './llhttp-binding.js';
 
 /** What an upstream link reports to the call that owns it for one exchange. */
@@ -23,6 +25,8 @@ export interface LinkOptions {
   readonly connections: number;
   /** How long a call may wait for a free connection when all are busy. */
   readonly queueTimeoutMs: number;
+  /** Set for an https:// server: connections are TLS, checked with this CA and name. */
+  readonly tls?: UpstreamTls | undefined;
 }
 
 /**
@@ -157,7 +161,7 @@ export class LinkPool {
   ) {
     const u = new URL(origin);
     this.host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-    this.port = Number(u.port || 80);
+    this.port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
   }
 
   /** A connection for one exchange: an idle one, a new one, or the next one freed. */
@@ -212,7 +216,8 @@ export class LinkPool {
   private connect(): Promise<UpstreamLink> {
     this.open += 1;
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: this.host, port: this.port, noDelay: true });
+      const socket = this.dial();
+      const ready = this.opts.tls === undefined ? 'connect' : 'secureConnect';
       const timer = setTimeout(() => {
         socket.destroy();
         settle(new GatewayError('NW_GW_UPSTREAM_CONNECT_TIMEOUT', this.origin));
@@ -223,7 +228,7 @@ export class LinkPool {
         done = true;
         clearTimeout(timer);
         socket.off('error', onError);
-        socket.off('connect', onConnect);
+        socket.off(ready, onConnect);
         if (err !== undefined) {
           this.open -= 1;
           reject(err);
@@ -235,8 +240,17 @@ export class LinkPool {
         settle(new GatewayError('NW_GW_UPSTREAM_CONNECT_FAILED', `${this.origin} (${e.code ?? e.message})`, { cause: e }));
       const onConnect = (): void => settle(undefined);
       socket.once('error', onError);
-      socket.once('connect', onConnect);
+      socket.once(ready, onConnect);
     });
+  }
+
+  /** A new connection: TCP, or TLS for an https:// server. */
+  private dial(): Socket {
+    const tls = this.opts.tls;
+    if (tls === undefined) return connect({ host: this.host, port: this.port, noDelay: true });
+    const socket = connectTls({ host: this.host, port: this.port, ...upstreamTlsOptions(this.host, tls) });
+    socket.setNoDelay(true);
+    return socket;
   }
 
   close(): void {

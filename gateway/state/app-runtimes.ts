@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { loadUpstreamTls } from '../tls/upstream-tls.js';
 import type { AppConfig, GatewayConfig, PoolConfig } from '../config/config-schema.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../../platform/logger.js';
@@ -129,7 +130,7 @@ export class AppRuntimes {
   private pool(app: string, d: Deployment, config: AppConfig, old: AppRuntime | undefined): UpstreamPool {
     const was = old?.[d];
     if (was !== undefined && isDeepStrictEqual(was.config, config[d])) return was;
-    return new UpstreamPool(app, d, config[d] satisfies PoolConfig, this.opts.conn);
+    return new UpstreamPool(app, d, config[d] satisfies PoolConfig, this.opts.conn, loadUpstreamTls(config[d].tls, `apps.${app}.${d}.tls`));
   }
 
   private hold(app: string): WriteHold {

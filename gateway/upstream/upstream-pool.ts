@@ -3,6 +3,7 @@ import { GatewayError } from '../errors.js';
 import type { Deployment } from '../../protocol/app-state.js';
 import { LeastInFlightPolicy, RoundRobinPolicy, type SelectionPolicy } from './selection-policy.js';
 import { UpstreamServer, type ConnectionOptions } from './upstream-server.js';
+import type { UpstreamTls } from '../tls/upstream-tls.js';
 
 /** The servers of one deployment of one app, with their selection policy. */
 export class UpstreamPool {
@@ -16,7 +17,8 @@ export class UpstreamPool {
     app: string,
     deployment: Deployment,
     config: PoolConfig,
-    conn: Omit<ConnectionOptions, 'connections' | 'pipelining' | 'maxQueued'>,
+    conn: Omit<ConnectionOptions, 'connections' | 'pipelining' | 'maxQueued' | 'tls'>,
+    tls?: UpstreamTls,
   ) {
     this.app = app;
     this.deployment = deployment;
@@ -28,6 +30,7 @@ export class UpstreamPool {
           connections: config.connectionsPerServer,
           pipelining: config.pipelining,
           maxQueued: config.maxQueuedPerServer,
+          tls,
         }),
     );
     this.policy = config.policy === 'least-in-flight' ? new LeastInFlightPolicy() : new RoundRobinPolicy(this.servers);

@@ -1,4 +1,6 @@
-import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { UpstreamTls } from '../tls/upstream-tls.js';
+import { upstreamDispatcher } from './upstream-dispatcher.js';
 
 /** Connection settings shared by all servers of a gateway. */
 export interface ConnectionOptions {
@@ -11,6 +13,8 @@ export interface ConnectionOptions {
   readonly maxQueued?: number;
   /** How long a reply from this server may wait for a client that stopped reading (unbounded if unset). */
   readonly sendTimeoutMs?: number;
+  /** CA and server name for an https:// server (its pool's `tls`). */
+  readonly tls?: UpstreamTls | undefined;
 }
 
 /**
@@ -21,10 +25,12 @@ export interface ConnectionOptions {
 export class UpstreamServer {
   readonly origin: string;
   readonly weight: number;
-  readonly dispatcher: Pool;
+  readonly dispatcher: Dispatcher;
   /** undici's pool queue is unbounded: past this many requests in flight the server takes no more. */
   readonly maxInFlight: number;
   readonly sendTimeoutMs: number;
+  /** Set for an https:// server: what every connection to it is checked with. */
+  readonly tls: UpstreamTls | undefined;
   inFlight = 0;
   consecutiveFailures = 0;
   /** Result of active checks; servers start healthy so a new gateway serves at once. */
@@ -37,15 +43,16 @@ export class UpstreamServer {
     this.weight = weight;
     this.maxInFlight = opts.connections * opts.pipelining + (opts.maxQueued ?? Infinity);
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 0;
-    this.dispatcher = new Pool(origin, {
+    this.tls = origin.startsWith('https:') ? (opts.tls ?? {}) : undefined;
+    const poolOptions = {
       connections: opts.connections,
       pipelining: opts.pipelining,
-      connect: { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.headersTimeoutMs,
       bodyTimeout: opts.idleTimeoutMs,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 60_000,
-    });
+    };
+    this.dispatcher = upstreamDispatcher(origin, poolOptions, opts.connectTimeoutMs, this.tls);
   }
 
   isAvailable(now: number): boolean {

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -21,9 +22,11 @@ export async function startEchoUpstream(
   host = '127.0.0.1',
   port = 0,
   store = new Map<string, string>(),
+  /** Serve https:// with this certificate and key (PEM). */
+  tls?: { cert: string; key: string },
 ): Promise<EchoUpstream> {
   const seen: EchoUpstream['seen'] = [];
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -48,12 +51,13 @@ export async function startEchoUpstream(
       }
       reply(200, { deployment, method: req.method, path, bytes: Buffer.concat(chunks).length });
     });
-  });
+  };
+  const server = tls === undefined ? createServer(handle) : createTlsServer(tls, handle);
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const a = server.address() as AddressInfo;
   return {
     server,
-    url: `http://${host}:${a.port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://${host}:${a.port}`,
     port: a.port,
     store,
     seen,

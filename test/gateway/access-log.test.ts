@@ -147,7 +147,8 @@ describe('gateway access log', function () {
         assert.match(
           lines[0]!,
           new RegExp(
-            String.raw`^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /kv/c\?q=1 HTTP/1\.1" 200 ${r.bytes} ` +
+            String.raw`^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] ` +
+              String.raw`"GET /kv/c\?q=1 HTTP/1\.1" 200 ${r.bytes} ` +
               String.raw`"https://ref\.example/" "test-agent/1\.0 \\"quoted\\""\n$`,
           ),
         );

@@ -72,6 +72,28 @@ describe('gateway config', () => {
     );
   });
 
+  it('takes TLS on listeners (SNI names lowercased, h2 on by default) and https:// servers with a pool CA', () => {
+    const cfg = parseGatewayConfig({
+      ...valid,
+      listeners: [
+        { port: 8443, tls: { certFile: 'a.crt', keyFile: 'a.key', sni: { 'Shop.Example': { certFile: 's.crt', keyFile: 's.key' } } } },
+      ],
+      apps: { shop: { ...valid.apps.shop, n1: { servers: [{ url: 'https://app.internal:8443' }], tls: { caFile: 'ca.pem' } } } },
+    });
+    assert.equal(cfg.listeners[0]!.tls!.http2, true);
+    assert.deepEqual(Object.keys(cfg.listeners[0]!.tls!.sni), ['shop.example']);
+    assert.equal(cfg.limits.maxConcurrentStreams, 128);
+    assert.equal(cfg.apps.shop!.n1.tls!.caFile, 'ca.pem');
+    const tls = { certFile: 'a.crt', keyFile: 'a.key' };
+    expectInvalid({ ...valid, listeners: [{ port: 1, tls: { ...tls, ciphers: 'x' } }] }, /listeners\.0\.tls: Unrecognized key.*ciphers/);
+    expectInvalid({ ...valid, listeners: [{ port: 1, tls: { certFile: 'a.crt' } }] }, /listeners\.0\.tls\.keyFile/);
+    expectInvalid({ ...valid, listeners: [{ port: 1, tls: { ...tls, sni: { 'bad name!': tls } } }] }, /listeners\.0\.tls\.sni/);
+    expectInvalid(
+      { ...valid, apps: { shop: { ...valid.apps.shop, n1: { servers: [{ url: 'http://127.0.0.1:1' }], tls: { caFile: 'ca.pem' } } } } },
+      /apps\.shop\.n1\.tls: is set, but no server of the pool is https:\/\//,
+    );
+  });
+
   it('loads YAML and JSON files and reports unreadable or unparsable ones', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nw-cfg-'));
     const json = join(dir, 'gw.json');

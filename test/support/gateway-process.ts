@@ -22,7 +22,10 @@ export async function spawnGatewayProcess(
   timeoutMs = 30_000,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<GatewayProcess> {
-  const c = await spawnUntilReady('gateway/cli.ts', (file) => ['--config', file], config, /traffic:\s+(http:\/\/\S+)/, { timeoutMs, env });
+  const c = await spawnUntilReady('gateway/cli.ts', (file) => ['--config', file], config, /traffic:\s+(https?:\/\/\S+)/, {
+    timeoutMs,
+    env,
+  });
   return {
     pid: c.pid,
     url: c.ready,

@@ -1,0 +1,98 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Http2Server, type Http2ServerRequest, Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+
+/**
+ * The response class of the gateway's HTTP/2 server. The request handler checks `destroyed` and
+ * `errored` as on node:http's ServerResponse (has the client gone, was the reply cut); the
+ * compatibility API's response has neither at run time (its typings say it is a Writable; it is
+ * not), so here they are its stream's.
+ */
+export class EdgeHttp2Response extends Http2ServerResponse {}
+Object.defineProperties(EdgeHttp2Response.prototype, {
+  destroyed: {
+    get(this: Http2ServerResponse): boolean {
+      return this.stream.destroyed;
+    },
+  },
+  errored: {
+    get(this: Http2ServerResponse): Error | null {
+      return this.stream.errored;
+    },
+  },
+});
+
+export interface Http2EdgeOptions {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS: more open streams on one connection are refused (RST_STREAM). */
+  readonly maxConcurrentStreams: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE: a larger header list resets its stream. */
+  readonly maxHeaderBytes: number;
+  /** A connection with no frame for this long is closed (GOAWAY). */
+  readonly idleTimeoutMs: number;
+  /**
+   * The node engine's request handler. It takes node:http's request and response; the HTTP/2
+   * compatibility API's request and response have the members it uses (the modes are tested
+   * over h2), with `:authority` for Host (request-host.ts) and DATA frames for the body
+   * (request-body.ts).
+   */
+  readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly onCheckContinue: (req: IncomingMessage, res: ServerResponse) => void;
+  /** A session failed (a protocol error, the reset-flood limit, a socket error). */
+  readonly onSessionError: (err: Error & { code?: string }) => void;
+}
+
+function asHttp1(req: Http2ServerRequest, res: Http2ServerResponse): [IncomingMessage, ServerResponse] {
+  return [req as unknown as IncomingMessage, res as unknown as ServerResponse];
+}
+
+/**
+ * HTTP/2 for the connections a TLS listener negotiated h2 on: a node:http2 server that never
+ * listens itself and gets each decrypted socket handed in. Its compatibility-API requests go
+ * through the node engine's RequestHandler. The limits against floods are node's (nghttp2):
+ * maxSessionRejectedStreams, maxSessionInvalidFrames and the stream reset rate (streamResetBurst,
+ * streamResetRate: the rapid-reset attack) close the offending session with GOAWAY.
+ */
+export class Http2Edge {
+  private readonly server: Http2Server;
+  private readonly sessions = new Set<ServerHttp2Session>();
+
+  constructor(opts: Http2EdgeOptions) {
+    this.server = createServer({
+      settings: {
+        maxConcurrentStreams: opts.maxConcurrentStreams,
+        maxHeaderListSize: opts.maxHeaderBytes,
+        enablePush: false,
+      },
+      Http2ServerResponse: EdgeHttp2Response,
+    });
+    this.server.setTimeout(opts.idleTimeoutMs);
+    this.server.on('session', (session: ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+    });
+    // CONNECT never gets here: without a 'connect' listener node answers it with 405 (no tunnels,
+    // and no RFC 8441 WebSockets: enableConnectProtocol is off).
+    this.server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => opts.onRequest(...asHttp1(req, res)));
+    this.server.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) => opts.onCheckContinue(...asHttp1(req, res)));
+    this.server.on('sessionError', (err: Error & { code?: string }) => opts.onSessionError(err));
+  }
+
+  /** A TLS connection that negotiated h2. */
+  accept(socket: TLSSocket): void {
+    this.server.emit('connection', socket);
+  }
+
+  /** Shutdown: every session gets GOAWAY (no new streams) and closes once its open streams are done. */
+  closeGracefully(): void {
+    for (const s of this.sessions) if (!s.closed) s.close();
+  }
+
+  closeAll(): void {
+    for (const s of this.sessions) s.destroy();
+  }
+
+  /** Open HTTP/2 connections. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+}
