@@ -77,7 +77,7 @@ describe('gateway config reload', function () {
     assert.ok(logLines.some((l) => l.includes('"event":"gateway.reload.applied"') && l.includes('"added":["blog"]')));
   });
 
-  it('keeps the pools of an unchanged app, and of a changed app those whose config did not change: no new upstream connection', async () => {
+  it('keeps the pools of an unchanged app, and of a changed app those whose config is the same: no new upstream connection', async () => {
     const [a, b] = [await upstream('a'), await upstream('b')];
     const connections = new Map<string, number>();
     for (const u of ups) u.server.on('connection', () => connections.set(u.url, (connections.get(u.url) ?? 0) + 1));
