@@ -37,7 +37,8 @@ function sleepUntil(t: number, signal: AbortSignal): Promise<void> {
 /** Reads every live gateway that serves one of `apps` into the window. */
 async function scrapeRound(ctx: PhaseContext, a: AnalysisPlan, apps: readonly string[], window: TrafficWindow): Promise<ScrapeRound> {
   const gateways = (await ctx.liveMembers()).filter((m) => m.kind === 'gateway' && m.apps.some((app) => apps.includes(app)));
-  const timeoutMs = Math.max(500, Math.min(a.intervalMs, 5000));
+  // Short intervals still give a slow gateway a second: a late round only delays the next one.
+  const timeoutMs = Math.max(1000, Math.min(a.intervalMs, 5000));
   const read: string[] = [];
   const unreadable: Array<{ member: string; reason: string }> = [];
   await Promise.all(
@@ -104,7 +105,8 @@ export async function runAnalysisGates(ctx: PhaseContext, phase: GatedPhase): Pr
     if (round.read.length === 0) {
       unreadableRounds += 1;
       tally.unreadable += 1;
-      const detail = `${head}: no gateway's /metrics could be read (${unreadableRounds} of ${a.failureLimit}): ${unreadableText(round.unreadable)}`;
+      const streak = `${unreadableRounds} of ${a.failureLimit}`;
+      const detail = `${head}: no gateway's /metrics could be read (${streak}): ${unreadableText(round.unreadable)}`;
       await ctx.record(
         {},
         { event: 'note', phase, detail, data: { analysis: { evaluation: k, of: evaluations, unreadable: round.unreadable } } },

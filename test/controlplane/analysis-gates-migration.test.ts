@@ -152,74 +152,82 @@ describe('analysis gates in a migration (ZooKeeper ensemble, real gateways and r
     for (const w of byN2) assert.equal((await n2.store.get(w.key))?.value, w.value, w.key);
   });
 
-  it('N2 starts answering 5xx during proxy: the gate rolls back by itself, says why in the log and status; N1 has every acked write', async () => {
-    const plan: MigrationPlanInput = {
-      apps: ['shop'],
-      // N1 alone serves until the fence: N2's first request is a proxied one.
-      sync: { mode: 'none' },
-      analysis: {
-        intervalMs: 250,
-        windowMs: 500,
-        durationMs: 15_000,
-        failureLimit: 2,
-        minRequests: 5,
-        metrics: { errorRate: { max: 0.05 } },
-      },
-    };
-    const created = await cp.migrate(parsePlan(plan));
-    // N2 is healthy for the first evaluation (it passes, and N2 acknowledges writes), then fails.
-    await eventually(
-      async () => {
-        const first = evaluations(await cp.getMigration(created.id), 'proxy')[0];
-        assert.equal(first?.apps[0]?.outcome, 'pass', JSON.stringify(first));
-      },
-      { timeoutMs: 20_000, message: 'the first evaluation in proxy passed' },
-    );
-    n2.setFault(503);
-    const log = await cp.waitForMigration(created.id, finished, WAIT_MS);
-    stopLoad.abort();
-    await load;
+  it(
+    'N2 starts answering 5xx during proxy: the gate rolls back by itself, says why in the log and status; ' + 'N1 has every acked write',
+    async () => {
+      const plan: MigrationPlanInput = {
+        apps: ['shop'],
+        // N1 alone serves until the fence: N2's first request is a proxied one.
+        sync: { mode: 'none' },
+        analysis: {
+          intervalMs: 250,
+          windowMs: 500,
+          durationMs: 15_000,
+          failureLimit: 2,
+          minRequests: 5,
+          metrics: { errorRate: { max: 0.05 } },
+        },
+      };
+      const created = await cp.migrate(parsePlan(plan));
+      // N2 is healthy for the first evaluation (it passes, and N2 acknowledges writes), then fails.
+      await eventually(
+        async () => {
+          const first = evaluations(await cp.getMigration(created.id), 'proxy')[0];
+          assert.equal(first?.apps[0]?.outcome, 'pass', JSON.stringify(first));
+        },
+        { timeoutMs: 20_000, message: 'the first evaluation in proxy passed' },
+      );
+      n2.setFault(503);
+      const log = await cp.waitForMigration(created.id, finished, WAIT_MS);
+      stopLoad.abort();
+      await load;
 
-    assert.equal(log.status, 'rolled-back', JSON.stringify(log.history));
-    assert.equal(log.error?.code, 'NW_CP_ANALYSIS_FAILED');
-    const why =
-      /^N2 went over a limit of the plan's analysis gates: proxy: shop: N2 error rate [\d.]+ % \(max 5 %\) in 2 consecutive evaluations \(window 500 ms, \d+ N2 requests, \d+ 5xx, 2 gateway\(s\) read\)$/;
-    assert.match(log.error?.message ?? '', why);
-    const failed = log.history.find((e): e is LogEvent => e.event === 'phase-failed')!;
-    assert.equal(failed.phase, 'proxy');
-    assert.match(failed.detail ?? '', /^NW_CP_ANALYSIS_FAILED: .*: proxy: shop: N2 error rate/);
-    const verdict = (
-      failed.data as {
-        analysis: { windowMs: number; failed: Array<{ app: string; breaches: Array<{ metric: string; measured: number; max: number }> }> };
-      }
-    ).analysis;
-    assert.equal(verdict.windowMs, 500);
-    assert.equal(verdict.failed[0]?.app, 'shop');
-    const breach = verdict.failed[0]!.breaches[0]!;
-    assert.equal(breach.metric, 'errorRate');
-    assert.equal(breach.max, 0.05);
-    assert.ok(breach.measured > 0.05, JSON.stringify(breach));
-    const outcomes = evaluations(log, 'proxy').map((e) => e.apps[0]!.outcome);
-    assert.equal(outcomes[0], 'pass');
-    assert.deepEqual(outcomes.slice(-2), ['fail', 'fail'], 'it rolled back on the second failing evaluation in a row');
-    assert.ok(outcomes.length < 60, 'it did not wait out the dwell');
-    assert.ok(log.history.some((e) => e.event === 'rollback-started' && e.detail === 'NW_CP_ANALYSIS_FAILED'));
-    assert.deepEqual(
-      log.history.filter((e) => e.event === 'rollback-step').map((e) => e.detail),
-      ['fence', 'serve'],
-    );
-    for (const m of fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'serve');
-    assert.match(
-      formatStatus(await cp.status()),
-      new RegExp(`why\\n  ${created.id}: NW_CP_ANALYSIS_FAILED: .*: proxy: shop: N2 error rate`),
-    );
+      assert.equal(log.status, 'rolled-back', JSON.stringify(log.history));
+      assert.equal(log.error?.code, 'NW_CP_ANALYSIS_FAILED');
+      const why = new RegExp(
+        "^N2 went over a limit of the plan's analysis gates: proxy: shop: N2 error rate [\\d.]+ % \\(max 5 %\\) in 2 consecutive " +
+          'evaluations \\(window 500 ms, \\d+ N2 requests, \\d+ 5xx, 2 gateway\\(s\\) read\\)$',
+      );
+      assert.match(log.error?.message ?? '', why);
+      const failed = log.history.find((e): e is LogEvent => e.event === 'phase-failed')!;
+      assert.equal(failed.phase, 'proxy');
+      assert.match(failed.detail ?? '', /^NW_CP_ANALYSIS_FAILED: .*: proxy: shop: N2 error rate/);
+      const verdict = (
+        failed.data as {
+          analysis: {
+            windowMs: number;
+            failed: Array<{ app: string; breaches: Array<{ metric: string; measured: number; max: number }> }>;
+          };
+        }
+      ).analysis;
+      assert.equal(verdict.windowMs, 500);
+      assert.equal(verdict.failed[0]?.app, 'shop');
+      const breach = verdict.failed[0]!.breaches[0]!;
+      assert.equal(breach.metric, 'errorRate');
+      assert.equal(breach.max, 0.05);
+      assert.ok(breach.measured > 0.05, JSON.stringify(breach));
+      const outcomes = evaluations(log, 'proxy').map((e) => e.apps[0]!.outcome);
+      assert.equal(outcomes[0], 'pass');
+      assert.deepEqual(outcomes.slice(-2), ['fail', 'fail'], 'it rolled back on the second failing evaluation in a row');
+      assert.ok(outcomes.length < 60, 'it did not wait out the dwell');
+      assert.ok(log.history.some((e) => e.event === 'rollback-started' && e.detail === 'NW_CP_ANALYSIS_FAILED'));
+      assert.deepEqual(
+        log.history.filter((e) => e.event === 'rollback-step').map((e) => e.detail),
+        ['fence', 'serve'],
+      );
+      for (const m of fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'serve');
+      assert.match(
+        formatStatus(await cp.status()),
+        new RegExp(`why\\n  ${created.id}: NW_CP_ANALYSIS_FAILED: .*: proxy: shop: N2 error rate`),
+      );
 
-    // Writes N2 acknowledged before it failed were mirrored to N1: the rollback lost none of them.
-    assert.ok(
-      acked.some((w) => w.servedBy === 'n2'),
-      'N2 acknowledged writes before it failed',
-    );
-    assert.ok(failedRequests > 0, 'clients saw N2 fail');
-    for (const w of acked) assert.equal((await n1.store.get(w.key))?.value, w.value, `${w.key} (acked by ${w.servedBy}) is on N1`);
-  });
+      // Writes N2 acknowledged before it failed were mirrored to N1: the rollback lost none of them.
+      assert.ok(
+        acked.some((w) => w.servedBy === 'n2'),
+        'N2 acknowledged writes before it failed',
+      );
+      assert.ok(failedRequests > 0, 'clients saw N2 fail');
+      for (const w of acked) assert.equal((await n1.store.get(w.key))?.value, w.value, `${w.key} (acked by ${w.servedBy}) is on N1`);
+    },
+  );
 });

@@ -11,6 +11,7 @@ import { histogramQuantile, TrafficWindow } from '../../controlplane/analysis/tr
 import { isControlError } from '../../controlplane/errors.js';
 import type { MemberStatus } from '../../controlplane/live-members.js';
 import type { LogEvent, MigrationLog } from '../../controlplane/migration/migration-log.js';
+import { PHASE_TABLE } from '../../controlplane/migration/phase-table.js';
 import type { PhaseContext } from '../../controlplane/migration/phases/phase.js';
 import { loadPlan, parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
 import { GatewayMetrics } from '../../gateway/observability/metrics.js';
@@ -44,7 +45,7 @@ describe('analysis gates: reading the gateways', () => {
     assert.throws(() => parsePromText('x one\n'), /line 1: not a number/);
   });
 
-  it("N2's traffic per app from a gateway's own /metrics: n2's replies and the gateway's 502/504 under proxy; not N1, not 503, not other apps", () => {
+  it("N2's traffic per app from a gateway's /metrics: n2's replies and the gateway's 502/504 under proxy; not N1, 503, other apps", () => {
     const m = new GatewayMetrics();
     for (let i = 0; i < 90; i++) m.requests.inc(['shop', 'proxy', 'n2', '200']);
     for (let i = 0; i < 6; i++) m.requests.inc(['shop', 'proxy', 'n2', '503']);
@@ -252,7 +253,10 @@ describe('analysis gates: the dwell', () => {
     assert.equal(events.length, 5);
     assert.match(
       events[0]!.detail ?? '',
-      /^analysis 1\/5 over 0\.\d s, 2 gateway\(s\): shop: 40 N2 requests, 0 5xx, error rate 0 % \(max 5 %\), p99 [\d.]+ ms \(max 100 ms\): pass$/,
+      new RegExp(
+        '^analysis 1/5 over 0\\.\\d s, 2 gateway\\(s\\): shop: 40 N2 requests, 0 5xx, error rate 0 % \\(max 5 %\\), ' +
+          'p99 [\\d.]+ ms \\(max 100 ms\\): pass$',
+      ),
     );
     assert.deepEqual((work.data as { analysis: Record<string, unknown> }).analysis, {
       evaluations: 5,
@@ -265,7 +269,7 @@ describe('analysis gates: the dwell', () => {
     });
   });
 
-  it('p99 over its limit in failureLimit consecutive evaluations: NW_CP_ANALYSIS_FAILED naming the metric, value, limit, window', async () => {
+  it('p99 over its limit in failureLimit consecutive evaluations: NW_CP_ANALYSIS_FAILED naming metric, value, limit, window', async () => {
     const { ctx, events } = gateContext(
       { apps: ['shop'], analysis: { ...quick, metrics: { p99Ms: { max: 100 } } } },
       [gateway('gw-1')],
@@ -275,7 +279,10 @@ describe('analysis gates: the dwell', () => {
       assert.ok(isControlError(e, 'NW_CP_ANALYSIS_FAILED'));
       assert.match(
         e.message,
-        /redirect: shop: N2 p99 [\d.]+ ms \(max 100 ms\) in 2 consecutive evaluations \(window 200 ms, 40 N2 requests, 0 5xx, 1 gateway\(s\) read\)/,
+        new RegExp(
+          'redirect: shop: N2 p99 [\\d.]+ ms \\(max 100 ms\\) in 2 consecutive evaluations ' +
+            '\\(window 200 ms, \\d+ N2 requests, 0 5xx, 1 gateway\\(s\\) read\\)',
+        ),
       );
       const failed = (e.details as { analysis: { failed: Array<{ breaches: Array<{ metric: string; max: number }> }> } }).analysis.failed;
       assert.deepEqual(
@@ -307,7 +314,7 @@ describe('analysis gates: the dwell', () => {
     );
   });
 
-  it('no gateway readable in failureLimit rounds: NW_CP_ANALYSIS_UNREADABLE with each reason; gates that cannot see N2 do not pass it', async () => {
+  it('no gateway readable in failureLimit rounds: NW_CP_ANALYSIS_UNREADABLE with each reason (gates blind to N2 do not pass)', async () => {
     const { ctx, events } = gateContext(
       { apps: ['shop'], analysis: { ...quick, metrics: { errorRate: { max: 0.05 } } } },
       [gateway('gw-1', { adminUrl: undefined }), gateway('gw-2', { host: 'another-host' })],
@@ -331,6 +338,26 @@ describe('analysis gates: the dwell', () => {
     const work = await runAnalysisGates(ctx, 'proxy');
     assert.equal(events.length, 2);
     assert.equal((work.data as { analysis: { ended: string } }).analysis.ended, 'abort requested');
+  });
+
+  it('proxy dwells under the gates; redirect too when it is enabled, and not otherwise', async () => {
+    const analysis = { ...quick, durationMs: 200, metrics: { errorRate: { max: 0.05 } } };
+    const healthy = () => ({ ok: 20, failed: 0 });
+    const proxy = gateContext({ apps: ['shop'], analysis }, [gateway('gw-1')], healthy);
+    await PHASE_TABLE.proxy.after!(proxy.ctx);
+    assert.deepEqual(
+      proxy.events.map((e) => e.phase),
+      ['proxy', 'proxy'],
+    );
+    const on = gateContext({ apps: ['shop'], analysis, redirect: { enabled: true } }, [gateway('gw-1')], healthy);
+    await PHASE_TABLE.redirect.after!(on.ctx);
+    assert.deepEqual(
+      on.events.map((e) => e.phase),
+      ['redirect', 'redirect'],
+    );
+    const off = gateContext({ apps: ['shop'], analysis }, [gateway('gw-1')], healthy);
+    assert.deepEqual(await PHASE_TABLE.redirect.after!(off.ctx), {});
+    assert.equal(off.events.length, 0);
   });
 
   it('without an analysis section the phase does not dwell', async () => {
