@@ -3,8 +3,9 @@ import { hostname } from 'node:os';
 import type { Logger } from '../platform/logger.js';
 import type { Coordinator, TransactionOp } from '../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from './errors.js';
-import { encodeJson, layout, TREE_ROOTS, type AckRefusal, type MemberInfo } from '../protocol/coordinator-paths.js';
-import { ackInfoOf, logInvalidDocuments, memberInfoOf } from '../fleet/coordinator-documents.js';
+import { encodeJson, layout, TREE_ROOTS, type AckRefusal } from '../protocol/coordinator-paths.js';
+import { ackInfoOf, logInvalidDocuments } from '../fleet/coordinator-documents.js';
+import { readLiveMembers, type MemberStatus } from './live-members.js';
 import { LeaderElection } from './leader-election.js';
 import type { DnsSteps, SyncHook } from './migration/migration-hooks.js';
 import { controlPath, LogHandle, parseControl, parseLog, TERMINAL, type MigrationLog } from './migration/migration-log.js';
@@ -19,10 +20,6 @@ export interface ControlPlaneOptions {
   readonly dns?: DnsSteps;
   readonly syncHooks?: ReadonlyMap<string, SyncHook>;
   readonly fetch?: typeof fetch;
-}
-
-export interface MemberStatus extends MemberInfo {
-  readonly id: string;
 }
 
 export interface AppStatus {
@@ -44,8 +41,12 @@ export interface FleetStatus {
   readonly leader: string | undefined;
   readonly members: readonly MemberStatus[];
   readonly apps: readonly AppStatus[];
+  /** `error`: why a migration failed a phase (and rolled back, paused or failed), e.g. an analysis gate's verdict. */
   readonly migrations: ReadonlyArray<
-    Pick<MigrationLog, 'id' | 'status' | 'phase' | 'phaseStatus' | 'updatedAt'> & { readonly apps: readonly string[] }
+    Pick<MigrationLog, 'id' | 'status' | 'phase' | 'phaseStatus' | 'updatedAt'> & {
+      readonly apps: readonly string[];
+      readonly error?: { readonly code: string; readonly message: string };
+    }
   >;
 }
 
@@ -236,19 +237,8 @@ export class ControlPlane {
     }
   }
 
-  private async liveMembers(): Promise<MemberStatus[]> {
-    const c = this.opts.coordinator;
-    const ids = (await c.children(layout.members)) ?? [];
-    const out: MemberStatus[] = [];
-    await Promise.all(
-      ids.map(async (id) => {
-        const path = layout.member(id);
-        const node = await c.get(path);
-        const info = node && memberInfoOf(path, node.data, this.invalid);
-        if (info) out.push({ id, ...info });
-      }),
-    );
-    return out.sort((a, b) => a.id.localeCompare(b.id));
+  private liveMembers(): Promise<MemberStatus[]> {
+    return readLiveMembers(this.opts.coordinator, this.invalid);
   }
 
   /**
@@ -415,7 +405,15 @@ export class ControlPlane {
       if (!node) continue;
       try {
         const l = parseLog(id, node.data);
-        migrations.push({ id, status: l.status, phase: l.phase, phaseStatus: l.phaseStatus, updatedAt: l.updatedAt, apps: l.plan.apps });
+        migrations.push({
+          id,
+          status: l.status,
+          phase: l.phase,
+          phaseStatus: l.phaseStatus,
+          updatedAt: l.updatedAt,
+          apps: l.plan.apps,
+          ...(l.error ? { error: { code: l.error.code, message: l.error.message } } : {}),
+        });
       } catch {
         migrations.push({ id, status: 'failed', phase: undefined, phaseStatus: undefined, updatedAt: '', apps: [] });
       }
@@ -424,4 +422,4 @@ export class ControlPlane {
   }
 }
 
-export type { MigrationPlan };
+export type { MigrationPlan, MemberStatus };

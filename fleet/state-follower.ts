@@ -30,6 +30,8 @@ export interface StateFollowerOptions {
   /** What the member registers as; barriers wait on gateways and data layers. */
   readonly kind: MemberInfo['kind'];
   readonly apps: readonly string[];
+  /** Published in the member document: where this member's admin API (and its /metrics) listens. */
+  readonly adminUrl?: string | undefined;
   /** Period of the full re-read that catches missed watches. */
   readonly reconcileMs: number;
   readonly logger: Logger;
@@ -227,7 +229,14 @@ export class StateFollower {
     const apps = this.followed;
     // Acks lists are the control plane's (it creates one before an app's first state): see writeAck.
     await c.mkdirp(layout.members);
-    const info: MemberInfo = { kind: this.opts.kind, host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), apps };
+    const info: MemberInfo = {
+      kind: this.opts.kind,
+      host: hostname(),
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      apps,
+      ...(this.opts.adminUrl ? { adminUrl: this.opts.adminUrl } : {}),
+    };
     this.ackNodes.clear();
     this.lastAck.clear();
     const session = await registerMember(c, { memberId: this.opts.memberId, info, ownSessions: this.ownSessions });

@@ -8,7 +8,7 @@ import { joinPath } from './node-paths.js';
  *   /apps/<app>/state            desired state JSON; its version is the epoch
  *   /apps/<app>/acks/<member>    ephemeral { epoch, appliedAt, applyMs, refused? } per member
  *   /apps/<app>/lock             which migration owns the app right now
- *   /members/<member>            ephemeral { kind, host, pid, startedAt, apps }
+ *   /members/<member>            ephemeral { kind, host, pid, startedAt, apps, adminUrl? }
  *   /migrations/<id>             persistent phase log
  *   /leader/candidate-<seq>      control-plane election
  *   /sync/<id>/datastore/<ks.table>/<range>   snapshot-copy checkpoint per token range
@@ -53,6 +53,9 @@ export const MAX_MEMBER_DOCUMENT_BYTES = 16 * 1024;
 /** Bound on a refusal's detail, well inside the document bound (a member truncates to it). */
 export const MAX_REFUSAL_DETAIL_CHARS = 1024;
 
+/** Bound on a member's `adminUrl` (a loopback address and port need a few dozen characters). */
+export const MAX_ADMIN_URL_CHARS = 256;
+
 export const memberKindSchema = z.enum(['gateway', 'datalayer', 'controlplane']);
 
 /**
@@ -66,6 +69,16 @@ export const memberInfoSchema = z.object({
   startedAt: z.string().max(64),
   /** Apps this member applies state for; barriers wait only on members that serve the app. */
   apps: z.array(appNameSchema).max(1024),
+  /**
+   * Where a gateway's admin API listens (its own loopback address, as `admin` binds only there): the
+   * control plane reads `/metrics` from it for a plan's analysis gates. An invalid or overlong one is
+   * dropped, never the member: a barrier must not stop waiting for a member over this field.
+   */
+  adminUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(MAX_ADMIN_URL_CHARS)
+    .optional()
+    .catch(() => undefined),
 });
 export type MemberInfo = Readonly<Omit<z.output<typeof memberInfoSchema>, 'apps'>> & { readonly apps: readonly string[] };
 

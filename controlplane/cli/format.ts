@@ -55,6 +55,8 @@ export function formatStatus(s: FleetStatus): string {
       m.updatedAt || '-',
     ]),
   );
+  // Why a migration failed a phase (a gate's verdict, a refused barrier): the operator's first question.
+  const errors = s.migrations.filter((m) => m.error).map((m) => `  ${m.id}: ${m.error!.code}: ${m.error!.message}`);
   return [
     `leader: ${s.leader ?? '(none)'}`,
     '',
@@ -66,6 +68,7 @@ export function formatStatus(s: FleetStatus): string {
     '',
     `migrations (${s.migrations.length})`,
     migrations,
+    ...(errors.length ? ['', 'why', ...errors] : []),
   ].join('\n');
 }
 

@@ -20,6 +20,8 @@ import {
 import { PHASE_TABLE, phaseAfter, rollbackSteps } from './phase-table.js';
 import type { PhaseContext } from './phases/phase.js';
 import { rollbackState } from './phases/rollback.js';
+import { logInvalidDocuments, type InvalidDocumentReport } from '../../fleet/coordinator-documents.js';
+import { readLiveMembers } from '../live-members.js';
 
 export interface RunnerDeps {
   readonly coordinator: Coordinator;
@@ -57,11 +59,14 @@ export class MigrationRunner {
   /** Epoch of each app's state as this runner last wrote it: the next flip's compare-and-set needs no read. */
   private readonly written = new Map<string, number>();
   private readonly abortController = new AbortController();
+  private readonly invalid: InvalidDocumentReport;
 
   constructor(
     private readonly deps: RunnerDeps,
     private readonly handle: LogHandle,
-  ) {}
+  ) {
+    this.invalid = logInvalidDocuments(deps.logger, 'controlplane.document_invalid');
+  }
 
   get id(): string {
     return this.handle.log.id;
@@ -307,6 +312,9 @@ export class MigrationRunner {
       dns: this.deps.dns,
       fetch: this.deps.fetch ?? fetch,
       checkLeader: () => this.checkLeader(),
+      signal: this.abortController.signal,
+      abortRequested: async () => (await this.readControl()).abort,
+      liveMembers: () => readLiveMembers(this.deps.coordinator, this.invalid),
       record: async (change, ...events) => {
         await handle.update(change, ...events);
       },

@@ -42,6 +42,46 @@ const weightedShiftSchema = z.strictObject({
 
 export type PlanDnsRecord = z.output<typeof dnsRecordSchema>;
 
+/** At most this many evaluations per phase: each is an event in the migration log (which keeps 1,000). */
+export const MAX_ANALYSIS_EVALUATIONS = 100;
+
+/**
+ * Analysis gates (as Argo Rollouts' analysis and Flagger's metric checks): while the apps are in
+ * proxy, and in redirect when it is enabled, the migration stays there for `durationMs` and every
+ * `intervalMs` reads the gateways' /metrics and judges N2 over the last `windowMs`. A metric over
+ * its limit in `failureLimit` consecutive conclusive evaluations rolls the migration back
+ * (NW_CP_ANALYSIS_FAILED). docs/operations.md, "Analysis gates".
+ */
+const analysisSchema = z
+  .strictObject({
+    /** How often the gateways' metrics are read and N2 judged. */
+    intervalMs: z.number().int().min(100).max(600_000).default(10_000),
+    /** What each evaluation covers: the gateways' counters' growth over this long, up to the read. */
+    windowMs: z.number().int().min(100).max(3_600_000).default(60_000),
+    /** How long the migration stays in proxy (and redirect) under the gates before it moves on. */
+    durationMs: z.number().int().min(100).max(86_400_000).default(60_000),
+    /** Consecutive failing evaluations (inconclusive ones neither count nor reset) that roll back. */
+    failureLimit: z.number().int().min(1).max(MAX_ANALYSIS_EVALUATIONS).default(2),
+    /** N2 requests the window must hold for an evaluation to count; fewer is inconclusive. */
+    minRequests: z.number().int().min(1).max(1_000_000_000).default(20),
+    metrics: z
+      .strictObject({
+        /** N2's 5xx replies / N2's requests, 0..1. */
+        errorRate: z.strictObject({ max: z.number().min(0).max(1) }).optional(),
+        /** N2's 99th-percentile latency through the gateways, ms (from their histogram buckets). */
+        p99Ms: z.strictObject({ max: z.number().positive().max(600_000) }).optional(),
+      })
+      .refine((m) => m.errorRate !== undefined || m.p99Ms !== undefined, 'name at least one metric: errorRate or p99Ms'),
+  })
+  .refine((a) => a.windowMs >= a.intervalMs, { path: ['windowMs'], message: 'must be at least intervalMs' })
+  .refine((a) => a.durationMs >= a.intervalMs, { path: ['durationMs'], message: 'must be at least intervalMs (one evaluation)' })
+  .refine((a) => a.durationMs / a.intervalMs <= MAX_ANALYSIS_EVALUATIONS, {
+    path: ['durationMs'],
+    message: `at most ${MAX_ANALYSIS_EVALUATIONS} evaluations per phase (durationMs / intervalMs)`,
+  });
+
+export type AnalysisPlan = z.output<typeof analysisSchema>;
+
 /** A migration plan: which apps move together and how each phase behaves. */
 export const planSchema = z.strictObject({
   /** Migration id; generated when absent. */
@@ -95,6 +135,8 @@ export const planSchema = z.strictObject({
       methods: z.enum(['all', 'safe']).default('safe'),
     })
     .prefault({}),
+  /** Analysis gates in proxy and redirect; none without this section. */
+  analysis: analysisSchema.optional(),
   dns: z
     .strictObject({
       zoneId: z.string().min(1),

@@ -50,6 +50,8 @@ export class GatewayAgent {
       memberId: opts.memberId,
       kind: 'gateway',
       apps: Object.keys(opts.gateway.config.apps),
+      // The control plane's analysis gates read /metrics there (open on loopback, no token needed).
+      adminUrl: opts.gateway.adminAddress?.url,
       reconcileMs: opts.reconcileMs,
       logger: opts.logger,
       logPrefix: 'fleet.agent',

@@ -3,22 +3,27 @@
  * and p99 latency per deployment (bottom panel) over the run, with a
  * dashed vertical marker per phase mark and a solid one at the handover
  * command, so the moment traffic moves from N1 to N2 is visible at a glance.
+ * Every axis has a title with its unit; the phase and handover labels sit on
+ * as many rows above the plot as it takes for none to overlap another.
  */
 import type { Sample, ServedBy } from '../load-model.js';
 import { bucketSamples, throughputPerSecond } from '../analysis/time-series.js';
+import { labelRows } from './label-rows.js';
 import type { SwitchoverRun } from './report-model.js';
+import { textWidth } from './text-metrics.js';
 
 const W = 1000;
 const LEFT = 80;
 const RIGHT = 30;
 const PLOT_W = W - LEFT - RIGHT;
-const LABEL_ROWS = 3;
+const TITLE_SIZE = 17;
+const TITLE_LINE_H = 21;
+const LABEL_SIZE = 11;
 const LABEL_ROW_H = 15;
-const TOP_A = 78 + LABEL_ROWS * LABEL_ROW_H;
+/** Space between a label's text and its marker line's anchor. */
+const LABEL_DX = 3;
 const H_A = 250;
-const TOP_B = TOP_A + H_A + 45;
 const H_B = 170;
-const H = TOP_B + H_B + 55;
 
 const COLORS: Readonly<Record<ServedBy, string>> = { n1: '#1f63b4', n2: '#e8730c', none: '#7a7a7a', unknown: '#a05fc0' };
 const FAILED_COLOR = '#d62728';
@@ -85,15 +90,41 @@ function polyline(points: readonly [number, number][], color: string, cls: strin
   );
 }
 
-/** Places labels left to right in up to LABEL_ROWS rows so neighbours do not overlap. */
-function labelRows(xs: readonly { x: number; width: number }[]): number[] {
-  const rowEnd: number[] = Array.from({ length: LABEL_ROWS }, () => -Infinity);
-  return xs.map(({ x, width }) => {
-    let row = rowEnd.findIndex((end) => x > end + 4);
-    if (row < 0) row = rowEnd.indexOf(Math.min(...rowEnd));
-    rowEnd[row] = x + width;
-    return row;
+/** Splits a title into lines that fit `width` at `size` px bold, at spaces. */
+function wrapTitle(title: string, size: number, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of title.split(' ')) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && textWidth(next, size, true) > width) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** A label above the plot: its text, the x its marker line is at, where its text starts, and its row. */
+interface PlacedLabel {
+  readonly text: string;
+  readonly bold: boolean;
+  readonly lineX: number;
+  readonly textX: number;
+  row: number;
+}
+
+/** Labels anchored at their marker's x (text just right of it; pulled left at the right edge), staggered into rows. */
+function placeLabels(labels: ReadonlyArray<{ text: string; x: number; bold: boolean }>): PlacedLabel[] {
+  const placed = labels.map((l) => {
+    const width = textWidth(l.text, LABEL_SIZE, l.bold);
+    return { text: l.text, bold: l.bold, lineX: l.x, textX: Math.max(2, Math.min(l.x + LABEL_DX, W - 2 - width)), width, row: 0 };
   });
+  const rows = labelRows(placed.map((p) => ({ x: p.textX, width: p.width, lineX: p.lineX })));
+  placed.forEach((p, i) => {
+    p.row = rows[i] ?? 0;
+  });
+  return placed;
 }
 
 export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): string {
@@ -105,6 +136,37 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
   const t0 = 0;
   const t1 = Math.max(tEnd, 1000);
   const x = (t: number): number => LEFT + ((t - t0) / (t1 - t0)) * PLOT_W;
+
+  // Phase marks a few pixels apart (phases that follow each other within milliseconds) share one
+  // label; the handover gets its own. Rows above the plot are as many as the labels need.
+  const marks = [...run.marks].filter((m) => m.t >= t0 && m.t <= t1).sort((a, b) => a.t - b.t);
+  const clusterOf: number[] = [];
+  const clusterLabels: string[][] = [];
+  marks.forEach((m, i) => {
+    const prev = i > 0 ? marks[i - 1]! : undefined;
+    if (prev && x(m.t) - x(prev.t) < 8) clusterOf.push(clusterOf[i - 1]!);
+    else {
+      clusterOf.push(clusterLabels.length);
+      clusterLabels.push([]);
+    }
+    const labels = clusterLabels[clusterOf[i]!]!;
+    if (!labels.includes(m.label)) labels.push(m.label);
+  });
+  const firstOfCluster = marks.map((_, i) => i === 0 || clusterOf[i] !== clusterOf[i - 1]);
+  const clusterText = (i: number): string => clusterLabels[clusterOf[i]!]!.join(' · ');
+  const labelled = marks.flatMap((m, i) => (firstOfCluster[i] ? [{ text: clusterText(i), x: x(m.t), bold: false, mark: i }] : []));
+  const placed = placeLabels([...labelled, { text: 'T (handover)', x: x(run.handoverAt), bold: true }]);
+  const handoverLabel = placed.at(-1)!;
+  const labelOfMark = new Map(labelled.map((l, i) => [l.mark, placed[i]!]));
+  const rowCount = Math.max(1, ...placed.map((p) => p.row + 1));
+
+  // Vertical layout: title lines, legend, label rows, panel A, panel B, time axis.
+  const titleLines = wrapTitle(run.title, TITLE_SIZE, W - 40);
+  const legendY = 24 + (titleLines.length - 1) * TITLE_LINE_H + 26;
+  const TOP_A = legendY + 22 + rowCount * LABEL_ROW_H + 6;
+  const TOP_B = TOP_A + H_A + 45;
+  const H = TOP_B + H_B + 55;
+  const rowBaseline = (row: number): number => TOP_A - 8 - row * LABEL_ROW_H;
 
   // The window after the last request start only holds stragglers; it would draw a fake drop to zero.
   let lastStart = 0;
@@ -130,7 +192,12 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
       `font-family="Helvetica, Arial, sans-serif">`,
   );
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
-  out.push(`<text class="title" x="${W / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold">${xmlEscape(run.title)}</text>`);
+  titleLines.forEach((line, i) => {
+    out.push(
+      `<text class="title" x="${W / 2}" y="${24 + i * TITLE_LINE_H}" text-anchor="middle" font-size="${TITLE_SIZE}" ` +
+        `font-weight="bold">${xmlEscape(line)}</text>`,
+    );
+  });
 
   // Legend, one row under the title.
   const legend: { label: string; color: string; dash?: string }[] = deployments.map((d) => ({
@@ -143,17 +210,17 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
   out.push(`<g class="legend">`);
   for (const item of legend) {
     out.push(
-      `<line x1="${lx}" y1="46" x2="${lx + 24}" y2="46" stroke="${item.color}" ` +
+      `<line x1="${lx}" y1="${legendY - 4}" x2="${lx + 24}" y2="${legendY - 4}" stroke="${item.color}" ` +
         `stroke-width="${item.dash ? 1.5 : 3}"${item.dash ? ` stroke-dasharray="${item.dash}"` : ''}/>`,
     );
-    out.push(`<text x="${lx + 30}" y="50" font-size="12">${xmlEscape(item.label)}</text>`);
-    lx += 44 + item.label.length * 7;
+    out.push(`<text x="${lx + 30}" y="${legendY}" font-size="12">${xmlEscape(item.label)}</text>`);
+    lx += 44 + textWidth(item.label, 12);
   }
   out.push(`</g>`);
 
   // Panel A: responses per second per deployment.
   out.push(`<g class="panel throughput">`);
-  out.push(yAxis(panelA, 26, 'responses / s'));
+  out.push(yAxis(panelA, 26, 'throughput (responses/s)'));
   for (const d of deployments) {
     const pts = rates.filter((r) => r.servedBy === d).map((r): [number, number] => [mid(r.t), yA(r.rps)]);
     out.push(polyline(pts, COLORS[d], `series ${d}`));
@@ -186,43 +253,34 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
     out.push(`<line x1="${tx}" y1="${panelA.top + panelA.height}" x2="${tx}" y2="${panelA.top + panelA.height + 5}" stroke="#444"/>`);
     out.push(`<text x="${tx}" y="${panelB.top + panelB.height + 19}" text-anchor="middle" font-size="11">${fmt(tick)}</text>`);
   }
-  out.push(`<text x="${LEFT + PLOT_W / 2}" y="${H - 12}" text-anchor="middle" font-size="12">time since run start (s)</text>`);
+  out.push(
+    `<text class="axis-title" x="${LEFT + PLOT_W / 2}" y="${H - 12}" text-anchor="middle" font-size="12">` +
+      `time since the run started (s) · rates and p99 per ${windowMs} ms window</text>`,
+  );
   out.push(`</g>`);
 
-  // Phase markers over both panels; labels staggered above panel A.
-  const marks = [...run.marks].filter((m) => m.t >= t0 && m.t <= t1).sort((a, b) => a.t - b.t);
-  // Marks a few pixels apart (phases that follow each other within milliseconds) share one label.
-  const clusterOf: number[] = [];
-  const clusterLabels: string[][] = [];
-  marks.forEach((m, i) => {
-    const prev = i > 0 ? marks[i - 1]! : undefined;
-    if (prev && x(m.t) - x(prev.t) < 8) clusterOf.push(clusterOf[i - 1]!);
-    else {
-      clusterOf.push(clusterLabels.length);
-      clusterLabels.push([]);
-    }
-    const labels = clusterLabels[clusterOf[i]!]!;
-    if (!labels.includes(m.label)) labels.push(m.label);
-  });
-  const firstOfCluster = marks.map((_, i) => i === 0 || clusterOf[i] !== clusterOf[i - 1]);
-  const labelText = (i: number): string => clusterLabels[clusterOf[i]!]!.join(' · ');
-  const rows = labelRows(marks.map((m, i) => ({ x: x(m.t), width: firstOfCluster[i] ? labelText(i).length * 6.5 + 6 : 0 })));
+  // Phase markers over both panels, each line from its label's row down; the handover's is solid.
   out.push(`<g class="phase-marks">`);
   marks.forEach((m, i) => {
     const mx = fmt(x(m.t));
-    const ly = TOP_A - 8 - (rows[i] ?? 0) * LABEL_ROW_H;
+    const label = labelOfMark.get(clusterOf.indexOf(clusterOf[i]!));
+    const top = rowBaseline(label?.row ?? 0) + 3;
     out.push(`<g class="phase-mark" data-t="${fmt(m.t)}" data-label="${xmlEscape(m.label)}">`);
-    out.push(
-      `<line x1="${mx}" y1="${ly + 3}" x2="${mx}" y2="${panelB.top + panelB.height}" ` +
-        `stroke="#555" stroke-width="1" stroke-dasharray="5,4"/>`,
-    );
-    if (firstOfCluster[i]) out.push(`<text x="${mx}" y="${ly}" font-size="11" fill="#333" dx="3">${xmlEscape(labelText(i))}</text>`);
+    out.push(`<line x1="${mx}" y1="${top}" x2="${mx}" y2="${TOP_B + H_B}" stroke="#555" stroke-width="1" stroke-dasharray="5,4"/>`);
+    if (firstOfCluster[i] && label)
+      out.push(
+        `<text class="mark-label" x="${fmt(label.textX)}" y="${rowBaseline(label.row)}" font-size="${LABEL_SIZE}" fill="#333">` +
+          `${xmlEscape(label.text)}</text>`,
+      );
     out.push(`</g>`);
   });
   const hx = fmt(x(run.handoverAt));
   out.push(`<g class="handover" data-t="${fmt(run.handoverAt)}">`);
-  out.push(`<line x1="${hx}" y1="${TOP_A}" x2="${hx}" y2="${panelB.top + panelB.height}" stroke="#111" stroke-width="2"/>`);
-  out.push(`<text x="${hx}" y="${TOP_A + 14}" font-size="11" font-weight="bold" dx="4">T (handover)</text>`);
+  out.push(`<line x1="${hx}" y1="${rowBaseline(handoverLabel.row) + 3}" x2="${hx}" y2="${TOP_B + H_B}" stroke="#111" stroke-width="2"/>`);
+  out.push(
+    `<text class="mark-label" x="${fmt(handoverLabel.textX)}" y="${rowBaseline(handoverLabel.row)}" font-size="${LABEL_SIZE}" ` +
+      `font-weight="bold">${xmlEscape(handoverLabel.text)}</text>`,
+  );
   out.push(`</g>`);
   out.push(`</g>`);
   out.push(`</svg>`);

@@ -110,6 +110,10 @@ describe('northwest CLI', function () {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /rolled-back/);
     assert.match(r.stderr, /^northwest: NW_CP_N2_UNHEALTHY: /m);
+    // status says why it rolled back, under the migrations.
+    const s = await cli(['status']);
+    assert.match(s.stdout, /\nwhy\n {2}m-cli-2: NW_CP_N2_UNHEALTHY: .*127\.0\.0\.1:1\/healthz/);
+    assert.doesNotMatch(s.stdout, /m-cli-1: NW_/, 'a migration that went through has no reason listed');
   });
 
   it('a malformed plan file exits 2 naming the file and the field, and sends nothing', async () => {

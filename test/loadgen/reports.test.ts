@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { renderJsonReport } from '../../loadgen/report/json-report.js';
 import { renderMarkdownReport } from '../../loadgen/report/markdown-report.js';
 import type { SwitchoverRun } from '../../loadgen/report/report-model.js';
+import { labelRows } from '../../loadgen/report/label-rows.js';
 import { niceTicks, renderSvgChart, xmlEscape } from '../../loadgen/report/svg-chart.js';
+import { ASCENT, DESCENT, textWidth } from '../../loadgen/report/text-metrics.js';
 import { writeReports } from '../../loadgen/report/write-reports.js';
 import { SYNTHETIC_HANDOVER_AT, SYNTHETIC_MARKS, syntheticRun } from '../support/synthetic-run.js';
 import { deepText, findAll, parseXml } from '../support/xml-well-formed.js';
@@ -85,7 +87,12 @@ describe('reports', () => {
         assert.ok(legendText.includes(label), label);
       assert.ok(findAll(root, (e) => e.attrs.class === 'failed').length > 0);
       const text = deepText(root);
-      for (const unit of ['responses / s', 'p99 latency (ms)', 'time since run start (s)']) assert.ok(text.includes(unit), unit);
+      for (const unit of [
+        'throughput (responses/s)',
+        'p99 latency (ms)',
+        'time since the run started (s) · rates and p99 per 250 ms window',
+      ])
+        assert.ok(text.includes(unit), unit);
       assert.equal(findAll(parseXml(renderSvgChart(run({ samples: syntheticRun() }))), (e) => e.attrs.class === 'failed').length, 0);
     });
 
@@ -95,6 +102,68 @@ describe('reports', () => {
       assert.equal(markers.length, 1);
       assert.equal(markers[0] && deepText(markers[0]).trim(), 'a<b & "c"');
       assert.equal(xmlEscape(`<&>"'`), '&lt;&amp;&gt;&quot;&apos;');
+    });
+
+    it('phase labels at colliding x never overlap, and no marker line crosses another label', () => {
+      // Marks 150 ms apart (about 10 px: not one cluster) with labels far wider, T on one of them, and
+      // a long label at the right edge (pulled left into the chart).
+      const labels = ['migrate command', 'prepare', 'sync (copying the data)', 'fence', 'proxy', 'redirect', 'dns'];
+      const marks = [...labels.map((label, i) => ({ t: 2000 + i * 150, label })), { t: 13_950, label: 'done: the migration is over' }];
+      const root = parseXml(renderSvgChart(run({ marks, handoverAt: 2450 })));
+      const groups = findAll(root, (e) => e.attrs.class === 'phase-mark' || e.attrs.class === 'handover');
+      const texts = groups.flatMap((g) => g.children.filter((c) => c.name === 'text'));
+      assert.deepEqual(texts.map((t) => deepText(t)).sort(), [...labels, 'done: the migration is over', 'T (handover)'].sort());
+      // Each label's box as a browser draws it: from x, the baseline and the font, measured in DejaVu Sans.
+      const boxes = texts.map((t) => {
+        const x = Number(t.attrs.x) + Number(t.attrs.dx ?? 0);
+        const y = Number(t.attrs.y);
+        const size = Number(t.attrs['font-size']);
+        const width = textWidth(deepText(t), size, t.attrs['font-weight'] === 'bold');
+        return { text: deepText(t), left: x, right: x + width, top: y - ASCENT * size, bottom: y + DESCENT * size };
+      });
+      const plotTop = Number(findAll(root, (e) => e.name === 'rect' && e.attrs.fill === 'none')[0]!.attrs.y);
+      for (const [i, a] of boxes.entries()) {
+        assert.ok(a.bottom <= plotTop, `${a.text} stays above the plot`);
+        assert.ok(a.left >= 0 && a.right <= Number(root.attrs.width), `${a.text} stays inside the chart`);
+        for (const b of boxes.slice(i + 1)) {
+          const apart = a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+          assert.ok(apart, `"${a.text}" and "${b.text}" overlap: ${JSON.stringify([a, b])}`);
+        }
+      }
+      const lines = groups.map((g) => {
+        const line = g.children.find((c) => c.name === 'line')!;
+        const own = g.children.find((c) => c.name === 'text');
+        return { x: Number(line.attrs.x1), top: Number(line.attrs.y1), bottom: Number(line.attrs.y2), own: own && deepText(own) };
+      });
+      for (const l of lines)
+        for (const b of boxes) {
+          if (b.text === l.own) continue;
+          const crosses = l.x > b.left && l.x < b.right && l.top < b.bottom && l.bottom > b.top;
+          assert.ok(!crosses, `the line at x=${l.x} crosses "${b.text}"`);
+        }
+      assert.ok(
+        boxes.some((b) => b.top < boxes[0]!.top || b.top > boxes[0]!.top),
+        'the labels took more than one row',
+      );
+    });
+
+    it('wraps a title too long for the chart onto lines that fit it', () => {
+      const title =
+        'Northwest switchover N1 → N2 (3 trials, 4 gateways, ZooKeeper ensemble, Route 53 (moto), Cassandra store; chart: last trial)';
+      const root = parseXml(renderSvgChart(run({ title })));
+      const lines = findAll(root, (e) => e.attrs.class === 'title');
+      assert.ok(lines.length > 1);
+      assert.equal(lines.map((l) => deepText(l)).join(' '), title);
+      for (const l of lines) assert.ok(textWidth(deepText(l), Number(l.attrs['font-size']), true) <= Number(root.attrs.width) - 40);
+    });
+
+    it('staggers labels into rows only where their x ranges collide', () => {
+      const at = (x: number, width = 50) => ({ x: x + 3, width, lineX: x });
+      assert.deepEqual(labelRows([at(0), at(100), at(200)]), [0, 0, 0], 'apart: one row');
+      assert.deepEqual(labelRows([at(0), at(20), at(40)]), [2, 1, 0], 'colliding: a staircase, the leftmost on top');
+      assert.deepEqual(labelRows([at(0), at(20), at(300), at(320)]), [1, 0, 1, 0], 'two clusters side by side share the rows');
+      // A line may not run through a label of a lower row: the left label climbs over it.
+      assert.deepEqual(labelRows([at(100, 10), at(0, 300)]), [0, 1]);
     });
 
     it('picks 1-2-5 ticks', () => {

@@ -34,6 +34,8 @@ export interface FleetOptions {
   readonly idPrefix?: string;
   /** App servers the gateways use instead of the harness's echo apps (which are still started). */
   readonly upstreams?: { readonly n1: string; readonly n2: string };
+  /** Give each gateway an admin listener (loopback, port 0): members then publish its URL, and /metrics can be read. */
+  readonly admin?: boolean;
 }
 
 /** N in-process gateways, each with its own coordinator session, in front of shared N1/N2 echo apps. */
@@ -46,6 +48,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     const config = parseGatewayConfig({
       name: id,
       listeners: [{ host: '127.0.0.1', port: 0 }],
+      ...(opts.admin ? { admin: { host: '127.0.0.1', port: 0 } } : {}),
       log: { level: 'silent' },
       waitForState: true,
       apps: Object.fromEntries(

@@ -1,5 +1,6 @@
 import type { DataMode } from '../../../protocol/app-state.js';
 import type { DesiredAppState } from '../../../fleet/state-writer.js';
+import type { MemberStatus } from '../../live-members.js';
 import type { DnsSteps, SyncHook } from '../migration-hooks.js';
 import type { LogChange, LogEvent, MigrationLog, PhaseName } from '../migration-log.js';
 import type { MigrationPlan } from '../plan.js';
@@ -21,6 +22,12 @@ export interface PhaseContext {
   readonly fetch: typeof fetch;
   /** Throws NW_CP_NOT_LEADER once this runner must stop (leadership lost, shutdown). */
   checkLeader(): void;
+  /** Fires when this runner must stop: a phase that waits (the analysis gates' dwell) wakes on it. */
+  readonly signal: AbortSignal;
+  /** Whether an operator asked to abort (read from the control node, as between phases): a dwell ends early on it. */
+  abortRequested(): Promise<boolean>;
+  /** The fleet's live members (for the analysis gates: the gateways and where their /metrics are). */
+  liveMembers(): Promise<readonly MemberStatus[]>;
   /** Writes a log change and events now (fenced like every log write), before the phase acts on it. */
   record(change: LogChange, ...events: Omit<LogEvent, 'at'>[]): Promise<void>;
   /** Runs the plan's sync hooks in order (each hook's main step, or its `atFence` step); returns their figures. */

@@ -1,11 +1,13 @@
 import { handedOverData, migrationTag, withData } from './data-modes.js';
+import { runAnalysisGates } from '../../analysis/analysis-gates.js';
 import type { Phase } from './phase.js';
 
 /**
  * redirect (if the plan enables it): clients are sent to N2 with a temporary
  * status (307/308) while rollback is possible; with `methods: safe` only
  * GET/HEAD are redirected and writes keep going through the gateway (mirrored
- * back to N1 as in proxy). Without it the phase changes nothing.
+ * back to N1 as in proxy). Without it the phase changes nothing. With it and an `analysis`
+ * section, the gates judge N2 here for another `durationMs`, as in proxy.
  */
 export const redirect: Phase<'redirect'> = {
   name: 'redirect',
@@ -25,4 +27,5 @@ export const redirect: Phase<'redirect'> = {
   startsWithFlip: true,
   n2TakesWrites: true,
   rollback: ['fence', 'serve'],
+  after: async (ctx) => (ctx.log.plan.redirect.enabled ? runAnalysisGates(ctx, 'redirect') : {}),
 };
