@@ -306,6 +306,11 @@ export class Gateway {
    * NW_GW_TLS_CONFIG_INVALID naming the field and the file, and every listener keeps what it had.
    */
   reloadCertificates(listeners?: readonly ListenerConfig[]): void {
+    this.prepareCertificates(listeners)();
+  }
+
+  /** Reads and checks every TLS listener's files (throwing as reloadCertificates does); the result swaps them in. */
+  private prepareCertificates(listeners?: readonly ListenerConfig[]): () => void {
     const swaps: (() => void)[] = [];
     for (const [i, l] of this.tlsListeners) {
       const next = listeners?.[i];
@@ -317,8 +322,10 @@ export class Gateway {
       if (l.tls !== undefined && !this.tlsListeners.has(i))
         throw new GatewayError('NW_GW_TLS_CONFIG_INVALID', `listeners.${i}.tls: TLS cannot be added to a running listener (restart)`);
     });
-    for (const swap of swaps) swap();
-    this.logger.info('gateway.tls.reloaded', { listeners: swaps.length });
+    return () => {
+      for (const swap of swaps) swap();
+      if (swaps.length > 0) this.logger.info('gateway.tls.reloaded', { listeners: swaps.length });
+    };
   }
 
   /** The node engine's server: listening itself, or (engine: raw) taking the connections the raw engine hands over. */
@@ -487,8 +494,12 @@ export class Gateway {
         refusals.push(`${source}: apps.${app}.n2.publicOrigin: ${app} is in redirect mode (epoch ${state.epoch}), which needs it`);
     }
     if (refusals.length > 0) throw new GatewayError('NW_GW_RELOAD_REFUSED', `\n${refusals.join('\n')}`);
+    // Certificate files are read again at every reload (a rotated certificate under the same path);
+    // a bad one fails the reload before anything changed.
+    const swapCertificates = this.prepareCertificates(next.listeners);
     // From here to the swap nothing awaits: no request sees half of it.
     const change = this.runtimes.replace(next.apps);
+    swapCertificates();
     this.state.replaceRuntimes(change.runtimes);
     this.currentConfig = next;
     this.accessLog.configure(next.log);

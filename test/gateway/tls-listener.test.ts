@@ -197,6 +197,17 @@ describe('gateway: TLS listeners', () => {
       open.socket.destroy();
     });
 
+    it('a config reload (SIGHUP, POST /reload) reads rotated certificate files again; a bad one fails the reload whole', async () => {
+      const renewed = await h.ca.issue(['shop.test', 'localhost', '127.0.0.1']);
+      h.certs.write('default', renewed);
+      await h.gw.reload(h.gw.config);
+      assert.equal((await handshake(h)).fingerprint, fingerprintOf(renewed.certPem));
+      h.certs.file('default.key', 'not a key');
+      await assert.rejects(h.gw.reload(h.gw.config), (err: Error & { code?: string }) => err.code === 'NW_GW_TLS_CONFIG_INVALID');
+      assert.equal((await handshake(h)).fingerprint, fingerprintOf(renewed.certPem));
+      h.certs.write('default', renewed);
+    });
+
     it('changes nothing when a file is missing or wrong, and names the field and the file', async () => {
       const before = (await handshake(h)).fingerprint;
       const keyFile = `${h.certs.dir}/default.key`;
