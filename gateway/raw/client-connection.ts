@@ -86,7 +86,8 @@ export class ClientConnection {
   private resumed: RawResponse | undefined;
   private flushedHeaders: string[] = [];
   private flushedUrl = '';
-  private timer: NodeJS.Timeout | undefined;
+  /** When the current timeout (timerKind) expires, on performance.now()'s clock; checked by the engine's tick. */
+  private deadline = 0;
   private timerKind: TimerKind = 'none';
   private closed = false;
   private readonly flow = { pause: () => this.socket.pause(), resume: () => this.resumeReading() };
@@ -272,19 +273,26 @@ export class ClientConnection {
     if (!this.closed && this.parked === undefined) this.socket.resume();
   }
 
+  /**
+   * Starts the timeout of a stage of the connection. No timer per request: the engine checks every
+   * connection's deadline on one interval (as node:http checks its headers and request timeouts),
+   * so a timeout fires up to one check interval late.
+   */
   private arm(kind: TimerKind): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerKind = kind;
-    if (kind === 'none' || this.closed) return;
+    this.timerKind = this.closed ? 'none' : kind;
+    if (this.timerKind === 'none') return;
     const t = this.svc.timeouts;
     const ms = kind === 'idle' ? t.keepAliveMs : kind === 'headers' ? t.headersMs : t.requestMs;
-    this.timer = setTimeout(this.timedOut, ms);
+    this.deadline = performance.now() + ms;
+  }
+
+  /** From the engine's tick: whether the current stage ran out of time (then it is handled here). */
+  checkTimeout(now: number): void {
+    if (this.timerKind !== 'none' && now >= this.deadline) this.timedOut();
   }
 
   private readonly timedOut = (): void => {
     const kind = this.timerKind;
-    this.timer = undefined;
     this.timerKind = 'none';
     if (kind === 'idle') {
       this.socket.destroy();

@@ -18,8 +18,12 @@ import { LinkPool, type UpstreamLink } from './upstream-links.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-/** Kept-alive upstream connections idle at most this long: below node's default keepAliveTimeout (5 s). */
-const UPSTREAM_KEEP_ALIVE_MS = 4000;
+/**
+ * Kept-alive upstream connections idle at least this long are closed (by the tick, so up to one
+ * tick later): below node's default keepAliveTimeout (5 s), so the app does not close one as it is
+ * being reused.
+ */
+const UPSTREAM_KEEP_ALIVE_MS = 3000;
 
 export interface RawEngineDeps extends ExchangeServices {
   readonly table: () => RoutingTable;
@@ -80,6 +84,8 @@ function upstreamHead(method: string, path: string, headers: HeaderMap, chunked:
 export class RawEngine {
   private readonly linkPools = new Map<UpstreamServer, LinkPool>();
   private readonly connections = new Set<ClientConnection>();
+  /** Checks every connection's timeout and closes idle upstream connections: one timer for the engine, none per request. */
+  private readonly tick: NodeJS.Timeout;
   private readonly services: ConnectionServices;
 
   constructor(
@@ -101,6 +107,13 @@ export class RawEngine {
       },
       shuttingDown: deps.shuttingDown,
     };
+    // As node:http's connectionsCheckingInterval: often enough for a short clientHeadersMs.
+    const tickMs = Math.max(50, Math.min(1000, Math.ceil(Math.min(t.clientHeadersMs, t.clientKeepAliveMs) / 4)));
+    this.tick = setInterval(() => {
+      const now = performance.now();
+      for (const c of this.connections) c.checkTimeout(now);
+      for (const p of this.linkPools.values()) p.sweep(now);
+    }, tickMs).unref();
   }
 
   /**
@@ -132,6 +145,7 @@ export class RawEngine {
   }
 
   close(): void {
+    clearInterval(this.tick);
     for (const p of this.linkPools.values()) p.close();
   }
 

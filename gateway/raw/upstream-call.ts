@@ -116,7 +116,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
 
   private sent(): void {
     this.requestSent = true;
-    if (!this.answered) this.link.socket.setTimeout(this.opts.headersMs);
+    if (!this.answered) this.link.inactivityTimeout(this.opts.headersMs);
   }
 
   // --- response (LinkListener) ---
@@ -130,7 +130,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
     this.answered = true;
     this.res.upstreamMs = performance.now() - this.sentAt;
     this.upstreamKeepAlive = keepAlive;
-    this.link.socket.setTimeout(this.opts.idleMs);
+    this.link.inactivityTimeout(this.opts.idleMs);
     const noBody = this.skipBodyFor || status === 204 || status === 304;
     if (!this.clientLeft) {
       let framing: Framing = 'chunked';
@@ -154,7 +154,6 @@ export class UpstreamCall implements LinkListener, BodyReader {
     }
     if (this.settled) return;
     this.settled = true;
-    this.link.socket.setTimeout(0);
     this.res.onDrain = undefined;
     this.res.onGone = undefined;
     this.link.socket.resume();
@@ -180,6 +179,8 @@ export class UpstreamCall implements LinkListener, BodyReader {
   }
 
   timedOut(): void {
+    // Before the request went out whole the client is the slow side: its own timeouts govern.
+    if (!this.requestSent) return;
     const code = this.answered ? 'NW_GW_UPSTREAM_IDLE_TIMEOUT' : 'NW_GW_UPSTREAM_HEADERS_TIMEOUT';
     this.fail(new GatewayError(code, this.pool.origin));
   }

@@ -38,7 +38,10 @@ export class UpstreamLink {
   /** Whether this connection already carried a response: a reset on it may be the server closing an idle connection. */
   reused = false;
   private readonly parser: LlhttpParser;
-  private idleTimer: NodeJS.Timeout | undefined;
+  /** When it went back to the pool (performance.now()); the pool's sweep closes it after keepAliveMs. */
+  idleSince = 0;
+  /** The socket's inactivity timeout now set (set only when it changes: no timer work per request). */
+  private timeoutMs = 0;
 
   constructor(
     readonly socket: Socket,
@@ -61,7 +64,8 @@ export class UpstreamLink {
   }
 
   private readonly onTimeout = (): void => {
-    this.listener?.timedOut();
+    if (this.listener === undefined) this.socket.destroy();
+    else this.listener.timedOut();
   };
 
   private readonly onHead: HeadersCompleteCallback = (_maj, _min, headers, _m, _u, status, _sm, _up, keepAlive) =>
@@ -102,7 +106,6 @@ export class UpstreamLink {
   };
 
   private readonly onClose = (): void => {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.parser.close();
     this.pool.closed(this);
     const code = this.lastError?.code ?? 'closed';
@@ -117,23 +120,25 @@ export class UpstreamLink {
   }
 
   /** Back in the pool: closed if it idles longer than keepAliveMs. */
-  idle(ms: number): void {
+  idle(): void {
     this.listener = undefined;
-    this.socket.setTimeout(0);
     this.reused = true;
-    this.idleTimer = setTimeout(this.idleTimedOut, ms);
+    this.idleSince = performance.now();
   }
 
   busy(listener: LinkListener): void {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
     this.listener = listener;
   }
 
-  private readonly idleTimedOut = (): void => {
-    this.idleTimer = undefined;
-    this.socket.destroy();
-  };
+  /**
+   * The socket's inactivity timeout (node refreshes it on every read and write). Left armed while
+   * the link idles: a timeout then just closes it (the pool's sweep usually has, sooner).
+   */
+  inactivityTimeout(ms: number): void {
+    if (ms === this.timeoutMs) return;
+    this.timeoutMs = ms;
+    this.socket.setTimeout(ms);
+  }
 }
 
 interface Waiter {
@@ -191,7 +196,7 @@ export class LinkPool {
       link.socket.destroy();
       return;
     }
-    link.idle(this.opts.keepAliveMs);
+    link.idle();
     const w = this.waiters.shift();
     if (w !== undefined) {
       clearTimeout(w.timer);
@@ -251,6 +256,15 @@ export class LinkPool {
     const socket = connectTls({ host: this.host, port: this.port, ...upstreamTlsOptions(this.host, tls) });
     socket.setNoDelay(true);
     return socket;
+  }
+
+  /** Closes links idle for longer than keepAliveMs (from the engine's tick: no timer per request). */
+  sweep(now: number): void {
+    const limit = now - this.opts.keepAliveMs;
+    for (let i = this.idleLinks.length - 1; i >= 0; i--) {
+      const link = this.idleLinks[i]!;
+      if (link.idleSince <= limit) link.socket.destroy();
+    }
   }
 
   close(): void {

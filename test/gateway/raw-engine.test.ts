@@ -148,6 +148,15 @@ describe('gateway raw engine', () => {
     );
   });
 
+  it('closes an idle keep-alive connection after timeouts.clientKeepAliveMs (checked on the engine tick, no timer per request)', async () => {
+    h = await startGatewayHarness({ config: { engine: 'raw', timeouts: { clientKeepAliveMs: 300, clientHeadersMs: 200 } } });
+    const conn = await new RawHttpClient(Number(new URL(h.url).port)).open();
+    conn.write('GET /idle HTTP/1.1\r\nHost: shop.test\r\n\r\n');
+    const r = await conn.closed;
+    assert.equal(r.responses.length, 1, r.raw);
+    assert.equal(r.responses[0]!.headers['keep-alive'], 'timeout=0');
+  });
+
   it('answers pipelined requests in order, the ones after the first through node:http', async () => {
     h = await startGatewayHarness({ config: { engine: 'raw' } });
     const conn = await new RawHttpClient(Number(new URL(h.url).port)).open();
