@@ -147,7 +147,12 @@ export class MigrationRunner {
     for (;;) {
       this.checkLeader();
       const log = this.handle.log;
-      if (TERMINAL.has(log.status)) return;
+      if (TERMINAL.has(log.status)) {
+        // Its locks go with it. Also when this runner wrote the end and lost the coordinator before
+        // it removed them: runLoop re-reads the log and comes back here (found by the fault campaign).
+        if (log.status !== 'failed') await this.releaseLocks();
+        return;
+      }
       if (log.status === 'rolling-back') return this.rollback();
       let next: PhaseName | undefined;
       if (started !== undefined && log.phase === started && log.phaseStatus === 'started') {

@@ -40,6 +40,19 @@ function failingReads(store: EmbeddedStore, matches: (op: 'get' | 'children', pa
   return { coordinator, faults };
 }
 
+/** An embedded session whose next lock removals fail with a connection loss (a ZooKeeper leader election). */
+class LockBlipCoordinator extends EmbeddedCoordinator {
+  failLockRemovals = 0;
+
+  override async remove(path: string, version?: number): Promise<void> {
+    if (path.endsWith('/lock') && this.failLockRemovals > 0) {
+      this.failLockRemovals -= 1;
+      throw new CoordinatorError('NW_CP_COORDINATOR_UNAVAILABLE', `remove ${path}: CONNECTION_LOSS (test)`);
+    }
+    return super.remove(path, version);
+  }
+}
+
 describe('the control plane recovers from coordinator errors outside a phase', function () {
   this.timeout(30_000);
   let store: EmbeddedStore;
@@ -86,6 +99,24 @@ describe('the control plane recovers from coordinator errors outside a phase', f
     const created = await b.migrate(parsePlan({ apps: ['shop'], barrierTimeoutMs: 5000 }));
     assert.equal((await b.waitForMigration(created.id, finished, 15_000)).status, 'done', 'and runs migrations');
   });
+  it('a leader that loses the coordinator as it removes the locks of a migration it ended removes them when it is back (regression)', async () => {
+    const coordinator = new LockBlipCoordinator(store);
+    const a = new ControlPlane({ coordinator, id: 'cp-a', logger: createLogger('silent') });
+    planes.push(a);
+    await a.start();
+    coordinator.failLockRemovals = 1;
+    const created = await a.migrate(parsePlan({ apps: ['shop'], barrierTimeoutMs: 5000 }));
+    assert.equal((await a.waitForMigration(created.id, finished, 15_000)).status, 'done');
+    const admin = new EmbeddedCoordinator(store);
+    await admin.connect();
+    await eventually(async () => assert.equal(await admin.get(layout.lock('shop')), undefined), {
+      timeoutMs: 10_000,
+      message: 'the leader removed its lock once the coordinator answered again',
+    });
+    assert.equal(coordinator.failLockRemovals, 0, 'the blip happened');
+    await admin.close();
+  });
+
   it(
     'a new leader removes the app locks of a migration that ended done ' + 'while its leader died before releasing them (regression)',
     async () => {
