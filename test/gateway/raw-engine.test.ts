@@ -148,7 +148,7 @@ describe('gateway raw engine', () => {
     );
   });
 
-  it('closes an idle keep-alive connection after timeouts.clientKeepAliveMs (checked on the engine tick, no timer per request)', async () => {
+  it('closes an idle keep-alive connection after timeouts.clientKeepAliveMs (checked on the engine tick)', async () => {
     h = await startGatewayHarness({ config: { engine: 'raw', timeouts: { clientKeepAliveMs: 300, clientHeadersMs: 200 } } });
     const conn = await new RawHttpClient(Number(new URL(h.url).port)).open();
     conn.write('GET /idle HTTP/1.1\r\nHost: shop.test\r\n\r\n');
