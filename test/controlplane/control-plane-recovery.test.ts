@@ -99,7 +99,7 @@ describe('the control plane recovers from coordinator errors outside a phase', f
     const created = await b.migrate(parsePlan({ apps: ['shop'], barrierTimeoutMs: 5000 }));
     assert.equal((await b.waitForMigration(created.id, finished, 15_000)).status, 'done', 'and runs migrations');
   });
-  it('a leader that loses the coordinator as it removes the locks of a migration it ended removes them once back (regression)', async () => {
+  it('a leader that loses the coordinator as it removes the locks of a migration it ended removes them once back', async () => {
     const coordinator = new LockBlipCoordinator(store);
     const a = new ControlPlane({ coordinator, id: 'cp-a', logger: createLogger('silent') });
     planes.push(a);
