@@ -78,9 +78,13 @@ export class UpstreamCall implements LinkListener, BodyReader {
       this.clientGone();
       return;
     }
-    this.link.socket.write(head, 'latin1');
+    // The head goes out in one send with the body bytes already here (read() hands them over now).
+    const s = this.link.socket;
+    s.cork();
+    s.write(head, 'latin1');
     if (this.req.hasBody) this.req.read(this);
     else this.sent();
+    s.uncork();
   }
 
   // --- request body (BodyReader) ---
