@@ -78,6 +78,10 @@ export class UpstreamCall implements LinkListener, BodyReader {
       this.clientGone();
       return;
     }
+    // A write without a body is whole with its head: its lease is checked again right before it goes
+    // out (a pause or a slow connect since the dispatch may have let it lapse). One with a body is
+    // checked before its last byte.
+    if (!this.req.hasBody && this.refusedAtLastByte()) return;
     this.link.socket.write(head, 'latin1');
     if (this.req.hasBody) this.req.read(this);
     else this.sent();
