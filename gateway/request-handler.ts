@@ -184,7 +184,8 @@ export class RequestHandler {
       // The lease is checked when the write is dispatched, after its (small) body was read.
       const refused = this.deps.writeGuard(app, route.state);
       if (refused) throw refused;
-      await streamToClient(poolOf(route, d), upstreamRequest(ex, body), ex.res, servedByHeaders(ex, d), outcome, true);
+      const upReq = { ...upstreamRequest(ex, body), sendGuard: () => this.deps.writeGuard(app, route.state) };
+      await streamToClient(poolOf(route, d), upReq, ex.res, servedByHeaders(ex, d), outcome, true);
     } finally {
       end(outcome.unknown);
     }

@@ -41,7 +41,7 @@ export async function dualWrite(ex: Exchange, svc: ExchangeServices, primary: De
     // The lease is checked when the write is dispatched, after its body was read.
     const refused = svc.writeGuard(app, route.state);
     if (refused) throw refused;
-    const upReq = upstreamRequest(ex, body);
+    const upReq = { ...upstreamRequest(ex, body), sendGuard: () => svc.writeGuard(app, route.state) };
     const [p, s] = await Promise.allSettled([
       sendToPool(poolOf(route, primary), upReq, primaryOutcome),
       sendToPool(poolOf(route, secondary), upReq, secondaryOutcome),

@@ -1,3 +1,4 @@
+import { guardedDispatcher, refuseAtSend, refusedAtSend, type SendGuard } from './send-guard.js';
 import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -27,6 +28,8 @@ export interface UpstreamRequest {
   readonly body: Buffer | Readable | null;
   /** Measured by streamToClient (the exchange); the mirror paths measure through writeReply. */
   readonly meter?: ResponseMeter;
+  /** A write's lease, checked again as the request goes out (see send-guard.ts). */
+  readonly sendGuard?: SendGuard;
 }
 
 export interface UpstreamReply {
@@ -74,6 +77,8 @@ async function withRetries<T>(
       server.recordSuccess();
       return result;
     } catch (err) {
+      // Refused as it was about to go out (the lease lapsed meanwhile): never sent, nothing to retry.
+      if (refusedAtSend(err)) throw err;
       const connectFailure = isConnectFailure(err);
       if (!connectFailure && !outcomeKnown(err)) hooks.onOutcomeUnknown?.();
       if (committed()) throw err;
@@ -103,7 +108,8 @@ export function sendToPool(pool: UpstreamPool, req: UpstreamRequest, hooks: Send
     const sentAt = performance.now();
     let res: Dispatcher.ResponseData;
     try {
-      res = await server.dispatcher.request({
+      const dispatcher = req.sendGuard ? guardedDispatcher(server.dispatcher, req.sendGuard) : server.dispatcher;
+      res = await dispatcher.request({
         method: req.method as Dispatcher.HttpMethod,
         path: req.path,
         headers: req.headers,
@@ -201,6 +207,7 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
     private readonly resolve: () => void,
     private readonly reject: (err: unknown) => void,
     private readonly meter: ResponseMeter | undefined,
+    private readonly sendGuard: SendGuard | undefined = undefined,
   ) {
     res[WRITER] = this;
     // A shared function, removed in settle: no once() wrapper allocated per request.
@@ -251,6 +258,10 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
+    if (refuseAtSend(this.sendGuard, abort)) {
+      this.notSent = true;
+      return;
+    }
     // A client that left before the request went out: nothing reaches the app.
     if (this.res.destroyed) {
       this.notSent = true;
@@ -316,7 +327,7 @@ function dispatchToClient(
   keepUpstream: boolean,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const writer = new ClientReplyWriter(res, extra, keepUpstream, server.sendTimeoutMs, resolve, reject, req.meter);
+    const writer = new ClientReplyWriter(res, extra, keepUpstream, server.sendTimeoutMs, resolve, reject, req.meter, req.sendGuard);
     attempt.writer = writer;
     const body = req.body;
     if (body !== null && !Buffer.isBuffer(body)) body.once('error', (err) => writer.bodyFailed(err));

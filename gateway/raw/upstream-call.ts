@@ -78,6 +78,10 @@ export class UpstreamCall implements LinkListener, BodyReader {
       this.clientGone();
       return;
     }
+    // A write without a body is whole with its head: its lease is checked again right before it goes
+    // out (a pause or a slow connect since the dispatch may have let it lapse). One with a body is
+    // checked before its last byte.
+    if (!this.req.hasBody && this.refusedAtLastByte()) return;
     // The head goes out in one send with the body bytes already here (read() hands them over now).
     const s = this.link.socket;
     s.cork();
