@@ -21,6 +21,13 @@ const adminSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(9911),
   /** Environment variable holding the admin token; without it every endpoint but /healthz answers 401. */
   tokenEnv: z.string().min(1).default('NORTHWEST_ADMIN_TOKEN'),
+  /** How long a dashboard sign-in lasts: 1 minute to 7 days (12 hours). */
+  dashboardSessionTtlMs: z
+    .number()
+    .int()
+    .min(60_000)
+    .max(7 * 24 * 3600_000)
+    .default(12 * 3600_000),
 });
 
 const dnsSchema = z.discriminatedUnion('provider', [

@@ -65,7 +65,13 @@ export async function startControlPlaneProcess(
   let admin: ControlAdminServer | undefined;
   try {
     await controlPlane.start();
-    admin = await ControlAdminServer.start(controlPlane, { host: config.admin.host, port: config.admin.port, token, logger });
+    admin = await ControlAdminServer.start(controlPlane, {
+      host: config.admin.host,
+      port: config.admin.port,
+      token,
+      logger,
+      dashboardSessionTtlMs: config.admin.dashboardSessionTtlMs,
+    });
   } catch (err) {
     await controlPlane.stop().catch(() => undefined);
     await configured?.close();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../platform/logger.js';
-import type { Coordinator, TransactionOp } from '../platform/coordinator/coordinator.js';
+import type { Coordinator, TransactionOp, Watcher } from '../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from './errors.js';
 import { encodeJson, layout, TREE_ROOTS, type AckRefusal } from '../protocol/coordinator-paths.js';
 import { ackInfoOf, logInvalidDocuments } from '../fleet/coordinator-documents.js';
@@ -363,21 +363,22 @@ export class ControlPlane {
     }
   }
 
-  async status(): Promise<FleetStatus> {
+  /** `watch` (the live dashboard's) is set on every node read, so any change to what this reports fires it once. */
+  async status(watch?: Watcher): Promise<FleetStatus> {
     const c = this.opts.coordinator;
-    const members = await this.liveMembers();
-    const appNames = ((await c.children(layout.apps)) ?? []).sort();
+    const members = await readLiveMembers(c, this.invalid, watch);
+    const appNames = ((await c.children(layout.apps, watch)) ?? []).sort();
     const apps: AppStatus[] = [];
     for (const app of appNames) {
-      const node = await c.get(layout.state(app));
+      const node = await c.get(layout.state(app), watch);
       const parsed = node ? json<unknown>(node.data) : undefined;
-      const ackers = (await c.children(layout.acks(app))) ?? [];
+      const ackers = (await c.children(layout.acks(app), watch)) ?? [];
       const acks = await Promise.all(
         members
           .filter((m) => m.apps.includes(app))
           .map(async (m) => {
             const path = layout.ack(app, m.id);
-            const ackNode = ackers.includes(m.id) ? await c.get(path) : undefined;
+            const ackNode = ackers.includes(m.id) ? await c.get(path, watch) : undefined;
             const ack = ackNode && ackInfoOf(path, ackNode.data, this.invalid);
             const epoch = ack?.epoch ?? null;
             // Current: acked the state node's version (not the ack node's own version, which counts its writes).
@@ -394,14 +395,14 @@ export class ControlPlane {
         epoch: node?.version,
         state: parsed,
         ...(node && parsed === undefined ? { stateError: 'state is not valid JSON' } : {}),
-        lock: (await c.get(layout.lock(app)))?.data.toString('utf8'),
+        lock: (await c.get(layout.lock(app), watch))?.data.toString('utf8'),
         acks,
       });
     }
-    const ids = ((await c.children(layout.migrations)) ?? []).sort();
+    const ids = ((await c.children(layout.migrations, watch)) ?? []).sort();
     const migrations: Array<FleetStatus['migrations'][number]> = [];
     for (const id of ids) {
-      const node = await c.get(layout.migration(id));
+      const node = await c.get(layout.migration(id), watch);
       if (!node) continue;
       try {
         const l = parseLog(id, node.data);

@@ -29,6 +29,8 @@ export const CONTROL_ERRORS = {
   NW_CP_ADMIN_BAD_REQUEST: { status: 400, message: 'malformed admin request' },
   NW_CP_ADMIN_METHOD: { status: 405, message: 'method not allowed on this admin endpoint' },
   NW_CP_ADMIN_UNREACHABLE: { status: 503, message: 'control-plane admin API is not reachable' },
+  NW_CP_DASHBOARD_SESSION: { status: 401, message: 'no dashboard session: sign in at /dashboard with the admin token' },
+  NW_CP_DASHBOARD_CSRF: { status: 403, message: "dashboard request without its session's CSRF token" },
   NW_CP_WAIT_TIMEOUT: { status: 504, message: 'migration did not finish before the wait timeout (it keeps running)' },
   NW_CP_INTERNAL: { status: 500, message: 'unexpected control-plane failure' },
   NW_CP_UNHANDLED_REJECTION: { status: 500, message: 'a promise rejection nobody handled (logged; the control plane keeps running)' },

@@ -15,7 +15,7 @@ export function isLoopbackHost(host: string): boolean {
 export const LOOPBACK_ONLY_MESSAGE = 'admin must bind to a loopback address (127.0.0.0/8, ::1, localhost)';
 
 /** Compares tokens in constant time (hashing first evens out the lengths). */
-function tokenMatches(given: string, expected: string): boolean {
+export function tokenMatches(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);

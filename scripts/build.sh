@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf dist
 npx tsc -p tsconfig.build.json
+# The live dashboard's page, script and stylesheet are served as files, next to the module that reads them.
+cp -R controlplane/admin/dashboard/assets dist/controlplane/admin/dashboard/
 chmod +x dist/gateway/cli.js dist/controlplane/cli.js

@@ -17,22 +17,26 @@ export function authorize(token: string | undefined, req: IncomingMessage): void
   if (problem) throw new ControlError('NW_CP_ADMIN_UNAUTHORIZED');
 }
 
+/** Reads a body of at most `max` bytes as UTF-8 text. */
+export async function readBodyText(req: IncomingMessage, max: number = MAX_ADMIN_BODY): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > max) throw new ControlError('NW_CP_ADMIN_BAD_REQUEST', `body of ${declared} bytes is over the ${max}-byte limit`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > max) throw new ControlError('NW_CP_ADMIN_BAD_REQUEST', `body is over the ${max}-byte limit`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
  * Reads a JSON body of at most MAX_ADMIN_BODY bytes. An empty body is
  * `undefined`, so endpoints with an optional body can tell "none" from `{}`.
  */
 export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_ADMIN_BODY)
-    throw new ControlError('NW_CP_ADMIN_BAD_REQUEST', `body of ${declared} bytes is over the ${MAX_ADMIN_BODY}-byte limit`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > MAX_ADMIN_BODY) throw new ControlError('NW_CP_ADMIN_BAD_REQUEST', `body is over the ${MAX_ADMIN_BODY}-byte limit`);
-    chunks.push(c);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await readBodyText(req);
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as unknown;

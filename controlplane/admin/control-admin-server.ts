@@ -9,6 +9,7 @@ import { parsePlan } from '../migration/plan.js';
 import { authorize, readJsonBody, sendError, sendJson } from './admin-http.js';
 import { MAX_EVENTS_WAIT_MS, pollMigrationEvents } from './migration-events.js';
 import { MIGRATION_ID_PATTERN } from '../../protocol/identifiers.js';
+import { Dashboard, isDashboardPath } from './dashboard/dashboard.js';
 
 /** What the admin API drives: a ControlPlane, or anything with the same commands. */
 export type ControlPlaneApi = Pick<ControlPlane, 'status' | 'migrate' | 'getMigration' | 'pause' | 'resume' | 'abort' | 'waitForMigration'>;
@@ -22,6 +23,10 @@ export interface ControlAdminOptions {
   /** Bearer token; undefined or empty means every endpoint but /healthz answers 401. */
   readonly token: string | undefined;
   readonly logger?: Logger;
+  /** How long a dashboard sign-in lasts (DEFAULT_SESSION_TTL_MS). */
+  readonly dashboardSessionTtlMs?: number;
+  /** What the dashboard reads the gateways' /metrics with (tests). */
+  readonly fetch?: typeof fetch;
 }
 
 /** The address the admin API listens on. */
@@ -135,19 +140,29 @@ const ROUTES: readonly Route[] = [
  *   GET  /migrations/<id>
  *   POST /migrations/<id>/pause|resume|abort  [{"reason": "..."}]  → 202
  *   GET  /migrations/<id>/events?after=N&waitMs=M   long-poll for history entries > N
+ *
+ * Under /dashboard: the live dashboard, signed in with the token once, then a session cookie
+ * (dashboard/dashboard.ts).
  */
 export class ControlAdminServer {
   private constructor(
     private readonly server: Server,
     private readonly closing: AbortController,
+    private readonly dashboard: Dashboard,
     readonly address: ControlAdminAddress,
   ) {}
 
   static async start(cp: ControlPlaneApi, opts: ControlAdminOptions): Promise<ControlAdminServer> {
     const closing = new AbortController();
+    const dashboard = new Dashboard(cp, {
+      token: opts.token,
+      ...(opts.dashboardSessionTtlMs !== undefined ? { sessionTtlMs: opts.dashboardSessionTtlMs } : {}),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
     const server = createServer((req, res) => {
       const signal = AbortSignal.any([closing.signal, closedSignal(res)]);
-      route(cp, opts.token, req, res, signal).catch((err: unknown) => {
+      route(cp, opts.token, dashboard, req, res, signal).catch((err: unknown) => {
         const e = isControlError(err) ? err : new ControlError('NW_CP_INTERNAL', (err as Error).message, { cause: err });
         if (e.status >= 500) opts.logger?.error('controlplane.admin.failed', { method: req.method, path: req.url, err: e });
         if (res.headersSent) return void res.destroy();
@@ -167,12 +182,13 @@ export class ControlAdminServer {
         resolve({ host: a.address, port: a.port, url: `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` });
       });
     });
-    return new ControlAdminServer(server, closing, address);
+    return new ControlAdminServer(server, closing, dashboard, address);
   }
 
-  /** Stops listening, ends pending long-polls and closes every connection. */
+  /** Stops listening, ends pending long-polls and dashboard streams and closes every connection. */
   close(): Promise<void> {
     this.closing.abort();
+    this.dashboard.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -189,6 +205,7 @@ function closedSignal(res: ServerResponse): AbortSignal {
 async function route(
   cp: ControlPlaneApi,
   token: string | undefined,
+  dashboard: Dashboard,
   req: IncomingMessage,
   res: ServerResponse,
   signal: AbortSignal,
@@ -196,6 +213,8 @@ async function route(
   const url = new URL(req.url ?? '/', 'http://admin');
   const method = req.method ?? 'GET';
   if (url.pathname === '/healthz' && (method === 'GET' || method === 'HEAD')) return sendJson(res, 200, { status: 'ok' });
+  // The dashboard checks its own session (signed in with the same token).
+  if (isDashboardPath(url.pathname)) return dashboard.handle(req, res, url, signal);
   authorize(token, req);
   for (const r of ROUTES) {
     const m = r.pattern.exec(url.pathname);

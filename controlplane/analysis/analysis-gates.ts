@@ -1,9 +1,8 @@
 import { ControlError } from '../errors.js';
-import type { MemberStatus } from '../live-members.js';
 import type { PhaseContext, PhaseWork } from '../migration/phases/phase.js';
 import type { AnalysisPlan } from '../migration/plan.js';
 import { describeMetric, describeVerdict, judge, type AppVerdict } from './gate-verdict.js';
-import { scrapeMetrics, scrapeRefusal } from './gateway-scrape.js';
+import { processKey, scrapeMetrics, scrapeRefusal } from './gateway-scrape.js';
 import { n2TrafficByApp } from './n2-traffic.js';
 import { PromTextError } from './prometheus-text.js';
 import { TrafficWindow } from './traffic-window.js';
@@ -16,9 +15,6 @@ interface ScrapeRound {
   readonly read: readonly string[];
   readonly unreadable: ReadonlyArray<{ readonly member: string; readonly reason: string }>;
 }
-
-/** One gateway process: a restarted gateway (same id) starts its counters over, so it is another series. */
-const processKey = (m: MemberStatus): string => `${m.id}#${m.pid}@${m.startedAt}`;
 
 function sleepUntil(t: number, signal: AbortSignal): Promise<void> {
   const ms = t - performance.now();

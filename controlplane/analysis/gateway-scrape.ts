@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { isLoopbackHost } from '../../platform/admin-http.js';
 import type { MemberInfo } from '../../protocol/coordinator-paths.js';
+import type { MemberStatus } from '../live-members.js';
 
 /** What a scrape of one gateway's /metrics gave: its text, or why there is none. */
 export type ScrapeResult = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };
@@ -21,6 +22,9 @@ export function scrapeRefusal(member: Pick<MemberInfo, 'adminUrl' | 'host'>, own
   if (member.host !== ownHost) return `runs on host ${member.host}: its admin API is on that host's loopback, not ours (${ownHost})`;
   return undefined;
 }
+
+/** One gateway process: a restarted gateway (same id) starts its counters over, so it is another series. */
+export const processKey = (m: Pick<MemberStatus, 'id' | 'pid' | 'startedAt'>): string => `${m.id}#${m.pid}@${m.startedAt}`;
 
 /** GETs `<adminUrl>/metrics` (open on loopback, no token needed) within `timeoutMs`; never throws. */
 export async function scrapeMetrics(fetchFn: typeof fetch, adminUrl: string, timeoutMs: number): Promise<ScrapeResult> {

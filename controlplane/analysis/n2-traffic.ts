@@ -1,15 +1,8 @@
 import { parsePromText } from './prometheus-text.js';
+import type { TrafficCounters } from './traffic-window.js';
 
-/**
- * What one gateway's /metrics says about N2's traffic for one app, as counters since the gateway
- * started: requests answered, those that failed (5xx), and the latency histogram's cumulative
- * buckets (upper bound in seconds → count), +Inf included.
- */
-export interface N2Traffic {
-  readonly requests: number;
-  readonly errors: number;
-  readonly buckets: ReadonlyMap<number, number>;
-}
+/** What one gateway's /metrics says about N2's traffic for one app, as counters since the gateway started. */
+export type N2Traffic = TrafficCounters;
 
 /** The gateway's metric names and labels (gateway/observability/metrics.ts) that the gates read. */
 export const GATEWAY_METRICS = {
@@ -26,7 +19,7 @@ export const GATEWAY_METRICS = {
 const N2_MODES: ReadonlySet<string> = new Set(['proxy', 'redirect']);
 const N2_GATEWAY_FAILURES: ReadonlySet<string> = new Set(['502', '504']);
 
-const isServerError = (status: string): boolean => status.length === 3 && status.startsWith('5');
+export const isServerError = (status: string): boolean => status.length === 3 && status.startsWith('5');
 
 /** N2's traffic per app of `apps` in one scrape (apps without any N2 traffic yet are absent). */
 export function n2TrafficByApp(metricsText: string, apps: readonly string[]): Map<string, N2Traffic> {

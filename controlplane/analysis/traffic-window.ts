@@ -1,6 +1,15 @@
-import type { N2Traffic } from './n2-traffic.js';
+/**
+ * One gateway's counters for one series (an app's N2, or an app and deployment), since the gateway
+ * started: requests answered, those that failed (5xx), and the latency histogram's cumulative
+ * buckets (upper bound in seconds → count), +Inf included.
+ */
+export interface TrafficCounters {
+  readonly requests: number;
+  readonly errors: number;
+  readonly buckets: ReadonlyMap<number, number>;
+}
 
-/** N2's traffic for one app over a window: what the gateways' counters grew by, summed over the gateways. */
+/** One series' traffic over a window: what the gateways' counters grew by, summed over the gateways. */
 export interface TrafficDelta {
   readonly requests: number;
   readonly errors: number;
@@ -11,16 +20,17 @@ export interface TrafficDelta {
 interface Read {
   /** When the scrape was taken (ms, monotonic clock). */
   readonly t: number;
-  readonly byApp: ReadonlyMap<string, N2Traffic>;
+  readonly byApp: ReadonlyMap<string, TrafficCounters>;
 }
 
-const EMPTY: N2Traffic = { requests: 0, errors: 0, buckets: new Map() };
+const EMPTY: TrafficCounters = { requests: 0, errors: 0, buckets: new Map() };
 
 /** A counter's growth from `base` to `now`; a counter that went down was reset (the process restarted), so all of it is new. */
 const grown = (now: number, base: number): number => (now >= base ? now - base : now);
 
 /**
- * The gateways' scrapes over time, per gateway, and what N2's counters grew by over a window.
+ * The gateways' scrapes over time, per gateway, and what a series' counters grew by over a window
+ * (the gates' series are apps' N2 traffic; the dashboard's are an app's deployments).
  * A gateway's window runs from its read nearest to `windowMs` before its latest one (jitter of the
  * interval timer makes an exact match rare) to its latest; a gateway read only once so far adds
  * nothing yet. Counters that went down were reset, as Prometheus' rate() takes them.
@@ -29,7 +39,7 @@ export class TrafficWindow {
   private readonly reads = new Map<string, Read[]>();
 
   /** Records one scrape of a gateway (`member`: one key per gateway process). */
-  add(member: string, t: number, byApp: ReadonlyMap<string, N2Traffic>): void {
+  add(member: string, t: number, byApp: ReadonlyMap<string, TrafficCounters>): void {
     let list = this.reads.get(member);
     if (!list) {
       list = [];
@@ -39,7 +49,7 @@ export class TrafficWindow {
   }
 
   /**
-   * N2's traffic for `app` over the last `windowMs`, summed over `members` (those read just now),
+   * The traffic of series `app` over the last `windowMs`, summed over `members` (those read just now),
    * and the longest span it covers. Reads older than any window can still need are dropped.
    */
   delta(app: string, members: readonly string[], windowMs: number): TrafficDelta & { readonly spanMs: number } {

@@ -11,6 +11,8 @@ import { appOn, testConfig } from '../support/config-file-gateway.js';
 import { eventually } from '../support/eventually.js';
 import { ADMIN_TOKEN, call } from '../support/gateway-harness.js';
 import { REPO_ROOT } from '../support/service-endpoints.js';
+import { signIn } from '../support/dashboard-client.js';
+import { request } from 'undici';
 
 interface Run {
   readonly code: number;
@@ -95,6 +97,37 @@ describe('product build', function () {
       });
       assert.equal(reload.code, 0, reload.stderr);
       assert.equal((await call(url, '/kv/k', { host: 'shop.test' })).headers['x-served-by'], 'b');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('runs a control plane from dist/ whose admin listener serves the dashboard: sign-in form, then the page and its script', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'nw-build-')), 'controlplane.json');
+    writeFileSync(file, JSON.stringify({ id: 'cp-dist', coordinator: { kind: 'embedded' }, admin: { host: '127.0.0.1', port: 0 } }));
+    const child = spawn(process.execPath, [join(REPO_ROOT, pkg.bin.northwest!), 'serve', '--config', file], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '', NORTHWEST_ADMIN_TOKEN: ADMIN_TOKEN },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const admin = await eventually(() => /"admin":"(http:\/\/[^"]+)"/.exec(out)?.[1] ?? assert.fail(out), {
+        timeoutMs: 30_000,
+        message: 'the control plane from dist/ is up',
+      });
+      const form = await request(`${admin}/dashboard`);
+      assert.equal(form.statusCode, 401);
+      assert.match(await form.body.text(), /action="\/dashboard\/session"/);
+      const session = await signIn(admin, ADMIN_TOKEN);
+      const js = await request(`${admin}/dashboard/dashboard.js`, { headers: { cookie: session.cookie } });
+      assert.equal(js.statusCode, 200);
+      assert.equal(await js.body.text(), readFileSync(join(REPO_ROOT, 'controlplane/admin/dashboard/assets/dashboard.js'), 'utf8'));
       child.kill('SIGTERM');
       assert.equal(await exited, 0, out);
     } finally {

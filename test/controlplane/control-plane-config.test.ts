@@ -23,7 +23,12 @@ describe('control-plane config', () => {
   it('loads the example configs', () => {
     const embedded = loadControlPlaneConfig('configs/controlplane.embedded.yaml');
     assert.equal(embedded.coordinator.kind, 'embedded');
-    assert.deepEqual(embedded.admin, { host: '127.0.0.1', port: 9911, tokenEnv: 'NORTHWEST_ADMIN_TOKEN' });
+    assert.deepEqual(embedded.admin, {
+      host: '127.0.0.1',
+      port: 9911,
+      tokenEnv: 'NORTHWEST_ADMIN_TOKEN',
+      dashboardSessionTtlMs: 43_200_000,
+    });
     const zk = loadControlPlaneConfig('configs/controlplane.zookeeper.yaml');
     assert.equal(zk.coordinator.kind, 'zookeeper');
     assert.equal(zk.coordinator.kind === 'zookeeper' && zk.coordinator.connectString, '127.0.0.1:21811,127.0.0.1:21812,127.0.0.1:21813');
@@ -55,7 +60,7 @@ describe('control-plane config', () => {
   it('fills defaults and freezes the result', () => {
     const c = parseControlPlaneConfig({ coordinator: { kind: 'embedded' } });
     assert.match(c.id, new RegExp(`-${process.pid}$`));
-    assert.deepEqual(c.admin, { host: '127.0.0.1', port: 9911, tokenEnv: 'NORTHWEST_ADMIN_TOKEN' });
+    assert.deepEqual(c.admin, { host: '127.0.0.1', port: 9911, tokenEnv: 'NORTHWEST_ADMIN_TOKEN', dashboardSessionTtlMs: 43_200_000 });
     assert.equal(c.log.level, 'info');
     assert.equal(c.dns, undefined);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.admin));
@@ -86,6 +91,11 @@ describe('control-plane config', () => {
       'region',
     );
     rejects(() => parseControlPlaneConfig({}, 'inline'), 'inline: coordinator: ');
+    for (const ttl of [1000, 8 * 24 * 3600_000, 1.5])
+      rejects(
+        () => parseControlPlaneConfig({ coordinator: { kind: 'embedded' }, admin: { dashboardSessionTtlMs: ttl } }, 'inline'),
+        'inline: admin.dashboardSessionTtlMs: ',
+      );
   });
 
   it('reads JSON by extension and reports unreadable or unparsable files', () => {

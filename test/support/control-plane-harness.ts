@@ -25,6 +25,10 @@ export interface ControlHarnessOptions {
   readonly apps?: readonly string[];
   /** Admin token; null starts the admin API with none configured. */
   readonly token?: string | null;
+  /** Give the gateways admin listeners (their /metrics then feed the dashboard and the analysis gates). */
+  readonly gatewayAdmin?: boolean;
+  /** App servers the gateways send to instead of the fleet's echo apps. */
+  readonly upstreams?: { readonly n1: string; readonly n2: string };
 }
 
 /** Starts `size` gateways (default 3) and a control plane with its admin API on port 0. */
@@ -34,6 +38,8 @@ export async function startControlHarness(opts: ControlHarnessOptions = {}): Pro
     size: opts.size ?? 3,
     coordinator: () => new EmbeddedCoordinator(store),
     apps: opts.apps ?? ['shop', 'cart'],
+    ...(opts.gatewayAdmin ? { admin: true } : {}),
+    ...(opts.upstreams ? { upstreams: opts.upstreams } : {}),
   });
   const hooks = new Map<string, SyncHook>();
   const config = parseControlPlaneConfig({
