@@ -54,7 +54,8 @@ for (const engine of ['raw', 'node'] as const) {
       });
 
       for (const body of [undefined, 'value'] as const) {
-        it(`a ${body === undefined ? 'bodiless DELETE' : 'PUT with a body'} queued for a connection past the lapse never reaches the app`, async () => {
+        const what = body === undefined ? 'bodiless DELETE' : 'PUT with a body';
+        it(`a ${what} queued for a connection past the lapse never reaches the app`, async () => {
           const n1 = await startHoldingApp();
           const n2 = await startHoldingApp();
           apps.push(n1, n2);
