@@ -21,6 +21,29 @@ function merged(rule: MergeRule, a: number, b: number): number {
   return a + b;
 }
 
+/**
+ * Only the counter and histogram families of a text: what a process that ended had counted, which
+ * stays part of the sums (its gauges, what it had in flight, ended with it).
+ */
+export function countsOnly(text: string): string {
+  let keep = false;
+  let help = '';
+  let out = '';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# HELP ')) {
+      help = `${line}\n`;
+      continue;
+    }
+    if (line.startsWith('# TYPE ')) {
+      keep = line.endsWith(' counter') || line.endsWith(' histogram');
+      if (keep) out += help;
+      help = '';
+    }
+    if (keep && line !== '') out += `${line}\n`;
+  }
+  return out;
+}
+
 /** Merges texts in the format GatewayMetrics.render writes: each family's `# HELP` and `# TYPE`, then its series. */
 export function mergeMetricTexts(texts: readonly string[], rules: ReadonlyMap<string, MergeRule> = new Map()): string {
   const families = new Map<string, Family>();

@@ -8,7 +8,7 @@ import { GatewayError } from '../errors.js';
 import type { AgentTarget } from '../fleet/gateway-agent.js';
 import type { AppsFollower } from '../gateway.js';
 import type { ListenerAddress } from '../listener-address.js';
-import { mergeMetricTexts, type MergeRule } from '../observability/metrics-merge.js';
+import { countsOnly, mergeMetricTexts, type MergeRule } from '../observability/metrics-merge.js';
 import type { ReloadResult } from '../state/app-runtimes.js';
 import type { AppApplyResult, ApplyResult } from '../state/state-store.js';
 import { ListenerCertificates } from '../tls/certificate-store.js';
@@ -79,6 +79,14 @@ export class WorkersPrimary implements AgentTarget, AdminTarget {
   private readonly dispatcher: ConnectionDispatcher;
   private readonly own = new PrimaryMetrics();
   private readonly ticketKeys = randomBytes(48).toString('base64');
+  /** Each worker's last /metrics answer: stands in for one that does not answer a scrape in time. */
+  private readonly lastMetrics = new WeakMap<WorkerProcess, string>();
+  /**
+   * What workers that exited had counted (their counters and histograms at their last scrape), kept
+   * in the sums: a restarted worker counts from zero, and the node's counters must not go down (the
+   * analysis gates, like Prometheus, would read that as a reset and count everything again).
+   */
+  private retiredCounts = '';
   private admin: AdminServer | undefined;
   private fleetMemberId: string | undefined;
   private appsFollower: AppsFollower | undefined;
@@ -106,6 +114,7 @@ export class WorkersPrimary implements AgentTarget, AdminTarget {
       }),
       onServing: () => this.dispatcher.flush(),
       onUnexpectedExit: (w, how) => {
+        this.retire(w);
         this.own.workerExits.inc([typeof how === 'string' ? how : `exit ${how}`]);
         this.logger.error('gateway.workers.exited', {
           code: 'NW_GW_WORKER_EXITED',
@@ -298,16 +307,25 @@ export class WorkersPrimary implements AgentTarget, AdminTarget {
 
   private async renderMetrics(): Promise<string> {
     const texts = await Promise.all(
-      this.pool.serving.map((w) =>
+      this.pool.initialised.map((w) =>
         w
           .request((id) => ({ t: 'metrics', id }), METRICS_ANSWER_MS)
           .then(
-            (v) => (typeof v === 'string' ? v : ''),
-            () => '',
+            (v) => {
+              const text = typeof v === 'string' ? v : '';
+              this.lastMetrics.set(w, text);
+              return text;
+            },
+            () => this.lastMetrics.get(w) ?? '',
           ),
       ),
     );
-    return mergeMetricTexts([mergeMetricTexts(texts, WORKER_RULES), this.own.render()]);
+    return mergeMetricTexts([mergeMetricTexts([...texts, this.retiredCounts], WORKER_RULES), this.own.render()]);
+  }
+
+  private retire(w: WorkerProcess): void {
+    const last = this.lastMetrics.get(w);
+    if (last !== undefined) this.retiredCounts = mergeMetricTexts([this.retiredCounts, countsOnly(last)], WORKER_RULES);
   }
 
   /** SIGHUP, POST /reload: reads the config file again and applies it (see reload). */
