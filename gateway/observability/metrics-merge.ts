@@ -3,6 +3,9 @@
  * as one: the same series (name and labels) merged by its family's rule. Counters and histograms
  * add up (their buckets, sums and counts are each a count); a gauge adds up too unless its rule says
  * otherwise (whether an upstream is healthy is the least of the workers' views, not their sum).
+ * prom-client's AggregatorRegistry does this for node:cluster, but merges prom-client registries;
+ * the gateway's registry is its own (metrics.ts, built for a cheap hot path), so this merges the
+ * text it writes.
  */
 
 /** How a family's values from several processes become one: added, the least, the most, or left out. */

@@ -198,6 +198,8 @@ export class WorkersPrimary implements AgentTarget, AdminTarget {
   }
 
   markReady(app: string): void {
+    // Every re-read that finds no state node says so again: the workers were told the first time.
+    if (this.states.isReady(app)) return;
     this.states.markReady(app);
     for (const w of this.pool.initialised) w.post({ t: 'ready', apps: [app] });
   }

@@ -3,6 +3,8 @@ import { startWorkersGateway, type WorkersGateway, type WorkersGatewayOptions } 
 import { createLogger } from '../../platform/logger.js';
 import { ADMIN_TOKEN } from './gateway-harness.js';
 
+const TEST_ENGINE = ((e) => (e === 'raw' || e === 'node' ? e : undefined))(process.env.NW_TEST_ENGINE);
+
 /** One JSON access-log line of a worker (the fields a test reads). */
 export interface WorkerAccessLine {
   readonly worker: number;
@@ -36,6 +38,8 @@ export async function startWorkersHarness(
   let out = '';
   const parsed = parseGatewayConfig({
     admin: { host: '127.0.0.1', port: 0 },
+    // NW_TEST_ENGINE=raw|node runs a suite against that engine (a test may still choose its own).
+    ...(TEST_ENGINE !== undefined ? { engine: TEST_ENGINE } : {}),
     ...config,
     log: { level: 'warn', access: true, ...config.log },
     workers: opts.workers ?? 2,
