@@ -30,7 +30,7 @@ async function startRunning(config: GatewayConfig, logger: ReturnType<typeof cre
       memberId: node.agent?.memberId,
       workers: `${count} (pids ${pids.join(' ')}; primary ${process.pid})`,
       reloadFromFile: () => node.gateway.reloadFromFile(),
-      countUnhandled: () => undefined,
+      countUnhandled: () => node.gateway.countUnhandled(),
       close: () => node.close(),
     };
   }
@@ -48,9 +48,10 @@ async function startRunning(config: GatewayConfig, logger: ReturnType<typeof cre
 }
 
 /**
- * Runs one gateway process until SIGTERM or SIGINT: a fleet member when the
- * config has a `fleet` section (it reads its state from the coordinator
- * before it takes traffic), a standalone gateway otherwise. SIGHUP reloads
+ * Runs one gateway until SIGTERM or SIGINT: this process, or with `workers` > 1
+ * the primary of that many worker processes (gateway/workers/); a fleet member
+ * when the config has a `fleet` section (it reads its state from the
+ * coordinator before it takes traffic), a standalone gateway otherwise. SIGHUP reloads
  * `configFile` (logged as gateway.reload.applied or gateway.reload.failed).
  * Prints where it listens and a few commands to try, plus `extraLines`.
  */

@@ -23,7 +23,7 @@ export interface AgentTarget {
   appWritesEnded(apps: readonly string[], timeoutMs: number): Promise<boolean>;
   /**
    * Applies the app's state; resolves once it is in force and the writes it forbids have drained,
-   * and it may be acked. Throws a permanent error (PERMANENT) for a state that must be refused.
+   * and it may be acked. Throws a permanent error (PERMANENT, below) for a state that must be refused.
    */
   applyForAck(app: string, state: Record<string, unknown>): Promise<void>;
 }
@@ -66,12 +66,7 @@ export interface GatewayAgentOptions {
  * refusal in its ack node, the barrier ends at once). A drain timeout or a coordinator error is
  * not among them: it is retried on the next read, as a later read may well succeed.
  */
-export const PERMANENT: ReadonlySet<string> = new Set([
-  'NW_GW_STATE_INVALID',
-  'NW_GW_STATE_STALE_EPOCH',
-  'NW_GW_STATE_UNKNOWN_APP',
-  'NW_GW_MIRROR_DIVERGED',
-]);
+const PERMANENT = new Set(['NW_GW_STATE_INVALID', 'NW_GW_STATE_STALE_EPOCH', 'NW_GW_STATE_UNKNOWN_APP', 'NW_GW_MIRROR_DIVERGED']);
 
 /**
  * Connects one gateway to the fleet: a StateFollower (member registration,

@@ -216,6 +216,11 @@ export class WorkersPrimary implements AgentTarget, AdminTarget {
     return this.states.inForce();
   }
 
+  /** A promise rejection nobody handled in the primary (the last-resort handler): counted in its errors. */
+  countUnhandled(): void {
+    this.own.errors.inc(['-', 'NW_GW_UNHANDLED_REJECTION']);
+  }
+
   workers(): WorkerView[] {
     return this.pool.all.map((w) => ({
       worker: w.slot,
