@@ -59,6 +59,15 @@ export const GATEWAY_ERRORS = {
     status: 500,
     message: 'the raw engine is unavailable (the llhttp binding is missing or failed its self-test); the node engine serves',
   },
+  NW_GW_WORKER_EXITED: {
+    status: 500,
+    message: 'a worker process of a multi-worker gateway exited unexpectedly (logged; it is restarted)',
+  },
+  NW_GW_WORKER_UNRESPONSIVE: {
+    status: 500,
+    message: 'a worker process did not answer its primary in time (logged; it is killed and restarted)',
+  },
+  NW_GW_NO_WORKER: { status: 503, message: 'no worker process took the connection in time; it was closed unanswered' },
   NW_GW_INTERNAL: { status: 500, message: 'internal gateway error' },
   NW_GW_UNHANDLED_REJECTION: { status: 500, message: 'a promise rejection nobody handled (logged; the gateway keeps serving)' },
   NW_GW_UNCAUGHT_EXCEPTION: { status: 500, message: 'an exception nobody caught (logged; the gateway process exits)' },

@@ -45,6 +45,16 @@ export interface GatewayOptions {
   readonly configFile?: string;
   /** Where access log lines go (default stdout). */
   readonly accessLogSink?: AccessLogSink;
+  /**
+   * A worker of a multi-worker gateway (gateway/workers/): its listeners do not listen. Listener
+   * `index` takes the connections the primary accepted and passes here (`accept`); the primary says
+   * where it listens.
+   */
+  readonly acceptFrom?: (index: number, accept: (socket: Socket) => void) => ListenerAddress;
+  /** TLS session ticket keys (48 bytes) shared by every worker of a node, so one resumes another's sessions. */
+  readonly tlsTicketKeys?: Buffer;
+  /** Which worker this is (its slot, 1..N), written into each access log line; unset for a single-process gateway. */
+  readonly workerId?: number;
 }
 
 /** Set by a fleet agent: follows the apps of a reloaded config (the new ones' states applied before they take traffic). */
@@ -116,7 +126,7 @@ export class Gateway {
     const config = opts.config;
     this.currentConfig = config;
     this.logger = opts.logger ?? createLogger(config.log.level, { component: 'gateway', gateway: config.name });
-    this.accessLog = new AccessLog(config.log, config.name, opts.accessLogSink);
+    this.accessLog = new AccessLog(config.log, config.name, opts.accessLogSink, opts.workerId);
     this.runtimes = new AppRuntimes({
       conn: {
         connectTimeoutMs: config.timeouts.upstreamConnectMs,
@@ -222,7 +232,7 @@ export class Gateway {
     this.raw = config.engine === 'raw' ? this.rawEngine() : undefined;
     // Every certificate is read and checked before anything listens.
     const certificates = config.listeners.map((l, i) =>
-      l.tls === undefined ? undefined : new ListenerCertificates(l.tls, `listeners.${i}.tls`),
+      l.tls === undefined ? undefined : new ListenerCertificates(l.tls, `listeners.${i}.tls`, this.opts.tlsTicketKeys),
     );
     for (const [i, l] of config.listeners.entries()) {
       const server = this.nodeServer();
@@ -230,7 +240,7 @@ export class Gateway {
       const raw = this.raw;
       const certs = certificates[i];
       if (raw === undefined && certs === undefined) {
-        this.listeners.push(await listen(server, l.host, l.port));
+        this.listeners.push(await this.open(server, i, l));
         continue;
       }
       // The node server never listens itself; 'listening' starts what node:http starts then: its
@@ -243,12 +253,12 @@ export class Gateway {
       if (certs !== undefined) {
         const tls = this.tlsListener(certs, l.tls?.http2 === true, http1);
         this.tlsListeners.set(i, tls);
-        this.listeners.push(await listen(tls.server, l.host, l.port, 'https'));
+        this.listeners.push(await this.open(tls.server, i, l, 'https'));
         continue;
       }
       const tcp = createTcpServer({ noDelay: true }, http1);
       this.tcpServers.push(tcp);
-      this.listeners.push(await listen(tcp, l.host, l.port));
+      this.listeners.push(await this.open(tcp, i, l));
     }
     this.runtimes.startHealthChecks();
     if (config.admin) {
@@ -257,6 +267,15 @@ export class Gateway {
         this.logger.warn('gateway.admin.no_token', { message: `admin state changes are disabled until ${config.admin.tokenEnv} is set` });
       this.admin = await AdminServer.start(this, config.admin.host, config.admin.port, token);
     }
+  }
+
+  /** Listens on the listener's address, or (a worker) takes the connections its primary accepted for listener `index`. */
+  private async open(server: TcpServer, index: number, l: ListenerConfig, scheme: 'http' | 'https' = 'http'): Promise<ListenerAddress> {
+    const external = this.opts.acceptFrom;
+    if (external === undefined) return listen(server, l.host, l.port, scheme);
+    // As for a node server that never listens itself (above): what node:http starts on 'listening'.
+    server.emit('listening');
+    return external(index, (socket) => void server.emit('connection', socket));
   }
 
   /** A TLS listener: HTTP/1.1 connections to `http1` (the listener's HTTP/1.1 engine), h2 ones to the HTTP/2 server. */

@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { GatewayConfig } from '../config/config-schema.js';
-import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ApplyResult } from '../state/state-store.js';
 import type { ReloadResult } from '../state/app-runtimes.js';
 import type { ListenerAddress } from '../listener-address.js';
@@ -12,7 +11,8 @@ import type { AppState } from '../../protocol/app-state.js';
 /** What the admin API reads from and applies to (the Gateway). */
 export interface AdminTarget {
   readonly config: GatewayConfig;
-  readonly metrics: GatewayMetrics;
+  /** Prometheus text; a multi-worker gateway's primary collects it from its workers. */
+  readonly metrics: { render(): string | Promise<string> };
   /** Every app (or the one named) takes traffic. */
   isReady(app?: string): boolean;
   /** Set on a fleet member: its states come from the coordinator only. */
@@ -21,6 +21,8 @@ export interface AdminTarget {
   applyStates(states: Readonly<Record<string, unknown>>): Promise<ApplyResult>;
   /** Reads the gateway's config file again and applies it, or refuses it whole. */
   reloadFromFile(): Promise<ReloadResult>;
+  /** A multi-worker gateway's primary: each worker's slot, pid, status and applied epochs (GET /workers). */
+  workers?(): unknown;
 }
 
 const MAX_ADMIN_BODY = 1024 * 1024;
@@ -51,7 +53,7 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
  * changes state needs `Authorization: Bearer <token>`, and with no token
  * configured nothing can be changed at all.
  *
- *   GET /healthz · GET /readyz · GET /metrics · GET /state
+ *   GET /healthz · GET /readyz · GET /metrics · GET /state · GET /workers (multi-worker gateways)
  *   PUT /state            {"apps": {"<app>": <state>, ...}}  several apps in one swap
  *   PUT /state/<app>      <state>
  *   POST /reload          re-read the config file (as SIGHUP does); 200 with what changed, or the
@@ -99,7 +101,8 @@ export class AdminServer {
       const apps = Object.fromEntries(Object.keys(gw.config.apps).map((app) => [app, gw.isReady(app)]));
       return send(res, gw.isReady() ? 200 : 503, { ready: gw.isReady(), apps });
     }
-    if (path === '/metrics' && readOnly) return send(res, 200, gw.metrics.render(), 'text/plain; version=0.0.4');
+    if (path === '/metrics' && readOnly) return send(res, 200, await gw.metrics.render(), 'text/plain; version=0.0.4');
+    if (path === '/workers' && readOnly && gw.workers) return send(res, 200, { gateway: gw.config.name, workers: gw.workers() });
     if (path === '/state' && readOnly) return send(res, 200, { gateway: gw.config.name, apps: gw.getState() });
     if (path === '/reload') {
       if (method !== 'POST') throw new GatewayError('NW_GW_ADMIN_METHOD', `${method} ${path}`);

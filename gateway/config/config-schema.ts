@@ -135,6 +135,13 @@ export const gatewayConfigSchema = z
      * gateway itself (WebSocketTunnel).
      */
     engine: z.enum(['raw', 'node', 'undici', 'http-proxy']).default('raw'),
+    /**
+     * Processes serving traffic: 1 (one process, as before), a number, or `auto` (one per core,
+     * os.availableParallelism()). With more than one, a primary process holds the listeners, the
+     * admin API and the fleet membership, and hands connections and states to the workers
+     * (gateway/workers/; docs/architecture.md "Workers").
+     */
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
     /** Peers (IP addresses) whose X-Forwarded-* headers are trusted and appended to. */
     trustedProxies: z.array(z.string().refine((s) => isIP(s) !== 0, 'must be an IP address')).default([]),
     limits: z

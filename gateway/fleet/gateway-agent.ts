@@ -1,4 +1,6 @@
-import type { Gateway } from '../gateway.js';
+import type { AppsFollower, Gateway } from '../gateway.js';
+import type { GatewayConfig } from '../config/config-schema.js';
+import type { ListenerAddress } from '../listener-address.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import type { CoordinatorLease } from '../../fleet/coordinator-lease.js';
@@ -7,8 +9,48 @@ import { refuseAckOnDivergence } from './divergence-ack-guard.js';
 
 export type { AppSyncStatus } from '../../fleet/state-follower.js';
 
+/**
+ * What an agent drives: one Gateway (gatewayAgentTarget), or the primary of a multi-worker gateway,
+ * which hands each state to every worker and resolves only once all of them applied and drained it.
+ */
+export interface AgentTarget {
+  readonly config: GatewayConfig;
+  readonly adminAddress: ListenerAddress | undefined;
+  markFleetMember(memberId: string): void;
+  followApps(follower: AppsFollower): void;
+  /** No state node: the app runs on the built-in default. */
+  markReady(app: string): void;
+  appWritesEnded(apps: readonly string[], timeoutMs: number): Promise<boolean>;
+  /**
+   * Applies the app's state; resolves once it is in force and the writes it forbids have drained,
+   * and it may be acked. Throws a permanent error (PERMANENT, below) for a state that must be refused.
+   */
+  applyForAck(app: string, state: Record<string, unknown>): Promise<void>;
+}
+
+/** One in-process gateway as an agent's target: a fence toward N2 is refused while N2 failed writes N1 confirmed. */
+export function gatewayAgentTarget(gateway: Gateway, logger: Logger): AgentTarget {
+  return {
+    get config() {
+      return gateway.config;
+    },
+    get adminAddress() {
+      return gateway.adminAddress;
+    },
+    markFleetMember: (id) => gateway.markFleetMember(id),
+    followApps: (follower) => gateway.followApps(follower),
+    markReady: (app) => gateway.markReady(app),
+    appWritesEnded: (apps, timeoutMs) => gateway.appWritesEnded(apps, timeoutMs),
+    async applyForAck(app, state) {
+      await gateway.applyState(app, state);
+      refuseAckOnDivergence(gateway, app, logger);
+    },
+  };
+}
+
 export interface GatewayAgentOptions {
-  readonly gateway: Gateway;
+  /** The gateway it follows states for: one in-process Gateway, or any AgentTarget (a multi-worker primary). */
+  readonly gateway: Gateway | AgentTarget;
   readonly coordinator: Coordinator;
   /** The lease the gateway's write guard checks (pass `leaseWriteGuard(lease)` as the gateway's writeGuard). */
   readonly lease: CoordinatorLease;
@@ -41,26 +83,26 @@ export class GatewayAgent {
   private following: Promise<void> = Promise.resolve();
   private recheck: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly target: AgentTarget;
 
   constructor(private readonly opts: GatewayAgentOptions) {
-    opts.gateway.markFleetMember(opts.memberId);
-    opts.gateway.followApps((apps, removed) => this.appsChangedInTurn(apps, removed));
+    const target = 'applyForAck' in opts.gateway ? opts.gateway : gatewayAgentTarget(opts.gateway, opts.logger);
+    this.target = target;
+    target.markFleetMember(opts.memberId);
+    target.followApps((apps, removed) => this.appsChangedInTurn(apps, removed));
     this.follower = new StateFollower({
       coordinator: opts.coordinator,
       memberId: opts.memberId,
       kind: 'gateway',
-      apps: Object.keys(opts.gateway.config.apps),
+      apps: Object.keys(target.config.apps),
       // The control plane's analysis gates read /metrics there (open on loopback, no token needed).
-      adminUrl: opts.gateway.adminAddress?.url,
+      adminUrl: target.adminAddress?.url,
       reconcileMs: opts.reconcileMs,
       logger: opts.logger,
       logPrefix: 'fleet.agent',
-      apply: async (app, doc, epoch) => {
-        await opts.gateway.applyState(app, { ...doc, epoch });
-        refuseAckOnDivergence(opts.gateway, app, opts.logger);
-      },
+      apply: (app, doc, epoch) => target.applyForAck(app, { ...doc, epoch }),
       isPermanent: (err) => PERMANENT.has((err as { code?: string }).code ?? ''),
-      onNoState: (app) => opts.gateway.markReady(app),
+      onNoState: (app) => target.markReady(app),
       leaseMs: opts.lease.leaseMs,
       onConfirmed: (issuedAt) => opts.lease.confirm(issuedAt),
       onExpired: () => opts.lease.revoke(),
@@ -83,7 +125,8 @@ export class GatewayAgent {
   }
 
   private async appsChanged(apps: readonly string[], removed: readonly string[]): Promise<void> {
-    const { gateway, logger } = this.opts;
+    const { logger } = this.opts;
+    const gateway = this.target;
     clearTimeout(this.recheck);
     for (const app of removed) this.draining.add(app);
     for (const app of apps) this.draining.delete(app);

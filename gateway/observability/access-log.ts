@@ -70,6 +70,8 @@ export class AccessLog {
     settings: GatewayConfig['log'],
     private readonly gateway: string,
     private readonly sink: AccessLogSink = (line) => void process.stdout.write(line),
+    /** The worker (1..N) of a multi-worker gateway, with its pid in each JSON line; undefined in a single process. */
+    private readonly worker?: number,
   ) {
     this.enabled = settings.access;
     this.format = settings.accessFormat;
@@ -94,6 +96,7 @@ export class AccessLog {
       level: 'info',
       time: now.toISOString(),
       gateway: this.gateway,
+      ...(this.worker === undefined ? {} : { worker: this.worker, pid: process.pid }),
       requestId: e.requestId,
       app: e.app,
       mode: e.mode,

@@ -1,9 +1,8 @@
-import { z } from 'zod';
 import { GatewayError } from '../errors.js';
-import { formatIssues } from '../../platform/config-file.js';
-import { allowedWriteTargets, parseAppState, type AppState, type Deployment } from '../../protocol/app-state.js';
+import { allowedWriteTargets, type AppState, type Deployment } from '../../protocol/app-state.js';
 import type { InFlightWrites } from './in-flight-writes.js';
 import { RoutingTable, type AppRoute, type AppRuntime } from './routing-table.js';
+import { validateStates } from './validate-states.js';
 
 /** What applying a state did, per app. */
 export interface AppApplyResult {
@@ -20,10 +19,6 @@ export interface AppApplyResult {
 
 export interface ApplyResult {
   readonly apps: readonly AppApplyResult[];
-}
-
-function sameState(a: AppState, b: AppState): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**
@@ -67,31 +62,6 @@ export class StateStore {
     return out;
   }
 
-  /** Validates every state first; nothing is applied unless all are valid. */
-  private validate(raw: Readonly<Record<string, unknown>>): Map<string, AppState> {
-    const parsed = new Map<string, AppState>();
-    for (const [app, doc] of Object.entries(raw)) {
-      const route = this.current.byApp.get(app);
-      if (!route) throw new GatewayError('NW_GW_STATE_UNKNOWN_APP', app);
-      let state: AppState;
-      try {
-        state = parseAppState(doc);
-      } catch (err) {
-        if (err instanceof z.ZodError) throw new GatewayError('NW_GW_STATE_INVALID', `\n${formatIssues(`state of ${app}`, err.issues)}`);
-        throw err;
-      }
-      if (state.mode === 'redirect' && !route.runtime.config.n2.publicOrigin) {
-        throw new GatewayError('NW_GW_STATE_INVALID', `state of ${app}: redirect needs apps.${app}.n2.publicOrigin in the gateway config`);
-      }
-      const cur = route.state;
-      if (state.epoch < cur.epoch || (state.epoch === cur.epoch && !sameState(state, cur) && cur.epoch !== 0)) {
-        throw new GatewayError('NW_GW_STATE_STALE_EPOCH', `${app}: got epoch ${state.epoch}, applied ${cur.epoch}`);
-      }
-      parsed.set(app, state);
-    }
-    return parsed;
-  }
-
   /** Applies several apps' states in one swap (a composite service flips as one). */
   apply(raw: Readonly<Record<string, unknown>>): Promise<ApplyResult> {
     const run = this.queue.then(() => this.applyNow(raw));
@@ -100,7 +70,11 @@ export class StateStore {
   }
 
   private async applyNow(raw: Readonly<Record<string, unknown>>): Promise<ApplyResult> {
-    const next = this.validate(raw);
+    // Every state is checked first: nothing is applied unless all are valid.
+    const next = validateStates(raw, (app) => {
+      const route = this.current.byApp.get(app);
+      return route && { state: route.state, config: route.runtime.config };
+    });
     const before = this.current;
     let table = before;
     for (const [app, state] of next) table = table.withState(app, state);

@@ -135,6 +135,36 @@ describe('product build', function () {
     }
   });
 
+  it('runs a gateway of 2 worker processes from dist/ (the workers run dist/gateway/workers/worker-main.js on plain Node)', async () => {
+    const a = await startEchoUpstream('a');
+    ups.push(a);
+    const file = join(mkdtempSync(join(tmpdir(), 'nw-build-')), 'gateway.json');
+    writeFileSync(file, JSON.stringify(testConfig({ shop: appOn('shop.test', [a.url]) }, { workers: 2 })));
+    const child = spawn(process.execPath, [join(REPO_ROOT, pkg.bin['northwest-gateway']!), '--config', file], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const url = await eventually(
+        () => {
+          const m = /traffic:\s+(http:\/\/\S+)[\s\S]*workers:\s+2 \(pids \d+ \d+;/.exec(out);
+          assert.ok(m, out);
+          return m[1]!;
+        },
+        { timeoutMs: 30_000, message: 'the gateway and its 2 workers from dist/ are up' },
+      );
+      assert.equal((await call(url, '/kv/k', { host: 'shop.test' })).headers['x-served-by'], 'a');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
   it('the example systemd unit runs the bin, reloads with SIGHUP and stops with SIGTERM, waiting longer than the drain', () => {
     const unit = readFileSync(join(REPO_ROOT, 'configs/northwest-gateway.service'), 'utf8');
     const setting = (key: string): string => {

@@ -111,6 +111,19 @@ describe('gateway config', () => {
     assert.throws(() => loadGatewayConfig(bad), /bad\.yaml: listeners\.0\.port/);
   });
 
+  it('workers: 1 by default, a number from 1 to 256 or auto; anything else names the field; a reload cannot change it', async () => {
+    const { reloadRefusals } = await import('../../gateway/config/reload-check.js');
+    const { workerCount } = await import('../../gateway/workers/start-workers.js');
+    const { availableParallelism } = await import('node:os');
+    assert.equal(parseGatewayConfig(valid).workers, 1);
+    assert.equal(parseGatewayConfig({ ...valid, workers: 4 }).workers, 4);
+    assert.equal(workerCount(parseGatewayConfig({ ...valid, workers: 'auto' }).workers), availableParallelism());
+    for (const workers of [0, 257, 1.5, 'all']) expectInvalid({ ...valid, workers }, /my\.yaml: workers/);
+    assert.deepEqual(reloadRefusals(parseGatewayConfig(valid), parseGatewayConfig({ ...valid, workers: 2 }), 'f.yaml'), [
+      'f.yaml: workers: cannot change on reload; restart the gateway to apply it',
+    ]);
+  });
+
   it('every example config in configs/ is valid', async () => {
     const { readdirSync } = await import('node:fs');
     const files = readdirSync('configs').filter((f) => /^(single-node|gateway).*\.ya?ml$/.test(f));

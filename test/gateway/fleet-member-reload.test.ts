@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadGatewayConfig, startGatewayMember, type GatewayConfigInput, type GatewayMember } from '../../gateway/index.js';
+import { loadGatewayConfig, type GatewayConfigInput } from '../../gateway/index.js';
 import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
 import type { NodeData, Watcher } from '../../platform/coordinator/coordinator.js';
 import { CoordinatorError } from '../../platform/coordinator/coordinator-errors.js';
@@ -16,6 +16,7 @@ import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.j
 import { layout, memberInfoSchema } from '../../protocol/coordinator-paths.js';
 import { startGatedUpstream, type GatedUpstream } from '../support/config-file-gateway.js';
 import { eventually } from '../support/eventually.js';
+import { startFleetNode, WORKER_COUNTS, type FleetNode } from '../support/fleet-node.js';
 import { ADMIN_TOKEN, call } from '../support/gateway-harness.js';
 
 const DONE: DesiredAppState = { mode: 'proxy', mirrorWritesToN1: false };
@@ -38,7 +39,13 @@ class RecordingCoordinator extends EmbeddedCoordinator {
   }
 }
 
-describe('gateway fleet member reload (embedded coordinator)', function () {
+// Once as one process, once as 2 worker processes (the primary checks the file and hands it to each worker).
+for (const workers of WORKER_COUNTS)
+  describe(`gateway fleet member reload (embedded coordinator, ${workers} worker${workers > 1 ? 's' : ''})`, function () {
+    memberReloadSuite.call(this, workers);
+  });
+
+function memberReloadSuite(this: Mocha.Suite, workers: number): void {
   this.timeout(20_000);
   let store: EmbeddedStore;
   let cp: EmbeddedCoordinator;
@@ -70,6 +77,7 @@ describe('gateway fleet member reload (embedded coordinator)', function () {
     listeners: [{ host: '127.0.0.1', port: 0 }],
     admin: { host: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
+    workers,
     fleet: { coordinator: { kind: 'embedded' }, leaseMs: 5000, reconcileMs: 4000 },
     apps,
   });
@@ -78,7 +86,7 @@ describe('gateway fleet member reload (embedded coordinator)', function () {
     const file = join(mkdtempSync(join(tmpdir(), 'nw-member-reload-')), 'gateway.json');
     const write = (a: GatewayConfigInput['apps']): void => writeFileSync(file, JSON.stringify(configOf(a)));
     write(apps);
-    const m: GatewayMember = await startGatewayMember(loadGatewayConfig(file), {
+    const m: FleetNode = await startFleetNode(loadGatewayConfig(file), workers, {
       coordinator,
       adminToken: ADMIN_TOKEN,
       logger: createLogger('silent'),
@@ -188,4 +196,4 @@ describe('gateway fleet member reload (embedded coordinator)', function () {
     const report = await waitForFleet(cp, fence, { timeoutMs: 2000 });
     assert.equal(report.ok, true, 'no member serves cart any more');
   });
-});
+}

@@ -14,12 +14,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import { request } from 'undici';
 import { waitForFleet } from '../../fleet/fleet-barrier.js';
 import { writeAppStates } from '../../fleet/state-writer.js';
-import { startGatewayMember } from '../../gateway/fleet/gateway-member.js';
 import { parseGatewayConfig } from '../../gateway/index.js';
 import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
 import { createLogger } from '../../platform/logger.js';
 import { layout } from '../../protocol/coordinator-paths.js';
 import { eventually } from '../support/eventually.js';
+import { startFleetNode, WORKER_COUNTS } from '../support/fleet-node.js';
 
 /** An app that commits each write `commitMs` after its body arrived, whether or not anyone still waits. */
 async function startSlowApp(commitMs: number): Promise<{ url: string; received: number[]; commits: number[]; close(): Promise<void> }> {
@@ -57,7 +57,13 @@ async function startSlowApp(commitMs: number): Promise<{ url: string; received: 
   };
 }
 
-describe('gateway fleet member: shutdown', () => {
+// Once as one process, once as 2 worker processes (each worker waits out its cut writes before the primary leaves).
+for (const workers of WORKER_COUNTS)
+  describe(`gateway fleet member: shutdown (${workers} worker${workers > 1 ? 's' : ''})`, function () {
+    memberShutdownSuite.call(this, workers);
+  });
+
+function memberShutdownSuite(this: Mocha.Suite, workers: number): void {
   it('keeps its session until a write cut at the shutdown deadline can no longer commit (a fence barrier waits for it)', async function () {
     this.timeout(15_000);
     const n1 = await startSlowApp(400);
@@ -74,7 +80,7 @@ describe('gateway fleet member: shutdown', () => {
       fleet: { coordinator: { kind: 'embedded' }, leaseMs: 2_000, reconcileMs: 100 },
       apps: { shop: { hosts: ['shop.test'], n1: { servers: [{ url: n1.url }] }, n2: { servers: [{ url: n2.url }] } } },
     });
-    const member = await startGatewayMember(config, { logger: createLogger('silent'), coordinator: new EmbeddedCoordinator(store) });
+    const member = await startFleetNode(config, workers, { logger: createLogger('silent'), coordinator: new EmbeddedCoordinator(store) });
     let closing: Promise<void> | undefined;
     try {
       assert.ok((await waitForFleet(cp, [serve!], { timeoutMs: 2_000 })).ok);
@@ -105,4 +111,4 @@ describe('gateway fleet member: shutdown', () => {
       await n2.close();
     }
   });
-});
+}

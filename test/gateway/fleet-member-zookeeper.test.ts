@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { parseGatewayConfig, startGatewayMember, type GatewayMember } from '../../gateway/index.js';
+import { parseGatewayConfig } from '../../gateway/index.js';
 import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
 import type { CoordinatorRole } from '../../platform/coordinator/northwest-acl.js';
 import type { ZooKeeperCoordinator } from '../../platform/coordinator/zookeeper-coordinator.js';
@@ -15,6 +15,7 @@ import { writeAppStates } from '../../fleet/state-writer.js';
 import { encodeJson, layout } from '../../protocol/coordinator-paths.js';
 import { removeTree } from '../support/data-layer-fixture.js';
 import { eventually } from '../support/eventually.js';
+import { startFleetNode, WORKER_COUNTS, type FleetNode } from '../support/fleet-node.js';
 import { call } from '../support/gateway-harness.js';
 import { requireService } from '../support/service-endpoints.js';
 import { startStallableRelay } from '../support/stallable-relay.js';
@@ -22,7 +23,13 @@ import { memberCoordinatorConfig, provisionTree, zkAdminClient, zkClient } from 
 
 const zk = requireService('zookeeper');
 
-describe('gateway fleet member (ZooKeeper ensemble)', function () {
+// Once as one process, once as 2 worker processes (the primary holds the session and the lease).
+for (const workers of WORKER_COUNTS)
+  describe(`gateway fleet member (ZooKeeper ensemble, ${workers} worker${workers > 1 ? 's' : ''})`, function () {
+    zooKeeperMemberSuite.call(this, workers);
+  });
+
+function zooKeeperMemberSuite(this: Mocha.Suite, workers: number): void {
   this.timeout(30_000);
   const server = zk.servers[Math.floor(Math.random() * zk.servers.length)]!;
   const pinned = `${server.host}:${server.port}`;
@@ -63,7 +70,7 @@ describe('gateway fleet member (ZooKeeper ensemble)', function () {
   async function startMember(
     id: string,
     fleet: { connectString?: string; sessionTimeoutMs: number; leaseMs: number; reconcileMs?: number },
-  ): Promise<GatewayMember> {
+  ): Promise<FleetNode> {
     const config = parseGatewayConfig({
       name: id,
       listeners: [{ host: '127.0.0.1', port: 0 }],
@@ -84,7 +91,7 @@ describe('gateway fleet member (ZooKeeper ensemble)', function () {
         },
       },
     });
-    const m = await startGatewayMember(config, { logger: createLogger('silent') });
+    const m = await startFleetNode(config, workers, { logger: createLogger('silent') });
     cleanups.push(() => m.close());
     return m;
   }
@@ -174,4 +181,4 @@ describe('gateway fleet member (ZooKeeper ensemble)', function () {
     assert.equal((await cp.get(layout.member('gw-r')))?.ephemeralOwner, m.coordinator.sessionId());
     assert.equal((await call(m.gateway.listeners[0]!.url, '/kv/k', { method: 'PUT', body: 'v' })).status, 200);
   });
-});
+}

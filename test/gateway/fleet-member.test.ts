@@ -2,7 +2,7 @@
 // not applied takes no traffic), the admin API on a member, and duplicate member ids.
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { parseGatewayConfig, startGatewayMember, type GatewayMember } from '../../gateway/index.js';
+import { parseGatewayConfig } from '../../gateway/index.js';
 import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
 import type { NodeData, Watcher } from '../../platform/coordinator/coordinator.js';
 import { CoordinatorError } from '../../platform/coordinator/coordinator-errors.js';
@@ -12,6 +12,7 @@ import { waitForFleet } from '../../fleet/fleet-barrier.js';
 import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
 import { encodeJson, layout } from '../../protocol/coordinator-paths.js';
 import { eventually } from '../support/eventually.js';
+import { startFleetNode, WORKER_COUNTS, type FleetNode } from '../support/fleet-node.js';
 import { ADMIN_TOKEN, call } from '../support/gateway-harness.js';
 
 /** The state after a completed migration: N2 takes everything, no migration tag. */
@@ -27,7 +28,13 @@ class BlippingCoordinator extends EmbeddedCoordinator {
   }
 }
 
-describe('gateway fleet member (embedded coordinator)', function () {
+// Once as one process, once as 2 worker processes (the primary holds the membership).
+for (const workers of WORKER_COUNTS)
+  describe(`gateway fleet member (embedded coordinator, ${workers} worker${workers > 1 ? 's' : ''})`, function () {
+    fleetMemberSuite.call(this, workers);
+  });
+
+function fleetMemberSuite(this: Mocha.Suite, workers: number): void {
   this.timeout(20_000);
   let store: EmbeddedStore;
   let cp: EmbeddedCoordinator;
@@ -49,7 +56,7 @@ describe('gateway fleet member (embedded coordinator)', function () {
     await n2.close();
   });
 
-  async function startMember(id: string, coordinator = new EmbeddedCoordinator(store)): Promise<GatewayMember> {
+  async function startMember(id: string, coordinator = new EmbeddedCoordinator(store)): Promise<FleetNode> {
     const app = (name: string) => ({
       hosts: [`${name}.test`],
       n1: { servers: [{ url: n1.url }] },
@@ -62,17 +69,17 @@ describe('gateway fleet member (embedded coordinator)', function () {
       fleet: { coordinator: { kind: 'embedded' }, leaseMs: 5000, reconcileMs: 4000 },
       apps: { shop: app('shop'), cart: app('cart') },
     });
-    const m = await startGatewayMember(config, { coordinator, adminToken: ADMIN_TOKEN, logger: createLogger('silent') });
+    const m = await startFleetNode(config, workers, { coordinator, adminToken: ADMIN_TOKEN, logger: createLogger('silent') });
     cleanups.push(() => m.close());
     return m;
   }
 
-  const readyz = async (m: GatewayMember): Promise<{ status: number; body: unknown }> => {
+  const readyz = async (m: FleetNode): Promise<{ status: number; body: unknown }> => {
     const res = await request(`${m.gateway.adminAddress!.url}/readyz`);
     return { status: res.statusCode, body: await res.body.json() };
   };
 
-  const putAdmin = async (m: GatewayMember, path: string, body: unknown): Promise<{ status: number; code: string }> => {
+  const putAdmin = async (m: FleetNode, path: string, body: unknown): Promise<{ status: number; code: string }> => {
     const res = await request(`${m.gateway.adminAddress!.url}${path}`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -222,4 +229,4 @@ describe('gateway fleet member (embedded coordinator)', function () {
     assert.equal((await waitForFleet(cp, targets, { timeoutMs: 5000 })).ok, true);
     await eventually(() => m.lease.valid(), { timeoutMs: 5000, message: 'lease renewed by a complete re-read' });
   });
-});
+}

@@ -9,9 +9,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, type Socket } from 'node:net';
 import { request } from 'undici';
-import { Gateway, GatewayError, parseGatewayConfig, type GatewayConfigInput } from '../../gateway/index.js';
+import { type ApplyResult, Gateway, GatewayError, parseGatewayConfig, type GatewayConfigInput } from '../../gateway/index.js';
 import { createLogger } from '../../platform/logger.js';
 import { eventually } from '../support/eventually.js';
+import { WORKER_COUNTS } from '../support/fleet-node.js';
+import { startWorkersHarness } from '../support/workers-harness.js';
 
 /**
  * An app server that commits every complete write `commitMs` after it arrived, whether or not anyone
@@ -56,24 +58,46 @@ async function startCommittingServer(commitMs: number, answerMs = commitMs): Pro
   };
 }
 
+/** What these tests do with a gateway: one process, or the primary of several (`workers`). */
+interface TestGateway {
+  applyState(app: string, state: unknown): Promise<ApplyResult>;
+  metricsText(): Promise<string>;
+  close(): Promise<void>;
+}
+
 async function startGateway(
   n1: string,
   n2: string,
   timeouts: NonNullable<GatewayConfigInput['timeouts']> = {},
   writeGuard?: () => GatewayError | undefined,
-): Promise<{ gw: Gateway; port: number; url: string }> {
-  const config = parseGatewayConfig(
-    {
-      name: 'inflight-gw',
-      listeners: [{ host: '127.0.0.1', port: 0 }],
-      log: { level: 'silent' },
-      timeouts,
-      apps: { shop: { hosts: ['shop.test'], n1: { servers: [{ url: n1 }] }, n2: { servers: [{ url: n2 }] } } },
-    },
-    'write-in-flight test',
-  );
-  const gw = await Gateway.start({ config, logger: createLogger('silent'), ...(writeGuard ? { writeGuard } : {}) });
-  const { port, url } = gw.listeners[0]!;
+  workers = 1,
+): Promise<{ gw: TestGateway; port: number; url: string }> {
+  const input: GatewayConfigInput = {
+    name: 'inflight-gw',
+    listeners: [{ host: '127.0.0.1', port: 0 }],
+    log: { level: 'silent' },
+    timeouts,
+    apps: { shop: { hosts: ['shop.test'], n1: { servers: [{ url: n1 }] }, n2: { servers: [{ url: n2 }] } } },
+  };
+  if (workers > 1) {
+    const h = await startWorkersHarness({ ...input, log: { level: 'silent', access: false } }, { workers });
+    const primary = h.node.gateway;
+    const { port, url } = primary.listeners[0]!;
+    const gw: TestGateway = {
+      applyState: (app, state) => primary.applyStates({ [app]: state }),
+      metricsText: () => primary.metrics.render(),
+      close: () => h.close(),
+    };
+    return { gw, port, url };
+  }
+  const config = parseGatewayConfig(input, 'write-in-flight test');
+  const one = await Gateway.start({ config, logger: createLogger('silent'), ...(writeGuard ? { writeGuard } : {}) });
+  const gw: TestGateway = {
+    applyState: (app, state) => one.applyState(app, state),
+    metricsText: async () => one.metrics.render(),
+    close: () => one.close(),
+  };
+  const { port, url } = one.listeners[0]!;
   return { gw, port, url };
 }
 
@@ -89,7 +113,13 @@ function postHead(length: number, path = '/kv/a'): string {
   return `POST ${path} HTTP/1.1\r\nhost: shop.test\r\nconnection: close\r\ncontent-length: ${length}\r\ncontent-type: text/plain\r\n\r\n`;
 }
 
-describe('gateway: a write is in flight until its upstream answered', () => {
+// The drain tests once as one process, once as 2 worker processes; the lease tests plug a write guard into one process.
+for (const workers of WORKER_COUNTS)
+  describe(`gateway: a write is in flight until its upstream answered (${workers} worker${workers > 1 ? 's' : ''})`, function () {
+    writeInFlightSuite.call(this, workers);
+  });
+
+function writeInFlightSuite(this: Mocha.Suite, workers: number): void {
   const closers: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const c of closers.splice(0).reverse()) await c();
@@ -103,7 +133,7 @@ describe('gateway: a write is in flight until its upstream answered', () => {
   ) {
     const n1 = await startCommittingServer(...n1Timing);
     const n2 = await startCommittingServer(0);
-    const started = await startGateway(n1.url, n2.url, timeouts, guard);
+    const started = await startGateway(n1.url, n2.url, timeouts, guard, guard === undefined ? workers : 1);
     closers.push(
       () => started.gw.close(),
       () => n1.close(),
@@ -120,8 +150,7 @@ describe('gateway: a write is in flight until its upstream answered', () => {
       const client = await openRaw(port);
       client.on('error', () => undefined);
       client.write(`${postHead(5)}hello`);
-      await eventually(() => assert.equal(gw.getState().shop?.mode, 'fence'), { timeoutMs: 2_000, message: 'fence applied' });
-      await eventually(() => assert.ok(gw.metrics.render().includes('northwest_gateway_held_writes{app="shop"} 1')), {
+      await eventually(async () => assert.ok((await gw.metricsText()).includes('northwest_gateway_held_writes{app="shop"} 1')), {
         timeoutMs: 2_000,
         message: 'the write is held',
       });
@@ -173,48 +202,51 @@ describe('gateway: a write is in flight until its upstream answered', () => {
     await assert.rejects(gw.applyState('shop', { epoch: 2, mode: 'fence' }), { code: 'NW_GW_DRAIN_TIMEOUT' });
   });
 
-  it('the lease is checked when a write is dispatched: a small body that arrives after the lease lapsed never reaches N1', async () => {
-    let leaseValid = true;
-    const guard = (): GatewayError | undefined => (leaseValid ? undefined : new GatewayError('NW_GW_LEASE_EXPIRED', 'test lease'));
-    const { gw, port, n1 } = await scenario([0], {}, guard);
-    await gw.applyState('shop', { epoch: 1, mode: 'serve' });
-    const client = await openRaw(port);
-    const reply = new Promise<string>((resolve) => {
-      let text = '';
-      client.on('data', (c: Buffer) => {
-        text += c.toString('latin1');
+  // The lease as a write guard of one process (a worker's guard is the primary's lease: workers-fleet.test.ts).
+  if (workers === 1)
+    it('the lease is checked when a write is dispatched: a small body that arrives after the lease lapsed never reaches N1', async () => {
+      let leaseValid = true;
+      const guard = (): GatewayError | undefined => (leaseValid ? undefined : new GatewayError('NW_GW_LEASE_EXPIRED', 'test lease'));
+      const { gw, port, n1 } = await scenario([0], {}, guard);
+      await gw.applyState('shop', { epoch: 1, mode: 'serve' });
+      const client = await openRaw(port);
+      const reply = new Promise<string>((resolve) => {
+        let text = '';
+        client.on('data', (c: Buffer) => {
+          text += c.toString('latin1');
+        });
+        client.on('close', () => resolve(text));
       });
-      client.on('close', () => resolve(text));
+      client.write(`${postHead(10)}hello`);
+      await new Promise((r) => setTimeout(r, 100));
+      leaseValid = false;
+      client.write('world');
+      const text = await reply;
+      assert.match(text, /^HTTP\/1\.1 503/);
+      assert.match(text, /NW_GW_LEASE_EXPIRED/);
+      assert.equal(n1.commits.length, 0);
     });
-    client.write(`${postHead(10)}hello`);
-    await new Promise((r) => setTimeout(r, 100));
-    leaseValid = false;
-    client.write('world');
-    const text = await reply;
-    assert.match(text, /^HTTP\/1\.1 503/);
-    assert.match(text, /NW_GW_LEASE_EXPIRED/);
-    assert.equal(n1.commits.length, 0);
-  });
 
-  it('the lease is checked as a large streamed body ends: N1 never gets the whole request', async () => {
-    let leaseValid = true;
-    const guard = (): GatewayError | undefined => (leaseValid ? undefined : new GatewayError('NW_GW_LEASE_EXPIRED', 'test lease'));
-    const { gw, port, n1 } = await scenario([0], {}, guard);
-    await gw.applyState('shop', { epoch: 1, mode: 'serve' });
-    const client = await openRaw(port);
-    client.on('error', () => undefined);
-    const size = 256 * 1024;
-    client.write(postHead(size));
-    client.write(Buffer.alloc(size - 10, 'a'));
-    await eventually(() => assert.ok(n1.incomplete === 0), { timeoutMs: 1_000, message: 'request started upstream' });
-    await new Promise((r) => setTimeout(r, 100));
-    leaseValid = false;
-    client.write(Buffer.alloc(10, 'b'));
-    await eventually(() => assert.equal(n1.incomplete, 1, 'N1 saw the request cut before its end'), {
-      timeoutMs: 3_000,
-      message: 'upstream request aborted',
+  if (workers === 1)
+    it('the lease is checked as a large streamed body ends: N1 never gets the whole request', async () => {
+      let leaseValid = true;
+      const guard = (): GatewayError | undefined => (leaseValid ? undefined : new GatewayError('NW_GW_LEASE_EXPIRED', 'test lease'));
+      const { gw, port, n1 } = await scenario([0], {}, guard);
+      await gw.applyState('shop', { epoch: 1, mode: 'serve' });
+      const client = await openRaw(port);
+      client.on('error', () => undefined);
+      const size = 256 * 1024;
+      client.write(postHead(size));
+      client.write(Buffer.alloc(size - 10, 'a'));
+      await eventually(() => assert.ok(n1.incomplete === 0), { timeoutMs: 1_000, message: 'request started upstream' });
+      await new Promise((r) => setTimeout(r, 100));
+      leaseValid = false;
+      client.write(Buffer.alloc(10, 'b'));
+      await eventually(() => assert.equal(n1.incomplete, 1, 'N1 saw the request cut before its end'), {
+        timeoutMs: 3_000,
+        message: 'upstream request aborted',
+      });
+      assert.equal(n1.commits.length, 0);
+      client.destroy();
     });
-    assert.equal(n1.commits.length, 0);
-    client.destroy();
-  });
-});
+}
