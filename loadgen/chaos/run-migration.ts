@@ -123,8 +123,10 @@ async function settle(
     const tree = await env.coordinator.snapshot(ev.app);
     const gatewayStates = await env.gateways.states(ev.app);
     const probe = { ...ev, tree, live, gatewayStates };
-    // a lock is left on purpose after a failed rollback; waiting does not remove it
-    const leftovers = checkLeftovers({ ...probe, tree: { ...tree, lock: undefined } });
+    // A lock is left on purpose after a failed rollback; waiting does not remove it. After any other
+    // end it goes: a leader killed between writing the end and removing its lock leaves it to the
+    // next leader, elected once the dead one's session expired, so the wait covers that too.
+    const leftovers = checkLeftovers(ev.outcome.status === 'failed' ? { ...probe, tree: { ...tree, lock: undefined } } : probe);
     if ((leftovers.length === 0 && checkSameEpoch(probe).length === 0) || Date.now() - t0 > timeoutMs)
       return { tree, gatewayStates, live, settleMs: Date.now() - t0 };
     await sleep(250);
