@@ -169,7 +169,20 @@ for (const makeBackend of [embedded, zookeeper]) {
       await c.connect();
       return c;
     };
-    const join = async (id: string, kind?: MemberInfo['kind']): Promise<FakeMember> => FakeMember.join(await session('member'), id, kind);
+    /**
+     * A member joins in its own session. ZooKeeper orders reads per session, not across sessions: the control plane's
+     * session (maybe on another server) is made to see the member node before the test goes on, as a barrier started
+     * after the join would in production only if the member joined before the state it waits on was written.
+     */
+    const join = async (id: string, kind?: MemberInfo['kind']): Promise<FakeMember> => {
+      const member = await FakeMember.join(await session('member'), id, kind);
+      await eventually(async () => ((await controlPlane.children(layout.members)) ?? []).includes(id), {
+        timeoutMs: 10_000,
+        intervalMs: 5,
+        message: `the control plane's session sees ${id}`,
+      });
+      return member;
+    };
     /** The barrier has read `member`'s ack at `epoch` and has no read outstanding, so it is waiting for a watch. */
     const idleAfterAck = (member: string, epoch: number) => () => (log.ackEpochs.get(member) ?? []).includes(epoch) && log.inFlight() === 0;
     const settledFlag = (p: Promise<BarrierReport>): { readonly settled: boolean } => {
