@@ -18,8 +18,8 @@ export const USAGE = `usage: npm run bench:proxy -- [options]
   --no-fixed              skip the fixed-rate phase
   --no-nginx-auto         skip nginx with worker_processes auto
   --targets a,b,...       only these targets, in this order (default: all but
-                          gateway-baseline and gateway-compiled; 'direct'
-                          is always measured)                               BENCH_TARGETS
+                          gateway-baseline; 'direct' is always measured;
+                          gateway-compiled is the raw engine as deployed)                               BENCH_TARGETS
                           ids: ${TARGET_IDS.join(', ')}
   --baseline DIR          also run target gateway-baseline: the gateway of
                           another checkout (e.g. \`git archive HEAD | tar -x\`
@@ -101,9 +101,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     .filter(Boolean);
   const targets = listed
     ? ['direct', ...listed.filter((t) => t !== 'direct')]
-    : TARGET_IDS.filter(
-        (t) => (t !== 'gateway-baseline' || baselineDir !== undefined) && t !== 'gateway-compiled' && (t !== 'nginx-auto' || nginxAuto),
-      );
+    : TARGET_IDS.filter((t) => (t !== 'gateway-baseline' || baselineDir !== undefined) && (t !== 'nginx-auto' || nginxAuto));
   if (targets.includes('gateway-baseline') && baselineDir === undefined)
     throw new Error('proxy-bench: target gateway-baseline needs --baseline DIR');
   const parsed = optionsSchema.safeParse({

@@ -58,13 +58,13 @@ export async function startGateway(
 /** The esbuild bundle of gateway-process.ts under plain node (no tsx loader). */
 async function startCompiledGateway(registry: ChildRegistry, upstreamUrl: string, nodeFlags: readonly string[]): Promise<StartedChild> {
   const bundle = await buildCompiledGateway();
-  const child = registry.spawn('gateway-undici-compiled', process.execPath, [
+  const child = registry.spawn('gateway-raw-compiled', process.execPath, [
     ...nodeFlags,
     bundle,
     '--upstream',
     upstreamUrl,
     '--engine',
-    'undici',
+    'raw',
   ]);
   const ready = await waitForReadyLine(child);
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
