@@ -88,7 +88,8 @@ export async function runLoadAgent(o: LoadAgentOptions): Promise<LoadAgentOutcom
     const index = start.agents.indexOf(agent);
     if (index < 0) throw new LoadAgentError('NW_LG_NOT_IN_RUN', `run ${run} started with ${start.agents.join(', ')}`);
     log(
-      `load agent ${agent}: run ${run} starts at ${new Date(start.startAtEpochMs).toISOString()} (agent ${index + 1} of ${start.agents.length})`,
+      `load agent ${agent}: run ${run} starts at ${new Date(start.startAtEpochMs).toISOString()} ` +
+        `(agent ${index + 1} of ${start.agents.length})`,
     );
 
     const result = await runShare(c, start, index, who);

@@ -99,7 +99,8 @@ async function conduct(c: Coordinator, o: LoadControllerOptions, log: (line: str
   if (!enough) {
     throw new LoadAgentError(
       'NW_LG_AGENTS_SHORT',
-      `${joined.length} of ${o.agents} agents joined run ${run} within ${o.joinTimeoutMs} ms${joined.length ? `: ${joined.join(', ')}` : ''}`,
+      `${joined.length} of ${o.agents} agents joined run ${run} within ${o.joinTimeoutMs} ms` +
+        `${joined.length ? `: ${joined.join(', ')}` : ''}`,
     );
   }
   const agents = [...enough].sort();
