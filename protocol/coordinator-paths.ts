@@ -13,6 +13,11 @@ import { joinPath } from './node-paths.js';
  *   /leader/candidate-<seq>      control-plane election
  *   /sync/<id>/datastore/<ks.table>/<range>   snapshot-copy checkpoint per token range
  *   /datalocks/<app>/<group>/lock-<seq>       ephemeral: entity-group transaction locks (app servers' data layers)
+ *   /loadruns/<run>                          one run of several load agents (`northwest-loadgen`), made by its controller:
+ *     agents/<agent>                         ephemeral: an agent that joined the run
+ *     start                                  the controller's start document (start time, agents, load spec)
+ *     results/<agent>/part-<n>, manifest     ephemeral: the agent's result in chunks, the manifest written last
+ *     end                                    the controller collected (or gave up): agents may leave
  *
  * Who may create and write each node (ZooKeeper digest ACLs): docs/architecture.md, "Coordinator access".
  */
@@ -33,6 +38,15 @@ export const layout = {
   /** One entity group's lock waiters (ephemeral-sequential children). */
   datalocks: '/datalocks',
   dataLock: (app: string, group: string): string => joinPath('datalocks', app, group),
+  loadRuns: '/loadruns',
+  loadRun: (run: string): string => joinPath('loadruns', run),
+  loadRunAgents: (run: string): string => joinPath('loadruns', run, 'agents'),
+  loadRunAgent: (run: string, agent: string): string => joinPath('loadruns', run, 'agents', agent),
+  loadRunStart: (run: string): string => joinPath('loadruns', run, 'start'),
+  loadRunResults: (run: string): string => joinPath('loadruns', run, 'results'),
+  /** One agent's result: chunk nodes and the manifest, which the agent creates last. */
+  loadRunResult: (run: string, agent: string): string => joinPath('loadruns', run, 'results', agent),
+  loadRunEnd: (run: string): string => joinPath('loadruns', run, 'end'),
 } as const;
 
 /** The persistent nodes the control plane creates (with their ACLs) before any member can join. */

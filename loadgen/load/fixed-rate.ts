@@ -31,6 +31,11 @@ export interface FixedRateOptions extends FixedRateSettings {
   readonly onSample?: (s: Sample) => void;
   /** Stops issuing requests early (before durationS); those sent are still awaited for the drain time. */
   readonly signal?: AbortSignal;
+  /**
+   * false: samples go to onSample only and `samples` stays empty, so a long run at a high rate
+   * (a load agent's) does not hold every request in memory. Default true.
+   */
+  readonly keepSamples?: boolean;
 }
 
 export interface FixedRateResult {
@@ -53,7 +58,7 @@ export interface FixedRateResult {
  * latency of every request that fell due during it (no coordinated omission).
  */
 export async function runFixedRate(options: FixedRateOptions): Promise<FixedRateResult> {
-  const { workload, onSample: onSampleOption, signal, ...settings } = options;
+  const { workload, onSample: onSampleOption, signal, keepSamples = true, ...settings } = options;
   const parsed = FixedRateSchema.safeParse(settings);
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `fixed-rate: ${i.path.join('.')}: ${i.message}`).join('\n');
@@ -86,7 +91,7 @@ export async function runFixedRate(options: FixedRateOptions): Promise<FixedRate
     const { method, path } = httpFor(op);
     const record = (s: Sample): void => {
       if (!outstanding.delete(req)) return;
-      samples.push(s);
+      if (keepSamples) samples.push(s);
       onSample(s);
     };
     pool

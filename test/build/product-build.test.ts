@@ -42,8 +42,12 @@ describe('product build', function () {
     await Promise.all(ups.map((u) => u.close()));
   });
 
-  it('has bin entries northwest and northwest-gateway: executable files in dist/ that start with a node shebang', () => {
-    assert.deepEqual(pkg.bin, { northwest: 'dist/controlplane/cli.js', 'northwest-gateway': 'dist/gateway/cli.js' });
+  it('has bin entries northwest, northwest-gateway and northwest-loadgen: executable files in dist/ that start with a node shebang', () => {
+    assert.deepEqual(pkg.bin, {
+      northwest: 'dist/controlplane/cli.js',
+      'northwest-gateway': 'dist/gateway/cli.js',
+      'northwest-loadgen': 'dist/loadgen/agents/loadgen-cli.js',
+    });
     for (const file of Object.values(pkg.bin)) {
       const path = join(REPO_ROOT, file);
       accessSync(path, constants.X_OK);
@@ -64,6 +68,9 @@ describe('product build', function () {
     const help = await run(process.execPath, [join(REPO_ROOT, pkg.bin.northwest!), '--help']);
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /usage: northwest <command>/);
+    const loadgen = await run(process.execPath, [join(REPO_ROOT, pkg.bin['northwest-loadgen']!), '--help']);
+    assert.equal(loadgen.code, 0, loadgen.stderr);
+    assert.match(loadgen.stdout, /usage: northwest-loadgen <command>/);
   });
 
   it('runs a gateway from dist/ that serves, reloads with northwest-gateway reload, and stops on SIGTERM', async () => {
