@@ -130,7 +130,8 @@ export async function runReloadPhase(input: ReloadPhaseInput): Promise<ReloadRun
     const target: Target = { id: 'gateway-raw-tls', url, protocol: 'https', tls: input.cert.client, pid, stop: () => child.stop() };
     await smokeCheck(target);
     log(
-      `[reload] gateway ${url} (admin ${adminUrl}, pid ${pid}): ${opts.reloads} reloads by ${opts.reloadVia} under ${opts.reloadRate} req/s`,
+      `[reload] gateway ${url} (admin ${adminUrl}, pid ${pid}): ` +
+        `${opts.reloads} reloads by ${opts.reloadVia} under ${opts.reloadRate} req/s`,
     );
 
     const intervalMs = opts.reloadIntervalS * 1000;
@@ -205,7 +206,8 @@ export async function runReloadPhase(input: ReloadPhaseInput): Promise<ReloadRun
     });
     for (const l of load)
       log(
-        `[reload] ${l.workload}: ${l.completed} completed, ${l.errors} errors, ${l.non2xx} non-2xx, p99 ${(l.latencyUs.p99 / 1000).toFixed(2)} ms`,
+        `[reload] ${l.workload}: ${l.completed} completed, ${l.errors} errors, ${l.non2xx} non-2xx, ` +
+          `p99 ${(l.latencyUs.p99 / 1000).toFixed(2)} ms`,
       );
     return {
       via: opts.reloadVia,
