@@ -8,7 +8,7 @@ import { joinPath } from './node-paths.js';
  *   /apps/<app>/state            desired state JSON; its version is the epoch
  *   /apps/<app>/acks/<member>    ephemeral { epoch, appliedAt, applyMs, refused? } per member
  *   /apps/<app>/lock             which migration owns the app right now
- *   /members/<member>            ephemeral { kind, host, pid, startedAt, apps, adminUrl? }
+ *   /members/<member>            ephemeral { kind, host, pid, startedAt, apps, adminUrl?, trafficUrls? }
  *   /migrations/<id>             persistent phase log
  *   /leader/candidate-<seq>      control-plane election
  *   /sync/<id>/datastore/<ks.table>/<range>   snapshot-copy checkpoint per token range
@@ -70,6 +70,9 @@ export const MAX_REFUSAL_DETAIL_CHARS = 1024;
 /** Bound on a member's `adminUrl` (a loopback address and port need a few dozen characters). */
 export const MAX_ADMIN_URL_CHARS = 256;
 
+/** Bound on how many `trafficUrls` a member publishes (one per listener). */
+export const MAX_TRAFFIC_URLS = 16;
+
 export const memberKindSchema = z.enum(['gateway', 'datalayer', 'controlplane']);
 
 /**
@@ -91,6 +94,16 @@ export const memberInfoSchema = z.object({
   adminUrl: z
     .url({ protocol: /^https?$/ })
     .max(MAX_ADMIN_URL_CHARS)
+    .optional()
+    .catch(() => undefined),
+  /**
+   * Where a gateway takes traffic: one URL per listener, as bound (a wildcard bind reads
+   * `http://0.0.0.0:<port>`; a reader puts the member's `host` in its place). A load test attached
+   * to the fleet (northwest-loadtest) sends its load there. Dropped, never the member, when invalid.
+   */
+  trafficUrls: z
+    .array(z.url({ protocol: /^https?$/ }).max(MAX_ADMIN_URL_CHARS))
+    .max(MAX_TRAFFIC_URLS)
     .optional()
     .catch(() => undefined),
 });
