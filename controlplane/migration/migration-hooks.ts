@@ -8,8 +8,13 @@ export interface SyncContext {
   readonly plan: MigrationPlan;
   readonly log: MigrationLog;
   readonly signal: AbortSignal;
-  /** Progress lines for the migration log (kept short). */
+  /** Progress lines for the control plane's log (kept short). */
   readonly progress: (detail: string, data?: Record<string, unknown>) => void;
+  /**
+   * A `note` event in the migration log, fenced like every log write: progress an operator sees in
+   * `northwest watch` and the events API. The log keeps 1,000 events: a few per step, not per page.
+   */
+  readonly note: (detail: string, data?: Record<string, unknown>) => Promise<void>;
   /**
    * Switches the data layers of every app in the plan (merged with what earlier
    * hooks set), persists it in the log, rewrites the sync state and waits for
@@ -20,23 +25,54 @@ export interface SyncContext {
   ) => Promise<{ readonly epochs: Readonly<Record<string, number>>; readonly barrierMs: number }>;
 }
 
+/** A hook's step in a phase; undefined: nothing to do for this plan (left out of the phase's figures). */
+export type SyncHookStep = (ctx: SyncContext) => Promise<Record<string, unknown> | undefined>;
+
+/** The steps a hook may have in the phases after sync, run by the phases themselves (the rollback's is `atRollback`). */
+export const PHASE_STEPS = ['atPrepare', 'beforeFence', 'atFence', 'beforeProxy', 'atProxy', 'atDone'] as const;
+export type PhaseStepName = (typeof PHASE_STEPS)[number];
+
 /**
  * A named step of the sync phase (metadata, cache, datastore); returns figures
- * for the log. Optional lifecycle steps:
+ * for the log. Optional lifecycle steps, each run for every hook of the plan in order:
+ * - `atPrepare` in prepare, before its flip (after N2's health checks): e.g. make N2 a replica.
+ * - `beforeFence` in the fence phase before its flip, writes still flowing: e.g. wait until a
+ *   replica's lag is within the plan's limit.
  * - `atFence` runs in the fence phase after every member acked the fence (no
  *   write in flight any more): the last chance to bring N2 up to date before it
- *   takes traffic (e.g. flush a change follower). It must not rely on memory of
- *   the sync step: a new leader may run it after the old one died.
+ *   takes traffic (e.g. flush a change follower, drain a replica).
+ * - `beforeProxy` in proxy before its flip (writes still held): e.g. promote N2.
+ * - `atProxy` in proxy once every member acked it (before the analysis gates): e.g. N1 follows N2.
+ * - `atDone` in done once every member acked the final state: e.g. let go of N1.
+ * - `atRollback` runs in a rollback after its fence barrier (no write in flight
+ *   to either side) and before N1 serves again; `n2TookWrites` says whether the
+ *   rollback comes from a phase where N2 took writes. The last chance to bring
+ *   N1 up to date with them (e.g. drain an engine's replication toward N1). A
+ *   failure is a failed rollback step (tried again, then the migration fails).
+ * None may rely on memory of an earlier step: a new leader may run it after the old one died,
+ * and a phase that was started but not completed runs again.
  * - `release` runs once the migration is done or rolled back (stop followers,
  *   drop checkpoints); failures are logged, never fatal.
  * A step that fails with an error whose `transient` is true (a store unreachable for a while) is
  * run again, with backoff, for up to the plan's `sync.retryForMs`; so every step must be
- * idempotent.
+ * idempotent. A failure that `pausesMigration` pauses the migration instead of rolling it back.
+ * Only the main step may call `setDataMode`.
  */
-export type SyncHook = ((ctx: SyncContext) => Promise<Record<string, unknown>>) & {
-  atFence?: (ctx: SyncContext) => Promise<Record<string, unknown>>;
-  release?: (migrationId: string, outcome: 'done' | 'rolled-back') => Promise<void>;
-};
+export type SyncHook = ((ctx: SyncContext) => Promise<Record<string, unknown>>) &
+  Partial<Record<PhaseStepName, SyncHookStep>> & {
+    atRollback?: (ctx: SyncContext, n2TookWrites: boolean) => Promise<Record<string, unknown> | undefined>;
+    release?: (migrationId: string, outcome: 'done' | 'rolled-back') => Promise<void>;
+  };
+
+/**
+ * Whether a sync step's failure asks the migration to pause for an operator rather than roll back
+ * (the error, or one it wraps, has `pausesMigration`; e.g. a lag limit with `onLagLimit: pause`).
+ */
+export function pausesMigration(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if ((e as { pausesMigration?: unknown }).pausesMigration === true) return true;
+  return false;
+}
 
 /** Whether a sync step's failure may pass if the step is run again (the error says so). */
 export function isTransientHookFailure(err: unknown): boolean {

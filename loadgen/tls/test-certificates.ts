@@ -21,8 +21,8 @@ export interface TestCertificate {
 }
 
 export interface TestCa extends TestCertificate {
-  /** A server certificate signed by this CA for the given DNS names and IP addresses. */
-  issue(names: readonly string[], opts?: { notAfter?: Date }): Promise<TestCertificate>;
+  /** A server certificate signed by this CA for the given DNS names and IP addresses (with `clientAuth`, good for clients too). */
+  issue(names: readonly string[], opts?: { notAfter?: Date; clientAuth?: boolean }): Promise<TestCertificate>;
 }
 
 function pemKey(der: ArrayBuffer): string {
@@ -81,7 +81,10 @@ export async function createTestCa(name = 'Northwest Test CA'): Promise<TestCa> 
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+          new x509.ExtendedKeyUsageExtension([
+            x509.ExtendedKeyUsage.serverAuth,
+            ...(opts.clientAuth ? [x509.ExtendedKeyUsage.clientAuth] : []),
+          ]),
           new x509.SubjectAlternativeNameExtension(san),
           await x509.AuthorityKeyIdentifierExtension.create(ca),
         ],
