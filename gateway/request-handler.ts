@@ -264,7 +264,7 @@ export class RequestHandler {
     if (ex.bufferedBytes !== 0) this.deps.bufferBudget.release(ex);
     if (ex.route) this.deps.metrics.inFlight.add([app], -1);
     const { req } = ex;
-    recordFinished(this.deps, {
+    recordFinished(this.deps, app, mode, ex.servedBy, status, ms, () => ({
       requestId: ex.requestId,
       app,
       mode,
@@ -281,7 +281,7 @@ export class RequestHandler {
       referer: req.headers.referer,
       userAgent: req.headers['user-agent'],
       engine: 'node',
-    });
+    }));
     releaseRuntime(ex);
   }
 }

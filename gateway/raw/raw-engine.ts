@@ -418,24 +418,27 @@ export class RawEngine {
     const app = ex.route?.runtime.name ?? '-';
     this.deps.onFinished();
     if (ex.route) this.deps.metrics.inFlight.add([app], -1);
-    recordFinished(this.deps, {
+    const mode = ex.route?.state.mode ?? '-';
+    const status = res.finished ? res.status : 499;
+    const totalMs = performance.now() - ex.startedAt;
+    recordFinished(this.deps, app, mode, ex.servedBy, status, totalMs, () => ({
       requestId: ex.requestId,
       app,
-      mode: ex.route?.state.mode ?? '-',
+      mode,
       epoch: ex.route?.state.epoch,
       deployment: ex.servedBy,
       method: req.method,
       path: ex.path,
       httpVersion: `1.${req.minor}`,
-      status: res.finished ? res.status : 499,
+      status,
       bytes: res.bytesSent,
       upstreamMs: res.upstreamMs,
-      totalMs: performance.now() - ex.startedAt,
+      totalMs,
       peer: ex.peer,
       referer: req.headers.referer,
       userAgent: req.headers['user-agent'],
       engine: 'raw',
-    });
+    }));
     releaseRuntime(ex);
   }
 }
