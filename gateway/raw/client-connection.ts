@@ -82,6 +82,8 @@ export class ClientConnection {
   /** A head the parser stopped at, with the bytes after it: the connection goes to node:http with them. */
   private parked: { head: Buffer; rest: Buffer | undefined; stateful: boolean } | undefined;
   private stopped = false;
+  /** Bytes of the current request's Content-Length body still to come (counted here, not parsed). */
+  private bodyLeft = 0;
   /** The held request whose head is being parsed again (proceed). */
   private resumed: RawResponse | undefined;
   private flushedHeaders: string[] = [];
@@ -121,19 +123,52 @@ export class ClientConnection {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.timerKind === 'idle') this.arm('headers');
-    const r = this.parser.execute(chunk);
-    if (typeof r !== 'number') {
-      this.parseFailed(r.code, r.reason ?? r.message);
-      return;
-    }
-    if (this.stopped) {
-      this.stopped = false;
-      this.socket.pause();
-      const rest = r < chunk.length ? chunk.subarray(r) : undefined;
-      if (this.parked) this.parked.rest = rest;
-      if (this.current === undefined) this.handOff();
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.bodyLeft > 0) {
+        at += this.passBody(chunk, at);
+        continue;
+      }
+      const piece = at === 0 ? chunk : chunk.subarray(at);
+      const r = this.parser.execute(piece);
+      if (typeof r !== 'number') {
+        this.parseFailed(r.code, r.reason ?? r.message);
+        return;
+      }
+      if (this.stopped) {
+        this.stopped = false;
+        this.socket.pause();
+        const rest = r < piece.length ? piece.subarray(r) : undefined;
+        if (this.parked) this.parked.rest = rest;
+        if (this.current === undefined) this.handOff();
+        return;
+      }
+      if (this.bodyLeft === 0) return;
+      // Stopped after a head whose Content-Length body is counted here: the parser starts afresh
+      // for the next request, after the body.
+      const b = this.svc.binding;
+      this.parser.initialize(b.REQUEST, {}, this.svc.maxHeaderBytes, b.kLenientNone);
+      at += r;
     }
   };
+
+  /** Bytes of a counted (Content-Length) request body from `at` on; returns how many were body. */
+  private passBody(chunk: Buffer, at: number): number {
+    const n = Math.min(chunk.length - at, this.bodyLeft);
+    this.bodyLeft -= n;
+    const cur = this.current;
+    if (cur !== undefined) {
+      cur.req.pushBody(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n));
+      if (cur.req.bodyBytes > this.svc.maxBodyBytes) {
+        this.bodyLeft = 0;
+        this.svc.clientError('NW_GW_BODY_TOO_LARGE', `over ${this.svc.maxBodyBytes} bytes`);
+        this.refuse('NW_GW_BODY_TOO_LARGE');
+        return chunk.length - at;
+      }
+    }
+    if (this.bodyLeft === 0) this.messageComplete();
+    return n;
+  }
 
   private readonly onHeaders = (headers: string[], url: string): void => {
     // More header lines than the binding passes at once: they come in pieces before the head completes.
@@ -178,8 +213,15 @@ export class ClientConnection {
       this.arm('none');
       return this.park(name, target, minor, raw);
     }
-    if (this.current === res) this.arm('request');
-    return HEAD_CONTINUE;
+    if (this.current !== res) return HEAD_CONTINUE;
+    this.arm('request');
+    // A Content-Length body on a connection that stays open is counted here, not run through the
+    // parser (no copy of it, no callback per piece); the parser has checked the framing headers.
+    // After `connection: close` the parser goes on, so that it refuses whatever follows.
+    const length = req.declaredLength;
+    if (length === undefined || length === 0 || !keepAlive || req.headers['transfer-encoding'] !== undefined) return HEAD_CONTINUE;
+    this.bodyLeft = length;
+    return HEAD_STOP;
   };
 
   /** Stops the parser right after this head; the head and the bytes after it are kept as they came. */
@@ -221,13 +263,18 @@ export class ClientConnection {
   };
 
   private readonly onMessageComplete = (): void => {
-    // llhttp completes a message it was told to stop after (as an upgrade): that one is parked, not done.
-    if (this.stopped) return;
+    // llhttp completes a message it was told to stop after (as an upgrade): that one is parked, or
+    // its body counted, not done.
+    if (this.stopped || this.bodyLeft > 0) return;
+    this.messageComplete();
+  };
+
+  private messageComplete(): void {
     const cur = this.current;
     if (cur === undefined) return;
     if (this.timerKind === 'request') this.arm('none');
     cur.req.endBody();
-  };
+  }
 
   private parseFailed(parserCode: string, reason: string): void {
     const code = PARSER_CODES[parserCode] ?? 'NW_GW_BAD_REQUEST';

@@ -337,17 +337,18 @@ export class RawEngine {
       const links = this.linkPool(server, pool);
       server.inFlight += 1;
       try {
-        let link: UpstreamLink;
-        try {
-          link = await links.acquire();
-        } catch (err) {
-          const gw = isGatewayError(err) ? err : new GatewayError('NW_GW_UPSTREAM_CONNECT_FAILED', String(err));
-          if (gw.code === 'NW_GW_UPSTREAM_CONNECT_FAILED' || gw.code === 'NW_GW_UPSTREAM_CONNECT_TIMEOUT') pool.recordFailure(server);
-          else throw gw;
-          lastErr = gw;
-          if (attempt < pool.config.retries) this.deps.metrics.retries.inc([app, d]);
-          continue;
-        }
+        let link = links.takeIdle();
+        if (link === undefined)
+          try {
+            link = await links.acquire();
+          } catch (err) {
+            const gw = isGatewayError(err) ? err : new GatewayError('NW_GW_UPSTREAM_CONNECT_FAILED', String(err));
+            if (gw.code === 'NW_GW_UPSTREAM_CONNECT_FAILED' || gw.code === 'NW_GW_UPSTREAM_CONNECT_TIMEOUT') pool.recordFailure(server);
+            else throw gw;
+            lastErr = gw;
+            if (attempt < pool.config.retries) this.deps.metrics.retries.inc([app, d]);
+            continue;
+          }
         if (res.gone) {
           links.release(link, true);
           throw new GatewayError('NW_GW_CLIENT_ABORTED', 'client left before the request went out');

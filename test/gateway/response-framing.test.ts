@@ -14,6 +14,14 @@ const REPLIES: Record<string, string | ((s: Socket) => void)> = {
     s.write('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhel');
     setTimeout(() => s.end('lo'), 20);
   },
+  '/length-in-pieces': (s) => {
+    s.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nh');
+    setTimeout(() => s.write('el'), 10);
+    setTimeout(() => s.write('lo'), 20);
+  },
+  '/length-then-extra': 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra',
+  // More header lines than llhttp's binding hands over at once (32): the first ones come before the head completes.
+  '/many-headers': `HTTP/1.1 200 OK\r\n${Array.from({ length: 40 }, (_, i) => `X-H${i}: v${i}\r\n`).join('')}Content-Length: 5\r\n\r\nhello`,
   '/head': 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n',
   '/no-content': 'HTTP/1.1 204 No Content\r\n\r\n',
   '/not-modified': 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n',
@@ -78,6 +86,9 @@ for (const engine of ['raw', 'node'] as const) {
       ['/chunked', 'hello'],
       ['/close-delimited', 'hello'],
       ['/interim', 'hello'],
+      ['/length-in-pieces', 'hello'],
+      ['/length-then-extra', 'hello'],
+      ['/many-headers', 'hello'],
     ] as const) {
       it(`passes ${path.slice(1)} on whole and keeps the connection in step`, async () => {
         const r = await twoOnOneConnection('GET', path);
@@ -91,6 +102,13 @@ for (const engine of ['raw', 'node'] as const) {
         );
       });
     }
+
+    it('passes every header line of a reply with more of them than llhttp hands over at once', async () => {
+      const r = await twoOnOneConnection('GET', '/many-headers');
+      const headers = r.responses[0]?.headers ?? {};
+      for (let i = 0; i < 40; i++) assert.equal(headers[`x-h${i}`], `v${i}`, r.raw);
+      assert.equal(headers['content-length'], '5', r.raw);
+    });
 
     it('passes a reply to HEAD on without a body, Content-Length as the app sent it', async () => {
       const r = await twoOnOneConnection('HEAD', '/head');
