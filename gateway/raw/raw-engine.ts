@@ -14,7 +14,7 @@ import { appendHeaderLines } from './head-fields.js';
 import type { LlhttpBinding } from './llhttp-binding.js';
 import type { RawRequest } from './raw-request.js';
 import { CallFailure, UpstreamCall } from './upstream-call.js';
-import { LinkPool, type UpstreamLink } from './upstream-links.js';
+import { LinkPool } from './upstream-links.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
