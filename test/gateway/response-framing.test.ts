@@ -8,6 +8,7 @@ import { RawHttpClient } from '../support/raw-http-client.js';
  * one whole (and nothing more), and the connection stays in step for the next request.
  */
 const LENGTH_5 = 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n';
+const FORTY_LINES = Array.from({ length: 40 }, (_, i) => `X-H${i}: v${i}\r\n`).join('');
 const REPLIES: Record<string, string | ((s: Socket) => void)> = {
   '/length': 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello',
   '/chunked': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n',
@@ -23,7 +24,7 @@ const REPLIES: Record<string, string | ((s: Socket) => void)> = {
   // Bytes after a whole reply that no request asked for: the upstream connection is out of step.
   '/length-then-extra': `${LENGTH_5}hello${LENGTH_5}extra`,
   // More header lines than llhttp's binding hands over at once (32): the first ones come before the head completes.
-  '/many-headers': `HTTP/1.1 200 OK\r\n${Array.from({ length: 40 }, (_, i) => `X-H${i}: v${i}\r\n`).join('')}Content-Length: 5\r\n\r\nhello`,
+  '/many-headers': `HTTP/1.1 200 OK\r\n${FORTY_LINES}Content-Length: 5\r\n\r\nhello`,
   '/head': 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n',
   '/no-content': 'HTTP/1.1 204 No Content\r\n\r\n',
   '/not-modified': 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n',
