@@ -8,8 +8,13 @@ export interface SyncContext {
   readonly plan: MigrationPlan;
   readonly log: MigrationLog;
   readonly signal: AbortSignal;
-  /** Progress lines for the migration log (kept short). */
+  /** Progress lines for the control plane's log (kept short). */
   readonly progress: (detail: string, data?: Record<string, unknown>) => void;
+  /**
+   * A `note` event in the migration log, fenced like every log write: progress an operator sees in
+   * `northwest watch` and the events API. The log keeps 1,000 events: a few per step, not per page.
+   */
+  readonly note: (detail: string, data?: Record<string, unknown>) => Promise<void>;
   /**
    * Switches the data layers of every app in the plan (merged with what earlier
    * hooks set), persists it in the log, rewrites the sync state and waits for
@@ -27,16 +32,43 @@ export interface SyncContext {
  *   write in flight any more): the last chance to bring N2 up to date before it
  *   takes traffic (e.g. flush a change follower). It must not rely on memory of
  *   the sync step: a new leader may run it after the old one died.
+ * - `atRollback` runs in a rollback after its fence barrier (no write in flight
+ *   to either side) and before N1 serves again; `n2TookWrites` says whether the
+ *   rollback comes from a phase where N2 took writes. The last chance to bring
+ *   N1 up to date with them (e.g. drain an engine's replication toward N1). A
+ *   failure is a failed rollback step (tried again, then the migration fails).
  * - `release` runs once the migration is done or rolled back (stop followers,
  *   drop checkpoints); failures are logged, never fatal.
+ * - `finalize` runs on an operator's `northwest finalize` of a done migration:
+ *   retires N1's copy (e.g. repair, drop N1's datacenter from replication).
  * A step that fails with an error whose `transient` is true (a store unreachable for a while) is
  * run again, with backoff, for up to the plan's `sync.retryForMs`; so every step must be
  * idempotent.
  */
 export type SyncHook = ((ctx: SyncContext) => Promise<Record<string, unknown>>) & {
   atFence?: (ctx: SyncContext) => Promise<Record<string, unknown>>;
+  atRollback?: (ctx: SyncContext, n2TookWrites: boolean) => Promise<Record<string, unknown>>;
+  finalize?: (ctx: FinalizeContext) => Promise<Record<string, unknown>>;
   release?: (migrationId: string, outcome: 'done' | 'rolled-back') => Promise<void>;
 };
+
+/** What a hook's `finalize` gets: the done migration, and a note for its log. */
+export interface FinalizeContext {
+  readonly migrationId: string;
+  readonly plan: MigrationPlan;
+  readonly signal: AbortSignal;
+  readonly note: (detail: string, data?: Record<string, unknown>) => Promise<void>;
+}
+
+/**
+ * Whether a sync step's failure asks the migration to pause for an operator rather than roll back
+ * (the error, or one it wraps, has `pausesMigration`; e.g. a lag limit with `onLagLimit: pause`).
+ */
+export function pausesMigration(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if ((e as { pausesMigration?: unknown }).pausesMigration === true) return true;
+  return false;
+}
 
 /** Whether a sync step's failure may pass if the step is run again (the error says so). */
 export function isTransientHookFailure(err: unknown): boolean {

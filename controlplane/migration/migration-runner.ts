@@ -5,7 +5,7 @@ import { describeRefusal, waitForFleet, type BarrierRefusal, type BarrierReport 
 import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
 import { layout } from '../../protocol/coordinator-paths.js';
 import { LOCAL_DATA_MODE, type DataMode } from '../../protocol/app-state.js';
-import { type DnsSteps, isTransientHookFailure, type SyncHook } from './migration-hooks.js';
+import { type DnsSteps, isTransientHookFailure, pausesMigration, type SyncHook } from './migration-hooks.js';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import {
   controlPath,
@@ -212,7 +212,9 @@ export class MigrationRunner {
         const e = err as Error & { code?: string; details?: Record<string, unknown> };
         const code = e.code ?? 'NW_CP_COORDINATOR_ERROR';
         // A refusal is a barrier that can never pass: the same policy as a timeout, without the wait.
-        const pause = BARRIER_FAILURES.has(code) && this.handle.log.plan.onBarrierTimeout === 'pause';
+        const barrierPause = BARRIER_FAILURES.has(code) && this.handle.log.plan.onBarrierTimeout === 'pause';
+        // A sync step may ask for a pause instead (a replication lag limit with onLagLimit: pause).
+        const pause = barrierPause || pausesMigration(err);
         this.deps.logger.warn('controlplane.migration.phase_failed', { id: this.id, phase: next, code, message: e.message });
         await this.handle.update(
           { status: pause ? 'paused' : 'rolling-back', error: { code, message: e.message, ...(e.details ? { details: e.details } : {}) } },
@@ -228,7 +230,7 @@ export class MigrationRunner {
                 event: 'paused',
                 phase: next,
                 detail:
-                  `barrier ${code === 'NW_CP_BARRIER_REFUSED' ? 'refused' : 'timeout'}: ` +
+                  `${barrierPause ? `barrier ${code === 'NW_CP_BARRIER_REFUSED' ? 'refused' : 'timeout'}` : code}: ` +
                   'waiting for an operator (resume re-runs the phase, abort rolls back)',
               }
             : { event: 'rollback-started', phase: next, detail: code },
@@ -344,13 +346,15 @@ export class MigrationRunner {
     return { event: { ...flipped, ...(Object.keys(data).length ? { data } : {}) }, ...(Object.keys(change).length ? { change } : {}) };
   }
 
-  private async runSyncHooks(step: 'sync' | 'atFence'): Promise<Record<string, unknown>> {
+  private async runSyncHooks(step: 'sync' | 'atFence' | 'atRollback', n2TookWrites = false): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
     for (const name of this.handle.log.plan.sync.hooks) {
       this.checkLeader();
       const hook = this.deps.syncHooks.get(name);
       if (!hook) throw new ControlError('NW_CP_UNKNOWN_SYNC_HOOK', name);
-      const fn = step === 'sync' ? hook : hook.atFence;
+      const atRollback = hook.atRollback;
+      const fn =
+        step === 'sync' ? hook : step === 'atFence' ? hook.atFence : atRollback && ((c: typeof ctx) => atRollback(c, n2TookWrites));
       if (!fn) continue;
       const t0 = performance.now();
       const ctx = {
@@ -361,8 +365,20 @@ export class MigrationRunner {
         progress: (detail: string, d?: Record<string, unknown>) =>
           this.deps.logger.info('controlplane.migration.sync_progress', { id: this.id, hook: name, detail, ...d }),
         setDataMode: (patch: Partial<DataMode>) => this.setDataMode(name, patch),
+        note: async (detail: string, d?: Record<string, unknown>) => {
+          this.checkLeader();
+          await this.handle.update(
+            {},
+            {
+              event: 'note',
+              ...(this.handle.log.phase ? { phase: this.handle.log.phase } : {}),
+              detail: `${name}: ${detail}`,
+              ...(d ? { data: d } : {}),
+            },
+          );
+        },
       };
-      const label = `${name}${step === 'atFence' ? ' (at fence)' : ''}`;
+      const label = `${name}${step === 'atFence' ? ' (at fence)' : step === 'atRollback' ? ' (in rollback)' : ''}`;
       const retryUntil = t0 + this.handle.log.plan.sync.retryForMs;
       for (let attempt = 1, delayMs = 500; ; attempt++, delayMs = Math.min(delayMs * 2, 5000)) {
         try {
@@ -377,7 +393,7 @@ export class MigrationRunner {
             {},
             {
               event: 'note',
-              phase: step === 'sync' ? 'sync' : 'fence',
+              phase: step === 'sync' ? 'sync' : step === 'atFence' ? 'fence' : (this.handle.log.phase ?? 'sync'),
               detail: `${label}: ${code} (${(err as Error).message}); attempt ${attempt + 1} in ${delayMs} ms`,
             },
           );
@@ -412,7 +428,13 @@ export class MigrationRunner {
   private async rollback(): Promise<void> {
     const log = this.handle.log;
     const steps: Array<{ name: string; run: () => Promise<Pick<LogEvent, 'epochs' | 'barrier' | 'data'>> }> = [];
-    for (const step of rollbackSteps(log.phase)) {
+    const fromPhase = rollbackSteps(log.phase);
+    for (const step of fromPhase) {
+      if (step === 'serve' && log.plan.sync.hooks.some((n) => this.deps.syncHooks.get(n)?.atRollback)) {
+        // Before N1 serves again, with no write in flight (after the fence, if N2 took writes).
+        const n2TookWrites = fromPhase.includes('fence');
+        steps.push({ name: 'sync-hooks', run: async () => ({ data: await this.runSyncHooks('atRollback', n2TookWrites) }) });
+      }
       if (step !== 'dns-restore') {
         steps.push({ name: step, run: () => this.flip(this.forEveryApp(rollbackState(step, this.id))) });
         continue;

@@ -1,0 +1,309 @@
+// The datastore's replicate strategy on a real two-datacenter Cassandra cluster (scripts/cassandra-dc.sh:
+// dc1 = N1's datacenter, dc2 = N2's): N1's and N2's reference apps write their own datacenter through
+// the data layer, gateways route between them, and the control plane adds dc2 to the keyspace, rebuilds
+// it, verifies, gates on the replication lag and drains at the fence. The checks read what each
+// datacenter holds, not response headers. Not in `npm test`: `npm run test:cassandra-dc`.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type cassandra from 'cassandra-driver';
+import { request } from 'undici';
+import { ControlPlane } from '../../controlplane/control-plane.js';
+import type { DnsSteps } from '../../controlplane/migration/migration-hooks.js';
+import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
+import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
+import { createSyncHooks, type SyncHooks } from '../../controlplane/sync/sync-hooks.js';
+import { ControlError } from '../../controlplane/errors.js';
+import { CassandraDataLayer } from '../../datasync/layer/cassandra-data-layer.js';
+import { CassandraStore } from '../../loadgen/reference-app/cassandra-store.js';
+import { startReferenceApp, type ReferenceApp } from '../../loadgen/reference-app/reference-app.js';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
+import { createLogger } from '../../platform/logger.js';
+import { startTwoDataCenters, type TwoDataCenters, CASSANDRA_DC_SCRIPT } from '../support/cassandra-dc.js';
+import { eventually } from '../support/eventually.js';
+import { startFleet, type Fleet } from '../support/fleet-harness.js';
+
+const silent = createLogger('silent');
+const finished = (l: MigrationLog): boolean => l.status === 'done' || l.status === 'rolled-back' || l.status === 'failed';
+
+interface Ack {
+  readonly key: string;
+  readonly value: string;
+  readonly status: number;
+  readonly served: string;
+}
+
+/** Closed-loop writers through the gateways, each write a key of its own: what every 2xx put. */
+function startWrites(fleet: Fleet, tag: string): { acked(): Ack[]; stop(): Promise<Ack[]> } {
+  const results: Ack[] = [];
+  let stopping = false;
+  const workers = fleet.members.map(async (m, w) => {
+    for (let i = 0; !stopping; i++) {
+      const key = `${tag}-w${w}-${i}`;
+      const value = `v${i}-${randomBytes(3).toString('hex')}`;
+      try {
+        const res = await request(`${m.gateway.listeners[0]!.url}/kv/${key}`, {
+          method: 'PUT',
+          headers: { host: 'shop.test' },
+          body: value,
+        });
+        await res.body.dump();
+        results.push({ key, value, status: res.statusCode, served: String(res.headers['x-northwest-deployment']) });
+      } catch {
+        results.push({ key, value, status: 0, served: 'none' });
+      }
+    }
+  });
+  return {
+    acked: () => results.filter((r) => r.status === 200),
+    async stop() {
+      stopping = true;
+      await Promise.all(workers);
+      return results;
+    },
+  };
+}
+
+/** Every row of the table as one datacenter answers (the client's local one, LOCAL_ONE). */
+async function rowsAt(client: cassandra.Client, table: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let pageState: string | undefined;
+  do {
+    const rs = await client.execute(`SELECT k, v FROM ${table}`, [], { fetchSize: 5000, ...(pageState ? { pageState } : {}) });
+    for (const r of rs.rows) out.set(r.get('k') as string, r.get('v') as string);
+    pageState = rs.pageState ?? undefined;
+  } while (pageState);
+  return out;
+}
+
+function missingAt(rows: Map<string, string>, acked: readonly { key: string; value: string }[]): string[] {
+  return acked.filter((a) => rows.get(a.key) !== a.value).map((a) => a.key);
+}
+
+async function replicationOf(client: cassandra.Client, keyspace: string): Promise<Record<string, string>> {
+  const rs = await client.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [keyspace], { prepare: true });
+  return rs.first().get('replication') as Record<string, string>;
+}
+
+describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassandra-dc.sh)', function () {
+  this.timeout(300_000);
+  let dcs: TwoDataCenters;
+  let admin1: cassandra.Client;
+  let admin2: cassandra.Client;
+
+  before(async function () {
+    this.timeout(320_000);
+    dcs = await startTwoDataCenters();
+    admin1 = dcs.client('dc1');
+    admin2 = dcs.client('dc2');
+    await Promise.all([admin1.connect(), admin2.connect()]);
+  });
+  after(async function () {
+    this.timeout(120_000);
+    await Promise.allSettled([admin1?.shutdown(), admin2?.shutdown()]);
+    await dcs?.stop();
+  });
+
+  interface Env {
+    readonly keyspace: string;
+    readonly table: string;
+    readonly store: EmbeddedStore;
+    readonly fleet: Fleet;
+    readonly cp: ControlPlane;
+    readonly apps: { readonly n1: ReferenceApp; readonly n2: ReferenceApp };
+    readonly preloaded: Array<{ key: string; value: string }>;
+    close(): Promise<void>;
+  }
+
+  /**
+   * A keyspace on dc1 only (NTS, or SimpleStrategy), `preload` rows written before the migration,
+   * N1's app on dc1 and N2's on dc2, two gateways, one control plane with the datastore hook.
+   */
+  async function setup(o: { preload: number; simpleStrategy?: boolean; nodetool?: readonly string[]; dns?: DnsSteps }): Promise<Env> {
+    const keyspace = `nw_rep_${randomBytes(4).toString('hex')}`;
+    const table = `${keyspace}.kv`;
+    const replication = o.simpleStrategy
+      ? "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+      : "{'class': 'NetworkTopologyStrategy', 'dc1': 1}";
+    await admin1.execute(`CREATE KEYSPACE ${keyspace} WITH replication = ${replication}`);
+    await admin1.execute(`CREATE TABLE ${table} (k text PRIMARY KEY, v text)`);
+    const preloaded = Array.from({ length: o.preload }, (_, i) => ({ key: `pre-${i}`, value: `p${i}-${'x'.repeat(200)}` }));
+    for (let i = 0; i < preloaded.length; i += 256)
+      await Promise.all(
+        preloaded
+          .slice(i, i + 256)
+          .map((p) => admin1.execute(`INSERT INTO ${table} (k, v) VALUES (?, ?)`, [p.key, p.value], { prepare: true })),
+      );
+    const clients = { n1: dcs.client('dc1'), n2: dcs.client('dc2') };
+    const layers = {
+      n1: new CassandraDataLayer({ local: clients.n1, logger: silent }),
+      n2: new CassandraDataLayer({ local: clients.n2, logger: silent }),
+    };
+    const apps = {
+      n1: await startReferenceApp({ deployment: 'n1', store: new CassandraStore(layers.n1, { keyspace }) }),
+      n2: await startReferenceApp({ deployment: 'n2', store: new CassandraStore(layers.n2, { keyspace }) }),
+    };
+    const store = new EmbeddedStore();
+    const fleet = await startFleet({
+      size: 2,
+      coordinator: () => new EmbeddedCoordinator(store),
+      apps: ['shop'],
+      upstreams: { n1: apps.n1.url, n2: apps.n2.url },
+    });
+    const hooksCoordinator = new EmbeddedCoordinator(store);
+    await hooksCoordinator.connect();
+    const sync: SyncHooks = createSyncHooks(
+      {
+        datastore: {
+          n1: {
+            contactPoints: [dcs.dc1.contactPoint],
+            port: 9042,
+            localDataCenter: 'dc1',
+            requestTimeoutMs: 12_000,
+            connectTimeoutMs: 5000,
+          },
+          n2: {
+            contactPoints: [dcs.dc2.contactPoint],
+            port: 9042,
+            localDataCenter: 'dc2',
+            requestTimeoutMs: 12_000,
+            connectTimeoutMs: 5000,
+          },
+          tables: [table],
+          ranges: 16,
+          concurrency: 4,
+          pageSize: 500,
+          maxRecopies: 0,
+          createMissing: false,
+          replicate: {
+            nodetool: { command: [...(o.nodetool ?? dcs.nodetoolCommand)], timeoutMs: 60_000 },
+            n2Nodes: [{ host: '127.0.0.1', jmxPort: dcs.dc2.jmxPort }],
+            rebuildTimeoutMs: 120_000,
+            writeTimeoutMs: 2000,
+          },
+        },
+      },
+      { coordinator: hooksCoordinator, logger: silent },
+    );
+    const cp = new ControlPlane({
+      coordinator: new EmbeddedCoordinator(store),
+      id: 'cp-1',
+      logger: silent,
+      syncHooks: sync.hooks,
+      ...(o.dns ? { dns: o.dns } : {}),
+    });
+    await cp.start();
+    return {
+      keyspace,
+      table,
+      store,
+      fleet,
+      cp,
+      apps,
+      preloaded,
+      async close() {
+        await cp.stop();
+        await sync.close();
+        await hooksCoordinator.close();
+        await fleet.close();
+        await Promise.allSettled([apps.n1.close(), apps.n2.close()]);
+        await Promise.allSettled([layers.n1.close(), layers.n2.close()]);
+        await Promise.allSettled([clients.n1.shutdown(), clients.n2.shutdown()]);
+        await admin1.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+      },
+    };
+  }
+
+  const plan = (p: Partial<MigrationPlanInput> = {}) =>
+    parsePlan({
+      apps: ['shop'],
+      barrierTimeoutMs: 10_000,
+      sync: { mode: 'none', hooks: ['datastore'], retryForMs: 120_000 },
+      fence: { maxHoldMs: 30_000 },
+      proxy: { mirrorWritesToN1: false },
+      datastore: { strategy: 'replicate', replicate: { lagWaitMs: 5000, drainTimeoutMs: 20_000 } },
+      ...p,
+    });
+
+  it('refuses a replicate plan that would mirror writes to both apps of the one cluster', () => {
+    assert.throws(
+      () => parsePlan({ apps: ['shop'], sync: { hooks: ['datastore'] }, datastore: { strategy: 'replicate' } }),
+      (err: unknown) =>
+        err instanceof ControlError &&
+        err.code === 'NW_CP_PLAN_INVALID' &&
+        /sync\.mode/.test(err.message) &&
+        /proxy\.mirrorWritesToN1/.test(err.message),
+    );
+  });
+
+  it('moves the data with the engine under writes: every write acknowledged at N1 is at dc2 when N2 serves; finalize drops dc1', async () => {
+    const env = await setup({ preload: 3000 });
+    try {
+      const writes = startWrites(env.fleet, 'a');
+      await eventually(() => writes.acked().length >= 50, { timeoutMs: 20_000, message: 'N1 serves writes before the migration' });
+      const created = await env.cp.migrate(plan());
+      // At the fence no write is acknowledged anywhere: record what N1 acknowledged up to then.
+      const log = await env.cp.waitForMigration(created.id, finished, 240_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      const acked = all.filter((r) => r.status === 200);
+      const byN1 = acked.filter((r) => r.served === 'n1');
+      const byN2 = acked.filter((r) => r.served === 'n2');
+      assert.ok(byN1.length > 0 && byN2.length > 0, `both sides served writes (n1 ${byN1.length}, n2 ${byN2.length})`);
+      assert.deepEqual(
+        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
+        [],
+        'no write failed',
+      );
+
+      // What dc2 alone answers (its own replicas, LOCAL_ONE): the preloaded rows (rebuild), every
+      // write N1 acknowledged (replication, drained at the fence) and N2's own.
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(atDc2, env.preloaded), [], 'the rebuild brought every preloaded row');
+      assert.deepEqual(missingAt(atDc2, byN1).slice(0, 10), [], 'every write N1 acknowledged is at dc2');
+      assert.deepEqual(missingAt(atDc2, byN2).slice(0, 10), [], "N2's writes are at dc2");
+
+      const sync = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync')?.data?.hooks as {
+        datastore: {
+          strategy: string;
+          rebuild: { rebuilds: number };
+          verify: { rangesChecked: number };
+          replication: Record<string, unknown>;
+        };
+      };
+      assert.equal(sync.datastore.strategy, 'replicate');
+      assert.equal(sync.datastore.rebuild.rebuilds, 1);
+      assert.ok(sync.datastore.verify.rangesChecked > 0);
+      assert.deepEqual(sync.datastore.replication[env.keyspace], { dc1: 1, dc2: 1 });
+      const fence = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence')?.data?.hooks as {
+        datastore: { writeTimeoutMs: number; drainMs: number; digest: { rangesChecked: number; rowsCompared: number } };
+      };
+      assert.equal(fence.datastore.writeTimeoutMs, 2000);
+      assert.ok(fence.datastore.drainMs >= 2000, `the drain waited out the write timeout (${fence.datastore.drainMs} ms)`);
+      assert.ok(fence.datastore.digest.rowsCompared >= env.preloaded.length, 'the fence compared every row');
+      assert.ok(
+        log.history.some((e) => e.event === 'note' && /replicated to dc2 too/.test(e.detail ?? '')),
+        'the replication change is in the log',
+      );
+      assert.deepEqual(await replicationOf(admin1, env.keyspace), {
+        class: 'org.apache.cassandra.locator.NetworkTopologyStrategy',
+        dc1: '1',
+        dc2: '1',
+      });
+
+      // N1's datacenter stays a replica until an operator finalizes.
+      const fin = await env.cp.finalize(created.id);
+      assert.deepEqual((fin.hooks.datastore as { dropped: string[] }).dropped, [env.keyspace]);
+      assert.deepEqual(await replicationOf(admin2, env.keyspace), {
+        class: 'org.apache.cassandra.locator.NetworkTopologyStrategy',
+        dc2: '1',
+      });
+      const after = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(after, [...env.preloaded, ...acked]).slice(0, 10), [], 'dc2 still answers every row after finalize');
+      const notes = (await env.cp.getMigration(created.id)).history.filter((e) => e.event === 'note').map((e) => e.detail ?? '');
+      assert.ok(notes.some((d) => /datastore \(finalize\): repaired/.test(d)));
+      assert.ok(notes.includes('finalized'));
+    } finally {
+      await env.close();
+    }
+  });
+});
