@@ -162,6 +162,12 @@ start_node() {
   dir=$(node_dir "$n")
   lib=$(cassandra_lib)
   [[ -z $(node_pid "$n") ]] || return 0
+  # A node killed a moment ago holds its ports until its last thread has exited: give it a while.
+  local i
+  for ((i = 0; i < 75; i++)); do
+    port_taken "${ADDR[$n]}" 9042 || port_taken 127.0.0.1 "${JMX[$n]}" || break
+    sleep 0.2
+  done
   port_taken "${ADDR[$n]}" 9042 && die "${ADDR[$n]}:9042 is taken by another process"
   port_taken 127.0.0.1 "${JMX[$n]}" && die "JMX port ${JMX[$n]} is taken by another process"
   write_config "$n"
@@ -255,7 +261,8 @@ write_endpoints() {
   mkdir -p "$BASE"
   local n parts=()
   for n in dc1 dc2; do
-    parts+=("\"$n\": {\"contactPoint\": \"${ADDR[$n]}\", \"port\": 9042, \"localDataCenter\": \"$n\", \"jmxPort\": ${JMX[$n]}, \"pidFile\": \"$(pid_file "$n")\"}")
+    parts+=("\"$n\": {\"contactPoint\": \"${ADDR[$n]}\", \"port\": 9042, \"localDataCenter\": \"$n\", "\
+"\"jmxPort\": ${JMX[$n]}, \"pidFile\": \"$(pid_file "$n")\"}")
   done
   local IFS=,
   printf '{"clusterName": "%s", "cassandraLib": "%s", %s}\n' "$CLUSTER" "$(cassandra_lib)" "${parts[*]}" >"$BASE/endpoints.json"

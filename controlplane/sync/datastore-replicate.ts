@@ -169,6 +169,33 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     }
   };
 
+  /**
+   * The sync's verify. A write N2's datacenter missed (down, paused) reaches it by a hint, which
+   * the nodes list only once its file is closed, up to ~10 s later: until then the lag reads zero
+   * and the digests differ. So a difference is waited out like a lag, for up to `lagWaitMs`, then
+   * handled as the plan says for a lag (`onLagLimit`; a repair before resuming fixes what is left).
+   */
+  const verifyWhileCatchingUp = async (
+    ctx: SyncContext,
+    s: Sides,
+    p: ReplicatePlan,
+    cutoffUs: number,
+    gate: () => Promise<unknown>,
+  ): Promise<Awaited<ReturnType<typeof verify>> & { passes: number }> => {
+    const deadline = performance.now() + p.lagWaitMs;
+    for (let pass = 1; ; pass++) {
+      try {
+        return { ...(await verify(s, 'sync', ctx.signal, cutoffUs)), passes: pass };
+      } catch (err) {
+        if (!(err instanceof SyncError && err.code === 'NW_SYNC_REPLICA_DIGEST_MISMATCH') || ctx.signal.aborted) throw err;
+        if (performance.now() + 2000 > deadline) throw p.onLagLimit === 'pause' ? pausingMigration(err) : err;
+        await ctx.note(`digests differ (pass ${pass}): waiting for the replication to catch up`, { ranges: err.details?.ranges });
+        await sleep(2000, undefined, { signal: ctx.signal }).catch(() => undefined);
+        await gate();
+      }
+    }
+  };
+
   const sync = async (ctx: SyncContext): Promise<Record<string, unknown>> => {
     const p = replicatePlan(ctx.plan);
     const rc = config();
@@ -188,7 +215,9 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
       replication[keyspace] = r.factors;
       if (r.changed) await ctx.note(`${keyspace}: replicated to ${s.n2Dc} too`, { replication: r.factors });
     }
+    // Progress notes are log writes (compare-and-set): one at a time, never beside another write.
     let lastNote = 0;
+    let noting: Promise<void> | undefined;
     const rebuild = await rebuildDataCenter({
       nodetool: rc.nodetool,
       nodes: rc.n2Nodes,
@@ -200,25 +229,30 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
       signal: ctx.signal,
       onProgress: (pr) => {
         ctx.progress('rebuild', { ...pr });
-        if (Date.now() - lastNote < 5000) return;
+        if (noting || Date.now() - lastNote < 5000) return;
         lastNote = Date.now();
         const pct = pr.percent === undefined ? '' : ` ${pr.percent} %`;
-        void ctx
+        noting = ctx
           .note(`rebuild of ${pr.keyspace} on ${pr.node}:${pct} ${pr.bytesReceived} of ${pr.bytesToReceive} bytes`, { rebuild: pr })
-          .catch(() => undefined);
+          .catch(() => undefined)
+          .finally(() => (noting = undefined));
       },
-    });
+    }).finally(() => noting);
     await ctx.note(`${s.n2Dc} rebuilt from ${s.n1Dc}`, { ...rebuild });
-    const verified = await verify(s, 'sync', ctx.signal, replicatingSinceUs);
-    // The lag gate: the fence comes only once what is outstanding toward N2 is within the limit.
-    const gate = await waitForLag(s, 'n2', { ...p.lagLimit, streams: 0 }, p.lagWaitMs, ctx.signal);
-    if (gate.over) {
-      const err = new SyncError('NW_SYNC_REPLICATION_LAG', `toward ${s.n2Dc} after ${gate.waitedMs} ms: ${gate.over}`, {
-        details: { lag: gate.lag, limit: p.lagLimit, onLagLimit: p.onLagLimit },
+    // The lag gate, before the verify (a digest of a datacenter that lags can only differ) and
+    // again after it: the fence comes only once what is outstanding toward N2 is within the limit.
+    const gate = async (): Promise<{ lag: ReplicationLag; waitedMs: number }> => {
+      const g = await waitForLag(s, 'n2', { ...p.lagLimit, streams: 0 }, p.lagWaitMs, ctx.signal);
+      if (!g.over) return g;
+      const err = new SyncError('NW_SYNC_REPLICATION_LAG', `toward ${s.n2Dc} after ${g.waitedMs} ms: ${g.over}`, {
+        details: { lag: g.lag, limit: p.lagLimit, onLagLimit: p.onLagLimit },
       });
       throw p.onLagLimit === 'pause' ? pausingMigration(err) : err;
-    }
-    return { strategy: 'replicate', replication, rebuild, verify: verified, lag: gate.lag, lagWaitedMs: gate.waitedMs };
+    };
+    await gate();
+    const verified = await verifyWhileCatchingUp(ctx, s, p, replicatingSinceUs, gate);
+    const last = await gate();
+    return { strategy: 'replicate', replication, rebuild, verify: verified, lag: last.lag, lagWaitedMs: last.waitedMs };
   };
 
   const finalize = async (ctx: FinalizeContext): Promise<Record<string, unknown>> => {

@@ -2,6 +2,7 @@ import type { Client } from 'cassandra-driver';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSyncError, SyncError } from '../errors.js';
 import { type JmxNode, type NodetoolConfig, runNodetool } from './nodetool.js';
+import { onHost } from './replication-lag.js';
 
 /**
  * `nodetool rebuild --keyspace KS -- SOURCE_DC` on every node of N2's
@@ -62,12 +63,13 @@ async function readRebuildStreams(client: Client, dc: string): Promise<StreamRea
   let toReceive = 0;
   let failure: string | undefined;
   for (const host of client.hosts.values().filter((h) => h.datacenter === dc)) {
-    const rs = await client.execute(
+    const rows = await onHost(
+      client,
+      host,
       'SELECT operation, status, bytes_received, bytes_to_receive, failure_cause, follower FROM system_views.streaming',
-      [],
-      { host, readTimeout: 2000, isIdempotent: true },
+      2000,
     );
-    for (const r of rs.rows) {
+    for (const r of rows) {
       if (r.get('operation') !== 'Rebuild' || r.get('follower') === true) continue;
       const status = String(r.get('status')).toLowerCase();
       if (status === 'init' || status === 'start') {

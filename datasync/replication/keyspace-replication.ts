@@ -69,7 +69,8 @@ export async function addDataCenter(
   } else {
     throw new SyncError(
       'NW_SYNC_KEYSPACE_NOT_NTS',
-      `keyspace ${o.keyspace} uses ${r.class ?? 'an unknown strategy'}${r.class === SIMPLE ? ' (the plan may allow datastore.replicate.setNetworkTopology)' : ''}`,
+      `keyspace ${o.keyspace} uses ${r.class ?? 'an unknown strategy'}` +
+        (r.class === SIMPLE ? ' (the plan may allow datastore.replicate.setNetworkTopology)' : ''),
       { details: { keyspace: o.keyspace, class: r.class } },
     );
   }

@@ -20,7 +20,10 @@ export interface ReplicationLag {
   readonly oldestHintMs: number | undefined;
   /** Messages queued on the sending nodes' connections to the receiving datacenter, not yet sent. */
   readonly outboundPending: number;
-  /** Messages toward the receiving datacenter dropped before they were sent (expired, overload, error) since each node started; a dropped write is hinted. */
+  /**
+   * Messages toward the receiving datacenter dropped before they were sent (expired, overload,
+   * error) since each node started; a dropped write is hinted.
+   */
   readonly outboundDropped: number;
   /** Streaming sessions in progress on either side (a rebuild, a repair). */
   readonly streams: number;
@@ -47,8 +50,21 @@ function hostsIn(client: Client, dc: string): Host[] {
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
-async function onHost(client: Client, host: Host, cql: string, readTimeoutMs: number) {
-  return (await client.execute(cql, [], { host, readTimeout: readTimeoutMs, isIdempotent: true })).rows;
+/**
+ * A query on one node, given up after `readTimeoutMs` whatever the driver does: its read timeout
+ * does not cover a request waiting for a connection to a paused node (found by the lag test: a
+ * reading of a SIGSTOPped node hung for minutes).
+ */
+export async function onHost(client: Client, host: Host, cql: string, readTimeoutMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${host.address}: no answer within ${readTimeoutMs} ms`)), readTimeoutMs + 250);
+  });
+  try {
+    return (await Promise.race([client.execute(cql, [], { host, readTimeout: readTimeoutMs, isIdempotent: true }), deadline])).rows;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function measureLag(s: LagSides): Promise<ReplicationLag> {
