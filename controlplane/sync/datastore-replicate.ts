@@ -187,7 +187,14 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
       try {
         return { ...(await verify(s, 'sync', ctx.signal, cutoffUs)), passes: pass };
       } catch (err) {
-        if (!(err instanceof SyncError && err.code === 'NW_SYNC_REPLICA_DIGEST_MISMATCH') || ctx.signal.aborted) throw err;
+        if (ctx.signal.aborted) throw err;
+        // A datacenter the verify cannot read (a node paused or cut off after the lag was read) is
+        // a lag too: the gate then refuses the fence as the plan says, instead of a retry of the
+        // whole step (which would rebuild against that node and wait out nodetool's timeout).
+        if (!(err instanceof SyncError && err.code === 'NW_SYNC_REPLICA_DIGEST_MISMATCH')) {
+          await gate();
+          throw err;
+        }
         if (performance.now() + 2000 > deadline) throw p.onLagLimit === 'pause' ? pausingMigration(err) : err;
         await ctx.note(`digests differ (pass ${pass}): waiting for the replication to catch up`, { ranges: err.details?.ranges });
         await sleep(2000, undefined, { signal: ctx.signal }).catch(() => undefined);
