@@ -38,6 +38,13 @@ export const SYNC_ERRORS = {
   NW_SYNC_CACHE_UNAVAILABLE: { status: 503, message: 'cache server is not reachable' },
   NW_SYNC_CACHE_WRITE_FAILED: { status: 502, message: 'cache write did not succeed on every cache it must reach' },
   NW_SYNC_CACHE_WARMUP_FAILED: { status: 500, message: 'cache bulk warm-up failed' },
+  // Cache replicate strategy (N2's Redis a replica of N1's)
+  NW_SYNC_CACHE_REPLICATION_TOPOLOGY: { status: 409, message: 'a Redis server is not in the replication role the migration expects' },
+  NW_SYNC_CACHE_REPLICA_NOT_EMPTY: { status: 409, message: "N2's Redis holds keys that becoming a replica of N1 would discard" },
+  NW_SYNC_CACHE_REPLICATION_REFUSED: { status: 502, message: 'Redis refused a replication command' },
+  NW_SYNC_CACHE_SYNC_TIMEOUT: { status: 504, message: 'Redis replica did not complete its sync with its master in time' },
+  NW_SYNC_CACHE_LAG_LIMIT: { status: 503, message: "Redis replication lag stayed over the plan's limit" },
+  NW_SYNC_CACHE_DRAIN_TIMEOUT: { status: 504, message: "Redis replica did not reach its master's offset in time" },
   // Metadata
   NW_SYNC_METADATA_SOURCE_MISSING: { status: 404, message: 'metadata subtree to copy does not exist at N1' },
   NW_SYNC_METADATA_COPY_FAILED: { status: 500, message: 'metadata subtree copy failed' },

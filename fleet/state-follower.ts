@@ -32,6 +32,8 @@ export interface StateFollowerOptions {
   readonly apps: readonly string[];
   /** Published in the member document: where this member's admin API (and its /metrics) listens. */
   readonly adminUrl?: string | undefined;
+  /** Published in the member document: where this member takes traffic (a gateway's listeners). */
+  readonly trafficUrls?: readonly string[] | undefined;
   /** Period of the full re-read that catches missed watches. */
   readonly reconcileMs: number;
   readonly logger: Logger;
@@ -236,6 +238,7 @@ export class StateFollower {
       startedAt: new Date().toISOString(),
       apps,
       ...(this.opts.adminUrl ? { adminUrl: this.opts.adminUrl } : {}),
+      ...(this.opts.trafficUrls?.length ? { trafficUrls: [...this.opts.trafficUrls] } : {}),
     };
     this.ackNodes.clear();
     this.lastAck.clear();

@@ -15,7 +15,7 @@ import { AppRuntimes, type ReloadResult } from './state/app-runtimes.js';
 import { StateStore, type ApplyResult } from './state/state-store.js';
 import { BufferBudget } from './proxy/buffer-budget.js';
 import { AccessLog, type AccessLogSink } from './observability/access-log.js';
-import { loadGatewayConfig } from './config/load-config.js';
+import { ConfigReloads } from './config/config-reloads.js';
 import { reloadRefusals } from './config/reload-check.js';
 import { AdminServer } from './admin/admin-server.js';
 import { handleClientError } from './client-errors.js';
@@ -96,7 +96,7 @@ export class Gateway {
   readonly accessLog: AccessLog;
   private currentConfig: GatewayConfig;
   private readonly runtimes: AppRuntimes;
-  private reloads: Promise<unknown> = Promise.resolve();
+  private readonly reloads: ConfigReloads<ReloadResult>;
   private appsFollower: AppsFollower | undefined;
   private readonly servers: Server[] = [];
   /** The raw engine's own listeners (engine: raw); its connections go to `servers` when handed off. */
@@ -127,6 +127,12 @@ export class Gateway {
     this.currentConfig = config;
     this.logger = opts.logger ?? createLogger(config.log.level, { component: 'gateway', gateway: config.name });
     this.accessLog = new AccessLog(config.log, config.name, opts.accessLogSink, opts.workerId);
+    this.reloads = new ConfigReloads({
+      configFile: opts.configFile,
+      counter: this.metrics.reloads,
+      logger: this.logger,
+      apply: (next, source) => this.reloadNow(next, source),
+    });
     this.runtimes = new AppRuntimes({
       conn: {
         connectTimeoutMs: config.timeouts.upstreamConnectMs,
@@ -473,22 +479,7 @@ export class Gateway {
    * each line naming the file and the field; then nothing changed.
    */
   reloadFromFile(): Promise<ReloadResult> {
-    const file = this.opts.configFile;
-    let next: GatewayConfig;
-    try {
-      if (file === undefined) throw new GatewayError('NW_GW_RELOAD_UNAVAILABLE');
-      next = loadGatewayConfig(file, 'NW_GW_RELOAD_INVALID');
-    } catch (err) {
-      this.reloadFailed(err, file ?? '-');
-      return Promise.reject(err);
-    }
-    return this.reload(next, file);
-  }
-
-  private reloadFailed(err: unknown, source: string): void {
-    const code = err instanceof GatewayError ? err.code : 'NW_GW_INTERNAL';
-    this.metrics.reloads.inc([code]);
-    this.logger.error('gateway.reload.failed', { code, file: source, message: (err as Error).message });
+    return this.reloads.fromFile();
   }
 
   /**
@@ -499,9 +490,7 @@ export class Gateway {
    * member follows its state node first). Reloads run one at a time.
    */
   reload(next: GatewayConfig, source = '<inline>'): Promise<ReloadResult> {
-    const run = this.reloads.then(() => this.reloadNow(next, source));
-    this.reloads = run.catch((err: unknown) => this.reloadFailed(err, source));
-    return run;
+    return this.reloads.run(next, source);
   }
 
   private async reloadNow(next: GatewayConfig, source: string): Promise<ReloadResult> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, isGatewayError } from './errors.js';
+import { GatewayError } from './errors.js';
 import { requestHost } from './request-host.js';
 import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, protoOf, type HeaderMap } from './proxy/forward-headers.js';
 import { isHttp2 } from './http2/http2-request.js';
@@ -8,12 +8,12 @@ import { dualWrite } from './proxy/dual-write.js';
 import { acceptBody, poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './proxy/exchange.js';
 import type { HttpProxyAdapter } from './proxy/http-proxy-adapter.js';
 import { readWithFallback } from './proxy/read-fallback.js';
+import { errorReply, recordFailure, recordFinished, requestError } from './proxy/request-outcome.js';
 import { type BodyLimit, bufferBody, declaredLength, hasBody, limitedBody } from './proxy/request-body.js';
 import { WriteOutcome } from './proxy/write-outcome.js';
 import { streamToClient, type SendHooks } from './proxy/undici-forwarder.js';
 import { isWriteMethod, type AppState, type Deployment } from '../protocol/app-state.js';
 import { bindRuntime, releaseRuntime, type AppRoute, type RoutingTable } from './state/routing-table.js';
-import { RESPONSE_HEADERS } from '../protocol/response-headers.js';
 
 /** Request bodies up to this size are buffered before forwarding (cheaper, and replayable on retry). */
 const SMALL_BODY_BYTES = 64 * 1024;
@@ -82,6 +82,7 @@ export class RequestHandler {
       requestId,
       startedAt: performance.now(),
       path: pathAndQuery(req.url),
+      peer: peerIp,
       upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto, requestId, host: authority }),
       route: undefined,
       servedBy: 'none',
@@ -236,31 +237,16 @@ export class RequestHandler {
 
   private fail(ex: Exchange, err: unknown): void {
     // A client that went away is not a gateway fault, whatever error the broken stream raised.
-    const clientGone = !isGatewayError(err) && (ex.res.destroyed || ex.req.destroyed) && !ex.res.writableFinished;
-    const gwErr = isGatewayError(err)
-      ? err
-      : clientGone
-        ? new GatewayError('NW_GW_CLIENT_ABORTED', (err as Error)?.message, { cause: err })
-        : new GatewayError('NW_GW_INTERNAL', (err as Error)?.message, { cause: err });
-    const app = ex.route?.runtime.name ?? '-';
-    this.deps.metrics.errors.inc([app, gwErr.code]);
-    if (gwErr.code === 'NW_GW_INTERNAL') this.deps.logger.error('gateway.request.internal_error', { app, requestId: ex.requestId, err });
-    else this.deps.logger.debug('gateway.request.error', { app, requestId: ex.requestId, code: gwErr.code, message: gwErr.message });
+    const gwErr = requestError(err, (ex.res.destroyed || ex.req.destroyed) && !ex.res.writableFinished);
+    recordFailure(this.deps, ex.route?.runtime.name ?? '-', ex.requestId, gwErr);
     const { res } = ex;
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
     }
     ex.servedBy = 'none';
-    const body = JSON.stringify({ error: { code: gwErr.code, message: gwErr.message, requestId: ex.requestId } });
+    const { body, headers } = errorReply(gwErr, ex.requestId, servedByHeaders(ex, 'none'));
     ex.bodyBytes = Buffer.byteLength(body);
-    const headers: HeaderMap = {
-      'content-type': 'application/json',
-      'content-length': String(ex.bodyBytes),
-      ...servedByHeaders(ex, 'none'),
-      [RESPONSE_HEADERS.error]: gwErr.code,
-    };
-    if (gwErr.retryAfterSeconds !== undefined) headers['retry-after'] = String(gwErr.retryAfterSeconds);
     // An unread or partly read body would desynchronise the connection: close it (not over HTTP/2,
     // where each request has its own stream).
     if (!ex.req.complete && !isHttp2(ex.req)) headers.connection = 'close';
@@ -274,33 +260,28 @@ export class RequestHandler {
     const status = ex.res.writableFinished ? ex.res.statusCode : 499;
     const mode = ex.route?.state.mode ?? '-';
     const ms = performance.now() - ex.startedAt;
-    const { metrics, accessLog } = this.deps;
     this.deps.onFinished?.();
     if (ex.bufferedBytes !== 0) this.deps.bufferBudget.release(ex);
-    if (ex.route) metrics.inFlight.add([app], -1);
-    metrics.requests.inc([app, mode, ex.servedBy, String(status)]);
-    metrics.latency.observe([app, ex.servedBy], ms / 1000);
-    if (accessLog.enabled) {
-      const { req } = ex;
-      accessLog.record({
-        requestId: ex.requestId,
-        app,
-        mode,
-        epoch: ex.route?.state.epoch,
-        deployment: ex.servedBy,
-        method: req.method ?? '-',
-        path: ex.path,
-        httpVersion: req.httpVersion,
-        status,
-        bytes: ex.bodyBytes,
-        upstreamMs: ex.upstreamMs,
-        totalMs: ms,
-        peer: peerAddress(req),
-        referer: req.headers.referer,
-        userAgent: req.headers['user-agent'],
-        engine: 'node',
-      });
-    }
+    if (ex.route) this.deps.metrics.inFlight.add([app], -1);
+    const { req } = ex;
+    recordFinished(this.deps, app, mode, ex.servedBy, status, ms, () => ({
+      requestId: ex.requestId,
+      app,
+      mode,
+      epoch: ex.route?.state.epoch,
+      deployment: ex.servedBy,
+      method: req.method ?? '-',
+      path: ex.path,
+      httpVersion: req.httpVersion,
+      status,
+      bytes: ex.bodyBytes,
+      upstreamMs: ex.upstreamMs,
+      totalMs: ms,
+      peer: ex.peer,
+      referer: req.headers.referer,
+      userAgent: req.headers['user-agent'],
+      engine: 'node',
+    }));
     releaseRuntime(ex);
   }
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { configFromArgs, positive, positiveInt, runCli, timestampDir } from './experiments/cli-support.js';
+import { attachCommand } from './attach/attach-command.js';
 import { ExperimentError } from './experiments/experiment-errors.js';
 import { overheadCommand } from './experiments/overhead-command.js';
 import { describeConfig, switchoverCommand } from './experiments/switchover-command.js';
@@ -11,6 +12,8 @@ commands:
                table and writes report.json, report.md and chart.svg (last trial) to --out
   overhead     latency in normal operation vs during the sync phase at 20/50/80 % reads
                (fixed-rate load), beside the paper's Table 2; writes overhead.json and overhead.md
+  attach       the switchover measurement against a running deployment: --config is an attach
+               config (docs/loadtest.md); the same as northwest-loadtest --config FILE
 
 options:
   --config FILE   experiment config (YAML): coordinator (embedded | zookeeper), dns (memory |
@@ -46,6 +49,10 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [command, ...rest] = positionals;
+  if (command === 'attach' && !rest.length) {
+    if (!values.config) throw new ExperimentError('NW_EXP_USAGE', 'attach: --config is required');
+    return attachCommand(values.config, values.out);
+  }
   if (command !== 'switchover' && command !== 'overhead')
     throw new ExperimentError('NW_EXP_USAGE', command ? `unknown command ${JSON.stringify(command)}` : 'no command given');
   if (rest.length) throw new ExperimentError('NW_EXP_USAGE', `unexpected argument ${JSON.stringify(rest[0])}`);

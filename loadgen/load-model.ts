@@ -23,6 +23,8 @@ export interface Sample {
   readonly servedBy: ServedBy;
   /** `x-northwest-epoch`, if present. */
   readonly epoch: number | null;
+  /** `x-northwest-mode`: the mode of the state the gateway routed by (serve, mirror, fence, proxy, redirect), if present. */
+  readonly mode?: string;
   /** `x-northwest-error` or the socket error code. */
   readonly error?: string;
   /** For writes: the value written (the lost-write checker compares it with what N2 holds). */

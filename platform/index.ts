@@ -1,6 +1,6 @@
 /** The public entry of platform/: what other parts (loadgen) may use. */
 export type { CoordinatorConfig } from './coordinator/coordinator-config.js';
-export { joinPath, type Coordinator } from './coordinator/coordinator.js';
+export { joinPath, type Coordinator, type Watcher } from './coordinator/coordinator.js';
 export { EmbeddedCoordinator, EmbeddedStore } from './coordinator/embedded-coordinator.js';
 export { ZooKeeperCoordinator } from './coordinator/zookeeper-coordinator.js';
 export { createLogger, type Logger } from './logger.js';

@@ -69,11 +69,12 @@ export type MigrationTag = z.output<typeof migrationTagSchema>;
  * - datastore: local (only the local cluster), copy-on-write (every write and
  *   delete also goes to N2 with the same write timestamp), n2 (all access to N2).
  * - cache: local, or copy (sets/deletes also applied to N2's cache, and hits
- *   copied to N2: copy-on-write plus copy-on-read).
+ *   copied to N2: copy-on-write plus copy-on-read), or follow (the local Redis
+ *   is a replica of N2's: sets and deletes are left to replication, reads local).
  */
 export const dataModeSchema = z.strictObject({
   datastore: z.enum(['local', 'copy-on-write', 'n2']).default('local'),
-  cache: z.enum(['local', 'copy']).default('local'),
+  cache: z.enum(['local', 'copy', 'follow']).default('local'),
 });
 export type DataMode = z.output<typeof dataModeSchema>;
 export const LOCAL_DATA_MODE: DataMode = Object.freeze({ datastore: 'local', cache: 'local' });

@@ -8,11 +8,16 @@ import { joinPath } from './node-paths.js';
  *   /apps/<app>/state            desired state JSON; its version is the epoch
  *   /apps/<app>/acks/<member>    ephemeral { epoch, appliedAt, applyMs, refused? } per member
  *   /apps/<app>/lock             which migration owns the app right now
- *   /members/<member>            ephemeral { kind, host, pid, startedAt, apps, adminUrl? }
+ *   /members/<member>            ephemeral { kind, host, pid, startedAt, apps, adminUrl?, trafficUrls? }
  *   /migrations/<id>             persistent phase log
  *   /leader/candidate-<seq>      control-plane election
  *   /sync/<id>/datastore/<ks.table>/<range>   snapshot-copy checkpoint per token range
  *   /datalocks/<app>/<group>/lock-<seq>       ephemeral: entity-group transaction locks (app servers' data layers)
+ *   /loadruns/<run>                          one run of several load agents (`northwest-loadgen`), made by its controller:
+ *     agents/<agent>                         ephemeral: an agent that joined the run
+ *     start                                  the controller's start document (start time, agents, load spec)
+ *     results/<agent>/part-<n>, manifest     ephemeral: the agent's result in chunks, the manifest written last
+ *     end                                    the controller collected (or gave up): agents may leave
  *
  * Who may create and write each node (ZooKeeper digest ACLs): docs/architecture.md, "Coordinator access".
  */
@@ -33,6 +38,15 @@ export const layout = {
   /** One entity group's lock waiters (ephemeral-sequential children). */
   datalocks: '/datalocks',
   dataLock: (app: string, group: string): string => joinPath('datalocks', app, group),
+  loadRuns: '/loadruns',
+  loadRun: (run: string): string => joinPath('loadruns', run),
+  loadRunAgents: (run: string): string => joinPath('loadruns', run, 'agents'),
+  loadRunAgent: (run: string, agent: string): string => joinPath('loadruns', run, 'agents', agent),
+  loadRunStart: (run: string): string => joinPath('loadruns', run, 'start'),
+  loadRunResults: (run: string): string => joinPath('loadruns', run, 'results'),
+  /** One agent's result: chunk nodes and the manifest, which the agent creates last. */
+  loadRunResult: (run: string, agent: string): string => joinPath('loadruns', run, 'results', agent),
+  loadRunEnd: (run: string): string => joinPath('loadruns', run, 'end'),
 } as const;
 
 /** The persistent nodes the control plane creates (with their ACLs) before any member can join. */
@@ -56,6 +70,9 @@ export const MAX_REFUSAL_DETAIL_CHARS = 1024;
 /** Bound on a member's `adminUrl` (a loopback address and port need a few dozen characters). */
 export const MAX_ADMIN_URL_CHARS = 256;
 
+/** Bound on how many `trafficUrls` a member publishes (one per listener). */
+export const MAX_TRAFFIC_URLS = 16;
+
 export const memberKindSchema = z.enum(['gateway', 'datalayer', 'controlplane']);
 
 /**
@@ -77,6 +94,16 @@ export const memberInfoSchema = z.object({
   adminUrl: z
     .url({ protocol: /^https?$/ })
     .max(MAX_ADMIN_URL_CHARS)
+    .optional()
+    .catch(() => undefined),
+  /**
+   * Where a gateway takes traffic: one URL per listener, as bound (a wildcard bind reads
+   * `http://0.0.0.0:<port>`; a reader puts the member's `host` in its place). A load test attached
+   * to the fleet (northwest-loadtest) sends its load there. Dropped, never the member, when invalid.
+   */
+  trafficUrls: z
+    .array(z.url({ protocol: /^https?$/ }).max(MAX_ADMIN_URL_CHARS))
+    .max(MAX_TRAFFIC_URLS)
     .optional()
     .catch(() => undefined),
 });

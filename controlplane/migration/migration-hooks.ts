@@ -25,32 +25,47 @@ export interface SyncContext {
   ) => Promise<{ readonly epochs: Readonly<Record<string, number>>; readonly barrierMs: number }>;
 }
 
+/** A hook's step in a phase; undefined: nothing to do for this plan (left out of the phase's figures). */
+export type SyncHookStep = (ctx: SyncContext) => Promise<Record<string, unknown> | undefined>;
+
+/** The steps a hook may have in the phases after sync, run by the phases themselves (the rollback's is `atRollback`). */
+export const PHASE_STEPS = ['atPrepare', 'beforeFence', 'atFence', 'beforeProxy', 'atProxy', 'atDone'] as const;
+export type PhaseStepName = (typeof PHASE_STEPS)[number];
+
 /**
  * A named step of the sync phase (metadata, cache, datastore); returns figures
- * for the log. Optional lifecycle steps:
+ * for the log. Optional lifecycle steps, each run for every hook of the plan in order:
+ * - `atPrepare` in prepare, before its flip (after N2's health checks): e.g. make N2 a replica.
+ * - `beforeFence` in the fence phase before its flip, writes still flowing: e.g. wait until a
+ *   replica's lag is within the plan's limit.
  * - `atFence` runs in the fence phase after every member acked the fence (no
  *   write in flight any more): the last chance to bring N2 up to date before it
- *   takes traffic (e.g. flush a change follower). It must not rely on memory of
- *   the sync step: a new leader may run it after the old one died.
+ *   takes traffic (e.g. flush a change follower, drain a replica).
+ * - `beforeProxy` in proxy before its flip (writes still held): e.g. promote N2.
+ * - `atProxy` in proxy once every member acked it (before the analysis gates): e.g. N1 follows N2.
+ * - `atDone` in done once every member acked the final state: e.g. let go of N1.
  * - `atRollback` runs in a rollback after its fence barrier (no write in flight
  *   to either side) and before N1 serves again; `n2TookWrites` says whether the
  *   rollback comes from a phase where N2 took writes. The last chance to bring
  *   N1 up to date with them (e.g. drain an engine's replication toward N1). A
  *   failure is a failed rollback step (tried again, then the migration fails).
+ * None may rely on memory of an earlier step: a new leader may run it after the old one died,
+ * and a phase that was started but not completed runs again.
  * - `release` runs once the migration is done or rolled back (stop followers,
  *   drop checkpoints); failures are logged, never fatal.
  * - `finalize` runs on an operator's `northwest finalize` of a done migration:
  *   retires N1's copy (e.g. repair, drop N1's datacenter from replication).
  * A step that fails with an error whose `transient` is true (a store unreachable for a while) is
  * run again, with backoff, for up to the plan's `sync.retryForMs`; so every step must be
- * idempotent.
+ * idempotent. A failure that `pausesMigration` pauses the migration instead of rolling it back.
+ * Only the main step may call `setDataMode`.
  */
-export type SyncHook = ((ctx: SyncContext) => Promise<Record<string, unknown>>) & {
-  atFence?: (ctx: SyncContext) => Promise<Record<string, unknown>>;
-  atRollback?: (ctx: SyncContext, n2TookWrites: boolean) => Promise<Record<string, unknown>>;
-  finalize?: (ctx: FinalizeContext) => Promise<Record<string, unknown>>;
-  release?: (migrationId: string, outcome: 'done' | 'rolled-back') => Promise<void>;
-};
+export type SyncHook = ((ctx: SyncContext) => Promise<Record<string, unknown>>) &
+  Partial<Record<PhaseStepName, SyncHookStep>> & {
+    atRollback?: (ctx: SyncContext, n2TookWrites: boolean) => Promise<Record<string, unknown> | undefined>;
+    finalize?: (ctx: FinalizeContext) => Promise<Record<string, unknown>>;
+    release?: (migrationId: string, outcome: 'done' | 'rolled-back') => Promise<void>;
+  };
 
 /** What a hook's `finalize` gets: the done migration, and a note for its log. */
 export interface FinalizeContext {

@@ -5,7 +5,7 @@ import { describeRefusal, waitForFleet, type BarrierRefusal, type BarrierReport 
 import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
 import { layout } from '../../protocol/coordinator-paths.js';
 import { LOCAL_DATA_MODE, type DataMode } from '../../protocol/app-state.js';
-import { type DnsSteps, isTransientHookFailure, pausesMigration, type SyncHook } from './migration-hooks.js';
+import { type DnsSteps, isTransientHookFailure, pausesMigration, type PhaseStepName, type SyncHook } from './migration-hooks.js';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import {
   controlPath,
@@ -20,6 +20,7 @@ import {
 import { PHASE_TABLE, phaseAfter, rollbackSteps } from './phase-table.js';
 import type { PhaseContext } from './phases/phase.js';
 import { rollbackState } from './phases/rollback.js';
+import { rollbackFenceData } from './phases/data-modes.js';
 import { logInvalidDocuments, type InvalidDocumentReport } from '../../fleet/coordinator-documents.js';
 import { readLiveMembers } from '../live-members.js';
 
@@ -346,7 +347,7 @@ export class MigrationRunner {
     return { event: { ...flipped, ...(Object.keys(data).length ? { data } : {}) }, ...(Object.keys(change).length ? { change } : {}) };
   }
 
-  private async runSyncHooks(step: 'sync' | 'atFence' | 'atRollback', n2TookWrites = false): Promise<Record<string, unknown>> {
+  private async runSyncHooks(step: 'sync' | PhaseStepName | 'atRollback', n2TookWrites = false): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
     for (const name of this.handle.log.plan.sync.hooks) {
       this.checkLeader();
@@ -354,7 +355,7 @@ export class MigrationRunner {
       if (!hook) throw new ControlError('NW_CP_UNKNOWN_SYNC_HOOK', name);
       const atRollback = hook.atRollback;
       const fn =
-        step === 'sync' ? hook : step === 'atFence' ? hook.atFence : atRollback && ((c: typeof ctx) => atRollback(c, n2TookWrites));
+        step === 'sync' ? hook : step === 'atRollback' ? atRollback && ((c: typeof ctx) => atRollback(c, n2TookWrites)) : hook[step];
       if (!fn) continue;
       const t0 = performance.now();
       const ctx = {
@@ -378,11 +379,13 @@ export class MigrationRunner {
           );
         },
       };
-      const label = `${name}${step === 'atFence' ? ' (at fence)' : step === 'atRollback' ? ' (in rollback)' : ''}`;
+      const where = step === 'sync' ? '' : step === 'atFence' ? ' (at fence)' : step === 'atRollback' ? ' (in rollback)' : ` (${step})`;
+      const label = `${name}${where}`;
       const retryUntil = t0 + this.handle.log.plan.sync.retryForMs;
       for (let attempt = 1, delayMs = 500; ; attempt++, delayMs = Math.min(delayMs * 2, 5000)) {
         try {
-          out[name] = { ...(await fn(ctx)), durationMs: ms(t0), ...(attempt > 1 ? { attempts: attempt } : {}) };
+          const figures = await fn(ctx);
+          if (figures !== undefined) out[name] = { ...figures, durationMs: ms(t0), ...(attempt > 1 ? { attempts: attempt } : {}) };
           break;
         } catch (err) {
           const again = isTransientHookFailure(err) && !this.abortController.signal.aborted && performance.now() + delayMs < retryUntil;
@@ -436,7 +439,8 @@ export class MigrationRunner {
         steps.push({ name: 'sync-hooks', run: async () => ({ data: await this.runSyncHooks('atRollback', n2TookWrites) }) });
       }
       if (step !== 'dns-restore') {
-        steps.push({ name: step, run: () => this.flip(this.forEveryApp(rollbackState(step, this.id))) });
+        const data = step === 'fence' ? rollbackFenceData(log.plan) : undefined;
+        steps.push({ name: step, run: () => this.flip(this.forEveryApp(rollbackState(step, this.id, data))) });
         continue;
       }
       // Only if the dns phase got as far as changing the records (it marks the log first).

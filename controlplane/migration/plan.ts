@@ -4,6 +4,7 @@ import { ControlError } from '../errors.js';
 import { appNameSchema, migrationIdSchema } from '../../protocol/identifiers.js';
 import { FENCE_LIMITS } from '../../protocol/app-state.js';
 import { datastorePlanSchema, replicateConflicts } from './datastore-plan.js';
+import { cachePlanSchema } from './cache-plan.js';
 
 const appName = appNameSchema;
 
@@ -115,6 +116,12 @@ export const planSchema = z.strictObject({
        * run again, with backoff, for up to this long before the migration fails; 0: never.
        */
       retryForMs: z.number().int().min(0).max(600_000).default(60_000),
+      /** How the `cache` hook moves the cache: copy-on-write (default) or replicate. */
+      cache: cachePlanSchema,
+    })
+    .refine((s) => s.cache.strategy !== 'replicate' || s.hooks.includes('cache'), {
+      path: ['cache'],
+      message: 'the replicate strategy is run by the cache hook: list cache in sync.hooks',
     })
     .prefault({}),
   fence: z

@@ -10,7 +10,11 @@ const cluster = datastoreConfigSchema.shape.local;
 const CQL_NAME = CQL_IDENTIFIER.source.slice(1, -1);
 const tableRef = z.string().regex(new RegExp(`^${CQL_NAME}\\.${CQL_NAME}$`), 'keyspace.table');
 
-/** `sync.cache`: warm N2's Redis from N1's once the cache layers copy. */
+/**
+ * `sync.cache`: N1's and N2's Redis. The plan's `sync.cache.strategy` decides what the `cache` hook does
+ * with them: warm N2's from N1's once the cache layers copy (copy-on-write), or make N2's a replica of
+ * N1's (replicate: then both must hold the app's keys alike, same db and keyPrefix).
+ */
 export const cacheSyncConfigSchema = z.strictObject({
   n1: redisEndpoint,
   n2: redisEndpoint,

@@ -12,6 +12,7 @@ import { copySubtree } from '../../datasync/metadata/subtree-copy.js';
 import { SubtreeFollower } from '../../datasync/metadata/subtree-follow.js';
 import { removeSubtree } from '../../datasync/metadata/subtree-remove.js';
 import type { CacheSyncConfig, DatastoreSyncConfig, SyncConfig } from './sync-config.js';
+import { cacheReplicateSteps } from './cache-replicate.js';
 import { replicateStrategy } from './datastore-replicate.js';
 
 export interface SyncHookDeps {
@@ -105,10 +106,15 @@ function metadataHook(cfg: NonNullable<SyncConfig['metadata']>, deps: SyncHookDe
   return { hook, close: async () => void (await Promise.allSettled([...followers.keys()].map(stopFollower))) };
 }
 
-/** cache: switches the cache layers to copy (copy-on-write + copy-on-read), then bulk-warms N2 from N1. */
-function cacheHook(cfg: CacheSyncConfig): { hook: SyncHook; close(): Promise<void> } {
+/**
+ * cache, by the plan's `sync.cache.strategy`: copy-on-write switches the cache layers to copy
+ * (copy-on-write + copy-on-read), then bulk-warms N2 from N1; replicate makes N2's Redis a replica
+ * of N1's and has steps in every phase (cache-replicate.ts), which do nothing under copy-on-write.
+ */
+function cacheHook(cfg: CacheSyncConfig, deps: SyncHookDeps): { hook: SyncHook; close(): Promise<void> } {
   const timeouts = { connectTimeoutMs: 2000, commandTimeoutMs: 10_000 };
-  const hook: SyncHook = async (ctx) => {
+  const replicate = cacheReplicateSteps(cfg, deps);
+  const copyOnWrite = async (ctx: SyncContext): Promise<Record<string, unknown>> => {
     const flipped = await ctx.setDataMode({ cache: 'copy' });
     throwIfAborted(ctx.signal);
     // Clients without keyPrefix: the warm-up maps the prefixes itself.
@@ -133,6 +139,10 @@ function cacheHook(cfg: CacheSyncConfig): { hook: SyncHook; close(): Promise<voi
       target.disconnect();
     }
   };
+  const hook: SyncHook = Object.assign(
+    (ctx: SyncContext) => (ctx.plan.sync.cache.strategy === 'replicate' ? replicate.sync(ctx) : copyOnWrite(ctx)),
+    replicate.steps,
+  );
   return { hook, close: async () => undefined };
 }
 
@@ -182,8 +192,9 @@ function datastoreHook(cfg: DatastoreSyncConfig, deps: SyncHookDeps): { hook: Sy
       return { barrierMs: flipped.barrierMs, ...result };
     },
     {
-      atFence: async (ctx: SyncContext) => (replicating(ctx) ? replicate.atFence(ctx) : {}),
-      atRollback: async (ctx: SyncContext, n2TookWrites: boolean) => (replicating(ctx) ? replicate.atRollback(ctx, n2TookWrites) : {}),
+      atFence: async (ctx: SyncContext) => (replicating(ctx) ? replicate.atFence(ctx) : undefined),
+      atRollback: async (ctx: SyncContext, n2TookWrites: boolean) =>
+        replicating(ctx) ? replicate.atRollback(ctx, n2TookWrites) : undefined,
       finalize: (ctx: FinalizeContext) => {
         if (ctx.plan.datastore?.strategy !== 'replicate')
           throw new SyncError('NW_SYNC_FINALIZE_FAILED', 'only a replicate migration has a datacenter to retire');
@@ -209,7 +220,7 @@ function datastoreHook(cfg: DatastoreSyncConfig, deps: SyncHookDeps): { hook: Sy
 export function createSyncHooks(config: SyncConfig, deps: SyncHookDeps): SyncHooks {
   const parts: Array<[string, { hook: SyncHook; close(): Promise<void> }]> = [];
   if (config.metadata) parts.push(['metadata', metadataHook(config.metadata, deps)]);
-  if (config.cache) parts.push(['cache', cacheHook(config.cache)]);
+  if (config.cache) parts.push(['cache', cacheHook(config.cache, deps)]);
   if (config.datastore) parts.push(['datastore', datastoreHook(config.datastore, deps)]);
   return {
     hooks: new Map(parts.map(([name, p]) => [name, p.hook])),

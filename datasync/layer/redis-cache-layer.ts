@@ -55,6 +55,14 @@ export interface CopyOnReadCounts {
  * wait for it. `awaitCopyOnRead` makes the client wait (to measure it, or to
  * bound background work under overload).
  *
+ * follow (the cache's replicate strategy, while N2 takes writes): the local
+ * Redis is a read-only replica of N2's, so set, versioned set and delete are
+ * not sent (they resolve as if nothing was stored or deleted): N2's own app
+ * servers make the same writes at N2, and replication brings them here in
+ * N2's order. Sending them would be refused (READONLY), and a mirrored write
+ * that landed after a newer value replicated from N2 would leave a stale one.
+ * Reads are local.
+ *
  * `apply` swaps the mode for new operations, then resolves once every
  * operation started under the previous mode has settled, so after the data
  * member acks the epoch no write can still land only locally.
@@ -137,6 +145,7 @@ export class RedisCacheLayer implements DataModeTarget {
   /** Stores the value (overwriting). */
   async set(key: string, value: string, opts: CacheSetOptions = {}): Promise<void> {
     const ttl = ttlOf(opts);
+    if (this.currentMode === 'follow') return;
     await this.write('set', key, (c) => (ttl > 0 ? c.set(key, value, 'PX', ttl) : c.set(key, value)));
   }
 
@@ -146,6 +155,7 @@ export class RedisCacheLayer implements DataModeTarget {
    */
   async setVersioned(key: string, entry: VersionedValue, opts: CacheSetOptions = {}): Promise<boolean> {
     const encoded = encodeVersioned(entry);
+    if (this.currentMode === 'follow') return false;
     const written = await this.write('setVersioned', key, (c) =>
       setIfNewer.run(c, [key, tombstoneKey(key)], [encoded, entry.version, ttlOf(opts)]),
     );
@@ -154,6 +164,7 @@ export class RedisCacheLayer implements DataModeTarget {
 
   /** Deletes the key and leaves a tombstone for it; true if the local cache had it. */
   async del(key: string): Promise<boolean> {
+    if (this.currentMode === 'follow') return false;
     const n = await this.write('del', key, (c) => deleteWithTombstone.run(c, [key, tombstoneKey(key)], [this.tombstoneTtlMs]));
     return n === 1;
   }

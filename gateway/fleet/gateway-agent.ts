@@ -16,6 +16,8 @@ export type { AppSyncStatus } from '../../fleet/state-follower.js';
 export interface AgentTarget {
   readonly config: GatewayConfig;
   readonly adminAddress: ListenerAddress | undefined;
+  /** Its traffic listeners, bound before the agent starts. */
+  readonly listeners: readonly ListenerAddress[];
   markFleetMember(memberId: string): void;
   followApps(follower: AppsFollower): void;
   /** No state node: the app runs on the built-in default. */
@@ -36,6 +38,9 @@ export function gatewayAgentTarget(gateway: Gateway, logger: Logger): AgentTarge
     },
     get adminAddress() {
       return gateway.adminAddress;
+    },
+    get listeners() {
+      return gateway.listeners;
     },
     markFleetMember: (id) => gateway.markFleetMember(id),
     followApps: (follower) => gateway.followApps(follower),
@@ -97,6 +102,8 @@ export class GatewayAgent {
       apps: Object.keys(target.config.apps),
       // The control plane's analysis gates read /metrics there (open on loopback, no token needed).
       adminUrl: target.adminAddress?.url,
+      // A load test attached to the fleet sends its traffic there (northwest-loadtest, fleet targets).
+      trafficUrls: target.listeners.map((l) => l.url),
       reconcileMs: opts.reconcileMs,
       logger: opts.logger,
       logPrefix: 'fleet.agent',

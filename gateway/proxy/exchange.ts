@@ -22,6 +22,8 @@ export interface Exchange extends ResponseMeter, RuntimeBinding {
   readonly requestId: string;
   readonly startedAt: number;
   readonly path: string;
+  /** The client's address, read as the request starts (node:http may have detached the socket by the time it ends). */
+  readonly peer: string;
   readonly upstreamHeaders: HeaderMap;
   /** Set once a route is chosen; used for metrics and error headers. */
   route: AppRoute | undefined;

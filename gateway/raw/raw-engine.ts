@@ -4,8 +4,8 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { requestHost } from '../request-host.js';
 import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, protoOf, type HeaderMap } from '../proxy/forward-headers.js';
 import { poolOf, servedByHeaders, type ExchangeServices } from '../proxy/exchange.js';
+import { errorReply, recordFailure, recordFinished, requestError } from '../proxy/request-outcome.js';
 import { isWriteMethod, type AppState, type Deployment } from '../../protocol/app-state.js';
-import { RESPONSE_HEADERS } from '../../protocol/response-headers.js';
 import { bindRuntime, releaseRuntime, type AppRoute, type RoutingTable, type RuntimeBinding } from '../state/routing-table.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
@@ -398,62 +398,47 @@ export class RawEngine {
 
   private fail(ex: RawExchange, err: unknown): void {
     const { res } = ex;
-    const gwErr = err instanceof CallFailure ? err.error : isGatewayError(err) ? err : undefined;
-    const error =
-      gwErr ??
-      (res.gone
-        ? new GatewayError('NW_GW_CLIENT_ABORTED', (err as Error)?.message, { cause: err })
-        : new GatewayError('NW_GW_INTERNAL', (err as Error)?.message, { cause: err }));
-    const app = ex.route?.runtime.name ?? '-';
-    this.deps.metrics.errors.inc([app, error.code]);
-    if (error.code === 'NW_GW_INTERNAL') this.deps.logger.error('gateway.request.internal_error', { app, requestId: ex.requestId, err });
-    else this.deps.logger.debug('gateway.request.error', { app, requestId: ex.requestId, code: error.code, message: error.message });
+    const error = requestError(err instanceof CallFailure ? err.error : err, res.gone);
+    recordFailure(this.deps, ex.route?.runtime.name ?? '-', ex.requestId, error);
     ex.req.detach();
     if (res.headersSent || res.gone) {
       res.destroy();
       return;
     }
     ex.servedBy = 'none';
-    const body = JSON.stringify({ error: { code: error.code, message: error.message, requestId: ex.requestId } });
-    const list = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body))];
-    pushHeaders(list, servedByHeaders(ex, 'none'));
-    list.push(RESPONSE_HEADERS.error, error.code);
-    if (error.retryAfterSeconds !== undefined) list.push('retry-after', String(error.retryAfterSeconds));
+    const { body, headers } = errorReply(error, ex.requestId, servedByHeaders(ex, 'none'));
+    const list: string[] = [];
+    pushHeaders(list, headers);
     res.writeHead(error.status, list, 'length');
     res.end(body);
   }
 
   private finished(ex: RawExchange): void {
-    const { metrics, accessLog } = this.deps;
     const { req, res } = ex;
     const app = ex.route?.runtime.name ?? '-';
-    const status = res.finished ? res.status : 499;
-    const mode = ex.route?.state.mode ?? '-';
-    const ms = performance.now() - ex.startedAt;
     this.deps.onFinished();
-    if (ex.route) metrics.inFlight.add([app], -1);
-    metrics.requests.inc([app, mode, ex.servedBy, String(status)]);
-    metrics.latency.observe([app, ex.servedBy], ms / 1000);
-    if (accessLog.enabled) {
-      accessLog.record({
-        requestId: ex.requestId,
-        app,
-        mode,
-        epoch: ex.route?.state.epoch,
-        deployment: ex.servedBy,
-        method: req.method,
-        path: ex.path,
-        httpVersion: `1.${req.minor}`,
-        status,
-        bytes: res.bytesSent,
-        upstreamMs: res.upstreamMs,
-        totalMs: ms,
-        peer: ex.peer,
-        referer: req.headers.referer,
-        userAgent: req.headers['user-agent'],
-        engine: 'raw',
-      });
-    }
+    if (ex.route) this.deps.metrics.inFlight.add([app], -1);
+    const mode = ex.route?.state.mode ?? '-';
+    const status = res.finished ? res.status : 499;
+    const totalMs = performance.now() - ex.startedAt;
+    recordFinished(this.deps, app, mode, ex.servedBy, status, totalMs, () => ({
+      requestId: ex.requestId,
+      app,
+      mode,
+      epoch: ex.route?.state.epoch,
+      deployment: ex.servedBy,
+      method: req.method,
+      path: ex.path,
+      httpVersion: `1.${req.minor}`,
+      status,
+      bytes: res.bytesSent,
+      upstreamMs: res.upstreamMs,
+      totalMs,
+      peer: ex.peer,
+      referer: req.headers.referer,
+      userAgent: req.headers['user-agent'],
+      engine: 'raw',
+    }));
     releaseRuntime(ex);
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { AdminServer, type AdminTarget } from '../admin/admin-server.js';
 import type { GatewayConfig } from '../config/config-schema.js';
-import { loadGatewayConfig } from '../config/load-config.js';
+import { ConfigReloads } from '../config/config-reloads.js';
 import { reloadRefusals } from '../config/reload-check.js';
 import { GatewayError } from '../errors.js';
 import type { AgentTarget } from '../fleet/gateway-agent.js';
@@ -90,13 +90,19 @@ export class WorkersPrimary implements AgentTarget, AdminTarget {
   private admin: AdminServer | undefined;
   private fleetMemberId: string | undefined;
   private appsFollower: AppsFollower | undefined;
-  private reloads: Promise<unknown> = Promise.resolve();
+  private readonly reloads: ConfigReloads<ReloadResult>;
   private closing: Promise<void> | undefined;
   listeners: ListenerAddress[] = [];
 
-  private constructor(private readonly opts: WorkersPrimaryOptions) {
+  private constructor(opts: WorkersPrimaryOptions) {
     this.currentConfig = opts.config;
     this.logger = opts.logger;
+    this.reloads = new ConfigReloads({
+      configFile: opts.configFile,
+      counter: this.own.reloads,
+      logger: this.logger,
+      apply: (next, source) => this.reloadNow(next, source),
+    });
     this.states = new NodeStates(() => this.currentConfig);
     this.fleetMemberId = opts.config.fleet ? (opts.config.fleet.memberId ?? opts.config.name) : undefined;
     this.pool = new WorkerPool({
@@ -337,16 +343,7 @@ export class WorkersPrimary implements AgentTarget, AdminTarget {
 
   /** SIGHUP, POST /reload: reads the config file again and applies it (see reload). */
   reloadFromFile(): Promise<ReloadResult> {
-    const file = this.opts.configFile;
-    let next: GatewayConfig;
-    try {
-      if (file === undefined) throw new GatewayError('NW_GW_RELOAD_UNAVAILABLE');
-      next = loadGatewayConfig(file, 'NW_GW_RELOAD_INVALID');
-    } catch (err) {
-      this.reloadFailed(err, file ?? '-');
-      return Promise.reject(err);
-    }
-    return this.reload(next, file);
+    return this.reloads.fromFile();
   }
 
   /**
@@ -356,15 +353,7 @@ export class WorkersPrimary implements AgentTarget, AdminTarget {
    * restarted, with the new config. Reloads run one at a time.
    */
   reload(next: GatewayConfig, source = '<inline>'): Promise<ReloadResult> {
-    const run = this.reloads.then(() => this.reloadNow(next, source));
-    this.reloads = run.catch((err: unknown) => this.reloadFailed(err, source));
-    return run;
-  }
-
-  private reloadFailed(err: unknown, source: string): void {
-    const code = err instanceof GatewayError ? err.code : 'NW_GW_INTERNAL';
-    this.own.reloads.inc([code]);
-    this.logger.error('gateway.reload.failed', { code, file: source, message: (err as Error).message });
+    return this.reloads.run(next, source);
   }
 
   private async reloadNow(next: GatewayConfig, source: string): Promise<ReloadResult> {

@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import type { ClientTls } from './bench-certificate.js';
 import type { Workload } from './bench-workloads.js';
 import { LatencyRecorder, type LatencySummary } from './latency-histogram.js';
 
@@ -22,6 +23,11 @@ export interface AutocannonRunOptions {
   readonly durationS: number;
   /** Requests per second over all connections (autocannon's `overallRate`); unset for saturation. */
   readonly overallRate?: number;
+  /**
+   * An https:// target: autocannon sends this SNI and insists on TLS 1.3. It does not check the
+   * certificate (it sets rejectUnauthorized: false); the bench's smoke check did.
+   */
+  readonly tls?: ClientTls;
 }
 
 /**
@@ -45,6 +51,7 @@ export function runAutocannon(o: AutocannonRunOptions): Promise<LoadResult> {
         duration: o.durationS,
         pipelining: 1,
         timeout: 10,
+        ...(o.tls === undefined ? {} : { servername: o.tls.servername, tlsOptions: { ca: o.tls.ca, minVersion: 'TLSv1.3' } }),
         ...(o.overallRate !== undefined ? { overallRate: Math.max(1, Math.round(o.overallRate)), ignoreCoordinatedOmission: true } : {}),
       },
       (err: unknown, result: autocannon.Result) => {

@@ -4,7 +4,8 @@ import { TARGET_IDS, type TargetId } from './bench-report.js';
 
 export const USAGE = `usage: npm run bench:proxy -- [options]
 
-  --quick                 short smoke run (1 round, 2 s runs, 0.5 s warm-up);
+  --quick                 short smoke run (1 round, 2 s runs, 0.5 s warm-up,
+                          3 reloads);
                           writes results/bench-proxy-quick-* so the latest
                           full results stay in bench-proxy-latest.*
   --rounds N              saturation rounds, targets interleaved (default 3)   BENCH_ROUNDS
@@ -18,12 +19,25 @@ export const USAGE = `usage: npm run bench:proxy -- [options]
   --no-fixed              skip the fixed-rate phase
   --no-nginx-auto         skip nginx with worker_processes auto
   --targets a,b,...       only these targets, in this order (default: all but
-                          gateway-baseline and gateway-compiled; 'direct'
-                          is always measured)                               BENCH_TARGETS
+                          gateway-baseline; 'direct' is always measured;
+                          gateway-compiled is the raw engine as deployed)                               BENCH_TARGETS
                           ids: ${TARGET_IDS.join(', ')}
   --baseline DIR          also run target gateway-baseline: the gateway of
                           another checkout (e.g. \`git archive HEAD | tar -x\`
                           with node_modules linked) for before/after runs   BENCH_BASELINE_DIR
+  --h2-sessions N         h2 targets: sessions (TLS connections) of the h2     BENCH_H2_SESSIONS
+                          load loop (default 10)
+  --h2-streams N          h2 targets: streams each session keeps open (5;      BENCH_H2_STREAMS
+                          10 x 5 = the 50 connections of HTTP/1.1)
+  --reloads N             reload under load: reloads of a gateway (the CLI,    BENCH_RELOADS
+                          HTTPS listener, raw engine) under a fixed load, each
+                          adding or removing an app and changing the served
+                          app's pool (default 20; --quick: 3; 0 skips it)
+  --reload-rate R         the fixed load meanwhile, req/s: half GET 1 KB,      BENCH_RELOAD_RATE
+                          half POST 4 KB, paced (default 1000; --quick: 500)
+  --reload-interval S     seconds between reloads (default 1; --quick: 0.5)    BENCH_RELOAD_INTERVAL_S
+  --reload-via HOW        sighup (default) or admin (POST /reload)             BENCH_RELOAD_VIA
+  --reload-workers N      workers of the reloaded gateway (default 1)          BENCH_RELOAD_WORKERS
   --profile               instead of the bench: CPU-profile the gateway child
                           (node --cpu-prof) for one saturation run per engine
                           and workload, and list the top self-time functions
@@ -52,6 +66,13 @@ const optionsSchema = z.strictObject({
   baselineDir: z.string().min(1).optional(),
   profile: z.boolean(),
   outDir: z.string().min(1),
+  h2Sessions: z.number().int().min(1).max(500),
+  h2Streams: z.number().int().min(1).max(1000),
+  reloads: z.number().int().min(0).max(1000),
+  reloadRate: z.number().positive().max(100_000),
+  reloadIntervalS: z.number().min(0.1).max(60),
+  reloadVia: z.enum(['sighup', 'admin']),
+  reloadWorkers: z.number().int().min(1).max(64),
 });
 
 /** Validated bench parameters; frozen. */
@@ -84,6 +105,13 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
       baseline: { type: 'string' },
       profile: { type: 'boolean', default: false },
       out: { type: 'string' },
+      'h2-sessions': { type: 'string' },
+      'h2-streams': { type: 'string' },
+      reloads: { type: 'string' },
+      'reload-rate': { type: 'string' },
+      'reload-interval': { type: 'string' },
+      'reload-via': { type: 'string' },
+      'reload-workers': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -101,9 +129,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     .filter(Boolean);
   const targets = listed
     ? ['direct', ...listed.filter((t) => t !== 'direct')]
-    : TARGET_IDS.filter(
-        (t) => (t !== 'gateway-baseline' || baselineDir !== undefined) && t !== 'gateway-compiled' && (t !== 'nginx-auto' || nginxAuto),
-      );
+    : TARGET_IDS.filter((t) => (t !== 'gateway-baseline' || baselineDir !== undefined) && (t !== 'nginx-auto' || nginxAuto));
   if (targets.includes('gateway-baseline') && baselineDir === undefined)
     throw new Error('proxy-bench: target gateway-baseline needs --baseline DIR');
   const parsed = optionsSchema.safeParse({
@@ -121,6 +147,13 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     baselineDir,
     profile: values.profile,
     outDir: values.out ?? 'results',
+    h2Sessions: pick('h2-sessions', 'BENCH_H2_SESSIONS', 10, 10, values['h2-sessions']),
+    h2Streams: pick('h2-streams', 'BENCH_H2_STREAMS', 5, 5, values['h2-streams']),
+    reloads: pick('reloads', 'BENCH_RELOADS', 3, 20, values.reloads),
+    reloadRate: pick('reload-rate', 'BENCH_RELOAD_RATE', 500, 1000, values['reload-rate']),
+    reloadIntervalS: pick('reload-interval', 'BENCH_RELOAD_INTERVAL_S', 0.5, 1, values['reload-interval']),
+    reloadVia: values['reload-via'] ?? env.BENCH_RELOAD_VIA ?? 'sighup',
+    reloadWorkers: pick('reload-workers', 'BENCH_RELOAD_WORKERS', 1, 1, values['reload-workers']),
   });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');

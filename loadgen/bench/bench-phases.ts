@@ -3,7 +3,8 @@ import type { BenchOptions } from './bench-options.js';
 import { formatMs, formatInt, type FixedSample, type RunSample, type TargetId } from './bench-report.js';
 import type { Target } from './bench-targets.js';
 import { startCpuMeter, type CpuUse } from './cpu-accounting.js';
-import { WORKLOADS, type WorkloadName } from './bench-workloads.js';
+import { WORKLOADS, type Workload, type WorkloadName } from './bench-workloads.js';
+import { runH2Load } from './h2-load.js';
 import { runPaced } from './paced-load.js';
 
 /**
@@ -67,6 +68,31 @@ export function roundOrder<T>(targets: readonly T[], round: number): readonly T[
   return round % 2 === 1 ? targets : [...targets].reverse();
 }
 
+/**
+ * One closed-loop run: autocannon for HTTP/1.1 (plain or TLS) with `connections` connections,
+ * the h2 loop for h2 targets with `h2Sessions` sessions of `h2Streams` streams each.
+ */
+function closedLoop(opts: BenchOptions, t: Target, w: Workload, durationS: number): Promise<LoadResult> {
+  if (t.protocol === 'h2') {
+    if (t.tls === undefined) throw new Error(`${t.id}: an h2 target without the bench CA`);
+    return runH2Load({
+      baseUrl: t.url,
+      workload: w,
+      sessions: opts.h2Sessions,
+      streamsPerSession: opts.h2Streams,
+      durationS,
+      tls: t.tls,
+    });
+  }
+  return runAutocannon({
+    baseUrl: t.url,
+    workload: w,
+    connections: opts.connections,
+    durationS,
+    ...(t.tls === undefined ? {} : { tls: t.tls }),
+  });
+}
+
 /** Closed-loop saturation: every round runs every workload against every target (order alternating per round). */
 export async function runSaturationPhase(ctx: PhaseContext): Promise<RunSample[]> {
   const { opts, log } = ctx;
@@ -74,9 +100,8 @@ export async function runSaturationPhase(ctx: PhaseContext): Promise<RunSample[]
   for (let round = 1; round <= opts.rounds; round++) {
     for (const w of WORKLOADS) {
       for (const t of roundOrder(ctx.targets, round)) {
-        const base = { baseUrl: t.url, workload: w, connections: opts.connections };
-        if (opts.warmupS > 0) await runAutocannon({ ...base, durationS: opts.warmupS });
-        const [r, cpu] = await measured(ctx, t, () => runAutocannon({ ...base, durationS: opts.durationS }));
+        if (opts.warmupS > 0) await closedLoop(opts, t, w, opts.warmupS);
+        const [r, cpu] = await measured(ctx, t, () => closedLoop(opts, t, w, opts.durationS));
         samples.push(sample(t.id, w.name, round, r, cpu));
         log(`[saturation ${round}/${opts.rounds}] ${w.name.padEnd(7)} ${t.id.padEnd(18)} ${describe(r, cpu)}`);
       }

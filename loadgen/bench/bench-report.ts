@@ -15,7 +15,12 @@ export type TargetId =
   | 'floor'
   | 'tcp-pipe'
   | 'nginx-1w'
-  | 'nginx-auto';
+  | 'nginx-auto'
+  | 'gateway-raw-tls'
+  | 'nginx-1w-tls'
+  | 'gateway-h2'
+  | 'h2-floor'
+  | 'nginx-1w-h2';
 
 /** Every target, in the order the bench runs them. */
 export const TARGET_IDS: readonly TargetId[] = [
@@ -29,6 +34,11 @@ export const TARGET_IDS: readonly TargetId[] = [
   'tcp-pipe',
   'nginx-1w',
   'nginx-auto',
+  'gateway-raw-tls',
+  'nginx-1w-tls',
+  'gateway-h2',
+  'h2-floor',
+  'nginx-1w-h2',
 ];
 
 export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
@@ -37,11 +47,16 @@ export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
   'gateway-undici': 'gateway (undici)',
   'gateway-http-proxy': 'gateway (http-proxy)',
   'gateway-baseline': 'gateway (undici, baseline checkout)',
-  'gateway-compiled': 'gateway (undici, esbuild bundle, plain node)',
+  'gateway-compiled': 'gateway (raw engine, compiled: plain node, as deployed)',
   floor: 'floor (node:http + undici, nothing else)',
   'tcp-pipe': 'TCP pipe (no HTTP: the limit for a Node proxy)',
   'nginx-1w': 'nginx (1 worker)',
   'nginx-auto': 'nginx (auto = 2 workers)',
+  'gateway-raw-tls': 'gateway (raw engine), HTTPS/1.1',
+  'nginx-1w-tls': 'nginx (1 worker), HTTPS/1.1',
+  'gateway-h2': 'gateway, h2 (node:http2)',
+  'h2-floor': 'h2 floor (node:http2 + undici, nothing else)',
+  'nginx-1w-h2': 'nginx (1 worker), h2',
 });
 
 /** Goal: gateway saturation req/s at least this fraction of nginx with one worker. */
@@ -207,7 +222,8 @@ export const RATIO_PAIRS: ReadonlyArray<readonly [TargetId, TargetId, number | u
   ['floor', 'nginx-1w', undefined],
   ['gateway-undici', 'floor', undefined],
   ['gateway-undici', 'gateway-baseline', undefined],
-  ['gateway-compiled', 'gateway-undici', undefined],
+  ['gateway-compiled', 'gateway-raw', undefined],
+  ['gateway-compiled', 'nginx-1w', GOAL_RAW_RPS_VS_NGINX],
   ['gateway-undici', 'nginx-auto', undefined],
   ['gateway-undici', 'direct', undefined],
   ['gateway-http-proxy', 'direct', undefined],
@@ -323,6 +339,8 @@ export interface ReportView {
   readonly fixedTargets: readonly TargetId[];
   readonly fixedTitles: Readonly<Record<FixedGenerator, string>>;
   readonly fixed: readonly FixedCell[];
+  /** More tables, after the saturation ratios (the HTTPS and h2 figures, the reload under load). */
+  readonly sections?: readonly Table[];
   readonly notes: readonly string[];
 }
 
@@ -415,7 +433,9 @@ export function fixedTable(v: ReportView, generator: FixedGenerator): Table {
 
 /** The whole report: heading, tables, notes. */
 export function renderReport(v: ReportView, format: TableFormat): string {
-  const tables = [saturationTable(v), ratioTable(v), fixedTable(v, 'paced'), fixedTable(v, 'autocannon')].filter((t) => t.rows.length > 0);
+  const tables = [saturationTable(v), ratioTable(v), ...(v.sections ?? []), fixedTable(v, 'paced'), fixedTable(v, 'autocannon')].filter(
+    (t) => t.rows.length > 0,
+  );
   const heading = format === 'markdown' ? `### ${v.heading}` : v.heading;
   const notes = v.notes.map((n) => (format === 'markdown' ? `- ${n}` : `* ${n}`));
   return `${[heading, ...tables.map((t) => renderTable(t, format)), notes.join('\n')].filter((s) => s.length > 0).join('\n\n')}\n`;

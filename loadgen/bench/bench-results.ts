@@ -14,6 +14,8 @@ import {
 } from './bench-report.js';
 import { FIXED_TARGETS } from './bench-phases.js';
 import { WORKLOADS, type WorkloadName } from './bench-workloads.js';
+import { edgeFigures, edgeTable, GOAL_H2_CPU_VS_FLOOR, GOAL_TLS_RATIO_SLACK } from './edge-report.js';
+import { reloadTable, summarizeReload, type ReloadRun } from './reload-report.js';
 
 export interface MachineInfo {
   readonly cpus: number;
@@ -37,6 +39,10 @@ export interface BenchInput {
   readonly saturation: readonly RunSample[];
   readonly fixedRates: ReadonlyMap<WorkloadName, number>;
   readonly fixed: readonly FixedSample[];
+  /** What each TLS target negotiated in the smoke check ("TLSv1.3 h2"). */
+  readonly negotiated: Readonly<Partial<Record<TargetId, string>>>;
+  /** The reload under load, unless skipped (--reloads 0). */
+  readonly reload: ReloadRun | undefined;
 }
 
 const NOTES = (o: BenchOptions, cpus: number, others: { median: number; max: number } | undefined): string[] => [
@@ -73,6 +79,11 @@ const NOTES = (o: BenchOptions, cpus: number, others: { median: number; max: num
     `(autocannon's built-in correction is switched off because it assumes a 1 ms expected interval whatever the rate).`,
   'nginx forwards with fewer headers than the gateway (no X-Forwarded-*, Via, X-Request-Id, x-northwest-* reply headers). ' +
     'keepalive_requests is raised for nginx so neither proxy closes client or upstream connections during a run.',
+  'HTTPS and h2 targets serve one certificate (ECDSA P-256, made at run time by a throw-away CA) and negotiate TLS 1.3; ' +
+    'the upstream stays plain HTTP/1.1. HTTPS/1.1 runs use autocannon as the plain ones (keep-alive, ' +
+    `${o.connections} connections); h2 runs use the bench's own h2 loop (node:http2, ${o.h2Sessions} sessions × ` +
+    `${o.h2Streams} streams in a closed loop), so h2 req/s compare with each other, not with HTTP/1.1's. ` +
+    'The h2 floor is node:http2 (compatibility API, as the gateway) + one undici Pool, headers copied, nothing else.',
 ];
 
 export function buildResults(input: BenchInput): { document: Record<string, unknown>; view: ReportView } {
@@ -101,6 +112,8 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
       met: (c.addedP99Us ?? Infinity) <= GOAL_ADDED_P99_US,
     }));
   const notes = NOTES(opts, machine.cpus, otherLoad([...input.saturation, ...input.fixed]));
+  const edge = edgeFigures(input.saturation, workloads);
+  const reloadSummary = input.reload === undefined ? undefined : summarizeReload(input.reload);
   const document = {
     kind: 'northwest.bench-proxy',
     version: 1,
@@ -116,11 +129,20 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
       fixedRates: Object.fromEntries(input.fixedRates),
       latencyUnit: 'us',
     },
-    goals: { gatewayRpsAtLeastTimesNginx1w: GOAL_RPS_VS_NGINX, addedP99AtMostUs: GOAL_ADDED_P99_US },
+    goals: {
+      gatewayRpsAtLeastTimesNginx1w: GOAL_RPS_VS_NGINX,
+      addedP99AtMostUs: GOAL_ADDED_P99_US,
+      httpsRatioToNginxWithinFractionOfPlain: GOAL_TLS_RATIO_SLACK,
+      h2CpuPerRequestAtMostTimesFloor: GOAL_H2_CPU_VS_FLOOR,
+      reloadFailedRequests: 0,
+    },
+    negotiated: input.negotiated,
     saturation: { medians: saturationCells, runs: input.saturation },
     ratios,
     ratioDetails: ratioFigures.map((r) => (r.goalAtLeast === undefined ? r : { ...r, met: r.value >= r.goalAtLeast })),
     fixedRate: { medians: fixedCells, addedP99, runs: input.fixed },
+    edge,
+    reload: input.reload === undefined ? undefined : { summary: reloadSummary, ...input.reload },
     notes,
   };
   const rounds = (n: number): string => `median of ${n} round${n === 1 ? '' : 's'}`;
@@ -145,6 +167,13 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
         `latency NOT corrected for coordinated omission, ${rounds(opts.fixedRounds)}`,
     },
     fixed: fixedCells,
+    sections: [
+      edgeTable(
+        edge,
+        WORKLOADS.map((w) => ({ name: w.name, label: w.label })),
+      ),
+      ...(input.reload === undefined || reloadSummary === undefined ? [] : [reloadTable(input.reload, reloadSummary)]),
+    ],
     notes,
   };
   return { document, view };

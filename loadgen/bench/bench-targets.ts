@@ -1,18 +1,39 @@
 import { dirname, join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
+import type { BenchCertificate, ClientTls } from './bench-certificate.js';
 import type { TargetId } from './bench-report.js';
-import { GET_REPLY_BYTES, POST_BODY_BYTES, postReply, WORKLOADS } from './bench-workloads.js';
+import { GET_REPLY_BYTES, POST_BODY_BYTES, postReply, WORKLOADS, type Workload } from './bench-workloads.js';
 import { waitForReadyLine, type ChildRegistry, type ManagedChild } from './child-processes.js';
 import { buildCompiledGateway } from './compiled-gateway.js';
+import { h2Exchange } from './h2-load.js';
 import { startNginx } from './nginx-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** What a target speaks to the load generator: plain HTTP/1.1, HTTP/1.1 over TLS 1.3, or h2 over TLS 1.3. */
+export type TargetProtocol = 'http' | 'https' | 'h2';
+
+const PROTOCOLS: Partial<Record<TargetId, TargetProtocol>> = {
+  'gateway-raw-tls': 'https',
+  'nginx-1w-tls': 'https',
+  'gateway-h2': 'h2',
+  'h2-floor': 'h2',
+  'nginx-1w-h2': 'h2',
+};
+
+export function targetProtocol(id: TargetId): TargetProtocol {
+  return PROTOCOLS[id] ?? 'http';
+}
 
 /** Something the load generator aims at. */
 export interface Target {
   readonly id: TargetId;
   readonly url: string;
+  readonly protocol: TargetProtocol;
+  /** How clients check a TLS target's certificate; set for https and h2. */
+  readonly tls?: ClientTls;
   /** The process (tree) whose CPU time counts as the target's. */
   readonly pid: number;
   stop(): Promise<void>;
@@ -43,12 +64,15 @@ export async function startGateway(
   engine: GatewayEngine,
   nodeFlags: readonly string[] = [],
   checkout?: string,
+  tls?: { readonly cert: BenchCertificate; readonly http2: boolean },
 ): Promise<StartedChild> {
   const script = checkout === undefined ? join(HERE, 'gateway-process.ts') : join(checkout, 'loadgen', 'bench', 'gateway-process.ts');
+  const tlsArgs =
+    tls === undefined ? [] : ['--tls-cert', tls.cert.certFile, '--tls-key', tls.cert.keyFile, ...(tls.http2 ? ['--http2'] : [])];
   const child = registry.spawnTs(
-    `gateway-${engine}${checkout === undefined ? '' : '-baseline'}`,
+    `gateway-${engine}${checkout === undefined ? '' : '-baseline'}${tls === undefined ? '' : tls.http2 ? '-h2' : '-tls'}`,
     script,
-    ['--upstream', upstreamUrl, '--engine', engine],
+    ['--upstream', upstreamUrl, '--engine', engine, ...tlsArgs],
     nodeFlags,
   );
   const ready = await waitForReadyLine(child);
@@ -58,13 +82,13 @@ export async function startGateway(
 /** The esbuild bundle of gateway-process.ts under plain node (no tsx loader). */
 async function startCompiledGateway(registry: ChildRegistry, upstreamUrl: string, nodeFlags: readonly string[]): Promise<StartedChild> {
   const bundle = await buildCompiledGateway();
-  const child = registry.spawn('gateway-undici-compiled', process.execPath, [
+  const child = registry.spawn('gateway-raw-compiled', process.execPath, [
     ...nodeFlags,
     bundle,
     '--upstream',
     upstreamUrl,
     '--engine',
-    'undici',
+    'raw',
   ]);
   const ready = await waitForReadyLine(child);
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
@@ -76,14 +100,36 @@ async function startFloor(registry: ChildRegistry, upstreamUrl: string): Promise
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
 
+async function startH2Floor(registry: ChildRegistry, upstreamUrl: string, cert: BenchCertificate): Promise<StartedChild> {
+  const child = registry.spawnTs('h2-floor', join(HERE, 'h2-floor-proxy.ts'), [
+    '--upstream',
+    upstreamUrl,
+    '--cert',
+    cert.certFile,
+    '--key',
+    cert.keyFile,
+  ]);
+  const ready = await waitForReadyLine(child);
+  return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
+}
+
 async function startTcpPipe(registry: ChildRegistry, upstreamUrl: string): Promise<StartedChild> {
   const child = registry.spawnTs('tcp-pipe', join(HERE, 'tcp-pipe.ts'), ['--upstream', upstreamUrl]);
   const ready = await waitForReadyLine(child);
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
 
-function fromChild(id: TargetId, c: StartedChild): Target {
-  return { id, url: c.url, pid: c.pid, stop: () => c.child.stop() };
+function fromChild(id: TargetId, c: StartedChild, cert?: BenchCertificate): Target {
+  return withTls({ id, url: c.url, protocol: targetProtocol(id), pid: c.pid, stop: () => c.child.stop() }, cert);
+}
+
+function withTls(t: Target, cert: BenchCertificate | undefined): Target {
+  return t.protocol === 'http' || cert === undefined ? t : { ...t, tls: cert.client };
+}
+
+function needCert(id: TargetId, cert: BenchCertificate | undefined): BenchCertificate {
+  if (cert === undefined) throw new Error(`${id} needs the bench certificate`);
+  return cert;
 }
 
 async function startTarget(
@@ -92,6 +138,7 @@ async function startTarget(
   nginxBin: string,
   upstream: StartedChild,
   baselineDir: string | undefined,
+  cert: BenchCertificate | undefined,
 ): Promise<Target> {
   const gatewayFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   switch (id) {
@@ -113,7 +160,24 @@ async function startTarget(
     case 'nginx-1w':
     case 'nginx-auto': {
       const n = await startNginx(registry, nginxBin, upstream.port, id === 'nginx-1w' ? 1 : 'auto');
-      return { id, url: n.url, pid: n.pid, stop: n.stop };
+      return { id, url: n.url, protocol: 'http', pid: n.pid, stop: n.stop };
+    }
+    case 'gateway-raw-tls':
+    case 'gateway-h2': {
+      const tls = { cert: needCert(id, cert), http2: id === 'gateway-h2' };
+      return fromChild(id, await startGateway(registry, upstream.url, 'raw', gatewayFlags, undefined, tls), cert);
+    }
+    case 'h2-floor':
+      return fromChild(id, await startH2Floor(registry, upstream.url, needCert(id, cert)), cert);
+    case 'nginx-1w-tls':
+    case 'nginx-1w-h2': {
+      const c = needCert(id, cert);
+      const n = await startNginx(registry, nginxBin, upstream.port, 1, {
+        certFile: c.certFile,
+        keyFile: c.keyFile,
+        http2: id === 'nginx-1w-h2',
+      });
+      return withTls({ id, url: n.url, protocol: targetProtocol(id), pid: n.pid, stop: n.stop }, c);
     }
   }
 }
@@ -125,20 +189,72 @@ export async function startTargets(
   upstream: StartedChild,
   ids: readonly TargetId[],
   baselineDir?: string,
+  cert?: BenchCertificate,
 ): Promise<Target[]> {
-  const targets: Target[] = [{ id: 'direct', url: upstream.url, pid: upstream.pid, stop: () => upstream.child.stop() }];
-  for (const id of ids) if (id !== 'direct') targets.push(await startTarget(id, registry, nginxBin, upstream, baselineDir));
+  const targets: Target[] = [{ id: 'direct', url: upstream.url, protocol: 'http', pid: upstream.pid, stop: () => upstream.child.stop() }];
+  for (const id of ids) if (id !== 'direct') targets.push(await startTarget(id, registry, nginxBin, upstream, baselineDir, cert));
   return targets;
 }
 
-/** One request per workload through the target; throws unless the upstream's reply comes back intact. */
-export async function smokeCheck(target: Target): Promise<void> {
+/** The TLS version a target negotiates with an HTTP/1.1 client (ALPN http/1.1), e.g. "TLSv1.3". */
+function tlsVersion(url: string, tls: ClientTls): Promise<string> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({
+      host: u.hostname,
+      port: Number(u.port),
+      ca: tls.ca,
+      servername: tls.servername,
+      ALPNProtocols: ['http/1.1'],
+    });
+    socket.once('secureConnect', () => {
+      resolve(`${socket.getProtocol() ?? '?'} ${socket.alpnProtocol || 'no ALPN'}`);
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function exchange(target: Target, w: Workload): Promise<{ status: number; body: string }> {
+  if (target.protocol === 'h2') return h2Exchange(target.url, w, needTls(target));
+  const dispatcher =
+    target.tls === undefined ? undefined : new Agent({ connect: { ca: target.tls.ca, servername: target.tls.servername } });
+  try {
+    const res = await request(target.url + w.path, {
+      method: w.method,
+      headers: w.headers,
+      body: w.body ?? null,
+      ...(dispatcher === undefined ? {} : { dispatcher }),
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+function needTls(t: Target): ClientTls {
+  if (t.tls === undefined) throw new Error(`${t.id}: a TLS target without the bench CA`);
+  return t.tls;
+}
+
+/**
+ * One request per workload through the target; throws unless the upstream's reply comes back
+ * intact, and, for a TLS target, unless it speaks TLS 1.3 (and h2 where it should). Returns what
+ * was negotiated ("TLSv1.3 h2"), or undefined for plain HTTP.
+ */
+export async function smokeCheck(target: Target): Promise<string | undefined> {
   for (const w of WORKLOADS) {
-    const res = await request(target.url + w.path, { method: w.method, headers: w.headers, body: w.body ?? null });
-    const body = await res.body.text();
+    const { status, body } = await exchange(target, w);
     const expected = w.method === 'GET' ? 'a'.repeat(GET_REPLY_BYTES) : postReply(POST_BODY_BYTES);
-    if (res.statusCode !== 200 || body !== expected) {
-      throw new Error(`${target.id}: ${w.method} ${w.path} gave ${res.statusCode} with ${body.length} bytes (${body.slice(0, 120)})`);
+    if (status !== 200 || body !== expected) {
+      throw new Error(`${target.id}: ${w.method} ${w.path} gave ${status} with ${body.length} bytes (${body.slice(0, 120)})`);
     }
   }
+  if (target.protocol === 'http') return undefined;
+  const negotiated =
+    target.protocol === 'h2'
+      ? (await h2Exchange(target.url, WORKLOADS[0]!, needTls(target))).negotiated
+      : await tlsVersion(target.url, needTls(target));
+  if (!negotiated.startsWith('TLSv1.3 ')) throw new Error(`${target.id}: negotiated ${negotiated}, expected TLS 1.3`);
+  return negotiated;
 }

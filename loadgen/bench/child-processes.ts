@@ -29,12 +29,18 @@ export class ChildRegistry {
   private readonly children = new Set<ManagedChild>();
 
   /** Runs a TypeScript file with this node and tsx (`node [nodeFlags] --import tsx script args`). */
-  spawnTs(name: string, script: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): ManagedChild {
-    return this.spawn(name, process.execPath, [...nodeFlags, '--import', 'tsx', script, ...args]);
+  spawnTs(
+    name: string,
+    script: string,
+    args: readonly string[] = [],
+    nodeFlags: readonly string[] = [],
+    env: NodeJS.ProcessEnv = process.env,
+  ): ManagedChild {
+    return this.spawn(name, process.execPath, [...nodeFlags, '--import', 'tsx', script, ...args], env);
   }
 
-  spawn(name: string, command: string, args: readonly string[]): ManagedChild {
-    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  spawn(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): ManagedChild {
+    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let tail = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
       tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);

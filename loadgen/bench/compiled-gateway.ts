@@ -1,7 +1,8 @@
 /**
- * Target gateway-compiled: gateway-process.ts bundled by esbuild (which tsx
- * already brings along) and run by plain node, to see what running under
- * tsx costs. tsx compiles with keepNames, so every function the gateway
+ * Target gateway-compiled: gateway-process.ts (raw engine) bundled by esbuild
+ * (which tsx already brings along) and run by plain node, as the product runs
+ * (`npm run build`, the bins): what the issue-13 goals are about. The other
+ * gateway targets run under tsx, which costs. tsx compiles with keepNames, so every function the gateway
  * creates per request also gets a `__name(fn, ...)` call (Object.defineProperty);
  * the bundle is built without it. Our code is bundled, packages stay
  * external (resolved from the repo's node_modules).

@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { LoadResult } from './autocannon-run.js';
+import type { ClientTls } from './bench-certificate.js';
 import type { Workload } from './bench-workloads.js';
 import { LatencyRecorder, type LatencySummary } from './latency-histogram.js';
 
@@ -12,6 +13,8 @@ export interface PacedRunOptions {
   readonly durationS: number;
   /** Most connections the client opens; requests queue in the client beyond that. */
   readonly connections: number;
+  /** An https:// target: the CA its certificate is checked against and the SNI sent. */
+  readonly tls?: ClientTls;
 }
 
 export interface PacedResult extends LoadResult {
@@ -83,7 +86,12 @@ class ReplyTimer implements Dispatcher.DispatchHandler {
  */
 export async function runPaced(o: PacedRunOptions): Promise<PacedResult> {
   const w = o.workload;
-  const pool = new Pool(o.baseUrl, { connections: o.connections, pipelining: 1, keepAliveTimeout: 30_000 });
+  const pool = new Pool(o.baseUrl, {
+    connections: o.connections,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    ...(o.tls === undefined ? {} : { connect: { ca: o.tls.ca, servername: o.tls.servername } }),
+  });
   const corrected = new LatencyRecorder();
   const service = new LatencyRecorder();
   const late = new LatencyRecorder();

@@ -1,7 +1,9 @@
 /**
  * `npm run bench:proxy`: requests/s and latency of the upstream directly, the
  * gateway (both engines) and nginx in front of the same upstream, on this
- * machine, in one run. See bench-options.ts for flags; results go to
+ * machine, in one run; the same over HTTPS/1.1 and h2 (gateway, h2 floor,
+ * nginx with the same certificate), and a reload of the gateway under load.
+ * See bench-options.ts for flags; results go to
  * results/bench-proxy-<time>.json, bench-proxy-latest.{json,md} (--quick:
  * bench-proxy-quick-*), --profile to bench-proxy-profile-*.
  */
@@ -13,11 +15,15 @@ import { parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js'
 import { runFixedPhase, runSaturationPhase } from './bench-phases.js';
 import { renderProfiles, runProfiles, writeProfileResults } from './bench-profile.js';
 import { renderReport, summarizeSaturation } from './bench-report.js';
+import { createBenchCertificate, type BenchCertificate } from './bench-certificate.js';
+import type { TargetId } from './bench-report.js';
 import { buildResults, type MachineInfo } from './bench-results.js';
-import { smokeCheck, startTargets, startUpstream } from './bench-targets.js';
+import { smokeCheck, startTargets, startUpstream, targetProtocol, type StartedChild } from './bench-targets.js';
 import { WORKLOADS, type WorkloadName } from './bench-workloads.js';
 import { ChildRegistry } from './child-processes.js';
 import { ensureNginx, nginxVersion } from './nginx-process.js';
+import { runReloadPhase } from './reload-phase.js';
+import type { ReloadRun } from './reload-report.js';
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -74,9 +80,35 @@ async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void>
     return;
   }
 
-  const targets = await startTargets(registry, nginxBin, upstream, opts.targets, opts.baselineDir);
-  for (const t of targets) await smokeCheck(t);
-  log(`proxy-bench: targets ${targets.map((t) => `${t.id}=${t.url}`).join(' ')}`);
+  const needsTls = opts.reloads > 0 || opts.targets.some((t) => targetProtocol(t) !== 'http');
+  const cert = needsTls ? await createBenchCertificate() : undefined;
+  try {
+    await measure({ opts, registry, nginxBin, machine, upstream, cert, startedAt, outDir });
+  } finally {
+    cert?.remove();
+  }
+}
+
+interface BenchSetup {
+  readonly opts: BenchOptions;
+  readonly registry: ChildRegistry;
+  readonly nginxBin: string;
+  readonly machine: Omit<MachineInfo, 'loadavgAtEnd'>;
+  readonly upstream: StartedChild;
+  /** Made when a TLS target or the reload runs. */
+  readonly cert: BenchCertificate | undefined;
+  readonly startedAt: Date;
+  readonly outDir: string;
+}
+
+async function measure({ opts, registry, nginxBin, machine, upstream, cert, startedAt, outDir }: BenchSetup): Promise<void> {
+  const targets = await startTargets(registry, nginxBin, upstream, opts.targets, opts.baselineDir, cert);
+  const negotiated: Partial<Record<TargetId, string>> = {};
+  for (const t of targets) {
+    const n = await smokeCheck(t);
+    if (n !== undefined) negotiated[t.id] = n;
+  }
+  log(`proxy-bench: targets ${targets.map((t) => `${t.id}=${t.url}${negotiated[t.id] ? ` (${negotiated[t.id]})` : ''}`).join(' ')}`);
   const ctx = { targets, benchPids: [upstream.pid, ...targets.map((t) => t.pid)], opts, log };
   const saturation = await runSaturationPhase(ctx);
   const gatewayCells = summarizeSaturation(
@@ -88,6 +120,11 @@ async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void>
     WORKLOADS.map((w) => [w.name, Math.round((gatewayCells.find((c) => c.workload === w.name)?.rps ?? NaN) * opts.fixedFraction)]),
   );
   const fixed = opts.fixed ? await runFixedPhase(ctx, fixedRates) : [];
+  let reload: ReloadRun | undefined;
+  if (opts.reloads > 0 && cert !== undefined) {
+    // Last, with its own gateway: the other targets idle meanwhile.
+    reload = await runReloadPhase({ registry, upstreamUrl: upstream.url, cert, opts, log });
+  }
 
   const finishedAt = new Date();
   const { document, view } = buildResults({
@@ -99,6 +136,8 @@ async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void>
     saturation,
     fixedRates,
     fixed,
+    negotiated,
+    reload,
   });
   const json = `${JSON.stringify(document, null, 2)}\n`;
   // A --quick smoke run never replaces the latest real figures.

@@ -18,6 +18,8 @@ export type StoreVariant = 'memory' | 'cassandra';
 export interface EnvironmentOptions {
   readonly store: StoreVariant;
   readonly gateways: number;
+  /** Worker processes per gateway node (1: a single process). */
+  readonly workers: number;
   readonly controlPlanes: number;
   readonly sessionTimeoutMs: number;
   readonly leaseMs: number;
@@ -95,6 +97,7 @@ export async function startCampaignEnvironment(o: EnvironmentOptions): Promise<C
     await controlPlanes.ensure(o.controlPlanes);
     const gateways = await GatewayFleet.create({
       slots: o.gateways,
+      workers: o.workers,
       coordinator: settings,
       links,
       n1Url: apps.url.n1,

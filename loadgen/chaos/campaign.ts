@@ -59,6 +59,7 @@ export async function runCampaign(o: CampaignOptions, onMigration: OnMigration =
   const env = await startCampaignEnvironment({
     store: o.store,
     gateways: o.gateways,
+    workers: o.workers,
     controlPlanes: o.controlPlanes,
     sessionTimeoutMs: o.sessionTimeoutMs,
     leaseMs: o.leaseMs,

@@ -27,6 +27,8 @@ same seed draws the same fault schedule.
                               Cassandra and Redis with the real data sync (needs both up)
   --out DIR                   where report.json and report.md go (default results/chaos)
   --gateways G                gateway processes (default 3)
+  --workers W                 worker processes per gateway (default 1: none); with W > 1 the faults hit
+                              the primary, which holds the session and the lease
   --control-planes C          control-plane processes (default 2)
   --apps-per-round A          gateways (and Cassandra app servers) restart with new apps every A migrations (default 10)
   --deadline-ms MS            a migration must end within this (default 120000)
@@ -65,6 +67,7 @@ export function parseChaosArgs(argv: readonly string[]): CampaignOptionsInput | 
         store: { type: 'string' },
         out: { type: 'string' },
         gateways: { type: 'string' },
+        workers: { type: 'string' },
         'control-planes': { type: 'string' },
         'apps-per-round': { type: 'string' },
         'deadline-ms': { type: 'string' },
@@ -98,6 +101,7 @@ export function parseChaosArgs(argv: readonly string[]): CampaignOptionsInput | 
     store,
     out: s('out'),
     gateways: int('gateways', s('gateways')),
+    workers: int('workers', s('workers')),
     controlPlanes: int('control-planes', s('control-planes')),
     appsPerRound: int('apps-per-round', s('apps-per-round')),
     deadlineMs: int('deadline-ms', s('deadline-ms')),

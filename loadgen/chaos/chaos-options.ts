@@ -46,6 +46,8 @@ export const CampaignOptionsSchema = z
     store: z.enum(STORE_VARIANTS).default('memory'),
     out: z.string().min(1).default('results/chaos'),
     gateways: z.number().int().min(1).max(16).default(3),
+    /** Worker processes per gateway node (`workers: N` in its config); 1: the gateway serves in its one process. */
+    workers: z.number().int().min(1).max(8).default(1),
     controlPlanes: z.number().int().min(1).max(5).default(2),
     /** Apps per round: the gateways are restarted with a fresh set of apps every this many migrations. */
     appsPerRound: z.number().int().min(1).max(50).default(10),

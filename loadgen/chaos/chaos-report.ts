@@ -49,6 +49,7 @@ export interface ChaosReport {
     readonly faultKinds: readonly string[];
     readonly store: StoreVariantName;
     readonly gateways: number;
+    readonly workers: number;
     readonly controlPlanes: number;
     readonly startedAt: string;
     readonly durationMs: number;
@@ -119,6 +120,7 @@ export function buildReport(r: CampaignResult): ChaosReport {
       faultKinds: r.options.faults,
       store: r.options.store,
       gateways: r.options.gateways,
+      workers: r.options.workers,
       controlPlanes: r.options.controlPlanes,
       startedAt: r.startedAt,
       durationMs: r.durationMs,
@@ -171,12 +173,13 @@ export function renderMarkdown(rep: ChaosReport): string {
   return [
     `# Chaos campaign ${c.runId}`,
     '',
-    `Seed ${c.seed}, ${c.migrations} migration(s), ${c.faultsPerMigration} fault(s) each, ${c.gateways} gateways, ` +
+    `Seed ${c.seed}, ${c.migrations} migration(s), ${c.faultsPerMigration} fault(s) each, ${c.gateways} gateways` +
+      `${c.workers > 1 ? ` (${c.workers} workers each)` : ''}, ` +
       `${c.controlPlanes} control planes; started ${c.startedAt}, took ${(c.durationMs / 1000).toFixed(0)} s. ` +
       `Reproduce the fault schedule: \`npm run chaos -- --migrations ${c.migrations} --seed ${c.seed}` +
       `${c.first ? ` --first ${c.first}` : ''} ` +
       `--faults-per-migration ${c.faultsPerMigration} --faults ${c.faultKinds.join(',')}` +
-      `${c.store === 'memory' ? '' : ` --store ${c.store}`}\`.`,
+      `${c.store === 'memory' ? '' : ` --store ${c.store}`}${c.workers > 1 ? ` --workers ${c.workers}` : ''}\`.`,
     '',
     `**${total} invariant violation(s)** in ${rep.migrations.filter((m) => m.violations.length > 0).length} ` +
       `of ${rep.migrations.length} migration(s).`,

@@ -45,7 +45,10 @@ export function runCli(name: string, usage: string, entry: () => Promise<number>
         process.stderr.write(`${name}: ${code}${(err as Error).message}\n${usageText}`);
         process.exit(2);
       }
-      process.stderr.write(`${name}: ${(err as Error).stack ?? String(err)}\n`);
+      // A failure with a code of ours (a refused plan, an unreachable admin API) is said in one line.
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('NW_')) process.stderr.write(`${name}: ${code}: ${(err as Error).message}\n`);
+      else process.stderr.write(`${name}: ${(err as Error).stack ?? String(err)}\n`);
       process.exit(1);
     },
   );

@@ -30,6 +30,9 @@ function servedByFrom(v: string | undefined): ServedBy {
   return v === 'n1' || v === 'n2' || v === 'none' ? v : 'unknown';
 }
 
+/** A mode name as a gateway sends it; anything else is not a mode. */
+const modeFrom = (v: string | undefined): string | undefined => (v !== undefined && /^[a-z]{1,16}$/.test(v.trim()) ? v.trim() : undefined);
+
 function epochFrom(v: string | undefined): number | null {
   if (v === undefined || !/^\d+$/.test(v.trim())) return null;
   return Number(v.trim());
@@ -50,7 +53,7 @@ export function errorCode(err: unknown): string {
 
 /**
  * Turns an exchange into a Sample: servedBy from `x-northwest-deployment`
- * ('unknown' without it), epoch from `x-northwest-epoch`, error from
+ * ('unknown' without it), epoch from `x-northwest-epoch`, mode from `x-northwest-mode`, error from
  * `x-northwest-error` or else the client error's code.
  */
 export function attribute(x: Exchange): Sample {
@@ -58,6 +61,7 @@ export function attribute(x: Exchange): Sample {
   const gwError = header(x.headers, RESPONSE_HEADERS.error);
   const error = gwError ?? (x.error !== undefined ? errorCode(x.error) : status === 0 ? 'NO_RESPONSE' : undefined);
   const end = Math.max(x.end, x.start);
+  const mode = modeFrom(header(x.headers, RESPONSE_HEADERS.mode));
   return {
     start: x.start,
     end,
@@ -67,6 +71,7 @@ export function attribute(x: Exchange): Sample {
     status,
     servedBy: servedByFrom(header(x.headers, RESPONSE_HEADERS.deployment)),
     epoch: epochFrom(header(x.headers, RESPONSE_HEADERS.epoch)),
+    ...(mode !== undefined ? { mode } : {}),
     ...(error !== undefined ? { error } : {}),
     ...(x.value !== undefined ? { value: x.value } : {}),
   };

@@ -2,7 +2,7 @@ import autocannon from 'autocannon';
 import { z } from 'zod';
 import type { Sample } from '../load-model.js';
 import { attribute, errorCode, type ResponseHeaders } from './attribute.js';
-import { httpFor, type Workload, type PlannedOperation } from './workload.js';
+import { kvRequest, type PlannedOperation, type RequestFor, type Workload } from './workload.js';
 
 const ClosedLoopSchema = z
   .object({
@@ -25,6 +25,8 @@ export type ClosedLoopSettings = z.input<typeof ClosedLoopSchema>;
 
 export interface ClosedLoopOptions extends ClosedLoopSettings {
   readonly workload: Workload;
+  /** The request each operation becomes; default the reference app's (kvRequest). */
+  readonly request?: RequestFor;
   /** Called for every sample as it is made (progress line, live charts); no-op by default. */
   readonly onSample?: (s: Sample) => void;
   /** Stops the run early (before durationS/amount); what was sent and not answered is `unfinished`. */
@@ -69,7 +71,7 @@ interface RequestContext {
  * left over were in flight at the stop and are returned as `unfinished`.
  */
 export function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
-  const { workload, onSample: onSampleOption, signal, ...settings } = options;
+  const { workload, onSample: onSampleOption, signal, request: requestFor = kvRequest, ...settings } = options;
   const parsed = ClosedLoopSchema.safeParse(settings);
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `closed-loop: ${i.path.join('.')}: ${i.message}`).join('\n');
@@ -89,11 +91,14 @@ export function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopRes
     const p: Pending = { ...op, start: now() };
     (context as RequestContext).pending = p;
     pending.add(p);
-    const { method, path } = httpFor(op);
+    const r = requestFor(op);
     // autocannon writes Content-Length into the headers object it passed in, which it keeps
     // for the next request: hand it a fresh one so a GET never inherits a PUT's length.
-    const headers = Object.fromEntries(Object.entries(req.headers ?? {}).filter(([k]) => k.toLowerCase() !== 'content-length'));
-    return { ...req, method, path, headers, body: op.value ?? Buffer.alloc(0) };
+    const headers = {
+      ...Object.fromEntries(Object.entries(req.headers ?? {}).filter(([k]) => k.toLowerCase() !== 'content-length')),
+      ...r.headers,
+    };
+    return { ...req, method: r.method as autocannon.Request['method'], path: r.path, headers, body: r.body ?? Buffer.alloc(0) };
   };
   const onResponse = (status: number, _body: string, context: object, headers: autocannon.Request['headers']): void => {
     const p = (context as RequestContext).pending;

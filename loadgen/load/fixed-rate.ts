@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Sample } from '../load-model.js';
 import { attribute } from './attribute.js';
 import type { UnfinishedRequest } from './closed-loop.js';
-import { httpFor, type Workload } from './workload.js';
+import { kvRequest, type RequestFor, type Workload } from './workload.js';
 
 const FixedRateSchema = z
   .object({
@@ -27,10 +27,17 @@ export type FixedRateSettings = z.input<typeof FixedRateSchema>;
 
 export interface FixedRateOptions extends FixedRateSettings {
   readonly workload: Workload;
+  /** The request each operation becomes; default the reference app's (kvRequest). */
+  readonly request?: RequestFor;
   /** Called for every sample as it is made; no-op by default. */
   readonly onSample?: (s: Sample) => void;
   /** Stops issuing requests early (before durationS); those sent are still awaited for the drain time. */
   readonly signal?: AbortSignal;
+  /**
+   * false: samples go to onSample only and `samples` stays empty, so a long run at a high rate
+   * (a load agent's) does not hold every request in memory. Default true.
+   */
+  readonly keepSamples?: boolean;
 }
 
 export interface FixedRateResult {
@@ -53,7 +60,7 @@ export interface FixedRateResult {
  * latency of every request that fell due during it (no coordinated omission).
  */
 export async function runFixedRate(options: FixedRateOptions): Promise<FixedRateResult> {
-  const { workload, onSample: onSampleOption, signal, ...settings } = options;
+  const { workload, onSample: onSampleOption, signal, request: requestFor = kvRequest, keepSamples = true, ...settings } = options;
   const parsed = FixedRateSchema.safeParse(settings);
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `fixed-rate: ${i.path.join('.')}: ${i.message}`).join('\n');
@@ -83,14 +90,14 @@ export async function runFixedRate(options: FixedRateOptions): Promise<FixedRate
     const op = workload.nextOperation();
     const req: UnfinishedRequest = { ...op, start: due };
     outstanding.add(req);
-    const { method, path } = httpFor(op);
+    const { method, path, body, headers: extra } = requestFor(op);
     const record = (s: Sample): void => {
       if (!outstanding.delete(req)) return;
-      samples.push(s);
+      if (keepSamples) samples.push(s);
       onSample(s);
     };
     pool
-      .request({ path, method, headers, body: op.value ?? null })
+      .request({ path, method, headers: extra ? { ...headers, ...extra } : headers, body: body ?? null })
       .then(async (res) => {
         await res.body.dump();
         record(attribute({ ...op, start: due, end: now(), status: res.statusCode, headers: res.headers }));

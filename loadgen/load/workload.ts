@@ -96,6 +96,21 @@ export class Workload {
   }
 }
 
+/** The HTTP request an operation becomes: the reference app's by default (kvRequest), an app's own API in attach mode. */
+export interface OperationRequest {
+  readonly method: string;
+  readonly path: string;
+  /** Sent as the body when present (and non-empty). */
+  readonly body?: string | undefined;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Turns a planned operation into the request that carries it. */
+export type RequestFor = (op: PlannedOperation) => OperationRequest;
+
+/** The reference app's request for an operation: its method and path, the value as the body of a write. */
+export const kvRequest: RequestFor = (op) => ({ ...httpFor(op), body: op.value });
+
 /** HTTP method and path for an operation against the reference app. */
 export function httpFor(op: PlannedOperation): { method: 'GET' | 'PUT' | 'DELETE'; path: string } {
   const path = `/kv/${op.key}`;

@@ -1,4 +1,5 @@
 /** report.json: the raw figures of a run (not every sample), for later comparison across runs. */
+import { countByMode } from '../analysis/by-mode.js';
 import { bucketSamples } from '../analysis/time-series.js';
 import { analyzeRun, PAPER_OVERHEAD, relativeOverhead, trialRows, type SwitchoverRun } from './report-model.js';
 
@@ -24,6 +25,7 @@ export function buildJsonReport(run: SwitchoverRun): Record<string, unknown> {
       failedTotal: a.failedTotal,
       failedByPhase: a.failedByPhase.map((g) => ({ ...g, samples: g.samples.slice(0, MAX_LISTED) })),
       byOperation: a.byOperation,
+      byMode: countByMode(run.samples),
       writeSafety: {
         ...a.writeSafety,
         violationCount: a.writeSafety.violations.length,

@@ -1,4 +1,5 @@
 /** report.md: the switchover, trials and overhead tables a person reads first. */
+import { countByMode } from '../analysis/by-mode.js';
 import { formatMeanStdev, formatValue, twoSignificant } from '../analysis/trials.js';
 import { analyzeRun, PAPER_OVERHEAD, relativeOverhead, trialRows, type OverheadRow, type SwitchoverRun } from './report-model.js';
 
@@ -43,6 +44,23 @@ export function operationsTable(run: SwitchoverRun): string {
       const c = a.byOperation[op];
       return [op, String(c.total), String(c.ok), String(c.failed), String(c.n1), String(c.n2)];
     }),
+  );
+}
+
+/** Requests by the gateway mode they were routed under, from `x-northwest-mode` (empty without the header). */
+export function modesTable(run: SwitchoverRun): string {
+  const rows = countByMode(run.samples);
+  if (rows.every((r) => r.mode === 'unknown')) return '';
+  return markdownTable(
+    ['gateway mode', 'requests', 'failed', 'served by N1', 'served by N2', 'epochs'],
+    rows.map((r) => [
+      r.mode,
+      String(r.total),
+      String(r.failed),
+      String(r.n1),
+      String(r.n2),
+      r.epochs === null ? '–' : r.epochs.min === r.epochs.max ? String(r.epochs.min) : `${r.epochs.min}–${r.epochs.max}`,
+    ]),
   );
 }
 
@@ -93,6 +111,8 @@ export function renderMarkdownReport(run: SwitchoverRun, chartFile = 'chart.svg'
     '## Requests by operation',
     operationsTable(run),
   ];
+  const modes = modesTable(run);
+  if (modes) parts.push('## Requests by gateway mode', modes);
   if (run.trials && run.trials.length > 0) parts.push(`## Trials (n = ${run.trials.length})`, trialsTable(run));
   if (run.overhead && run.overhead.length > 0) {
     parts.push(

@@ -191,6 +191,8 @@ export function renderSvgChart(run: SwitchoverRun, options: ChartOptions = {}): 
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
       `font-family="Helvetica, Arial, sans-serif">`,
   );
+  // The accessible name (screen readers, an image's tooltip): the run's title.
+  out.push(`<title>${xmlEscape(run.title)}</title>`);
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   titleLines.forEach((line, i) => {
     out.push(

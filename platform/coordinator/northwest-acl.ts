@@ -8,7 +8,8 @@
  * - members (gateways and data layers) may read the states and create their own ephemeral member
  *   and ack nodes and their data locks; their member node is written once, their ack nodes only by
  *   their own role, and they can neither write a state nor delete anything under /members or an
- *   acks list (ZooKeeper checks a delete against the parent's ACL).
+ *   acks list (ZooKeeper checks a delete against the parent's ACL). Load agents use the members'
+ *   identity: they join a load run and publish their results there, as ephemeral nodes.
  *
  * A node a member creates can name only its own role (a member does not know the control plane's
  * identity), so it is readable by anyone: member and ack documents are not secrets (host, pid,
@@ -25,10 +26,10 @@ const ANYONE_READ: AclEntry = { scheme: 'world', id: 'anyone', perms: ['read'] }
 
 /** What a node is, by its place in the tree. */
 type NodeClass =
-  | 'tree' // the chroot, /apps, /apps/<app>, a state: the control plane's, members read
+  | 'tree' // the chroot, /apps, /apps/<app>, a state, a load run and its documents: the control plane's, members read
   | 'private' // locks, migrations, leader, sync checkpoints, anything else: the control plane's alone
-  | 'member-parent' // /members, /apps/<app>/acks, /datalocks: members read and create children
-  | 'member-own' // /members/<m>: written once by its creator, readable by anyone
+  | 'member-parent' // /members, /apps/<app>/acks, /datalocks, a load run's agents and results/<agent>: members read and create
+  | 'member-own' // /members/<m>, a load agent's join node and result chunks: written once by its creator, readable by anyone
   | 'ack' // /apps/<app>/acks/<m>: the creating role reads and writes it, anyone reads
   | 'datalock'; // /datalocks/<app>/...: the members' own subtree
 
@@ -43,6 +44,19 @@ function classify(path: string): NodeClass {
     if (s.length === 3 && s[2] === 'acks') return 'member-parent';
     if (s.length === 4 && s[2] === 'acks') return 'ack';
   }
+  if (s[0] === 'loadruns') return classifyLoadRun(s);
+  return 'private';
+}
+
+/**
+ * A load run (`/loadruns/<run>/…`): the controller (control-plane identity) creates the run, its
+ * start and end documents and each agent's results node; load agents (members' identity) read
+ * them and add their own ephemeral join node and result chunks, written once.
+ */
+function classifyLoadRun(s: readonly string[]): NodeClass {
+  if (s.length <= 2 || (s.length === 3 && (s[2] === 'start' || s[2] === 'end' || s[2] === 'results'))) return 'tree';
+  if ((s.length === 3 && s[2] === 'agents') || (s.length === 4 && s[2] === 'results')) return 'member-parent';
+  if ((s.length === 4 && s[2] === 'agents') || (s.length === 5 && s[2] === 'results')) return 'member-own';
   return 'private';
 }
 

@@ -42,8 +42,13 @@ describe('product build', function () {
     await Promise.all(ups.map((u) => u.close()));
   });
 
-  it('has bin entries northwest and northwest-gateway: executable files in dist/ that start with a node shebang', () => {
-    assert.deepEqual(pkg.bin, { northwest: 'dist/controlplane/cli.js', 'northwest-gateway': 'dist/gateway/cli.js' });
+  it('has bin entries northwest, northwest-gateway, northwest-loadgen, northwest-loadtest: executables with a node shebang', () => {
+    assert.deepEqual(pkg.bin, {
+      northwest: 'dist/controlplane/cli.js',
+      'northwest-gateway': 'dist/gateway/cli.js',
+      'northwest-loadgen': 'dist/loadgen/agents/loadgen-cli.js',
+      'northwest-loadtest': 'dist/loadgen/loadtest-cli.js',
+    });
     for (const file of Object.values(pkg.bin)) {
       const path = join(REPO_ROOT, file);
       accessSync(path, constants.X_OK);
@@ -64,6 +69,22 @@ describe('product build', function () {
     const help = await run(process.execPath, [join(REPO_ROOT, pkg.bin.northwest!), '--help']);
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /usage: northwest <command>/);
+    const loadgen = await run(process.execPath, [join(REPO_ROOT, pkg.bin['northwest-loadgen']!), '--help']);
+    assert.equal(loadgen.code, 0, loadgen.stderr);
+    assert.match(loadgen.stdout, /usage: northwest-loadgen <command>/);
+  });
+
+  it('northwest-loadtest runs from dist/: --check-config exits 0 for the example and 2, naming the field, for a bad config', async () => {
+    const loadtest = join(REPO_ROOT, pkg.bin['northwest-loadtest']!);
+    const env = { NORTHWEST_ADMIN_TOKEN: 'token', NW_ZK_MEMBER_PASSWORD: 'pw' };
+    const ok = await run(process.execPath, [loadtest, '--check-config', 'configs/loadtest.attach.yaml'], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /loadtest\.attach\.yaml: ok/);
+    const bad = join(mkdtempSync(join(tmpdir(), 'nw-build-')), 'attach.json');
+    writeFileSync(bad, JSON.stringify({ app: 'shop' }));
+    const invalid = await run(process.execPath, [loadtest, '--check-config', bad], env);
+    assert.equal(invalid.code, 2);
+    assert.ok(invalid.stderr.includes(`${bad}: target:`), invalid.stderr);
   });
 
   it('runs a gateway from dist/ that serves, reloads with northwest-gateway reload, and stops on SIGTERM', async () => {

@@ -7,18 +7,16 @@
  * The screenshot goes to a temporary directory; NW_UPDATE_SCREENSHOT=1 copies it to docs/dashboard.png.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
 import { writeAppStates } from '../../fleet/state-writer.js';
 import { EmbeddedCoordinator } from '../../platform/coordinator/embedded-coordinator.js';
 import { adminCall, CP_TOKEN, startControlHarness, type ControlHarness } from '../support/control-plane-harness.js';
 import { eventually } from '../support/eventually.js';
+import { type HeadlessChromium, launchChromium } from '../support/headless-chromium.js';
 import { call } from '../support/gateway-harness.js';
-
-const CHROMIUM = process.env.NW_CHROMIUM ?? '/usr/bin/chromium';
 
 /** The rate in a text like "n2 12.5/s". */
 const rateIn = (text: string | null): number => Number(/([\d.]+)\/s/.exec(text ?? '')?.[1] ?? 0);
@@ -31,13 +29,13 @@ describe('control-plane dashboard in a real browser (Chromium)', function () {
   this.timeout(120_000);
   let h: ControlHarness;
   let writer: EmbeddedCoordinator;
+  let chromium: HeadlessChromium | undefined;
   let browser: BrowserContext;
   let profile: string;
   let stopLoad: AbortController;
   let load: Promise<void>;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/chromium.sh installs it (npm test runs it)`);
     h = await startControlHarness({ size: 2, gatewayAdmin: true, apps: ['shop', 'cart'] });
     writer = new EmbeddedCoordinator(h.store);
     await writer.connect();
@@ -54,30 +52,17 @@ describe('control-plane dashboard in a real browser (Chromium)', function () {
         }
       }),
     ).then(() => undefined);
-    profile = mkdtempSync(join(tmpdir(), 'nw-chromium-dashboard-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1180, height: 720 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    chromium = await launchChromium({ viewport: { width: 1180, height: 720 } });
+    browser = chromium.context;
+    profile = chromium.profile;
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     stopLoad?.abort();
     await load;
     await writer?.close();
     await h?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   /** Console errors and uncaught exceptions of the page, from the first request on. */

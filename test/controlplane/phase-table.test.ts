@@ -3,6 +3,8 @@ import type { DataMode } from '../../protocol/app-state.js';
 import { PHASES, type PhaseName } from '../../controlplane/migration/migration-log.js';
 import { parsePlan } from '../../controlplane/migration/plan.js';
 import { PHASE_TABLE, phaseAfter, rollbackSteps } from '../../controlplane/migration/phase-table.js';
+import { rollbackFenceData } from '../../controlplane/migration/phases/data-modes.js';
+import { rollbackState } from '../../controlplane/migration/phases/rollback.js';
 
 const BEFORE_PROXY = PHASES.slice(0, PHASES.indexOf('proxy'));
 const FROM_PROXY = PHASES.slice(PHASES.indexOf('proxy'));
@@ -66,5 +68,24 @@ describe('migration phase table', () => {
     const noMirror = parsePlan({ apps: ['shop'], proxy: { mirrorWritesToN1: false } });
     assert.deepEqual(PHASE_TABLE.proxy.states(noMirror, 'm1', copying)?.data, { datastore: 'n2', cache: 'local' });
     for (const p of PHASES) assert.equal(PHASE_TABLE[p].states(redirecting, 'm1', undefined)?.data, undefined, p);
+  });
+
+  it("with the cache's replicate strategy N1's cache follows N2's from proxy on, through done and a rollback's fence", () => {
+    const replicating = parsePlan({
+      apps: ['shop'],
+      redirect: { enabled: true },
+      sync: { mode: 'none', hooks: ['cache'], cache: { strategy: 'replicate' } },
+    });
+    const follow = { datastore: 'local', cache: 'follow' };
+    for (const p of ['prepare', 'sync', 'fence'] as const)
+      assert.equal(PHASE_TABLE[p].states(replicating, 'm1', undefined)?.data, undefined, p);
+    // N1's Redis is N2's replica from proxy's atProxy until done's atDone, which runs after done's barrier.
+    for (const p of ['proxy', 'redirect', 'done'] as const)
+      assert.deepEqual(PHASE_TABLE[p].states(replicating, 'm1', undefined)?.data, follow, p);
+    assert.deepEqual(PHASE_TABLE.done.states(replicating, 'm1', copying)?.data, { datastore: 'n2', cache: 'follow' });
+    // Until the hooks' atRollback step promotes N1's Redis, after the rollback's fence.
+    assert.deepEqual(rollbackState('fence', 'm1', rollbackFenceData(replicating)).data, follow);
+    assert.equal(rollbackState('fence', 'm1', rollbackFenceData(plain)).data, undefined);
+    assert.equal(rollbackState('serve', 'm1', rollbackFenceData(replicating)).data, undefined);
   });
 });

@@ -167,6 +167,22 @@ describe('sync: RedisCacheLayer', function () {
     }
   });
 
+  it('follow mode (the local Redis replicates N2): sets, versioned sets and deletes are left to replication; reads are local', async () => {
+    const c = new RedisCacheLayer({ local: n1 });
+    await c.set('f1', 'before');
+    await c.apply({ datastore: 'local', cache: 'follow' }, ++epoch);
+    assert.equal(c.mode, 'follow');
+    await c.set('f1', 'mirrored');
+    assert.equal(await c.setVersioned('f2', { value: 'x', version: 7 }), false);
+    assert.equal(await c.del('f1'), false);
+    assert.equal(await r.rawN1.get(raw('f1')), 'before', 'nothing was sent to the local Redis');
+    assert.equal(await r.rawN1.exists(raw('f2')), 0);
+    assert.equal(await c.get('f1'), 'before', 'reads stay local');
+    await c.apply(LOCAL, ++epoch);
+    await c.set('f1', 'after');
+    assert.equal(await r.rawN1.get(raw('f1')), 'after');
+  });
+
   it('copy mode without an N2 client is refused', async () => {
     const c = new RedisCacheLayer({ local: n1 });
     await assert.rejects(c.apply(COPY, ++epoch), (err: unknown) => isSyncError(err, 'NW_SYNC_CONFIG_INVALID'));

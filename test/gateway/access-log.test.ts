@@ -3,7 +3,8 @@
 // line; a reload turns it on and off.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { type AddressInfo, connect } from 'node:net';
 import { request } from 'undici';
 import { appOn, startFileGateway, testConfig, type FileGateway } from '../support/config-file-gateway.js';
 import { eventually } from '../support/eventually.js';
@@ -138,6 +139,38 @@ describe('gateway access log', function () {
         assert.deepEqual([m.mode, m.epoch, m.deployment, m.status, m.engine], ['mirror', 1, 'n1', 200, 'node']);
         assert.equal(m.bytes, mirrored.bytes);
         assert.ok(m.upstreamMs !== null && m.upstreamMs <= m.totalMs);
+      });
+
+      it('logs a request whose connection the gateway cut (a chunked body past maxBodyBytes) and keeps serving', async () => {
+        g = await startFileGateway(
+          testConfig(
+            { shop: appOn('shop.test', [app.url]) },
+            { engine, limits: { maxBodyBytes: 1024 }, log: { level: 'silent', access: true } },
+          ),
+          { accessLogSink: (l) => void lines.push(l) },
+        );
+        const { port } = new URL(g.url);
+        const socket = connect(Number(port), '127.0.0.1');
+        await once(socket, 'connect');
+        socket.on('error', () => undefined);
+        socket.resume();
+        // The gateway answers 413 and ends its side, or cuts the connection.
+        const over = new Promise((r) => {
+          socket.once('end', r);
+          socket.once('close', r);
+        });
+        socket.write('POST /kv/big HTTP/1.1\r\nHost: shop.test\r\nX-Request-Id: cut-1\r\nTransfer-Encoding: chunked\r\n\r\n');
+        for (let i = 0; i < 8 && !socket.destroyed; i++) {
+          socket.write(`400\r\n${'b'.repeat(1024)}\r\n`);
+          await new Promise((r) => setImmediate(r));
+        }
+        await over;
+        socket.destroy();
+        await eventually(() => lines.length >= 1, { timeoutMs: 3000, message: 'the cut request is logged' });
+        const line = JSON.parse(lines[0]!) as AccessLine & { peer: string };
+        assert.ok(line.status === 413 || line.status === 499, JSON.stringify(line));
+        assert.equal(line.peer, '127.0.0.1');
+        assert.equal((await get('/kv/after')).status, 200, 'the gateway still serves');
       });
 
       it("writes nginx's combined line with log.accessFormat: combined; a reload turns the log off", async () => {

@@ -9,18 +9,16 @@
  * docs/browser-test.png.
  */
 import assert from 'node:assert/strict';
-import { existsSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { WebSocketServer } from 'ws';
 import { type EchoUpstream, startEchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
+import { type HeadlessChromium, launchChromium } from '../support/headless-chromium.js';
 import { createTestCa } from '../support/test-certificates.js';
 import { startTlsHarness, type TlsHarness } from '../support/tls-gateway.js';
-
-const CHROMIUM = process.env.NW_CHROMIUM ?? '/usr/bin/chromium';
 
 /** What N1's app received from the browser's form. */
 interface Submission {
@@ -91,43 +89,34 @@ describe('gateway: a real browser (Chromium)', function () {
   let app: Awaited<ReturnType<typeof startBrowserApp>>;
   let n2: EchoUpstream;
   let h: TlsHarness;
+  let chromium: HeadlessChromium | undefined;
   let browser: BrowserContext;
   let profile: string;
   let origin: string;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/chromium.sh installs it (npm test runs it)`);
     app = await startBrowserApp();
     // N2 stands for the other deployment, on its own https origin (its own CA: the browser trusts keys, not CAs).
     const n2Cert = await (await createTestCa('N2 Test CA')).issue(['n2.test']);
     n2 = await startEchoUpstream('n2', '127.0.0.1', 0, new Map(), { cert: n2Cert.certPem, key: n2Cert.keyPem });
     h = await startTlsHarness({ n1Urls: [app.url], app: { n2: { publicOrigin: `https://n2.test:${n2.port}` } } });
     origin = `https://shop.test:${h.gw.listeners[0]!.port}`;
-    profile = mkdtempSync(join(tmpdir(), 'nw-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
+    chromium = await launchChromium({
       viewport: { width: 760, height: 420 },
       args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
         '--host-resolver-rules=MAP *.test 127.0.0.1',
         `--ignore-certificate-errors-spki-list=${h.serverCert.spkiSha256},${n2Cert.spkiSha256}`,
       ],
     });
+    browser = chromium.context;
+    profile = chromium.profile;
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     await h?.close();
     await n2?.close();
     await app?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('loads the page over HTTPS with h2, echoes on a WebSocket and posts a form through the gateway', async () => {

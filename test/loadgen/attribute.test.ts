@@ -19,6 +19,17 @@ describe('attribute', () => {
     assert.equal(attribute({ ...base, status: 200, headers: { 'x-northwest-deployment': ['n1', 'n2'] } }).servedBy, 'n1');
   });
 
+  it('takes the mode from x-northwest-mode, and leaves out a value that is no mode name', () => {
+    const s = attribute({
+      ...base,
+      status: 200,
+      headers: { 'x-northwest-deployment': 'n2', 'x-northwest-epoch': '7', 'x-northwest-mode': 'proxy' },
+    });
+    assert.equal(s.mode, 'proxy');
+    assert.equal('mode' in attribute({ ...base, status: 200, headers: { 'x-northwest-mode': '<script>' } }), false);
+    assert.equal('mode' in attribute({ ...base, status: 200, headers: {} }), false);
+  });
+
   it('takes the error from x-northwest-error', () => {
     const s = attribute({
       ...base,

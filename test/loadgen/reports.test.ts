@@ -55,6 +55,7 @@ describe('reports', () => {
       assert.equal(root.attrs.xmlns, 'http://www.w3.org/2000/svg');
       const title = findAll(root, (e) => e.attrs.class === 'title')[0];
       assert.equal(title && deepText(title).trim(), 'Switchover <N1 → N2> & friends');
+      assert.equal(deepText(root.children.find((c) => c.name === 'title')!), 'Switchover <N1 → N2> & friends', 'its accessible name');
       assert.equal(findAll(root, (e) => (e.attrs.class ?? '').startsWith('panel')).length, 2);
     });
 

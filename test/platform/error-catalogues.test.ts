@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { CONTROL_ERRORS } from '../../controlplane/errors.js';
 import { SYNC_ERRORS } from '../../datasync/errors.js';
 import { GATEWAY_ERRORS } from '../../gateway/errors.js';
+import { LOAD_AGENT_ERRORS } from '../../loadgen/agents/load-agent-errors.js';
+import { ATTACH_ERRORS } from '../../loadgen/attach/attach-errors.js';
 import { CHAOS_ERRORS } from '../../loadgen/chaos/chaos-errors.js';
 import { EXPERIMENT_ERRORS } from '../../loadgen/experiments/experiment-errors.js';
 import { CodedError, isCodedError, type ErrorSpec } from '../../platform/coded-error.js';
@@ -15,6 +17,8 @@ const CATALOGUES: Readonly<Record<string, { prefix: string; codes: Readonly<Reco
   datasync: { prefix: 'NW_SYNC_', codes: SYNC_ERRORS },
   experiments: { prefix: 'NW_EXP_', codes: EXPERIMENT_ERRORS },
   chaos: { prefix: 'NW_CHAOS_', codes: CHAOS_ERRORS },
+  loadAgents: { prefix: 'NW_LG_', codes: LOAD_AGENT_ERRORS },
+  attach: { prefix: 'NW_ATTACH_', codes: ATTACH_ERRORS },
 };
 
 describe('error catalogues (one coded-error base)', () => {

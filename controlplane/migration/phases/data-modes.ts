@@ -1,6 +1,7 @@
 import type { DataMode, MigrationTag } from '../../../protocol/app-state.js';
 import type { DesiredAppState } from '../../../fleet/state-writer.js';
 import type { PhaseName } from '../migration-log.js';
+import type { MigrationPlan } from '../plan.js';
 
 /** The tag a phase's states carry while the migration runs (lease fencing applies to tagged apps). */
 export function migrationTag(id: string, phase: PhaseName): MigrationTag {
@@ -17,9 +18,28 @@ export function withData(state: DesiredAppState, data: DataMode | undefined): De
  * sync hooks switched them to (`synced`): N1's data layer stops copying (N2's
  * own app servers write N2 now) and either keeps its own copy current from
  * the writes the gateways mirror back (`keepN1`, so a rollback loses nothing)
- * or sends all access to N2. Undefined while no hook switched them.
+ * or sends all access to N2. With `cacheFollowsN2` (the cache's replicate
+ * strategy, until done) N1's Redis is a read-only replica of N2's: N1's cache
+ * layer leaves sets and deletes to replication (a mirrored write would be
+ * refused there, and could land after a newer value replicated from N2).
+ * Undefined while no hook switched them and the cache does not follow N2.
  */
-export function handedOverData(synced: DataMode | undefined, keepN1: boolean): DataMode | undefined {
-  if (!synced) return undefined;
-  return { datastore: synced.datastore === 'local' || keepN1 ? 'local' : 'n2', cache: 'local' };
+export function handedOverData(synced: DataMode | undefined, keepN1: boolean, cacheFollowsN2 = false): DataMode | undefined {
+  if (!synced && !cacheFollowsN2) return undefined;
+  const datastore = synced === undefined || synced.datastore === 'local' || keepN1 ? 'local' : 'n2';
+  return { datastore, cache: cacheFollowsN2 ? 'follow' : 'local' };
+}
+
+/** Whether N1's Redis follows N2's while N2 takes writes (the plan's cache strategy is `replicate`). */
+export function cacheFollowsN2(plan: MigrationPlan): boolean {
+  return plan.sync.cache.strategy === 'replicate';
+}
+
+/**
+ * The data layers' mode under a rollback's fence: with the cache's replicate strategy N1's Redis may
+ * still be N2's replica until the hooks' `atRollback` promotes it, so N1's cache layers keep
+ * following (a write mirrored to N1 as the fence comes in is left to replication, not refused).
+ */
+export function rollbackFenceData(plan: MigrationPlan): DataMode | undefined {
+  return cacheFollowsN2(plan) ? { datastore: 'local', cache: 'follow' } : undefined;
 }

@@ -1,8 +1,9 @@
 import { migrationTag, withData } from './data-modes.js';
-import type { Phase } from './phase.js';
+import { hookStepWork, type Phase } from './phase.js';
 
 /**
- * fence: writes are held at the gateways (reads still go to N1); once every
+ * fence: first the hooks' `beforeFence` steps (a replica's lag within the
+ * plan's limit, or the phase fails before any write is held); then writes are held at the gateways (reads still go to N1); once every
  * member acked, no write is in flight anywhere. Hooks with an `atFence` step
  * then bring N2 fully up to date before it takes traffic. N2 has taken no
  * write yet: a rollback serves from N1 again, and the held writes go there.
@@ -23,10 +24,9 @@ export const fence: Phase<'fence'> = {
   startsWithFlip: true,
   n2TakesWrites: false,
   rollback: ['serve'],
-  after: async (ctx) => {
-    const { hooks } = ctx.log.plan.sync;
-    // No `hooks` figures at all when no hook has a step here (as the log has always shown it).
-    if (!hooks.some((n) => ctx.syncHooks.get(n)?.atFence)) return {};
-    return { data: { hooks: await ctx.runSyncHooks('atFence') } };
+  before: async (ctx) => {
+    const work = await hookStepWork(ctx, 'beforeFence');
+    return work.data ? { data: { beforeFence: work.data.hooks } } : {};
   },
+  after: (ctx) => hookStepWork(ctx, 'atFence'),
 };

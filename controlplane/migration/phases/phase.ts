@@ -1,7 +1,7 @@
 import type { DataMode } from '../../../protocol/app-state.js';
 import type { DesiredAppState } from '../../../fleet/state-writer.js';
 import type { MemberStatus } from '../../live-members.js';
-import type { DnsSteps, SyncHook } from '../migration-hooks.js';
+import type { DnsSteps, PhaseStepName, SyncHook } from '../migration-hooks.js';
 import type { LogChange, LogEvent, MigrationLog, PhaseName } from '../migration-log.js';
 import type { MigrationPlan } from '../plan.js';
 import type { RollbackStep } from './rollback.js';
@@ -30,8 +30,18 @@ export interface PhaseContext {
   liveMembers(): Promise<readonly MemberStatus[]>;
   /** Writes a log change and events now (fenced like every log write), before the phase acts on it. */
   record(change: LogChange, ...events: Omit<LogEvent, 'at'>[]): Promise<void>;
-  /** Runs the plan's sync hooks in order (each hook's main step, or its `atFence` step); returns their figures. */
-  runSyncHooks(step: 'sync' | 'atFence'): Promise<Record<string, unknown>>;
+  /** Runs the plan's sync hooks in order (each hook's main step, or another of its steps); returns their figures. */
+  runSyncHooks(step: 'sync' | PhaseStepName): Promise<Record<string, unknown>>;
+}
+
+/**
+ * A phase's work for one hook step: the hooks' figures as `data.hooks`, or nothing at all when no
+ * hook of the plan has that step or none had anything to do (so the log reads as it always has).
+ */
+export async function hookStepWork(ctx: PhaseContext, step: PhaseStepName): Promise<PhaseWork> {
+  if (!ctx.log.plan.sync.hooks.some((n) => ctx.syncHooks.get(n)?.[step])) return {};
+  const hooks = await ctx.runSyncHooks(step);
+  return Object.keys(hooks).length > 0 ? { data: { hooks } } : {};
 }
 
 /** What a phase's work reports: figures for its `phase-completed` event, and log fields set when it completes. */

@@ -1,12 +1,13 @@
 import { ControlError } from '../../errors.js';
 import { migrationTag } from './data-modes.js';
-import type { Phase, PhaseContext } from './phase.js';
+import { hookStepWork, type Phase, type PhaseContext } from './phase.js';
 
 /**
- * prepare: checks that N2 answers and lowers the DNS TTLs ahead of the switch,
- * then tags every app (still serving from N1) as part of the migration.
- * Rollback only lets go of the apps; N2 has taken nothing, and lowered TTLs
- * stay lowered.
+ * prepare: checks that N2 answers, runs the hooks' `atPrepare` steps (the
+ * cache's replicate strategy makes N2's Redis a replica of N1's) and lowers the
+ * DNS TTLs ahead of the switch, then tags every app (still serving from N1) as
+ * part of the migration. Rollback only lets go of the apps; N2 has taken
+ * nothing, and lowered TTLs stay lowered.
  */
 export const prepare: Phase<'prepare'> = {
   name: 'prepare',
@@ -18,11 +19,15 @@ export const prepare: Phase<'prepare'> = {
   rollback: ['serve'],
   before: async (ctx) => {
     await checkN2Health(ctx);
+    const hooks = await hookStepWork(ctx, 'atPrepare');
     const plan = ctx.log.plan;
     // Once lowered (a phase re-run by a new leader), the TTL's deadline and the records to restore stand.
-    if (!plan.dns || !ctx.dns || ctx.log.dnsSwitchNotBefore) return {};
+    if (!plan.dns || !ctx.dns || ctx.log.dnsSwitchNotBefore) return hooks;
     const lowered = await ctx.dns.lowerTtl(plan);
-    return { data: { dns: lowered.data }, change: { dnsSwitchNotBefore: lowered.notBefore, dnsBefore: lowered.before } };
+    return {
+      data: { ...hooks.data, dns: lowered.data },
+      change: { dnsSwitchNotBefore: lowered.notBefore, dnsBefore: lowered.before },
+    };
   },
 };
 

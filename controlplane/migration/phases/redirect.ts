@@ -1,4 +1,4 @@
-import { handedOverData, migrationTag, withData } from './data-modes.js';
+import { cacheFollowsN2, handedOverData, migrationTag, withData } from './data-modes.js';
 import { runAnalysisGates } from '../../analysis/analysis-gates.js';
 import type { Phase } from './phase.js';
 
@@ -21,7 +21,7 @@ export const redirect: Phase<'redirect'> = {
             mirrorWritesToN1: plan.proxy.mirrorWritesToN1,
             migration: migrationTag(id, 'redirect'),
           },
-          handedOverData(synced, plan.proxy.mirrorWritesToN1),
+          handedOverData(synced, plan.proxy.mirrorWritesToN1, cacheFollowsN2(plan)),
         )
       : undefined,
   startsWithFlip: true,

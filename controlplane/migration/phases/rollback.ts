@@ -1,3 +1,4 @@
+import type { DataMode } from '../../../protocol/app-state.js';
 import type { DesiredAppState } from '../../../fleet/state-writer.js';
 
 /**
@@ -18,9 +19,12 @@ export const ROLLBACK_BEFORE_ANY_PHASE: readonly RollbackStep[] = ['serve'];
 
 /**
  * The state a rollback step writes to every app. The fence is tagged
- * `rollback` (lease fencing still applies while it holds writes); serve
- * carries no tag: the migration no longer concerns the app.
+ * `rollback` (lease fencing still applies while it holds writes), with the data
+ * layers' mode `data` if given (N1's cache still follows N2's until the hooks'
+ * `atRollback` step); serve carries no tag and no data section: the migration
+ * no longer concerns the app.
  */
-export function rollbackState(step: 'fence' | 'serve', id: string): DesiredAppState {
-  return step === 'fence' ? { mode: 'fence', readFrom: 'n1', migration: { id, phase: 'rollback' } } : { mode: 'serve' };
+export function rollbackState(step: 'fence' | 'serve', id: string, data?: DataMode): DesiredAppState {
+  if (step === 'serve') return { mode: 'serve' };
+  return { mode: 'fence', readFrom: 'n1', migration: { id, phase: 'rollback' }, ...(data ? { data } : {}) };
 }

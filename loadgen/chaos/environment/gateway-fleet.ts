@@ -11,6 +11,8 @@ import type { ZkLinks } from './zk-links.js';
 
 export interface GatewayFleetOptions {
   readonly slots: number;
+  /** Worker processes per gateway (1: none, the gateway serves in its one process). */
+  readonly workers: number;
   readonly coordinator: CoordinatorSettings;
   readonly links: ZkLinks;
   readonly n1Url: string;
@@ -102,6 +104,7 @@ export class GatewayFleet {
       trustedProxies: ['127.0.0.1'],
       // info: every state applied, with its epoch, for the traces of a violation
       log: { level: 'info' },
+      ...(this.o.workers > 1 ? { workers: this.o.workers } : {}),
       fleet: {
         coordinator: coordinatorSection(this.o.coordinator, 'member', this.o.links.connectString(slot)),
         memberId: this.memberId(slot),
