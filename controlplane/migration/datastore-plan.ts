@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FENCE_LIMITS } from '../../protocol/app-state.js';
 
 /**
  * The plan's `datastore` section: how the `datastore` sync hook brings N2's
@@ -29,9 +30,9 @@ export const datastorePlanSchema = z.strictObject({
       /**
        * At the fence (and in a rollback from N2), how long the drain may take: the write timeout waited
        * out, the hints delivered, the digests compared. Past it the fence fails and the migration rolls
-       * back. Held writes wait as long: keep fence.maxHoldMs above it.
+       * back. Held writes wait as long: the plan's fence.maxHoldMs must be above it (checked).
        */
-      drainTimeoutMs: z.number().int().min(1000).max(600_000).default(30_000),
+      drainTimeoutMs: z.number().int().min(1000).max(FENCE_LIMITS.maxHoldMs).default(30_000),
       /** Compare every range's digest between the datacenters at the fence (the proof nothing is missing). */
       digestAtFence: z.boolean().default(true),
     })
@@ -45,6 +46,7 @@ export function replicateConflicts(plan: {
   datastore?: DatastorePlan | undefined;
   sync: { mode: string };
   proxy: { mirrorWritesToN1: boolean };
+  fence: { maxHoldMs?: number | undefined };
 }): Array<[string[], string]> {
   if (plan.datastore?.strategy !== 'replicate') return [];
   const out: Array<[string[], string]> = [];
@@ -55,6 +57,15 @@ export function replicateConflicts(plan: {
     out.push([
       ['proxy', 'mirrorWritesToN1'],
       "must be false with datastore.strategy replicate (N1's datacenter stays a replica: a rollback needs no mirrored writes)",
+    ]);
+  // The drain runs with every write held: a gateway that gives up holding first fails those writes
+  // (its own default, 5000 ms, is below the drain's). So the plan must hold them longer than the drain.
+  const drain = plan.datastore.replicate.drainTimeoutMs;
+  if (plan.fence.maxHoldMs === undefined || plan.fence.maxHoldMs <= drain)
+    out.push([
+      ['fence', 'maxHoldMs'],
+      `must be set above datastore.replicate.drainTimeoutMs (${drain} ms) with datastore.strategy replicate: ` +
+        'writes are held while the fence drains',
     ]);
   return out;
 }

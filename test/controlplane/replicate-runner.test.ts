@@ -29,6 +29,7 @@ describe('replicate strategy: plan checks and lag arithmetic', () => {
     const ok = parsePlan({
       apps: ['shop'],
       sync: { mode: 'none', hooks: ['datastore'] },
+      fence: { maxHoldMs: 40_000 },
       proxy: { mirrorWritesToN1: false },
       datastore: { strategy: 'replicate' },
     });
@@ -42,6 +43,25 @@ describe('replicate strategy: plan checks and lag arithmetic', () => {
     });
     assert.equal(parsePlan({ apps: ['shop'] }).datastore, undefined, 'no datastore section: copy-on-write, the plan unchanged');
     assert.equal(parsePlan({ apps: ['shop'], datastore: {} }).datastore?.strategy, 'copy-on-write');
+  });
+
+  it("a replicate plan must hold writes at the fence longer than its drain may take (the gateways' 5 s default is shorter)", () => {
+    const replicate = (fence: MigrationPlanInput['fence'], drainTimeoutMs?: number) =>
+      parsePlan({
+        apps: ['shop'],
+        sync: { mode: 'none', hooks: ['datastore'] },
+        proxy: { mirrorWritesToN1: false },
+        ...(fence ? { fence } : {}),
+        datastore: { strategy: 'replicate', ...(drainTimeoutMs ? { replicate: { drainTimeoutMs } } : {}) },
+      });
+    const refused = (fn: () => unknown, why: RegExp) =>
+      assert.throws(fn, (err: unknown) => err instanceof ControlError && err.code === 'NW_CP_PLAN_INVALID' && why.test(err.message));
+    refused(() => replicate(undefined), /fence\.maxHoldMs.*drainTimeoutMs \(30000 ms\)/);
+    refused(() => replicate({ maxHoldMs: 30_000 }), /fence\.maxHoldMs/);
+    refused(() => replicate({ maxHoldMs: 4000 }, 4000), /fence\.maxHoldMs/);
+    refused(() => replicate({ maxHoldMs: 60_000 }, 90_000), /drainTimeoutMs/);
+    assert.equal(replicate({ maxHoldMs: 5000 }, 4000).fence.maxHoldMs, 5000);
+    assert.equal(parsePlan({ apps: ['shop'] }).fence.maxHoldMs, undefined, 'copy-on-write plans need no hold');
   });
 
   it('the lag is over the limit for hints, queued messages, streams, or a node that cannot be read', () => {
