@@ -26,6 +26,8 @@ import type { DatastoreSyncConfig } from './sync-config.js';
  *   checked), `nodetool rebuild` on N2's nodes (resumable), a range-digest
  *   verify, then the lag gate: the fence may come only once what is
  *   outstanding toward N2 is within the plan's limit.
+ * - beforeFence: the lag gate again, writes still flowing (the fence may
+ *   start long after the sync ended).
  * - atFence: the drain: the write timeout waited out since the fence
  *   barrier, no hint and no queued message toward N2 left, every range's
  *   digest equal in both datacenters.
@@ -169,6 +171,27 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     }
   };
 
+  /** What is outstanding toward N2 within the plan's limit, waited for up to `lagWaitMs`; over it: `onLagLimit`. */
+  const lagGate = async (ctx: SyncContext, s: Sides, p: ReplicatePlan): Promise<{ lag: ReplicationLag; waitedMs: number }> => {
+    const g = await waitForLag(s, 'n2', { ...p.lagLimit, streams: 0 }, p.lagWaitMs, ctx.signal);
+    if (!g.over) return g;
+    const err = new SyncError('NW_SYNC_REPLICATION_LAG', `toward ${s.n2Dc} after ${g.waitedMs} ms: ${g.over}`, {
+      details: { lag: g.lag, limit: p.lagLimit, onLagLimit: p.onLagLimit },
+    });
+    throw p.onLagLimit === 'pause' ? pausingMigration(err) : err;
+  };
+
+  /**
+   * The fence phase's first step, writes still flowing: the lag gate again. The end of sync passed
+   * it, but the fence can start long after (an operator's pause between the phases, a resume, a new
+   * leader): a datacenter that fell behind since must hold the fence here, as the plan says, and not
+   * make the drain time out with every write held.
+   */
+  const beforeFence = async (ctx: SyncContext): Promise<Record<string, unknown>> => {
+    const g = await lagGate(ctx, await connect(), replicatePlan(ctx.plan));
+    return { lag: g.lag, lagWaitedMs: g.waitedMs };
+  };
+
   /**
    * The sync's verify. A write N2's datacenter missed (down, paused) reaches it by a hint, which
    * the nodes list only once its file is closed, up to ~10 s later: until then the lag reads zero
@@ -247,15 +270,8 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     }).finally(() => noting);
     await ctx.note(`${s.n2Dc} rebuilt from ${s.n1Dc}`, { ...rebuild });
     // The lag gate, before the verify (a digest of a datacenter that lags can only differ) and
-    // again after it: the fence comes only once what is outstanding toward N2 is within the limit.
-    const gate = async (): Promise<{ lag: ReplicationLag; waitedMs: number }> => {
-      const g = await waitForLag(s, 'n2', { ...p.lagLimit, streams: 0 }, p.lagWaitMs, ctx.signal);
-      if (!g.over) return g;
-      const err = new SyncError('NW_SYNC_REPLICATION_LAG', `toward ${s.n2Dc} after ${g.waitedMs} ms: ${g.over}`, {
-        details: { lag: g.lag, limit: p.lagLimit, onLagLimit: p.onLagLimit },
-      });
-      throw p.onLagLimit === 'pause' ? pausingMigration(err) : err;
-    };
+    // again after it; the fence phase runs it once more before it holds any write.
+    const gate = () => lagGate(ctx, s, p);
     await gate();
     const verified = await verifyWhileCatchingUp(ctx, s, p, replicatingSinceUs, gate);
     const last = await gate();
@@ -286,6 +302,7 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
 
   return {
     sync,
+    beforeFence,
     atFence: (ctx: SyncContext) => drain(ctx, 'n2'),
     atRollback: async (ctx: SyncContext, n2TookWrites: boolean) => (n2TookWrites ? drain(ctx, 'n1') : { skipped: 'N2 took no write' }),
     finalize,

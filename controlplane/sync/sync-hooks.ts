@@ -192,6 +192,7 @@ function datastoreHook(cfg: DatastoreSyncConfig, deps: SyncHookDeps): { hook: Sy
       return { barrierMs: flipped.barrierMs, ...result };
     },
     {
+      beforeFence: async (ctx: SyncContext) => (replicating(ctx) ? replicate.beforeFence(ctx) : undefined),
       atFence: async (ctx: SyncContext) => (replicating(ctx) ? replicate.atFence(ctx) : undefined),
       atRollback: async (ctx: SyncContext, n2TookWrites: boolean) =>
         replicating(ctx) ? replicate.atRollback(ctx, n2TookWrites) : undefined,

@@ -118,6 +118,10 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
     readonly store: EmbeddedStore;
     readonly fleet: Fleet;
     readonly cp: ControlPlane;
+    /** The coordinator session of `cp` (expire() it to crash the leader). */
+    readonly cpCoordinator: EmbeddedCoordinator;
+    /** Another control-plane process: its own coordinator session and sync hooks (own Cassandra clients). */
+    standby(id: string): Promise<ControlPlane>;
     readonly apps: { readonly n1: ReferenceApp; readonly n2: ReferenceApp };
     readonly preloaded: Array<{ key: string; value: string }>;
     close(): Promise<void>;
@@ -158,61 +162,73 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       apps: ['shop'],
       upstreams: { n1: apps.n1.url, n2: apps.n2.url },
     });
-    const hooksCoordinator = new EmbeddedCoordinator(store);
-    await hooksCoordinator.connect();
-    const sync: SyncHooks = createSyncHooks(
-      {
-        datastore: {
-          n1: {
-            contactPoints: [dcs.dc1.contactPoint],
-            port: 9042,
-            localDataCenter: 'dc1',
-            requestTimeoutMs: 12_000,
-            connectTimeoutMs: 5000,
-          },
-          n2: {
-            contactPoints: [dcs.dc2.contactPoint],
-            port: 9042,
-            localDataCenter: 'dc2',
-            requestTimeoutMs: 12_000,
-            connectTimeoutMs: 5000,
-          },
-          tables: [table],
-          ranges: 16,
-          concurrency: 4,
-          pageSize: 500,
-          maxRecopies: 0,
-          createMissing: false,
-          replicate: {
-            nodetool: { command: [...(o.nodetool ?? dcs.nodetoolCommand)], timeoutMs: 60_000 },
-            n2Nodes: [{ host: '127.0.0.1', jmxPort: dcs.dc2.jmxPort }],
-            rebuildTimeoutMs: 120_000,
-            writeTimeoutMs: 2000,
+    const processes: Array<{ cp: ControlPlane; sync: SyncHooks; hooksCoordinator: EmbeddedCoordinator }> = [];
+    /** One control-plane process: its coordinator sessions, its sync hooks, its control plane. */
+    const controlPlane = async (id: string) => {
+      const hooksCoordinator = new EmbeddedCoordinator(store);
+      await hooksCoordinator.connect();
+      const sync: SyncHooks = createSyncHooks(
+        {
+          datastore: {
+            n1: {
+              contactPoints: [dcs.dc1.contactPoint],
+              port: 9042,
+              localDataCenter: 'dc1',
+              requestTimeoutMs: 12_000,
+              connectTimeoutMs: 5000,
+            },
+            n2: {
+              contactPoints: [dcs.dc2.contactPoint],
+              port: 9042,
+              localDataCenter: 'dc2',
+              requestTimeoutMs: 12_000,
+              connectTimeoutMs: 5000,
+            },
+            tables: [table],
+            ranges: 16,
+            concurrency: 4,
+            pageSize: 500,
+            maxRecopies: 0,
+            createMissing: false,
+            replicate: {
+              nodetool: { command: [...(o.nodetool ?? dcs.nodetoolCommand)], timeoutMs: 60_000 },
+              n2Nodes: [{ host: '127.0.0.1', jmxPort: dcs.dc2.jmxPort }],
+              rebuildTimeoutMs: 120_000,
+              writeTimeoutMs: 2000,
+            },
           },
         },
-      },
-      { coordinator: hooksCoordinator, logger: cpLogger },
-    );
-    const cp = new ControlPlane({
-      coordinator: new EmbeddedCoordinator(store),
-      id: 'cp-1',
-      logger: cpLogger,
-      syncHooks: sync.hooks,
-      ...(o.dns ? { dns: o.dns } : {}),
-    });
-    await cp.start();
+        { coordinator: hooksCoordinator, logger: cpLogger },
+      );
+      const coordinator = new EmbeddedCoordinator(store);
+      const cp = new ControlPlane({
+        coordinator,
+        id,
+        logger: cpLogger,
+        syncHooks: sync.hooks,
+        ...(o.dns ? { dns: o.dns } : {}),
+      });
+      await cp.start();
+      processes.push({ cp, sync, hooksCoordinator });
+      return { cp, coordinator };
+    };
+    const first = await controlPlane('cp-1');
     return {
       keyspace,
       table,
       store,
       fleet,
-      cp,
+      cp: first.cp,
+      cpCoordinator: first.coordinator,
+      standby: async (id) => (await controlPlane(id)).cp,
       apps,
       preloaded,
       async close() {
-        await cp.stop();
-        await sync.close();
-        await hooksCoordinator.close();
+        for (const p of processes) {
+          await p.cp.stop();
+          await p.sync.close();
+          await p.hooksCoordinator.close();
+        }
         await fleet.close();
         await Promise.allSettled([apps.n1.close(), apps.n2.close()]);
         await Promise.allSettled([layers.n1.close(), layers.n2.close()]);
@@ -227,7 +243,7 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       apps: ['shop'],
       barrierTimeoutMs: 10_000,
       sync: { mode: 'none', hooks: ['datastore'], retryForMs: 120_000 },
-      fence: { maxHoldMs: 30_000 },
+      fence: { maxHoldMs: 45_000 },
       proxy: { mirrorWritesToN1: false },
       datastore: { strategy: 'replicate', replicate: { lagWaitMs: 5000, drainTimeoutMs: 20_000 } },
       ...p,
@@ -357,6 +373,54 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
     }
   });
 
+  it('the lag limit holds the fence phase too: dc2 paused while an operator held the migration after sync; no write held', async () => {
+    const env = await setup({ preload: 500 });
+    try {
+      const writes = startWrites(env.fleet, 'g');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(
+        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 20_000, drainTimeoutMs: 20_000 } } }),
+      );
+      const rebuilt = (l: MigrationLog) => l.history.some((e) => e.event === 'note' && /dc2 rebuilt from dc1/.test(e.detail ?? ''));
+      await env.cp.waitForMigration(created.id, (l) => rebuilt(l) || finished(l), 120_000);
+      // Read when the sync phase ends: the migration stops between sync and fence, its lag gate passed.
+      await env.cp.pause(created.id);
+      const between = await env.cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 120_000);
+      assert.equal(between.status, 'paused', JSON.stringify(between.error));
+      assert.equal(between.phase, 'sync');
+      assert.equal(between.phaseStatus, 'completed');
+
+      dcs.pause('dc2');
+      await env.cp.resume(created.id);
+      const held = await env.cp.waitForMigration(created.id, (l) => (l.status === 'paused' && l.phase === 'fence') || finished(l), 120_000);
+      assert.equal(held.status, 'paused', `the fence phase waits for the lag, no drain with writes held: ${JSON.stringify(held.error)}`);
+      assert.match(
+        held.error?.message ?? '',
+        /datastore \(beforeFence\): replication toward the next side stayed over the plan's lag limit/,
+      );
+      assert.match(held.error?.message ?? '', /unreadable: 127\.0\.0\.5/);
+      for (const m of env.fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'serve', 'no write was held');
+      const before = writes.acked().length;
+      await eventually(() => writes.acked().length >= before + 20, { timeoutMs: 20_000, message: 'N1 keeps serving while paused' });
+
+      dcs.resume('dc2');
+      await env.cp.resume(created.id);
+      const log = await env.cp.waitForMigration(created.id, finished, 180_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      assert.deepEqual(
+        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
+        [],
+        'no write failed',
+      );
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10), [], 'nothing lost');
+    } finally {
+      dcs.resume('dc2');
+      await env.close();
+    }
+  });
+
   it('rolls back from N2 (a failed DNS switch) with the drain toward dc1: every write N2 acknowledged is at dc1', async () => {
     let failSwitch!: () => void;
     const switchFails = new Promise<void>((r) => (failSwitch = r));
@@ -423,6 +487,53 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
         (e) => e.event === 'note' && /^datastore: NW_SYNC_(REBUILD_FAILED|NODETOOL_FAILED|DATASTORE_UNAVAILABLE)/.test(e.detail ?? ''),
       );
       assert.ok(retries.length >= 1, 'the sync step failed with the node and was run again');
+      const acked = all.filter((r) => r.status === 200);
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(atDc2, env.preloaded).slice(0, 10), [], 'every preloaded row reached dc2');
+      assert.deepEqual(missingAt(atDc2, acked).slice(0, 10), [], 'every acknowledged write is at dc2');
+    } finally {
+      await env.close();
+    }
+  });
+
+  it('the leader killed mid-rebuild: a second control plane runs the sync again, the rebuild resumes, nothing is lost', async () => {
+    const env = await setup({ preload: 20_000 });
+    try {
+      const standby = await env.standby('cp-2');
+      const writes = startWrites(env.fleet, 'c');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 30_000 } } }));
+      await eventually(
+        async () => {
+          const rs = await admin2.execute('SELECT operation, status FROM system_views.streaming');
+          return rs.rows.some((r) => r.get('operation') === 'Rebuild' && ['init', 'start'].includes(String(r.get('status'))));
+        },
+        { timeoutMs: 120_000, intervalMs: 50, message: 'the rebuild streams to dc2' },
+      );
+      // A crash: the leader's coordinator session is gone and it stops; the rebuild it asked for goes on in dc2.
+      env.cpCoordinator.expire();
+      await env.cp.stop();
+      const log = await standby.waitForMigration(created.id, finished, 240_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      assert.ok(
+        log.history.some((e) => e.event === 'leader' && e.detail === 'run by cp-2'),
+        'cp-2 took over',
+      );
+      assert.equal(
+        log.history.filter((e) => e.event === 'phase-started' && e.phase === 'sync').length,
+        2,
+        'the sync ran again under the new leader',
+      );
+      const sync = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync')?.data?.hooks as {
+        datastore: { rebuild: { rebuilds: number; waitedForRunning: number } };
+      };
+      assert.equal(sync.datastore.rebuild.rebuilds, 1, "the new leader's rebuild ran to its end");
+      assert.deepEqual(
+        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
+        [],
+        'no write failed',
+      );
       const acked = all.filter((r) => r.status === 200);
       const atDc2 = await rowsAt(admin2, env.table);
       assert.deepEqual(missingAt(atDc2, env.preloaded).slice(0, 10), [], 'every preloaded row reached dc2');
