@@ -27,6 +27,7 @@ commands:
   resume ID                                    let a paused migration go on
   abort ID [--reason TEXT]                     stop a migration and roll it back
   watch ID                                     print a migration's phase timeline until it ends
+  finalize ID                                  retire N1's copy of a done migration (replicate: repair, drop N1's DC)
 
 common options:
   --url URL    admin API (default $NORTHWEST_CONTROL_URL, else ${DEFAULT_URL})
@@ -64,6 +65,12 @@ Lets a paused migration go on (a phase paused on a barrier timeout runs again).`
   abort: `usage: northwest abort ID [--reason TEXT] [--url URL]
 
 Asks the leader to stop the migration and roll every app back to N1.`,
+  finalize: `usage: northwest finalize ID [--url URL]
+
+For a done migration whose datastore moved with the replicate strategy: runs a
+full repair from N2's datacenter, then drops N1's datacenter from the keyspaces'
+replication (each step is a note in the migration's log). Waits until it is
+finished. Decommissioning N1's nodes is left to the operator (docs/operations.md).`,
   watch: `usage: northwest watch ID [--url URL]
 
 Prints one line per event of the migration (time, event, phase, duration,
@@ -201,6 +208,15 @@ async function control(verb: 'pause' | 'resume' | 'abort', args: string[]): Prom
   return 0;
 }
 
+async function finalize(args: string[]): Promise<number> {
+  const { values, positionals } = parse('finalize', args, [], 1);
+  if (values.help) return help('finalize');
+  const id = migrationId('finalize', positionals[0]);
+  const r = await client(values.url).post<{ id: string; hooks: Record<string, unknown> }>(`/migrations/${id}/finalize`);
+  process.stdout.write(`migration ${id} finalized: ${JSON.stringify(r.hooks)}\n`);
+  return 0;
+}
+
 async function watch(args: string[]): Promise<number> {
   const { values, positionals } = parse('watch', args, [], 1);
   if (values.help) return help('watch');
@@ -227,6 +243,8 @@ async function main(argv: string[]): Promise<number> {
       return control(cmd, args);
     case 'watch':
       return watch(args);
+    case 'finalize':
+      return finalize(args);
     case '--help':
     case '-h':
     case 'help':

@@ -333,6 +333,58 @@ export class ControlPlane {
     return this.control(id, { abort: true, ...(reason ? { reason } : {}) });
   }
 
+  /**
+   * `northwest finalize`: runs the `finalize` step of each of a done migration's sync hooks that
+   * has one (the replicate strategy: repair, then N1's datacenter dropped from replication), with
+   * notes in its log. Any control-plane process can; it runs while the request waits.
+   */
+  async finalize(id: string, signal: AbortSignal = new AbortController().signal): Promise<{ id: string; hooks: Record<string, unknown> }> {
+    const log = await this.getMigration(id);
+    if (log.status !== 'done')
+      throw new ControlError('NW_CP_FINALIZE_REFUSED', `${id} is ${log.status}: only a done migration is finalized`);
+    const names = log.plan.sync.hooks.filter((n) => this.opts.syncHooks?.get(n)?.finalize);
+    if (names.length === 0)
+      throw new ControlError(
+        'NW_CP_FINALIZE_REFUSED',
+        `${id}: none of its sync hooks (${log.plan.sync.hooks.join(', ') || 'none'}) has a finalize step`,
+      );
+    const handle = await LogHandle.open(this.opts.coordinator, id);
+    const note = async (detail: string, data?: Record<string, unknown>): Promise<void> => {
+      // A done log has no other writer; a conflict (another finalize) re-reads and writes again.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await handle.update({}, { event: 'note', detail, ...(data ? { data } : {}) });
+          return;
+        } catch (err) {
+          if (!isControlError(err, 'NW_CP_NOT_LEADER') || attempt >= 3) throw err;
+          await handle.reload();
+        }
+      }
+    };
+    const hooks: Record<string, unknown> = {};
+    for (const name of names) {
+      const t0 = performance.now();
+      try {
+        hooks[name] = {
+          ...(await this.opts.syncHooks!.get(name)!.finalize!({
+            migrationId: id,
+            plan: log.plan,
+            signal,
+            note: (detail, data) => note(`${name} (finalize): ${detail}`, data),
+          })),
+          durationMs: Math.round(performance.now() - t0),
+        };
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        await note(`${name} (finalize) failed: ${e.code ?? ''} ${e.message}`).catch(() => undefined);
+        throw new ControlError('NW_CP_FINALIZE_FAILED', `${name}: ${e.code ? `${e.code}: ` : ''}${e.message}`, { cause: err });
+      }
+    }
+    await note('finalized', { hooks });
+    this.opts.logger.info('controlplane.migration.finalized', { id, hooks: names });
+    return { id, hooks };
+  }
+
   /** Resolves when the migration's log satisfies `until` (watch-driven, with a poll as backstop). */
   async waitForMigration(id: string, until: (log: MigrationLog) => boolean, timeoutMs: number): Promise<MigrationLog> {
     const deadline = Date.now() + timeoutMs;

@@ -21,6 +21,8 @@ export const CONTROL_ERRORS = {
   NW_CP_N2_UNHEALTHY: { status: 503, message: 'N2 failed its health checks' },
   NW_CP_SYNC_FAILED: { status: 500, message: 'a sync hook failed' },
   NW_CP_UNKNOWN_SYNC_HOOK: { status: 400, message: 'plan names a sync hook that is not registered' },
+  NW_CP_FINALIZE_REFUSED: { status: 409, message: 'only a done migration whose sync hooks have a finalize step can be finalized' },
+  NW_CP_FINALIZE_FAILED: { status: 500, message: "a sync hook's finalize step failed" },
   NW_CP_ANALYSIS_FAILED: { status: 503, message: "N2 went over a limit of the plan's analysis gates" },
   NW_CP_ANALYSIS_UNREADABLE: { status: 503, message: "no gateway's metrics could be read for the plan's analysis gates" },
   // Admin API

@@ -24,6 +24,16 @@ export const SYNC_ERRORS = {
   NW_SYNC_SNAPSHOT_FAILED: { status: 500, message: 'snapshot copy of a token range failed' },
   NW_SYNC_VERIFY_FAILED: { status: 500, message: 'ranges still differ between N1 and N2 after re-copying' },
   NW_SYNC_CHECKPOINT_CORRUPT: { status: 500, message: 'snapshot checkpoint in the coordinator is unreadable' },
+  // Datastore replicate strategy (N2 as a second datacenter of N1's cluster)
+  NW_SYNC_KEYSPACE_NOT_NTS: { status: 409, message: 'keyspace does not use NetworkTopologyStrategy; N2 cannot join it as a datacenter' },
+  NW_SYNC_DATACENTER_UNKNOWN: { status: 409, message: 'a datacenter the strategy needs has no node in the cluster' },
+  NW_SYNC_NODETOOL_FAILED: { status: 502, message: 'a nodetool command failed or could not reach its node' },
+  NW_SYNC_REBUILD_FAILED: { status: 500, message: "the rebuild of N2's datacenter from N1's failed" },
+  NW_SYNC_REBUILD_NOT_RESUMABLE: { status: 409, message: 'a node of N2 refuses to resume a rebuild over earlier progress' },
+  NW_SYNC_REPLICATION_LAG: { status: 503, message: "replication toward the next side stayed over the plan's lag limit" },
+  NW_SYNC_DRAIN_TIMEOUT: { status: 503, message: 'replication still had writes outstanding at the end of the drain' },
+  NW_SYNC_REPLICA_DIGEST_MISMATCH: { status: 500, message: "the two datacenters' data differ after the drain" },
+  NW_SYNC_FINALIZE_FAILED: { status: 500, message: "finalize (repair, drop N1's datacenter from replication) failed" },
   // Cache
   NW_SYNC_CACHE_UNAVAILABLE: { status: 503, message: 'cache server is not reachable' },
   NW_SYNC_CACHE_WRITE_FAILED: { status: 502, message: 'cache write did not succeed on every cache it must reach' },
@@ -61,6 +71,8 @@ const TRANSIENT: ReadonlySet<SyncErrorCode> = new Set<SyncErrorCode>([
   'NW_SYNC_CACHE_UNAVAILABLE',
   'NW_SYNC_CACHE_WARMUP_FAILED',
   'NW_SYNC_METADATA_COPY_FAILED',
+  'NW_SYNC_NODETOOL_FAILED',
+  'NW_SYNC_REBUILD_FAILED',
 ]);
 
 /** An error with a stable code, an HTTP-ish status and optional details. */

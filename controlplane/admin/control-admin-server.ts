@@ -12,7 +12,11 @@ import { MIGRATION_ID_PATTERN } from '../../protocol/identifiers.js';
 import { Dashboard, isDashboardPath } from './dashboard/dashboard.js';
 
 /** What the admin API drives: a ControlPlane, or anything with the same commands. */
-export type ControlPlaneApi = Pick<ControlPlane, 'status' | 'migrate' | 'getMigration' | 'pause' | 'resume' | 'abort' | 'waitForMigration'>;
+export type ControlPlaneApi = Pick<
+  ControlPlane,
+  'status' | 'migrate' | 'getMigration' | 'pause' | 'resume' | 'abort' | 'waitForMigration'
+> &
+  Partial<Pick<ControlPlane, 'finalize'>>;
 
 /** Where to listen and the token every endpoint but GET /healthz requires. */
 export interface ControlAdminOptions {
@@ -116,6 +120,17 @@ const ROUTES: readonly Route[] = [
     pattern: new RegExp(`^/migrations/${ID}/abort$`),
     methods: { POST: async (cp, { req, res, id }) => sendJson(res, 202, await cp.abort(id, await readReason(req))) },
   },
+  // Runs while the request waits (a repair can take long): 200 with each hook's figures.
+  {
+    pattern: new RegExp(`^/migrations/${ID}/finalize$`),
+    methods: {
+      POST: async (cp, { req, res, id, signal }) => {
+        await readReason(req);
+        if (!cp.finalize) throw new ControlError('NW_CP_ADMIN_NOT_FOUND', `/migrations/${id}/finalize`);
+        sendJson(res, 200, await cp.finalize(id, signal));
+      },
+    },
+  },
   {
     pattern: new RegExp(`^/migrations/${ID}/events$`),
     methods: {
@@ -139,6 +154,7 @@ const ROUTES: readonly Route[] = [
  *   POST /migrations                      <plan JSON>  → 201 with the migration log
  *   GET  /migrations/<id>
  *   POST /migrations/<id>/pause|resume|abort  [{"reason": "..."}]  → 202
+ *   POST /migrations/<id>/finalize        → 200 once every finalize step ran (repair, N1 dropped from replication)
  *   GET  /migrations/<id>/events?after=N&waitMs=M   long-poll for history entries > N
  *
  * Under /dashboard: the live dashboard, signed in with the token once, then a session cookie

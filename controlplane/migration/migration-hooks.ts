@@ -53,6 +53,8 @@ export type PhaseStepName = (typeof PHASE_STEPS)[number];
  * and a phase that was started but not completed runs again.
  * - `release` runs once the migration is done or rolled back (stop followers,
  *   drop checkpoints); failures are logged, never fatal.
+ * - `finalize` runs on an operator's `northwest finalize` of a done migration:
+ *   retires N1's copy (e.g. repair, drop N1's datacenter from replication).
  * A step that fails with an error whose `transient` is true (a store unreachable for a while) is
  * run again, with backoff, for up to the plan's `sync.retryForMs`; so every step must be
  * idempotent. A failure that `pausesMigration` pauses the migration instead of rolling it back.
@@ -61,8 +63,17 @@ export type PhaseStepName = (typeof PHASE_STEPS)[number];
 export type SyncHook = ((ctx: SyncContext) => Promise<Record<string, unknown>>) &
   Partial<Record<PhaseStepName, SyncHookStep>> & {
     atRollback?: (ctx: SyncContext, n2TookWrites: boolean) => Promise<Record<string, unknown> | undefined>;
+    finalize?: (ctx: FinalizeContext) => Promise<Record<string, unknown>>;
     release?: (migrationId: string, outcome: 'done' | 'rolled-back') => Promise<void>;
   };
+
+/** What a hook's `finalize` gets: the done migration, and a note for its log. */
+export interface FinalizeContext {
+  readonly migrationId: string;
+  readonly plan: MigrationPlan;
+  readonly signal: AbortSignal;
+  readonly note: (detail: string, data?: Record<string, unknown>) => Promise<void>;
+}
 
 /**
  * Whether a sync step's failure asks the migration to pause for an operator rather than roll back

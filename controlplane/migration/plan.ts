@@ -3,6 +3,7 @@ import { loadConfigFile, parseConfig, type ConfigFailure } from '../../platform/
 import { ControlError } from '../errors.js';
 import { appNameSchema, migrationIdSchema } from '../../protocol/identifiers.js';
 import { FENCE_LIMITS } from '../../protocol/app-state.js';
+import { datastorePlanSchema, replicateConflicts } from './datastore-plan.js';
 import { cachePlanSchema } from './cache-plan.js';
 
 const appName = appNameSchema;
@@ -160,6 +161,13 @@ export const planSchema = z.strictObject({
     })
     .refine((d) => d.records.length > 0 || d.weighted !== undefined, { message: 'needs records or weighted', path: ['records'] })
     .optional(),
+  /** How the datastore sync hook moves the data; absent: copy-on-write. */
+  datastore: datastorePlanSchema.optional(),
+});
+
+/** The plan with the checks that span sections. */
+const checkedPlanSchema = planSchema.superRefine((plan, ctx) => {
+  for (const [path, message] of replicateConflicts(plan)) ctx.addIssue({ code: 'custom', path, message });
 });
 
 export type MigrationPlanInput = z.input<typeof planSchema>;
@@ -168,9 +176,9 @@ export type MigrationPlan = z.output<typeof planSchema>;
 const fail: ConfigFailure = (detail) => new ControlError('NW_CP_PLAN_INVALID', detail);
 
 export function parsePlan(raw: unknown, source = '<plan>'): MigrationPlan {
-  return parseConfig(planSchema, raw, source, fail);
+  return parseConfig(checkedPlanSchema, raw, source, fail);
 }
 
 export function loadPlan(file: string): MigrationPlan {
-  return loadConfigFile(planSchema, file, fail);
+  return loadConfigFile(checkedPlanSchema, file, fail);
 }

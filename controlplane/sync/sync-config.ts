@@ -3,6 +3,7 @@ import { cacheConfigSchema } from '../../datasync/cache/cache-config.js';
 import { CQL_IDENTIFIER, datastoreConfigSchema } from '../../datasync/datastore/datastore-config.js';
 import { metadataSyncConfigSchema } from '../../datasync/metadata/metadata-config.js';
 import { SNAPSHOT_DEFAULTS } from '../../datasync/datastore/snapshot-options.js';
+import { replicateConfigSchema } from '../../datasync/replication/replicate-config.js';
 
 const redisEndpoint = cacheConfigSchema.shape.local;
 const cluster = datastoreConfigSchema.shape.local;
@@ -34,6 +35,8 @@ export const datastoreSyncConfigSchema = z.strictObject({
   maxRecopies: z.number().int().min(0).max(100).default(SNAPSHOT_DEFAULTS.maxRecopies),
   /** Create a keyspace or table missing at N2 from N1's definition. */
   createMissing: z.boolean().default(false),
+  /** For plans with `datastore.strategy: replicate`: N2 is a datacenter of N1's cluster. */
+  replicate: replicateConfigSchema.optional(),
 });
 
 /**

@@ -1,7 +1,7 @@
 import type { Logger } from '../../platform/logger.js';
 import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import { layout } from '../../protocol/coordinator-paths.js';
-import type { SyncContext, SyncHook } from '../migration/migration-hooks.js';
+import type { FinalizeContext, SyncContext, SyncHook } from '../migration/migration-hooks.js';
 import { createCacheClient } from '../../datasync/cache/cache-config.js';
 import { warmUpCache } from '../../datasync/cache/cache-warmup.js';
 import { createClusterClient } from '../../datasync/datastore/datastore-config.js';
@@ -13,6 +13,7 @@ import { SubtreeFollower } from '../../datasync/metadata/subtree-follow.js';
 import { removeSubtree } from '../../datasync/metadata/subtree-remove.js';
 import type { CacheSyncConfig, DatastoreSyncConfig, SyncConfig } from './sync-config.js';
 import { cacheReplicateSteps } from './cache-replicate.js';
+import { replicateStrategy } from './datastore-replicate.js';
 
 export interface SyncHookDeps {
   /** The control plane's coordinator: snapshot checkpoints live in it. */
@@ -157,8 +158,12 @@ function datastoreHook(cfg: DatastoreSyncConfig, deps: SyncHookDeps): { hook: Sy
     const [keyspace, table] = t.split('.') as [string, string];
     return { keyspace, table };
   });
+  // The plan picks the strategy: `replicate` lets Cassandra move the data (datastore-replicate.ts).
+  const replicate = replicateStrategy(cfg, deps);
+  const replicating = (ctx: SyncContext): boolean => ctx.plan.datastore?.strategy === 'replicate';
   const hook: SyncHook = Object.assign(
     async (ctx: SyncContext) => {
+      if (replicating(ctx)) return replicate.sync(ctx);
       const flipped = await ctx.setDataMode({ datastore: 'copy-on-write' });
       // Every data layer acked: from now on each write reaches both clusters with one timestamp.
       const copyOnWriteSinceUs = Date.now() * 1000;
@@ -187,6 +192,15 @@ function datastoreHook(cfg: DatastoreSyncConfig, deps: SyncHookDeps): { hook: Sy
       return { barrierMs: flipped.barrierMs, ...result };
     },
     {
+      beforeFence: async (ctx: SyncContext) => (replicating(ctx) ? replicate.beforeFence(ctx) : undefined),
+      atFence: async (ctx: SyncContext) => (replicating(ctx) ? replicate.atFence(ctx) : undefined),
+      atRollback: async (ctx: SyncContext, n2TookWrites: boolean) =>
+        replicating(ctx) ? replicate.atRollback(ctx, n2TookWrites) : undefined,
+      finalize: (ctx: FinalizeContext) => {
+        if (ctx.plan.datastore?.strategy !== 'replicate')
+          throw new SyncError('NW_SYNC_FINALIZE_FAILED', 'only a replicate migration has a datacenter to retire');
+        return replicate.finalize(ctx);
+      },
       release: async (id: string) => {
         await removeSubtree(deps.coordinator, layout.syncDatastore(id)).catch(() => undefined);
       },
@@ -198,6 +212,7 @@ function datastoreHook(cfg: DatastoreSyncConfig, deps: SyncHookDeps): { hook: Sy
       const c = clients;
       clients = undefined;
       if (c) await Promise.allSettled([c.source.shutdown(), c.target.shutdown()]);
+      await replicate.close();
     },
   };
 }

@@ -1,0 +1,315 @@
+import type { Client } from 'cassandra-driver';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../platform/logger.js';
+import { createClusterClient } from '../../datasync/datastore/datastore-config.js';
+import { SNAPSHOT_DEFAULTS } from '../../datasync/datastore/snapshot-options.js';
+import { pausingMigration, SyncError } from '../../datasync/errors.js';
+import { rebuildDataCenter } from '../../datasync/replication/datacenter-rebuild.js';
+import { addDataCenter, knownDataCenters, removeDataCenter } from '../../datasync/replication/keyspace-replication.js';
+import { runNodetool } from '../../datasync/replication/nodetool.js';
+import { verifyReplicas } from '../../datasync/replication/replica-verify.js';
+import type { ReplicateConfig } from '../../datasync/replication/replicate-config.js';
+import { type LagLimit, measureLag, overLimit, type ReplicationLag, writeTimeoutMs } from '../../datasync/replication/replication-lag.js';
+import type { DatastorePlan } from '../migration/datastore-plan.js';
+import type { MigrationPlan } from '../migration/plan.js';
+import type { FinalizeContext, SyncContext } from '../migration/migration-hooks.js';
+import type { DatastoreSyncConfig } from './sync-config.js';
+
+/**
+ * The datastore hook's `replicate` strategy: N2's Cassandra datacenter joins
+ * N1's cluster and Cassandra moves the data (docs/architecture.md, "Data
+ * sync" and "The safety argument"). No data layer changes mode: N1's app
+ * servers keep writing their own datacenter, and the cluster sends every
+ * write to N2's too.
+ *
+ * - sync: N2's datacenter added to each keyspace's replication (NTS
+ *   checked), `nodetool rebuild` on N2's nodes (resumable), a range-digest
+ *   verify, then the lag gate: the fence may come only once what is
+ *   outstanding toward N2 is within the plan's limit.
+ * - beforeFence: the lag gate again, writes still flowing (the fence may
+ *   start long after the sync ended).
+ * - atFence: the drain: the write timeout waited out since the fence
+ *   barrier, no hint and no queued message toward N2 left, every range's
+ *   digest equal in both datacenters.
+ * - atRollback (from a phase where N2 took writes): the same drain toward N1.
+ * - finalize: a full repair from N2's nodes, then N1's datacenter dropped
+ *   from replication.
+ */
+
+type ReplicatePlan = DatastorePlan['replicate'];
+
+export interface ReplicateDeps {
+  readonly logger: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+function replicatePlan(plan: MigrationPlan): ReplicatePlan {
+  const p = plan.datastore?.replicate;
+  if (!p) throw new SyncError('NW_SYNC_CONFIG_INVALID', 'plan has no datastore.replicate section');
+  return p;
+}
+
+/** The two sides of the one cluster: a client local to each datacenter. */
+interface Sides {
+  readonly n1: Client;
+  readonly n2: Client;
+  readonly n1Dc: string;
+  readonly n2Dc: string;
+}
+
+const ZERO: LagLimit = { hintFiles: 0, outboundMessages: 0, streams: Number.MAX_SAFE_INTEGER };
+
+export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps) {
+  const tables = cfg.tables.map((t) => {
+    const [keyspace, table] = t.split('.') as [string, string];
+    return { keyspace, table };
+  });
+  const keyspaces = [...new Set(tables.map((t) => t.keyspace))];
+  let sides: (Sides & { connected: Promise<void> }) | undefined;
+
+  const config = (): ReplicateConfig => {
+    if (!cfg.replicate)
+      throw new SyncError(
+        'NW_SYNC_CONFIG_INVALID',
+        'the plan asks for datastore.strategy replicate; the config has no sync.datastore.replicate',
+      );
+    return cfg.replicate;
+  };
+
+  const connect = async (): Promise<Sides> => {
+    if (!sides) {
+      const n1 = createClusterClient(cfg.n1, 'local', deps.env);
+      const n2 = createClusterClient(cfg.n2, 'n2', deps.env);
+      sides = {
+        n1,
+        n2,
+        n1Dc: cfg.n1.localDataCenter,
+        n2Dc: cfg.n2.localDataCenter,
+        connected: Promise.all([n1.connect(), n2.connect()]).then(() => undefined),
+      };
+    }
+    const s = sides;
+    try {
+      await s.connected;
+    } catch (err) {
+      sides = undefined;
+      await Promise.allSettled([s.n1.shutdown(), s.n2.shutdown()]);
+      throw new SyncError('NW_SYNC_DATASTORE_UNAVAILABLE', `connecting to the cluster: ${(err as Error).message}`, { cause: err });
+    }
+    const dcs = knownDataCenters(s.n1);
+    for (const dc of [s.n1Dc, s.n2Dc])
+      if (!dcs.has(dc))
+        throw new SyncError('NW_SYNC_DATACENTER_UNKNOWN', `datacenter ${dc} has no node in the cluster (known: ${[...dcs].join(', ')})`, {
+          details: { dataCenter: dc, known: [...dcs] },
+        });
+    return s;
+  };
+
+  const verify = (s: Sides, stage: string, signal: AbortSignal, cutoffUs?: number) =>
+    verifyReplicas({
+      source: stage === 'rollback' ? s.n2 : s.n1,
+      target: stage === 'rollback' ? s.n1 : s.n2,
+      tables,
+      ranges: Math.min(cfg.ranges, 64),
+      concurrency: Math.min(cfg.concurrency, 8),
+      pageSize: cfg.pageSize ?? SNAPSHOT_DEFAULTS.pageSize,
+      signal,
+      stage,
+      ...(cutoffUs === undefined ? {} : { cutoffUs }),
+    });
+
+  /** Waits until the lag toward `to` is within `limit`, for up to `waitMs`; the last reading and whether it is within. */
+  const waitForLag = async (
+    s: Sides,
+    toward: 'n2' | 'n1',
+    limit: LagLimit,
+    waitMs: number,
+    signal: AbortSignal,
+    notBefore = 0,
+  ): Promise<{ lag: ReplicationLag; over: string | undefined; waitedMs: number }> => {
+    const t0 = performance.now();
+    const lagSides =
+      toward === 'n2' ? { from: s.n1, fromDc: s.n1Dc, to: s.n2, toDc: s.n2Dc } : { from: s.n2, fromDc: s.n2Dc, to: s.n1, toDc: s.n1Dc };
+    for (;;) {
+      const lag = await measureLag(lagSides);
+      const over = overLimit(lag, limit);
+      const waitedMs = Math.round(performance.now() - t0);
+      if ((!over && performance.now() >= notBefore) || waitedMs >= waitMs || signal.aborted) return { lag, over, waitedMs };
+      await sleep(250, undefined, { signal }).catch(() => undefined);
+    }
+  };
+
+  /**
+   * No write acknowledged on one side may be missing on the other: with no write in flight (the
+   * fence barrier passed), wait out the write timeout (every mutation sent across is applied or
+   * hinted by then), then until no hint and no queued message is left, then compare digests.
+   */
+  const drain = async (ctx: SyncContext, toward: 'n2' | 'n1'): Promise<Record<string, unknown>> => {
+    const p = replicatePlan(ctx.plan);
+    const s = await connect();
+    const t0 = performance.now();
+    const deadline = t0 + p.drainTimeoutMs;
+    const from = toward === 'n2' ? s.n1 : s.n2;
+    const timeout = await writeTimeoutMs(from, toward === 'n2' ? s.n1Dc : s.n2Dc, config().writeTimeoutMs);
+    const drained = await waitForLag(s, toward, ZERO, p.drainTimeoutMs, ctx.signal, t0 + timeout + 250);
+    if (drained.over)
+      throw new SyncError(
+        'NW_SYNC_DRAIN_TIMEOUT',
+        `toward ${toward === 'n2' ? s.n2Dc : s.n1Dc} after ${drained.waitedMs} ms: ${drained.over}`,
+        { details: { lag: drained.lag, waitedMs: drained.waitedMs } },
+      );
+    if (!p.digestAtFence) return { writeTimeoutMs: timeout, drainMs: drained.waitedMs, lag: drained.lag };
+    // A hint delivered between two readings can make one digest pass differ: compare again while time is left.
+    for (let pass = 1; ; pass++) {
+      try {
+        const checked = await verify(s, toward === 'n2' ? 'fence' : 'rollback', ctx.signal);
+        return { writeTimeoutMs: timeout, drainMs: drained.waitedMs, lag: drained.lag, digest: { ...checked, passes: pass } };
+      } catch (err) {
+        if (!(err instanceof SyncError && err.code === 'NW_SYNC_REPLICA_DIGEST_MISMATCH') || performance.now() + 1000 > deadline) throw err;
+        await sleep(500);
+      }
+    }
+  };
+
+  /** What is outstanding toward N2 within the plan's limit, waited for up to `lagWaitMs`; over it: `onLagLimit`. */
+  const lagGate = async (ctx: SyncContext, s: Sides, p: ReplicatePlan): Promise<{ lag: ReplicationLag; waitedMs: number }> => {
+    const g = await waitForLag(s, 'n2', { ...p.lagLimit, streams: 0 }, p.lagWaitMs, ctx.signal);
+    if (!g.over) return g;
+    const err = new SyncError('NW_SYNC_REPLICATION_LAG', `toward ${s.n2Dc} after ${g.waitedMs} ms: ${g.over}`, {
+      details: { lag: g.lag, limit: p.lagLimit, onLagLimit: p.onLagLimit },
+    });
+    throw p.onLagLimit === 'pause' ? pausingMigration(err) : err;
+  };
+
+  /**
+   * The fence phase's first step, writes still flowing: the lag gate again. The end of sync passed
+   * it, but the fence can start long after (an operator's pause between the phases, a resume, a new
+   * leader): a datacenter that fell behind since must hold the fence here, as the plan says, and not
+   * make the drain time out with every write held.
+   */
+  const beforeFence = async (ctx: SyncContext): Promise<Record<string, unknown>> => {
+    const g = await lagGate(ctx, await connect(), replicatePlan(ctx.plan));
+    return { lag: g.lag, lagWaitedMs: g.waitedMs };
+  };
+
+  /**
+   * The sync's verify. A write N2's datacenter missed (down, paused) reaches it by a hint, which
+   * the nodes list only once its file is closed, up to ~10 s later: until then the lag reads zero
+   * and the digests differ. So a difference is waited out like a lag, for up to `lagWaitMs`, then
+   * handled as the plan says for a lag (`onLagLimit`; a repair before resuming fixes what is left).
+   */
+  const verifyWhileCatchingUp = async (
+    ctx: SyncContext,
+    s: Sides,
+    p: ReplicatePlan,
+    cutoffUs: number,
+    gate: () => Promise<unknown>,
+  ): Promise<Awaited<ReturnType<typeof verify>> & { passes: number }> => {
+    const deadline = performance.now() + p.lagWaitMs;
+    for (let pass = 1; ; pass++) {
+      try {
+        return { ...(await verify(s, 'sync', ctx.signal, cutoffUs)), passes: pass };
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        // A datacenter the verify cannot read (a node paused or cut off after the lag was read) is
+        // a lag too: the gate then refuses the fence as the plan says, instead of a retry of the
+        // whole step (which would rebuild against that node and wait out nodetool's timeout).
+        if (!(err instanceof SyncError && err.code === 'NW_SYNC_REPLICA_DIGEST_MISMATCH')) {
+          await gate();
+          throw err;
+        }
+        if (performance.now() + 2000 > deadline) throw p.onLagLimit === 'pause' ? pausingMigration(err) : err;
+        await ctx.note(`digests differ (pass ${pass}): waiting for the replication to catch up`, { ranges: err.details?.ranges });
+        await sleep(2000, undefined, { signal: ctx.signal }).catch(() => undefined);
+        await gate();
+      }
+    }
+  };
+
+  const sync = async (ctx: SyncContext): Promise<Record<string, unknown>> => {
+    const p = replicatePlan(ctx.plan);
+    const rc = config();
+    // Rows written from here on reach N2's datacenter by replication, maybe still on the wire when
+    // a digest reads them: the verify leaves those out of a pass that catches them on one side.
+    const replicatingSinceUs = Date.now() * 1000;
+    const s = await connect();
+    const replication: Record<string, Record<string, number>> = {};
+    for (const keyspace of keyspaces) {
+      const r = await addDataCenter(s.n1, {
+        keyspace,
+        source: s.n1Dc,
+        target: s.n2Dc,
+        targetFactor: rc.replicationFactor,
+        setNetworkTopology: p.setNetworkTopology,
+      });
+      replication[keyspace] = r.factors;
+      if (r.changed) await ctx.note(`${keyspace}: replicated to ${s.n2Dc} too`, { replication: r.factors });
+    }
+    // Progress notes are log writes (compare-and-set): one at a time, never beside another write.
+    let lastNote = 0;
+    let noting: Promise<void> | undefined;
+    const rebuild = await rebuildDataCenter({
+      nodetool: rc.nodetool,
+      nodes: rc.n2Nodes,
+      sourceDc: s.n1Dc,
+      keyspaces,
+      target: s.n2,
+      targetDc: s.n2Dc,
+      timeoutMs: rc.rebuildTimeoutMs,
+      signal: ctx.signal,
+      onProgress: (pr) => {
+        ctx.progress('rebuild', { ...pr });
+        if (noting || Date.now() - lastNote < 5000) return;
+        lastNote = Date.now();
+        const pct = pr.percent === undefined ? '' : ` ${pr.percent} %`;
+        noting = ctx
+          .note(`rebuild of ${pr.keyspace} on ${pr.node}:${pct} ${pr.bytesReceived} of ${pr.bytesToReceive} bytes`, { rebuild: pr })
+          .catch(() => undefined)
+          .finally(() => (noting = undefined));
+      },
+    }).finally(() => noting);
+    await ctx.note(`${s.n2Dc} rebuilt from ${s.n1Dc}`, { ...rebuild });
+    // The lag gate, before the verify (a digest of a datacenter that lags can only differ) and
+    // again after it; the fence phase runs it once more before it holds any write.
+    const gate = () => lagGate(ctx, s, p);
+    await gate();
+    const verified = await verifyWhileCatchingUp(ctx, s, p, replicatingSinceUs, gate);
+    const last = await gate();
+    return { strategy: 'replicate', replication, rebuild, verify: verified, lag: last.lag, lagWaitedMs: last.waitedMs };
+  };
+
+  const finalize = async (ctx: FinalizeContext): Promise<Record<string, unknown>> => {
+    const rc = config();
+    const s = await connect();
+    const repaired: string[] = [];
+    try {
+      for (const node of rc.n2Nodes) {
+        for (const keyspace of keyspaces) {
+          await runNodetool(rc.nodetool, node, ['repair', '-full', '--', keyspace], { timeoutMs: rc.rebuildTimeoutMs, signal: ctx.signal });
+          repaired.push(`${node.host}:${node.jmxPort} ${keyspace}`);
+        }
+      }
+      await ctx.note(`repaired ${repaired.length} keyspace(s) from ${s.n2Dc}`, { repaired });
+      const dropped: string[] = [];
+      for (const keyspace of keyspaces) if (await removeDataCenter(s.n2, keyspace, s.n1Dc)) dropped.push(keyspace);
+      await ctx.note(`${s.n1Dc} dropped from the replication of ${dropped.join(', ') || 'no keyspace (already done)'}`, { dropped });
+      return { repaired, dropped, decommission: `run nodetool decommission on each node of ${s.n1Dc} (docs/operations.md)` };
+    } catch (err) {
+      if (err instanceof SyncError && err.code === 'NW_SYNC_FINALIZE_FAILED') throw err;
+      throw new SyncError('NW_SYNC_FINALIZE_FAILED', (err as Error).message, { cause: err, details: { repaired } });
+    }
+  };
+
+  return {
+    sync,
+    beforeFence,
+    atFence: (ctx: SyncContext) => drain(ctx, 'n2'),
+    atRollback: async (ctx: SyncContext, n2TookWrites: boolean) => (n2TookWrites ? drain(ctx, 'n1') : { skipped: 'N2 took no write' }),
+    finalize,
+    close: async () => {
+      const s = sides;
+      sides = undefined;
+      if (s) await Promise.allSettled([s.n1.shutdown(), s.n2.shutdown()]);
+    },
+  };
+}

@@ -1,0 +1,545 @@
+// The datastore's replicate strategy on a real two-datacenter Cassandra cluster (scripts/cassandra-dc.sh:
+// dc1 = N1's datacenter, dc2 = N2's): N1's and N2's reference apps write their own datacenter through
+// the data layer, gateways route between them, and the control plane adds dc2 to the keyspace, rebuilds
+// it, verifies, gates on the replication lag and drains at the fence. The checks read what each
+// datacenter holds, not response headers. Not in `npm test`: `npm run test:cassandra-dc` (about 4
+// minutes; with --exit, as snapshot-restart: after a node was killed, cassandra-driver can keep a
+// reconnecting socket open past Client.shutdown()).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type cassandra from 'cassandra-driver';
+import { request } from 'undici';
+import { ControlPlane } from '../../controlplane/control-plane.js';
+import type { DnsSteps } from '../../controlplane/migration/migration-hooks.js';
+import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
+import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
+import { createSyncHooks, type SyncHooks } from '../../controlplane/sync/sync-hooks.js';
+import { ControlError } from '../../controlplane/errors.js';
+import { CassandraDataLayer } from '../../datasync/layer/cassandra-data-layer.js';
+import { CassandraStore } from '../../loadgen/reference-app/cassandra-store.js';
+import { startReferenceApp, type ReferenceApp } from '../../loadgen/reference-app/reference-app.js';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
+import { createLogger } from '../../platform/logger.js';
+import { startTwoDataCenters, type TwoDataCenters, CASSANDRA_DC_SCRIPT } from '../support/cassandra-dc.js';
+import { eventually } from '../support/eventually.js';
+import { startFleet, type Fleet } from '../support/fleet-harness.js';
+
+const silent = createLogger('silent');
+// NW_TEST_CP_LOG=info: the control plane's log (sync progress, retries) on stderr, to see where a step waits.
+const cpLogger = process.env.NW_TEST_CP_LOG
+  ? createLogger(process.env.NW_TEST_CP_LOG as 'info', {}, (l) => process.stderr.write(l))
+  : silent;
+const finished = (l: MigrationLog): boolean => l.status === 'done' || l.status === 'rolled-back' || l.status === 'failed';
+
+interface Ack {
+  readonly key: string;
+  readonly value: string;
+  readonly status: number;
+  readonly served: string;
+}
+
+/** Closed-loop writers through the gateways, each write a key of its own: what every 2xx put. */
+function startWrites(fleet: Fleet, tag: string): { acked(): Ack[]; stop(): Promise<Ack[]> } {
+  const results: Ack[] = [];
+  let stopping = false;
+  const workers = fleet.members.map(async (m, w) => {
+    for (let i = 0; !stopping; i++) {
+      const key = `${tag}-w${w}-${i}`;
+      const value = `v${i}-${randomBytes(3).toString('hex')}`;
+      try {
+        const res = await request(`${m.gateway.listeners[0]!.url}/kv/${key}`, {
+          method: 'PUT',
+          headers: { host: 'shop.test' },
+          body: value,
+        });
+        await res.body.dump();
+        results.push({ key, value, status: res.statusCode, served: String(res.headers['x-northwest-deployment']) });
+      } catch {
+        results.push({ key, value, status: 0, served: 'none' });
+      }
+    }
+  });
+  return {
+    acked: () => results.filter((r) => r.status === 200),
+    async stop() {
+      stopping = true;
+      await Promise.all(workers);
+      return results;
+    },
+  };
+}
+
+/** Every row of the table as one datacenter answers (the client's local one, LOCAL_ONE). */
+async function rowsAt(client: cassandra.Client, table: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let pageState: string | undefined;
+  do {
+    const rs = await client.execute(`SELECT k, v FROM ${table}`, [], { fetchSize: 5000, ...(pageState ? { pageState } : {}) });
+    for (const r of rs.rows) out.set(r.get('k') as string, r.get('v') as string);
+    pageState = rs.pageState ?? undefined;
+  } while (pageState);
+  return out;
+}
+
+function missingAt(rows: Map<string, string>, acked: readonly { key: string; value: string }[]): string[] {
+  return acked.filter((a) => rows.get(a.key) !== a.value).map((a) => a.key);
+}
+
+async function replicationOf(client: cassandra.Client, keyspace: string): Promise<Record<string, string>> {
+  const rs = await client.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [keyspace], { prepare: true });
+  return rs.first().get('replication') as Record<string, string>;
+}
+
+describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassandra-dc.sh)', function () {
+  this.timeout(300_000);
+  let dcs: TwoDataCenters;
+  let admin1: cassandra.Client;
+  let admin2: cassandra.Client;
+
+  before(async function () {
+    this.timeout(320_000);
+    dcs = await startTwoDataCenters();
+    admin1 = dcs.client('dc1');
+    admin2 = dcs.client('dc2');
+    await Promise.all([admin1.connect(), admin2.connect()]);
+  });
+  after(async function () {
+    this.timeout(120_000);
+    await Promise.allSettled([admin1?.shutdown(), admin2?.shutdown()]);
+    await dcs?.stop();
+  });
+
+  interface Env {
+    readonly keyspace: string;
+    readonly table: string;
+    readonly store: EmbeddedStore;
+    readonly fleet: Fleet;
+    readonly cp: ControlPlane;
+    /** The coordinator session of `cp` (expire() it to crash the leader). */
+    readonly cpCoordinator: EmbeddedCoordinator;
+    /** Another control-plane process: its own coordinator session and sync hooks (own Cassandra clients). */
+    standby(id: string): Promise<ControlPlane>;
+    readonly apps: { readonly n1: ReferenceApp; readonly n2: ReferenceApp };
+    readonly preloaded: Array<{ key: string; value: string }>;
+    close(): Promise<void>;
+  }
+
+  /**
+   * A keyspace on dc1 only (NTS, or SimpleStrategy), `preload` rows written before the migration,
+   * N1's app on dc1 and N2's on dc2, two gateways, one control plane with the datastore hook.
+   */
+  async function setup(o: { preload: number; simpleStrategy?: boolean; nodetool?: readonly string[]; dns?: DnsSteps }): Promise<Env> {
+    const keyspace = `nw_rep_${randomBytes(4).toString('hex')}`;
+    const table = `${keyspace}.kv`;
+    const replication = o.simpleStrategy
+      ? "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+      : "{'class': 'NetworkTopologyStrategy', 'dc1': 1}";
+    await admin1.execute(`CREATE KEYSPACE ${keyspace} WITH replication = ${replication}`);
+    await admin1.execute(`CREATE TABLE ${table} (k text PRIMARY KEY, v text)`);
+    const preloaded = Array.from({ length: o.preload }, (_, i) => ({ key: `pre-${i}`, value: `p${i}-${'x'.repeat(200)}` }));
+    for (let i = 0; i < preloaded.length; i += 256)
+      await Promise.all(
+        preloaded
+          .slice(i, i + 256)
+          .map((p) => admin1.execute(`INSERT INTO ${table} (k, v) VALUES (?, ?)`, [p.key, p.value], { prepare: true })),
+      );
+    const clients = { n1: dcs.client('dc1'), n2: dcs.client('dc2') };
+    const layers = {
+      n1: new CassandraDataLayer({ local: clients.n1, logger: silent }),
+      n2: new CassandraDataLayer({ local: clients.n2, logger: silent }),
+    };
+    const apps = {
+      n1: await startReferenceApp({ deployment: 'n1', store: new CassandraStore(layers.n1, { keyspace }) }),
+      n2: await startReferenceApp({ deployment: 'n2', store: new CassandraStore(layers.n2, { keyspace }) }),
+    };
+    const store = new EmbeddedStore();
+    const fleet = await startFleet({
+      size: 2,
+      coordinator: () => new EmbeddedCoordinator(store),
+      apps: ['shop'],
+      upstreams: { n1: apps.n1.url, n2: apps.n2.url },
+    });
+    const processes: Array<{ cp: ControlPlane; sync: SyncHooks; hooksCoordinator: EmbeddedCoordinator }> = [];
+    /** One control-plane process: its coordinator sessions, its sync hooks, its control plane. */
+    const controlPlane = async (id: string) => {
+      const hooksCoordinator = new EmbeddedCoordinator(store);
+      await hooksCoordinator.connect();
+      const sync: SyncHooks = createSyncHooks(
+        {
+          datastore: {
+            n1: {
+              contactPoints: [dcs.dc1.contactPoint],
+              port: 9042,
+              localDataCenter: 'dc1',
+              requestTimeoutMs: 12_000,
+              connectTimeoutMs: 5000,
+            },
+            n2: {
+              contactPoints: [dcs.dc2.contactPoint],
+              port: 9042,
+              localDataCenter: 'dc2',
+              requestTimeoutMs: 12_000,
+              connectTimeoutMs: 5000,
+            },
+            tables: [table],
+            ranges: 16,
+            concurrency: 4,
+            pageSize: 500,
+            maxRecopies: 0,
+            createMissing: false,
+            replicate: {
+              nodetool: { command: [...(o.nodetool ?? dcs.nodetoolCommand)], timeoutMs: 60_000 },
+              n2Nodes: [{ host: '127.0.0.1', jmxPort: dcs.dc2.jmxPort }],
+              rebuildTimeoutMs: 120_000,
+              writeTimeoutMs: 2000,
+            },
+          },
+        },
+        { coordinator: hooksCoordinator, logger: cpLogger },
+      );
+      const coordinator = new EmbeddedCoordinator(store);
+      const cp = new ControlPlane({
+        coordinator,
+        id,
+        logger: cpLogger,
+        syncHooks: sync.hooks,
+        ...(o.dns ? { dns: o.dns } : {}),
+      });
+      await cp.start();
+      processes.push({ cp, sync, hooksCoordinator });
+      return { cp, coordinator };
+    };
+    const first = await controlPlane('cp-1');
+    return {
+      keyspace,
+      table,
+      store,
+      fleet,
+      cp: first.cp,
+      cpCoordinator: first.coordinator,
+      standby: async (id) => (await controlPlane(id)).cp,
+      apps,
+      preloaded,
+      async close() {
+        for (const p of processes) {
+          await p.cp.stop();
+          await p.sync.close();
+          await p.hooksCoordinator.close();
+        }
+        await fleet.close();
+        await Promise.allSettled([apps.n1.close(), apps.n2.close()]);
+        await Promise.allSettled([layers.n1.close(), layers.n2.close()]);
+        await Promise.allSettled([clients.n1.shutdown(), clients.n2.shutdown()]);
+        await admin1.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+      },
+    };
+  }
+
+  const plan = (p: Partial<MigrationPlanInput> = {}) =>
+    parsePlan({
+      apps: ['shop'],
+      barrierTimeoutMs: 10_000,
+      sync: { mode: 'none', hooks: ['datastore'], retryForMs: 120_000 },
+      fence: { maxHoldMs: 45_000 },
+      proxy: { mirrorWritesToN1: false },
+      datastore: { strategy: 'replicate', replicate: { lagWaitMs: 5000, drainTimeoutMs: 20_000 } },
+      ...p,
+    });
+
+  it('moves the data with the engine under writes: every write N1 acknowledged is at dc2 when N2 serves; finalize drops dc1', async () => {
+    const env = await setup({ preload: 3000 });
+    try {
+      const writes = startWrites(env.fleet, 'a');
+      await eventually(() => writes.acked().length >= 50, { timeoutMs: 20_000, message: 'N1 serves writes before the migration' });
+      const created = await env.cp.migrate(plan());
+      // At the fence no write is acknowledged anywhere: record what N1 acknowledged up to then.
+      const log = await env.cp.waitForMigration(created.id, finished, 240_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      const acked = all.filter((r) => r.status === 200);
+      const byN1 = acked.filter((r) => r.served === 'n1');
+      const byN2 = acked.filter((r) => r.served === 'n2');
+      assert.ok(byN1.length > 0 && byN2.length > 0, `both sides served writes (n1 ${byN1.length}, n2 ${byN2.length})`);
+      assert.deepEqual(
+        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
+        [],
+        'no write failed',
+      );
+
+      // What dc2 alone answers (its own replicas, LOCAL_ONE): the preloaded rows (rebuild), every
+      // write N1 acknowledged (replication, drained at the fence) and N2's own.
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(atDc2, env.preloaded), [], 'the rebuild brought every preloaded row');
+      assert.deepEqual(missingAt(atDc2, byN1).slice(0, 10), [], 'every write N1 acknowledged is at dc2');
+      assert.deepEqual(missingAt(atDc2, byN2).slice(0, 10), [], "N2's writes are at dc2");
+
+      const sync = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync')?.data?.hooks as {
+        datastore: {
+          strategy: string;
+          rebuild: { rebuilds: number };
+          verify: { rangesChecked: number };
+          replication: Record<string, unknown>;
+        };
+      };
+      assert.equal(sync.datastore.strategy, 'replicate');
+      assert.equal(sync.datastore.rebuild.rebuilds, 1);
+      assert.ok(sync.datastore.verify.rangesChecked > 0);
+      assert.deepEqual(sync.datastore.replication[env.keyspace], { dc1: 1, dc2: 1 });
+      const fence = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence')?.data?.hooks as {
+        datastore: { writeTimeoutMs: number; drainMs: number; digest: { rangesChecked: number; rowsCompared: number } };
+      };
+      assert.equal(fence.datastore.writeTimeoutMs, 2000);
+      assert.ok(fence.datastore.drainMs >= 2000, `the drain waited out the write timeout (${fence.datastore.drainMs} ms)`);
+      assert.ok(fence.datastore.digest.rowsCompared >= env.preloaded.length, 'the fence compared every row');
+      assert.ok(
+        log.history.some((e) => e.event === 'note' && /replicated to dc2 too/.test(e.detail ?? '')),
+        'the replication change is in the log',
+      );
+      assert.deepEqual(await replicationOf(admin1, env.keyspace), {
+        class: 'org.apache.cassandra.locator.NetworkTopologyStrategy',
+        dc1: '1',
+        dc2: '1',
+      });
+
+      // N1's datacenter stays a replica until an operator finalizes.
+      const fin = await env.cp.finalize(created.id);
+      assert.deepEqual((fin.hooks.datastore as { dropped: string[] }).dropped, [env.keyspace]);
+      assert.deepEqual(await replicationOf(admin2, env.keyspace), {
+        class: 'org.apache.cassandra.locator.NetworkTopologyStrategy',
+        dc2: '1',
+      });
+      const after = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(after, [...env.preloaded, ...acked]).slice(0, 10), [], 'dc2 still answers every row after finalize');
+      const notes = (await env.cp.getMigration(created.id)).history.filter((e) => e.event === 'note').map((e) => e.detail ?? '');
+      assert.ok(notes.some((d) => /datastore \(finalize\): repaired/.test(d)));
+      assert.ok(notes.includes('finalized'));
+    } finally {
+      await env.close();
+    }
+  });
+
+  it('the lag limit holds the fence: dc2 paused (SIGSTOP) after its rebuild pauses the migration in sync; resumed, it ends', async () => {
+    // nodetool through a wrapper that pauses dc2 right after a successful rebuild, while a flag file exists.
+    const flag = path.join(tmpdir(), `nw-pause-dc2-${randomBytes(3).toString('hex')}`);
+    writeFileSync(flag, '');
+    const wrapper = [
+      'bash',
+      '-c',
+      `bash "$0" "$@" || exit $?; if [[ "$*" == *rebuild* && -f ${flag} ]]; then rm -f ${flag}; kill -STOP "$(cat ${dcs.dc2.pidFile})"; fi`,
+      CASSANDRA_DC_SCRIPT,
+      'nodetool',
+    ];
+    const env = await setup({ preload: 500, nodetool: wrapper });
+    try {
+      const writes = startWrites(env.fleet, 'l');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(
+        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 30_000, onLagLimit: 'pause' } } }),
+      );
+      const held = await env.cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 120_000);
+      assert.equal(held.status, 'paused', JSON.stringify(held.error));
+      assert.match(held.error?.message ?? '', /NW_SYNC_REPLICATION_LAG|replication toward the next side/);
+      assert.match(held.error?.message ?? '', /unreadable: 127\.0\.0\.5/);
+      assert.equal(held.phase, 'sync');
+      assert.ok(!held.history.some((e) => e.event === 'phase-started' && e.phase === 'fence'), 'no fence while dc2 lags');
+      const before = writes.acked().length;
+      await eventually(() => writes.acked().length >= before + 20, { timeoutMs: 20_000, message: 'N1 keeps serving while paused' });
+
+      dcs.resume('dc2');
+      await env.cp.resume(created.id);
+      const log = await env.cp.waitForMigration(created.id, finished, 180_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      const acked = all.filter((r) => r.status === 200);
+      assert.deepEqual(
+        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
+        [],
+        'no write failed',
+      );
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(
+        missingAt(atDc2, [...env.preloaded, ...acked]).slice(0, 10),
+        [],
+        'every acknowledged write is at dc2 (hints delivered)',
+      );
+    } finally {
+      // SIGCONT whatever happened: a node left paused would fail every later test.
+      dcs.resume('dc2');
+      rmSync(flag, { force: true });
+      await env.close();
+    }
+  });
+
+  it('the lag limit holds the fence phase too: dc2 paused while an operator held the migration after sync; no write held', async () => {
+    const env = await setup({ preload: 500 });
+    try {
+      const writes = startWrites(env.fleet, 'g');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(
+        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 20_000, drainTimeoutMs: 20_000 } } }),
+      );
+      const rebuilt = (l: MigrationLog) => l.history.some((e) => e.event === 'note' && /dc2 rebuilt from dc1/.test(e.detail ?? ''));
+      await env.cp.waitForMigration(created.id, (l) => rebuilt(l) || finished(l), 120_000);
+      // Read when the sync phase ends: the migration stops between sync and fence, its lag gate passed.
+      await env.cp.pause(created.id);
+      const between = await env.cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 120_000);
+      assert.equal(between.status, 'paused', JSON.stringify(between.error));
+      assert.equal(between.phase, 'sync');
+      assert.equal(between.phaseStatus, 'completed');
+
+      dcs.pause('dc2');
+      await env.cp.resume(created.id);
+      const held = await env.cp.waitForMigration(created.id, (l) => (l.status === 'paused' && l.phase === 'fence') || finished(l), 120_000);
+      assert.equal(held.status, 'paused', `the fence phase waits for the lag, no drain with writes held: ${JSON.stringify(held.error)}`);
+      assert.match(
+        held.error?.message ?? '',
+        /datastore \(beforeFence\): replication toward the next side stayed over the plan's lag limit/,
+      );
+      assert.match(held.error?.message ?? '', /unreadable: 127\.0\.0\.5/);
+      for (const m of env.fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'serve', 'no write was held');
+      const before = writes.acked().length;
+      await eventually(() => writes.acked().length >= before + 20, { timeoutMs: 20_000, message: 'N1 keeps serving while paused' });
+
+      dcs.resume('dc2');
+      await env.cp.resume(created.id);
+      const log = await env.cp.waitForMigration(created.id, finished, 180_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      assert.deepEqual(
+        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
+        [],
+        'no write failed',
+      );
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10), [], 'nothing lost');
+    } finally {
+      dcs.resume('dc2');
+      await env.close();
+    }
+  });
+
+  it('rolls back from N2 (a failed DNS switch) with the drain toward dc1: every write N2 acknowledged is at dc1', async () => {
+    let failSwitch!: () => void;
+    const switchFails = new Promise<void>((r) => (failSwitch = r));
+    const dns: DnsSteps = {
+      lowerTtl: async () => ({ notBefore: new Date().toISOString(), before: [], data: {} }),
+      switch: async () => {
+        await switchFails;
+        throw new ControlError('NW_CP_DNS_ERROR', 'test: the switch fails once N2 took writes');
+      },
+      restore: async () => ({}),
+    };
+    const env = await setup({ preload: 500, dns });
+    try {
+      const writes = startWrites(env.fleet, 'r');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(
+        plan({ dns: { zoneId: 'Z1', records: [{ name: 'shop.test', type: 'A', values: ['10.0.0.2'] }], skipTtlWait: true } }),
+      );
+      await eventually(() => writes.acked().filter((r) => r.served === 'n2').length >= 100, {
+        timeoutMs: 180_000,
+        message: 'N2 serves writes',
+      });
+      failSwitch();
+      const log = await env.cp.waitForMigration(created.id, finished, 120_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'rolled-back', JSON.stringify(log.error));
+      const steps = log.history.filter((e) => e.event === 'rollback-step').map((e) => e.detail);
+      assert.deepEqual(steps, ['fence', 'dns-restore', 'sync-hooks', 'serve']);
+      const drain = log.history.find((e) => e.event === 'rollback-step' && e.detail === 'sync-hooks')?.data as {
+        datastore: { drainMs: number; digest: { rowsCompared: number } };
+      };
+      assert.ok(drain.datastore.digest.rowsCompared >= env.preloaded.length, 'the rollback compared every row at dc1 and dc2');
+      const acked = all.filter((r) => r.status === 200);
+      const byN2 = acked.filter((r) => r.served === 'n2');
+      assert.ok(byN2.length >= 100);
+      const atDc1 = await rowsAt(admin1, env.table);
+      assert.deepEqual(missingAt(atDc1, acked).slice(0, 10), [], "every acknowledged write, N2's included, is at dc1");
+      assert.ok(all.filter((r) => r.served === 'n1' && r.status === 200).length > byN2.length / 10, 'N1 serves again after the rollback');
+    } finally {
+      failSwitch();
+      await env.close();
+    }
+  });
+
+  it('dc2 killed mid-rebuild: the sync runs the rebuild again once dc2 is back, it resumes, and nothing is lost', async () => {
+    const env = await setup({ preload: 20_000 });
+    try {
+      const writes = startWrites(env.fleet, 'k');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 30_000 } } }));
+      await eventually(
+        async () => {
+          const rs = await admin2.execute('SELECT operation, status FROM system_views.streaming');
+          return rs.rows.some((r) => r.get('operation') === 'Rebuild' && ['init', 'start'].includes(String(r.get('status'))));
+        },
+        { timeoutMs: 120_000, intervalMs: 50, message: 'the rebuild streams to dc2' },
+      );
+      await dcs.kill('dc2');
+      await dcs.start('dc2');
+      const log = await env.cp.waitForMigration(created.id, finished, 240_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      const retries = log.history.filter(
+        (e) => e.event === 'note' && /^datastore: NW_SYNC_(REBUILD_FAILED|NODETOOL_FAILED|DATASTORE_UNAVAILABLE)/.test(e.detail ?? ''),
+      );
+      assert.ok(retries.length >= 1, 'the sync step failed with the node and was run again');
+      const acked = all.filter((r) => r.status === 200);
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(atDc2, env.preloaded).slice(0, 10), [], 'every preloaded row reached dc2');
+      assert.deepEqual(missingAt(atDc2, acked).slice(0, 10), [], 'every acknowledged write is at dc2');
+    } finally {
+      await env.close();
+    }
+  });
+
+  it('the leader killed mid-rebuild: a second control plane runs the sync again, the rebuild resumes, nothing is lost', async () => {
+    const env = await setup({ preload: 20_000 });
+    try {
+      const standby = await env.standby('cp-2');
+      const writes = startWrites(env.fleet, 'c');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 30_000 } } }));
+      await eventually(
+        async () => {
+          const rs = await admin2.execute('SELECT operation, status FROM system_views.streaming');
+          return rs.rows.some((r) => r.get('operation') === 'Rebuild' && ['init', 'start'].includes(String(r.get('status'))));
+        },
+        { timeoutMs: 120_000, intervalMs: 50, message: 'the rebuild streams to dc2' },
+      );
+      // A crash: the leader's coordinator session is gone and it stops; the rebuild it asked for goes on in dc2.
+      env.cpCoordinator.expire();
+      await env.cp.stop();
+      const log = await standby.waitForMigration(created.id, finished, 240_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', JSON.stringify(log.error));
+      assert.ok(
+        log.history.some((e) => e.event === 'leader' && e.detail === 'run by cp-2'),
+        'cp-2 took over',
+      );
+      assert.equal(
+        log.history.filter((e) => e.event === 'phase-started' && e.phase === 'sync').length,
+        2,
+        'the sync ran again under the new leader',
+      );
+      const sync = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync')?.data?.hooks as {
+        datastore: { rebuild: { rebuilds: number; waitedForRunning: number } };
+      };
+      assert.equal(sync.datastore.rebuild.rebuilds, 1, "the new leader's rebuild ran to its end");
+      assert.deepEqual(
+        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
+        [],
+        'no write failed',
+      );
+      const acked = all.filter((r) => r.status === 200);
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(atDc2, env.preloaded).slice(0, 10), [], 'every preloaded row reached dc2');
+      assert.deepEqual(missingAt(atDc2, acked).slice(0, 10), [], 'every acknowledged write is at dc2');
+    } finally {
+      await env.close();
+    }
+  });
+});

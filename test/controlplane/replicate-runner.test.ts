@@ -1,0 +1,208 @@
+// The control-plane side of the replicate strategy that needs no Cassandra: the plan's checks, a
+// sync step that asks to pause instead of rolling back (a lag limit), the hooks' atRollback step in
+// a rollback (after its fence, before serve), notes in the log, and the lag arithmetic.
+import assert from 'node:assert/strict';
+import { ControlPlane } from '../../controlplane/control-plane.js';
+import { ControlError } from '../../controlplane/errors.js';
+import type { SyncContext, SyncHook } from '../../controlplane/migration/migration-hooks.js';
+import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
+import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
+import { pausingMigration, SyncError } from '../../datasync/errors.js';
+import { overLimit, parseDurationMs, type ReplicationLag } from '../../datasync/replication/replication-lag.js';
+import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
+import { createLogger } from '../../platform/logger.js';
+import { startFleet, type Fleet } from '../support/fleet-harness.js';
+
+const silent = createLogger('silent');
+const finished = (l: MigrationLog): boolean => l.status === 'done' || l.status === 'rolled-back' || l.status === 'failed';
+
+describe('replicate strategy: plan checks and lag arithmetic', () => {
+  it('a replicate plan must say sync.mode none and proxy.mirrorWritesToN1 false; copy-on-write plans are as before', () => {
+    assert.throws(
+      () => parsePlan({ apps: ['shop'], sync: { hooks: ['datastore'] }, datastore: { strategy: 'replicate' } }),
+      (err: unknown) =>
+        err instanceof ControlError &&
+        err.code === 'NW_CP_PLAN_INVALID' &&
+        /sync\.mode/.test(err.message) &&
+        /proxy\.mirrorWritesToN1/.test(err.message),
+    );
+    const ok = parsePlan({
+      apps: ['shop'],
+      sync: { mode: 'none', hooks: ['datastore'] },
+      fence: { maxHoldMs: 40_000 },
+      proxy: { mirrorWritesToN1: false },
+      datastore: { strategy: 'replicate' },
+    });
+    assert.deepEqual(ok.datastore?.replicate, {
+      setNetworkTopology: false,
+      lagLimit: { hintFiles: 0, outboundMessages: 100 },
+      lagWaitMs: 60_000,
+      onLagLimit: 'pause',
+      drainTimeoutMs: 30_000,
+      digestAtFence: true,
+    });
+    assert.equal(parsePlan({ apps: ['shop'] }).datastore, undefined, 'no datastore section: copy-on-write, the plan unchanged');
+    assert.equal(parsePlan({ apps: ['shop'], datastore: {} }).datastore?.strategy, 'copy-on-write');
+  });
+
+  it("a replicate plan must hold writes at the fence longer than its drain may take (the gateways' 5 s default is shorter)", () => {
+    const replicate = (fence: MigrationPlanInput['fence'], drainTimeoutMs?: number) =>
+      parsePlan({
+        apps: ['shop'],
+        sync: { mode: 'none', hooks: ['datastore'] },
+        proxy: { mirrorWritesToN1: false },
+        ...(fence ? { fence } : {}),
+        datastore: { strategy: 'replicate', ...(drainTimeoutMs ? { replicate: { drainTimeoutMs } } : {}) },
+      });
+    const refused = (fn: () => unknown, why: RegExp) =>
+      assert.throws(fn, (err: unknown) => err instanceof ControlError && err.code === 'NW_CP_PLAN_INVALID' && why.test(err.message));
+    refused(() => replicate(undefined), /fence\.maxHoldMs.*drainTimeoutMs \(30000 ms\)/);
+    refused(() => replicate({ maxHoldMs: 30_000 }), /fence\.maxHoldMs/);
+    refused(() => replicate({ maxHoldMs: 4000 }, 4000), /fence\.maxHoldMs/);
+    refused(() => replicate({ maxHoldMs: 60_000 }, 90_000), /drainTimeoutMs/);
+    assert.equal(replicate({ maxHoldMs: 5000 }, 4000).fence.maxHoldMs, 5000);
+    assert.equal(parsePlan({ apps: ['shop'] }).fence.maxHoldMs, undefined, 'copy-on-write plans need no hold');
+  });
+
+  it('the lag is over the limit for hints, queued messages, streams, or a node that cannot be read', () => {
+    const zero: ReplicationLag = {
+      hintFiles: 0,
+      oldestHintMs: undefined,
+      outboundPending: 0,
+      outboundDropped: 7,
+      streams: 0,
+      unreadNodes: [],
+    };
+    const limit = { hintFiles: 0, outboundMessages: 100, streams: 0 };
+    assert.equal(overLimit(zero, limit), undefined, 'dropped messages since start are hinted: not lag by themselves');
+    assert.match(overLimit({ ...zero, hintFiles: 1 }, limit) ?? '', /1 hint file/);
+    assert.equal(overLimit({ ...zero, outboundPending: 100 }, limit), undefined);
+    assert.match(overLimit({ ...zero, outboundPending: 101 }, limit) ?? '', /101 queued/);
+    assert.match(overLimit({ ...zero, streams: 1 }, limit) ?? '', /stream/);
+    assert.match(overLimit({ ...zero, unreadNodes: ['127.0.0.5 (dc2)'] }, limit) ?? '', /unreadable: 127\.0\.0\.5/);
+    assert.equal(parseDurationMs('2000ms'), 2000);
+    assert.equal(parseDurationMs('2s'), 2000);
+    assert.equal(parseDurationMs('1m'), 60_000);
+    assert.equal(parseDurationMs('5000'), 5000);
+    assert.equal(parseDurationMs('soon'), undefined);
+  });
+});
+
+describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', function () {
+  this.timeout(60_000);
+  let store: EmbeddedStore;
+  let fleet: Fleet;
+  let cp: ControlPlane;
+  let hooks: Map<string, SyncHook>;
+
+  const plan = (p: Partial<MigrationPlanInput> = {}) =>
+    parsePlan({
+      apps: ['shop'],
+      barrierTimeoutMs: 5000,
+      sync: { mode: 'none', hooks: ['store'] },
+      proxy: { mirrorWritesToN1: false },
+      ...p,
+    });
+
+  beforeEach(async () => {
+    store = new EmbeddedStore();
+    fleet = await startFleet({ size: 2, coordinator: () => new EmbeddedCoordinator(store), apps: ['shop'] });
+    hooks = new Map();
+    cp = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-1', logger: silent, syncHooks: hooks });
+    await cp.start();
+  });
+  afterEach(async () => {
+    await cp.stop();
+    await fleet.close();
+  });
+
+  it('a sync step that asks to pause pauses the migration (no rollback, no fence); resumed, it runs again', async () => {
+    let calls = 0;
+    hooks.set('store', async (ctx: SyncContext) => {
+      calls += 1;
+      await ctx.note(`attempt ${calls}`);
+      if (calls === 1) throw pausingMigration(new SyncError('NW_SYNC_REPLICATION_LAG', 'toward dc2: 3 hint file(s)'));
+      return { ok: true };
+    });
+    const created = await cp.migrate(plan());
+    const paused = await cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 20_000);
+    assert.equal(paused.status, 'paused', JSON.stringify(paused.error));
+    assert.match(paused.error?.message ?? '', /NW_SYNC_REPLICATION_LAG|3 hint file/);
+    assert.ok(!paused.history.some((e) => e.phase === 'fence'), 'no fence');
+    assert.ok(paused.history.some((e) => e.event === 'paused' && /NW_CP_SYNC_FAILED: waiting for an operator/.test(e.detail ?? '')));
+    assert.ok(
+      paused.history.some((e) => e.event === 'note' && e.detail === 'store: attempt 1'),
+      'a note from the hook is in the log',
+    );
+    for (const m of fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'serve', 'N1 keeps serving while paused');
+    await cp.resume(created.id);
+    const log = await cp.waitForMigration(created.id, finished, 20_000);
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    assert.equal(calls, 2);
+  });
+
+  it('the same failure without the pause request rolls back', async () => {
+    hooks.set('store', async () => {
+      throw new SyncError('NW_SYNC_REPLICATION_LAG', 'toward dc2: 3 hint file(s)');
+    });
+    const created = await cp.migrate(plan());
+    const log = await cp.waitForMigration(created.id, finished, 20_000);
+    assert.equal(log.status, 'rolled-back');
+  });
+
+  it("a rollback from N2 runs the hooks' atRollback step after its fence, before serve (n2TookWrites); one from sync too", async () => {
+    const seen: Array<{ n2TookWrites: boolean; modes: string[] }> = [];
+    let failSwitch = true;
+    hooks.set(
+      'store',
+      Object.assign(async () => ({}), {
+        atRollback: async (_ctx: SyncContext, n2TookWrites: boolean) => {
+          seen.push({ n2TookWrites, modes: fleet.members.map((m) => m.gateway.getState().shop!.mode) });
+          return { drained: true };
+        },
+      }),
+    );
+    const dns = {
+      lowerTtl: async () => ({ notBefore: new Date().toISOString(), before: [], data: {} }),
+      switch: async () => {
+        if (failSwitch) throw new ControlError('NW_CP_DNS_ERROR', 'test: the switch fails');
+        return {};
+      },
+      restore: async () => ({}),
+    };
+    await cp.stop();
+    cp = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-2', logger: silent, syncHooks: hooks, dns });
+    await cp.start();
+    const created = await cp.migrate(
+      plan({ dns: { zoneId: 'Z1', records: [{ name: 'shop.test', type: 'A', values: ['10.0.0.2'] }], skipTtlWait: true } }),
+    );
+    const log = await cp.waitForMigration(created.id, finished, 20_000);
+    assert.equal(log.status, 'rolled-back');
+    assert.deepEqual(
+      log.history.filter((e) => e.event === 'rollback-step').map((e) => e.detail),
+      ['fence', 'dns-restore', 'sync-hooks', 'serve'],
+    );
+    assert.deepEqual(seen, [{ n2TookWrites: true, modes: ['fence', 'fence'] }], 'drained while every gateway holds writes');
+
+    // From sync (N2 took nothing): the step runs with n2TookWrites false, before serve.
+    failSwitch = false;
+    seen.length = 0;
+    hooks.set(
+      'store',
+      Object.assign(
+        async () => {
+          throw new SyncError('NW_SYNC_SCHEMA_MISMATCH', 'kv');
+        },
+        { atRollback: hooks.get('store')!.atRollback },
+      ),
+    );
+    const second = await cp.migrate(plan({ id: 'second' }));
+    const log2 = await cp.waitForMigration(second.id, finished, 20_000);
+    assert.equal(log2.status, 'rolled-back');
+    assert.deepEqual(
+      log2.history.filter((e) => e.event === 'rollback-step').map((e) => e.detail),
+      ['sync-hooks', 'serve'],
+    );
+    assert.equal(seen[0]?.n2TookWrites, false);
+  });
+});

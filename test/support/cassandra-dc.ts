@@ -1,0 +1,86 @@
+// The two-datacenter Cassandra cluster of scripts/cassandra-dc.sh (dc1 on 127.0.0.4, dc2 on
+// 127.0.0.5): started for a suite, stopped after it. Its own nodes, never the shared services'.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import cassandra from 'cassandra-driver';
+import { eventually } from './eventually.js';
+import { REPO_ROOT } from './service-endpoints.js';
+
+const run = promisify(execFile);
+export const CASSANDRA_DC_SCRIPT = path.join(REPO_ROOT, 'scripts', 'cassandra-dc.sh');
+
+export type DataCenter = 'dc1' | 'dc2';
+
+export interface DataCenterNode {
+  readonly contactPoint: string;
+  readonly port: number;
+  readonly localDataCenter: DataCenter;
+  readonly jmxPort: number;
+  readonly pidFile: string;
+}
+
+export interface TwoDataCenters {
+  readonly dc1: DataCenterNode;
+  readonly dc2: DataCenterNode;
+  /** nodetool through the script (the shared install has no nodetool binary); `-h HOST -p PORT ARGS` follow. */
+  readonly nodetoolCommand: readonly string[];
+  /** A driver client local to one datacenter (DC-aware load balancing: it uses that datacenter's nodes only). */
+  client(dc: DataCenter): cassandra.Client;
+  pid(dc: DataCenter): number;
+  /** SIGKILL (a crash), then wait until the process is gone. */
+  kill(dc: DataCenter): Promise<void>;
+  /** Start a stopped node and wait until it answers CQL. */
+  start(dc: DataCenter): Promise<void>;
+  /** SIGSTOP / SIGCONT: a node that stops answering without closing a connection. */
+  pause(dc: DataCenter): void;
+  resume(dc: DataCenter): void;
+  /** Stops both nodes (data kept: the next start is quicker). */
+  stop(): Promise<void>;
+}
+
+async function script(...args: string[]): Promise<void> {
+  await run('bash', [CASSANDRA_DC_SCRIPT, ...args], { cwd: REPO_ROOT, timeout: 300_000 });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export async function startTwoDataCenters(): Promise<TwoDataCenters> {
+  await script('up');
+  const eps = JSON.parse(readFileSync(path.join(REPO_ROOT, '.services', 'cassandra-dc', 'endpoints.json'), 'utf8')) as Record<
+    DataCenter,
+    DataCenterNode
+  >;
+  const pid = (dc: DataCenter): number => Number(readFileSync(eps[dc].pidFile, 'utf8').trim());
+  return {
+    dc1: eps.dc1,
+    dc2: eps.dc2,
+    nodetoolCommand: ['bash', CASSANDRA_DC_SCRIPT, 'nodetool'],
+    client: (dc) =>
+      new cassandra.Client({
+        contactPoints: [eps[dc].contactPoint],
+        localDataCenter: dc,
+        protocolOptions: { port: eps[dc].port },
+        socketOptions: { connectTimeout: 5000, readTimeout: 12_000 },
+        policies: { reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(500) },
+      }),
+    pid,
+    async kill(dc) {
+      const p = pid(dc);
+      process.kill(p, 'SIGKILL');
+      await eventually(() => !alive(p), { timeoutMs: 30_000, intervalMs: 100, message: `${dc} (pid ${p}) gone after SIGKILL` });
+    },
+    start: (dc) => script('up', dc),
+    pause: (dc) => process.kill(pid(dc), 'SIGSTOP'),
+    resume: (dc) => process.kill(pid(dc), 'SIGCONT'),
+    stop: () => script('down'),
+  };
+}
