@@ -342,11 +342,14 @@ export class ControlPlane {
     const log = await this.getMigration(id);
     if (log.status !== 'done')
       throw new ControlError('NW_CP_FINALIZE_REFUSED', `${id} is ${log.status}: only a done migration is finalized`);
-    const names = log.plan.sync.hooks.filter((n) => this.opts.syncHooks?.get(n)?.finalize);
+    const names = log.plan.sync.hooks.filter((n) => {
+      const hook = this.opts.syncHooks?.get(n);
+      return hook?.finalize !== undefined && (hook.finalizes?.(log.plan) ?? true);
+    });
     if (names.length === 0)
       throw new ControlError(
         'NW_CP_FINALIZE_REFUSED',
-        `${id}: none of its sync hooks (${log.plan.sync.hooks.join(', ') || 'none'}) has a finalize step`,
+        `${id}: none of its sync hooks (${log.plan.sync.hooks.join(', ') || 'none'}) has a finalize step for its plan`,
       );
     const handle = await LogHandle.open(this.opts.coordinator, id);
     const note = async (detail: string, data?: Record<string, unknown>): Promise<void> => {

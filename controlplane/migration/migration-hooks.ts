@@ -54,7 +54,8 @@ export type PhaseStepName = (typeof PHASE_STEPS)[number];
  * - `release` runs once the migration is done or rolled back (stop followers,
  *   drop checkpoints); failures are logged, never fatal.
  * - `finalize` runs on an operator's `northwest finalize` of a done migration:
- *   retires N1's copy (e.g. repair, drop N1's datacenter from replication).
+ *   retires N1's copy (e.g. repair, drop N1's datacenter from replication);
+ *   `finalizes` says whether a plan gives it anything to do (default: yes).
  * A step that fails with an error whose `transient` is true (a store unreachable for a while) is
  * run again, with backoff, for up to the plan's `sync.retryForMs`; so every step must be
  * idempotent. A failure that `pausesMigration` pauses the migration instead of rolling it back.
@@ -64,6 +65,7 @@ export type SyncHook = ((ctx: SyncContext) => Promise<Record<string, unknown>>) 
   Partial<Record<PhaseStepName, SyncHookStep>> & {
     atRollback?: (ctx: SyncContext, n2TookWrites: boolean) => Promise<Record<string, unknown> | undefined>;
     finalize?: (ctx: FinalizeContext) => Promise<Record<string, unknown>>;
+    finalizes?: (plan: MigrationPlan) => boolean;
     release?: (migrationId: string, outcome: 'done' | 'rolled-back') => Promise<void>;
   };
 

@@ -2,6 +2,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import { layout } from '../../protocol/coordinator-paths.js';
 import type { FinalizeContext, SyncContext, SyncHook } from '../migration/migration-hooks.js';
+import type { MigrationPlan } from '../migration/plan.js';
 import { createCacheClient } from '../../datasync/cache/cache-config.js';
 import { warmUpCache } from '../../datasync/cache/cache-warmup.js';
 import { createClusterClient } from '../../datasync/datastore/datastore-config.js';
@@ -196,6 +197,8 @@ function datastoreHook(cfg: DatastoreSyncConfig, deps: SyncHookDeps): { hook: Sy
       atFence: async (ctx: SyncContext) => (replicating(ctx) ? replicate.atFence(ctx) : undefined),
       atRollback: async (ctx: SyncContext, n2TookWrites: boolean) =>
         replicating(ctx) ? replicate.atRollback(ctx, n2TookWrites) : undefined,
+      // Copy-on-write leaves nothing to retire: N1's cluster is its own.
+      finalizes: (plan: MigrationPlan) => plan.datastore?.strategy === 'replicate',
       finalize: (ctx: FinalizeContext) => {
         if (ctx.plan.datastore?.strategy !== 'replicate')
           throw new SyncError('NW_SYNC_FINALIZE_FAILED', 'only a replicate migration has a datacenter to retire');

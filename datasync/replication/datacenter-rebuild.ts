@@ -140,12 +140,22 @@ export async function rebuildDataCenter(o: RebuildOptions): Promise<RebuildFigur
             throw err;
           }
           // A rebuild an earlier leader started still streams: wait for it, then run ours (it resumes).
+          // As long as a rebuild of our own may take, no longer: streams that never end, or that
+          // cannot be read, fail the step instead of holding the migration until an abort.
           waitedForRunning++;
+          const until = performance.now() + o.timeoutMs;
           for (;;) {
             await sleep(pollMs, undefined, { signal: o.signal }).catch(() => undefined);
             if (o.signal.aborted) break;
             const s = await readRebuildStreams(o.target, o.targetDc).catch(() => undefined);
             if (s && s.active === 0) break;
+            if (performance.now() >= until)
+              throw new SyncError(
+                'NW_SYNC_REBUILD_FAILED',
+                `${name} ${keyspace}: a rebuild started earlier ${s ? 'still streamed' : 'had streams that could not be read'} ` +
+                  `after ${o.timeoutMs} ms`,
+                { details: { node: name, keyspace, streams: s?.active } },
+              );
           }
         } finally {
           watching.abort();

@@ -141,6 +141,31 @@ describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', 
     assert.equal(calls, 2);
   });
 
+  it('finalize runs only the hooks whose finalize step has something to do for the plan; none: NW_CP_FINALIZE_REFUSED', async () => {
+    const finalized: string[] = [];
+    hooks.set(
+      'store',
+      Object.assign(async () => ({}), {
+        finalizes: (p: { readonly id: string }) => p.id !== 'copying',
+        finalize: async (ctx: { migrationId: string }) => {
+          finalized.push(ctx.migrationId);
+          return { retired: true };
+        },
+      }),
+    );
+    const copying = await cp.migrate(plan({ id: 'copying' }));
+    assert.equal((await cp.waitForMigration(copying.id, finished, 20_000)).status, 'done');
+    await assert.rejects(
+      cp.finalize(copying.id),
+      (err: unknown) => err instanceof ControlError && err.code === 'NW_CP_FINALIZE_REFUSED' && /for its plan/.test(err.message),
+    );
+    const replicating = await cp.migrate(plan({ id: 'replicating' }));
+    assert.equal((await cp.waitForMigration(replicating.id, finished, 20_000)).status, 'done');
+    const fin = await cp.finalize(replicating.id);
+    assert.deepEqual(fin.hooks.store, { retired: true, durationMs: (fin.hooks.store as { durationMs: number }).durationMs });
+    assert.deepEqual(finalized, ['replicating']);
+  });
+
   it('the same failure without the pause request rolls back', async () => {
     hooks.set('store', async () => {
       throw new SyncError('NW_SYNC_REPLICATION_LAG', 'toward dc2: 3 hint file(s)');
