@@ -6,7 +6,7 @@ import { ControlPlane } from '../../controlplane/control-plane.js';
 import { ControlError } from '../../controlplane/errors.js';
 import type { SyncContext, SyncHook } from '../../controlplane/migration/migration-hooks.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
-import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
+import { parsePlan, type MigrationPlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
 import { pausingMigration, SyncError } from '../../datasync/errors.js';
 import { overLimit, parseDurationMs, type ReplicationLag } from '../../datasync/replication/replication-lag.js';
 import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
@@ -146,7 +146,7 @@ describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', 
     hooks.set(
       'store',
       Object.assign(async () => ({}), {
-        finalizes: (p: { readonly id: string }) => p.id !== 'copying',
+        finalizes: (p: MigrationPlan) => p.id !== 'copying',
         finalize: async (ctx: { migrationId: string }) => {
           finalized.push(ctx.migrationId);
           return { retired: true };
