@@ -69,6 +69,10 @@ function hasDate(list: readonly string[]): boolean {
 
 type TimerKind = 'idle' | 'headers' | 'request' | 'none';
 
+/** How long a closing connection keeps reading what the client still sends: between reads, and in all. */
+const LINGER_IDLE_MS = 5000;
+const LINGER_MAX_MS = 30_000;
+
 /**
  * One client connection of the raw engine: llhttp (strict) parses what the client sends, one
  * request is served at a time, and the response is written to the socket as bytes. A request the
@@ -295,12 +299,33 @@ export class ClientConnection {
     cur?.abandon();
     const status = STATUS_OF[code] ?? 400;
     const body = JSON.stringify({ error: { code, message: STATUS_CODES[status] } });
-    this.socket.end(
+    this.socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ndate: ${httpDate()}\r\ncontent-type: application/json\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\nx-northwest-error: ${code}\r\n\r\n${body}`,
     );
+    this.closeLingering();
+  }
+
+  /**
+   * Closes after the last reply, half-closing first and reading (and dropping) what the client
+   * still sends until it closes too, for up to LINGER_IDLE_MS between reads and LINGER_MAX_MS in
+   * all (nginx's lingering_close): closing a socket with unread bytes makes the kernel send a
+   * reset, which can take the reply with it before the client has read it.
+   */
+  private closeLingering(): void {
+    const wasClosed = this.closed;
     this.closed = true;
     this.arm('none');
+    const s = this.socket;
+    if (wasClosed || s.destroyed) return;
+    s.off('data', this.onData);
+    s.on('data', noop);
+    s.end();
+    s.resume();
+    s.setTimeout(LINGER_IDLE_MS, () => s.destroy());
+    const cap = setTimeout(() => s.destroy(), LINGER_MAX_MS);
+    cap.unref();
+    s.once('close', () => clearTimeout(cap));
   }
 
   private readonly onDrain = (): void => {
@@ -356,10 +381,7 @@ export class ClientConnection {
     // A held request answered without its body: the parked bytes are its own, not a next request.
     if (res.held) this.parked = undefined;
     if (!keepOpen || this.closed || res.held) {
-      this.socket.end();
-      this.socket.destroySoon();
-      this.closed = true;
-      this.arm('none');
+      this.closeLingering();
       return;
     }
     if (this.parked !== undefined) {

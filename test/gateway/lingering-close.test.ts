@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { startGatewayHarness, type Harness } from '../support/gateway-harness.js';
+
+/**
+ * A client still sending a body when the gateway answers early (413, an unknown host) and closes:
+ * closing a socket with unread bytes makes the kernel send a reset, and a reset can take the reply
+ * with it before the client has read it. The gateway must half-close and read (dropping) what
+ * still comes for a while, as nginx's lingering_close does, so the client gets the reply.
+ */
+const BODY_PIECE = Buffer.alloc(64 * 1024, 120);
+
+/** Sends `head` and then body pieces as fast as the socket takes them; resolves with what came back by the close. */
+function sendWhileAnswered(port: number, head: string, pieces: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let got = '';
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < pieces && !socket.destroyed) {
+        sent++;
+        if (!socket.write(BODY_PIECE)) return void socket.once('drain', pump);
+      }
+    };
+    socket.on('connect', () => {
+      socket.write(head);
+      pump();
+    });
+    socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+    const done = (): void => resolve(got);
+    socket.on('error', done);
+    socket.on('close', done);
+  });
+}
+
+for (const engine of ['raw'] as const) {
+  describe(`gateway (${engine} engine): lingering close after an early reply`, function () {
+    this.timeout(60_000);
+    let h: Harness;
+    before(async () => {
+      h = await startGatewayHarness({ config: { engine, limits: { maxBodyBytes: 1024 } } });
+    });
+    after(async () => h.close());
+
+    for (const [name, head, status] of [
+      ['a Content-Length over limits.maxBodyBytes', 'POST /big HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 4194304\r\n\r\n', 413],
+      ['an unknown host', 'POST /x HTTP/1.1\r\nHost: nobody.test\r\nContent-Length: 4194304\r\n\r\n', 421],
+    ] as const) {
+      it(`the client gets the reply to ${name} whole, every time, while its body is still coming`, async () => {
+        const port = Number(new URL(h.url).port);
+        for (let i = 0; i < Number(process.env.ATTEMPTS ?? 15); i++) {
+          const got = await sendWhileAnswered(port, head, 64);
+          assert.match(got, new RegExp(`^HTTP/1\\.1 ${status} `), `attempt ${i + 1}: ${JSON.stringify(got.slice(0, 120))}`);
+          const [, body] = got.split('\r\n\r\n');
+          assert.ok(body !== undefined && body.length > 0 && JSON.parse(body), `attempt ${i + 1}: the body came whole: ${got}`);
+        }
+      });
+    }
+  });
+}
