@@ -1,6 +1,8 @@
+import { SeriesIndex } from './series-index.js';
+
 /**
- * A small Prometheus text-format registry. Label values are joined into one
- * map key so the hot path costs one string concat and one map lookup.
+ * A small Prometheus text-format registry. A series is found by its label values through nested
+ * maps (series-index.ts): no key string is built on the request path.
  */
 
 type Labels = readonly string[];
@@ -27,38 +29,43 @@ abstract class Metric {
   }
 }
 
+interface Sample {
+  readonly labels: Labels;
+  value: number;
+}
+
 export class Counter extends Metric {
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  private readonly values = new SeriesIndex<Sample>();
   inc(labels: Labels = [], by = 1): void {
-    const key = labels.join('\u0000');
-    const cur = this.values.get(key);
+    const cur = this.values.find(labels);
     if (cur) cur.value += by;
-    else this.values.set(key, { labels, value: by });
+    else this.values.add(labels, { labels, value: by });
   }
   get(labels: Labels = []): number {
-    return this.values.get(labels.join('\u0000'))?.value ?? 0;
+    return this.values.find(labels)?.value ?? 0;
   }
   render(): string {
     let out = this.header('counter');
-    for (const { labels, value } of this.values.values()) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
+    for (const { labels, value } of this.values.series) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
     return out;
   }
 }
 
 export class Gauge extends Metric {
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  private readonly values = new SeriesIndex<Sample>();
   private collector: (() => Array<[Labels, number]>) | undefined;
   set(labels: Labels, value: number): void {
-    this.values.set(labels.join('\u0000'), { labels, value });
+    const cur = this.values.find(labels);
+    if (cur) cur.value = value;
+    else this.values.add(labels, { labels, value });
   }
   add(labels: Labels, by: number): void {
-    const key = labels.join('\u0000');
-    const cur = this.values.get(key);
+    const cur = this.values.find(labels);
     if (cur) cur.value += by;
-    else this.values.set(key, { labels, value: by });
+    else this.values.add(labels, { labels, value: by });
   }
   get(labels: Labels = []): number {
-    return this.values.get(labels.join('\u0000'))?.value ?? 0;
+    return this.values.find(labels)?.value ?? 0;
   }
   /** Values computed at scrape time (e.g. upstream health). */
   collect(fn: () => Array<[Labels, number]>): void {
@@ -68,7 +75,7 @@ export class Gauge extends Metric {
     let out = this.header('gauge');
     if (this.collector)
       for (const [labels, value] of this.collector()) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
-    for (const { labels, value } of this.values.values()) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
+    for (const { labels, value } of this.values.series) out += `${this.name}${renderLabels(this.labelNames, labels)} ${value}\n`;
     return out;
   }
 }
@@ -76,7 +83,7 @@ export class Gauge extends Metric {
 export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
 export class Histogram extends Metric {
-  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  private readonly series = new SeriesIndex<{ labels: Labels; counts: number[]; sum: number; count: number }>();
   constructor(
     name: string,
     help: string,
@@ -86,12 +93,8 @@ export class Histogram extends Metric {
     super(name, help, labelNames);
   }
   observe(labels: Labels, value: number): void {
-    const key = labels.join('\u0000');
-    let s = this.series.get(key);
-    if (!s) {
-      s = { labels, counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 };
-      this.series.set(key, s);
-    }
+    let s = this.series.find(labels);
+    if (!s) s = this.series.add(labels, { labels, counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 });
     // Count in the first bucket that holds the value; render() makes the counts cumulative.
     let i = 0;
     while (i < this.buckets.length && value > this.buckets[i]!) i++;
@@ -100,11 +103,11 @@ export class Histogram extends Metric {
     s.count += 1;
   }
   count(labels: Labels = []): number {
-    return this.series.get(labels.join('\u0000'))?.count ?? 0;
+    return this.series.find(labels)?.count ?? 0;
   }
   render(): string {
     let out = this.header('histogram');
-    for (const s of this.series.values()) {
+    for (const s of this.series.series) {
       let cumulative = 0;
       for (let i = 0; i < this.buckets.length; i++) {
         cumulative += s.counts[i]!;

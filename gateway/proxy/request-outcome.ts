@@ -42,6 +42,13 @@ export function errorReply(error: GatewayError, requestId: string, servedBy: Hea
   return { body, headers };
 }
 
+/** Status codes as label values: the same string every time (its hash kept), not a new one per request. */
+const STATUS_LABELS: readonly string[] = Array.from({ length: 600 }, (_, i) => String(i));
+
+function statusLabel(status: number): string {
+  return STATUS_LABELS[status] ?? String(status);
+}
+
 /**
  * Counts a finished request (status 499: its client left first) and, when the access log is on,
  * writes its line: `entry` is called only then, so the per-request path builds no record for a log
@@ -56,7 +63,7 @@ export function recordFinished(
   totalMs: number,
   entry: () => AccessEntry,
 ): void {
-  s.metrics.requests.inc([app, mode, deployment, String(status)]);
+  s.metrics.requests.inc([app, mode, deployment, statusLabel(status)]);
   s.metrics.latency.observe([app, deployment], totalMs / 1000);
   if (s.accessLog.enabled) s.accessLog.record(entry());
 }

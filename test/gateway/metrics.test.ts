@@ -9,6 +9,30 @@ const REQUESTS = 'northwest_gateway_requests_total';
 const LATENCY = 'northwest_gateway_request_duration_seconds';
 
 describe('gateway metrics', () => {
+  it('keeps series apart by their label values, whatever the values contain, and renders them in the order they came', () => {
+    const c = new Counter('t_total', 'test', ['a', 'b']);
+    c.inc(['x\u0000y', 'z']);
+    c.inc(['x', 'y\u0000z'], 2);
+    c.inc(['x', 'w']);
+    c.inc(['x', 'w']);
+    assert.equal(c.get(['x\u0000y', 'z']), 1);
+    assert.equal(c.get(['x', 'y\u0000z']), 2);
+    assert.equal(c.get(['x', 'w']), 2);
+    assert.equal(c.get(['x']), 0);
+    assert.deepEqual(
+      c
+        .render()
+        .split('\n')
+        .filter((l) => l.startsWith('t_total'))
+        .map((l) => l.split(' ')[1]),
+      ['1', '2', '2'],
+    );
+    const g = new Gauge('t_gauge', 'test', []);
+    g.set([], 3);
+    g.add([], 2);
+    assert.equal(g.get(), 5);
+  });
+
   describe('admin /metrics after traffic', () => {
     let h: Harness;
     before(async () => {
