@@ -18,3 +18,4 @@ export { RedisCacheLayer } from './layer/redis-cache-layer.js';
 export { copySubtree } from './metadata/subtree-copy.js';
 export { removeSubtree } from './metadata/subtree-remove.js';
 export { DEFAULT_BATCH_LIMITS, TransactionBatcher, type BatchLimits } from './metadata/transaction-batcher.js';
+export { jmxNodeSchema, nodetoolConfigSchema } from './replication/nodetool.js';

@@ -20,6 +20,19 @@
 # Cassandra's jars come from NW_CASSANDRA_LIB, else this checkout's .services/cassandra/lib, else the
 # main worktree's (where scripts/services.sh installed them). Environment: NW_CASSANDRA_DC_HEAP
 # (default 1G per node), NW_CASSANDRA_JVM_OPTS (extra JVM flags).
+#
+# NW_CASSANDRA_DC_LINK=toxiproxy puts the datacenter link through Toxiproxy (for a round-trip time
+# between dc1 and dc2; tc netem is not available here). Nodes reach each other at the address a node
+# gossips as its own (broadcast_address), so each node gossips a Toxiproxy address that forwards to it:
+#   dc1 gossips 127.0.0.6:7000 (proxy nw-cassandra-dc-dc1-storage → 127.0.0.4:7000)
+#   dc2 gossips 127.0.0.7:7000 (proxy nw-cassandra-dc-dc2-storage → 127.0.0.5:7000)
+# Every internode message and stream then crosses one proxy: dc1's to dc2 goes through dc2's proxy (on
+# dc1's own outbound connection), dc2's reply through dc1's proxy (on dc2's). A latency toxic of RTT/2
+# on each proxy makes a request and its reply take RTT (loadgen/experiments/rtt-links.ts sets it).
+# Clients (CQL on 9042) and JMX stay direct. The proxies are made on the Toxiproxy of
+# NW_TOXIPROXY_API, else the one in .services/endpoints.json (this checkout's, else the main
+# worktree's). A node's gossiped address is part of its identity on disk: switching the link mode
+# needs `clean` first (the script refuses otherwise). Default: NW_CASSANDRA_DC_LINK=direct.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,7 +42,12 @@ HEAP=${NW_CASSANDRA_DC_HEAP:-1G}
 CLUSTER=northwest-dc
 declare -A ADDR=([dc1]=127.0.0.4 [dc2]=127.0.0.5)
 declare -A JMX=([dc1]=7399 [dc2]=7499)
-SEED=${ADDR[dc1]}
+LINK=${NW_CASSANDRA_DC_LINK:-direct}
+[[ $LINK == direct || $LINK == toxiproxy ]] || { echo "cassandra-dc.sh: NW_CASSANDRA_DC_LINK must be direct or toxiproxy" >&2; exit 1; }
+# The address each node gossips (broadcast_address): its own, or its storage proxy's.
+declare -A PUBLIC=([dc1]=127.0.0.4 [dc2]=127.0.0.5)
+if [[ $LINK == toxiproxy ]]; then PUBLIC=([dc1]=127.0.0.6 [dc2]=127.0.0.7); fi
+SEED=${PUBLIC[dc1]}
 
 die() { echo "cassandra-dc.sh: $*" >&2; exit 1; }
 
@@ -64,6 +82,53 @@ cql_ok() {
   [[ $r == *"84 00 00 01 06"* ]]
 }
 
+proxy_name() { echo "nw-cassandra-dc-$1-storage"; }
+
+toxiproxy_api() {
+  local f main
+  if [[ -n ${NW_TOXIPROXY_API:-} ]]; then echo "$NW_TOXIPROXY_API"; return; fi
+  main=$(cd "$REPO" && cd "$(git rev-parse --git-common-dir)/.." && pwd)
+  for f in "$REPO/.services/endpoints.json" "$main/.services/endpoints.json"; do
+    [[ -s $f ]] && jq -er '.toxiproxy.apiUrl // empty' "$f" && return
+  done
+  die "no Toxiproxy: set NW_TOXIPROXY_API or start it with scripts/services.sh (main worktree)"
+}
+
+# The node's storage proxy, made if missing; an existing one must point where this node listens.
+ensure_proxy() {
+  local n=$1 api name want got
+  api=$(toxiproxy_api)
+  name=$(proxy_name "$n")
+  want="${ADDR[$n]}:7000"
+  got=$(curl -fsS "$api/proxies/$name" 2>/dev/null | jq -r '.upstream') || got=""
+  if [[ -z $got ]]; then
+    curl -fsS -X POST "$api/proxies" -H 'Content-Type: application/json' \
+      -d "{\"name\": \"$name\", \"listen\": \"${PUBLIC[$n]}:7000\", \"upstream\": \"$want\"}" >/dev/null ||
+      die "cannot create Toxiproxy proxy $name on $api"
+  elif [[ $got != "$want" ]]; then
+    die "Toxiproxy proxy $name exists with upstream $got, not $want"
+  fi
+}
+
+remove_proxies() {
+  local api n
+  api=$(toxiproxy_api 2>/dev/null) || return 0
+  for n in dc1 dc2; do curl -fsS -X DELETE "$api/proxies/$(proxy_name "$n")" >/dev/null 2>&1 || true; done
+}
+
+# The link mode the data on disk was made with must be this one.
+check_link_mode() {
+  local f="$BASE/link-mode" had
+  mkdir -p "$BASE"
+  if [[ -s $f ]]; then
+    had=$(<"$f")
+    [[ $had == "$LINK" ]] || die "the cluster's data was made with NW_CASSANDRA_DC_LINK=$had, not $LINK: run clean first"
+  elif compgen -G "$BASE/dc[12]/data/*" >/dev/null; then
+    [[ $LINK == direct ]] || die "the cluster's data was made with NW_CASSANDRA_DC_LINK=direct, not $LINK: run clean first"
+  fi
+  echo "$LINK" >"$f"
+}
+
 port_taken() { ss -ltnH "( sport = :$2 )" 2>/dev/null | awk '{print $4}' | grep -q "^$1:$2\$"; }
 
 write_config() {
@@ -83,6 +148,7 @@ storage_compatibility_mode: NONE
 auto_bootstrap: false
 
 listen_address: $addr
+broadcast_address: ${PUBLIC[$n]}
 rpc_address: $addr
 storage_port: 7000
 start_native_transport: true
@@ -170,6 +236,7 @@ start_node() {
   done
   port_taken "${ADDR[$n]}" 9042 && die "${ADDR[$n]}:9042 is taken by another process"
   port_taken 127.0.0.1 "${JMX[$n]}" && die "JMX port ${JMX[$n]} is taken by another process"
+  if [[ $LINK == toxiproxy ]]; then ensure_proxy "$n"; fi
   write_config "$n"
   jamm=$(compgen -G "$lib/jamm-*.jar" | head -n 1) || true
   # The JVM flags and test-cluster shortcuts of scripts/services.sh's start_cassandra (fast start,
@@ -262,10 +329,15 @@ write_endpoints() {
   local n parts=()
   for n in dc1 dc2; do
     parts+=("\"$n\": {\"contactPoint\": \"${ADDR[$n]}\", \"port\": 9042, \"localDataCenter\": \"$n\", "\
-"\"jmxPort\": ${JMX[$n]}, \"pidFile\": \"$(pid_file "$n")\"}")
+"\"jmxPort\": ${JMX[$n]}, \"pidFile\": \"$(pid_file "$n")\", \"gossipAddress\": \"${PUBLIC[$n]}\"}")
   done
   local IFS=,
-  printf '{"clusterName": "%s", "cassandraLib": "%s", %s}\n' "$CLUSTER" "$(cassandra_lib)" "${parts[*]}" >"$BASE/endpoints.json"
+  local link='{"mode": "direct"}'
+  if [[ $LINK == toxiproxy ]]; then
+    link="{\"mode\": \"toxiproxy\", \"apiUrl\": \"$(toxiproxy_api)\", \"proxies\": [\"$(proxy_name dc1)\", \"$(proxy_name dc2)\"]}"
+  fi
+  printf '{"clusterName": "%s", "cassandraLib": "%s", "link": %s, %s}\n' "$CLUSTER" "$(cassandra_lib)" "$link" "${parts[*]}" \
+    >"$BASE/endpoints.json"
 }
 
 nodes_of() { if (($#)); then echo "$@"; else echo dc1 dc2; fi; }
@@ -274,6 +346,7 @@ cmd=${1:-}
 shift || true
 case $cmd in
   up)
+    check_link_mode
     for n in $(nodes_of "$@"); do start_node "$n"; wait_ready "$n"; done
     write_endpoints
     ;;
@@ -281,6 +354,7 @@ case $cmd in
   kill) for n in $(nodes_of "$@"); do stop_node "$n" KILL 5; done ;;
   clean)
     for n in dc1 dc2; do stop_node "$n" TERM 30; done
+    remove_proxies
     rm -rf "$BASE"
     ;;
   status)

@@ -22,6 +22,12 @@ export interface BackedStoresConfig {
   readonly cacheTtlMs: number;
 }
 
+/** N2's cluster and cache as N1's side (its data layers, the control plane's sync jobs) reaches them: through the app-to-N2 link. */
+export interface N2AsSeenFromN1 {
+  readonly cassandra: DatastoreClusterConfig;
+  readonly redis: RedisEndpointConfig;
+}
+
 const WARMUP_KEY = 'nw-warmup';
 const TIMEOUTS = { connectTimeoutMs: 2000, commandTimeoutMs: 2000 };
 
@@ -35,7 +41,10 @@ const TIMEOUTS = { connectTimeoutMs: 2000, commandTimeoutMs: 2000 };
  * its data layer copies writes) and the hooks cache (copy + warm-up) and
  * datastore (copy-on-write, snapshot, verify).
  */
-export function backedStores(cfg: BackedStoresConfig): StoreFactory {
+export function backedStores(
+  cfg: BackedStoresConfig,
+  fromN1: N2AsSeenFromN1 = { cassandra: cfg.cassandra.n2, redis: cfg.redis.n2 },
+): StoreFactory {
   const run = randomBytes(3).toString('hex');
   return async (ctx: StoreContext): Promise<ExperimentStores> => {
     const keyspace = `nw_exp_${run}_t${ctx.trial}`;
@@ -46,13 +55,15 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
     };
     try {
       const n1Cluster: Client = createClusterClient(cfg.cassandra.n1, 'local');
-      const n2Cluster: Client = createClusterClient(cfg.cassandra.n2, 'n2');
-      teardown.push(() => Promise.allSettled([n1Cluster.shutdown(), n2Cluster.shutdown()]));
-      await Promise.all([n1Cluster.connect(), n2Cluster.connect()]);
+      // N1's client of N2's cluster goes through the app-to-N2 link; N2's own app server is local to it.
+      const n1ToN2Cluster: Client = createClusterClient(fromN1.cassandra, 'n2');
+      const n2Cluster: Client = createClusterClient(cfg.cassandra.n2, 'local');
+      teardown.push(() => Promise.allSettled([n1Cluster.shutdown(), n1ToN2Cluster.shutdown(), n2Cluster.shutdown()]));
+      await Promise.all([n1Cluster.connect(), n1ToN2Cluster.connect(), n2Cluster.connect()]);
       // Lease fencing: once the member's coordinator lease lapses, N1 refuses writes for the migrating app
       // (its data mode may be stale: a write could skip the copy to N2).
       let guard: (() => ReturnType<ReturnType<DataLayerMember['writeGuard']>>) | undefined;
-      const n1Layer = new CassandraDataLayer({ local: n1Cluster, n2: n2Cluster, logger: ctx.logger, writeGuard: () => guard?.() });
+      const n1Layer = new CassandraDataLayer({ local: n1Cluster, n2: n1ToN2Cluster, logger: ctx.logger, writeGuard: () => guard?.() });
       const n2Layer = new CassandraDataLayer({ local: n2Cluster, logger: ctx.logger });
       teardown.push(() => Promise.allSettled([n1Layer.close(), n2Layer.close()]));
       const n1Kv = new CassandraStore(n1Layer, { keyspace });
@@ -67,7 +78,7 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
 
       const redis = {
         n1: createCacheClient({ ...cfg.redis.n1, keyPrefix: prefix }, TIMEOUTS),
-        n1ToN2: createCacheClient({ ...cfg.redis.n2, keyPrefix: prefix }, TIMEOUTS),
+        n1ToN2: createCacheClient({ ...fromN1.redis, keyPrefix: prefix }, TIMEOUTS),
         n2: createCacheClient({ ...cfg.redis.n2, keyPrefix: prefix }, TIMEOUTS),
         admin1: createCacheClient({ ...cfg.redis.n1, keyPrefix: '' }, TIMEOUTS),
         admin2: createCacheClient({ ...cfg.redis.n2, keyPrefix: '' }, TIMEOUTS),
@@ -98,10 +109,10 @@ export function backedStores(cfg: BackedStoresConfig): StoreFactory {
       teardown.push(() => checkpoints.close());
       const sync = createSyncHooks(
         {
-          cache: { n1: { ...cfg.redis.n1, keyPrefix: prefix }, n2: { ...cfg.redis.n2, keyPrefix: prefix }, pipelineDepth: 256 },
+          cache: { n1: { ...cfg.redis.n1, keyPrefix: prefix }, n2: { ...fromN1.redis, keyPrefix: prefix }, pipelineDepth: 256 },
           datastore: {
             n1: cfg.cassandra.n1,
-            n2: cfg.cassandra.n2,
+            n2: fromN1.cassandra,
             tables: [`${keyspace}.kv`],
             ranges: 16,
             concurrency: 4,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { identityConfigSchema, parseConfig, readConfigFile, type ConfigFailure } from '../../platform/index.js';
-import { cacheConfigSchema, datastoreConfigSchema } from '../../datasync/index.js';
+import { cacheConfigSchema, datastoreConfigSchema, jmxNodeSchema, nodetoolConfigSchema } from '../../datasync/index.js';
 import { ExperimentError } from './experiment-errors.js';
 
 const syncSchema = z.strictObject({
@@ -86,6 +86,8 @@ export const experimentConfigSchema = z
       .refine((l) => l.handoverAtS < l.durationS, { message: 'must be earlier than load.durationS', path: ['handoverAtS'] })
       .prefault({}),
     trials: z.number().int().min(1).default(10),
+    /** Where `--n2-rtt` makes its links (the API of scripts/services.sh's Toxiproxy by default). */
+    toxiproxy: z.strictObject({ apiUrl: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8474') }).prefault({}),
     /** Report directory; default results/<timestamp>. */
     out: z.string().min(1).optional(),
     store: z
@@ -102,6 +104,19 @@ export const experimentConfigSchema = z
           redis: z.strictObject({ n1: cacheConfigSchema.shape.local, n2: cacheConfigSchema.shape.local }),
           cacheTtlMs: z.number().int().positive().default(60_000),
           sync: syncSchema.optional(),
+          /**
+           * For `--strategy replicate`: N1's and N2's datacenters of one cluster (scripts/cassandra-dc.sh),
+           * used instead of `cassandra.n1`/`n2`; the caches stay `redis.n1`/`n2`.
+           */
+          replicate: z
+            .strictObject({
+              cassandra: z.strictObject({ n1: datastoreConfigSchema.shape.local, n2: datastoreConfigSchema.shape.local }),
+              n2Nodes: z.array(jmxNodeSchema).min(1),
+              nodetool: nodetoolConfigSchema.prefault({}),
+              /** Toxiproxy proxies that carry the datacenter link (NW_CASSANDRA_DC_LINK=toxiproxy): `--n2-rtt` sets their latency. */
+              linkProxies: z.array(z.string().min(1)).default([]),
+            })
+            .optional(),
         }),
       ])
       .prefault({ kind: 'memory' }),

@@ -5,7 +5,7 @@ import { ControlPlane, dnsSteps, type SyncHook } from '../../controlplane/index.
 import type { KvStore } from '../reference-app/kv-store.js';
 import { startReferenceApp, type ReferenceApp } from '../reference-app/reference-app.js';
 import type { ExperimentConfig, PlanSync } from './experiment-config.js';
-import { memoryStores, planSync, type StoreFactory } from './experiment-stores.js';
+import { type ExperimentStores, memoryStores, planSync, type StoreFactory } from './experiment-stores.js';
 import { warmGateway } from './gateway-warmup.js';
 import { trialCoordinator } from './trial-coordinator.js';
 import { trialDns, type TrialDns } from './trial-dns.js';
@@ -29,6 +29,10 @@ export interface ExperimentEnvironment {
   readonly dns: TrialDns;
   /** The plan's sync section (mode and hooks), as the store asks for. */
   readonly sync: PlanSync;
+  /** Further plan sections the stores' strategy needs (datastore, fence, proxy). */
+  readonly planExtras: NonNullable<ExperimentStores['plan']>;
+  /** The stores take one migration only (ExperimentStores.singleMigration). */
+  readonly singleMigration: boolean;
   /** Sync hooks the control plane runs by name; experiments may add their own. */
   readonly syncHooks: Map<string, SyncHook>;
   /** How long each write a fence held was held (ms), since the last reset. */
@@ -122,6 +126,8 @@ export async function startExperimentEnvironment(spec: EnvironmentSpec, trial: n
       controlPlane,
       dns,
       sync: planSync(stores),
+      planExtras: stores.plan ?? {},
+      singleMigration: stores.singleMigration ?? false,
       syncHooks,
       holdTimes,
       close,

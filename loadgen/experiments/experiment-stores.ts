@@ -1,5 +1,5 @@
 import type { Coordinator, CoordinatorRole, Logger } from '../../platform/index.js';
-import type { SyncHook } from '../../controlplane/index.js';
+import type { MigrationPlanInput, SyncHook } from '../../controlplane/index.js';
 import type { KvStore } from '../reference-app/kv-store.js';
 import { MemoryStore } from '../reference-app/memory-store.js';
 import type { PlanSync } from './experiment-config.js';
@@ -32,6 +32,14 @@ export interface ExperimentStores {
   readonly syncHooks?: ReadonlyMap<string, SyncHook>;
   /** The plan's sync section; default `mirror` with every hook in `syncHooks`, in order. */
   readonly sync?: PlanSync;
+  /** Further plan sections the stores' strategy needs (the replicate strategy's datastore, fence and proxy settings). */
+  readonly plan?: Pick<MigrationPlanInput, 'datastore' | 'fence' | 'proxy'>;
+  /**
+   * The stores take one migration only: a migration aborted in its sync phase leaves N2 attached (the
+   * replicate strategy's keyspace keeps N2's datacenter, and Cassandra remembers the ranges it rebuilt,
+   * so a second rebuild would skip them). The overhead experiment then starts fresh stores for each round.
+   */
+  readonly singleMigration?: boolean;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,9 @@ import type { TrialFigures } from '../report/report-model.js';
 import type { ExperimentConfig } from './experiment-config.js';
 import { startExperimentEnvironment } from './experiment-environment.js';
 import type { StoreFactory } from './experiment-stores.js';
+import { startHostLoadMeter } from './host-load.js';
+import { storesOverLinks } from './n2-links.js';
+import type { LinkOptions } from './overhead-options.js';
 import { storeFactoryFor } from './store-factory.js';
 import { runSwitchoverExperiment, type SwitchoverExperimentResult } from './switchover-experiment.js';
 import type { TrialResult } from './switchover-trial.js';
@@ -69,7 +72,7 @@ export function trialLine(t: number, r: TrialResult): string {
   const why = r.log.status === 'done' || !r.log.error ? '' : ` (${r.log.error.code}: ${r.log.error.message})`;
   return (
     `  trial ${t}: ${r.log.status}${why}; first N2 response ${fmt(f.firstN2AfterMs)} ms after the handover command (fence), ` +
-    `last N1 ${fmt(f.lastN1AfterMs)} ms, flip ${fmt(f.flipMs)} ms, hold ${fmt(f.writeHoldMs)} ms, ` +
+    `last N1 ${fmt(f.lastN1AfterMs)} ms, flip ${fmt(f.flipMs)} ms, hold ${fmt(f.writeHoldMs)} ms (p99 ${fmt(f.writeHoldP99Ms)} ms), ` +
     `DNS → INSYNC ${fmt(f.dnsToInsyncMs)} ms, failed ${f.failedRequests}${failureDetail(r)}, lost writes ${f.lostWrites}\n`
   );
 }
@@ -82,6 +85,7 @@ export function switchoverTable(cfg: ExperimentConfig, result: SwitchoverExperim
     ['handover command (fence) → last response served by N1', (t) => t.lastN1AfterMs, 'ms'],
     ['fleet flip (proxy state written → all gateways acked)', (t) => t.flipMs, 'ms'],
     ['longest write hold at the fence', (t) => t.writeHoldMs, 'ms'],
+    ['write hold at the fence, p99 of the held writes', (t) => t.writeHoldP99Ms, 'ms'],
     [`DNS change → INSYNC (${dnsLabel})`, (t) => t.dnsToInsyncMs, 'ms'],
     ['failed requests', (t) => t.failedRequests, ''],
     ['lost writes', (t) => t.lostWrites, ''],
@@ -111,15 +115,32 @@ export function switchoverExitCode(result: SwitchoverExperimentResult): number {
 }
 
 /** Runs the configured experiment with trial lines on stderr and the table on stdout; returns the exit code. */
-export async function switchoverCommand(cfg: ExperimentConfig, outDir: string): Promise<number> {
+export async function switchoverCommand(
+  cfg: ExperimentConfig,
+  outDir: string,
+  link: Pick<LinkOptions, 'strategy' | 'n2RttMs'> = { strategy: 'copy-on-write', n2RttMs: undefined },
+): Promise<number> {
   let unfinished = 0;
-  const result = await runConfiguredSwitchover(cfg, {
-    outDir,
-    onTrial: (t, r) => {
-      if (r.log.status !== 'done') unfinished += 1;
-      process.stderr.write(trialLine(t, r));
-    },
-  });
+  const links = await storesOverLinks(cfg, link.strategy, link.n2RttMs);
+  const load = startHostLoadMeter();
+  let result: SwitchoverExperimentResult;
+  try {
+    result = await runConfiguredSwitchover(cfg, {
+      outDir,
+      stores: links.stores,
+      onTrial: (t, r) => {
+        if (r.log.status !== 'done') unfinished += 1;
+        process.stderr.write(trialLine(t, r));
+      },
+    });
+  } finally {
+    await links.close();
+  }
+  const otherCores = load.stop();
   process.stdout.write(switchoverTable(cfg, result));
+  process.stdout.write(
+    `strategy ${link.strategy}; ${links.description || 'N2 reached directly'}; finished ${new Date().toISOString()}; ` +
+      `others ${otherCores ?? '?'} cores (CPU of the host's other processes, averaged over the run)\n`,
+  );
   return unfinished === 0 ? switchoverExitCode(result) : 1;
 }

@@ -1,4 +1,5 @@
 import type { Mutation } from '../analysis/lost-writes.js';
+import { percentile } from '../analysis/time-series.js';
 import type { Progress } from '../load/progress.js';
 import { keyName, Workload, type WorkloadOptionsInput } from '../load/workload.js';
 import type { SwitchoverRun, TrialFigures } from '../report/report-model.js';
@@ -74,6 +75,7 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
     apps: [APP],
     barrierTimeoutMs: 10_000,
     sync: env.sync,
+    ...env.planExtras,
     redirect: { enabled: false },
     dns: {
       zoneId: env.dns.zoneId,
@@ -102,5 +104,6 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
     readBack: async (key) => (await holder.get(key))?.value,
     writeHoldMs: env.holdTimes.length ? Math.max(...env.holdTimes) : 0,
   });
-  return { run, figures, log };
+  const holds = [...env.holdTimes].sort((a, b) => a - b);
+  return { run, figures: { ...figures, writeHoldP99Ms: holds.length ? percentile(holds, 99) : 0 }, log };
 }

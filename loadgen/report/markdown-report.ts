@@ -98,7 +98,32 @@ export function overheadTable(ours: readonly OverheadRow[]): string {
       mine ? percent(relativeOverhead(mine)) : '–',
     ];
   });
-  return markdownTable(['reads', 'paper N', 'paper M', 'paper (M−N)/N', 'ours N', 'ours M', 'ours (M−N)/N'], rows);
+  const header = ['reads', 'paper N', 'paper M', 'paper (M−N)/N', 'ours N', 'ours M', 'ours (M−N)/N'];
+  // Runs that measured p99 (and failures) get those columns too; the paper gave means only.
+  const withP99 = ours.filter((r) => r.normalP99Ms !== undefined && r.migrationP99Ms !== undefined);
+  if (!withP99.length) return markdownTable(header, rows);
+  const extra = (pct: number): string[] => {
+    const mine = withP99.find((r) => r.readRatioPercent === pct);
+    if (!mine) return ['–', '–', '–', '–'];
+    const n = mine.normalP99Ms ?? Number.NaN;
+    const m = mine.migrationP99Ms ?? Number.NaN;
+    return [`${n.toFixed(1)} ms`, `${m.toFixed(1)} ms`, percent((m - n) / n), `${mine.failedRequests ?? '–'}`];
+  };
+  const extraRows = ours
+    .filter((r) => !PAPER_OVERHEAD.some((p) => p.readRatioPercent === r.readRatioPercent))
+    .map((mine) => [
+      `${mine.readRatioPercent} %`,
+      '–',
+      '–',
+      '–',
+      `${mine.normalMs.toFixed(1)} ms`,
+      `${mine.migrationMs.toFixed(1)} ms`,
+      percent(relativeOverhead(mine)),
+    ]);
+  return markdownTable(
+    [...header, 'ours p99 N', 'ours p99 M', 'ours p99 (M−N)/N', 'failed'],
+    [...rows, ...extraRows].map((r) => [...r, ...extra(Number.parseInt(r[0]!, 10))]),
+  );
 }
 
 export function renderMarkdownReport(run: SwitchoverRun, chartFile = 'chart.svg'): string {
