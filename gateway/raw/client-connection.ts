@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { GatewayErrorCode } from '../errors.js';
+import { closeLingering } from '../proxy/lingering-close.js';
 import { appendHeaderList, requestHeadBytes } from './head-fields.js';
 import { HEAD_CONTINUE, HEAD_STOP, type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser } from './llhttp-binding.js';
 import { RawRequest } from './raw-request.js';
@@ -68,10 +69,6 @@ function hasDate(list: readonly string[]): boolean {
 }
 
 type TimerKind = 'idle' | 'headers' | 'request' | 'none';
-
-/** How long a closing connection keeps reading what the client still sends: between reads, and in all. */
-const LINGER_IDLE_MS = 5000;
-const LINGER_MAX_MS = 30_000;
 
 /**
  * One client connection of the raw engine: llhttp (strict) parses what the client sends, one
@@ -306,26 +303,12 @@ export class ClientConnection {
     this.closeLingering();
   }
 
-  /**
-   * Closes after the last reply, half-closing first and reading (and dropping) what the client
-   * still sends until it closes too, for up to LINGER_IDLE_MS between reads and LINGER_MAX_MS in
-   * all (nginx's lingering_close): closing a socket with unread bytes makes the kernel send a
-   * reset, which can take the reply with it before the client has read it.
-   */
+  /** Closes after the last reply, lingering (proxy/lingering-close.ts): the parser sees nothing more. */
   private closeLingering(): void {
     const wasClosed = this.closed;
     this.closed = true;
     this.arm('none');
-    const s = this.socket;
-    if (wasClosed || s.destroyed) return;
-    s.off('data', this.onData);
-    s.on('data', noop);
-    s.end();
-    s.resume();
-    s.setTimeout(LINGER_IDLE_MS, () => s.destroy());
-    const cap = setTimeout(() => s.destroy(), LINGER_MAX_MS);
-    cap.unref();
-    s.once('close', () => clearTimeout(cap));
+    if (!wasClosed) closeLingering(this.socket);
   }
 
   private readonly onDrain = (): void => {
