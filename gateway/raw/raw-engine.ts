@@ -14,7 +14,7 @@ import { appendHeaderLines } from './head-fields.js';
 import type { LlhttpBinding } from './llhttp-binding.js';
 import type { RawRequest } from './raw-request.js';
 import { CallFailure, UpstreamCall } from './upstream-call.js';
-import { LinkPool } from './upstream-links.js';
+import { LinkPool, type UpstreamLink } from './upstream-links.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -47,6 +47,26 @@ interface RawExchange extends RuntimeBinding {
   readonly upstreamHeaders: HeaderMap;
   route: AppRoute | undefined;
   servedBy: Deployment | 'none';
+}
+
+/** One request's way to an app server, across its attempts. */
+interface Sending {
+  readonly ex: RawExchange;
+  readonly pool: UpstreamPool;
+  readonly d: Deployment;
+  readonly write: boolean;
+  /** The request head as it goes upstream (built once, whatever server takes it). */
+  readonly head: string;
+  readonly chunked: boolean;
+  /** No body and an idempotent method: sent again after a kept-alive connection turned out closed. */
+  readonly replayable: boolean;
+  /** Ends the write's in-flight count. */
+  readonly end: ((outcomeUnknown: boolean) => void) | undefined;
+  readonly tried: Set<UpstreamServer>;
+  attempt: number;
+  lastErr: GatewayError | undefined;
+  /** The app may have acted on the request (it was sent, and no answer came). */
+  unknown: boolean;
 }
 
 /** Whether the raw engine serves this state's traffic of this kind; the rest (mirror, mirrored writes) is node's. */
@@ -207,7 +227,7 @@ export class RawEngine {
       const refused = this.deps.writeGuard(route.runtime.name, state);
       if (refused) return this.refuse(ex, refused);
     }
-    this.dispatch(ex, route, write).catch((err: unknown) => this.fail(ex, err));
+    this.dispatch(ex, route, write);
     return 'raw';
   }
 
@@ -276,116 +296,155 @@ export class RawEngine {
       const refused = this.deps.writeGuard(next.runtime.name, next.state);
       if (refused) throw refused;
       // From the lookup to the in-flight count there is no await (dispatch counts synchronously).
-      const sending = this.dispatch(ex, next, true);
+      this.dispatch(ex, next, true);
       ex.res.proceed();
-      return sending;
+      return;
     }
   }
 
-  private dispatch(ex: RawExchange, route: AppRoute, write: boolean): Promise<void> {
+  /** Serves the request as the state says; never throws (a failure is answered by fail()). */
+  private dispatch(ex: RawExchange, route: AppRoute, write: boolean): void {
     const state = route.state;
-    switch (state.mode) {
-      case 'serve':
-        return this.single(ex, route, 'n1', write);
-      case 'fence':
-        return this.single(ex, route, state.readFrom, false);
-      case 'proxy':
-        return this.single(ex, route, 'n2', write);
-      case 'redirect':
-        if (state.methods === 'safe' && write) return this.single(ex, route, 'n2', write);
-        return this.redirect(ex, route, state.status);
-      case 'mirror':
-        throw new GatewayError('NW_GW_INTERNAL', 'mirror is served by the node engine');
+    try {
+      switch (state.mode) {
+        case 'serve':
+          this.single(ex, route, 'n1', write);
+          break;
+        case 'fence':
+          this.single(ex, route, state.readFrom, false);
+          break;
+        case 'proxy':
+          this.single(ex, route, 'n2', write);
+          break;
+        case 'redirect':
+          if (state.methods === 'safe' && write) this.single(ex, route, 'n2', write);
+          else this.redirect(ex, route, state.status);
+          break;
+        case 'mirror':
+          throw new GatewayError('NW_GW_INTERNAL', 'mirror is served by the node engine');
+      }
+    } catch (err) {
+      this.fail(ex, err);
     }
   }
 
   /** One request to one deployment; a write counts in flight (from this tick) until its app answered. */
-  private async single(ex: RawExchange, route: AppRoute, d: Deployment, write: boolean): Promise<void> {
+  private single(ex: RawExchange, route: AppRoute, d: Deployment, write: boolean): void {
+    const limit = this.deps.config.limits.maxBodyBytes;
+    if (ex.req.declaredLength !== undefined && ex.req.declaredLength > limit)
+      throw new GatewayError('NW_GW_BODY_TOO_LARGE', `content-length ${ex.req.declaredLength} > ${limit}`);
     const app = route.runtime.name;
-    const end = write ? this.deps.inFlightWrites.begin(app, d) : undefined;
-    const outcome = { unknown: false };
-    try {
-      const limit = this.deps.config.limits.maxBodyBytes;
-      if (ex.req.declaredLength !== undefined && ex.req.declaredLength > limit)
-        throw new GatewayError('NW_GW_BODY_TOO_LARGE', `content-length ${ex.req.declaredLength} > ${limit}`);
-      ex.servedBy = d;
-      await this.send(ex, poolOf(route, d), d, write, outcome);
-    } finally {
-      end?.(outcome.unknown);
-    }
+    const req = ex.req;
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    ex.servedBy = d;
+    this.nextAttempt({
+      ex,
+      pool: poolOf(route, d),
+      d,
+      write,
+      head: upstreamHead(req.method, ex.path, ex.upstreamHeaders, chunked),
+      chunked,
+      replayable: !req.hasBody && IDEMPOTENT.has(req.method),
+      end: write ? this.deps.inFlightWrites.begin(app, d) : undefined,
+      tried: new Set(),
+      attempt: 0,
+      lastErr: undefined,
+      unknown: false,
+    });
   }
 
   /**
-   * Sends to a server of the pool, retried on another server when the request certainly never
-   * reached an app (no connection), and a bodiless idempotent one also when a kept-alive
-   * connection turned out closed; never once bytes went to the client.
+   * The next attempt of a request: a server of the pool, a connection, the call. Another server is
+   * tried when the request certainly never reached an app (no connection), and for a bodiless
+   * idempotent one also when a kept-alive connection turned out closed; never once bytes went to
+   * the client. No promise on the way when an idle connection is free: the call starts in this turn.
    */
-  private async send(ex: RawExchange, pool: UpstreamPool, d: Deployment, write: boolean, outcome: { unknown: boolean }): Promise<void> {
-    const { req, res } = ex;
-    const replayable = !req.hasBody && IDEMPOTENT.has(req.method);
-    const chunked = req.headers['transfer-encoding'] !== undefined;
-    const head = upstreamHead(req.method, ex.path, ex.upstreamHeaders, chunked);
-    const t = this.deps.config.timeouts;
-    const app = pool.app;
-    const guard = write ? () => this.deps.writeGuard(app, ex.route!.state) : undefined;
-    const tried = new Set<UpstreamServer>();
-    let lastErr: GatewayError | undefined;
-    for (let attempt = 0; attempt <= pool.config.retries; attempt++) {
-      const server = pool.select(tried);
-      if (!server) break;
-      tried.add(server);
-      const links = this.linkPool(server, pool);
-      server.inFlight += 1;
-      try {
-        let link = links.takeIdle();
-        if (link === undefined)
-          try {
-            link = await links.acquire();
-          } catch (err) {
-            const gw = isGatewayError(err) ? err : new GatewayError('NW_GW_UPSTREAM_CONNECT_FAILED', String(err));
-            if (gw.code === 'NW_GW_UPSTREAM_CONNECT_FAILED' || gw.code === 'NW_GW_UPSTREAM_CONNECT_TIMEOUT') pool.recordFailure(server);
-            else throw gw;
-            lastErr = gw;
-            if (attempt < pool.config.retries) this.deps.metrics.retries.inc([app, d]);
-            continue;
-          }
-        if (res.gone) {
-          links.release(link, true);
-          throw new GatewayError('NW_GW_CLIENT_ABORTED', 'client left before the request went out');
-        }
-        const call = new UpstreamCall(link, links, req, res, servedByHeaders(ex, d), {
-          headersMs: t.upstreamHeadersMs,
-          idleMs: t.upstreamIdleMs,
-          keepUpstream: write,
-          ...(guard ? { lastByteGuard: guard } : {}),
-        });
-        call.start(head, chunked);
-        try {
-          await call.done;
-          server.recordSuccess();
-          return;
-        } catch (err) {
-          if (!(err instanceof CallFailure)) throw err;
-          if (err.outcomeUnknown) outcome.unknown = true;
-          if (err.started || !this.retryable(err, replayable)) throw err.error;
-          // A kept-alive connection the server had closed says nothing about the server.
-          if (err.staleLink) tried.delete(server);
-          else pool.recordFailure(server);
-          lastErr = err.error;
-          if (attempt < pool.config.retries) this.deps.metrics.retries.inc([app, d]);
-        }
-      } finally {
-        server.inFlight -= 1;
-      }
+  private nextAttempt(s: Sending): void {
+    const { pool } = s;
+    const server = s.attempt <= pool.config.retries ? pool.select(s.tried) : undefined;
+    if (server === undefined) {
+      this.settle(s, s.lastErr ?? pool.noServerError(s.tried));
+      return;
     }
-    throw lastErr ?? pool.noServerError(tried);
+    s.tried.add(server);
+    const links = this.linkPool(server, pool);
+    server.inFlight += 1;
+    const idle = links.takeIdle();
+    if (idle !== undefined) this.call(s, server, links, idle);
+    else
+      links.acquire().then(
+        (link) => this.call(s, server, links, link),
+        (err: unknown) => this.connectFailed(s, server, err),
+      );
+  }
+
+  private connectFailed(s: Sending, server: UpstreamServer, err: unknown): void {
+    server.inFlight -= 1;
+    const gw = isGatewayError(err) ? err : new GatewayError('NW_GW_UPSTREAM_CONNECT_FAILED', String(err));
+    if (gw.code !== 'NW_GW_UPSTREAM_CONNECT_FAILED' && gw.code !== 'NW_GW_UPSTREAM_CONNECT_TIMEOUT') {
+      this.settle(s, gw);
+      return;
+    }
+    s.pool.recordFailure(server);
+    this.retry(s, gw);
+  }
+
+  private call(s: Sending, server: UpstreamServer, links: LinkPool, link: UpstreamLink): void {
+    const { ex } = s;
+    if (ex.res.gone) {
+      links.release(link, true);
+      server.inFlight -= 1;
+      this.settle(s, new GatewayError('NW_GW_CLIENT_ABORTED', 'client left before the request went out'));
+      return;
+    }
+    const t = this.deps.config.timeouts;
+    const guard = s.write ? () => this.deps.writeGuard(s.pool.app, ex.route!.state) : undefined;
+    const call = new UpstreamCall(link, links, ex.req, ex.res, servedByHeaders(ex, s.d), {
+      headersMs: t.upstreamHeadersMs,
+      idleMs: t.upstreamIdleMs,
+      keepUpstream: s.write,
+      ...(guard ? { lastByteGuard: guard } : {}),
+      onSettled: (failure) => this.called(s, server, failure),
+    });
+    call.start(s.head, s.chunked);
+  }
+
+  private called(s: Sending, server: UpstreamServer, failure: CallFailure | undefined): void {
+    server.inFlight -= 1;
+    if (failure === undefined) {
+      server.recordSuccess();
+      this.settle(s, undefined);
+      return;
+    }
+    if (failure.outcomeUnknown) s.unknown = true;
+    if (failure.started || !this.retryable(failure, s.replayable)) {
+      this.settle(s, failure.error);
+      return;
+    }
+    // A kept-alive connection the server had closed says nothing about the server.
+    if (failure.staleLink) s.tried.delete(server);
+    else s.pool.recordFailure(server);
+    this.retry(s, failure.error);
+  }
+
+  private retry(s: Sending, err: GatewayError): void {
+    s.lastErr = err;
+    if (s.attempt < s.pool.config.retries) this.deps.metrics.retries.inc([s.pool.app, s.d]);
+    s.attempt += 1;
+    this.nextAttempt(s);
+  }
+
+  /** The request is over at the app side: the write's in-flight count ends (outcome unknown or not), a failure is answered. */
+  private settle(s: Sending, err: GatewayError | undefined): void {
+    s.end?.(s.unknown);
+    if (err !== undefined) this.fail(s.ex, err);
   }
 
   private retryable(f: CallFailure, replayable: boolean): boolean {
     return replayable && f.error.code === 'NW_GW_UPSTREAM_RESET';
   }
 
-  private async redirect(ex: RawExchange, route: AppRoute, status: 301 | 307 | 308): Promise<void> {
+  private redirect(ex: RawExchange, route: AppRoute, status: 301 | 307 | 308): void {
     const origin = route.runtime.n2.config.publicOrigin;
     if (!origin) throw new GatewayError('NW_GW_INTERNAL', `app ${route.runtime.name} has no n2.publicOrigin`);
     ex.servedBy = 'n2';

@@ -28,14 +28,16 @@ export interface CallOptions {
   readonly keepUpstream: boolean;
   /** Checked before the body's last byte goes out (a write's lease): an error keeps the request from completing at the app. */
   readonly lastByteGuard?: () => GatewayError | undefined;
+  /** Called once: nothing when the response completed, the failure when it did not. */
+  readonly onSettled: (failure: CallFailure | undefined) => void;
 }
 
 /**
  * One request on one upstream link, its response written to the client as it comes: the head
  * rewritten (hop-by-hop dropped, ours added), the body passed through with backpressure both ways
  * (a full client buffer pauses the upstream socket; a full upstream buffer pauses the client).
- * `done` resolves when the response completed (its client possibly gone) and rejects with a
- * CallFailure.
+ * `onSettled` is called once: with nothing when the response completed (its client possibly
+ * gone), with a CallFailure when it did not.
  */
 export class UpstreamCall implements LinkListener, BodyReader {
   private started = false;
@@ -48,9 +50,6 @@ export class UpstreamCall implements LinkListener, BodyReader {
   private chunkedUp = false;
   private readonly skipBodyFor: boolean;
   private sentAt = 0;
-  private resolve!: () => void;
-  private reject!: (f: CallFailure) => void;
-  readonly done: Promise<void>;
 
   constructor(
     private readonly link: UpstreamLink,
@@ -61,10 +60,6 @@ export class UpstreamCall implements LinkListener, BodyReader {
     private readonly opts: CallOptions,
   ) {
     this.skipBodyFor = req.method === 'HEAD';
-    this.done = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
   }
 
   /** Sends the head (built by the engine, framing included) and starts the body. */
@@ -170,11 +165,11 @@ export class UpstreamCall implements LinkListener, BodyReader {
     if (!this.requestSent) this.req.detach();
     this.pool.release(this.link, this.upstreamKeepAlive && this.requestSent && this.req.complete);
     if (this.clientLeft) {
-      this.reject(new CallFailure(this.clientError('the app answered after the client left'), true, false, false));
+      this.opts.onSettled(new CallFailure(this.clientError('the app answered after the client left'), true, false, false));
       return;
     }
     this.res.end();
-    this.resolve();
+    this.opts.onSettled(undefined);
   }
 
   failed(err: GatewayError): void {
@@ -204,7 +199,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
     if (this.started && !this.clientLeft) this.res.destroy();
     // Sent whole and not answered: the app may still act on it. A body cut short is never a whole request.
     const unknown = this.requestSent && !this.answered;
-    this.reject(new CallFailure(err, this.started || this.clientLeft, unknown, this.link.reused && !this.answered));
+    this.opts.onSettled(new CallFailure(err, this.started || this.clientLeft, unknown, this.link.reused && !this.answered));
   }
 
   private readonly clientDrained = (): void => {
