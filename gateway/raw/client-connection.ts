@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { GatewayErrorCode } from '../errors.js';
 import { closeLingering } from '../proxy/lingering-close.js';
-import { appendHeaderList, requestHeadBytes } from './head-fields.js';
+import { appendHeaderList, headWithBody, requestHeadBytes } from './head-fields.js';
 import { HEAD_CONTINUE, HEAD_STOP, type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser } from './llhttp-binding.js';
 import { RawRequest } from './raw-request.js';
 
@@ -405,6 +405,8 @@ export class ClientConnection {
 
 function noop(): void {}
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * The response to one request of a ClientConnection, written as bytes: the head (status line,
  * headers, framing) goes out corked with the first body bytes. `onDrain` and `onGone` are the
@@ -468,20 +470,7 @@ export class RawResponse {
   write(chunk: Buffer): boolean {
     if (this.gone || chunk.length === 0) return !this.gone;
     this.bytesSent += chunk.length;
-    const s = this.conn.socket;
-    const head = this.head;
-    s.cork();
-    if (head !== undefined) {
-      this.head = undefined;
-      s.write(head, 'latin1');
-    }
-    let room: boolean;
-    if (this.chunked) {
-      s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      s.write(chunk);
-      room = s.write('\r\n', 'latin1');
-    } else room = s.write(chunk);
-    s.uncork();
+    const room = this.send(chunk, false);
     if (!room) this.waitForDrain();
     return room;
   }
@@ -490,23 +479,32 @@ export class RawResponse {
   end(last?: Buffer | string): void {
     if (this.finished || this.gone) return;
     this.finished = true;
-    const s = this.conn.socket;
-    const head = this.head;
-    this.head = undefined;
-    s.cork();
-    if (head !== undefined) s.write(head, 'latin1');
-    if (last !== undefined && last.length > 0) {
-      const n = Buffer.byteLength(last);
-      this.bytesSent += n;
-      if (this.chunked) s.write(`${n.toString(16)}\r\n`, 'latin1');
-      s.write(last);
-      if (this.chunked) s.write('\r\n', 'latin1');
-    }
-    if (this.chunked) s.write('0\r\n\r\n', 'latin1');
-    s.uncork();
+    const body = last === undefined ? EMPTY : typeof last === 'string' ? Buffer.from(last) : last;
+    this.bytesSent += body.length;
+    this.send(body, true);
     this.stopSendTimer();
     this.conn.responseFinished(this, !this.closeAfter);
     this.done();
+  }
+
+  /**
+   * A piece of body, with the head in front if it has not gone yet and the chunked framing around
+   * it: one buffer and one write when the piece is small (no cork, so no writev of strings).
+   */
+  private send(body: Buffer, last: boolean): boolean {
+    const s = this.conn.socket;
+    const head = this.head;
+    this.head = undefined;
+    if (head === undefined && !this.chunked) return body.length === 0 || s.write(body);
+    const one = headWithBody(head ?? '', body, this.chunked, last);
+    if (one !== undefined) return s.write(one);
+    s.cork();
+    if (head !== undefined) s.write(head, 'latin1');
+    if (this.chunked) s.write(`${body.length.toString(16)}\r\n`, 'latin1');
+    let room = s.write(body);
+    if (this.chunked) room = s.write(last ? '\r\n0\r\n\r\n' : '\r\n', 'latin1');
+    s.uncork();
+    return room;
   }
 
   private done(): void {

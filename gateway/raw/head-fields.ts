@@ -63,3 +63,22 @@ export function appendHeaderList(out: string, list: readonly string[]): string {
 export function requestHeadBytes(method: string, url: string, minor: number, raw: readonly string[]): Buffer {
   return Buffer.from(`${appendHeaderList(`${method} ${url} HTTP/1.${minor}\r\n`, raw)}\r\n`, 'latin1');
 }
+
+/** A body piece up to this size goes out in one buffer with what comes before it: one write, no cork, no writev of strings. */
+const COALESCE_MAX_BYTES = 16 * 1024;
+
+/**
+ * `head` (latin1: status or request line and header lines, or nothing) and a body piece as one
+ * buffer, with chunked framing around the piece when `chunked` (and the last-chunk line when
+ * `last`); undefined when the piece is too large to copy.
+ */
+export function headWithBody(head: string, body: Buffer, chunked: boolean, last: boolean): Buffer | undefined {
+  if (body.length > COALESCE_MAX_BYTES) return undefined;
+  const prefix = chunked && body.length > 0 ? `${head}${body.length.toString(16)}\r\n` : head;
+  const suffix = chunked ? (body.length > 0 ? '\r\n' : '') + (last ? '0\r\n\r\n' : '') : '';
+  const out = Buffer.allocUnsafe(prefix.length + body.length + suffix.length);
+  out.write(prefix, 0, 'latin1');
+  body.copy(out, prefix.length);
+  if (suffix.length > 0) out.write(suffix, prefix.length + body.length, 'latin1');
+  return out;
+}

@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors.js';
 import { clientHeaderList, type HeaderMap } from '../proxy/forward-headers.js';
 import type { Framing, RawResponse } from './client-connection.js';
+import { headWithBody } from './head-fields.js';
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './llhttp-binding.js';
 import type { BodyReader, RawRequest } from './raw-request.js';
 import type { LinkListener, LinkPool, UpstreamLink } from './upstream-links.js';
@@ -50,6 +51,8 @@ export class UpstreamCall implements LinkListener, BodyReader {
   private chunkedUp = false;
   private readonly skipBodyFor: boolean;
   private sentAt = 0;
+  /** The request head until the first piece of body takes it along (or it goes alone). */
+  private requestHead: string | undefined;
 
   constructor(
     private readonly link: UpstreamLink,
@@ -77,14 +80,27 @@ export class UpstreamCall implements LinkListener, BodyReader {
     // out (a pause or a slow connect since the dispatch may have let it lapse). One with a body is
     // checked before its last byte.
     if (!this.req.hasBody && this.refusedAtLastByte()) return;
-    // The head goes out in one send with the body bytes already here (read() hands them over now).
     const s = this.link.socket;
-    s.cork();
-    s.write(head, 'latin1');
-    if (this.req.hasBody) this.req.read(this);
-    else this.sent();
-    s.uncork();
+    if (!this.req.hasBody) {
+      s.write(head, 'latin1');
+      this.sent();
+      return;
+    }
+    // The head goes out in one write with the first piece of body: the one already here (read()
+    // hands it over now) or one that comes in this same read of the client's socket; if none
+    // does, alone, once this read is done.
+    this.requestHead = head;
+    this.req.read(this);
+    if (this.requestHead !== undefined) queueMicrotask(this.flushHead);
   }
+
+  /** The request head, if no piece of body has taken it along. */
+  private readonly flushHead = (): void => {
+    const head = this.requestHead;
+    if (head === undefined || this.settled) return;
+    this.requestHead = undefined;
+    this.link.socket.write(head, 'latin1');
+  };
 
   // --- request body (BodyReader) ---
 
@@ -92,11 +108,16 @@ export class UpstreamCall implements LinkListener, BodyReader {
     const req = this.req;
     if (req.declaredLength !== undefined && req.bodyBytes >= req.declaredLength && this.refusedAtLastByte()) return false;
     const s = this.link.socket;
-    if (!this.chunkedUp) return s.write(chunk);
+    const head = this.requestHead;
+    this.requestHead = undefined;
+    if (head === undefined && !this.chunkedUp) return s.write(chunk);
+    const one = headWithBody(head ?? '', chunk, this.chunkedUp, false);
+    if (one !== undefined) return s.write(one);
     s.cork();
-    s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    s.write(chunk);
-    const room = s.write('\r\n', 'latin1');
+    if (head !== undefined) s.write(head, 'latin1');
+    if (this.chunkedUp) s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    let room = s.write(chunk);
+    if (this.chunkedUp) room = s.write('\r\n', 'latin1');
     s.uncork();
     return room;
   }
@@ -105,8 +126,10 @@ export class UpstreamCall implements LinkListener, BodyReader {
     if (this.settled) return;
     if (this.chunkedUp) {
       if (this.refusedAtLastByte()) return;
-      this.link.socket.write('0\r\n\r\n', 'latin1');
-    }
+      const head = this.requestHead;
+      this.requestHead = undefined;
+      this.link.socket.write(head === undefined ? '0\r\n\r\n' : `${head}0\r\n\r\n`, 'latin1');
+    } else this.flushHead();
     this.sent();
   }
 
