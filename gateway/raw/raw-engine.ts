@@ -67,6 +67,7 @@ interface Sending {
   lastErr: GatewayError | undefined;
   /** The app may have acted on the request (it was sent, and no answer came). */
   unknown: boolean;
+  settled: boolean;
 }
 
 /** Whether the raw engine serves this state's traffic of this kind; the rest (mirror, mirrored writes) is node's. */
@@ -350,6 +351,7 @@ export class RawEngine {
       attempt: 0,
       lastErr: undefined,
       unknown: false,
+      settled: false,
     });
   }
 
@@ -390,6 +392,19 @@ export class RawEngine {
   }
 
   private call(s: Sending, server: UpstreamServer, links: LinkPool, link: UpstreamLink): void {
+    try {
+      this.startCall(s, server, links, link);
+    } catch (err) {
+      // A bug, not a request's fault: the attempt ends here, and the request with it (its write's
+      // in-flight count included), whatever turn it started in.
+      if (s.settled) return;
+      server.inFlight -= 1;
+      links.release(link, false);
+      this.settle(s, err);
+    }
+  }
+
+  private startCall(s: Sending, server: UpstreamServer, links: LinkPool, link: UpstreamLink): void {
     const { ex } = s;
     if (ex.res.gone) {
       links.release(link, true);
@@ -435,7 +450,9 @@ export class RawEngine {
   }
 
   /** The request is over at the app side: the write's in-flight count ends (outcome unknown or not), a failure is answered. */
-  private settle(s: Sending, err: GatewayError | undefined): void {
+  private settle(s: Sending, err: unknown): void {
+    if (s.settled) return;
+    s.settled = true;
     s.end?.(s.unknown);
     if (err !== undefined) this.fail(s.ex, err);
   }
