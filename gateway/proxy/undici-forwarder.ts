@@ -51,6 +51,11 @@ export interface SendHooks {
   onOutcomeUnknown?: () => void;
 }
 
+/** A default predicate shared by every call (a default arrow would be a new function per call). */
+function never(): boolean {
+  return false;
+}
+
 /**
  * The retry policy of both senders. `send` makes one attempt on a server; a
  * request that certainly never reached an app (connection refused or timed
@@ -63,16 +68,16 @@ async function withRetries<T>(
   req: UpstreamRequest,
   hooks: SendHooks,
   send: (server: UpstreamServer) => Promise<T>,
-  committed: () => boolean = () => false,
-  outcomeKnown: (err: unknown) => boolean = () => false,
+  committed: () => boolean = never,
+  outcomeKnown: (err: unknown) => boolean = never,
 ): Promise<T> {
-  const tried = new Set<UpstreamServer>();
+  // Made on the first retry: most requests are served by their first attempt.
+  let tried: Set<UpstreamServer> | undefined;
   const replayable = req.body === null || Buffer.isBuffer(req.body);
   let lastErr: GatewayError | undefined;
   for (let attempt = 0; attempt <= pool.config.retries; attempt++) {
     const server = pool.select(tried);
     if (!server) break;
-    tried.add(server);
     try {
       const result = await send(server);
       server.recordSuccess();
@@ -82,6 +87,7 @@ async function withRetries<T>(
       if (refusedAtSend(err)) throw err;
       const connectFailure = isConnectFailure(err);
       if (!connectFailure && !outcomeKnown(err)) hooks.onOutcomeUnknown?.();
+      (tried ??= new Set()).add(server);
       if (committed()) throw err;
       if (connectFailure || (err as { code?: string }).code === 'UND_ERR_SOCKET') pool.recordFailure(server);
       lastErr = toUpstreamError(err, server.origin);
