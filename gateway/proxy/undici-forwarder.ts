@@ -87,7 +87,8 @@ async function withRetries<T>(
       if (refusedAtSend(err)) throw err;
       const connectFailure = isConnectFailure(err);
       if (!connectFailure && !outcomeKnown(err)) hooks.onOutcomeUnknown?.();
-      (tried ??= new Set()).add(server);
+      tried ??= new Set();
+      tried.add(server);
       if (committed()) throw err;
       if (connectFailure || (err as { code?: string }).code === 'UND_ERR_SOCKET') pool.recordFailure(server);
       lastErr = toUpstreamError(err, server.origin);
