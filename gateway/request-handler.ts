@@ -94,52 +94,67 @@ export class RequestHandler {
     };
     (res as ExchangeSlot)[EXCHANGE] = { ex, handler: this };
     res.on('close', onExchangeClose);
-    this.route(ex, host).catch((err: unknown) => this.fail(ex, err));
+    // route() is no async function (one promise less per request): what it throws before its
+    // first await is failed a microtask later all the same, as an async function's rejection is.
+    let done: Promise<void>;
+    try {
+      done = this.route(ex, host);
+    } catch (err) {
+      done = Promise.reject(err);
+    }
+    done.catch((err: unknown) => this.fail(ex, err));
   }
 
-  private async route(ex: Exchange, host: string | GatewayError): Promise<void> {
+  private route(ex: Exchange, host: string | GatewayError): Promise<void> {
     const { req } = ex;
     // While draining for shutdown, finish this request but let the client reconnect elsewhere (over
     // HTTP/2 the session's GOAWAY says so; it has no Connection header).
     if (this.deps.shuttingDown() && !isHttp2(req)) ex.res.setHeader('connection', 'close');
     if (typeof host !== 'string') throw host;
-    const write = isWriteMethod(req.method ?? 'GET');
-    // A write held by a fence re-reads the table when released, so it goes where the new state says.
-    for (;;) {
-      const route = this.deps.table().lookup(host);
-      if (!route) throw new GatewayError('NW_GW_UNKNOWN_HOST', host);
-      // Before ex.route is set: a reply must not claim the mode and epoch of a state that was never applied.
-      if (!this.deps.ready(route.runtime.name))
-        throw new GatewayError('NW_GW_NOT_READY', `${route.runtime.name}: its state is not applied yet`, { retryAfterSeconds: 1 });
-      // A write a fence held goes on only with the app it was held for (a reload may have given its host to another).
-      if (ex.route && ex.route.runtime.name !== route.runtime.name)
-        throw new GatewayError('NW_GW_APP_REMOVED', `${host} now belongs to app ${route.runtime.name}`);
-      if (!ex.route) this.deps.metrics.inFlight.add([route.runtime.name], 1);
-      bindRuntime(ex, route.runtime);
-      ex.route = route;
-      const state = route.state;
-      if (this.deps.backToRaw?.(req, state, write)) ex.res.setHeader('connection', 'close');
-      if (write && state.mode === 'fence') {
-        // A shutting-down gateway no longer follows states: nothing would release this write.
-        if (this.deps.shuttingDown()) throw new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
-        const f = route.runtime.config.fence;
-        this.deps.metrics.heldWrites.add([route.runtime.name], 1);
-        try {
-          await route.runtime.hold.hold(state.maxHeldWrites ?? f.maxHeldWrites, state.maxHoldMs ?? f.maxHoldMs, f.retryAfterSeconds);
-        } finally {
-          this.deps.metrics.heldWrites.add([route.runtime.name], -1);
-        }
-        // A client that left while its write was held gets nothing sent for it: its body is gone with it.
-        if (ex.req.destroyed || ex.res.destroyed) throw new GatewayError('NW_GW_CLIENT_ABORTED', 'client left while its write was held');
-        continue;
-      }
-      if (write) {
-        const refused = this.deps.writeGuard(route.runtime.name, route.state);
-        if (refused) throw refused;
-      }
-      // From lookup to the in-flight count there is no await: see InFlightWrites.
-      return this.dispatch(ex, route, write);
+    return this.routeTo(ex, host, isWriteMethod(req.method ?? 'GET'));
+  }
+
+  /** Looks the host up and dispatches the exchange; a write a fence holds is routed again once released (holdThenRoute). */
+  private routeTo(ex: Exchange, host: string, write: boolean): Promise<void> {
+    const { req } = ex;
+    const route = this.deps.table().lookup(host);
+    if (!route) throw new GatewayError('NW_GW_UNKNOWN_HOST', host);
+    // Before ex.route is set: a reply must not claim the mode and epoch of a state that was never applied.
+    if (!this.deps.ready(route.runtime.name))
+      throw new GatewayError('NW_GW_NOT_READY', `${route.runtime.name}: its state is not applied yet`, { retryAfterSeconds: 1 });
+    // A write a fence held goes on only with the app it was held for (a reload may have given its host to another).
+    if (ex.route && ex.route.runtime.name !== route.runtime.name)
+      throw new GatewayError('NW_GW_APP_REMOVED', `${host} now belongs to app ${route.runtime.name}`);
+    if (!ex.route) this.deps.metrics.inFlight.add([route.runtime.name], 1);
+    bindRuntime(ex, route.runtime);
+    ex.route = route;
+    const state = route.state;
+    if (this.deps.backToRaw?.(req, state, write)) ex.res.setHeader('connection', 'close');
+    if (write && state.mode === 'fence') {
+      // A shutting-down gateway no longer follows states: nothing would release this write.
+      if (this.deps.shuttingDown()) throw new GatewayError('NW_GW_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
+      return this.holdThenRoute(ex, host, route, state);
     }
+    if (write) {
+      const refused = this.deps.writeGuard(route.runtime.name, route.state);
+      if (refused) throw refused;
+    }
+    // From lookup to the in-flight count there is no await: see InFlightWrites.
+    return this.dispatch(ex, route, write);
+  }
+
+  /** A write held by a fence re-reads the table when released, so it goes where the new state says. */
+  private async holdThenRoute(ex: Exchange, host: string, route: AppRoute, state: Extract<AppState, { mode: 'fence' }>): Promise<void> {
+    const f = route.runtime.config.fence;
+    this.deps.metrics.heldWrites.add([route.runtime.name], 1);
+    try {
+      await route.runtime.hold.hold(state.maxHeldWrites ?? f.maxHeldWrites, state.maxHoldMs ?? f.maxHoldMs, f.retryAfterSeconds);
+    } finally {
+      this.deps.metrics.heldWrites.add([route.runtime.name], -1);
+    }
+    // A client that left while its write was held gets nothing sent for it: its body is gone with it.
+    if (ex.req.destroyed || ex.res.destroyed) throw new GatewayError('NW_GW_CLIENT_ABORTED', 'client left while its write was held');
+    return this.routeTo(ex, host, true);
   }
 
   private dispatch(ex: Exchange, route: AppRoute, write: boolean): Promise<void> {
@@ -163,8 +178,12 @@ export class RequestHandler {
   }
 
   /** Streams the exchange to one deployment (the hot path). */
-  private async single(ex: Exchange, route: AppRoute, d: Deployment, write: boolean): Promise<void> {
-    if (!write) return this.singleRead(ex, route, d);
+  private single(ex: Exchange, route: AppRoute, d: Deployment, write: boolean): Promise<void> {
+    return write ? this.singleWrite(ex, route, d) : this.singleRead(ex, route, d);
+  }
+
+  /** A write to one deployment: counted in flight, its lease checked when it goes out. */
+  private async singleWrite(ex: Exchange, route: AppRoute, d: Deployment): Promise<void> {
     const app = route.runtime.name;
     const end = this.deps.inFlightWrites.begin(app, d);
     const outcome = new WriteOutcome(this.retryHooks);

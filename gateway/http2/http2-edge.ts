@@ -1,26 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Http2Server, type Http2ServerRequest, Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-
-/**
- * The response class of the gateway's HTTP/2 server. The request handler checks `destroyed` and
- * `errored` as on node:http's ServerResponse (has the client gone, was the reply cut); the
- * compatibility API's response has neither at run time (its typings say it is a Writable; it is
- * not), so here they are its stream's.
- */
-export class EdgeHttp2Response extends Http2ServerResponse {}
-Object.defineProperties(EdgeHttp2Response.prototype, {
-  destroyed: {
-    get(this: Http2ServerResponse): boolean {
-      return this.stream.destroyed;
-    },
-  },
-  errored: {
-    get(this: Http2ServerResponse): Error | null {
-      return this.stream.errored;
-    },
-  },
-});
+import { addResponseState } from './response-state.js';
 
 export interface Http2EdgeOptions {
   /** SETTINGS_MAX_CONCURRENT_STREAMS: more open streams on one connection are refused (RST_STREAM). */
@@ -57,13 +38,13 @@ export class Http2Edge {
   private readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(opts: Http2EdgeOptions) {
+    addResponseState();
     this.server = createServer({
       settings: {
         maxConcurrentStreams: opts.maxConcurrentStreams,
         maxHeaderListSize: opts.maxHeaderBytes,
         enablePush: false,
       },
-      Http2ServerResponse: EdgeHttp2Response,
     });
     this.server.setTimeout(opts.idleTimeoutMs);
     this.server.on('session', (session: ServerHttp2Session) => {

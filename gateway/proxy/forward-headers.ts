@@ -153,12 +153,18 @@ export function buildClientHeaders(upstream: Record<string, string | string[] | 
     if (Array.isArray(value)) for (const one of value) lines.push(name, one);
     else lines.push(name, value);
   }
-  const list = clientHeaderList(lines, extra);
+  return headerMapOf(clientHeaderList(lines, extra));
+}
+
+/** A flat name, value, name, value... list as an object; the values of a repeated name become an array, in order. */
+export function headerMapOf(list: readonly string[]): HeaderMap {
   const out: HeaderMap = {};
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i]!;
     const prev = out[name];
-    out[name] = prev === undefined ? list[i + 1]! : [...(Array.isArray(prev) ? prev : [prev]), list[i + 1]!];
+    if (prev === undefined) out[name] = list[i + 1]!;
+    else if (Array.isArray(prev)) prev.push(list[i + 1]!);
+    else out[name] = [prev, list[i + 1]!];
   }
   return out;
 }

@@ -1,12 +1,13 @@
 import { guardedDispatcher, refuseAtSend, refusedAtSend, type SendGuard } from './send-guard.js';
 import type { ServerResponse } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
-import { buildClientHeaders, clientHeaderList, type HeaderMap } from './forward-headers.js';
+import { buildClientHeaders, clientHeaderList, headerMapOf, type HeaderMap } from './forward-headers.js';
 import { cutStalledResponse, watchSendStall } from './send-timeout.js';
 import { isConnectFailure, toUpstreamError } from './upstream-errors.js';
 
@@ -50,6 +51,11 @@ export interface SendHooks {
   onOutcomeUnknown?: () => void;
 }
 
+/** A default predicate shared by every call (a default arrow would be a new function per call). */
+function never(): boolean {
+  return false;
+}
+
 /**
  * The retry policy of both senders. `send` makes one attempt on a server; a
  * request that certainly never reached an app (connection refused or timed
@@ -62,16 +68,16 @@ async function withRetries<T>(
   req: UpstreamRequest,
   hooks: SendHooks,
   send: (server: UpstreamServer) => Promise<T>,
-  committed: () => boolean = () => false,
-  outcomeKnown: (err: unknown) => boolean = () => false,
+  committed: () => boolean = never,
+  outcomeKnown: (err: unknown) => boolean = never,
 ): Promise<T> {
-  const tried = new Set<UpstreamServer>();
+  // Made on the first retry: most requests are served by their first attempt.
+  let tried: Set<UpstreamServer> | undefined;
   const replayable = req.body === null || Buffer.isBuffer(req.body);
   let lastErr: GatewayError | undefined;
   for (let attempt = 0; attempt <= pool.config.retries; attempt++) {
     const server = pool.select(tried);
     if (!server) break;
-    tried.add(server);
     try {
       const result = await send(server);
       server.recordSuccess();
@@ -81,6 +87,8 @@ async function withRetries<T>(
       if (refusedAtSend(err)) throw err;
       const connectFailure = isConnectFailure(err);
       if (!connectFailure && !outcomeKnown(err)) hooks.onOutcomeUnknown?.();
+      tried ??= new Set();
+      tried.add(server);
       if (committed()) throw err;
       if (connectFailure || (err as { code?: string }).code === 'UND_ERR_SOCKET') pool.recordFailure(server);
       lastErr = toUpstreamError(err, server.origin);
@@ -200,6 +208,8 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly res: WriterSlot,
+    /** Its inFlight counts this attempt until it settles. */
+    private readonly server: UpstreamServer,
     private readonly extra: HeaderMap,
     /** Writes are not aborted upstream when the client leaves (nginx's proxy_ignore_client_abort). */
     private readonly keepUpstream: boolean,
@@ -252,7 +262,8 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
     res.off('close', onResponseClose);
     if (this.drainListening) res.off('drain', onResponseDrain);
     if (this.sendTimer !== undefined) clearTimeout(this.sendTimer);
-    if (err) this.reject(err);
+    this.server.inFlight -= 1;
+    if (err) this.reject(this.started ? afterHeadersError(err, err, this.server.origin) : err);
     else this.resolve();
   }
 
@@ -283,7 +294,12 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
     if (this.meter) this.meter.upstreamMs = performance.now() - this.sentAt;
     if (this.clientGone) return true;
     this.started = true;
-    this.res.writeHead(statusCode, clientHeaderList(rawHeaders, this.extra));
+    const list = clientHeaderList(rawHeaders, this.extra);
+    // node:http takes the flat list as it is (its fast path). HTTP/2's compatibility response
+    // takes a list through removeHeader + appendHeader + setHeader for every line (each name
+    // trimmed, lowercased and checked three times); an object goes through setHeader alone, to
+    // the same headers.
+    this.res.writeHead(statusCode, this.res instanceof Http2ServerResponse ? headerMapOf(list) : list);
     return true;
   }
 
@@ -317,7 +333,11 @@ class ClientReplyWriter implements Dispatcher.DispatchHandler {
   }
 }
 
-/** One attempt of streamToClient on one server; rejects with the raw error (undici's, or the client's premature close). */
+/**
+ * One attempt of streamToClient on one server, counted in its inFlight until it settles; rejects
+ * with the raw error (undici's, or the client's premature close), or once the reply has started,
+ * with the upstream's code for it (afterHeadersError). No async wrapper: this runs for every request.
+ */
 function dispatchToClient(
   server: UpstreamServer,
   req: UpstreamRequest,
@@ -327,11 +347,16 @@ function dispatchToClient(
   keepUpstream: boolean,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const writer = new ClientReplyWriter(res, extra, keepUpstream, server.sendTimeoutMs, resolve, reject, req.meter, req.sendGuard);
+    server.inFlight += 1;
+    const writer = new ClientReplyWriter(res, server, extra, keepUpstream, server.sendTimeoutMs, resolve, reject, req.meter, req.sendGuard);
     attempt.writer = writer;
     const body = req.body;
     if (body !== null && !Buffer.isBuffer(body)) body.once('error', (err) => writer.bodyFailed(err));
-    server.dispatcher.dispatch({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body }, writer);
+    try {
+      server.dispatcher.dispatch({ method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body }, writer);
+    } catch (err) {
+      writer.onError(err as Error);
+    }
   });
 }
 
@@ -355,16 +380,7 @@ export function streamToClient(
     pool,
     req,
     hooks,
-    async (server) => {
-      server.inFlight += 1;
-      try {
-        await dispatchToClient(server, req, res, extra, attempt, write);
-      } catch (err) {
-        throw attempt.writer?.started ? afterHeadersError(err, err, server.origin) : err;
-      } finally {
-        server.inFlight -= 1;
-      }
-    },
+    (server) => dispatchToClient(server, req, res, extra, attempt, write),
     // A client that left before the reply started is not retried for (its premature close is passed on as is).
     () => attempt.writer?.started === true || res.destroyed,
     () => attempt.writer?.answered === true || attempt.writer?.notSent === true,

@@ -12,11 +12,12 @@ export class WriteOutcome implements SendHooks {
 
   constructor(private readonly base: SendHooks) {}
 
-  readonly onRetry = (pool: UpstreamPool, err: GatewayError): void => {
+  // Methods, not arrow properties: no two closures per write (withRetries calls them on the hooks object).
+  onRetry(pool: UpstreamPool, err: GatewayError): void {
     this.base.onRetry?.(pool, err);
-  };
+  }
 
-  readonly onOutcomeUnknown = (): void => {
+  onOutcomeUnknown(): void {
     this.unknown = true;
-  };
+  }
 }

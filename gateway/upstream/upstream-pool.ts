@@ -5,6 +5,8 @@ import { LeastInFlightPolicy, RoundRobinPolicy, type SelectionPolicy } from './s
 import { UpstreamServer, type ConnectionOptions } from './upstream-server.js';
 import type { UpstreamTls } from '../tls/upstream-tls.js';
 
+const NO_SERVERS: ReadonlySet<UpstreamServer> = new Set();
+
 /** The servers of one deployment of one app, with their selection policy. */
 export class UpstreamPool {
   readonly app: string;
@@ -36,12 +38,12 @@ export class UpstreamPool {
     this.policy = config.policy === 'least-in-flight' ? new LeastInFlightPolicy() : new RoundRobinPolicy(this.servers);
   }
 
-  select(exclude: ReadonlySet<UpstreamServer> = new Set()): UpstreamServer | undefined {
+  select(exclude: ReadonlySet<UpstreamServer> = NO_SERVERS): UpstreamServer | undefined {
     return this.policy.select(this.servers, exclude, Date.now());
   }
 
   /** Why select() found no server: every one in rotation has a full queue, or none is in rotation. */
-  noServerError(exclude: ReadonlySet<UpstreamServer> = new Set()): GatewayError {
+  noServerError(exclude: ReadonlySet<UpstreamServer> = NO_SERVERS): GatewayError {
     const now = Date.now();
     const full = this.servers.some((s) => !exclude.has(s) && s.isAvailable(now) && !s.canTake(now));
     return full

@@ -32,6 +32,28 @@ async function startShapedApp(): Promise<{ url: string; writes: string[]; close(
         };
         return pump();
       }
+      if (url === '/headers') {
+        // Repeated lines, the app's own Date and Via, and a header its Connection names (hop-by-hop).
+        res.writeHead(200, [
+          'Set-Cookie',
+          'a=1',
+          'Set-Cookie',
+          'b=2',
+          'Date',
+          'Mon, 01 Jan 2024 00:00:00 GMT',
+          'Via',
+          '1.1 app',
+          'X-Hop',
+          'h',
+          'Connection',
+          'x-hop',
+          'X-Kept',
+          'k',
+          'Content-Length',
+          '2',
+        ]);
+        return res.end('ok');
+      }
       const slow = /^\/slow\/(\d+)/.exec(url);
       setTimeout(() => res.end('done'), slow ? Number(slow[1]) : 0);
     });
@@ -240,6 +262,18 @@ describe('gateway: HTTP/2 on TLS listeners', () => {
     after(async () => {
       await h.close();
       await app.close();
+    });
+
+    it("passes the app's reply headers as over HTTP/1.1: repeated Set-Cookie, its Date, Via folded, hop-by-hop dropped", async () => {
+      const r = await h2call(await h.http2(), '/headers');
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.headers['set-cookie'], ['a=1', 'b=2']);
+      assert.equal(r.headers.date, 'Mon, 01 Jan 2024 00:00:00 GMT');
+      assert.equal(r.headers.via, '1.1 app, 1.1 northwest');
+      assert.equal(r.headers['x-kept'], 'k');
+      assert.equal(r.headers['x-hop'], undefined);
+      assert.equal(r.headers['x-northwest-deployment'], 'n1');
+      assert.equal(r.text, 'ok');
     });
 
     it('streams a reply many times the flow-control window whole, to several streams at once', async () => {
