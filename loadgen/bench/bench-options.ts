@@ -15,7 +15,9 @@ export const USAGE = `usage: npm run bench:proxy -- [options]
   --fixed-rounds N        fixed-rate rounds (default 5; --quick: 1); the       BENCH_FIXED_ROUNDS
                           median is reported with the range over rounds
   --fixed-duration S      seconds per fixed-rate run (default: --duration)     BENCH_FIXED_DURATION_S
-  --fixed-fraction F      fixed rate = F x gateway (undici) saturation (0.5)   BENCH_FIXED_FRACTION
+  --fixed-fraction F      fixed rate = F x the gateway's saturation (0.5;      BENCH_FIXED_FRACTION
+                          gateway-compiled's, else gateway-raw's, else
+                          gateway-undici's)
   --no-fixed              skip the fixed-rate phase
   --no-nginx-auto         skip nginx with worker_processes auto
   --targets a,b,...       only these targets, in this order (default: all but

@@ -38,6 +38,8 @@ export interface BenchInput {
   readonly targets: readonly TargetId[];
   readonly saturation: readonly RunSample[];
   readonly fixedRates: ReadonlyMap<WorkloadName, number>;
+  /** The target whose saturation set the fixed rates. */
+  readonly rateReference: TargetId;
   readonly fixed: readonly FixedSample[];
   /** What each TLS target negotiated in the smoke check ("TLSv1.3 h2"). */
   readonly negotiated: Readonly<Partial<Record<TargetId, string>>>;
@@ -127,6 +129,7 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
       fixedTargets,
       workloads: WORKLOADS.map((w) => ({ name: w.name, method: w.method, path: w.path, requestBodyBytes: w.body?.length ?? 0 })),
       fixedRates: Object.fromEntries(input.fixedRates),
+      fixedRateReference: input.rateReference,
       latencyUnit: 'us',
     },
     goals: {
@@ -160,7 +163,7 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
     fixedTargets,
     fixedTitles: {
       paced:
-        `Fixed rate, paced open loop: rate = ${opts.fixedFraction} × gateway (undici) saturation req/s, ` +
+        `Fixed rate, paced open loop: rate = ${opts.fixedFraction} × ${input.rateReference} saturation req/s, ` +
         `${opts.fixedDurationS} s per run, ${rounds(opts.fixedRounds)}; latency from due time (corrected for coordinated omission)`,
       autocannon:
         `Fixed rate, autocannon overallRate: same rates, ${opts.connections} connections, bursty, ` +
