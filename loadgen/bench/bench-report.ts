@@ -20,6 +20,8 @@ export type TargetId =
   | 'nginx-1w-tls'
   | 'gateway-h2'
   | 'h2-floor'
+  | 'gateway-h2-compiled'
+  | 'h2-floor-compiled'
   | 'nginx-1w-h2';
 
 /** Every target, in the order the bench runs them. */
@@ -38,6 +40,8 @@ export const TARGET_IDS: readonly TargetId[] = [
   'nginx-1w-tls',
   'gateway-h2',
   'h2-floor',
+  'gateway-h2-compiled',
+  'h2-floor-compiled',
   'nginx-1w-h2',
 ];
 
@@ -56,6 +60,8 @@ export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
   'nginx-1w-tls': 'nginx (1 worker), HTTPS/1.1',
   'gateway-h2': 'gateway, h2 (node:http2)',
   'h2-floor': 'h2 floor (node:http2 + undici, nothing else)',
+  'gateway-h2-compiled': 'gateway, h2, compiled (plain node, as deployed)',
+  'h2-floor-compiled': 'h2 floor, compiled (plain node)',
   'nginx-1w-h2': 'nginx (1 worker), h2',
 });
 

@@ -6,7 +6,7 @@ import type { BenchCertificate, ClientTls } from './bench-certificate.js';
 import type { TargetId } from './bench-report.js';
 import { GET_REPLY_BYTES, POST_BODY_BYTES, postReply, WORKLOADS, type Workload } from './bench-workloads.js';
 import { waitForReadyLine, type ChildRegistry, type ManagedChild } from './child-processes.js';
-import { buildCompiledGateway } from './compiled-gateway.js';
+import { buildCompiled, buildCompiledGateway } from './compiled-gateway.js';
 import { h2Exchange } from './h2-load.js';
 import { startNginx } from './nginx-process.js';
 
@@ -20,6 +20,8 @@ const PROTOCOLS: Partial<Record<TargetId, TargetProtocol>> = {
   'nginx-1w-tls': 'https',
   'gateway-h2': 'h2',
   'h2-floor': 'h2',
+  'gateway-h2-compiled': 'h2',
+  'h2-floor-compiled': 'h2',
   'nginx-1w-h2': 'h2',
 };
 
@@ -80,15 +82,22 @@ export async function startGateway(
 }
 
 /** The esbuild bundle of gateway-process.ts under plain node (no tsx loader). */
-async function startCompiledGateway(registry: ChildRegistry, upstreamUrl: string, nodeFlags: readonly string[]): Promise<StartedChild> {
+async function startCompiledGateway(
+  registry: ChildRegistry,
+  upstreamUrl: string,
+  nodeFlags: readonly string[],
+  h2Cert?: BenchCertificate,
+): Promise<StartedChild> {
   const bundle = await buildCompiledGateway();
-  const child = registry.spawn('gateway-raw-compiled', process.execPath, [
+  const h2 = h2Cert === undefined ? [] : ['--tls-cert', h2Cert.certFile, '--tls-key', h2Cert.keyFile, '--http2'];
+  const child = registry.spawn(h2Cert === undefined ? 'gateway-raw-compiled' : 'gateway-h2-compiled', process.execPath, [
     ...nodeFlags,
     bundle,
     '--upstream',
     upstreamUrl,
     '--engine',
     'raw',
+    ...h2,
   ]);
   const ready = await waitForReadyLine(child);
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
@@ -100,15 +109,11 @@ async function startFloor(registry: ChildRegistry, upstreamUrl: string): Promise
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
 
-async function startH2Floor(registry: ChildRegistry, upstreamUrl: string, cert: BenchCertificate): Promise<StartedChild> {
-  const child = registry.spawnTs('h2-floor', join(HERE, 'h2-floor-proxy.ts'), [
-    '--upstream',
-    upstreamUrl,
-    '--cert',
-    cert.certFile,
-    '--key',
-    cert.keyFile,
-  ]);
+async function startH2Floor(registry: ChildRegistry, upstreamUrl: string, cert: BenchCertificate, compiled = false): Promise<StartedChild> {
+  const args = ['--upstream', upstreamUrl, '--cert', cert.certFile, '--key', cert.keyFile];
+  const child = compiled
+    ? registry.spawn('h2-floor-compiled', process.execPath, [await buildCompiled('h2-floor-proxy'), ...args])
+    : registry.spawnTs('h2-floor', join(HERE, 'h2-floor-proxy.ts'), args);
   const ready = await waitForReadyLine(child);
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
@@ -169,6 +174,10 @@ async function startTarget(
     }
     case 'h2-floor':
       return fromChild(id, await startH2Floor(registry, upstream.url, needCert(id, cert)), cert);
+    case 'gateway-h2-compiled':
+      return fromChild(id, await startCompiledGateway(registry, upstream.url, gatewayFlags, needCert(id, cert)), cert);
+    case 'h2-floor-compiled':
+      return fromChild(id, await startH2Floor(registry, upstream.url, needCert(id, cert), true), cert);
     case 'nginx-1w-tls':
     case 'nginx-1w-h2': {
       const c = needCert(id, cert);

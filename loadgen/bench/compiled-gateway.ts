@@ -17,8 +17,16 @@ interface EsbuildApi {
   build(options: Record<string, unknown>): Promise<{ errors: unknown[] }>;
 }
 
-/** Builds the bundle once per bench run; returns its path. */
-export async function buildCompiledGateway(): Promise<string> {
+/** Builds the gateway's bundle (once per bench run); returns its path. */
+export function buildCompiledGateway(): Promise<string> {
+  return buildCompiled('gateway-process');
+}
+
+/**
+ * Builds one of the bench's processes as a bundle run by plain node: the gateway, or the h2 floor
+ * (so an h2 floor and gateway compare as the product runs, neither under tsx).
+ */
+export async function buildCompiled(entry: 'gateway-process' | 'h2-floor-proxy'): Promise<string> {
   let esbuild: EsbuildApi;
   try {
     esbuild = (await import('esbuild')) as unknown as EsbuildApi;
@@ -26,9 +34,9 @@ export async function buildCompiledGateway(): Promise<string> {
     throw new Error(`gateway-compiled needs esbuild (installed with tsx): ${(err as Error).message}`);
   }
   // Inside node_modules so the bundle's bare imports (undici, zod, ...) resolve from the repo.
-  const outfile = join(REPO, 'node_modules', '.cache', 'northwest-bench', 'gateway-process.mjs');
+  const outfile = join(REPO, 'node_modules', '.cache', 'northwest-bench', `${entry}.mjs`);
   await esbuild.build({
-    entryPoints: [join(HERE, 'gateway-process.ts')],
+    entryPoints: [join(HERE, `${entry}.ts`)],
     outfile,
     bundle: true,
     platform: 'node',

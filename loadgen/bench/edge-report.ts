@@ -90,6 +90,13 @@ export const EDGE_FIGURES: readonly EdgeFigureSpec[] = [
     goal: { atMost: GOAL_H2_CPU_VS_FLOOR },
   },
   {
+    key: 'h2_compiled_cpu_vs_floor',
+    label: `CPU µs/req: ${name('gateway-h2-compiled')} / ${name('h2-floor-compiled')}`,
+    targets: ['gateway-h2-compiled', 'h2-floor-compiled'],
+    value: pair(cpu),
+    goal: { atMost: GOAL_H2_CPU_VS_FLOOR },
+  },
+  {
     key: 'h2_rps_vs_floor',
     label: `req/s: ${name('gateway-h2')} / ${name('h2-floor')}`,
     targets: ['gateway-h2', 'h2-floor'],

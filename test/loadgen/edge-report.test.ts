@@ -65,6 +65,13 @@ describe('edge report (HTTPS and h2 figures of the proxy bench)', () => {
     assert.equal(value(f, 'h2_rps_vs_nginx', 'get-1k'), undefined, 'nginx h2 did not run GET');
   });
 
+  it('judges the compiled h2 pair (both as the product runs, no tsx) against the same goal', () => {
+    const f = edgeFigures([run('gateway-h2-compiled', 1, 3000, 104), run('h2-floor-compiled', 1, 3300, 100)], ['get-1k']);
+    assert.equal(value(f, 'h2_compiled_cpu_vs_floor')?.value, 1.04);
+    assert.equal(value(f, 'h2_compiled_cpu_vs_floor')?.met, true);
+    assert.equal(value(f, 'h2_cpu_vs_floor'), undefined, 'the tsx pair did not run');
+  });
+
   it('pairs only runs of the same round, and counts a missing CPU figure as not met', () => {
     const samples = [
       run('gateway-h2', 1, 3000, 100),
