@@ -37,6 +37,8 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
+# shellcheck source=lib/cassandra-jvm.sh
+source "$SCRIPT_DIR/lib/cassandra-jvm.sh"
 BASE="$REPO/.services/cassandra-dc"
 HEAP=${NW_CASSANDRA_DC_HEAP:-1G}
 CLUSTER=northwest-dc
@@ -239,37 +241,11 @@ start_node() {
   if [[ $LINK == toxiproxy ]]; then ensure_proxy "$n"; fi
   write_config "$n"
   jamm=$(compgen -G "$lib/jamm-*.jar" | head -n 1) || true
-  # The JVM flags and test-cluster shortcuts of scripts/services.sh's start_cassandra (fast start,
+  # The shared JVM flags (lib/cassandra-jvm.sh) and the test-cluster shortcuts of services.sh (fast start,
   # no fsync), plus the snitch's properties file.
+  cassandra_jvm_flags "$HEAP"
   local jvm=(
-    -Xms"$HEAP" -Xmx"$HEAP" -Xss256k
-    -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:MaxGCPauseMillis=300
-    -XX:+PerfDisableSharedMem -XX:+ExitOnOutOfMemoryError -XX:StringTableSize=1000003
-    -Djava.net.preferIPv4Stack=true -Djdk.attach.allowAttachSelf=true
-    -Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.useCacheForAllThreads=true -Dio.netty.allocator.maxOrder=11
-    --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
-    --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
-    --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
-    --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
-    --add-exports java.sql/java.sql=ALL-UNNAMED
-    --add-exports java.base/java.lang.ref=ALL-UNNAMED
-    --add-exports jdk.unsupported/sun.misc=ALL-UNNAMED
-    --add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED
-    --add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED
-    --add-opens java.base/java.lang.module=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.ref=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.math=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.module=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
-    --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
-    --add-opens java.base/sun.nio.ch=ALL-UNNAMED
-    --add-opens java.base/java.io=ALL-UNNAMED
-    --add-opens java.base/java.lang.reflect=ALL-UNNAMED
-    --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
-    --add-opens java.base/java.lang=ALL-UNNAMED
-    --add-opens java.base/java.util=ALL-UNNAMED
+    "${CASSANDRA_JVM_FLAGS[@]}"
     -Dcassandra.config="file://$dir/conf/cassandra.yaml"
     -Dcassandra-rackdc.properties="file://$dir/conf/cassandra-rackdc.properties"
     -Dlogback.configurationFile="file://$dir/conf/logback.xml"
