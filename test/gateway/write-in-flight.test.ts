@@ -109,8 +109,10 @@ function openRaw(port: number): Promise<Socket> {
   });
 }
 
-function postHead(length: number, path = '/kv/a'): string {
-  return `POST ${path} HTTP/1.1\r\nhost: shop.test\r\nconnection: close\r\ncontent-length: ${length}\r\ncontent-type: text/plain\r\n\r\n`;
+/** `connection`: close, or keep-alive (the raw engine then counts the body itself instead of the parser). */
+function postHead(length: number, path = '/kv/a', connection: 'close' | 'keep-alive' = 'close'): string {
+  const headers = `host: shop.test\r\nconnection: ${connection}\r\ncontent-length: ${length}\r\ncontent-type: text/plain\r\n`;
+  return `POST ${path} HTTP/1.1\r\n${headers}\r\n`;
 }
 
 // The drain tests once as one process, once as 2 worker processes; the lease tests plug a write guard into one process.
@@ -203,50 +205,52 @@ function writeInFlightSuite(this: Mocha.Suite, workers: number): void {
   });
 
   // The lease as a write guard of one process (a worker's guard is the primary's lease: workers-fleet.test.ts).
-  if (workers === 1)
-    it('the lease is checked when a write is dispatched: a small body that arrives after the lease lapsed never reaches N1', async () => {
-      let leaseValid = true;
-      const guard = (): GatewayError | undefined => (leaseValid ? undefined : new GatewayError('NW_GW_LEASE_EXPIRED', 'test lease'));
-      const { gw, port, n1 } = await scenario([0], {}, guard);
-      await gw.applyState('shop', { epoch: 1, mode: 'serve' });
-      const client = await openRaw(port);
-      const reply = new Promise<string>((resolve) => {
-        let text = '';
-        client.on('data', (c: Buffer) => {
-          text += c.toString('latin1');
+  for (const connection of ['close', 'keep-alive'] as const) {
+    if (workers === 1)
+      it(`the lease is checked when a write is dispatched: a body after the lease lapsed never reaches N1 (${connection})`, async () => {
+        let leaseValid = true;
+        const guard = (): GatewayError | undefined => (leaseValid ? undefined : new GatewayError('NW_GW_LEASE_EXPIRED', 'test lease'));
+        const { gw, port, n1 } = await scenario([0], {}, guard);
+        await gw.applyState('shop', { epoch: 1, mode: 'serve' });
+        const client = await openRaw(port);
+        const reply = new Promise<string>((resolve) => {
+          let text = '';
+          client.on('data', (c: Buffer) => {
+            text += c.toString('latin1');
+          });
+          client.on('close', () => resolve(text));
         });
-        client.on('close', () => resolve(text));
+        client.write(`${postHead(10, '/kv/a', connection)}hello`);
+        await new Promise((r) => setTimeout(r, 100));
+        leaseValid = false;
+        client.write('world');
+        const text = await reply;
+        assert.match(text, /^HTTP\/1\.1 503/);
+        assert.match(text, /NW_GW_LEASE_EXPIRED/);
+        assert.equal(n1.commits.length, 0);
       });
-      client.write(`${postHead(10)}hello`);
-      await new Promise((r) => setTimeout(r, 100));
-      leaseValid = false;
-      client.write('world');
-      const text = await reply;
-      assert.match(text, /^HTTP\/1\.1 503/);
-      assert.match(text, /NW_GW_LEASE_EXPIRED/);
-      assert.equal(n1.commits.length, 0);
-    });
 
-  if (workers === 1)
-    it('the lease is checked as a large streamed body ends: N1 never gets the whole request', async () => {
-      let leaseValid = true;
-      const guard = (): GatewayError | undefined => (leaseValid ? undefined : new GatewayError('NW_GW_LEASE_EXPIRED', 'test lease'));
-      const { gw, port, n1 } = await scenario([0], {}, guard);
-      await gw.applyState('shop', { epoch: 1, mode: 'serve' });
-      const client = await openRaw(port);
-      client.on('error', () => undefined);
-      const size = 256 * 1024;
-      client.write(postHead(size));
-      client.write(Buffer.alloc(size - 10, 'a'));
-      await eventually(() => assert.ok(n1.incomplete === 0), { timeoutMs: 1_000, message: 'request started upstream' });
-      await new Promise((r) => setTimeout(r, 100));
-      leaseValid = false;
-      client.write(Buffer.alloc(10, 'b'));
-      await eventually(() => assert.equal(n1.incomplete, 1, 'N1 saw the request cut before its end'), {
-        timeoutMs: 3_000,
-        message: 'upstream request aborted',
+    if (workers === 1)
+      it(`the lease is checked as a large streamed body ends: N1 never gets the whole request (${connection})`, async () => {
+        let leaseValid = true;
+        const guard = (): GatewayError | undefined => (leaseValid ? undefined : new GatewayError('NW_GW_LEASE_EXPIRED', 'test lease'));
+        const { gw, port, n1 } = await scenario([0], {}, guard);
+        await gw.applyState('shop', { epoch: 1, mode: 'serve' });
+        const client = await openRaw(port);
+        client.on('error', () => undefined);
+        const size = 256 * 1024;
+        client.write(postHead(size, '/kv/a', connection));
+        client.write(Buffer.alloc(size - 10, 'a'));
+        await eventually(() => assert.ok(n1.incomplete === 0), { timeoutMs: 1_000, message: 'request started upstream' });
+        await new Promise((r) => setTimeout(r, 100));
+        leaseValid = false;
+        client.write(Buffer.alloc(10, 'b'));
+        await eventually(() => assert.equal(n1.incomplete, 1, 'N1 saw the request cut before its end'), {
+          timeoutMs: 3_000,
+          message: 'upstream request aborted',
+        });
+        assert.equal(n1.commits.length, 0);
+        client.destroy();
       });
-      assert.equal(n1.commits.length, 0);
-      client.destroy();
-    });
+  }
 }
