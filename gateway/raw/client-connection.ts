@@ -146,7 +146,8 @@ export class ClientConnection {
       }
       if (this.bodyLeft === 0) return;
       // Stopped after a head whose Content-Length body is counted here: the parser starts afresh
-      // for the next request, after the body.
+      // for the next request, after the body. Afresh, not just resumed: the binding resumes llhttp
+      // as after an upgrade, and a parser left so reports an invalid next message as a pause, not an error.
       const b = this.svc.binding;
       this.parser.initialize(b.REQUEST, {}, this.svc.maxHeaderBytes, b.kLenientNone);
       at += r;

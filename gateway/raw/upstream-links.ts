@@ -123,7 +123,8 @@ export class UpstreamLink {
       return;
     }
     if (this.bodyLeft > 0) {
-      // Stopped after a head: the parser starts afresh for the next response; the rest is body.
+      // Stopped after a head: the parser starts afresh for the next response (a parser only resumed,
+      // as the binding leaves it, takes an invalid next reply for a pause); the rest is body.
       this.parser.initialize(this.binding.RESPONSE, {}, MAX_RESPONSE_HEAD_BYTES, this.binding.kLenientNone);
       this.passBody(chunk, r);
     }
