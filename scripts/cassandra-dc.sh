@@ -251,18 +251,10 @@ start_node() {
     -Dlogback.configurationFile="file://$dir/conf/logback.xml"
     -Dcassandra.logdir="$dir/logs"
     -Dcassandra.storagedir="$dir"
-    -Dcassandra-foreground=yes
     -Dcassandra.jmx.local.port="${JMX[$n]}"
-    -Dcassandra.skip_wait_for_gossip_to_settle=0
-    -Dcassandra.ring_delay_ms=1000
-    -Dcassandra.skip_paxos_state_rebuild=true
     # A rebuild run again (after the node or the control plane was killed mid-stream) resumes: it
     # skips the ranges already streamed. Unset, Cassandra 5 refuses to rebuild over earlier progress.
     -Dcassandra.reset_bootstrap_progress=false
-    -Dcassandra.memtable.row_overhead_size=180
-    -Dcassandra.skip_sync=true
-    -Dcassandra.test.flush_local_schema_changes=false
-    -Dcassandra.unsafesystem=true
     -XX:HeapDumpPath="$dir/logs"
   )
   [[ -n $jamm ]] && jvm+=(-javaagent:"$jamm")

@@ -538,20 +538,8 @@ EOF
     -Dlogback.configurationFile="file://$conf/logback.xml"
     -Dcassandra.logdir="$LOGS/$u"
     -Dcassandra.storagedir="$dir"
-    -Dcassandra-foreground=yes
     -Dcassandra.jmx.local.port="$jmx"
-    -Dcassandra.skip_wait_for_gossip_to_settle=0
-    -Dcassandra.ring_delay_ms=1000
     -Dcassandra.auto_bootstrap=false
-    -Dcassandra.skip_paxos_state_rebuild=true
-    # test-cluster shortcuts (as in Cassandra's own dtests): a fixed memtable row-overhead
-    # estimate instead of measuring it at every start, no fsync (data still reaches the page
-    # cache, so killing a node loses nothing; only an OS crash would), no flush of the schema
-    # tables on every DDL statement, non-durable system keyspace writes.
-    -Dcassandra.memtable.row_overhead_size=180
-    -Dcassandra.skip_sync=true
-    -Dcassandra.test.flush_local_schema_changes=false
-    -Dcassandra.unsafesystem=true
     -XX:HeapDumpPath="$LOGS/$u"
   )
   [[ -n $jamm ]] && jvm+=(-javaagent:"$jamm")

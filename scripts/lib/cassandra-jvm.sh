@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The JVM flags both Cassandra launchers share (scripts/services.sh for N1's and N2's clusters,
-# scripts/cassandra-dc.sh for the two-datacenter one): heap, G1, netty, and the Java 17 module
-# access of Cassandra's conf/jvm17-server.options. Sourced; sets CASSANDRA_JVM_FLAGS.
+# scripts/cassandra-dc.sh for the two-datacenter one): heap, G1, netty, the Java 17 module access of
+# Cassandra's conf/jvm17-server.options, and the test-cluster shortcuts. Sourced; sets CASSANDRA_JVM_FLAGS.
 
 # cassandra_jvm_flags HEAP
 cassandra_jvm_flags() {
@@ -37,5 +37,18 @@ cassandra_jvm_flags() {
     --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
     --add-opens java.base/java.lang=ALL-UNNAMED
     --add-opens java.base/java.util=ALL-UNNAMED
+    # A single test node, in the foreground, started fast
+    -Dcassandra-foreground=yes
+    -Dcassandra.skip_wait_for_gossip_to_settle=0
+    -Dcassandra.ring_delay_ms=1000
+    -Dcassandra.skip_paxos_state_rebuild=true
+    # test-cluster shortcuts (as in Cassandra's own dtests): a fixed memtable row-overhead
+    # estimate instead of measuring it at every start, no fsync (data still reaches the page
+    # cache, so killing a node loses nothing; only an OS crash would), no flush of the schema
+    # tables on every DDL statement, non-durable system keyspace writes.
+    -Dcassandra.memtable.row_overhead_size=180
+    -Dcassandra.skip_sync=true
+    -Dcassandra.test.flush_local_schema_changes=false
+    -Dcassandra.unsafesystem=true
   )
 }
