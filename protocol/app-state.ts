@@ -67,13 +67,16 @@ export type MigrationTag = z.output<typeof migrationTagSchema>;
  * clients) do under a state. Gateways ignore it; data-layer members apply it
  * and ack the same epoch, so one barrier covers both.
  * - datastore: local (only the local cluster), copy-on-write (every write and
- *   delete also goes to N2 with the same write timestamp), n2 (all access to N2).
+ *   delete also goes to N2 with the same write timestamp), n2 (all access to N2),
+ *   each-quorum (the local cluster only, every write at EACH_QUORUM: acknowledged
+ *   once every datacenter of the cluster holds it; the replicate strategy's last
+ *   window before the fence).
  * - cache: local, or copy (sets/deletes also applied to N2's cache, and hits
  *   copied to N2: copy-on-write plus copy-on-read), or follow (the local Redis
  *   is a replica of N2's: sets and deletes are left to replication, reads local).
  */
 export const dataModeSchema = z.strictObject({
-  datastore: z.enum(['local', 'copy-on-write', 'n2']).default('local'),
+  datastore: z.enum(['local', 'copy-on-write', 'n2', 'each-quorum']).default('local'),
   cache: z.enum(['local', 'copy', 'follow']).default('local'),
 });
 export type DataMode = z.output<typeof dataModeSchema>;

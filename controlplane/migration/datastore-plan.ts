@@ -33,8 +33,19 @@ export const datastorePlanSchema = z.strictObject({
        * back. Held writes wait as long: the plan's fence.maxHoldMs must be above it (checked).
        */
       drainTimeoutMs: z.number().int().min(1000).max(FENCE_LIMITS.maxHoldMs).default(30_000),
-      /** Compare every range's digest between the datacenters at the fence (the proof nothing is missing). */
-      digestAtFence: z.boolean().default(true),
+      /**
+       * How the fence knows every write N1 acknowledged is at N2's datacenter (docs/architecture.md,
+       * "The safety argument"). `each-quorum` (default): before the fence, writes still flowing, the
+       * data layers switch to EACH_QUORUM, the write timeout is waited out and the datacenters'
+       * digests compared; at the fence only a lag reading is left. `drain`: the data layers keep
+       * their consistency and the fence itself waits out the write timeout with every write held.
+       */
+      finalWindow: z.enum(['each-quorum', 'drain']).default('each-quorum'),
+      /**
+       * Compare every range's digest between the datacenters at the fence, writes held. Default: with
+       * the `drain` window (its proof nothing is missing); not with `each-quorum` (compared before).
+       */
+      digestAtFence: z.boolean().optional(),
     })
     .prefault({}),
 });
@@ -58,14 +69,16 @@ export function replicateConflicts(plan: {
       ['proxy', 'mirrorWritesToN1'],
       "must be false with datastore.strategy replicate (N1's datacenter stays a replica: a rollback needs no mirrored writes)",
     ]);
-  // The drain runs with every write held: a gateway that gives up holding first fails those writes
-  // (its own default, 5000 ms, is below the drain's). So the plan must hold them longer than the drain.
-  const drain = plan.datastore.replicate.drainTimeoutMs;
-  if (plan.fence.maxHoldMs === undefined || plan.fence.maxHoldMs <= drain)
+  // The drain (or a digest at the fence) runs with every write held: a gateway that gives up
+  // holding first fails those writes (its own default, 5000 ms, is below the drain's). So the plan
+  // must hold them longer than the drain. The each-quorum window leaves nothing to do at the fence.
+  const { drainTimeoutMs: drain, finalWindow, digestAtFence } = plan.datastore.replicate;
+  const holdsForDrain = finalWindow === 'drain' || digestAtFence === true;
+  if (holdsForDrain && (plan.fence.maxHoldMs === undefined || plan.fence.maxHoldMs <= drain))
     out.push([
       ['fence', 'maxHoldMs'],
       `must be set above datastore.replicate.drainTimeoutMs (${drain} ms) with datastore.strategy replicate: ` +
-        'writes are held while the fence drains',
+        `writes are held while the fence ${finalWindow === 'drain' ? 'drains' : 'compares digests'}`,
     ]);
   return out;
 }

@@ -18,7 +18,8 @@ export interface SyncContext {
   /**
    * Switches the data layers of every app in the plan (merged with what earlier
    * hooks set), persists it in the log, rewrites the sync state and waits for
-   * every member (gateways and data layers) to ack it. Idempotent.
+   * every member (gateways and data layers) to ack it. Idempotent. Only the main
+   * step and `beforeFence` may call it (the gateways are in the sync state then).
    */
   readonly setDataMode: (
     patch: Partial<DataMode>,
@@ -59,7 +60,7 @@ export type PhaseStepName = (typeof PHASE_STEPS)[number];
  * A step that fails with an error whose `transient` is true (a store unreachable for a while) is
  * run again, with backoff, for up to the plan's `sync.retryForMs`; so every step must be
  * idempotent. A failure that `pausesMigration` pauses the migration instead of rolling it back.
- * Only the main step may call `setDataMode`.
+ * Only the main step and `beforeFence` may call `setDataMode`.
  */
 export type SyncHook = ((ctx: SyncContext) => Promise<Record<string, unknown>>) &
   Partial<Record<PhaseStepName, SyncHookStep>> & {

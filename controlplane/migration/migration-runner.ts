@@ -413,7 +413,11 @@ export class MigrationRunner {
     const dataMode: DataMode = { ...(this.handle.log.dataMode ?? LOCAL_DATA_MODE), ...patch };
     await this.handle.update(
       { dataMode },
-      { event: 'note', phase: 'sync', detail: `${hook}: data layers → datastore ${dataMode.datastore}, cache ${dataMode.cache}` },
+      {
+        event: 'note',
+        phase: this.handle.log.phase ?? 'sync',
+        detail: `${hook}: data layers → datastore ${dataMode.datastore}, cache ${dataMode.cache}`,
+      },
     );
     const t0 = performance.now();
     const r = await this.flip(this.statesFor('sync')!);

@@ -18,19 +18,21 @@ import type { DatastoreSyncConfig } from './sync-config.js';
 /**
  * The datastore hook's `replicate` strategy: N2's Cassandra datacenter joins
  * N1's cluster and Cassandra moves the data (docs/architecture.md, "Data
- * sync" and "The safety argument"). No data layer changes mode: N1's app
- * servers keep writing their own datacenter, and the cluster sends every
- * write to N2's too.
+ * sync" and "The safety argument"). N1's app servers keep writing their own
+ * datacenter, and the cluster sends every write to N2's too; only the last
+ * window before the fence raises the data layers' write level to EACH_QUORUM.
  *
  * - sync: N2's datacenter added to each keyspace's replication (NTS
  *   checked), `nodetool rebuild` on N2's nodes (resumable), a range-digest
  *   verify, then the lag gate: the fence may come only once what is
  *   outstanding toward N2 is within the plan's limit.
  * - beforeFence: the lag gate again, writes still flowing (the fence may
- *   start long after the sync ended).
- * - atFence: the drain: the write timeout waited out since the fence
- *   barrier, no hint and no queued message toward N2 left, every range's
- *   digest equal in both datacenters.
+ *   start long after the sync ended); then, with the `each-quorum` window
+ *   (the default), the data layers write at EACH_QUORUM, the write timeout
+ *   is waited out and every range's digest compared, writes still flowing.
+ * - atFence: nothing left after the `each-quorum` window; with `drain`, the
+ *   write timeout waited out since the fence barrier, no hint and no queued
+ *   message toward N2 left, every range's digest equal in both datacenters.
  * - atRollback (from a phase where N2 took writes): the same drain toward N1.
  * - finalize: a full repair from N2's nodes, then N1's datacenter dropped
  *   from replication.
@@ -158,7 +160,8 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
         `toward ${toward === 'n2' ? s.n2Dc : s.n1Dc} after ${drained.waitedMs} ms: ${drained.over}`,
         { details: { lag: drained.lag, waitedMs: drained.waitedMs } },
       );
-    if (!p.digestAtFence) return { writeTimeoutMs: timeout, drainMs: drained.waitedMs, lag: drained.lag };
+    // The drain's digest is its proof: on unless the plan turns it off.
+    if (p.digestAtFence === false) return { writeTimeoutMs: timeout, drainMs: drained.waitedMs, lag: drained.lag };
     // A hint delivered between two readings can make one digest pass differ: compare again while time is left.
     for (let pass = 1; ; pass++) {
       try {
@@ -185,11 +188,97 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
    * The fence phase's first step, writes still flowing: the lag gate again. The end of sync passed
    * it, but the fence can start long after (an operator's pause between the phases, a resume, a new
    * leader): a datacenter that fell behind since must hold the fence here, as the plan says, and not
-   * make the drain time out with every write held.
+   * make the drain time out with every write held. With the `each-quorum` window, then the window.
    */
   const beforeFence = async (ctx: SyncContext): Promise<Record<string, unknown>> => {
-    const g = await lagGate(ctx, await connect(), replicatePlan(ctx.plan));
-    return { lag: g.lag, lagWaitedMs: g.waitedMs };
+    const p = replicatePlan(ctx.plan);
+    const s = await connect();
+    const g = await lagGate(ctx, s, p);
+    const gate = { lag: g.lag, lagWaitedMs: g.waitedMs };
+    if (p.finalWindow !== 'each-quorum') return gate;
+    return { ...gate, window: await eachQuorumWindow(ctx, s, p) };
+  };
+
+  /**
+   * The `each-quorum` window, writes still flowing: the data layers switch to EACH_QUORUM (the
+   * barrier: every write a data layer started at its own level has finished), the write timeout
+   * is waited out (every write acknowledged before the switch is at N2's datacenter or a hint by
+   * then), no hint is left, and the digests of every range agree for rows written up to now. From
+   * the switch on, a write is acknowledged only once N2's datacenter holds it: at the fence no
+   * drain is left (docs/architecture.md, "Replicate: no acknowledged write missing at N2").
+   * Failing, the layers go back to their own level before the migration pauses or rolls back:
+   * writes must not wait for a datacenter that lags.
+   */
+  const eachQuorumWindow = async (ctx: SyncContext, s: Sides, p: ReplicatePlan): Promise<Record<string, unknown>> => {
+    const t0 = performance.now();
+    // A fence phase run again (a new leader, a resume) finds the layers switched already.
+    const switched = ctx.log.dataMode?.datastore === 'each-quorum' ? undefined : await ctx.setDataMode({ datastore: 'each-quorum' });
+    const since = performance.now();
+    // Every write now waits for N2's datacenter: one that does not answer fails the window within two
+    // write timeouts (the lag gate just passed), not after `lagWaitMs` of failing writes.
+    const failure = (why: string, lag: ReplicationLag) => {
+      const err = new SyncError('NW_SYNC_REPLICATION_LAG', `toward ${s.n2Dc} in the EACH_QUORUM window: ${why}`, {
+        details: { lag, onLagLimit: p.onLagLimit },
+      });
+      return p.onLagLimit === 'pause' ? pausingMigration(err) : err;
+    };
+    const noHints: LagLimit = { hintFiles: 0, outboundMessages: Number.MAX_SAFE_INTEGER, streams: 0 };
+    try {
+      const timeout = await writeTimeoutMs(s.n1, s.n1Dc, config().writeTimeoutMs);
+      // Once the write timeout ran out no hint may be left (a write before the switch whose send
+      // expired is one; queued messages are writes of the window), every node readable. A node that
+      // does not answer fails the window after one more write timeout (the window's writes fail
+      // meanwhile); hints toward nodes that answer are being delivered: waited for up to `lagWaitMs`.
+      const quiet = since + timeout + 250;
+      await sleep(Math.max(0, quiet - performance.now()), undefined, { signal: ctx.signal });
+      let reading: ReplicationLag;
+      for (;;) {
+        const g = await waitForLag(s, 'n2', noHints, 0, ctx.signal);
+        reading = g.lag;
+        if (!g.over) break;
+        const until = quiet + (reading.unreadNodes.length > 0 ? timeout : p.lagWaitMs);
+        if (performance.now() >= until) throw failure(`${g.over} after the write timeout`, reading);
+        await sleep(250, undefined, { signal: ctx.signal });
+      }
+      // Rows written from here on are left out where one side lacks them: writes of the window, on
+      // the wire or failed (not acknowledged). Everything before is compared, skewed clocks included.
+      const gate = async () => {
+        const g = await waitForLag(s, 'n2', noHints, 0, ctx.signal);
+        if (g.over) throw failure(g.over, g.lag);
+      };
+      const verified = await verifyWhileCatchingUp(ctx, s, { ...p, lagWaitMs: Math.min(p.lagWaitMs, 10_000) }, Date.now() * 1000, gate);
+      const windowMs = Math.round(performance.now() - t0);
+      await ctx.note(`EACH_QUORUM window: ${s.n2Dc} holds every earlier write (${windowMs} ms)`, { windowMs });
+      return {
+        consistency: 'EACH_QUORUM',
+        switchBarrierMs: switched?.barrierMs ?? 0,
+        writeTimeoutMs: timeout,
+        lag: reading,
+        verify: verified,
+        windowMs,
+      };
+    } catch (err) {
+      // Back to the layers' own level before the pause or rollback: writes must not wait for a datacenter that lags.
+      if (!ctx.signal.aborted) await ctx.setDataMode({ datastore: 'local' }).catch(() => undefined);
+      throw err;
+    }
+  };
+
+  /**
+   * The fence's step, no write in flight. After the `each-quorum` window every write acknowledged
+   * since its switch is at N2's datacenter, and every one before was compared there: nothing to
+   * drain (a digest only if the plan asks). Otherwise, or without the window, the drain.
+   */
+  const atFence = async (ctx: SyncContext): Promise<Record<string, unknown>> => {
+    const p = replicatePlan(ctx.plan);
+    if (p.finalWindow !== 'each-quorum') return drain(ctx, 'n2');
+    // Layers not in each-quorum here (a state nobody wrote in the window's order): the drain, which needs no window.
+    if (ctx.log.dataMode?.datastore !== 'each-quorum')
+      return { window: 'drain (the layers were not in each-quorum)', ...(await drain(ctx, 'n2')) };
+    if (!p.digestAtFence) return { window: 'each-quorum', drainMs: 0 };
+    const t0 = performance.now();
+    const checked = await verify(await connect(), 'fence', ctx.signal);
+    return { window: 'each-quorum', drainMs: 0, digest: checked, digestMs: Math.round(performance.now() - t0) };
   };
 
   /**
@@ -303,7 +392,7 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
   return {
     sync,
     beforeFence,
-    atFence: (ctx: SyncContext) => drain(ctx, 'n2'),
+    atFence,
     atRollback: async (ctx: SyncContext, n2TookWrites: boolean) => (n2TookWrites ? drain(ctx, 'n1') : { skipped: 'N2 took no write' }),
     finalize,
     close: async () => {

@@ -1,4 +1,4 @@
-import type { Client, QueryOptions, types } from 'cassandra-driver';
+import { type Client, type QueryOptions, types } from 'cassandra-driver';
 import type { Logger } from '../../platform/logger.js';
 import type { DataMode } from '../../protocol/app-state.js';
 import type { Coordinator } from '../../platform/coordinator/coordinator.js';
@@ -57,7 +57,16 @@ export interface CassandraDataLayerOptions {
 
 /** Clusters a write must reach in a mode. */
 export function writeTargets(mode: DatastoreMode): readonly Cluster[] {
-  return mode === 'local' ? ['local'] : mode === 'n2' ? ['n2'] : ['local', 'n2'];
+  return mode === 'local' || mode === 'each-quorum' ? ['local'] : mode === 'n2' ? ['n2'] : ['local', 'n2'];
+}
+
+/**
+ * The options a write is sent with in a mode: in 'each-quorum' the consistency is EACH_QUORUM
+ * whatever the caller asked (a quorum of every datacenter acknowledges it, so no acknowledged
+ * write is still on its way to N2's datacenter); otherwise the caller's.
+ */
+export function writeOptions(mode: DatastoreMode, options: QueryOptions): QueryOptions {
+  return mode === 'each-quorum' ? { ...options, consistency: types.consistencies.eachQuorum } : options;
 }
 
 interface InFlight {
@@ -71,7 +80,8 @@ interface InFlight {
  * named 'datastore'). Reads go to the local cluster, or to N2 in mode 'n2'.
  * Writes, deletes and batches carry one client-side write timestamp and go to
  * the local cluster; in 'copy-on-write' also to N2, in parallel, and succeed
- * only if both do; in 'n2' only to N2. With the same timestamp on both sides,
+ * only if both do; in 'n2' only to N2; in 'each-quorum' to the local cluster at
+ * EACH_QUORUM (N2 a datacenter of the same cluster). With the same timestamp on both sides,
  * Cassandra's last-write-wins makes re-sends and the parallel snapshot copy
  * harmless.
  *
@@ -98,7 +108,7 @@ export class CassandraDataLayer implements DataModeTarget {
       throw new SyncError('NW_SYNC_CONFIG_INVALID', `maxRetries must be a non-negative integer, got ${this.maxRetries}`);
     this.timestamps = opts.timestamps ?? processWriteTimestamps;
     this.current = opts.initialMode ?? 'local';
-    if (this.current !== 'local' && !opts.n2)
+    if (this.current !== 'local' && this.current !== 'each-quorum' && !opts.n2)
       throw new SyncError('NW_SYNC_CONFIG_INVALID', `initialMode ${this.current} needs an N2 client`);
   }
 
@@ -121,7 +131,8 @@ export class CassandraDataLayer implements DataModeTarget {
     this.assertOpen();
     if (epoch < this.epoch) return;
     const next = mode.datastore;
-    if (next !== 'local' && !this.opts.n2) throw new SyncError('NW_SYNC_CONFIG_INVALID', `datastore mode ${next} needs an N2 client`);
+    if (next !== 'local' && next !== 'each-quorum' && !this.opts.n2)
+      throw new SyncError('NW_SYNC_CONFIG_INVALID', `datastore mode ${next} needs an N2 client`);
     if (next !== this.current) {
       this.opts.logger?.info('sync.datastore.mode', { from: this.current, to: next, epoch });
       this.current = next;
@@ -144,8 +155,8 @@ export class CassandraDataLayer implements DataModeTarget {
 
   /** Runs one write or delete on every cluster the mode requires, with one write timestamp. */
   write(query: string, params?: CqlParams, options: QueryOptions = {}): Promise<WriteResult> {
-    return this.send((client, timestamp) =>
-      client.execute(query, params as unknown[] | undefined, { prepare: true, ...options, timestamp }),
+    return this.send((client, timestamp, mode) =>
+      client.execute(query, params as unknown[] | undefined, writeOptions(mode, { prepare: true, ...options, timestamp })),
     );
   }
 
@@ -153,7 +164,9 @@ export class CassandraDataLayer implements DataModeTarget {
   batch(statements: readonly CqlStatement[], options: QueryOptions = {}): Promise<WriteResult> {
     if (statements.length === 0) throw new SyncError('NW_SYNC_CONFIG_INVALID', 'batch has no statements');
     const queries = statements.map((s) => ({ query: s.query, params: s.params as unknown[] | undefined }));
-    return this.send((client, timestamp) => client.batch(queries, { prepare: true, logged: true, ...options, timestamp }));
+    return this.send((client, timestamp, mode) =>
+      client.batch(queries, writeOptions(mode, { prepare: true, logged: true, ...options, timestamp })),
+    );
   }
 
   /**
@@ -221,7 +234,7 @@ export class CassandraDataLayer implements DataModeTarget {
     }
   }
 
-  private send(exec: (client: Client, timestamp: number) => Promise<unknown>): Promise<WriteResult> {
+  private send(exec: (client: Client, timestamp: number, mode: DatastoreMode) => Promise<unknown>): Promise<WriteResult> {
     try {
       this.assertOpen();
       const refused = this.opts.writeGuard?.();
@@ -242,13 +255,16 @@ export class CassandraDataLayer implements DataModeTarget {
   }
 
   /** Sends to the mode's clusters; re-sends to newly required clusters while mode switches overtake the write. */
-  private async sendUntilSettled(exec: (client: Client, timestamp: number) => Promise<unknown>, timestamp: number): Promise<WriteResult> {
+  private async sendUntilSettled(
+    exec: (client: Client, timestamp: number, mode: DatastoreMode) => Promise<unknown>,
+    timestamp: number,
+  ): Promise<WriteResult> {
     const reached = new Set<Cluster>();
     let targets = writeTargets(this.current);
     let attempt = 0;
     for (;;) {
       const generation = this.generation;
-      await this.sendTo(targets, exec, timestamp, attempt, reached);
+      await this.sendTo(targets, exec, timestamp, attempt, reached, this.current);
       if (this.generation === generation) break;
       const missing = writeTargets(this.current).filter((c) => !reached.has(c));
       if (missing.length === 0) break;
@@ -273,16 +289,17 @@ export class CassandraDataLayer implements DataModeTarget {
   /** Sends to every target in parallel; all must succeed (the first failure, preferring an unreachable N2, is thrown). */
   private async sendTo(
     targets: readonly Cluster[],
-    exec: (client: Client, timestamp: number) => Promise<unknown>,
+    exec: (client: Client, timestamp: number, mode: DatastoreMode) => Promise<unknown>,
     timestamp: number,
     attempt: number,
     reached: Set<Cluster>,
+    mode: DatastoreMode,
   ): Promise<void> {
     const results = await Promise.allSettled(
       targets.map(async (cluster) => {
         await this.opts.beforeSend?.({ cluster, timestamp, attempt });
         try {
-          await exec(this.client(cluster), timestamp);
+          await exec(this.client(cluster), timestamp, mode);
         } catch (err) {
           throw writeError(cluster, err);
         }

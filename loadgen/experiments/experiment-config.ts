@@ -115,6 +115,8 @@ export const experimentConfigSchema = z
               nodetool: nodetoolConfigSchema.prefault({}),
               /** Toxiproxy proxies that carry the datacenter link (NW_CASSANDRA_DC_LINK=toxiproxy): `--n2-rtt` sets their latency. */
               linkProxies: z.array(z.string().min(1)).default([]),
+              /** The plan's `datastore.replicate.finalWindow`: EACH_QUORUM before the fence, or the drain at it. */
+              finalWindow: z.enum(['each-quorum', 'drain']).default('each-quorum'),
             })
             .optional(),
         }),

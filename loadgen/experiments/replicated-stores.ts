@@ -5,6 +5,7 @@ import {
   deleteKeysUnder,
   RedisCacheLayer,
   CassandraDataLayer,
+  DataLayerMember,
   type DatastoreClusterConfig,
   type RedisEndpointConfig,
 } from '../../datasync/index.js';
@@ -20,18 +21,21 @@ export interface ReplicatedStoresConfig {
   readonly n2Nodes: ReadonlyArray<{ readonly host: string; readonly jmxPort: number }>;
   readonly nodetool: { readonly command: readonly string[]; readonly timeoutMs: number };
   readonly cacheTtlMs: number;
+  /** The plan's `datastore.replicate.finalWindow` (default each-quorum). */
+  readonly finalWindow?: 'each-quorum' | 'drain';
 }
 
 const TIMEOUTS = { connectTimeoutMs: 2000, commandTimeoutMs: 2000 };
 const WARMUP_KEY = 'nw-warmup';
-/** How long the fence's drain may take: it waits out Cassandra's write timeout (2 s here), then compares every range. */
+/** How long a `drain` window's fence may take: it waits out Cassandra's write timeout (2 s here), then compares every range. */
 const DRAIN_TIMEOUT_MS = 20_000;
 
 /**
  * N1 and N2 reference apps on one Cassandra cluster of two datacenters, for the datastore's
  * `replicate` strategy: N1's app server reads and writes dc1, N2's dc2, each behind its own Redis
  * cache. The plan's datastore hook adds dc2 to the trial's keyspace, rebuilds it from dc1, gates on
- * the replication lag and drains at the fence; no app write waits for N2. The caches are not
+ * the replication lag, and before the fence runs the final window (`finalWindow`: N1's writes at
+ * EACH_QUORUM for a few seconds, or the drain with writes held); no other app write waits for N2. The caches are not
  * synced: N2's starts cold (its app server fills it from dc2), so no cache write waits for N2
  * either, and the figures are the datastore strategy's alone.
  */
@@ -57,11 +61,25 @@ export function replicatedStores(cfg: ReplicatedStoresConfig): StoreFactory {
       await dc1.execute(`CREATE KEYSPACE ${keyspace} WITH replication = ${n1Only}`);
       teardown.push(() => dc1.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`));
       await dc1.execute(`CREATE TABLE ${keyspace}.kv (k text PRIMARY KEY, v text)`);
+      // N1's data layer is a fleet member: the plan's final window switches it to EACH_QUORUM before
+      // the fence (its barrier waits for the member), and lease fencing refuses writes once it lapses.
+      let guard: (() => ReturnType<ReturnType<DataLayerMember['writeGuard']>>) | undefined;
       const layers = {
-        n1: new CassandraDataLayer({ local: dc1, logger: ctx.logger }),
+        n1: new CassandraDataLayer({ local: dc1, logger: ctx.logger, writeGuard: () => guard?.() }),
         n2: new CassandraDataLayer({ local: dc2, logger: ctx.logger }),
       };
       teardown.push(() => Promise.allSettled([layers.n1.close(), layers.n2.close()]));
+      const memberCoordinator = ctx.coordinator('member');
+      teardown.push(() => memberCoordinator.close()); // member.stop() leaves its session open
+      const member = new DataLayerMember({
+        coordinator: memberCoordinator,
+        memberId: `datalayer-n1-t${ctx.trial}-${made}`,
+        apps: { [ctx.app]: [layers.n1] },
+        logger: ctx.logger,
+      });
+      guard = member.writeGuard(ctx.app);
+      await member.start();
+      teardown.push(() => member.stop());
       const redis = {
         n1: createCacheClient({ ...cfg.redis.n1, keyPrefix: prefix }, TIMEOUTS),
         n2: createCacheClient({ ...cfg.redis.n2, keyPrefix: prefix }, TIMEOUTS),
@@ -117,11 +135,14 @@ export function replicatedStores(cfg: ReplicatedStoresConfig): StoreFactory {
         syncHooks: sync.hooks,
         sync: { mode: 'none', hooks: ['datastore'] },
         plan: {
-          // The drain holds every write: the gateways must hold them longer than it may take.
-          fence: { maxHoldMs: DRAIN_TIMEOUT_MS + 25_000 },
+          // A drain holds every write: the gateways must hold them longer than it may take.
+          ...(cfg.finalWindow === 'drain' ? { fence: { maxHoldMs: DRAIN_TIMEOUT_MS + 25_000 } } : {}),
           // One cluster: a write mirrored to N1's app too would be applied twice.
           proxy: { mirrorWritesToN1: false },
-          datastore: { strategy: 'replicate', replicate: { lagWaitMs: 30_000, drainTimeoutMs: DRAIN_TIMEOUT_MS } },
+          datastore: {
+            strategy: 'replicate',
+            replicate: { lagWaitMs: 30_000, drainTimeoutMs: DRAIN_TIMEOUT_MS, finalWindow: cfg.finalWindow ?? 'each-quorum' },
+          },
         },
         singleMigration: true,
         close,

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type cassandra from 'cassandra-driver';
+import cassandra from 'cassandra-driver';
 import { request } from 'undici';
 import { ControlPlane } from '../../controlplane/control-plane.js';
 import type { DnsSteps } from '../../controlplane/migration/migration-hooks.js';
@@ -19,20 +19,34 @@ import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration
 import { createSyncHooks, type SyncHooks } from '../../controlplane/sync/sync-hooks.js';
 import { ControlError } from '../../controlplane/errors.js';
 import { CassandraDataLayer } from '../../datasync/layer/cassandra-data-layer.js';
+import { DataLayerMember } from '../../datasync/layer/data-layer-member.js';
 import { CassandraStore } from '../../loadgen/reference-app/cassandra-store.js';
 import { startReferenceApp, type ReferenceApp } from '../../loadgen/reference-app/reference-app.js';
 import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
 import { createLogger } from '../../platform/logger.js';
+import { measureLag, overLimit } from '../../datasync/replication/replication-lag.js';
 import { startTwoDataCenters, type TwoDataCenters, CASSANDRA_DC_SCRIPT } from '../support/cassandra-dc.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
 
 const silent = createLogger('silent');
+const cassandraTypes = cassandra.types;
 // NW_TEST_CP_LOG=info: the control plane's log (sync progress, retries) on stderr, to see where a step waits.
 const cpLogger = process.env.NW_TEST_CP_LOG
   ? createLogger(process.env.NW_TEST_CP_LOG as 'info', {}, (l) => process.stderr.write(l))
   : silent;
 const finished = (l: MigrationLog): boolean => l.status === 'done' || l.status === 'rolled-back' || l.status === 'failed';
+/**
+ * Resumes a paused migration and waits until its runner took the resume: a read right after
+ * `resume()` can still find the pause, and a wait for "paused or finished" would end on it.
+ */
+async function resumeMigration(cp: ControlPlane, id: string): Promise<void> {
+  const resumes = (l: MigrationLog) => l.history.filter((e) => e.event === 'resumed').length;
+  const before = resumes(await cp.getMigration(id));
+  await cp.resume(id);
+  await cp.waitForMigration(id, (l) => resumes(l) > before || finished(l), 60_000);
+}
+
 /** Why a migration stopped where it did: its error and its last events, for an assertion's message. */
 const why = (l: MigrationLog): string =>
   JSON.stringify({
@@ -92,8 +106,51 @@ async function rowsAt(client: cassandra.Client, table: string): Promise<Map<stri
   return out;
 }
 
+/**
+ * Waits until the lag toward dc2 has stayed within the plan's default limit for `forMs` (hints are
+ * listed only once their file is closed, ~10 s after the writes that made them): what an operator
+ * watches before resuming a migration that the lag paused.
+ */
+async function lagSettled(admin1: cassandra.Client, admin2: cassandra.Client, forMs: number): Promise<number> {
+  const t0 = performance.now();
+  let since: number | undefined;
+  await eventually(
+    async () => {
+      const over = overLimit(await measureLag({ from: admin1, fromDc: 'dc1', to: admin2, toDc: 'dc2' }), {
+        hintFiles: 0,
+        outboundMessages: 100,
+        streams: 0,
+      });
+      const now = performance.now();
+      since = over === undefined ? (since ?? now) : undefined;
+      return since !== undefined && now - since >= forMs;
+    },
+    { timeoutMs: 180_000, intervalMs: 500, message: `the lag toward dc2 within the limit for ${forMs} ms` },
+  );
+  return Math.round(performance.now() - t0);
+}
+
 function missingAt(rows: Map<string, string>, acked: readonly { key: string; value: string }[]): string[] {
   return acked.filter((a) => rows.get(a.key) !== a.value).map((a) => a.key);
+}
+
+/** The real client, the consistency of each write it is asked for recorded in `into`. */
+function recordingConsistency(client: cassandra.Client, into: Array<number | undefined>): cassandra.Client {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'execute')
+        return (q: string, p: unknown[], o?: cassandra.QueryOptions) => {
+          into.push(o?.consistency);
+          return target.execute(q, p, o);
+        };
+      if (prop === 'batch')
+        return (q: Array<{ query: string; params?: unknown[] }>, o?: cassandra.QueryOptions) => {
+          into.push(o?.consistency);
+          return target.batch(q, o);
+        };
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }
 
 async function replicationOf(client: cassandra.Client, keyspace: string): Promise<Record<string, string>> {
@@ -132,6 +189,8 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
     standby(id: string): Promise<ControlPlane>;
     readonly apps: { readonly n1: ReferenceApp; readonly n2: ReferenceApp };
     readonly preloaded: Array<{ key: string; value: string }>;
+    /** The consistency level of every write N1's data layer sent (undefined: the client's default). */
+    readonly n1Consistencies: ReadonlyArray<number | undefined>;
     close(): Promise<void>;
   }
 
@@ -155,15 +214,27 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
           .map((p) => admin1.execute(`INSERT INTO ${table} (k, v) VALUES (?, ?)`, [p.key, p.value], { prepare: true })),
       );
     const clients = { n1: dcs.client('dc1'), n2: dcs.client('dc2') };
-    const layers = {
-      n1: new CassandraDataLayer({ local: clients.n1, logger: silent }),
-      n2: new CassandraDataLayer({ local: clients.n2, logger: silent }),
+    const store = new EmbeddedStore();
+    // Each app server's data layer is a fleet member (the barrier of a data-mode switch waits for
+    // it) and refuses writes while its lease has lapsed, as in production.
+    const consistencies: Array<number | undefined> = [];
+    const dataLayer = (side: 'n1' | 'n2') => {
+      let member: DataLayerMember | undefined;
+      const layer = new CassandraDataLayer({
+        local: side === 'n1' ? recordingConsistency(clients.n1, consistencies) : clients.n2,
+        logger: silent,
+        writeGuard: () => member?.writeGuard('shop')(),
+      });
+      member = new DataLayerMember({ coordinator: new EmbeddedCoordinator(store), memberId: `datalayer-${side}`, apps: { shop: [layer] } });
+      return { layer, member };
     };
+    const data = { n1: dataLayer('n1'), n2: dataLayer('n2') };
+    await Promise.all([data.n1.member.start(), data.n2.member.start()]);
+    const layers = { n1: data.n1.layer, n2: data.n2.layer };
     const apps = {
       n1: await startReferenceApp({ deployment: 'n1', store: new CassandraStore(layers.n1, { keyspace }) }),
       n2: await startReferenceApp({ deployment: 'n2', store: new CassandraStore(layers.n2, { keyspace }) }),
     };
-    const store = new EmbeddedStore();
     const fleet = await startFleet({
       size: 2,
       coordinator: () => new EmbeddedCoordinator(store),
@@ -231,6 +302,7 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       standby: async (id) => (await controlPlane(id)).cp,
       apps,
       preloaded,
+      n1Consistencies: consistencies,
       async close() {
         for (const p of processes) {
           await p.cp.stop();
@@ -239,6 +311,7 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
         }
         await fleet.close();
         await Promise.allSettled([apps.n1.close(), apps.n2.close()]);
+        await Promise.allSettled([data.n1.member.stop(), data.n2.member.stop()]);
         await Promise.allSettled([layers.n1.close(), layers.n2.close()]);
         await Promise.allSettled([clients.n1.shutdown(), clients.n2.shutdown()]);
         await admin1.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
@@ -299,12 +372,19 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       assert.equal(sync.datastore.rebuild.rebuilds, 1);
       assert.ok(sync.datastore.verify.rangesChecked > 0);
       assert.deepEqual(sync.datastore.replication[env.keyspace], { dc1: 1, dc2: 1 });
-      const fence = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence')?.data?.hooks as {
-        datastore: { writeTimeoutMs: number; drainMs: number; digest: { rangesChecked: number; rowsCompared: number } };
+      // The EACH_QUORUM window (the plan's default), writes still flowing: the switch, the write
+      // timeout waited out, every row compared; at the fence nothing was left to drain.
+      const fenceData = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence')?.data as {
+        beforeFence: { datastore: { window: { writeTimeoutMs: number; windowMs: number; verify: { rowsCompared: number } } } };
+        hooks: { datastore: { window: string; drainMs: number } };
       };
-      assert.equal(fence.datastore.writeTimeoutMs, 2000);
-      assert.ok(fence.datastore.drainMs >= 2000, `the drain waited out the write timeout (${fence.datastore.drainMs} ms)`);
-      assert.ok(fence.datastore.digest.rowsCompared >= env.preloaded.length, 'the fence compared every row');
+      const window = fenceData.beforeFence.datastore.window;
+      assert.equal(window.writeTimeoutMs, 2000);
+      assert.ok(window.windowMs >= 2000, `the window waited out the write timeout (${window.windowMs} ms)`);
+      assert.ok(window.verify.rowsCompared >= env.preloaded.length, 'the window compared every row written before it');
+      assert.deepEqual({ ...fenceData.hooks.datastore, durationMs: 0 }, { window: 'each-quorum', drainMs: 0, durationMs: 0 });
+      const eachQuorum = env.n1Consistencies.filter((c) => c === cassandraTypes.consistencies.eachQuorum).length;
+      assert.ok(eachQuorum > 0, 'N1 wrote at EACH_QUORUM in the window (writes flowed through it)');
       assert.ok(
         log.history.some((e) => e.event === 'note' && /replicated to dc2 too/.test(e.detail ?? '')),
         'the replication change is in the log',
@@ -432,6 +512,117 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
     }
   });
 
+  it('the datacenter link cut (Toxiproxy) before the fence: the lag gate holds it, no write held; healed, nothing lost', async () => {
+    const env = await setup({ preload: 500 });
+    try {
+      const writes = startWrites(env.fleet, 'x');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(
+        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 15_000, drainTimeoutMs: 20_000 } } }),
+      );
+      const rebuilt = (l: MigrationLog) => l.history.some((e) => e.event === 'note' && /dc2 rebuilt from dc1/.test(e.detail ?? ''));
+      await env.cp.waitForMigration(created.id, (l) => rebuilt(l) || finished(l), 120_000);
+      await env.cp.pause(created.id);
+      const between = await env.cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 120_000);
+      assert.equal(between.status, 'paused', why(between));
+      assert.equal(between.phase, 'sync');
+
+      // Both nodes still answer their clients; only the storage traffic between them is cut. Writes
+      // N1 acknowledges meanwhile (LOCAL level) miss dc2: the lag shows them (queued, then hinted).
+      await dcs.cutLink();
+      await eventually(
+        async () =>
+          overLimit(await measureLag({ from: admin1, fromDc: 'dc1', to: admin2, toDc: 'dc2' }), {
+            hintFiles: 0,
+            outboundMessages: 100,
+            streams: 0,
+          }) !== undefined,
+        { timeoutMs: 90_000, intervalMs: 500, message: 'the lag toward dc2 shows the cut' },
+      );
+      await env.cp.resume(created.id);
+      const held = await env.cp.waitForMigration(created.id, (l) => (l.status === 'paused' && l.phase === 'fence') || finished(l), 120_000);
+      assert.equal(held.status, 'paused', why(held));
+      assert.match(
+        held.error?.message ?? '',
+        /datastore \(beforeFence\): replication toward the next side stayed over the plan's lag limit/,
+      );
+      assert.match(held.error?.message ?? '', /hint file|queued message/);
+      for (const m of env.fleet.members) {
+        assert.equal(m.gateway.getState().shop!.mode, 'serve', 'no write was held');
+        assert.notEqual(m.gateway.getState().shop!.data?.datastore, 'each-quorum', 'no write waits for dc2');
+      }
+      const before = writes.acked().length;
+      await eventually(() => writes.acked().length >= before + 20, {
+        timeoutMs: 20_000,
+        message: 'N1 keeps serving while the link is cut',
+      });
+
+      // Healed, the queued messages and hints drain; an operator resumes once the lag stays within the limit.
+      await dcs.healLink();
+      await lagSettled(admin1, admin2, 12_000);
+      await resumeMigration(env.cp, created.id);
+      const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 240_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', why(log));
+      assert.deepEqual(
+        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
+        [],
+        'no write failed',
+      );
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(
+        missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10),
+        [],
+        'every acknowledged write is at dc2 (hints delivered once the link was back)',
+      );
+    } finally {
+      await dcs.healLink();
+      await env.close();
+    }
+  });
+
+  it('dc2 paused in the EACH_QUORUM window: the layers go back to their own level, it pauses; resumed, nothing is lost', async () => {
+    const env = await setup({ preload: 500 });
+    try {
+      const writes = startWrites(env.fleet, 'q');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(
+        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 20_000, drainTimeoutMs: 20_000 } } }),
+      );
+      // The window lasts at least the write timeout (2 s): its switch is seen in the gateways' state.
+      const inWindow = () => env.fleet.members.every((m) => m.gateway.getState().shop?.data?.datastore === 'each-quorum');
+      await eventually(inWindow, { timeoutMs: 180_000, intervalMs: 10, message: 'the EACH_QUORUM window opens' });
+      dcs.pause('dc2');
+      const held = await env.cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 120_000);
+      assert.equal(held.status, 'paused', why(held));
+      assert.equal(held.phase, 'fence');
+      assert.match(held.error?.message ?? '', /EACH_QUORUM window|unreadable: 127\.0\.0\.5/);
+      for (const m of env.fleet.members) {
+        assert.equal(m.gateway.getState().shop!.mode, 'serve', 'no write was held');
+        assert.equal(m.gateway.getState().shop!.data?.datastore, 'local', 'the layers are back at their own level');
+      }
+      // Writes at N1's own level pass again while dc2 stays paused; only those that waited on dc2 in the window failed.
+      const ackedBefore = writes.acked().length;
+      await eventually(() => writes.acked().length >= ackedBefore + 20, { timeoutMs: 20_000, message: 'N1 keeps serving while paused' });
+      // The writes dc2 missed while paused are hints, delivered once it is back: an operator resumes once the lag stays within the limit.
+      dcs.resume('dc2');
+      await lagSettled(admin1, admin2, 12_000);
+      await resumeMigration(env.cp, created.id);
+      const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 180_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', why(log));
+      // One closed-loop writer per gateway; each write that waited on the paused dc2 failed after the
+      // write timeout (2 s) until the window failed (two write timeouts at most) and the layers went back.
+      const failed = all.filter((r) => r.status !== 200);
+      assert.ok(failed.length <= 6 * env.fleet.members.length, `only writes of the window failed (${failed.length})`);
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10), [], 'nothing lost');
+    } finally {
+      dcs.resume('dc2');
+      await env.close();
+    }
+  });
+
   it('rolls back from N2 (a failed DNS switch) with the drain toward dc1: every write N2 acknowledged is at dc1', async () => {
     let failSwitch!: () => void;
     const switchFails = new Promise<void>((r) => (failSwitch = r));
@@ -514,7 +705,10 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       const standby = await env.standby('cp-2');
       const writes = startWrites(env.fleet, 'c');
       await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
-      const created = await env.cp.migrate(plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 30_000 } } }));
+      // This one ends with the other final window: the drain at the fence, writes held.
+      const created = await env.cp.migrate(
+        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 30_000, drainTimeoutMs: 20_000, finalWindow: 'drain' } } }),
+      );
       await eventually(
         async () => {
           const rs = await admin2.execute('SELECT operation, status FROM system_views.streaming');
@@ -541,6 +735,12 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
         datastore: { rebuild: { rebuilds: number; waitedForRunning: number } };
       };
       assert.equal(sync.datastore.rebuild.rebuilds, 1, "the new leader's rebuild ran to its end");
+      const fence = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence')?.data?.hooks as {
+        datastore: { writeTimeoutMs: number; drainMs: number; digest: { rowsCompared: number } };
+      };
+      assert.ok(fence.datastore.drainMs >= 2000, `the drain waited out the write timeout, writes held (${fence.datastore.drainMs} ms)`);
+      assert.ok(fence.datastore.digest.rowsCompared >= env.preloaded.length, 'the fence compared every row');
+      assert.ok(!env.n1Consistencies.includes(cassandraTypes.consistencies.eachQuorum), 'no write at EACH_QUORUM with the drain');
       assert.deepEqual(
         all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
         [],

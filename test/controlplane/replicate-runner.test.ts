@@ -39,20 +39,24 @@ describe('replicate strategy: plan checks and lag arithmetic', () => {
       lagWaitMs: 60_000,
       onLagLimit: 'pause',
       drainTimeoutMs: 30_000,
-      digestAtFence: true,
+      finalWindow: 'each-quorum',
     });
     assert.equal(parsePlan({ apps: ['shop'] }).datastore, undefined, 'no datastore section: copy-on-write, the plan unchanged');
     assert.equal(parsePlan({ apps: ['shop'], datastore: {} }).datastore?.strategy, 'copy-on-write');
   });
 
-  it("a replicate plan must hold writes at the fence longer than its drain may take (the gateways' 5 s default is shorter)", () => {
-    const replicate = (fence: MigrationPlanInput['fence'], drainTimeoutMs?: number) =>
+  it("a replicate plan that drains at the fence must hold writes longer than the drain may take (gateways' default: 5 s)", () => {
+    const replicate = (
+      fence: MigrationPlanInput['fence'],
+      drainTimeoutMs?: number,
+      window: { finalWindow?: 'each-quorum' | 'drain'; digestAtFence?: boolean } = { finalWindow: 'drain' },
+    ) =>
       parsePlan({
         apps: ['shop'],
         sync: { mode: 'none', hooks: ['datastore'] },
         proxy: { mirrorWritesToN1: false },
         ...(fence ? { fence } : {}),
-        datastore: { strategy: 'replicate', ...(drainTimeoutMs ? { replicate: { drainTimeoutMs } } : {}) },
+        datastore: { strategy: 'replicate', replicate: { ...(drainTimeoutMs ? { drainTimeoutMs } : {}), ...window } },
       });
     const refused = (fn: () => unknown, why: RegExp) =>
       assert.throws(fn, (err: unknown) => err instanceof ControlError && err.code === 'NW_CP_PLAN_INVALID' && why.test(err.message));
@@ -61,6 +65,10 @@ describe('replicate strategy: plan checks and lag arithmetic', () => {
     refused(() => replicate({ maxHoldMs: 4000 }, 4000), /fence\.maxHoldMs/);
     refused(() => replicate({ maxHoldMs: 60_000 }, 90_000), /drainTimeoutMs/);
     assert.equal(replicate({ maxHoldMs: 5000 }, 4000).fence.maxHoldMs, 5000);
+    // The EACH_QUORUM window leaves nothing to drain with writes held: the gateways' own hold will do,
+    // unless the plan asks for a digest at the fence.
+    assert.equal(replicate(undefined, undefined, {}).fence.maxHoldMs, undefined);
+    refused(() => replicate(undefined, undefined, { digestAtFence: true }), /fence\.maxHoldMs.*compares digests/);
     assert.equal(parsePlan({ apps: ['shop'] }).fence.maxHoldMs, undefined, 'copy-on-write plans need no hold');
   });
 
@@ -164,6 +172,43 @@ describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', 
     const fin = await cp.finalize(replicating.id);
     assert.deepEqual(fin.hooks.store, { retired: true, durationMs: (fin.hooks.store as { durationMs: number }).durationMs });
     assert.deepEqual(finalized, ['replicating']);
+  });
+
+  it('a beforeFence step may switch the data layers (EACH_QUORUM window): the fence keeps the mode, proxy hands over', async () => {
+    const seen: Record<string, unknown> = {};
+    hooks.set(
+      'store',
+      Object.assign(async () => ({}), {
+        beforeFence: async (ctx: SyncContext) => {
+          const flipped = await ctx.setDataMode({ datastore: 'each-quorum' });
+          seen.switched = fleet.members.map((m) => ({ mode: m.gateway.getState().shop!.mode, data: m.gateway.getState().shop!.data }));
+          return { barrierMs: flipped.barrierMs };
+        },
+        atFence: async (ctx: SyncContext) => {
+          seen.atFence = { logged: ctx.log.dataMode, gateways: fleet.members.map((m) => m.gateway.getState().shop!.data) };
+          return {};
+        },
+      }),
+    );
+    const created = await cp.migrate(plan());
+    const log = await cp.waitForMigration(created.id, finished, 20_000);
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    const eachQuorum = { datastore: 'each-quorum', cache: 'local' };
+    // While the step runs the gateways still serve from N1 (the sync state), with the new data mode.
+    assert.deepEqual(seen.switched, [
+      { mode: 'serve', data: eachQuorum },
+      { mode: 'serve', data: eachQuorum },
+    ]);
+    assert.deepEqual(seen.atFence, { logged: eachQuorum, gateways: [eachQuorum, eachQuorum] });
+    assert.ok(
+      log.history.some((e) => e.event === 'note' && e.phase === 'fence' && /data layers → datastore each-quorum/.test(e.detail ?? '')),
+    );
+    for (const m of fleet.members)
+      assert.deepEqual(
+        m.gateway.getState().shop!.data,
+        { datastore: 'local', cache: 'local' },
+        'done: each side writes its own datacenter',
+      );
   });
 
   it('the same failure without the pause request rolls back', async () => {

@@ -202,6 +202,40 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     assert.equal(dl.stats().exhausted, 1);
   });
 
+  it("'each-quorum' writes the local cluster at EACH_QUORUM whatever the caller asked (no N2 client needed)", async () => {
+    // The real client, its calls recorded: what the layer asks the driver for (the two-datacenter
+    // suite checks that such a write then waits for the other datacenter).
+    const asked: Array<number | undefined> = [];
+    const recording = new Proxy(cl.n1, {
+      get(target, prop, receiver) {
+        if (prop === 'execute')
+          return (q: string, p: unknown[], o?: cassandra.QueryOptions) => {
+            asked.push(o?.consistency);
+            return target.execute(q, p, o);
+          };
+        if (prop === 'batch')
+          return (q: Array<{ query: string; params?: unknown[] }>, o?: cassandra.QueryOptions) => {
+            asked.push(o?.consistency);
+            return target.batch(q, o);
+          };
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const { types } = (await import('cassandra-driver')).default;
+    const dl = new CassandraDataLayer({ local: recording });
+    layers.push(dl);
+    await dl.apply(mode('each-quorum'), 1);
+    const w = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['eq', 'v1'], { consistency: types.consistencies.one });
+    assert.deepEqual(w.clusters, ['local']);
+    await dl.batch([{ query: `INSERT INTO ${kv} (k, v) VALUES (?, ?)`, params: ['eq-batch', 'v'] }]);
+    assert.deepEqual((await rowAt(cl.n1, 'eq'))?.v, 'v1');
+    assert.equal(await rowAt(cl.n2, 'eq'), undefined, 'N2 (another cluster here) is not written');
+    await dl.apply(mode('local'), 2);
+    await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['eq', 'v2'], { consistency: types.consistencies.one });
+    const { eachQuorum, one } = types.consistencies;
+    assert.deepEqual(asked, [eachQuorum, eachQuorum, one]);
+  });
+
   it('refuses modes that need N2 without an N2 client, stale epochs are no-ops, and a closed layer refuses work', async () => {
     const noN2 = new CassandraDataLayer({ local: cl.n1 });
     await rejectsWith(noN2.apply(mode('copy-on-write'), 1), 'NW_SYNC_CONFIG_INVALID');

@@ -1,5 +1,6 @@
 // The two-datacenter Cassandra cluster of scripts/cassandra-dc.sh (dc1 on 127.0.0.4, dc2 on
-// 127.0.0.5): started for a suite, stopped after it. Its own nodes, never the shared services'.
+// 127.0.0.5, the link between them through Toxiproxy): started for a suite, stopped after it. Its
+// own nodes, never the shared services'.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,12 +37,38 @@ export interface TwoDataCenters {
   /** SIGSTOP / SIGCONT: a node that stops answering without closing a connection. */
   pause(dc: DataCenter): void;
   resume(dc: DataCenter): void;
+  /** The datacenter link (both nodes' storage traffic) through Toxiproxy: cut it (connections reset, new ones refused). */
+  cutLink(): Promise<void>;
+  /** The link back. */
+  healLink(): Promise<void>;
   /** Stops both nodes (data kept: the next start is quicker). */
   stop(): Promise<void>;
 }
 
+/** The suites' cluster: its datacenter link through Toxiproxy, so a test can cut it (scripts/cassandra-dc.sh). */
+const LINK_ENV = { ...process.env, NW_CASSANDRA_DC_LINK: 'toxiproxy' };
+
 async function script(...args: string[]): Promise<void> {
-  await run('bash', [CASSANDRA_DC_SCRIPT, ...args], { cwd: REPO_ROOT, timeout: 300_000 });
+  await run('bash', [CASSANDRA_DC_SCRIPT, ...args], { cwd: REPO_ROOT, timeout: 300_000, env: LINK_ENV });
+}
+
+interface LinkInfo {
+  readonly mode: 'direct' | 'toxiproxy';
+  readonly apiUrl?: string;
+  readonly proxies?: readonly string[];
+}
+
+async function setLink(link: LinkInfo, enabled: boolean): Promise<void> {
+  if (link.mode !== 'toxiproxy' || !link.apiUrl || !link.proxies)
+    throw new Error('the two-datacenter cluster runs without its Toxiproxy link');
+  for (const name of link.proxies) {
+    const res = await fetch(`${link.apiUrl}/proxies/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled }),
+    });
+    if (!res.ok) throw new Error(`Toxiproxy ${name}: ${res.status} ${await res.text()}`);
+  }
 }
 
 function alive(pid: number): boolean {
@@ -54,11 +81,21 @@ function alive(pid: number): boolean {
 }
 
 export async function startTwoDataCenters(): Promise<TwoDataCenters> {
-  await script('up');
+  try {
+    await script('up');
+  } catch (err) {
+    // Data made with the direct link (an earlier run, `npm run experiment` without the link): this
+    // is the suites' own cluster, so start it afresh with the link.
+    if (!/run clean first/.test(String((err as { stderr?: unknown }).stderr ?? ''))) throw err;
+    await script('clean');
+    await script('up');
+  }
   const eps = JSON.parse(readFileSync(path.join(REPO_ROOT, '.services', 'cassandra-dc', 'endpoints.json'), 'utf8')) as Record<
     DataCenter,
     DataCenterNode
-  >;
+  > & { link: LinkInfo };
+  // A link a test cut and did not heal (a crashed run) is healed first.
+  await setLink(eps.link, true);
   const pid = (dc: DataCenter): number => Number(readFileSync(eps[dc].pidFile, 'utf8').trim());
   return {
     dc1: eps.dc1,
@@ -81,6 +118,8 @@ export async function startTwoDataCenters(): Promise<TwoDataCenters> {
     start: (dc) => script('up', dc),
     pause: (dc) => process.kill(pid(dc), 'SIGSTOP'),
     resume: (dc) => process.kill(pid(dc), 'SIGCONT'),
+    cutLink: () => setLink(eps.link, false),
+    healLink: () => setLink(eps.link, true),
     stop: () => script('down'),
   };
 }

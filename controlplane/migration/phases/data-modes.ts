@@ -15,7 +15,8 @@ export function withData(state: DesiredAppState, data: DataMode | undefined): De
 
 /**
  * The data layers' mode once N2 takes writes (proxy on), given the mode the
- * sync hooks switched them to (`synced`): N1's data layer stops copying (N2's
+ * sync hooks switched them to (`synced`): N1's data layer stops copying or
+ * writing at EACH_QUORUM (N2's
  * own app servers write N2 now) and either keeps its own copy current from
  * the writes the gateways mirror back (`keepN1`, so a rollback loses nothing)
  * or sends all access to N2. With `cacheFollowsN2` (the cache's replicate
@@ -26,7 +27,10 @@ export function withData(state: DesiredAppState, data: DataMode | undefined): De
  */
 export function handedOverData(synced: DataMode | undefined, keepN1: boolean, cacheFollowsN2 = false): DataMode | undefined {
   if (!synced && !cacheFollowsN2) return undefined;
-  const datastore = synced === undefined || synced.datastore === 'local' || keepN1 ? 'local' : 'n2';
+  // Only layers that copied to N2 send their access there; 'each-quorum' (the replicate strategy's
+  // last window) ends with the fence: N2's datacenter is in the same cluster, each side writes its own.
+  const copied = synced?.datastore === 'copy-on-write' || synced?.datastore === 'n2';
+  const datastore = copied && !keepN1 ? 'n2' : 'local';
   return { datastore, cache: cacheFollowsN2 ? 'follow' : 'local' };
 }
 
