@@ -36,11 +36,16 @@ export const datastorePlanSchema = z.strictObject({
       /**
        * How the fence knows every write N1 acknowledged is at N2's datacenter (docs/architecture.md,
        * "The safety argument"). `each-quorum` (default): before the fence, writes still flowing, the
-       * data layers switch to EACH_QUORUM, the write timeout is waited out and the datacenters'
-       * digests compared; at the fence only a lag reading is left. `drain`: the data layers keep
-       * their consistency and the fence itself waits out the write timeout with every write held.
+       * data layers switch to EACH_QUORUM and the datacenters' digests are compared for every row
+       * written before the switch; the fence has nothing left to drain. `drain`: the data layers
+       * keep their level and the fence waits out the write timeout with every write held.
        */
       finalWindow: z.enum(['each-quorum', 'drain']).default('each-quorum'),
+      /**
+       * How far an app server's clock may run ahead of the control plane's (ms): the `each-quorum`
+       * window compares rows written up to this long after its switch as written before it.
+       */
+      clockSkewMs: z.number().int().min(0).max(60_000).default(250),
       /**
        * Compare every range's digest between the datacenters at the fence, writes held. Default: with
        * the `drain` window (its proof nothing is missing); not with `each-quorum` (compared before).

@@ -28,8 +28,8 @@ import type { DatastoreSyncConfig } from './sync-config.js';
  *   outstanding toward N2 is within the plan's limit.
  * - beforeFence: the lag gate again, writes still flowing (the fence may
  *   start long after the sync ended); then, with the `each-quorum` window
- *   (the default), the data layers write at EACH_QUORUM, the write timeout
- *   is waited out and every range's digest compared, writes still flowing.
+ *   (the default), the data layers write at EACH_QUORUM and every range's
+ *   digest is compared for rows written before, writes still flowing.
  * - atFence: nothing left after the `each-quorum` window; with `drain`, the
  *   write timeout waited out since the fence barrier, no hint and no queued
  *   message toward N2 left, every range's digest equal in both datacenters.
@@ -201,10 +201,11 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
 
   /**
    * The `each-quorum` window, writes still flowing: the data layers switch to EACH_QUORUM (the
-   * barrier: every write a data layer started at its own level has finished), the write timeout
-   * is waited out (every write acknowledged before the switch is at N2's datacenter or a hint by
-   * then), no hint is left, and the digests of every range agree for rows written up to now. From
-   * the switch on, a write is acknowledged only once N2's datacenter holds it: at the fence no
+   * barrier: every write a data layer started at its own level has finished), then the digests of
+   * every range are compared between the datacenters for the rows written before the switch (the
+   * plan's clock skew added), again while they differ (replication in flight, a hint delivered)
+   * for up to `lagWaitMs` (10 s at most). From the switch on a write is acknowledged only once N2's
+   * datacenter holds it, and every one before is there once the digests agree: at the fence no
    * drain is left (docs/architecture.md, "Replicate: no acknowledged write missing at N2").
    * Failing, the layers go back to their own level before the migration pauses or rolls back:
    * writes must not wait for a datacenter that lags.
@@ -213,54 +214,73 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     const t0 = performance.now();
     // A fence phase run again (a new leader, a resume) finds the layers switched already.
     const switched = ctx.log.dataMode?.datastore === 'each-quorum' ? undefined : await ctx.setDataMode({ datastore: 'each-quorum' });
-    const since = performance.now();
-    // Every write now waits for N2's datacenter: one that does not answer fails the window within two
-    // write timeouts (the lag gate just passed), not after `lagWaitMs` of failing writes.
+    const cutoffAt = performance.now() + p.clockSkewMs;
+    const cutoffUs = (Date.now() + p.clockSkewMs) * 1000;
+    // Every write now waits for N2's datacenter: one that does not answer fails the window at once
+    // (the lag gate just passed), not after `lagWaitMs` of failing writes.
     const failure = (why: string, lag: ReplicationLag) => {
       const err = new SyncError('NW_SYNC_REPLICATION_LAG', `toward ${s.n2Dc} in the EACH_QUORUM window: ${why}`, {
         details: { lag, onLagLimit: p.onLagLimit },
       });
       return p.onLagLimit === 'pause' ? pausingMigration(err) : err;
     };
-    const noHints: LagLimit = { hintFiles: 0, outboundMessages: Number.MAX_SAFE_INTEGER, streams: 0 };
-    try {
-      const timeout = await writeTimeoutMs(s.n1, s.n1Dc, config().writeTimeoutMs);
-      // Once the write timeout ran out no hint may be left (a write before the switch whose send
-      // expired is one; queued messages are writes of the window), every node readable. A node that
-      // does not answer fails the window after one more write timeout (the window's writes fail
-      // meanwhile); hints toward nodes that answer are being delivered: waited for up to `lagWaitMs`.
-      const quiet = since + timeout + 250;
-      await sleep(Math.max(0, quiet - performance.now()), undefined, { signal: ctx.signal });
-      let reading: ReplicationLag;
-      for (;;) {
-        const g = await waitForLag(s, 'n2', noHints, 0, ctx.signal);
-        reading = g.lag;
-        if (!g.over) break;
-        const until = quiet + (reading.unreadNodes.length > 0 ? timeout : p.lagWaitMs);
-        if (performance.now() >= until) throw failure(`${g.over} after the write timeout`, reading);
-        await sleep(250, undefined, { signal: ctx.signal });
+    const answering = async (): Promise<ReplicationLag> => {
+      const g = await waitForLag(
+        s,
+        'n2',
+        { hintFiles: Number.MAX_SAFE_INTEGER, outboundMessages: Number.MAX_SAFE_INTEGER, streams: 0 },
+        0,
+        ctx.signal,
+      );
+      if (g.over) throw failure(g.over, g.lag);
+      return g.lag;
+    };
+    // Watched every 500 ms for as long as the window lasts: a node that stops answering ends it
+    // then, not when a digest read of that node times out.
+    const done = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, done.signal]);
+    const watched = new Promise<never>((_, reject) => {
+      void (async () => {
+        while (!signal.aborted) {
+          await sleep(500, undefined, { signal }).catch(() => undefined);
+          if (signal.aborted) return;
+          await answering().catch(reject);
+        }
+      })();
+    });
+    watched.catch(() => undefined);
+    const compare = async (lag: ReplicationLag): Promise<Record<string, unknown>> => {
+      // Rows written after the cutoff are left out where one side lacks them (writes of the window,
+      // on the wire or failed: not acknowledged); every row written before the switch is compared.
+      await sleep(Math.max(0, cutoffAt - performance.now()), undefined, { signal });
+      const deadline = performance.now() + Math.min(p.lagWaitMs, 10_000);
+      for (let pass = 1, delayMs = 100; ; pass++, delayMs = Math.min(delayMs * 2, 1000)) {
+        try {
+          const verified = await verify(s, 'fence window', signal, cutoffUs);
+          return { consistency: 'EACH_QUORUM', switchBarrierMs: switched?.barrierMs ?? 0, lag, verify: { ...verified, passes: pass } };
+        } catch (err) {
+          if (signal.aborted) throw err;
+          if (!(err instanceof SyncError && err.code === 'NW_SYNC_REPLICA_DIGEST_MISMATCH')) {
+            await answering(); // a datacenter that stopped answering says so
+            throw err;
+          }
+          if (performance.now() + delayMs > deadline) throw p.onLagLimit === 'pause' ? pausingMigration(err) : err;
+          await sleep(delayMs, undefined, { signal });
+        }
       }
-      // Rows written from here on are left out where one side lacks them: writes of the window, on
-      // the wire or failed (not acknowledged). Everything before is compared, skewed clocks included.
-      const gate = async () => {
-        const g = await waitForLag(s, 'n2', noHints, 0, ctx.signal);
-        if (g.over) throw failure(g.over, g.lag);
-      };
-      const verified = await verifyWhileCatchingUp(ctx, s, { ...p, lagWaitMs: Math.min(p.lagWaitMs, 10_000) }, Date.now() * 1000, gate);
+    };
+    try {
+      const figures = await Promise.race([answering().then(compare), watched]);
       const windowMs = Math.round(performance.now() - t0);
       await ctx.note(`EACH_QUORUM window: ${s.n2Dc} holds every earlier write (${windowMs} ms)`, { windowMs });
-      return {
-        consistency: 'EACH_QUORUM',
-        switchBarrierMs: switched?.barrierMs ?? 0,
-        writeTimeoutMs: timeout,
-        lag: reading,
-        verify: verified,
-        windowMs,
-      };
+      return { ...figures, windowMs };
     } catch (err) {
+      done.abort();
       // Back to the layers' own level before the pause or rollback: writes must not wait for a datacenter that lags.
       if (!ctx.signal.aborted) await ctx.setDataMode({ datastore: 'local' }).catch(() => undefined);
       throw err;
+    } finally {
+      done.abort();
     }
   };
 

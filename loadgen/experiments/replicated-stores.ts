@@ -35,7 +35,7 @@ const DRAIN_TIMEOUT_MS = 20_000;
  * `replicate` strategy: N1's app server reads and writes dc1, N2's dc2, each behind its own Redis
  * cache. The plan's datastore hook adds dc2 to the trial's keyspace, rebuilds it from dc1, gates on
  * the replication lag, and before the fence runs the final window (`finalWindow`: N1's writes at
- * EACH_QUORUM for a few seconds, or the drain with writes held); no other app write waits for N2. The caches are not
+ * EACH_QUORUM in the window before the fence, or the drain with writes held); no other app write waits for N2. The caches are not
  * synced: N2's starts cold (its app server fills it from dc2), so no cache write waits for N2
  * either, and the figures are the datastore strategy's alone.
  */

@@ -372,15 +372,14 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       assert.equal(sync.datastore.rebuild.rebuilds, 1);
       assert.ok(sync.datastore.verify.rangesChecked > 0);
       assert.deepEqual(sync.datastore.replication[env.keyspace], { dc1: 1, dc2: 1 });
-      // The EACH_QUORUM window (the plan's default), writes still flowing: the switch, the write
-      // timeout waited out, every row compared; at the fence nothing was left to drain.
+      // The EACH_QUORUM window (the plan's default), writes still flowing: the switch, then every
+      // row written before it compared between the datacenters; at the fence nothing was left to drain.
       const fenceData = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence')?.data as {
-        beforeFence: { datastore: { window: { writeTimeoutMs: number; windowMs: number; verify: { rowsCompared: number } } } };
+        beforeFence: { datastore: { window: { windowMs: number; verify: { rowsCompared: number; passes: number } } } };
         hooks: { datastore: { window: string; drainMs: number } };
       };
       const window = fenceData.beforeFence.datastore.window;
-      assert.equal(window.writeTimeoutMs, 2000);
-      assert.ok(window.windowMs >= 2000, `the window waited out the write timeout (${window.windowMs} ms)`);
+      assert.ok(window.verify.passes >= 1 && window.windowMs > 0, JSON.stringify(window));
       assert.ok(window.verify.rowsCompared >= env.preloaded.length, 'the window compared every row written before it');
       assert.deepEqual({ ...fenceData.hooks.datastore, durationMs: 0 }, { window: 'each-quorum', drainMs: 0, durationMs: 0 });
       const eachQuorum = env.n1Consistencies.filter((c) => c === cassandraTypes.consistencies.eachQuorum).length;
@@ -587,9 +586,10 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       const writes = startWrites(env.fleet, 'q');
       await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
       const created = await env.cp.migrate(
-        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 20_000, drainTimeoutMs: 20_000 } } }),
+        // A clock skew allowance of 3 s keeps the window open that long before its digests: the pause lands in it.
+        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 20_000, drainTimeoutMs: 20_000, clockSkewMs: 3000 } } }),
       );
-      // The window lasts at least the write timeout (2 s): its switch is seen in the gateways' state.
+      // The window's switch is seen in the gateways' state.
       const inWindow = () => env.fleet.members.every((m) => m.gateway.getState().shop?.data?.datastore === 'each-quorum');
       await eventually(inWindow, { timeoutMs: 180_000, intervalMs: 10, message: 'the EACH_QUORUM window opens' });
       dcs.pause('dc2');
@@ -612,7 +612,8 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       const all = await writes.stop();
       assert.equal(log.status, 'done', why(log));
       // One closed-loop writer per gateway; each write that waited on the paused dc2 failed after the
-      // write timeout (2 s) until the window failed (two write timeouts at most) and the layers went back.
+      // write timeout (2 s) until the window failed (its next reading: 0.5 s, plus 2 s to time out) and
+      // the layers went back.
       const failed = all.filter((r) => r.status !== 200);
       assert.ok(failed.length <= 6 * env.fleet.members.length, `only writes of the window failed (${failed.length})`);
       const atDc2 = await rowsAt(admin2, env.table);
