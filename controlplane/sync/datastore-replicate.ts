@@ -228,15 +228,16 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
       const g = await waitForLag(
         s,
         'n2',
-        { hintFiles: Number.MAX_SAFE_INTEGER, outboundMessages: Number.MAX_SAFE_INTEGER, streams: 0 },
+        { hintFiles: Number.MAX_SAFE_INTEGER, outboundMessages: p.lagLimit.outboundMessages, streams: 0 },
         0,
         ctx.signal,
       );
       if (g.over) throw failure(g.over, g.lag);
       return g.lag;
     };
-    // Watched every 500 ms for as long as the window lasts: a node that stops answering ends it
-    // then, not when a digest read of that node times out.
+    // Watched every 500 ms for as long as the window lasts: a node that stops answering, or a queue
+    // toward N2 over the plan's limit (a link cut: both sides still answer their clients), ends it
+    // then, not when a digest read times out or the digests keep differing.
     const done = new AbortController();
     const signal = AbortSignal.any([ctx.signal, done.signal]);
     const watched = new Promise<never>((_, reject) => {
