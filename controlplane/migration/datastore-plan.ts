@@ -42,6 +42,13 @@ export const datastorePlanSchema = z.strictObject({
        */
       finalWindow: z.enum(['each-quorum', 'drain']).default('each-quorum'),
       /**
+       * Where the `each-quorum` window runs. `fence` (default): first in the fence phase, so writes
+       * wait for N2 only during the handover. `sync`: last in the sync phase, so the handover command
+       * (the fence) finds it done and takes only its barriers; but writes then wait for N2 from the
+       * end of sync to the fence, an operator's hold between the phases included.
+       */
+      windowIn: z.enum(['fence', 'sync']).default('fence'),
+      /**
        * How far an app server's clock may run ahead of the control plane's (ms): the `each-quorum`
        * window compares rows written up to this long after its switch as written before it.
        */

@@ -29,7 +29,8 @@ import type { DatastoreSyncConfig } from './sync-config.js';
  * - beforeFence: the lag gate again, writes still flowing (the fence may
  *   start long after the sync ended); then, with the `each-quorum` window
  *   (the default), the data layers write at EACH_QUORUM and every range's
- *   digest is compared for rows written before, writes still flowing.
+ *   digest is compared for rows written before, writes still flowing (with
+ *   `windowIn: sync`, at the end of the sync step instead).
  * - atFence: nothing left after the `each-quorum` window; with `drain`, the
  *   write timeout waited out since the fence barrier, no hint and no queued
  *   message toward N2 left, every range's digest equal in both datacenters.
@@ -196,6 +197,9 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     const g = await lagGate(ctx, s, p);
     const gate = { lag: g.lag, lagWaitedMs: g.waitedMs };
     if (p.finalWindow !== 'each-quorum') return gate;
+    // The window ran at the end of sync, and the layers stayed in it since (a failed window, or
+    // anything else that switched them, leaves another mode in the log): its proof holds.
+    if (p.windowIn === 'sync' && ctx.log.dataMode?.datastore === 'each-quorum') return { ...gate, window: 'done in sync' };
     return { ...gate, window: await eachQuorumWindow(ctx, s, p) };
   };
 
@@ -385,7 +389,9 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     await gate();
     const verified = await verifyWhileCatchingUp(ctx, s, p, replicatingSinceUs, gate);
     const last = await gate();
-    return { strategy: 'replicate', replication, rebuild, verify: verified, lag: last.lag, lagWaitedMs: last.waitedMs };
+    const figures = { strategy: 'replicate', replication, rebuild, verify: verified, lag: last.lag, lagWaitedMs: last.waitedMs };
+    if (p.finalWindow !== 'each-quorum' || p.windowIn !== 'sync') return figures;
+    return { ...figures, window: await eachQuorumWindow(ctx, s, p) };
   };
 
   const finalize = async (ctx: FinalizeContext): Promise<Record<string, unknown>> => {

@@ -23,6 +23,8 @@ export interface ReplicatedStoresConfig {
   readonly cacheTtlMs: number;
   /** The plan's `datastore.replicate.finalWindow` (default each-quorum). */
   readonly finalWindow?: 'each-quorum' | 'drain';
+  /** The plan's `datastore.replicate.windowIn` (default fence). */
+  readonly windowIn?: 'fence' | 'sync';
 }
 
 const TIMEOUTS = { connectTimeoutMs: 2000, commandTimeoutMs: 2000 };
@@ -141,7 +143,12 @@ export function replicatedStores(cfg: ReplicatedStoresConfig): StoreFactory {
           proxy: { mirrorWritesToN1: false },
           datastore: {
             strategy: 'replicate',
-            replicate: { lagWaitMs: 30_000, drainTimeoutMs: DRAIN_TIMEOUT_MS, finalWindow: cfg.finalWindow ?? 'each-quorum' },
+            replicate: {
+              lagWaitMs: 30_000,
+              drainTimeoutMs: DRAIN_TIMEOUT_MS,
+              finalWindow: cfg.finalWindow ?? 'each-quorum',
+              windowIn: cfg.windowIn ?? 'fence',
+            },
           },
         },
         singleMigration: true,

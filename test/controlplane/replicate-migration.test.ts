@@ -411,6 +411,42 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
     }
   });
 
+  it('windowIn sync: the sync ends with the EACH_QUORUM window, the fence phase finds it done; nothing lost', async () => {
+    const env = await setup({ preload: 500 });
+    try {
+      const writes = startWrites(env.fleet, 's');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(
+        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 30_000, windowIn: 'sync' } } }),
+      );
+      const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 240_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', why(log));
+      const completed = (phase: string) => log.history.find((e) => e.event === 'phase-completed' && e.phase === phase)?.data;
+      const sync = completed('sync') as { hooks: { datastore: { window: { windowMs: number; verify: { rowsCompared: number } } } } };
+      assert.ok(sync.hooks.datastore.window.verify.rowsCompared >= env.preloaded.length, 'the sync step ran the window');
+      const fence = completed('fence') as { beforeFence: { datastore: { window: string } }; hooks: { datastore: { drainMs: number } } };
+      assert.equal(fence.beforeFence.datastore.window, 'done in sync');
+      assert.equal(fence.hooks.datastore.drainMs, 0);
+      // The switch is noted in the sync phase, once.
+      const switches = log.history.filter((e) => e.event === 'note' && /data layers → datastore each-quorum/.test(e.detail ?? ''));
+      assert.deepEqual(
+        switches.map((e) => e.phase),
+        ['sync'],
+      );
+      assert.ok(env.n1Consistencies.includes(cassandraTypes.consistencies.eachQuorum));
+      assert.deepEqual(
+        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
+        [],
+        'no write failed',
+      );
+      const atDc2 = await rowsAt(admin2, env.table);
+      assert.deepEqual(missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10), [], 'nothing lost');
+    } finally {
+      await env.close();
+    }
+  });
+
   it('the lag limit holds the fence: dc2 paused (SIGSTOP) after its rebuild pauses the migration in sync; resumed, it ends', async () => {
     // nodetool through a wrapper that pauses dc2 right after a successful rebuild, while a flag file exists.
     const flag = path.join(tmpdir(), `nw-pause-dc2-${randomBytes(3).toString('hex')}`);

@@ -40,6 +40,7 @@ describe('replicate strategy: plan checks and lag arithmetic', () => {
       onLagLimit: 'pause',
       drainTimeoutMs: 30_000,
       finalWindow: 'each-quorum',
+      windowIn: 'fence',
       clockSkewMs: 250,
     });
     assert.equal(parsePlan({ apps: ['shop'] }).datastore, undefined, 'no datastore section: copy-on-write, the plan unchanged');
