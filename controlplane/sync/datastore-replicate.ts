@@ -228,19 +228,21 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
       });
       return p.onLagLimit === 'pause' ? pausingMigration(err) : err;
     };
+    // Trouble for the window's writes: a node that cannot be read, a message toward N2 dropped
+    // (expired unsent: a write at EACH_QUORUM then fails), a queue toward N2 past the plan's limit
+    // (at least 100: the window's own writes queue too).
+    const queueLimit = Math.max(p.lagLimit.outboundMessages, 100);
+    let droppedAtStart: number | undefined;
     const answering = async (): Promise<ReplicationLag> => {
-      const g = await waitForLag(
-        s,
-        'n2',
-        { hintFiles: Number.MAX_SAFE_INTEGER, outboundMessages: p.lagLimit.outboundMessages, streams: 0 },
-        0,
-        ctx.signal,
-      );
+      const g = await waitForLag(s, 'n2', { hintFiles: Number.MAX_SAFE_INTEGER, outboundMessages: queueLimit, streams: 0 }, 0, ctx.signal);
       if (g.over) throw failure(g.over, g.lag);
+      droppedAtStart ??= g.lag.outboundDropped;
+      if (g.lag.outboundDropped > droppedAtStart)
+        throw failure(`${g.lag.outboundDropped - droppedAtStart} message(s) toward it dropped since the window opened`, g.lag);
       return g.lag;
     };
-    // Watched every 500 ms for as long as the window lasts: a node that stops answering, or a queue
-    // toward N2 over the plan's limit (a link cut: both sides still answer their clients), ends it
+    // Watched every 500 ms for as long as the window lasts: a node that stops answering, or a link
+    // cut (both sides still answer their clients: the queue grows, then messages expire), ends it
     // then, not when a digest read times out or the digests keep differing.
     const done = new AbortController();
     const signal = AbortSignal.any([ctx.signal, done.signal]);

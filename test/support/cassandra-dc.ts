@@ -37,6 +37,8 @@ export interface TwoDataCenters {
   /** SIGSTOP / SIGCONT: a node that stops answering without closing a connection. */
   pause(dc: DataCenter): void;
   resume(dc: DataCenter): void;
+  /** The Toxiproxy link: its API and proxies (for a script that cuts it itself). */
+  readonly link: { readonly apiUrl: string; readonly proxies: readonly string[] };
   /** The datacenter link (both nodes' storage traffic) through Toxiproxy: cut it (connections reset, new ones refused). */
   cutLink(): Promise<void>;
   /** The link back. */
@@ -118,6 +120,7 @@ export async function startTwoDataCenters(): Promise<TwoDataCenters> {
     start: (dc) => script('up', dc),
     pause: (dc) => process.kill(pid(dc), 'SIGSTOP'),
     resume: (dc) => process.kill(pid(dc), 'SIGCONT'),
+    link: { apiUrl: eps.link.apiUrl ?? '', proxies: eps.link.proxies ?? [] },
     cutLink: () => setLink(eps.link, false),
     healLink: () => setLink(eps.link, true),
     stop: () => script('down'),
