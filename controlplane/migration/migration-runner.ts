@@ -358,10 +358,14 @@ export class MigrationRunner {
         step === 'sync' ? hook : step === 'atRollback' ? atRollback && ((c: typeof ctx) => atRollback(c, n2TookWrites)) : hook[step];
       if (!fn) continue;
       const t0 = performance.now();
+      const handle = this.handle;
       const ctx = {
         migrationId: this.id,
         plan: this.handle.log.plan,
-        log: this.handle.log,
+        // Read when used: a step that switches the data layers, or a retried one, sees the log as it is now.
+        get log() {
+          return handle.log;
+        },
         signal: this.abortController.signal,
         progress: (detail: string, d?: Record<string, unknown>) =>
           this.deps.logger.info('controlplane.migration.sync_progress', { id: this.id, hook: name, detail, ...d }),

@@ -194,11 +194,20 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
   const beforeFence = async (ctx: SyncContext): Promise<Record<string, unknown>> => {
     const p = replicatePlan(ctx.plan);
     const s = await connect();
-    const g = await lagGate(ctx, s, p);
+    let g: Awaited<ReturnType<typeof lagGate>>;
+    try {
+      g = await lagGate(ctx, s, p);
+    } catch (err) {
+      // Layers left in each-quorum by a window at the end of sync go back to their own level before
+      // the pause or rollback: writes must not wait for a datacenter that lags.
+      if (ctx.log.dataMode?.datastore === 'each-quorum' && !ctx.signal.aborted) await backToLocal(ctx);
+      throw err;
+    }
     const gate = { lag: g.lag, lagWaitedMs: g.waitedMs };
     if (p.finalWindow !== 'each-quorum') return gate;
-    // The window ran at the end of sync, and the layers stayed in it since (a failed window, or
-    // anything else that switched them, leaves another mode in the log): its proof holds.
+    // The window ran at the end of the sync step, which completed (a failed window fails the step,
+    // and a sync step run again switches and compares again), and the layers stayed in it since
+    // (a failed window or gate writes `local` into the log): its proof holds.
     if (p.windowIn === 'sync' && ctx.log.dataMode?.datastore === 'each-quorum') return { ...gate, window: 'done in sync' };
     return { ...gate, window: await eachQuorumWindow(ctx, s, p) };
   };
@@ -214,10 +223,28 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
    * Failing, the layers go back to their own level before the migration pauses or rolls back:
    * writes must not wait for a datacenter that lags.
    */
+  /** The layers back to their own level; a failure to write that is logged, the caller's error stands. */
+  const backToLocal = async (ctx: SyncContext): Promise<void> => {
+    try {
+      await ctx.setDataMode({ datastore: 'local' });
+    } catch (err) {
+      deps.logger.warn('controlplane.sync.datastore.window_revert_failed', { message: (err as Error).message });
+    }
+  };
+
   const eachQuorumWindow = async (ctx: SyncContext, s: Sides, p: ReplicatePlan): Promise<Record<string, unknown>> => {
     const t0 = performance.now();
-    // A fence phase run again (a new leader, a resume) finds the layers switched already.
-    const switched = ctx.log.dataMode?.datastore === 'each-quorum' ? undefined : await ctx.setDataMode({ datastore: 'each-quorum' });
+    // Always switched, also when the log already says each-quorum (a phase run again by a new
+    // leader that died between the log write and the states, a retry): the barrier is the proof
+    // that no write at the old level is in flight, not the log. Idempotent; run after the fence
+    // flip, it serves from N1 again until the fence comes back.
+    let switched: { barrierMs: number };
+    try {
+      switched = await ctx.setDataMode({ datastore: 'each-quorum' });
+    } catch (err) {
+      if (!ctx.signal.aborted) await backToLocal(ctx);
+      throw err;
+    }
     const cutoffAt = performance.now() + p.clockSkewMs;
     const cutoffUs = (Date.now() + p.clockSkewMs) * 1000;
     // Every write now waits for N2's datacenter: one that does not answer fails the window at once
@@ -264,7 +291,7 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
       for (let pass = 1, delayMs = 100; ; pass++, delayMs = Math.min(delayMs * 2, 1000)) {
         try {
           const verified = await verify(s, 'fence window', signal, cutoffUs);
-          return { consistency: 'EACH_QUORUM', switchBarrierMs: switched?.barrierMs ?? 0, lag, verify: { ...verified, passes: pass } };
+          return { consistency: 'EACH_QUORUM', switchBarrierMs: switched.barrierMs, lag, verify: { ...verified, passes: pass } };
         } catch (err) {
           if (signal.aborted) throw err;
           if (!(err instanceof SyncError && err.code === 'NW_SYNC_REPLICA_DIGEST_MISMATCH')) {
@@ -284,7 +311,7 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     } catch (err) {
       done.abort();
       // Back to the layers' own level before the pause or rollback: writes must not wait for a datacenter that lags.
-      if (!ctx.signal.aborted) await ctx.setDataMode({ datastore: 'local' }).catch(() => undefined);
+      if (!ctx.signal.aborted) await backToLocal(ctx);
       throw err;
     } finally {
       done.abort();

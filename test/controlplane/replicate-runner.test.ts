@@ -183,6 +183,8 @@ describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', 
       Object.assign(async () => ({}), {
         beforeFence: async (ctx: SyncContext) => {
           const flipped = await ctx.setDataMode({ datastore: 'each-quorum' });
+          // The step's log is read when used: it shows the switch it just made (a retry decides by it).
+          seen.logged = ctx.log.dataMode;
           seen.switched = fleet.members.map((m) => ({ mode: m.gateway.getState().shop!.mode, data: m.gateway.getState().shop!.data }));
           return { barrierMs: flipped.barrierMs };
         },
@@ -201,6 +203,7 @@ describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', 
       { mode: 'serve', data: eachQuorum },
       { mode: 'serve', data: eachQuorum },
     ]);
+    assert.deepEqual(seen.logged, eachQuorum);
     assert.deepEqual(seen.atFence, { logged: eachQuorum, gateways: [eachQuorum, eachQuorum] });
     assert.ok(
       log.history.some((e) => e.event === 'note' && e.phase === 'fence' && /data layers → datastore each-quorum/.test(e.detail ?? '')),
