@@ -27,6 +27,7 @@ import { createLogger } from '../../platform/logger.js';
 import { measureLag, overLimit } from '../../datasync/replication/replication-lag.js';
 import { startTwoDataCenters, type TwoDataCenters, CASSANDRA_DC_SCRIPT } from '../support/cassandra-dc.js';
 import { eventually } from '../support/eventually.js';
+import { recordingConsistency } from '../support/recording-client.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
 
 const silent = createLogger('silent');
@@ -130,27 +131,23 @@ async function lagSettled(admin1: cassandra.Client, admin2: cassandra.Client, fo
   return Math.round(performance.now() - t0);
 }
 
-function missingAt(rows: Map<string, string>, acked: readonly { key: string; value: string }[]): string[] {
-  return acked.filter((a) => rows.get(a.key) !== a.value).map((a) => a.key);
+/** N1 goes on acknowledging writes (20 more) while the migration is held. */
+async function keepsServing(writes: { acked(): Ack[] }, message: string): Promise<void> {
+  const before = writes.acked().length;
+  await eventually(() => writes.acked().length >= before + 20, { timeoutMs: 20_000, message });
 }
 
-/** The real client, the consistency of each write it is asked for recorded in `into`. */
-function recordingConsistency(client: cassandra.Client, into: Array<number | undefined>): cassandra.Client {
-  return new Proxy(client, {
-    get(target, prop, receiver) {
-      if (prop === 'execute')
-        return (q: string, p: unknown[], o?: cassandra.QueryOptions) => {
-          into.push(o?.consistency);
-          return target.execute(q, p, o);
-        };
-      if (prop === 'batch')
-        return (q: Array<{ query: string; params?: unknown[] }>, o?: cassandra.QueryOptions) => {
-          into.push(o?.consistency);
-          return target.batch(q, o);
-        };
-      return Reflect.get(target, prop, receiver);
-    },
-  });
+/** Every write the clients sent was acknowledged. */
+function assertNoWriteFailed(all: readonly Ack[]): void {
+  assert.deepEqual(
+    all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
+    [],
+    'no write failed',
+  );
+}
+
+function missingAt(rows: Map<string, string>, acked: readonly { key: string; value: string }[]): string[] {
+  return acked.filter((a) => rows.get(a.key) !== a.value).map((a) => a.key);
 }
 
 async function replicationOf(client: cassandra.Client, keyspace: string): Promise<Record<string, string>> {
@@ -332,6 +329,19 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       ...p,
     });
 
+  /** An operator's resume once the lag stayed within the limit for 12 s; the log once it ended or paused again. */
+  const resumeOnceSettled = async (cp: ControlPlane, id: string, timeoutMs: number): Promise<MigrationLog> => {
+    await lagSettled(admin1, admin2, 12_000);
+    await resumeMigration(cp, id);
+    return cp.waitForMigration(id, (l) => finished(l) || l.status === 'paused', timeoutMs);
+  };
+
+  /** Every preloaded row and every write the clients saw acknowledged is at dc2 (read there alone). */
+  const assertAllAtDc2 = async (env: Env, all: readonly Ack[], message: string): Promise<void> => {
+    const atDc2 = await rowsAt(admin2, env.table);
+    assert.deepEqual(missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10), [], message);
+  };
+
   it('moves the data with the engine under writes: every write N1 acknowledged is at dc2 when N2 serves; finalize drops dc1', async () => {
     const env = await setup({ preload: 3000 });
     try {
@@ -347,11 +357,7 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       const byN1 = acked.filter((r) => r.served === 'n1');
       const byN2 = acked.filter((r) => r.served === 'n2');
       assert.ok(byN1.length > 0 && byN2.length > 0, `both sides served writes (n1 ${byN1.length}, n2 ${byN2.length})`);
-      assert.deepEqual(
-        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
-        [],
-        'no write failed',
-      );
+      assertNoWriteFailed(all);
 
       // What dc2 alone answers (its own replicas, LOCAL_ONE): the preloaded rows (rebuild), every
       // write N1 acknowledged (replication, drained at the fence) and N2's own.
@@ -435,11 +441,7 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
         ['sync'],
       );
       assert.ok(env.n1Consistencies.includes(cassandraTypes.consistencies.eachQuorum));
-      assert.deepEqual(
-        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
-        [],
-        'no write failed',
-      );
+      assertNoWriteFailed(all);
       const atDc2 = await rowsAt(admin2, env.table);
       assert.deepEqual(missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10), [], 'nothing lost');
     } finally {
@@ -471,22 +473,15 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       assert.match(held.error?.message ?? '', /unreadable: 127\.0\.0\.5/);
       assert.equal(held.phase, 'sync');
       assert.ok(!held.history.some((e) => e.event === 'phase-started' && e.phase === 'fence'), 'no fence while dc2 lags');
-      const before = writes.acked().length;
-      await eventually(() => writes.acked().length >= before + 20, { timeoutMs: 20_000, message: 'N1 keeps serving while paused' });
+      await keepsServing(writes, 'N1 keeps serving while paused');
 
       // The writes dc2 missed are hints, delivered once it is back: an operator resumes once the lag stays within the limit.
       dcs.resume('dc2');
-      await lagSettled(admin1, admin2, 12_000);
-      await resumeMigration(env.cp, created.id);
-      const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 180_000);
+      const log = await resumeOnceSettled(env.cp, created.id, 180_000);
       const all = await writes.stop();
       assert.equal(log.status, 'done', why(log));
       const acked = all.filter((r) => r.status === 200);
-      assert.deepEqual(
-        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
-        [],
-        'no write failed',
-      );
+      assertNoWriteFailed(all);
       const atDc2 = await rowsAt(admin2, env.table);
       assert.deepEqual(
         missingAt(atDc2, [...env.preloaded, ...acked]).slice(0, 10),
@@ -528,21 +523,14 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       );
       assert.match(held.error?.message ?? '', /unreadable: 127\.0\.0\.5/);
       for (const m of env.fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'serve', 'no write was held');
-      const before = writes.acked().length;
-      await eventually(() => writes.acked().length >= before + 20, { timeoutMs: 20_000, message: 'N1 keeps serving while paused' });
+      await keepsServing(writes, 'N1 keeps serving while paused');
 
       // The writes dc2 missed are hints, delivered once it is back: an operator resumes once the lag stays within the limit.
       dcs.resume('dc2');
-      await lagSettled(admin1, admin2, 12_000);
-      await resumeMigration(env.cp, created.id);
-      const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 180_000);
+      const log = await resumeOnceSettled(env.cp, created.id, 180_000);
       const all = await writes.stop();
       assert.equal(log.status, 'done', why(log));
-      assert.deepEqual(
-        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
-        [],
-        'no write failed',
-      );
+      assertNoWriteFailed(all);
       const atDc2 = await rowsAt(admin2, env.table);
       assert.deepEqual(missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10), [], 'nothing lost');
     } finally {
@@ -577,29 +565,14 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       assert.equal(held.phase, 'sync', why(held));
       assert.match(held.error?.message ?? '', /queued message|hint file/);
       assert.ok(!held.history.some((e) => e.event === 'phase-started' && e.phase === 'fence'), 'no fence while the link is cut');
-      const before = writes.acked().length;
-      await eventually(() => writes.acked().length >= before + 20, {
-        timeoutMs: 20_000,
-        message: 'N1 keeps serving while the link is cut',
-      });
+      await keepsServing(writes, 'N1 keeps serving while the link is cut');
 
       await dcs.healLink();
-      await lagSettled(admin1, admin2, 12_000);
-      await resumeMigration(env.cp, created.id);
-      const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 240_000);
+      const log = await resumeOnceSettled(env.cp, created.id, 240_000);
       const all = await writes.stop();
       assert.equal(log.status, 'done', why(log));
-      assert.deepEqual(
-        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
-        [],
-        'no write failed',
-      );
-      const atDc2 = await rowsAt(admin2, env.table);
-      assert.deepEqual(
-        missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10),
-        [],
-        'every acknowledged write is at dc2 (hints delivered once the link was back)',
-      );
+      assertNoWriteFailed(all);
+      await assertAllAtDc2(env, all, 'every acknowledged write is at dc2 (hints delivered once the link was back)');
     } finally {
       rmSync(flag, { force: true });
       await dcs.healLink();
@@ -646,30 +619,15 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
         assert.equal(m.gateway.getState().shop!.mode, 'serve', 'no write was held');
         assert.notEqual(m.gateway.getState().shop!.data?.datastore, 'each-quorum', 'no write waits for dc2');
       }
-      const before = writes.acked().length;
-      await eventually(() => writes.acked().length >= before + 20, {
-        timeoutMs: 20_000,
-        message: 'N1 keeps serving while the link is cut',
-      });
+      await keepsServing(writes, 'N1 keeps serving while the link is cut');
 
       // Healed, the queued messages and hints drain; an operator resumes once the lag stays within the limit.
       await dcs.healLink();
-      await lagSettled(admin1, admin2, 12_000);
-      await resumeMigration(env.cp, created.id);
-      const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 240_000);
+      const log = await resumeOnceSettled(env.cp, created.id, 240_000);
       const all = await writes.stop();
       assert.equal(log.status, 'done', why(log));
-      assert.deepEqual(
-        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
-        [],
-        'no write failed',
-      );
-      const atDc2 = await rowsAt(admin2, env.table);
-      assert.deepEqual(
-        missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10),
-        [],
-        'every acknowledged write is at dc2 (hints delivered once the link was back)',
-      );
+      assertNoWriteFailed(all);
+      await assertAllAtDc2(env, all, 'every acknowledged write is at dc2 (hints delivered once the link was back)');
     } finally {
       await dcs.healLink();
       await env.close();
@@ -702,9 +660,7 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       await eventually(() => writes.acked().length >= ackedBefore + 20, { timeoutMs: 20_000, message: 'N1 keeps serving while paused' });
       // The writes dc2 missed while paused are hints, delivered once it is back: an operator resumes once the lag stays within the limit.
       dcs.resume('dc2');
-      await lagSettled(admin1, admin2, 12_000);
-      await resumeMigration(env.cp, created.id);
-      const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 180_000);
+      const log = await resumeOnceSettled(env.cp, created.id, 180_000);
       const all = await writes.stop();
       assert.equal(log.status, 'done', why(log));
       // One closed-loop writer per gateway; each write that waited on the paused dc2 failed after the
@@ -838,11 +794,7 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       assert.ok(fence.datastore.drainMs >= 2000, `the drain waited out the write timeout, writes held (${fence.datastore.drainMs} ms)`);
       assert.ok(fence.datastore.digest.rowsCompared >= env.preloaded.length, 'the fence compared every row');
       assert.ok(!env.n1Consistencies.includes(cassandraTypes.consistencies.eachQuorum), 'no write at EACH_QUORUM with the drain');
-      assert.deepEqual(
-        all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
-        [],
-        'no write failed',
-      );
+      assertNoWriteFailed(all);
       const acked = all.filter((r) => r.status === 200);
       const atDc2 = await rowsAt(admin2, env.table);
       assert.deepEqual(missingAt(atDc2, env.preloaded).slice(0, 10), [], 'every preloaded row reached dc2');

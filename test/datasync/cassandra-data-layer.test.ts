@@ -11,6 +11,7 @@ import { isSyncError, SyncError, type SyncErrorCode } from '../../datasync/error
 import type { DataMode } from '../../protocol/app-state.js';
 import { cassandraClient, connectTwoClusters, gate, settle, type TwoClusters } from '../support/data-layer-fixture.js';
 import { eventually } from '../support/eventually.js';
+import { recordingConsistency } from '../support/recording-client.js';
 import { requireService } from '../support/service-endpoints.js';
 import { provisionTree, removeChroot, zkClient } from '../support/zk-identities.js';
 
@@ -206,21 +207,7 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     // The real client, its calls recorded: what the layer asks the driver for (the two-datacenter
     // suite checks that such a write then waits for the other datacenter).
     const asked: Array<number | undefined> = [];
-    const recording = new Proxy(cl.n1, {
-      get(target, prop, receiver) {
-        if (prop === 'execute')
-          return (q: string, p: unknown[], o?: cassandra.QueryOptions) => {
-            asked.push(o?.consistency);
-            return target.execute(q, p, o);
-          };
-        if (prop === 'batch')
-          return (q: Array<{ query: string; params?: unknown[] }>, o?: cassandra.QueryOptions) => {
-            asked.push(o?.consistency);
-            return target.batch(q, o);
-          };
-        return Reflect.get(target, prop, receiver);
-      },
-    });
+    const recording = recordingConsistency(cl.n1, asked);
     const { types } = (await import('cassandra-driver')).default;
     const dl = new CassandraDataLayer({ local: recording });
     layers.push(dl);
