@@ -14,6 +14,7 @@ export { runSnapshot, type SnapshotOptions, type SnapshotResult } from './datast
 export { SyncError } from './errors.js';
 export { CassandraDataLayer } from './layer/cassandra-data-layer.js';
 export { DataLayerMember } from './layer/data-layer-member.js';
+export type { DataModeTarget } from './layer/data-mode-target.js';
 export { RedisCacheLayer } from './layer/redis-cache-layer.js';
 export { copySubtree } from './metadata/subtree-copy.js';
 export { removeSubtree } from './metadata/subtree-remove.js';

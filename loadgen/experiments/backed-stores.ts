@@ -5,7 +5,7 @@ import {
   type RedisEndpointConfig,
   deleteKeysUnder,
   RedisCacheLayer,
-  DataLayerMember,
+  type DataLayerMember,
   CassandraDataLayer,
   createClusterClient,
   type DatastoreClusterConfig,
@@ -13,6 +13,7 @@ import {
 import { createSyncHooks } from '../../controlplane/index.js';
 import { CachedStore } from '../reference-app/cached-store.js';
 import { CassandraStore } from '../reference-app/cassandra-store.js';
+import { joinAsDataLayer } from './data-layer-join.js';
 import type { ExperimentStores, StoreContext, StoreFactory } from './experiment-stores.js';
 
 export interface BackedStoresConfig {
@@ -91,17 +92,8 @@ export function backedStores(
       const n1Cache = new RedisCacheLayer({ local: redis.n1, n2: redis.n1ToN2 });
       const n2Cache = new RedisCacheLayer({ local: redis.n2 });
 
-      const memberCoordinator = ctx.coordinator('member');
-      teardown.push(() => memberCoordinator.close()); // member.stop() leaves its session open
-      const member = new DataLayerMember({
-        coordinator: memberCoordinator,
-        memberId: `datalayer-n1-t${ctx.trial}`,
-        apps: { [ctx.app]: [n1Layer, n1Cache] },
-        logger: ctx.logger,
-      });
+      const member = await joinAsDataLayer(ctx, `datalayer-n1-t${ctx.trial}`, [n1Layer, n1Cache], teardown);
       guard = member.writeGuard(ctx.app);
-      await member.start();
-      teardown.push(() => member.stop());
 
       // The sync hooks are the control plane's jobs: their checkpoints live in its part of the tree.
       const checkpoints = ctx.coordinator('controlplane');

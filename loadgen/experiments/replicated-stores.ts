@@ -5,13 +5,14 @@ import {
   deleteKeysUnder,
   RedisCacheLayer,
   CassandraDataLayer,
-  DataLayerMember,
+  type DataLayerMember,
   type DatastoreClusterConfig,
   type RedisEndpointConfig,
 } from '../../datasync/index.js';
 import { createSyncHooks } from '../../controlplane/index.js';
 import { CachedStore } from '../reference-app/cached-store.js';
 import { CassandraStore } from '../reference-app/cassandra-store.js';
+import { joinAsDataLayer } from './data-layer-join.js';
 import type { ExperimentStores, StoreContext, StoreFactory } from './experiment-stores.js';
 
 export interface ReplicatedStoresConfig {
@@ -71,17 +72,8 @@ export function replicatedStores(cfg: ReplicatedStoresConfig): StoreFactory {
         n2: new CassandraDataLayer({ local: dc2, logger: ctx.logger }),
       };
       teardown.push(() => Promise.allSettled([layers.n1.close(), layers.n2.close()]));
-      const memberCoordinator = ctx.coordinator('member');
-      teardown.push(() => memberCoordinator.close()); // member.stop() leaves its session open
-      const member = new DataLayerMember({
-        coordinator: memberCoordinator,
-        memberId: `datalayer-n1-t${ctx.trial}-${made}`,
-        apps: { [ctx.app]: [layers.n1] },
-        logger: ctx.logger,
-      });
+      const member = await joinAsDataLayer(ctx, `datalayer-n1-t${ctx.trial}-${made}`, [layers.n1], teardown);
       guard = member.writeGuard(ctx.app);
-      await member.start();
-      teardown.push(() => member.stop());
       const redis = {
         n1: createCacheClient({ ...cfg.redis.n1, keyPrefix: prefix }, TIMEOUTS),
         n2: createCacheClient({ ...cfg.redis.n2, keyPrefix: prefix }, TIMEOUTS),
