@@ -72,8 +72,11 @@ export interface VerifyFigures {
   readonly recopies: number;
   /** Rows digested at N1 in the last check of each range. */
   readonly rowsCompared: number;
-  /** Rows written since copy-on-write began that a digest caught on one side only, left out on both sides of ranges that then matched. */
-  readonly lateRowsLeftOut: number;
+  /**
+   * Value cells written since the cutoff (copy-on-write began, or the switch to EACH_QUORUM) that a
+   * digest caught on one side only, left out on both sides of ranges that then matched.
+   */
+  readonly lateCellsLeftOut: number;
   readonly durationMs: number;
 }
 

@@ -2,7 +2,7 @@ import type { Client } from 'cassandra-driver';
 import { SyncError } from '../errors.js';
 import { runBounded } from './bounded-pool.js';
 import { RangeIoError } from './range-copy.js';
-import { digestRange, type DigestFilter, type RangeDigest } from './range-digest.js';
+import { cellCount, type CellSet, digestRange, type DigestFilter, type RangeDigest, unionCells } from './range-digest.js';
 import { abortedError, type RangeTask } from './range-task.js';
 import type { VerifyFigures } from './snapshot-options.js';
 
@@ -26,9 +26,9 @@ export interface VerifyContext {
   readonly recopy: (task: RangeTask) => Promise<unknown>;
   readonly report: (table: string) => void;
   /**
-   * Rows with a cell written at or after this (µs) are copy-on-write writes: left out of a digest
-   * pass that catches them on one side only (see SnapshotOptions.copyOnWriteSinceUs). Unset:
-   * every row is compared.
+   * Cells written at or after this (µs) are copy-on-write writes: left out, on both sides, of a
+   * digest pass after one that caught them on one side only (see SnapshotOptions.copyOnWriteSinceUs
+   * and DigestFilter). Unset: every cell is compared.
    */
   readonly cutoffUs?: number;
 }
@@ -39,7 +39,7 @@ interface Differing {
   readonly n2Rows: number;
 }
 
-/** Digest passes per range and check at most (the first, then with late rows left out on both sides). */
+/** Digest passes per range and check at most (the first, then with late cells left out on both sides). */
 const DIGEST_PASSES = 3;
 
 export async function verifyRanges(tasks: readonly RangeTask[], ctx: VerifyContext): Promise<VerifyFigures> {
@@ -47,7 +47,7 @@ export async function verifyRanges(tasks: readonly RangeTask[], ctx: VerifyConte
   const { cutoffUs } = ctx;
   const stop = (): boolean => ctx.signal?.aborted === true;
   const rowsByRange = new Map<RangeTask, number>();
-  let lateRowsLeftOut = 0;
+  let lateCellsLeftOut = 0;
 
   const check = async (list: readonly RangeTask[]): Promise<Differing[]> => {
     const out: Differing[] = [];
@@ -66,20 +66,24 @@ export async function verifyRanges(tasks: readonly RangeTask[], ctx: VerifyConte
               }),
             ]),
           );
-        // Rows written since copy-on-write began (cutoffUs) carry the same timestamp on both sides
-        // once landed, but a digest may catch one on one side before the other: a pass that finds
-        // the range differing is repeated with such rows left out on both sides.
-        let exclude = new Set<string>();
+        // Cells written since the cutoff carry the same timestamp on both sides once landed, but a
+        // digest may catch one on one side before the other: a pass that finds the range differing
+        // is repeated with every cell either side found late left out on both sides (the rest of
+        // their rows still compared).
+        let exclude: CellSet = new Map();
+        let excluded = 0;
         let [a, b] = await both({ cutoffUs });
         for (let pass = 1; pass < DIGEST_PASSES && a.md5 !== b.md5; pass++) {
-          const late = new Set([...exclude, ...a.recent, ...b.recent]);
-          if (late.size === exclude.size) break;
+          const late = unionCells(exclude, a.recent, b.recent);
+          const lateCells = cellCount(late);
+          if (lateCells === excluded) break;
           exclude = late;
+          excluded = lateCells;
           [a, b] = await both({ cutoffUs, exclude });
         }
         rowsByRange.set(task, a.rows);
         if (a.md5 !== b.md5) out.push({ task, n1Rows: a.rows, n2Rows: b.rows });
-        else lateRowsLeftOut += exclude.size;
+        else lateCellsLeftOut += excluded;
         ctx.report(task.table);
       },
       stop,
@@ -130,7 +134,7 @@ export async function verifyRanges(tasks: readonly RangeTask[], ctx: VerifyConte
     rangesDiffered,
     recopies,
     rowsCompared: [...rowsByRange.values()].reduce((n, r) => n + r, 0),
-    lateRowsLeftOut,
+    lateCellsLeftOut,
     durationMs: performance.now() - started,
   };
 }

@@ -283,7 +283,8 @@ describe('sync: datastore snapshot copy N1 → N2', function () {
   });
 
   it(
-    'verify leaves out a row written since copy-on-write began that it catches on one side only, ' + 'but not an older difference',
+    'verify leaves out a cell written since copy-on-write began that it catches on one side only, ' +
+      'but not an older difference in the same row',
     async () => {
       const checkpointRoot = root('resume'); // every range done: only the verify runs
       const since = BigInt(Date.now()) * 1000n;
@@ -302,21 +303,22 @@ describe('sync: datastore snapshot copy N1 → N2', function () {
         verify: { maxRecopies: 0 },
         copyOnWriteSinceUs: sinceUs,
       });
-      assert.equal(res.verify?.rangesDiffered, 0, 'the late row is left out on both sides');
+      assert.equal(res.verify?.rangesDiffered, 0, 'the late cell is left out on both sides');
       assert.equal(res.verify?.recopies, 0);
-      assert.equal(res.verify?.lateRowsLeftOut, 1, 'and counted');
+      assert.equal(res.verify?.lateCellsLeftOut, 1, 'and counted');
       // Without the copy-on-write time the same difference is a differing range.
       await rejectsWith(
         runSnapshot({ source: n1, target: n2, tables: [events], coordinator: zk, checkpointRoot, verify: { maxRecopies: 0 } }),
         'NW_SYNC_VERIFY_FAILED',
       );
       await runSnapshot({ source: n1, target: n2, tables: [events], ranges: 8 }); // N2 in line again
-      // A difference written before copy-on-write began is still found (next to another late row, left out).
+      // A difference written before copy-on-write began is still found, in the very row of a late cell
+      // (left out; the row's other cells are compared).
       await n1.execute(`UPDATE ${ks}.events USING TIMESTAMP ? SET note = 'late again' ${where}`, [micros(since + 2000n)], {
         prepare: true,
       });
       await n1.execute(
-        `UPDATE ${ks}.events USING TIMESTAMP ? SET score = 17.5 WHERE tenant = 't4' AND bucket = 3 AND seq = 11 AND name = 'n2'`,
+        `UPDATE ${ks}.events USING TIMESTAMP ? SET score = 17.5 ${where}`,
         [micros(BASE_MICROS + 7_200_000_000n - 3_600_000_000n)],
         { prepare: true },
       );
