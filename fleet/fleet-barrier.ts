@@ -22,6 +22,14 @@ export interface BarrierRefusal extends AckRefusal {
   readonly app: string;
 }
 
+/** A member's ack of a target (at or past its epoch), as the barrier read it last: with what the member reported. */
+export interface MemberAck {
+  readonly member: string;
+  readonly kind: MemberInfo['kind'];
+  readonly app: string;
+  readonly ack: AckInfo;
+}
+
 export interface BarrierReport {
   readonly ok: boolean;
   readonly elapsedMs: number;
@@ -31,6 +39,8 @@ export interface BarrierReport {
   readonly missing: readonly MissingAck[];
   /** Members present when the barrier started whose sessions ended before it finished. */
   readonly departed: readonly string[];
+  /** Every ack that counted, sorted by member and app. */
+  readonly acked: readonly MemberAck[];
 }
 
 export interface BarrierOptions {
@@ -155,24 +165,28 @@ class FleetView {
    * refusal of the target epoch or a later one (the member skipped to a state it refused) means
    * no ack of the target comes without a newer state. An older refusal does not count.
    */
-  verdict(targets: readonly BarrierTarget[]): { members: string[]; missing: MissingAck[]; refused: BarrierRefusal[] } {
+  verdict(targets: readonly BarrierTarget[]): { members: string[]; missing: MissingAck[]; refused: BarrierRefusal[]; acked: MemberAck[] } {
     const members = [...this.live].filter((m) => this.required(m)).sort();
     const missing: MissingAck[] = [];
     const refused: BarrierRefusal[] = [];
+    const acked: MemberAck[] = [];
     for (const t of targets) {
       const view = this.views.get(t.app)!;
       for (const m of members) {
         if (!this.info.get(m)!.apps.includes(t.app)) continue;
         const ack = view.listed.has(m) ? (view.acks.get(m) ?? null) : null;
-        const acked = ack?.epoch ?? null;
-        if (acked !== null && acked >= t.epoch) continue;
-        missing.push({ member: m, app: t.app, ackedEpoch: acked });
+        const ackedEpoch = ack?.epoch ?? null;
+        if (ack && ackedEpoch !== null && ackedEpoch >= t.epoch) {
+          acked.push({ member: m, kind: this.info.get(m)!.kind, app: t.app, ack });
+          continue;
+        }
+        missing.push({ member: m, app: t.app, ackedEpoch });
         if (ack?.refused && ack.refused.epoch >= t.epoch) refused.push({ member: m, app: t.app, ...ack.refused });
       }
     }
     const byMember = (a: { member: string; app: string }, b: { member: string; app: string }): number =>
       a.member.localeCompare(b.member) || a.app.localeCompare(b.app);
-    return { members, missing: missing.sort(byMember), refused: refused.sort(byMember) };
+    return { members, missing: missing.sort(byMember), refused: refused.sort(byMember), acked: acked.sort(byMember) };
   }
 
   departed(): string[] {
@@ -253,9 +267,9 @@ export async function waitForFleet(c: Coordinator, targets: readonly BarrierTarg
   for (;;) {
     const woke = view.nextWake();
     await view.refresh();
-    const { members, missing, refused } = view.verdict(targets);
+    const { members, missing, refused, acked } = view.verdict(targets);
     const elapsedMs = performance.now() - started;
-    const report = (ok: boolean): BarrierReport => ({ ok, elapsedMs, targets, members, missing, departed: view.departed() });
+    const report = (ok: boolean): BarrierReport => ({ ok, elapsedMs, targets, members, missing, departed: view.departed(), acked });
     if (missing.length === 0) return report(true);
     if (refused.length > 0) {
       throw new CoordinatorError('NW_CP_BARRIER_REFUSED', refused.map(describeRefusal).join('; '), {

@@ -15,6 +15,9 @@ import { assertSessionOutlastsLease } from './lease-margin.js';
 import { registerMember } from './member-registration.js';
 import { MAX_STATE_DOCUMENT_BYTES } from '../protocol/app-state.js';
 
+/** What a member may say with an ack besides the epoch (the ack document's reports). */
+export type AckReports = Pick<AckInfo, 'datastore'>;
+
 /** Outcome of the last attempt to apply an app's state; exposed for status and tests. */
 export interface AppSyncStatus {
   readonly appliedEpoch: number | undefined;
@@ -42,9 +45,10 @@ export interface StateFollowerOptions {
   /**
    * Applies one app's whole state (the JSON object of the state node) at
    * `epoch`; resolves once it is in force, after which the epoch is acked.
-   * Throwing leaves the last applied state in force and acks nothing.
+   * Throwing leaves the last applied state in force and acks nothing. What it resolves with goes
+   * into the ack beside the epoch (a data layer's report on its writes, taken after the apply).
    */
-  readonly apply: (app: string, doc: Record<string, unknown>, epoch: number) => Promise<void>;
+  readonly apply: (app: string, doc: Record<string, unknown>, epoch: number) => Promise<AckReports | undefined>;
   /**
    * Whether a failed apply can never succeed for that epoch: then it is not retried, and the member
    * writes a refusal of the epoch (the error's code and message) to its ack node, so a barrier
@@ -313,8 +317,9 @@ export class StateFollower {
     }
     if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return unreadable('state is not an object');
     const t0 = performance.now();
+    let reports: AckReports | undefined;
     try {
-      await this.opts.apply(app, doc as Record<string, unknown>, node.version);
+      reports = await this.opts.apply(app, doc as Record<string, unknown>, node.version);
     } catch (err) {
       if (isCoordinatorError(err)) {
         this.fail(app, prev, (err as Error).message);
@@ -325,7 +330,7 @@ export class StateFollower {
       return this.refuse(app, prev, { epoch: node.version, code: codeOf(err), detail: (err as Error).message });
     }
     if (!this.registeredHere()) return;
-    const ack: AckInfo = { epoch: node.version, appliedAt: new Date().toISOString(), applyMs: performance.now() - t0 };
+    const ack: AckInfo = { epoch: node.version, appliedAt: new Date().toISOString(), applyMs: performance.now() - t0, ...reports };
     await this.writeAck(app, ack);
     this.lastAck.set(app, ack);
     this.status.set(app, { appliedEpoch: node.version, error: undefined });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { dataModeSchema } from './app-state.js';
 import { appNameSchema } from './identifiers.js';
 import { joinPath } from './node-paths.js';
 
@@ -6,7 +7,7 @@ import { joinPath } from './node-paths.js';
  * Where everything lives in the coordinator (relative to its chroot):
  *
  *   /apps/<app>/state            desired state JSON; its version is the epoch
- *   /apps/<app>/acks/<member>    ephemeral { epoch, appliedAt, applyMs, refused? } per member
+ *   /apps/<app>/acks/<member>    ephemeral { epoch, appliedAt, applyMs, refused?, datastore? } per member
  *   /apps/<app>/lock             which migration owns the app right now
  *   /members/<member>            ephemeral { kind, host, pid, startedAt, apps, adminUrl?, trafficUrls? }
  *   /migrations/<id>             persistent phase log
@@ -125,6 +126,23 @@ export const ackRefusalSchema = z.object({
 export type AckRefusal = Readonly<z.output<typeof ackRefusalSchema>>;
 
 /**
+ * What a data layer's datastore says with its ack (docs/architecture.md, "Replicate: no
+ * acknowledged write missing at N2"): the mode in force, since which epoch this process has been
+ * in it, the last write timestamp it handed out before it entered it (every write it sent under
+ * the mode before has a timestamp at or below), and how many of its writes under the mode failed
+ * since. The control plane trusts the `each-quorum` window's shortcut only when every data layer
+ * says it was in the mode since the switch with no failed write; anything else (no report, a
+ * report that does not parse) sends the fence to the drain, which needs none.
+ */
+export const datastoreAckReportSchema = z.strictObject({
+  mode: dataModeSchema.shape.datastore.removeDefault(),
+  sinceEpoch: z.number().int().min(0),
+  writesThroughUs: z.number().int().min(0),
+  failures: z.number().int().min(0),
+});
+export type DatastoreAckReport = Readonly<z.output<typeof datastoreAckReportSchema>>;
+
+/**
  * What a member writes to its ack node: the last epoch it applied and acked in this session, and
  * the epoch it refused since, if any. The refusal rides in the ack node rather than a sibling node
  * because a member may write nothing else (ACLs), and a barrier already holds a watch on every ack
@@ -141,6 +159,8 @@ export const ackInfoSchema = z
     /** Time the apply took, including the drain of forbidden writes. */
     applyMs: z.number().min(0).optional(),
     refused: ackRefusalSchema.optional(),
+    /** A data layer's report on its datastore writes; one that does not parse reads as none (never the ack). */
+    datastore: datastoreAckReportSchema.optional().catch(() => undefined),
   })
   .refine((a) => (a.epoch === undefined) === (a.appliedAt === undefined) && (a.epoch === undefined) === (a.applyMs === undefined), {
     message: 'epoch, appliedAt and applyMs go together',

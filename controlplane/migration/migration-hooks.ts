@@ -1,4 +1,5 @@
 import type { DataMode } from '../../protocol/app-state.js';
+import type { DatastoreAckReport } from '../../protocol/coordinator-paths.js';
 import type { MigrationLog } from './migration-log.js';
 import type { MigrationPlan } from './plan.js';
 
@@ -21,9 +22,28 @@ export interface SyncContext {
    * every member (gateways and data layers) to ack it. Idempotent. Only the main
    * step and `beforeFence` may call it (the gateways are in the sync state then).
    */
-  readonly setDataMode: (
-    patch: Partial<DataMode>,
-  ) => Promise<{ readonly epochs: Readonly<Record<string, number>>; readonly barrierMs: number }>;
+  readonly setDataMode: (patch: Partial<DataMode>) => Promise<DataLayerBarrier>;
+  /**
+   * Writes the current phase's states again (same content, new epochs) and waits for the data
+   * layers alone. Called after a barrier that waited for the gateways (`atFence`), every write
+   * through the fleet had finished before the data layers take the new epoch: their acks' reports
+   * count each of those writes (a failed one included).
+   */
+  readonly confirmDataLayers: () => Promise<DataLayerBarrier>;
+}
+
+/** One data layer's ack of a barrier, with its report on its datastore writes (none from an older member). */
+export interface DataLayerAck {
+  readonly member: string;
+  readonly app: string;
+  readonly datastore?: DatastoreAckReport;
+}
+
+/** A barrier after a state the data layers follow: the epochs written, its time, and the data layers' acks. */
+export interface DataLayerBarrier {
+  readonly epochs: Readonly<Record<string, number>>;
+  readonly barrierMs: number;
+  readonly dataLayers: readonly DataLayerAck[];
 }
 
 /** A hook's step in a phase; undefined: nothing to do for this plan (left out of the phase's figures). */

@@ -3,9 +3,17 @@ import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import { ControlError, isControlError } from '../errors.js';
 import { describeRefusal, waitForFleet, type BarrierRefusal, type BarrierReport } from '../../fleet/fleet-barrier.js';
 import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
-import { layout } from '../../protocol/coordinator-paths.js';
+import { layout, type MemberInfo } from '../../protocol/coordinator-paths.js';
 import { LOCAL_DATA_MODE, type DataMode } from '../../protocol/app-state.js';
-import { type DnsSteps, isTransientHookFailure, pausesMigration, type PhaseStepName, type SyncHook } from './migration-hooks.js';
+import {
+  type DataLayerAck,
+  type DataLayerBarrier,
+  type DnsSteps,
+  isTransientHookFailure,
+  pausesMigration,
+  type PhaseStepName,
+  type SyncHook,
+} from './migration-hooks.js';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import {
   controlPath,
@@ -33,6 +41,13 @@ export interface RunnerDeps {
   readonly isLeader: () => boolean;
   /** Fetch used for N2 health checks (tests may point it elsewhere). */
   readonly fetch?: typeof fetch;
+}
+
+/** The data layers' acks of a barrier, with their reports. */
+function dataLayerAcks(acked: BarrierReport['acked']): DataLayerAck[] {
+  return acked
+    .filter((a) => a.kind === 'datalayer')
+    .map((a) => ({ member: a.member, app: a.app, ...(a.ack.datastore ? { datastore: a.ack.datastore } : {}) }));
 }
 
 function barrierSummary(r: BarrierReport): NonNullable<LogEvent['barrier']> {
@@ -236,11 +251,13 @@ export class MigrationRunner {
               }
             : { event: 'rollback-started', phase: next, detail: code },
         );
-        if (pause)
+        if (pause) {
           await this.deps.coordinator.set(
             controlPath(this.id),
             Buffer.from(JSON.stringify({ pause: true, abort: false, reason: code, updatedAt: new Date().toISOString() })),
           );
+          await this.leaveEachQuorumWindow(next);
+        }
       }
     }
   }
@@ -264,6 +281,14 @@ export class MigrationRunner {
 
   /** Writes states (fenced by the log version) and waits on the fleet barrier. */
   private async flip(states: Record<string, DesiredAppState>): Promise<Pick<LogEvent, 'epochs' | 'barrier'>> {
+    return (await this.flipAcked(states)).event;
+  }
+
+  /** `flip`, with the acks that passed the barrier; `kinds`: the member kinds it waits for (default all). */
+  private async flipAcked(
+    states: Record<string, DesiredAppState>,
+    kinds?: readonly MemberInfo['kind'][],
+  ): Promise<{ event: Pick<LogEvent, 'epochs' | 'barrier'>; acked: BarrierReport['acked'] }> {
     this.checkLeader();
     const plan = this.handle.log.plan;
     // The guard is a staged log change (the phase start) or a check of the log version.
@@ -275,17 +300,16 @@ export class MigrationRunner {
     this.handle.guardCommitted();
     for (const t of targets) this.written.set(t.app, t.epoch);
     const epochs = Object.fromEntries(targets.map((t) => [t.app, t.epoch]));
-    const report = await waitForFleet(this.deps.coordinator, targets, { timeoutMs: plan.barrierTimeoutMs, logger: this.deps.logger }).catch(
-      (err: unknown) => {
-        if (!isControlError(err, 'NW_CP_BARRIER_REFUSED')) throw err;
-        // The same error with the epochs, as a timeout has them: message for the log's detail, data for tools.
-        const { refused, report } = err.details as { refused: BarrierRefusal[]; report: BarrierReport };
-        throw new ControlError('NW_CP_BARRIER_REFUSED', refused.map(describeRefusal).join('; '), {
-          cause: err,
-          details: { epochs, barrier: { ...barrierSummary(report), refused } },
-        });
-      },
-    );
+    const barrier = { timeoutMs: plan.barrierTimeoutMs, logger: this.deps.logger, ...(kinds ? { kinds } : {}) };
+    const report = await waitForFleet(this.deps.coordinator, targets, barrier).catch((err: unknown) => {
+      if (!isControlError(err, 'NW_CP_BARRIER_REFUSED')) throw err;
+      // The same error with the epochs, as a timeout has them: message for the log's detail, data for tools.
+      const { refused, report } = err.details as { refused: BarrierRefusal[]; report: BarrierReport };
+      throw new ControlError('NW_CP_BARRIER_REFUSED', refused.map(describeRefusal).join('; '), {
+        cause: err,
+        details: { epochs, barrier: { ...barrierSummary(report), refused } },
+      });
+    });
     if (!report.ok) {
       throw new ControlError(
         'NW_CP_BARRIER_TIMEOUT',
@@ -295,7 +319,7 @@ export class MigrationRunner {
         },
       );
     }
-    return { epochs, barrier: barrierSummary(report) };
+    return { event: { epochs, barrier: barrierSummary(report) }, acked: report.acked };
   }
 
   /** The same state for every app of the plan (several apps of one migration flip as one). */
@@ -370,6 +394,7 @@ export class MigrationRunner {
         progress: (detail: string, d?: Record<string, unknown>) =>
           this.deps.logger.info('controlplane.migration.sync_progress', { id: this.id, hook: name, detail, ...d }),
         setDataMode: (patch: Partial<DataMode>) => this.setDataMode(name, patch),
+        confirmDataLayers: () => this.confirmDataLayers(),
         note: async (detail: string, d?: Record<string, unknown>) => {
           this.checkLeader();
           await this.handle.update(
@@ -412,7 +437,7 @@ export class MigrationRunner {
     return out;
   }
 
-  private async setDataMode(hook: string, patch: Partial<DataMode>): Promise<{ epochs: Record<string, number>; barrierMs: number }> {
+  private async setDataMode(hook: string, patch: Partial<DataMode>): Promise<DataLayerBarrier> {
     this.checkLeader();
     const dataMode: DataMode = { ...(this.handle.log.dataMode ?? LOCAL_DATA_MODE), ...patch };
     await this.handle.update(
@@ -424,8 +449,39 @@ export class MigrationRunner {
       },
     );
     const t0 = performance.now();
-    const r = await this.flip(this.statesFor('sync')!);
-    return { epochs: { ...(r.epochs ?? {}) }, barrierMs: ms(t0) };
+    const r = await this.flipAcked(this.statesFor('sync')!);
+    return { epochs: { ...(r.event.epochs ?? {}) }, barrierMs: ms(t0), dataLayers: dataLayerAcks(r.acked) };
+  }
+
+  /**
+   * A migration paused in sync or fence with the data layers at EACH_QUORUM (the replicate
+   * strategy's last window, opened by a hook that then failed, or a fence barrier that timed out
+   * after it): every write would wait for N2's datacenter for as long as the pause lasts, and that
+   * datacenter may be why it paused. The layers go back to their own level (the sync state, so a
+   * fleet the fence reached serves again); a resume runs the window again. A failure to do so is
+   * logged: the pause stands.
+   */
+  private async leaveEachQuorumWindow(phase: PhaseName): Promise<void> {
+    if (this.handle.log.dataMode?.datastore !== 'each-quorum' || (phase !== 'sync' && phase !== 'fence')) return;
+    try {
+      await this.setDataMode('pause', { datastore: 'local' });
+    } catch (err) {
+      this.deps.logger.warn('controlplane.migration.window_revert_failed', { id: this.id, phase, message: (err as Error).message });
+    }
+  }
+
+  /**
+   * The current phase's states written again (new epochs, same content) and a barrier on the data
+   * layers alone: each acks after the barrier before it passed, so its report counts every write
+   * that barrier waited for (SyncContext.confirmDataLayers).
+   */
+  private async confirmDataLayers(): Promise<DataLayerBarrier> {
+    const phase = this.handle.log.phase;
+    const states = phase && this.statesFor(phase);
+    if (!states) throw new ControlError('NW_CP_SYNC_FAILED', `confirmDataLayers: phase ${phase ?? 'none'} writes no state`);
+    const t0 = performance.now();
+    const r = await this.flipAcked(states, ['datalayer']);
+    return { epochs: { ...(r.event.epochs ?? {}) }, barrierMs: ms(t0), dataLayers: dataLayerAcks(r.acked) };
   }
 
   /**

@@ -12,7 +12,8 @@ import type { ReplicateConfig } from '../../datasync/replication/replicate-confi
 import { type LagLimit, measureLag, overLimit, type ReplicationLag, writeTimeoutMs } from '../../datasync/replication/replication-lag.js';
 import type { DatastorePlan } from '../migration/datastore-plan.js';
 import type { MigrationPlan } from '../migration/plan.js';
-import type { FinalizeContext, SyncContext } from '../migration/migration-hooks.js';
+import type { DataLayerBarrier, FinalizeContext, SyncContext } from '../migration/migration-hooks.js';
+import { lastWindowSwitch, WINDOW_SWITCH_KEY, windowCutoffUs, windowGap, windowSwitch } from './each-quorum-proof.js';
 import type { DatastoreSyncConfig } from './sync-config.js';
 
 /**
@@ -238,15 +239,23 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     // leader that died between the log write and the states, a retry): the barrier is the proof
     // that no write at the old level is in flight, not the log. Idempotent; run after the fence
     // flip, it serves from N1 again until the fence comes back.
-    let switched: { barrierMs: number };
+    let switched: DataLayerBarrier;
     try {
       switched = await ctx.setDataMode({ datastore: 'each-quorum' });
     } catch (err) {
       if (!ctx.signal.aborted) await backToLocal(ctx);
       throw err;
     }
+    // No data layer follows the mode: no write waits for N2, nothing for the window to do. The
+    // fence finds no record of it and drains.
+    if (switched.dataLayers.length === 0) {
+      await ctx.note('EACH_QUORUM window: no data layer acked the switch; the fence drains');
+      return { consistency: 'none', skipped: 'no data layer acked the switch' };
+    }
     const cutoffAt = performance.now() + p.clockSkewMs;
-    const cutoffUs = (Date.now() + p.clockSkewMs) * 1000;
+    // The data layers' own word on where their writes before the switch end; the clock for writers
+    // that left before it.
+    const cutoffUs = windowCutoffUs(switched.dataLayers, (Date.now() + p.clockSkewMs) * 1000);
     // Every write now waits for N2's datacenter: one that does not answer fails the window at once
     // (the lag gate just passed), not after `lagWaitMs` of failing writes.
     const failure = (why: string, lag: ReplicationLag) => {
@@ -284,8 +293,9 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     });
     watched.catch(() => undefined);
     const compare = async (lag: ReplicationLag): Promise<Record<string, unknown>> => {
-      // Rows written after the cutoff are left out where one side lacks them (writes of the window,
-      // on the wire or failed: not acknowledged); every row written before the switch is compared.
+      // Cells written after the cutoff are left out where one side lacks them (writes of the window,
+      // on the wire or failed: not acknowledged); every cell written before the switch is compared,
+      // also beside a late one in its row (range-digest.ts).
       await sleep(Math.max(0, cutoffAt - performance.now()), undefined, { signal });
       const deadline = performance.now() + Math.min(p.lagWaitMs, 10_000);
       for (let pass = 1, delayMs = 100; ; pass++, delayMs = Math.min(delayMs * 2, 1000)) {
@@ -306,8 +316,11 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     try {
       const figures = await Promise.race([answering().then(compare), watched]);
       const windowMs = Math.round(performance.now() - t0);
-      await ctx.note(`EACH_QUORUM window: ${s.n2Dc} holds every earlier write (${windowMs} ms)`, { windowMs });
-      return { ...figures, windowMs };
+      await ctx.note(`EACH_QUORUM window: ${s.n2Dc} holds every earlier write (${windowMs} ms)`, {
+        windowMs,
+        [WINDOW_SWITCH_KEY]: windowSwitch(switched.epochs, switched.dataLayers),
+      });
+      return { ...figures, cutoffUs, windowMs };
     } catch (err) {
       done.abort();
       // Back to the layers' own level before the pause or rollback: writes must not wait for a datacenter that lags.
@@ -329,10 +342,19 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
     // Layers not in each-quorum here (a state nobody wrote in the window's order): the drain, which needs no window.
     if (ctx.log.dataMode?.datastore !== 'each-quorum')
       return { window: 'drain (the layers were not in each-quorum)', ...(await drain(ctx, 'n2')) };
-    if (!p.digestAtFence) return { window: 'each-quorum', drainMs: 0 };
+    // The data layers ack once more, now that no write is in flight: every one that acked the
+    // switch, still in the mode since, none of its writes failed; else the drain.
+    const confirmed = await ctx.confirmDataLayers();
+    const confirmMs = confirmed.barrierMs;
+    const gap = windowGap(lastWindowSwitch(ctx.log), confirmed.dataLayers);
+    if (gap) {
+      await ctx.note(`EACH_QUORUM window cannot vouch for every write (${gap}): the fence drains`, { gap });
+      return { window: `drain (${gap})`, confirmMs, ...(await drain(ctx, 'n2')) };
+    }
+    if (!p.digestAtFence) return { window: 'each-quorum', drainMs: 0, confirmMs };
     const t0 = performance.now();
     const checked = await verify(await connect(), 'fence', ctx.signal);
-    return { window: 'each-quorum', drainMs: 0, digest: checked, digestMs: Math.round(performance.now() - t0) };
+    return { window: 'each-quorum', drainMs: 0, confirmMs, digest: checked, digestMs: Math.round(performance.now() - t0) };
   };
 
   /**

@@ -3,6 +3,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { DataMode } from '../../protocol/app-state.js';
 import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import type { DataModeTarget } from './data-mode-target.js';
+import type { AckReports } from '../../fleet/state-follower.js';
 import { SyncError } from '../errors.js';
 import { readError, writeError, type Cluster } from './cluster-errors.js';
 import { acquireEntityGroupLock } from './entity-group-lock.js';
@@ -101,6 +102,8 @@ export class CassandraDataLayer implements DataModeTarget {
   private readonly maxRetries: number;
   private readonly timestamps: WriteTimestampGenerator;
   private readonly counters = { writes: 0, retried: 0, exhausted: 0 };
+  /** The mode in force since: the epoch this process entered it with, the last timestamp handed out before, failed writes under it. */
+  private modeSince = { sinceEpoch: -1, writesThroughUs: 0, failures: 0 };
 
   constructor(private readonly opts: CassandraDataLayerOptions) {
     this.maxRetries = opts.maxRetries ?? 3;
@@ -133,6 +136,10 @@ export class CassandraDataLayer implements DataModeTarget {
     const next = mode.datastore;
     if (next !== 'local' && next !== 'each-quorum' && !this.opts.n2)
       throw new SyncError('NW_SYNC_CONFIG_INVALID', `datastore mode ${next} needs an N2 client`);
+    if (next !== this.current || this.epoch < 0) {
+      // Every write sent under the old mode had its timestamp by now: at or below this one.
+      this.modeSince = { sinceEpoch: epoch, writesThroughUs: this.timestamps.peek(), failures: 0 };
+    }
     if (next !== this.current) {
       this.opts.logger?.info('sync.datastore.mode', { from: this.current, to: next, epoch });
       this.current = next;
@@ -140,6 +147,17 @@ export class CassandraDataLayer implements DataModeTarget {
     }
     this.epoch = epoch;
     await this.drain(this.generation);
+  }
+
+  /**
+   * For the member's ack, read after `apply` resolved: the mode in force, since which epoch this
+   * process has been in it, the last timestamp handed out before it entered the mode, and how
+   * many writes sent under it failed since (at EACH_QUORUM: one that may have reached N1's
+   * datacenter only, which no digest can tell from a write N2's datacenter missed).
+   */
+  ackReport(): AckReports {
+    if (this.modeSince.sinceEpoch < 0) return {};
+    return { datastore: { mode: this.current, ...this.modeSince } };
   }
 
   /** Runs a read where the mode says reads go (local, or N2 in 'n2'). */
@@ -264,7 +282,13 @@ export class CassandraDataLayer implements DataModeTarget {
     let attempt = 0;
     for (;;) {
       const generation = this.generation;
-      await this.sendTo(targets, exec, timestamp, attempt, reached, this.current);
+      try {
+        await this.sendTo(targets, exec, timestamp, attempt, reached, this.current);
+      } catch (err) {
+        // Counted against the mode it was sent under, if that is still the one in force.
+        if (this.generation === generation) this.modeSince.failures += 1;
+        throw err;
+      }
       if (this.generation === generation) break;
       const missing = writeTargets(this.current).filter((c) => !reached.has(c));
       if (missing.length === 0) break;

@@ -2,7 +2,7 @@ import { createLogger, type Logger } from '../../platform/logger.js';
 import { LOCAL_DATA_MODE, parseAppState, type DataMode } from '../../protocol/app-state.js';
 import type { Coordinator } from '../../platform/coordinator/coordinator.js';
 import { CoordinatorLease } from '../../fleet/coordinator-lease.js';
-import { StateFollower, type AppSyncStatus } from '../../fleet/state-follower.js';
+import { StateFollower, type AckReports, type AppSyncStatus } from '../../fleet/state-follower.js';
 import type { DataModeTarget } from './data-mode-target.js';
 import { isSyncError, SyncError } from '../errors.js';
 
@@ -116,7 +116,7 @@ export class DataLayerMember {
     return this.follower.reconcile();
   }
 
-  private async applyState(app: string, doc: Record<string, unknown>, epoch: number): Promise<void> {
+  private async applyState(app: string, doc: Record<string, unknown>, epoch: number): Promise<AckReports | undefined> {
     let mode: DataMode;
     try {
       mode = parseAppState({ ...doc, epoch }).data ?? LOCAL_DATA_MODE;
@@ -129,5 +129,7 @@ export class DataLayerMember {
     if (failed.length > 0) throw new SyncError('NW_SYNC_MODE_APPLY_FAILED', `${app} epoch ${epoch}: ${failed.join('; ')}`);
     this.modes.set(app, mode);
     this.ready.add(app);
+    const reports = targets.map((t) => t.ackReport?.()).filter((r) => r !== undefined);
+    return reports.length > 0 ? Object.assign({}, ...reports) : undefined;
   }
 }

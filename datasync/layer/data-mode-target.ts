@@ -1,4 +1,5 @@
 import type { DataMode } from '../../protocol/app-state.js';
+import type { AckReports } from '../../fleet/state-follower.js';
 
 /**
  * Something in an app server that follows the app's data mode: the datastore
@@ -13,4 +14,6 @@ export interface DataModeTarget {
   /** Short name for logs and status ("datastore", "cache"). */
   readonly name: string;
   apply(mode: DataMode, epoch: number): Promise<void>;
+  /** What goes into the member's ack of the epoch just applied (read once every target's apply resolved). */
+  ackReport?(): AckReports;
 }

@@ -23,9 +23,9 @@ export interface ReplicaVerifyOptions {
   readonly concurrency: number;
   readonly pageSize: number;
   /**
-   * Rows with a cell written at or after this (µs) are left out of a pass that catches them on one
-   * side only: written while both datacenters replicate, they may be on the wire. Unset (at the
-   * fence, with no write in flight): every row counts.
+   * Cells written at or after this (µs) are left out of a pass that catches them on one side only:
+   * written while both datacenters replicate, they may be on the wire (the rest of their row is
+   * compared). Unset (at the fence, with no write in flight): every cell counts.
    */
   readonly cutoffUs?: number;
   readonly signal?: AbortSignal;

@@ -107,7 +107,10 @@ export class GatewayAgent {
       reconcileMs: opts.reconcileMs,
       logger: opts.logger,
       logPrefix: 'fleet.agent',
-      apply: (app, doc, epoch) => target.applyForAck(app, { ...doc, epoch }),
+      apply: async (app, doc, epoch) => {
+        await target.applyForAck(app, { ...doc, epoch });
+        return undefined;
+      },
       isPermanent: (err) => PERMANENT.has((err as { code?: string }).code ?? ''),
       onNoState: (app) => target.markReady(app),
       leaseMs: opts.lease.leaseMs,

@@ -48,6 +48,7 @@ describe('cache replicate strategy: the steps on real Redis servers', function (
       progress: () => undefined,
       note: async (detail) => void notes.push(detail),
       setDataMode: () => Promise.reject(new Error('not in these steps')),
+      confirmDataLayers: () => Promise.reject(new Error('not in these steps')),
     };
   }
 

@@ -2,6 +2,7 @@
 // sync step that asks to pause instead of rolling back (a lag limit), the hooks' atRollback step in
 // a rollback (after its fence, before serve), notes in the log, and the lag arithmetic.
 import assert from 'node:assert/strict';
+import { eventually } from '../support/eventually.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
 import { ControlError } from '../../controlplane/errors.js';
 import type { SyncContext, SyncHook } from '../../controlplane/migration/migration-hooks.js';
@@ -214,6 +215,43 @@ describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', 
         { datastore: 'local', cache: 'local' },
         'done: each side writes its own datacenter',
       );
+  });
+
+  it('a migration paused in the fence phase after its EACH_QUORUM window puts the data layers back to their own level', async () => {
+    let calls = 0;
+    hooks.set(
+      'store',
+      Object.assign(async () => ({}), {
+        beforeFence: async (ctx: SyncContext) => {
+          calls += 1;
+          await ctx.setDataMode({ datastore: 'each-quorum' });
+          // A step after the window that fails and asks for a pause (another hook, a later check).
+          if (calls === 1) throw pausingMigration(new SyncError('NW_SYNC_REPLICATION_LAG', 'toward dc2: 120 queued'));
+          return {};
+        },
+      }),
+    );
+    const created = await cp.migrate(plan());
+    const paused = await cp.waitForMigration(
+      created.id,
+      (l) => (l.status === 'paused' && l.dataMode?.datastore === 'local') || finished(l),
+      20_000,
+    );
+    assert.equal(paused.status, 'paused', JSON.stringify(paused.error));
+    const local = { datastore: 'local', cache: 'local' };
+    assert.deepEqual(paused.dataMode, local);
+    await eventually(
+      () =>
+        fleet.members.every((m) => {
+          const s = m.gateway.getState().shop!;
+          return s.mode === 'serve' && s.data?.datastore === 'local';
+        }),
+      { timeoutMs: 10_000, message: 'N1 serves, its writes at their own level, while paused' },
+    );
+    await cp.resume(created.id);
+    const log = await cp.waitForMigration(created.id, finished, 20_000);
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    assert.equal(calls, 2, 'the resume runs the window again');
   });
 
   it('the same failure without the pause request rolls back', async () => {

@@ -223,6 +223,45 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     assert.deepEqual(asked, [eachQuorum, eachQuorum, one]);
   });
 
+  it('its ack report: the mode, the epoch it entered it with, the last timestamp before, and the writes under it that failed', async () => {
+    const timestamps = new WriteTimestampGenerator();
+    const dl = layer({ timestamps });
+    assert.deepEqual(dl.ackReport(), {}, 'nothing before the first state');
+    await dl.apply(mode('local'), 3);
+    assert.deepEqual(dl.ackReport().datastore, { mode: 'local', sinceEpoch: 3, writesThroughUs: 0, failures: 0 });
+    const before = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['report', 'local']);
+    await dl.apply(mode('each-quorum'), 5);
+    const report = () => dl.ackReport().datastore;
+    assert.deepEqual(report(), { mode: 'each-quorum', sinceEpoch: 5, writesThroughUs: before.timestamp, failures: 0 });
+    // A write the cluster refuses (here: a table that does not exist) counts; so would a timeout.
+    await assert.rejects(dl.write(`INSERT INTO ${cl.keyspace}.no_such_table (k, v) VALUES (?, ?)`, ['report', 'x']));
+    const after = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['report', 'each-quorum']);
+    assert.ok(after.timestamp > before.timestamp);
+    await dl.apply(mode('each-quorum'), 6);
+    assert.deepEqual(
+      report(),
+      { mode: 'each-quorum', sinceEpoch: 5, writesThroughUs: before.timestamp, failures: 1 },
+      'the same mode: kept',
+    );
+    await dl.apply(mode('local'), 7);
+    assert.deepEqual(
+      report(),
+      { mode: 'local', sinceEpoch: 7, writesThroughUs: timestamps.peek(), failures: 0 },
+      'a new mode: counted afresh',
+    );
+    // A write sent under the old mode that fails once the new one is in force is not the new mode's.
+    const held = gate();
+    const straddler = layer({ timestamps, beforeSend: () => held.promise });
+    await straddler.apply(mode('local'), 1);
+    const failing = straddler.write(`INSERT INTO ${cl.keyspace}.no_such_table (k, v) VALUES (?, ?)`, ['report', 'y']);
+    await settle();
+    const switching = straddler.apply(mode('each-quorum'), 2);
+    held.open();
+    await assert.rejects(failing);
+    await switching;
+    assert.equal(straddler.ackReport().datastore?.failures, 0);
+  });
+
   it('refuses modes that need N2 without an N2 client, stale epochs are no-ops, and a closed layer refuses work', async () => {
     const noN2 = new CassandraDataLayer({ local: cl.n1 });
     await rejectsWith(noN2.apply(mode('copy-on-write'), 1), 'NW_SYNC_CONFIG_INVALID');

@@ -11,7 +11,7 @@ import { DataLayerMember } from '../../datasync/layer/data-layer-member.js';
 import type { DataModeTarget } from '../../datasync/layer/data-mode-target.js';
 import { CassandraDataLayer, type WriteResult } from '../../datasync/layer/cassandra-data-layer.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
-import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
+import type { DataLayerBarrier, SyncContext, SyncHook } from '../../controlplane/migration/migration-hooks.js';
 import { parsePlan } from '../../controlplane/migration/plan.js';
 import { createLogger } from '../../platform/logger.js';
 import { eventually } from '../support/eventually.js';
@@ -340,6 +340,89 @@ describe('DataLayerMember', function () {
         const rs = await cl.n2.execute(`SELECT v, writetime(v) AS wt FROM ${cl.keyspace}.kv WHERE k = ?`, ['mig'], { prepare: true });
         assert.equal(Number(rs.first()?.get('wt')), straddler?.timestamp, 'the straddling write reached N2 with its timestamp');
         assert.equal(layer.mode, 'n2', 'after done, the N1 app server sends all data access to N2');
+      },
+    );
+  });
+
+  describe('reporting with its acks (embedded coordinator, control plane, one gateway)', () => {
+    let cl: TwoClusters;
+    before(async () => {
+      cl = await connectTwoClusters('dlrep');
+      await cl.createKvTable('kv');
+    });
+    after(async () => {
+      await cl?.close();
+    });
+
+    it(
+      "the data layer's report rides in its acks: a hook sees it from setDataMode, and at the fence from confirmDataLayers, " +
+        'which counts a write that failed after the switch',
+      async () => {
+        const store = new EmbeddedStore();
+        const fleet = await startFleet({ size: 1, coordinator: () => new EmbeddedCoordinator(store), apps: ['shop'] });
+        cleanups.push(() => fleet.close());
+        const layer = new CassandraDataLayer({ local: cl.n1, n2: cl.n2 });
+        cleanups.push(() => layer.close());
+        const dlCoordinator = new EmbeddedCoordinator(store);
+        cleanups.push(() => dlCoordinator.close());
+        await startMember(dlCoordinator, 'app-server-1', [layer]);
+        const hooks = new Map<string, SyncHook>();
+        const cp = new ControlPlane({
+          coordinator: new EmbeddedCoordinator(store),
+          id: 'cp-1',
+          logger: createLogger('silent'),
+          syncHooks: hooks,
+        });
+        await cp.start();
+        cleanups.push(() => cp.stop());
+        const seen: Record<string, unknown> = {};
+        let lastBefore = 0;
+        hooks.set(
+          'datastore',
+          Object.assign(async () => ({}), {
+            beforeFence: async (ctx: SyncContext) => {
+              lastBefore = (await layer.write(`INSERT INTO ${cl.keyspace}.kv (k, v) VALUES (?, ?)`, ['rep', 'before'])).timestamp;
+              seen.switched = await ctx.setDataMode({ datastore: 'each-quorum' });
+              await assert.rejects(layer.write(`INSERT INTO ${cl.keyspace}.no_such_table (k, v) VALUES (?, ?)`, ['rep', 'x']));
+              return {};
+            },
+            atFence: async (ctx: SyncContext) => {
+              const confirmed = await ctx.confirmDataLayers();
+              seen.confirmed = confirmed;
+              seen.gatewayAtConfirm = fleet.members[0]!.gateway.getState().shop!.mode;
+              return {};
+            },
+          }),
+        );
+        const created = await cp.migrate(
+          parsePlan({
+            apps: ['shop'],
+            barrierTimeoutMs: 10_000,
+            sync: { mode: 'none', hooks: ['datastore'] },
+            proxy: { mirrorWritesToN1: false },
+          }),
+        );
+        const log = await cp.waitForMigration(created.id, (l) => l.status !== 'running', 30_000);
+        assert.equal(log.status, 'done', JSON.stringify(log.error));
+        const switched = seen.switched as DataLayerBarrier;
+        const epoch = switched.epochs.shop!;
+        assert.deepEqual(switched.dataLayers, [
+          {
+            member: 'app-server-1',
+            app: 'shop',
+            datastore: { mode: 'each-quorum', sinceEpoch: epoch, writesThroughUs: lastBefore, failures: 0 },
+          },
+        ]);
+        const confirmed = seen.confirmed as DataLayerBarrier;
+        assert.ok(confirmed.epochs.shop! > epoch, 'the fence state written again: a new epoch');
+        assert.deepEqual(confirmed.dataLayers, [
+          {
+            member: 'app-server-1',
+            app: 'shop',
+            datastore: { mode: 'each-quorum', sinceEpoch: epoch, writesThroughUs: lastBefore, failures: 1 },
+          },
+        ]);
+        assert.equal(seen.gatewayAtConfirm, 'fence', 'the gateways stay fenced');
       },
     );
   });

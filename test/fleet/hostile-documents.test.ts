@@ -131,6 +131,22 @@ for (const makeBackend of [embeddedBackend, zookeeperBackend]) {
       await liar.set(layout.ack(APP, 'gw-liar'), ack(target!.epoch));
       const report = await waitForFleet(cp, [target!], { timeoutMs: 5000, logger });
       assert.equal(report.ok, true, JSON.stringify(report.missing));
+
+      // A data layer's report that does not parse (here: failures negative, a field too many) is
+      // read as no report: the ack counts, and the control plane trusts nothing the report says.
+      const lying = { mode: 'each-quorum', sinceEpoch: 1, writesThroughUs: 5, failures: -1, trustMe: true };
+      await good.set(layout.ack(APP, 'gw-good'), encodeJson({ ...JSON.parse(ack(target!.epoch).toString()), datastore: lying }));
+      const honest = { mode: 'each-quorum', sinceEpoch: 1, writesThroughUs: 5, failures: 0 };
+      await liar.set(layout.ack(APP, 'gw-liar'), encodeJson({ ...JSON.parse(ack(target!.epoch).toString()), datastore: honest }));
+      const reread = await waitForFleet(cp, [target!], { timeoutMs: 5000, logger });
+      assert.equal(reread.ok, true, JSON.stringify(reread.missing));
+      assert.deepEqual(
+        reread.acked.map((a) => ({ member: a.member, datastore: a.ack.datastore })),
+        [
+          { member: 'gw-good', datastore: undefined },
+          { member: 'gw-liar', datastore: honest },
+        ],
+      );
     });
   });
 }
