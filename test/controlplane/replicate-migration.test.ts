@@ -195,7 +195,14 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
    * A keyspace on dc1 only (NTS, or SimpleStrategy), `preload` rows written before the migration,
    * N1's app on dc1 and N2's on dc2, two gateways, one control plane with the datastore hook.
    */
-  async function setup(o: { preload: number; simpleStrategy?: boolean; nodetool?: readonly string[]; dns?: DnsSteps }): Promise<Env> {
+  async function setup(o: {
+    preload: number;
+    simpleStrategy?: boolean;
+    nodetool?: readonly string[];
+    dns?: DnsSteps;
+    /** N1's data layer fails this many writes once it is at EACH_QUORUM (standing in for a write timeout). */
+    failWindowWrites?: number;
+  }): Promise<Env> {
     const keyspace = `nw_rep_${randomBytes(4).toString('hex')}`;
     const table = `${keyspace}.kv`;
     const replication = o.simpleStrategy
@@ -215,12 +222,18 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
     // Each app server's data layer is a fleet member (the barrier of a data-mode switch waits for
     // it) and refuses writes while its lease has lapsed, as in production.
     const consistencies: Array<number | undefined> = [];
+    let windowFailuresLeft = o.failWindowWrites ?? 0;
     const dataLayer = (side: 'n1' | 'n2') => {
       let member: DataLayerMember | undefined;
-      const layer = new CassandraDataLayer({
+      const layer: CassandraDataLayer = new CassandraDataLayer({
         local: side === 'n1' ? recordingConsistency(clients.n1, consistencies) : clients.n2,
         logger: silent,
         writeGuard: () => member?.writeGuard('shop')(),
+        beforeSend: () => {
+          if (side !== 'n1' || windowFailuresLeft === 0 || layer.mode !== 'each-quorum') return;
+          windowFailuresLeft -= 1;
+          throw new Error('a write timeout at EACH_QUORUM (injected)');
+        },
       });
       member = new DataLayerMember({ coordinator: new EmbeddedCoordinator(store), memberId: `datalayer-${side}`, apps: { shop: [layer] } });
       return { layer, member };
@@ -387,7 +400,11 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       const window = fenceData.beforeFence.datastore.window;
       assert.ok(window.verify.passes >= 1 && window.windowMs > 0, JSON.stringify(window));
       assert.ok(window.verify.rowsCompared >= env.preloaded.length, 'the window compared every row written before it');
-      assert.deepEqual({ ...fenceData.hooks.datastore, durationMs: 0 }, { window: 'each-quorum', drainMs: 0, durationMs: 0 });
+      // The data layers acked once more at the fence: in the mode since the switch, no failed write.
+      assert.deepEqual(
+        { ...fenceData.hooks.datastore, durationMs: 0, confirmMs: 0 },
+        { window: 'each-quorum', drainMs: 0, durationMs: 0, confirmMs: 0 },
+      );
       const eachQuorum = env.n1Consistencies.filter((c) => c === cassandraTypes.consistencies.eachQuorum).length;
       assert.ok(eachQuorum > 0, 'N1 wrote at EACH_QUORUM in the window (writes flowed through it)');
       assert.ok(
@@ -444,6 +461,30 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       assertNoWriteFailed(all);
       const atDc2 = await rowsAt(admin2, env.table);
       assert.deepEqual(missingAt(atDc2, [...env.preloaded, ...all.filter((r) => r.status === 200)]).slice(0, 10), [], 'nothing lost');
+    } finally {
+      await env.close();
+    }
+  });
+
+  it('a write that failed at EACH_QUORUM in the window: its data layer says so at the fence, which drains instead; nothing lost', async () => {
+    // Such a write may have reached dc1 only, over an older value dc2 never got: no digest can tell.
+    const env = await setup({ preload: 300, failWindowWrites: 1 });
+    try {
+      const writes = startWrites(env.fleet, 'f');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(plan());
+      const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 240_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', why(log));
+      const fence = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence')?.data as {
+        hooks: { datastore: { window: string; drainMs: number; writeTimeoutMs: number; digest: { passes: number } } };
+      };
+      assert.equal(fence.hooks.datastore.window, 'drain (data layer datalayer-n1 (shop): 1 write(s) at EACH_QUORUM failed)');
+      assert.ok(fence.hooks.datastore.drainMs >= fence.hooks.datastore.writeTimeoutMs, JSON.stringify(fence.hooks.datastore));
+      assert.ok(fence.hooks.datastore.digest.passes >= 1, 'the drain compared every row with no write in flight');
+      const failed = all.filter((r) => r.status !== 200);
+      assert.equal(failed.length, 1, `only the injected write failed: ${JSON.stringify(failed.slice(0, 3))}`);
+      await assertAllAtDc2(env, all, 'nothing lost');
     } finally {
       await env.close();
     }
