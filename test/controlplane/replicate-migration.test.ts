@@ -466,7 +466,7 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
     }
   });
 
-  it('a write that failed at EACH_QUORUM in the window: its data layer says so at the fence, which drains instead; nothing lost', async () => {
+  it('a write that failed at EACH_QUORUM in the window: its data layer says so at the fence, which drains; nothing lost', async () => {
     // Such a write may have reached dc1 only, over an older value dc2 never got: no digest can tell.
     const env = await setup({ preload: 300, failWindowWrites: 1 });
     try {
