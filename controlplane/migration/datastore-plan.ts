@@ -42,15 +42,17 @@ export const datastorePlanSchema = z.strictObject({
        */
       finalWindow: z.enum(['each-quorum', 'drain']).default('each-quorum'),
       /**
-       * Where the `each-quorum` window runs. `fence` (default): first in the fence phase, so writes
-       * wait for N2 only during the handover. `sync`: last in the sync phase, so the handover command
-       * (the fence) finds it done and takes only its barriers; but writes then wait for N2 from the
-       * end of sync to the fence, an operator's hold between the phases included.
+       * Where the `each-quorum` window runs. `sync` (default): last in the sync step, so the
+       * handover command (the fence) finds it done and takes only its barriers; writes wait for N2
+       * from the end of sync to the fence, and a pause before the fence puts the layers back to
+       * their own level (the fence phase then runs the window itself). `fence`: always first in the
+       * fence phase, so writes wait for N2 only during the handover command.
        */
-      windowIn: z.enum(['fence', 'sync']).default('fence'),
+      windowIn: z.enum(['fence', 'sync']).default('sync'),
       /**
-       * How far an app server's clock may run ahead of the control plane's (ms): the `each-quorum`
-       * window compares rows written up to this long after its switch as written before it.
+       * The floor of the `each-quorum` window's cutoff (ms after its switch): how far the clock of an
+       * app server that left before the switch (and so reports nothing) may run ahead of the control
+       * plane's. The data layers that ack the switch report where their writes before it end.
        */
       clockSkewMs: z.number().int().min(0).max(60_000).default(250),
       /**

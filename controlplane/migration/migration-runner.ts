@@ -184,8 +184,10 @@ export class MigrationRunner {
           continue;
         }
         if (control.pause) {
-          if (log.status !== 'paused')
+          if (log.status !== 'paused') {
             await this.handle.update({ status: 'paused' }, { event: 'paused', ...(log.phase ? { phase: log.phase } : {}) });
+            await this.leaveEachQuorumWindow();
+          }
           await woke;
           continue;
         }
@@ -256,7 +258,7 @@ export class MigrationRunner {
             controlPath(this.id),
             Buffer.from(JSON.stringify({ pause: true, abort: false, reason: code, updatedAt: new Date().toISOString() })),
           );
-          await this.leaveEachQuorumWindow(next);
+          await this.leaveEachQuorumWindow();
         }
       }
     }
@@ -454,15 +456,18 @@ export class MigrationRunner {
   }
 
   /**
-   * A migration paused in sync or fence with the data layers at EACH_QUORUM (the replicate
-   * strategy's last window, opened by a hook that then failed, or a fence barrier that timed out
-   * after it): every write would wait for N2's datacenter for as long as the pause lasts, and that
-   * datacenter may be why it paused. The layers go back to their own level (the sync state, so a
-   * fleet the fence reached serves again); a resume runs the window again. A failure to do so is
-   * logged: the pause stands.
+   * A migration paused before its fence completed, with the data layers at EACH_QUORUM (the
+   * replicate strategy's last window: at the end of a sync an operator holds, or opened by a hook
+   * that then failed, or before a fence barrier that timed out): every write would wait for N2's
+   * datacenter for as long as the pause lasts, and that datacenter may be why it paused. The
+   * layers go back to their own level (the sync state, so a fleet the fence reached serves again);
+   * the fence phase, run again on resume, opens the window again. Never once the fence completed:
+   * its proof would not cover writes N1 took after it. A failure is logged: the pause stands.
    */
-  private async leaveEachQuorumWindow(phase: PhaseName): Promise<void> {
-    if (this.handle.log.dataMode?.datastore !== 'each-quorum' || (phase !== 'sync' && phase !== 'fence')) return;
+  private async leaveEachQuorumWindow(): Promise<void> {
+    const { dataMode, phase, phaseStatus } = this.handle.log;
+    if (dataMode?.datastore !== 'each-quorum') return;
+    if (phase !== 'sync' && !(phase === 'fence' && phaseStatus !== 'completed')) return;
     try {
       await this.setDataMode('pause', { datastore: 'local' });
     } catch (err) {

@@ -117,8 +117,8 @@ export const experimentConfigSchema = z
               linkProxies: z.array(z.string().min(1)).default([]),
               /** The plan's `datastore.replicate.finalWindow`: EACH_QUORUM before the fence, or the drain at it. */
               finalWindow: z.enum(['each-quorum', 'drain']).default('each-quorum'),
-              /** The plan's `datastore.replicate.windowIn`: the window first in the fence phase, or last in sync. */
-              windowIn: z.enum(['fence', 'sync']).default('fence'),
+              /** The plan's `datastore.replicate.windowIn`: the window last in sync (default), or first in the fence phase. */
+              windowIn: z.enum(['fence', 'sync']).default('sync'),
             })
             .optional(),
         }),

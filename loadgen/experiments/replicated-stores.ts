@@ -24,7 +24,7 @@ export interface ReplicatedStoresConfig {
   readonly cacheTtlMs: number;
   /** The plan's `datastore.replicate.finalWindow` (default each-quorum). */
   readonly finalWindow?: 'each-quorum' | 'drain';
-  /** The plan's `datastore.replicate.windowIn` (default fence). */
+  /** The plan's `datastore.replicate.windowIn` (default sync). */
   readonly windowIn?: 'fence' | 'sync';
 }
 
@@ -139,7 +139,7 @@ export function replicatedStores(cfg: ReplicatedStoresConfig): StoreFactory {
               lagWaitMs: 30_000,
               drainTimeoutMs: DRAIN_TIMEOUT_MS,
               finalWindow: cfg.finalWindow ?? 'each-quorum',
-              windowIn: cfg.windowIn ?? 'fence',
+              windowIn: cfg.windowIn ?? 'sync',
             },
           },
         },

@@ -360,7 +360,10 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
     try {
       const writes = startWrites(env.fleet, 'a');
       await eventually(() => writes.acked().length >= 50, { timeoutMs: 20_000, message: 'N1 serves writes before the migration' });
-      const created = await env.cp.migrate(plan());
+      // The window first in the fence phase (the `windowIn: sync` default is the next test's).
+      const created = await env.cp.migrate(
+        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 30_000, drainTimeoutMs: 20_000, windowIn: 'fence' } } }),
+      );
       // At the fence no write is acknowledged anywhere: record what N1 acknowledged up to then.
       // A pause ends the wait too: the assertion then says why (a lag gate, a barrier) at once.
       const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 240_000);
@@ -434,7 +437,7 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
     }
   });
 
-  it('windowIn sync: the sync ends with the EACH_QUORUM window, the fence phase finds it done; nothing lost', async () => {
+  it('windowIn sync (the default): the sync ends with the EACH_QUORUM window, the fence phase finds it done; nothing lost', async () => {
     const env = await setup({ preload: 500 });
     try {
       const writes = startWrites(env.fleet, 's');
@@ -682,7 +685,9 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
       const created = await env.cp.migrate(
         // A clock skew allowance of 3 s keeps the window open that long before its digests: the pause lands in it.
-        plan({ datastore: { strategy: 'replicate', replicate: { lagWaitMs: 20_000, drainTimeoutMs: 20_000, clockSkewMs: 3000 } } }),
+        plan({
+          datastore: { strategy: 'replicate', replicate: { lagWaitMs: 20_000, drainTimeoutMs: 20_000, clockSkewMs: 3000, windowIn: 'fence' } },
+        }),
       );
       // The window's switch is seen in the gateways' state.
       const inWindow = () => env.fleet.members.every((m) => m.gateway.getState().shop?.data?.datastore === 'each-quorum');

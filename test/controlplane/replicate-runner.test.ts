@@ -41,7 +41,7 @@ describe('replicate strategy: plan checks and lag arithmetic', () => {
       onLagLimit: 'pause',
       drainTimeoutMs: 30_000,
       finalWindow: 'each-quorum',
-      windowIn: 'fence',
+      windowIn: 'sync',
       clockSkewMs: 250,
     });
     assert.equal(parsePlan({ apps: ['shop'] }).datastore, undefined, 'no datastore section: copy-on-write, the plan unchanged');
@@ -252,6 +252,44 @@ describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', 
     const log = await cp.waitForMigration(created.id, finished, 20_000);
     assert.equal(log.status, 'done', JSON.stringify(log.error));
     assert.equal(calls, 2, 'the resume runs the window again');
+  });
+
+  it("an operator's pause after a sync that ended with the window puts the layers back; the resumed fence phase opens it again", async () => {
+    const modes: string[] = [];
+    hooks.set(
+      'store',
+      Object.assign(
+        async (ctx: SyncContext) => {
+          await ctx.setDataMode({ datastore: 'each-quorum' });
+          // The operator holds the migration before the sync step ends.
+          await cp.pause(ctx.migrationId);
+          return {};
+        },
+        {
+          beforeFence: async (ctx: SyncContext) => {
+            modes.push(ctx.log.dataMode?.datastore ?? 'none');
+            if (ctx.log.dataMode?.datastore !== 'each-quorum') await ctx.setDataMode({ datastore: 'each-quorum' });
+            return {};
+          },
+        },
+      ),
+    );
+    const created = await cp.migrate(plan());
+    const paused = await cp.waitForMigration(
+      created.id,
+      (l) => (l.status === 'paused' && l.dataMode?.datastore === 'local') || finished(l),
+      20_000,
+    );
+    assert.equal(paused.status, 'paused', JSON.stringify(paused.error));
+    assert.deepEqual([paused.phase, paused.phaseStatus], ['sync', 'completed']);
+    await eventually(() => fleet.members.every((m) => m.gateway.getState().shop!.data?.datastore === 'local'), {
+      timeoutMs: 10_000,
+      message: 'no write waits for N2 while the operator holds the migration',
+    });
+    await cp.resume(created.id);
+    const log = await cp.waitForMigration(created.id, finished, 20_000);
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    assert.deepEqual(modes, ['local'], 'the fence phase found the layers at their own level: it opens the window itself');
   });
 
   it('the same failure without the pause request rolls back', async () => {
