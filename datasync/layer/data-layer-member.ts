@@ -129,7 +129,26 @@ export class DataLayerMember {
     if (failed.length > 0) throw new SyncError('NW_SYNC_MODE_APPLY_FAILED', `${app} epoch ${epoch}: ${failed.join('; ')}`);
     this.modes.set(app, mode);
     this.ready.add(app);
-    const reports = targets.map((t) => t.ackReport?.()).filter((r) => r !== undefined);
-    return reports.length > 0 ? Object.assign({}, ...reports) : undefined;
+    return mergeAckReports(targets.map((t) => t.ackReport?.()));
   }
+}
+
+/**
+ * One ack's reports from several targets (an app server with two datastore layers, say two
+ * keyspaces on two clients): the datastore reports combine so that none is lost, toward what the
+ * control plane trusts least: the highest epoch and timestamp, the sum of the failures, and a mode
+ * that differs between them reads as `local` (none of them vouches for a window then).
+ */
+export function mergeAckReports(reports: ReadonlyArray<AckReports | undefined>): AckReports | undefined {
+  const stores = reports.flatMap((r) => (r?.datastore ? [r.datastore] : []));
+  if (stores.length === 0) return undefined;
+  const first = stores[0]!;
+  return {
+    datastore: {
+      mode: stores.every((d) => d.mode === first.mode) ? first.mode : 'local',
+      sinceEpoch: Math.max(...stores.map((d) => d.sinceEpoch)),
+      writesThroughUs: Math.max(...stores.map((d) => d.writesThroughUs)),
+      failures: stores.reduce((n, d) => n + d.failures, 0),
+    },
+  };
 }

@@ -686,7 +686,10 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       const created = await env.cp.migrate(
         // A clock skew allowance of 3 s keeps the window open that long before its digests: the pause lands in it.
         plan({
-          datastore: { strategy: 'replicate', replicate: { lagWaitMs: 20_000, drainTimeoutMs: 20_000, clockSkewMs: 3000, windowIn: 'fence' } },
+          datastore: {
+            strategy: 'replicate',
+            replicate: { lagWaitMs: 20_000, drainTimeoutMs: 20_000, clockSkewMs: 3000, windowIn: 'fence' },
+          },
         }),
       );
       // The window's switch is seen in the gateways' state.

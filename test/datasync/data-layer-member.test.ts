@@ -7,7 +7,7 @@ import type { CoordinatorRole } from '../../platform/coordinator/northwest-acl.j
 import { waitForFleet } from '../../fleet/fleet-barrier.js';
 import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
 import { encodeJson, layout, type MemberInfo } from '../../protocol/coordinator-paths.js';
-import { DataLayerMember } from '../../datasync/layer/data-layer-member.js';
+import { DataLayerMember, mergeAckReports } from '../../datasync/layer/data-layer-member.js';
 import type { DataModeTarget } from '../../datasync/layer/data-mode-target.js';
 import { CassandraDataLayer, type WriteResult } from '../../datasync/layer/cassandra-data-layer.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
@@ -474,5 +474,19 @@ describe('DataLayerMember', function () {
         'app-a applied the new mode for both of its apps',
       );
     });
+  });
+});
+
+describe('DataLayerMember: reports of several targets in one ack', () => {
+  it('combine toward what the control plane trusts least: no report is lost', () => {
+    const eq = { mode: 'each-quorum' as const, sinceEpoch: 4, writesThroughUs: 100, failures: 0 };
+    assert.equal(mergeAckReports([undefined, {}]), undefined);
+    assert.deepEqual(mergeAckReports([{ datastore: eq }, undefined]), { datastore: eq });
+    assert.deepEqual(
+      mergeAckReports([{ datastore: { ...eq, failures: 2 } }, { datastore: { ...eq, sinceEpoch: 6, writesThroughUs: 90, failures: 1 } }]),
+      { datastore: { mode: 'each-quorum', sinceEpoch: 6, writesThroughUs: 100, failures: 3 } },
+      'a failure of either target counts; the later entry into the mode counts',
+    );
+    assert.equal(mergeAckReports([{ datastore: eq }, { datastore: { ...eq, mode: 'copy-on-write' } }])?.datastore?.mode, 'local');
   });
 });
