@@ -254,7 +254,7 @@ describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', 
     assert.equal(calls, 2, 'the resume runs the window again');
   });
 
-  it("an operator's pause after a sync that ended with the window puts the layers back; the resumed fence phase opens it again", async () => {
+  it("an operator's pause after a sync that ended with the window puts the layers back; the resumed fence opens it again", async () => {
     const modes: string[] = [];
     hooks.set(
       'store',
