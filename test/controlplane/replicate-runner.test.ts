@@ -292,6 +292,41 @@ describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', 
     assert.deepEqual(modes, ['local'], 'the fence phase found the layers at their own level: it opens the window itself');
   });
 
+  // REVIEW (2026-12-06): pins a guard no test covered (dropping `phaseStatus !== 'completed'` from
+  // leaveEachQuorumWindow passed the whole file). Reverting after the fence completed would let N1
+  // take writes at its own level that the fence's proof does not cover, and the resume goes on to proxy.
+  it('REVIEW: an operator pause once the fence completed leaves the layers in each-quorum and the fleet fenced', async () => {
+    hooks.set(
+      'store',
+      Object.assign(async () => ({}), {
+        beforeFence: async (ctx: SyncContext) => {
+          await ctx.setDataMode({ datastore: 'each-quorum' });
+          return {};
+        },
+        atFence: async (ctx: SyncContext) => {
+          // The operator holds the migration while the fence phase runs: it completes, then pauses.
+          await cp.pause(ctx.migrationId);
+          return {};
+        },
+      }),
+    );
+    const created = await cp.migrate(plan());
+    const paused = await cp.waitForMigration(created.id, (l) => l.status === 'paused' || finished(l), 20_000);
+    assert.equal(paused.status, 'paused', JSON.stringify(paused.error));
+    assert.deepEqual([paused.phase, paused.phaseStatus], ['fence', 'completed']);
+    // The runner's revert (if any) runs right after it writes `paused`: wait for its note or a quiet log.
+    const settled = await cp.waitForMigration(created.id, (l) => l.history.length === paused.history.length || finished(l), 5000);
+    assert.deepEqual(settled.dataMode, { datastore: 'each-quorum', cache: 'local' });
+    for (const m of fleet.members) assert.equal(m.gateway.getState().shop!.mode, 'fence', 'no write goes to N1 after the fence completed');
+    await cp.resume(created.id);
+    const log = await cp.waitForMigration(created.id, finished, 20_000);
+    assert.equal(log.status, 'done', JSON.stringify(log.error));
+    assert.ok(
+      !log.history.some((e) => e.event === 'note' && /pause: data layers → datastore local/.test(e.detail ?? '')),
+      'never reverted',
+    );
+  });
+
   it('the same failure without the pause request rolls back', async () => {
     hooks.set('store', async () => {
       throw new SyncError('NW_SYNC_REPLICATION_LAG', 'toward dc2: 3 hint file(s)');
