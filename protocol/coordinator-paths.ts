@@ -129,8 +129,8 @@ export type AckRefusal = Readonly<z.output<typeof ackRefusalSchema>>;
  * What a data layer's datastore says with its ack (docs/architecture.md, "Replicate: no
  * acknowledged write missing at N2"): the mode in force, since which epoch this process has been
  * in it, the last write timestamp it handed out before it entered it (every write it sent under
- * the mode before has a timestamp at or below), and how many of its writes under the mode failed
- * since. The control plane trusts the `each-quorum` window's shortcut only when every data layer
+ * the mode before has a timestamp at or below), how many of its writes under the mode failed
+ * since, and how many are still running. The control plane trusts the `each-quorum` window's shortcut only when every data layer
  * says it was in the mode since the switch with no failed write; anything else (no report, a
  * report that does not parse) sends the fence to the drain, which needs none.
  */
@@ -139,6 +139,8 @@ export const datastoreAckReportSchema = z.strictObject({
   sinceEpoch: z.number().int().min(0),
   writesThroughUs: z.number().int().min(0),
   failures: z.number().int().min(0),
+  /** Writes under the mode still running when it acked (their outcome unknown yet). */
+  inFlight: z.number().int().min(0),
 });
 export type DatastoreAckReport = Readonly<z.output<typeof datastoreAckReportSchema>>;
 

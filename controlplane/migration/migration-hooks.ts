@@ -44,6 +44,12 @@ export interface DataLayerBarrier {
   readonly epochs: Readonly<Record<string, number>>;
   readonly barrierMs: number;
   readonly dataLayers: readonly DataLayerAck[];
+  /**
+   * The fleet's member list's changes so far, read after the barrier (the coordinator's cversion of
+   * the members node): equal at two barriers means no member (gateway or data layer) joined, left
+   * or came back in between, however briefly. Undefined from a coordinator that does not say.
+   */
+  readonly membersChanges?: number;
 }
 
 /** A hook's step in a phase; undefined: nothing to do for this plan (left out of the phase's figures). */

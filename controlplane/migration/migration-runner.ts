@@ -184,10 +184,11 @@ export class MigrationRunner {
           continue;
         }
         if (control.pause) {
-          if (log.status !== 'paused') {
+          if (log.status !== 'paused')
             await this.handle.update({ status: 'paused' }, { event: 'paused', ...(log.phase ? { phase: log.phase } : {}) });
-            await this.leaveEachQuorumWindow();
-          }
+          // Every time round, not only when it pauses: a leader that died before it, or a revert that
+          // failed, leaves it to the next (a no-op once the layers are back).
+          await this.leaveEachQuorumWindow();
           await woke;
           continue;
         }
@@ -452,7 +453,19 @@ export class MigrationRunner {
     );
     const t0 = performance.now();
     const r = await this.flipAcked(this.statesFor('sync')!);
-    return { epochs: { ...(r.event.epochs ?? {}) }, barrierMs: ms(t0), dataLayers: dataLayerAcks(r.acked) };
+    return this.dataLayerBarrier(r, t0);
+  }
+
+  /** A barrier's figures for a hook, with the fleet's membership changes read after it. */
+  private async dataLayerBarrier(r: Awaited<ReturnType<MigrationRunner['flipAcked']>>, t0: number): Promise<DataLayerBarrier> {
+    const barrierMs = ms(t0);
+    const membersChanges = (await this.deps.coordinator.get(layout.members))?.childChanges;
+    return {
+      epochs: { ...(r.event.epochs ?? {}) },
+      barrierMs,
+      dataLayers: dataLayerAcks(r.acked),
+      ...(membersChanges === undefined ? {} : { membersChanges }),
+    };
   }
 
   /**
@@ -465,14 +478,31 @@ export class MigrationRunner {
    * its proof would not cover writes N1 took after it. A failure is logged: the pause stands.
    */
   private async leaveEachQuorumWindow(): Promise<void> {
-    const { dataMode, phase, phaseStatus } = this.handle.log;
-    if (dataMode?.datastore !== 'each-quorum') return;
+    const { dataMode, phase, phaseStatus, plan } = this.handle.log;
     if (phase !== 'sync' && !(phase === 'fence' && phaseStatus !== 'completed')) return;
     try {
+      // The log says local once a revert began; its states may still say each-quorum (the flip
+      // failed, or its leader died between the two): those are what the layers follow.
+      if (dataMode?.datastore !== 'each-quorum' && !(await this.statesSay('each-quorum', plan.apps))) return;
       await this.setDataMode('pause', { datastore: 'local' });
     } catch (err) {
       this.deps.logger.warn('controlplane.migration.window_revert_failed', { id: this.id, phase, message: (err as Error).message });
     }
+  }
+
+  /** Whether any of the apps' state nodes asks the data layers for this datastore mode (an unreadable one: no). */
+  private async statesSay(datastore: DataMode['datastore'], apps: readonly string[]): Promise<boolean> {
+    for (const app of apps) {
+      const node = await this.deps.coordinator.get(layout.state(app));
+      if (!node) continue;
+      try {
+        const doc = JSON.parse(node.data.toString('utf8')) as { data?: { datastore?: unknown } } | null;
+        if (doc?.data?.datastore === datastore) return true;
+      } catch {
+        // not a state this runner wrote: nothing to revert
+      }
+    }
+    return false;
   }
 
   /**
@@ -485,8 +515,7 @@ export class MigrationRunner {
     const states = phase && this.statesFor(phase);
     if (!states) throw new ControlError('NW_CP_SYNC_FAILED', `confirmDataLayers: phase ${phase ?? 'none'} writes no state`);
     const t0 = performance.now();
-    const r = await this.flipAcked(states, ['datalayer']);
-    return { epochs: { ...(r.event.epochs ?? {}) }, barrierMs: ms(t0), dataLayers: dataLayerAcks(r.acked) };
+    return this.dataLayerBarrier(await this.flipAcked(states, ['datalayer']), t0);
   }
 
   /**

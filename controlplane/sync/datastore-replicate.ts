@@ -296,8 +296,12 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
       // Cells written after the cutoff are left out where one side lacks them (writes of the window,
       // on the wire or failed: not acknowledged); every cell written before the switch is compared,
       // also beside a late one in its row (range-digest.ts).
-      await sleep(Math.max(0, cutoffAt - performance.now()), undefined, { signal });
-      const deadline = performance.now() + Math.min(p.lagWaitMs, 10_000);
+      // Until the control plane's clock passes the cutoff (a data layer's report may put it later
+      // than the floor): from then on a write of a synchronised app server is left out as late.
+      const maxWaitMs = Math.min(p.lagWaitMs, 10_000);
+      const untilCutoffMs = Math.max(cutoffAt - performance.now(), cutoffUs / 1000 - Date.now());
+      await sleep(Math.min(maxWaitMs, Math.max(0, untilCutoffMs)), undefined, { signal });
+      const deadline = performance.now() + maxWaitMs;
       for (let pass = 1, delayMs = 100; ; pass++, delayMs = Math.min(delayMs * 2, 1000)) {
         try {
           const verified = await verify(s, 'fence window', signal, cutoffUs);
@@ -318,7 +322,7 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
       const windowMs = Math.round(performance.now() - t0);
       await ctx.note(`EACH_QUORUM window: ${s.n2Dc} holds every earlier write (${windowMs} ms)`, {
         windowMs,
-        [WINDOW_SWITCH_KEY]: windowSwitch(switched.epochs, switched.dataLayers),
+        [WINDOW_SWITCH_KEY]: windowSwitch(switched),
       });
       return { ...figures, cutoffUs, windowMs };
     } catch (err) {
@@ -344,9 +348,18 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
       return { window: 'drain (the layers were not in each-quorum)', ...(await drain(ctx, 'n2')) };
     // The data layers ack once more, now that no write is in flight: every one that acked the
     // switch, still in the mode since, none of its writes failed; else the drain.
-    const confirmed = await ctx.confirmDataLayers();
+    let confirmed: DataLayerBarrier;
+    try {
+      confirmed = await ctx.confirmDataLayers();
+    } catch (err) {
+      // A data layer that does not ack (or refuses) cannot vouch for the window: the drain needs none.
+      if (ctx.signal.aborted) throw err;
+      const why = `the data layers' confirmation failed: ${(err as Error).message}`;
+      await ctx.note(`EACH_QUORUM window cannot vouch for every write (${why}): the fence drains`, { gap: why });
+      return { window: `drain (${why})`, ...(await drain(ctx, 'n2')) };
+    }
     const confirmMs = confirmed.barrierMs;
-    const gap = windowGap(lastWindowSwitch(ctx.log), confirmed.dataLayers);
+    const gap = windowGap(lastWindowSwitch(ctx.log), confirmed);
     if (gap) {
       await ctx.note(`EACH_QUORUM window cannot vouch for every write (${gap}): the fence drains`, { gap });
       return { window: `drain (${gap})`, confirmMs, ...(await drain(ctx, 'n2')) };

@@ -122,7 +122,7 @@ export class CassandraDataLayer implements DataModeTarget {
 
   /** Figures for status pages and tests. */
   stats(): { mode: DatastoreMode; epoch: number; inFlight: number; writes: number; retried: number; exhausted: number } {
-    return { mode: this.current, epoch: this.epoch, inFlight: this.inflight.size, ...this.counters };
+    return { mode: this.current, epoch: this.epoch, inFlight: 0, ...this.counters };
   }
 
   /**
@@ -153,11 +153,13 @@ export class CassandraDataLayer implements DataModeTarget {
    * For the member's ack, read after `apply` resolved: the mode in force, since which epoch this
    * process has been in it, the last timestamp handed out before it entered the mode, and how
    * many writes sent under it failed since (at EACH_QUORUM: one that may have reached N1's
-   * datacenter only, which no digest can tell from a write N2's datacenter missed).
+   * datacenter only, which no digest can tell from a write N2's datacenter missed), and how many
+   * are still running (their outcome not known yet).
    */
   ackReport(): AckReports {
     if (this.modeSince.sinceEpoch < 0) return {};
-    return { datastore: { mode: this.current, ...this.modeSince } };
+    // After apply: every write still running was started under the mode in force.
+    return { datastore: { mode: this.current, ...this.modeSince, inFlight: this.inflight.size } };
   }
 
   /** Runs a read where the mode says reads go (local, or N2 in 'n2'). */

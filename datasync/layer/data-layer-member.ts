@@ -46,6 +46,20 @@ export class DataLayerMember {
   readonly lease: CoordinatorLease;
 
   constructor(private readonly opts: DataLayerMemberOptions) {
+    // A target follows one app: two apps' epochs are independent (it would skip the switch of the
+    // one with the lower epochs, yet the member acks it) and their modes may differ.
+    const appOf = new Map<DataModeTarget, string>();
+    for (const [app, targets] of Object.entries(opts.apps)) {
+      for (const t of targets) {
+        const other = appOf.get(t);
+        if (other !== undefined && other !== app)
+          throw new SyncError(
+            'NW_SYNC_CONFIG_INVALID',
+            `one ${t.name} target is listed for two apps (${other}, ${app}): give each app its own`,
+          );
+        appOf.set(t, app);
+      }
+    }
     this.lease = new CoordinatorLease(opts.leaseMs ?? 5000, opts.now);
     this.follower = new StateFollower({
       coordinator: opts.coordinator,
@@ -149,6 +163,7 @@ export function mergeAckReports(reports: ReadonlyArray<AckReports | undefined>):
       sinceEpoch: Math.max(...stores.map((d) => d.sinceEpoch)),
       writesThroughUs: Math.max(...stores.map((d) => d.writesThroughUs)),
       failures: stores.reduce((n, d) => n + d.failures, 0),
+      inFlight: stores.reduce((n, d) => n + d.inFlight, 0),
     },
   };
 }

@@ -18,6 +18,11 @@ export interface NodeData {
   readonly ephemeralOwner?: string;
   /** Number of children at the time of the read (both built-in implementations fill it in). */
   readonly numChildren?: number;
+  /**
+   * Children created or removed so far (ZooKeeper's stat.cversion): equal in two reads means no
+   * child came or went in between, however briefly (both built-in implementations fill it in).
+   */
+  readonly childChanges?: number;
 }
 
 export type CreateMode = 'persistent' | 'ephemeral' | 'persistent-sequential' | 'ephemeral-sequential';

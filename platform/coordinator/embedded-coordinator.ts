@@ -16,7 +16,7 @@ interface TreeNode {
   children: Set<string>;
   /** Session that owns an ephemeral node. */
   owner: number | undefined;
-  /** Next sequence number for sequential children. */
+  /** Changes to the children (created or removed) so far, as ZooKeeper's cversion; the next sequence number too. */
   cversion: number;
 }
 
@@ -57,6 +57,7 @@ export class EmbeddedStore {
           version: n.version,
           ephemeralOwner: n.owner === undefined ? '' : n.owner.toString(16),
           numChildren: n.children.size,
+          childChanges: n.cversion,
         }
       : undefined;
   }
@@ -156,6 +157,7 @@ export class EmbeddedStore {
     this.nodes.delete(path);
     const parent = this.nodes.get(parentPath(path));
     parent?.children.delete(path.slice(path.lastIndexOf('/') + 1));
+    if (parent) parent.cversion += 1;
     this.fire(this.dataWatches, path, 'deleted');
     this.fire(this.childWatches, path, 'deleted');
     this.fire(this.childWatches, parentPath(path), 'children');

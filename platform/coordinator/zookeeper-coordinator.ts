@@ -155,10 +155,10 @@ function toCoordinatorError(err: unknown, what: string): CoordinatorError {
   return new CoordinatorError(code, `${what}: ${name}`, { cause: err });
 }
 
-/** The optional NodeData fields a stat carries: the ephemeral owner (hex, '' if persistent) and the child count. */
-function statFields(stat: zookeeper.Stat): { ephemeralOwner: string; numChildren: number } {
+/** The optional NodeData fields a stat carries: the ephemeral owner (hex, '' if persistent), the child count and cversion. */
+function statFields(stat: zookeeper.Stat): { ephemeralOwner: string; numChildren: number; childChanges: number } {
   const owner = stat.ephemeralOwner.readBigUInt64BE();
-  return { ephemeralOwner: owner === 0n ? '' : owner.toString(16), numChildren: stat.numChildren };
+  return { ephemeralOwner: owner === 0n ? '' : owner.toString(16), numChildren: stat.numChildren, childChanges: stat.cversion };
 }
 
 /** Hands a library reply on; `value` is only read when `err` is null. */

@@ -10,6 +10,8 @@ import type { MigrationLog } from '../../controlplane/migration/migration-log.js
 import { parsePlan, type MigrationPlan, type MigrationPlanInput } from '../../controlplane/migration/plan.js';
 import { pausingMigration, SyncError } from '../../datasync/errors.js';
 import { overLimit, parseDurationMs, type ReplicationLag } from '../../datasync/replication/replication-lag.js';
+import type { TransactionOp } from '../../platform/coordinator/coordinator.js';
+import { CoordinatorError } from '../../platform/coordinator/coordinator-errors.js';
 import { EmbeddedCoordinator, EmbeddedStore } from '../../platform/coordinator/embedded-coordinator.js';
 import { createLogger } from '../../platform/logger.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
@@ -325,6 +327,50 @@ describe('replicate strategy: runner steps (embedded coordinator, fake hooks)', 
       !log.history.some((e) => e.event === 'note' && /pause: data layers → datastore local/.test(e.detail ?? '')),
       'never reverted',
     );
+  });
+
+  it('a revert that failed while paused (the log says local, the states each-quorum) is made by the next leader', async () => {
+    await cp.stop(); // this test brings its own two
+    let failRevert = false;
+    const base = new EmbeddedCoordinator(store);
+    // The first leader's revert: its log write goes through, the states' transaction fails.
+    const flaky = new Proxy(base, {
+      get(target, prop) {
+        if (prop === 'transaction')
+          return async (ops: readonly TransactionOp[]) => {
+            const reverting = ops.some((o) => o.op === 'set' && o.path.endsWith('/state') && /"datastore":"local"/.test(String(o.data)));
+            if (failRevert && reverting) throw new CoordinatorError('NW_CP_COORDINATOR_ERROR', 'injected: the states were not written');
+            return target.transaction(ops);
+          };
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const first = new ControlPlane({ coordinator: flaky, id: 'cp-1', logger: silent, syncHooks: hooks });
+    await first.start();
+    hooks.set('store', async (ctx: SyncContext) => {
+      await ctx.setDataMode({ datastore: 'each-quorum' });
+      failRevert = true;
+      await first.pause(ctx.migrationId);
+      return {};
+    });
+    const created = await first.migrate(plan());
+    const paused = await first.waitForMigration(
+      created.id,
+      (l) => (l.status === 'paused' && l.dataMode?.datastore === 'local') || finished(l),
+      20_000,
+    );
+    assert.equal(paused.status, 'paused', JSON.stringify(paused.error));
+    const eachQuorum = () => fleet.members.every((m) => m.gateway.getState().shop!.data?.datastore === 'each-quorum');
+    assert.ok(eachQuorum(), 'the revert failed: the layers still write at EACH_QUORUM');
+    await first.stop();
+    cp = new ControlPlane({ coordinator: new EmbeddedCoordinator(store), id: 'cp-2', logger: silent, syncHooks: hooks });
+    await cp.start();
+    await eventually(() => fleet.members.every((m) => m.gateway.getState().shop!.data?.datastore === 'local'), {
+      timeoutMs: 10_000,
+      message: 'the next leader puts the layers back while the migration stays paused',
+    });
+    assert.equal((await cp.getMigration(created.id)).status, 'paused');
   });
 
   it('the same failure without the pause request rolls back', async () => {

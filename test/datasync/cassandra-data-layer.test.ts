@@ -228,11 +228,11 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     const dl = layer({ timestamps });
     assert.deepEqual(dl.ackReport(), {}, 'nothing before the first state');
     await dl.apply(mode('local'), 3);
-    assert.deepEqual(dl.ackReport().datastore, { mode: 'local', sinceEpoch: 3, writesThroughUs: 0, failures: 0 });
+    assert.deepEqual(dl.ackReport().datastore, { mode: 'local', sinceEpoch: 3, writesThroughUs: 0, failures: 0, inFlight: 0 });
     const before = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['report', 'local']);
     await dl.apply(mode('each-quorum'), 5);
     const report = () => dl.ackReport().datastore;
-    assert.deepEqual(report(), { mode: 'each-quorum', sinceEpoch: 5, writesThroughUs: before.timestamp, failures: 0 });
+    assert.deepEqual(report(), { mode: 'each-quorum', sinceEpoch: 5, writesThroughUs: before.timestamp, failures: 0, inFlight: 0 });
     // A write the cluster refuses (here: a table that does not exist) counts; so would a timeout.
     await assert.rejects(dl.write(`INSERT INTO ${cl.keyspace}.no_such_table (k, v) VALUES (?, ?)`, ['report', 'x']));
     const after = await dl.write(`INSERT INTO ${kv} (k, v) VALUES (?, ?)`, ['report', 'each-quorum']);
@@ -240,13 +240,13 @@ describe('CassandraDataLayer (real Cassandra n1/n2)', function () {
     await dl.apply(mode('each-quorum'), 6);
     assert.deepEqual(
       report(),
-      { mode: 'each-quorum', sinceEpoch: 5, writesThroughUs: before.timestamp, failures: 1 },
+      { mode: 'each-quorum', sinceEpoch: 5, writesThroughUs: before.timestamp, failures: 1, inFlight: 0 },
       'the same mode: kept',
     );
     await dl.apply(mode('local'), 7);
     assert.deepEqual(
       report(),
-      { mode: 'local', sinceEpoch: 7, writesThroughUs: timestamps.peek(), failures: 0 },
+      { mode: 'local', sinceEpoch: 7, writesThroughUs: timestamps.peek(), failures: 0, inFlight: 0 },
       'a new mode: counted afresh',
     );
     // A write sent under the old mode that fails once the new one is in force is not the new mode's.

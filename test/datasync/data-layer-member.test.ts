@@ -8,6 +8,7 @@ import { type BarrierReport, waitForFleet } from '../../fleet/fleet-barrier.js';
 import { writeAppStates, type DesiredAppState } from '../../fleet/state-writer.js';
 import { encodeJson, layout, type MemberInfo } from '../../protocol/coordinator-paths.js';
 import { DataLayerMember, mergeAckReports } from '../../datasync/layer/data-layer-member.js';
+import { isSyncError } from '../../datasync/errors.js';
 import type { DataModeTarget } from '../../datasync/layer/data-mode-target.js';
 import { CassandraDataLayer, type WriteResult } from '../../datasync/layer/cassandra-data-layer.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
@@ -195,8 +196,14 @@ describe('DataLayerMember', function () {
       await writeAppStates(cp, { shop: serve({ datastore: 'n2', cache: 'local' }), cart: serve() });
       // A field from a newer control plane: this member cannot apply the document.
       const newer = await cp.set(layout.state('shop'), encodeJson({ mode: 'serve', data: { datastore: 'n2', cache: 'local' }, hint: 1 }));
-      const t = new RecordingTarget();
-      const m = await startMember(await session(), 'app-1', [t], ['shop', 'cart', 'none']);
+      const m = new DataLayerMember({
+        coordinator: await session(),
+        memberId: 'app-1',
+        apps: { shop: [new RecordingTarget()], cart: [new RecordingTarget()], none: [new RecordingTarget()] },
+        reconcileMs: 200,
+      });
+      await m.start();
+      cleanups.push(() => m.stop());
       assert.equal(m.syncStatus().shop?.rejectedEpoch, newer);
       assert.equal(m.isReady('shop'), false);
       assert.equal(m.writeGuard('shop')()?.code, 'NW_SYNC_NOT_READY', "no write under the targets' initial mode");
@@ -411,7 +418,7 @@ describe('DataLayerMember', function () {
           {
             member: 'app-server-1',
             app: 'shop',
-            datastore: { mode: 'each-quorum', sinceEpoch: epoch, writesThroughUs: lastBefore, failures: 0 },
+            datastore: { mode: 'each-quorum', sinceEpoch: epoch, writesThroughUs: lastBefore, failures: 0, inFlight: 0 },
           },
         ]);
         const confirmed = seen.confirmed as DataLayerBarrier;
@@ -420,7 +427,7 @@ describe('DataLayerMember', function () {
           {
             member: 'app-server-1',
             app: 'shop',
-            datastore: { mode: 'each-quorum', sinceEpoch: epoch, writesThroughUs: lastBefore, failures: 1 },
+            datastore: { mode: 'each-quorum', sinceEpoch: epoch, writesThroughUs: lastBefore, failures: 1, inFlight: 0 },
           },
         ]);
         assert.equal(seen.gatewayAtConfirm, 'fence', 'the gateways stay fenced');
@@ -428,12 +435,11 @@ describe('DataLayerMember', function () {
     );
   });
 
-  // REVIEW (2026-12-06, branch `review`): failing tests that show holes in the EACH_QUORUM window's
-  // confirmation at the fence. Each drives real data layers (real Cassandra n1) through real
+  // From a hostile review (2026-12-06): each drives real data layers (real Cassandra n1) through real
   // barriers on an embedded coordinator, then asks windowGap (what atFence asks) whether the window
-  // may stand for the drain. In each scenario a write of the window failed (it may have reached N1's
-  // datacenter only), so the answer must be a gap; today it is `undefined` (the window stands).
-  describe('REVIEW: the fence confirmation must not vouch for a window with a failed write', () => {
+  // may stand for the drain. In each a write of the window failed (it may have reached N1's
+  // datacenter only), so the answer must be a gap; each stood before its fix.
+  describe('the fence confirmation does not vouch for a window with a failed write', () => {
     let cl: TwoClusters;
     before(async () => {
       cl = await connectTwoClusters('dlrev');
@@ -446,11 +452,14 @@ describe('DataLayerMember', function () {
     const EQ: DataMode = { datastore: 'each-quorum', cache: 'local' };
     const failingWrite = (layer: CassandraDataLayer) =>
       assert.rejects(layer.write(`INSERT INTO ${cl.keyspace}.no_such_table (k, v) VALUES (?, ?)`, ['rev', 'x']));
-    /** What the runner's dataLayerAcks makes of a barrier's report. */
-    const acksOf = (r: BarrierReport): DataLayerAck[] =>
-      r.acked
+    /** What the runner makes of a barrier for a hook: the data layers' acks, the members' changes read after it. */
+    const seenBy = async (cp: Coordinator, r: BarrierReport) => ({
+      epochs: Object.fromEntries(r.targets.map((t) => [t.app, t.epoch])),
+      dataLayers: r.acked
         .filter((a) => a.kind === 'datalayer')
-        .map((a) => ({ member: a.member, app: a.app, ...(a.ack.datastore ? { datastore: a.ack.datastore } : {}) }));
+        .map((a): DataLayerAck => ({ member: a.member, app: a.app, ...(a.ack.datastore ? { datastore: a.ack.datastore } : {}) })),
+      membersChanges: (await cp.get(layout.members))?.childChanges,
+    });
 
     async function setup(): Promise<{ store: EmbeddedStore; cp: EmbeddedCoordinator; session: () => Promise<EmbeddedCoordinator> }> {
       const store = new EmbeddedStore();
@@ -470,14 +479,14 @@ describe('DataLayerMember', function () {
     }
     const fenceEq: DesiredAppState = { mode: 'fence', readFrom: 'n1', data: EQ };
 
-    it('REVIEW (fails): a data layer restarted under its member id between the switch and the fence', async () => {
+    it('a data layer restarted under its member id between the switch and the fence', async () => {
       const { cp, session } = await setup();
       const c1 = await session();
       const before = new CassandraDataLayer({ local: cl.n1, n2: cl.n2 });
       const m1 = await startMember(c1, 'app-server-1', [before]);
       const switched = await barrier(cp, serve(EQ));
       assert.ok(switched.ok);
-      const sw = windowSwitch(Object.fromEntries(switched.targets.map((t) => [t.app, t.epoch])), acksOf(switched));
+      const sw = windowSwitch(await seenBy(cp, switched));
       await failingWrite(before);
       assert.equal(before.ackReport().datastore?.failures, 1);
       // The app server is restarted (a deploy, or an operator after the errors): same member id.
@@ -489,17 +498,17 @@ describe('DataLayerMember', function () {
       await startMember(await session(), 'app-server-1', [after]);
       const confirmed = await barrier(cp, fenceEq);
       assert.ok(confirmed.ok);
-      assert.notEqual(windowGap(sw, acksOf(confirmed)), undefined, 'the failed write of the first process is forgotten');
+      assert.notEqual(windowGap(sw, await seenBy(cp, confirmed)), undefined, 'the failed write of the first process is forgotten');
     });
 
-    it('REVIEW (fails): a data layer that joined after the switch, had a write fail, and left before the fence', async () => {
+    it('a data layer that joined after the switch, had a write fail, and left before the fence', async () => {
       const { cp, session } = await setup();
       const stays = new CassandraDataLayer({ local: cl.n1, n2: cl.n2 });
       cleanups.push(() => stays.close());
       await startMember(await session(), 'app-server-1', [stays]);
       const switched = await barrier(cp, serve(EQ));
       assert.ok(switched.ok);
-      const sw = windowSwitch(Object.fromEntries(switched.targets.map((t) => [t.app, t.epoch])), acksOf(switched));
+      const sw = windowSwitch(await seenBy(cp, switched));
       const c2 = await session();
       const joiner = new CassandraDataLayer({ local: cl.n1, n2: cl.n2 });
       const m2 = await startMember(c2, 'app-server-2', [joiner]);
@@ -510,10 +519,10 @@ describe('DataLayerMember', function () {
       await joiner.close();
       const confirmed = await barrier(cp, fenceEq);
       assert.ok(confirmed.ok);
-      assert.notEqual(windowGap(sw, acksOf(confirmed)), undefined, "the joiner's failed write is seen by nobody");
+      assert.notEqual(windowGap(sw, await seenBy(cp, confirmed)), undefined, "the joiner's failed write is seen by nobody");
     });
 
-    it('REVIEW (fails): a member with two datastore targets for one app reports only the last one (Object.assign)', async () => {
+    it('a member with two datastore targets for one app reports the failure of either', async () => {
       const { cp, session } = await setup();
       const first = new CassandraDataLayer({ local: cl.n1, n2: cl.n2 });
       const second = new CassandraDataLayer({ local: cl.n1, n2: cl.n2 });
@@ -524,14 +533,14 @@ describe('DataLayerMember', function () {
       await startMember(await session(), 'app-server-1', [first, second]);
       const switched = await barrier(cp, serve(EQ));
       assert.ok(switched.ok);
-      const sw = windowSwitch(Object.fromEntries(switched.targets.map((t) => [t.app, t.epoch])), acksOf(switched));
+      const sw = windowSwitch(await seenBy(cp, switched));
       await failingWrite(first);
       const confirmed = await barrier(cp, fenceEq);
       assert.ok(confirmed.ok);
-      assert.notEqual(windowGap(sw, acksOf(confirmed)), undefined, "the first target's failed write is dropped from the report");
+      assert.notEqual(windowGap(sw, await seenBy(cp, confirmed)), undefined, "the first target's failed write is dropped from the report");
     });
 
-    it('REVIEW (fails): the confirmation is given while a write of the window is still in flight', async () => {
+    it('a confirmation given while a write of the window is still in flight', async () => {
       const { cp, session } = await setup();
       const held = gate();
       let holding = false;
@@ -547,7 +556,7 @@ describe('DataLayerMember', function () {
       await startMember(await session(), 'app-server-1', [layer]);
       const switched = await barrier(cp, serve(EQ));
       assert.ok(switched.ok);
-      const sw = windowSwitch(Object.fromEntries(switched.targets.map((t) => [t.app, t.epoch])), acksOf(switched));
+      const sw = windowSwitch(await seenBy(cp, switched));
       // A write not through a gateway (a job in the app server), or one a gateway gave up on more than
       // unknownWriteOutcomeMs ago (a Cassandra coordinator that does not answer: the driver waits its
       // read timeout): at EACH_QUORUM, still running when the data layers confirm.
@@ -555,21 +564,28 @@ describe('DataLayerMember', function () {
       const inFlight = failingWrite(layer);
       await settle();
       const early = await barrier(cp, fenceEq, 1000);
-      if (early.ok) assert.notEqual(windowGap(sw, acksOf(early)), undefined, 'the confirmation vouches for a write that then fails');
+      if (early.ok)
+        assert.notEqual(windowGap(sw, await seenBy(cp, early)), undefined, 'the confirmation vouches for a write that then fails');
       held.open();
       await inFlight;
     });
 
-    it('REVIEW (fails, predates these commits): one data layer for two apps skips a switch of the app with the lower epochs', async () => {
-      const { cp, session } = await setup();
-      // blog's state has been written more often than shop's (older migrations, edits): its epochs are higher.
-      for (let i = 0; i < 3; i++) await writeAppStates(cp, { blog: serve() });
+    it('one data layer listed for two apps is refused (NW_SYNC_CONFIG_INVALID): it would follow one app and ack both', async () => {
+      const { session } = await setup();
+      // Two apps' epochs are independent: a layer that follows both skipped the switch of the app
+      // with the lower epochs (copy-on-write acked, writes to N1 only), and has one mode for two apps.
       const shared = new CassandraDataLayer({ local: cl.n1, n2: cl.n2 });
       cleanups.push(() => shared.close());
-      await startMember(await session(), 'app-server-1', [shared], ['shop', 'blog']);
-      const switched = await barrier(cp, serve(COW));
-      assert.ok(switched.ok, 'the member acked copy-on-write for shop');
-      assert.equal(shared.mode, 'copy-on-write', "acked, yet shop's writes still go to N1 only");
+      assert.throws(
+        () =>
+          new DataLayerMember({
+            coordinator: new EmbeddedCoordinator(new EmbeddedStore()),
+            memberId: 'x',
+            apps: { shop: [shared], blog: [shared] },
+          }),
+        (err: unknown) => isSyncError(err, 'NW_SYNC_CONFIG_INVALID') && /datastore.*shop.*blog/.test((err as Error).message),
+      );
+      await session();
     });
   });
 
@@ -598,8 +614,16 @@ describe('DataLayerMember', function () {
       const cp = await session('controlplane');
       await writeAppStates(cp, { shop: serve(), cart: serve() });
       const a = new RecordingTarget();
+      const aCart = new RecordingTarget();
       const b = new RecordingTarget();
-      await startMember(await session(), 'app-a', [a], ['shop', 'cart']);
+      const both = new DataLayerMember({
+        coordinator: await session(),
+        memberId: 'app-a',
+        apps: { shop: [a], cart: [aCart] },
+        reconcileMs: 200,
+      });
+      await both.start();
+      cleanups.push(() => both.stop());
       await startMember(await session(), 'app-b', [b], ['cart']);
       const held = gate();
       b.hold = held.promise;
@@ -615,8 +639,8 @@ describe('DataLayerMember', function () {
       assert.ok(report.ok);
       assert.deepEqual(report.members, ['app-a', 'app-b']);
       assert.deepEqual(
-        a.applied.filter((x) => x.mode.datastore === 'copy-on-write').length,
-        2,
+        [a, aCart].map((t) => t.applied.filter((x) => x.mode.datastore === 'copy-on-write').length),
+        [1, 1],
         'app-a applied the new mode for both of its apps',
       );
     });
@@ -625,12 +649,15 @@ describe('DataLayerMember', function () {
 
 describe('DataLayerMember: reports of several targets in one ack', () => {
   it('combine toward what the control plane trusts least: no report is lost', () => {
-    const eq = { mode: 'each-quorum' as const, sinceEpoch: 4, writesThroughUs: 100, failures: 0 };
+    const eq = { mode: 'each-quorum' as const, sinceEpoch: 4, writesThroughUs: 100, failures: 0, inFlight: 0 };
     assert.equal(mergeAckReports([undefined, {}]), undefined);
     assert.deepEqual(mergeAckReports([{ datastore: eq }, undefined]), { datastore: eq });
     assert.deepEqual(
-      mergeAckReports([{ datastore: { ...eq, failures: 2 } }, { datastore: { ...eq, sinceEpoch: 6, writesThroughUs: 90, failures: 1 } }]),
-      { datastore: { mode: 'each-quorum', sinceEpoch: 6, writesThroughUs: 100, failures: 3 } },
+      mergeAckReports([
+        { datastore: { ...eq, failures: 2 } },
+        { datastore: { ...eq, sinceEpoch: 6, writesThroughUs: 90, failures: 1, inFlight: 1 } },
+      ]),
+      { datastore: { mode: 'each-quorum', sinceEpoch: 6, writesThroughUs: 100, failures: 3, inFlight: 1 } },
       'a failure of either target counts; the later entry into the mode counts',
     );
     assert.equal(mergeAckReports([{ datastore: eq }, { datastore: { ...eq, mode: 'copy-on-write' } }])?.datastore?.mode, 'local');

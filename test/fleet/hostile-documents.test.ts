@@ -134,9 +134,9 @@ for (const makeBackend of [embeddedBackend, zookeeperBackend]) {
 
       // A data layer's report that does not parse (here: failures negative, a field too many) is
       // read as no report: the ack counts, and the control plane trusts nothing the report says.
-      const lying = { mode: 'each-quorum', sinceEpoch: 1, writesThroughUs: 5, failures: -1, trustMe: true };
+      const lying = { mode: 'each-quorum', sinceEpoch: 1, writesThroughUs: 5, failures: -1, inFlight: 0, trustMe: true };
       await good.set(layout.ack(APP, 'gw-good'), encodeJson({ ...JSON.parse(ack(target!.epoch).toString()), datastore: lying }));
-      const honest = { mode: 'each-quorum', sinceEpoch: 1, writesThroughUs: 5, failures: 0 };
+      const honest = { mode: 'each-quorum', sinceEpoch: 1, writesThroughUs: 5, failures: 0, inFlight: 0 };
       await liar.set(layout.ack(APP, 'gw-liar'), encodeJson({ ...JSON.parse(ack(target!.epoch).toString()), datastore: honest }));
       const reread = await waitForFleet(cp, [target!], { timeoutMs: 5000, logger });
       assert.equal(reread.ok, true, JSON.stringify(reread.missing));

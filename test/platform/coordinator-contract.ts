@@ -67,6 +67,27 @@ export function coordinatorContract(name: string, makeHarness: () => Promise<Con
       assert.equal((await c.get(`${base}/cas`))?.data.toString(), '1');
     });
 
+    it("counts changes to a node's children: a child created, removed, or gone with its session (cversion)", async () => {
+      await c.create(`${base}/p`, b(''));
+      const at = async (): Promise<number | undefined> => (await c.get(`${base}/p`))?.childChanges;
+      const start = await at();
+      assert.equal(typeof start, 'number');
+      await c.create(`${base}/p/a`, b(''));
+      assert.equal(await at(), start! + 1);
+      await c.set(`${base}/p/a`, b('data')); // a child's data is not a change of the children
+      assert.equal(await at(), start! + 1);
+      await c.remove(`${base}/p/a`);
+      assert.equal(await at(), start! + 2, 'a child that came and went leaves its trace');
+      const other = await h.client();
+      await other.create(`${base}/p/e`, b(''), 'ephemeral');
+      await other.close();
+      await eventually(async () => (await c.children(`${base}/p`))?.length === 0, {
+        timeoutMs: 10_000,
+        message: 'the ephemeral child goes',
+      });
+      assert.equal(await at(), start! + 4);
+    });
+
     it('lists children sorted and creates parents with mkdirp', async () => {
       await c.mkdirp(`${base}/a/b/c`);
       await c.create(`${base}/a/z`, b(''));
