@@ -353,7 +353,8 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
       confirmed = await ctx.confirmDataLayers();
     } catch (err) {
       // A data layer that does not ack (or refuses) cannot vouch for the window: the drain needs none.
-      if (ctx.signal.aborted) throw err;
+      const code = (err as { code?: string }).code;
+      if (ctx.signal.aborted || (code !== 'NW_CP_BARRIER_TIMEOUT' && code !== 'NW_CP_BARRIER_REFUSED')) throw err;
       const why = `the data layers' confirmation failed: ${(err as Error).message}`;
       await ctx.note(`EACH_QUORUM window cannot vouch for every write (${why}): the fence drains`, { gap: why });
       return { window: `drain (${why})`, ...(await drain(ctx, 'n2')) };
