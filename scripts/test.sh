@@ -36,11 +36,13 @@ echo "== tests"
 if [ $# -eq 0 ]; then
   npx mocha --exit test/datasync/snapshot-restart.test.ts
   npx mocha test/loadgen/chaos-cassandra.test.ts
-  # The replicate strategy's suite starts (and stops) its own two-datacenter Cassandra
-  # (scripts/cassandra-dc.sh, 127.0.0.4/.5) and runs for minutes; also `npm run test:cassandra-dc`.
+  # The replicate strategy's suites start (and stop) their own two-datacenter Cassandra
+  # (scripts/cassandra-dc.sh, 127.0.0.4/.5) and run for minutes; also `npm run test:cassandra-dc`.
+  # The second runs its control planes as processes and kills the leader (SIGKILL) mid-rebuild.
   npx mocha --exit test/controlplane/replicate-migration.test.ts
+  npx mocha test/controlplane/replicate-leader-kill.test.ts
   echo "== gateway tests on the node engine"
   NW_TEST_ENGINE=node npx mocha 'test/gateway/*.test.ts'
 fi
 npx mocha 'test/**/*.test.ts' --ignore test/datasync/snapshot-restart.test.ts --ignore test/loadgen/chaos-cassandra.test.ts \
-  --ignore test/controlplane/replicate-migration.test.ts "$@"
+  --ignore test/controlplane/replicate-migration.test.ts --ignore test/controlplane/replicate-leader-kill.test.ts "$@"

@@ -11,7 +11,6 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import cassandra from 'cassandra-driver';
-import { request } from 'undici';
 import { ControlPlane } from '../../controlplane/control-plane.js';
 import type { DnsSteps } from '../../controlplane/migration/migration-hooks.js';
 import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
@@ -29,6 +28,7 @@ import { startTwoDataCenters, type TwoDataCenters, CASSANDRA_DC_SCRIPT } from '.
 import { eventually } from '../support/eventually.js';
 import { recordingConsistency } from '../support/recording-client.js';
 import { startFleet, type Fleet } from '../support/fleet-harness.js';
+import { assertNoWriteFailed, missingAt, rowsAt, startWrites, type Ack } from '../support/replicate-writes.js';
 
 const silent = createLogger('silent');
 const cassandraTypes = cassandra.types;
@@ -56,56 +56,6 @@ const why = (l: MigrationLog): string =>
     error: l.error,
     last: l.history.slice(-6).map((e) => `${e.event} ${e.phase ?? ''} ${e.detail ?? ''}`.trim()),
   });
-
-interface Ack {
-  readonly key: string;
-  readonly value: string;
-  readonly status: number;
-  readonly served: string;
-}
-
-/** Closed-loop writers through the gateways, each write a key of its own: what every 2xx put. */
-function startWrites(fleet: Fleet, tag: string): { acked(): Ack[]; stop(): Promise<Ack[]> } {
-  const results: Ack[] = [];
-  let stopping = false;
-  const workers = fleet.members.map(async (m, w) => {
-    for (let i = 0; !stopping; i++) {
-      const key = `${tag}-w${w}-${i}`;
-      const value = `v${i}-${randomBytes(3).toString('hex')}`;
-      try {
-        const res = await request(`${m.gateway.listeners[0]!.url}/kv/${key}`, {
-          method: 'PUT',
-          headers: { host: 'shop.test' },
-          body: value,
-        });
-        await res.body.dump();
-        results.push({ key, value, status: res.statusCode, served: String(res.headers['x-northwest-deployment']) });
-      } catch {
-        results.push({ key, value, status: 0, served: 'none' });
-      }
-    }
-  });
-  return {
-    acked: () => results.filter((r) => r.status === 200),
-    async stop() {
-      stopping = true;
-      await Promise.all(workers);
-      return results;
-    },
-  };
-}
-
-/** Every row of the table as one datacenter answers (the client's local one, LOCAL_ONE). */
-async function rowsAt(client: cassandra.Client, table: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  let pageState: string | undefined;
-  do {
-    const rs = await client.execute(`SELECT k, v FROM ${table}`, [], { fetchSize: 5000, ...(pageState ? { pageState } : {}) });
-    for (const r of rs.rows) out.set(r.get('k') as string, r.get('v') as string);
-    pageState = rs.pageState ?? undefined;
-  } while (pageState);
-  return out;
-}
 
 /**
  * Waits until the lag toward dc2 has stayed within the plan's default limit for `forMs` (hints are
@@ -135,19 +85,6 @@ async function lagSettled(admin1: cassandra.Client, admin2: cassandra.Client, fo
 async function keepsServing(writes: { acked(): Ack[] }, message: string): Promise<void> {
   const before = writes.acked().length;
   await eventually(() => writes.acked().length >= before + 20, { timeoutMs: 20_000, message });
-}
-
-/** Every write the clients sent was acknowledged. */
-function assertNoWriteFailed(all: readonly Ack[]): void {
-  assert.deepEqual(
-    all.filter((r) => r.status !== 200).map((r) => `${r.key} ${r.status}`),
-    [],
-    'no write failed',
-  );
-}
-
-function missingAt(rows: Map<string, string>, acked: readonly { key: string; value: string }[]): string[] {
-  return acked.filter((a) => rows.get(a.key) !== a.value).map((a) => a.key);
 }
 
 async function replicationOf(client: cassandra.Client, keyspace: string): Promise<Record<string, string>> {
