@@ -446,6 +446,13 @@ export function replicateStrategy(cfg: DatastoreSyncConfig, deps: ReplicateDeps)
           .catch(() => undefined)
           .finally(() => (noting = undefined));
       },
+      onWaitingForRunning: (node, keyspace) => {
+        if (noting) return;
+        noting = ctx
+          .note(`a rebuild of ${keyspace} on ${node} started earlier still streams: waiting for it, then resuming`, { node, keyspace })
+          .catch(() => undefined)
+          .finally(() => (noting = undefined));
+      },
     }).finally(() => noting);
     await ctx.note(`${s.n2Dc} rebuilt from ${s.n1Dc}`, { ...rebuild });
     // The lag gate, before the verify (a digest of a datacenter that lags can only differ) and

@@ -41,6 +41,8 @@ export interface RebuildOptions {
   readonly pollMs?: number;
   readonly signal: AbortSignal;
   readonly onProgress: (p: RebuildProgress) => void;
+  /** A rebuild an earlier leader started still streams on the node: this one waits for it, then resumes. */
+  readonly onWaitingForRunning?: (node: string, keyspace: string) => void;
 }
 
 export interface RebuildFigures {
@@ -143,6 +145,7 @@ export async function rebuildDataCenter(o: RebuildOptions): Promise<RebuildFigur
           // As long as a rebuild of our own may take, no longer: streams that never end, or that
           // cannot be read, fail the step instead of holding the migration until an abort.
           waitedForRunning++;
+          o.onWaitingForRunning?.(name, keyspace);
           const until = performance.now() + o.timeoutMs;
           for (;;) {
             await sleep(pollMs, undefined, { signal: o.signal }).catch(() => undefined);

@@ -83,7 +83,11 @@ describe('datastore replicate strategy: the control-plane leader process killed 
       await admin1.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 1}`);
       cleanups.push(() => admin1.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined));
       await admin1.execute(`CREATE TABLE ${table} (k text PRIMARY KEY, v text)`);
-      const preloaded = Array.from({ length: PRELOAD }, (_, i) => ({ key: `pre-${i}`, value: `p${i}-${'x'.repeat(200)}` }));
+      // Values that do not compress (the streamed SSTables are compressed): the rebuild carries about 4 MB.
+      const preloaded = Array.from({ length: PRELOAD }, (_, i) => ({
+        key: `pre-${i}`,
+        value: `p${i}-${randomBytes(150).toString('base64')}`,
+      }));
       for (let i = 0; i < preloaded.length; i += 256)
         await Promise.all(
           preloaded
@@ -163,6 +167,11 @@ describe('datastore replicate strategy: the control-plane leader process killed 
         proxy: { mirrorWritesToN1: false },
         datastore: { strategy: 'replicate', replicate: { lagWaitMs: 30_000, drainTimeoutMs: 20_000 } },
       };
+      // The rebuild (about 4 MB) at 200 KB/s each way: it still streams when the standby takes over
+      // (the leader's session expires 4 s after the kill), so the new leader finds it running and
+      // waits; then the link is given its speed back (the app's writes replicate over it too).
+      await dcs.slowLink(200);
+      cleanups.push(() => dcs.slowLink(undefined));
       const res = await request(`${leader.adminUrl}/migrations`, { method: 'POST', headers: AUTH, body: JSON.stringify(plan) });
       const created = (await res.body.json()) as MigrationLog;
       assert.equal(res.statusCode, 201, JSON.stringify(created));
@@ -183,6 +192,14 @@ describe('datastore replicate strategy: the control-plane leader process killed 
       );
       leader.child.kill('SIGKILL');
       assert.equal(await leader.exited, 'SIGKILL');
+      await eventually(
+        async () => {
+          const l = await adminGet<MigrationLog>(standby!, `/migrations/${created.id}`);
+          return l.history.some((e) => e.event === 'note' && /started earlier still streams: waiting for it/.test(e.detail ?? ''));
+        },
+        { timeoutMs: 60_000, intervalMs: 100, message: "the new leader waits for the dead leader's rebuild" },
+      );
+      await dcs.slowLink(undefined);
 
       const log = await eventually(
         async () => {
@@ -209,9 +226,10 @@ describe('datastore replicate strategy: the control-plane leader process killed 
         'the sync ran again under the new leader',
       );
       const sync = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'sync')?.data?.hooks as {
-        datastore: { rebuild: { rebuilds: number } };
+        datastore: { rebuild: { rebuilds: number; waitedForRunning: number } };
       };
-      assert.equal(sync.datastore.rebuild.rebuilds, 1, "the new leader's rebuild ran to its end");
+      assert.equal(sync.datastore.rebuild.waitedForRunning, 1, "the new leader found the dead leader's rebuild streaming and waited");
+      assert.equal(sync.datastore.rebuild.rebuilds, 1, 'then its own rebuild (resumed) ran to its end');
       assert.equal((await adminGet<{ leader: string }>(standby, '/status')).leader, 'cp-2');
       assert.ok(n1Consistencies.includes(cassandra.types.consistencies.eachQuorum), 'N1 wrote at EACH_QUORUM in the window');
 

@@ -43,6 +43,8 @@ export interface TwoDataCenters {
   cutLink(): Promise<void>;
   /** The link back. */
   healLink(): Promise<void>;
+  /** A bandwidth limit on the link (KB/s each way; undefined: none), for a rebuild that takes a while. */
+  slowLink(kbPerSecond: number | undefined): Promise<void>;
   /** Stops both nodes (data kept: the next start is quicker). */
   stop(): Promise<void>;
 }
@@ -73,6 +75,27 @@ async function setLink(link: LinkInfo, enabled: boolean): Promise<void> {
   }
 }
 
+const SLOW_LINK = 'nw-test-slow-link';
+
+/** A bandwidth limit (KB/s, each direction) on the link, or none (undefined). Idempotent. */
+async function limitLink(link: LinkInfo, kbPerSecond: number | undefined): Promise<void> {
+  if (link.mode !== 'toxiproxy' || !link.apiUrl || !link.proxies)
+    throw new Error('the two-datacenter cluster runs without its Toxiproxy link');
+  for (const name of link.proxies) {
+    for (const stream of ['upstream', 'downstream'] as const) {
+      const toxic = `${SLOW_LINK}-${stream}`;
+      await fetch(`${link.apiUrl}/proxies/${name}/toxics/${toxic}`, { method: 'DELETE' });
+      if (kbPerSecond === undefined) continue;
+      const res = await fetch(`${link.apiUrl}/proxies/${name}/toxics`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: toxic, type: 'bandwidth', stream, attributes: { rate: kbPerSecond } }),
+      });
+      if (!res.ok) throw new Error(`Toxiproxy ${name} ${toxic}: ${res.status} ${await res.text()}`);
+    }
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -96,8 +119,9 @@ export async function startTwoDataCenters(): Promise<TwoDataCenters> {
     DataCenter,
     DataCenterNode
   > & { link: LinkInfo };
-  // A link a test cut and did not heal (a crashed run) is healed first.
+  // A link a test cut or slowed and did not heal (a crashed run) is healed first.
   await setLink(eps.link, true);
+  await limitLink(eps.link, undefined);
   const pid = (dc: DataCenter): number => Number(readFileSync(eps[dc].pidFile, 'utf8').trim());
   return {
     dc1: eps.dc1,
@@ -123,6 +147,7 @@ export async function startTwoDataCenters(): Promise<TwoDataCenters> {
     link: { apiUrl: eps.link.apiUrl ?? '', proxies: eps.link.proxies ?? [] },
     cutLink: () => setLink(eps.link, false),
     healLink: () => setLink(eps.link, true),
+    slowLink: (kbPerSecond) => limitLink(eps.link, kbPerSecond),
     stop: () => script('down'),
   };
 }
