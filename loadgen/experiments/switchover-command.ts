@@ -66,6 +66,27 @@ function failureDetail(r: TrialResult): string {
   return counts.size ? ` (${[...counts].map(([k, v]) => `${v}× ${k}`).join(', ')})` : '';
 }
 
+/**
+ * Where the fence phase's time went, from the migration log: its duration and each sync hook's
+ * result at the fence (the datastore's window or drain, the data layers' confirmation). Empty for
+ * a plan whose fence ran no hook.
+ */
+export function fenceDetail(log: TrialResult['log']): string {
+  const fence = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence');
+  if (!fence) return '';
+  const hooks = (fence.data?.hooks ?? {}) as Record<string, { window?: unknown; confirmMs?: unknown; drainMs?: unknown }>;
+  const parts = Object.entries(hooks).map(([name, h]) => {
+    const bits = [
+      typeof h.window === 'string' ? h.window : undefined,
+      typeof h.confirmMs === 'number' ? `confirm ${fmt(h.confirmMs)} ms` : undefined,
+      typeof h.drainMs === 'number' && h.drainMs > 0 ? `drain ${fmt(h.drainMs)} ms` : undefined,
+    ].filter((b) => b !== undefined);
+    return bits.length ? `${name}: ${bits.join(', ')}` : undefined;
+  });
+  const named = parts.filter((p) => p !== undefined);
+  return `; fence phase ${fmt(fence.durationMs)} ms${named.length ? ` (${named.join('; ')})` : ''}`;
+}
+
 /** One line per finished trial. */
 export function trialLine(t: number, r: TrialResult): string {
   const f = r.figures;
@@ -73,7 +94,8 @@ export function trialLine(t: number, r: TrialResult): string {
   return (
     `  trial ${t}: ${r.log.status}${why}; first N2 response ${fmt(f.firstN2AfterMs)} ms after the handover command (fence), ` +
     `last N1 ${fmt(f.lastN1AfterMs)} ms, flip ${fmt(f.flipMs)} ms, hold ${fmt(f.writeHoldMs)} ms (p99 ${fmt(f.writeHoldP99Ms)} ms), ` +
-    `DNS → INSYNC ${fmt(f.dnsToInsyncMs)} ms, failed ${f.failedRequests}${failureDetail(r)}, lost writes ${f.lostWrites}\n`
+    `DNS → INSYNC ${fmt(f.dnsToInsyncMs)} ms, failed ${f.failedRequests}${failureDetail(r)}, lost writes ${f.lostWrites}` +
+    `${fenceDetail(r.log)}\n`
   );
 }
 

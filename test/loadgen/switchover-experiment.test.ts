@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SyncHook } from '../../controlplane/migration/migration-hooks.js';
 import { startEmbeddedEnvironment } from '../../loadgen/experiments/embedded-environment.js';
-import { trialLine } from '../../loadgen/experiments/switchover-command.js';
+import { fenceDetail, trialLine } from '../../loadgen/experiments/switchover-command.js';
+import type { MigrationLog } from '../../controlplane/migration/migration-log.js';
 import { runSwitchoverExperiment } from '../../loadgen/experiments/switchover-experiment.js';
 import { parseXml } from '../support/xml-well-formed.js';
 
@@ -98,5 +99,22 @@ describe('switchover experiment (embedded system)', function () {
     assert.ok((result.last.run.lostWrites?.checked ?? 0) >= 100, 'the writes were checked');
     assert.equal(t?.lostWrites, 0, 'every acknowledged write is at N1');
     assert.equal(t?.failedRequests, 0);
+  });
+
+  it("a trial's line says where the fence phase's time went (the datastore's window, its confirmation, a drain)", () => {
+    const log = (hooks: Record<string, unknown>) =>
+      ({
+        history: [{ at: '', event: 'phase-completed', phase: 'fence', durationMs: 512.3, data: { hooks } }],
+      }) as unknown as MigrationLog;
+    assert.equal(
+      fenceDetail(log({ datastore: { window: 'each-quorum', drainMs: 0, confirmMs: 6.4 } })),
+      '; fence phase 512 ms (datastore: each-quorum, confirm 6.4 ms)',
+    );
+    assert.equal(
+      fenceDetail(log({ datastore: { window: 'drain (data layer a (shop): 1 write(s) at EACH_QUORUM failed)', drainMs: 2600 } })),
+      '; fence phase 512 ms (datastore: drain (data layer a (shop): 1 write(s) at EACH_QUORUM failed), drain 2600 ms)',
+    );
+    assert.equal(fenceDetail(log({})), '; fence phase 512 ms');
+    assert.equal(fenceDetail({ history: [] } as unknown as MigrationLog), '');
   });
 });
