@@ -16,7 +16,7 @@ import { registerMember } from './member-registration.js';
 import { MAX_STATE_DOCUMENT_BYTES } from '../protocol/app-state.js';
 
 /** What a member may say with an ack besides the epoch (the ack document's reports). */
-export type AckReports = Pick<AckInfo, 'datastore'>;
+export type AckReports = Pick<AckInfo, 'datastore' | 'datastoreTargets'>;
 
 /** Outcome of the last attempt to apply an app's state; exposed for status and tests. */
 export interface AppSyncStatus {

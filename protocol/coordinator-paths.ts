@@ -7,7 +7,7 @@ import { joinPath } from './node-paths.js';
  * Where everything lives in the coordinator (relative to its chroot):
  *
  *   /apps/<app>/state            desired state JSON; its version is the epoch
- *   /apps/<app>/acks/<member>    ephemeral { epoch, appliedAt, applyMs, refused?, datastore? } per member
+ *   /apps/<app>/acks/<member>    ephemeral { epoch, appliedAt, applyMs, refused?, datastore?, datastoreTargets? } per member
  *   /apps/<app>/lock             which migration owns the app right now
  *   /members/<member>            ephemeral { kind, host, pid, startedAt, apps, adminUrl?, trafficUrls? }
  *   /migrations/<id>             persistent phase log
@@ -163,6 +163,17 @@ export const ackInfoSchema = z
     refused: ackRefusalSchema.optional(),
     /** A data layer's report on its datastore writes; one that does not parse reads as none (never the ack). */
     datastore: datastoreAckReportSchema.optional().catch(() => undefined),
+    /**
+     * How many datastore layers the data layer has for the app: 0 says it writes no datastore through
+     * Northwest (a cache-only member), so it has nothing to report. Absent (an older member): unknown.
+     */
+    datastoreTargets: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .catch(() => undefined),
   })
   .refine((a) => (a.epoch === undefined) === (a.appliedAt === undefined) && (a.epoch === undefined) === (a.applyMs === undefined), {
     message: 'epoch, appliedAt and applyMs go together',

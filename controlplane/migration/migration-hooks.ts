@@ -37,6 +37,8 @@ export interface DataLayerAck {
   readonly member: string;
   readonly app: string;
   readonly datastore?: DatastoreAckReport;
+  /** How many datastore layers it has for the app (0: it writes no datastore through Northwest); absent: unknown. */
+  readonly datastoreTargets?: number;
 }
 
 /** A barrier after a state the data layers follow: the epochs written, its time, and the data layers' acks. */

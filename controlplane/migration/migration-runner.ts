@@ -47,7 +47,12 @@ export interface RunnerDeps {
 function dataLayerAcks(acked: BarrierReport['acked']): DataLayerAck[] {
   return acked
     .filter((a) => a.kind === 'datalayer')
-    .map((a) => ({ member: a.member, app: a.app, ...(a.ack.datastore ? { datastore: a.ack.datastore } : {}) }));
+    .map((a) => ({
+      member: a.member,
+      app: a.app,
+      ...(a.ack.datastore ? { datastore: a.ack.datastore } : {}),
+      ...(a.ack.datastoreTargets === undefined ? {} : { datastoreTargets: a.ack.datastoreTargets }),
+    }));
 }
 
 function barrierSummary(r: BarrierReport): NonNullable<LogEvent['barrier']> {

@@ -86,6 +86,8 @@ export function windowGap(
     const r = a.datastore;
     const who = `data layer ${a.member} (${a.app})`;
     if (!before.has(key(a))) return `${who} did not ack the switch`;
+    // A member with no datastore layer for the app (cache only) writes no datastore through Northwest.
+    if (!r && a.datastoreTargets === 0) continue;
     if (!r) return `${who} reports nothing on its writes`;
     if (r.mode !== 'each-quorum') return `${who} is in mode ${r.mode}`;
     const switched = Object.hasOwn(sw.epochs, a.app) ? sw.epochs[a.app] : undefined;

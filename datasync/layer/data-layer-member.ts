@@ -130,7 +130,7 @@ export class DataLayerMember {
     return this.follower.reconcile();
   }
 
-  private async applyState(app: string, doc: Record<string, unknown>, epoch: number): Promise<AckReports | undefined> {
+  private async applyState(app: string, doc: Record<string, unknown>, epoch: number): Promise<AckReports> {
     let mode: DataMode;
     try {
       mode = parseAppState({ ...doc, epoch }).data ?? LOCAL_DATA_MODE;
@@ -143,7 +143,10 @@ export class DataLayerMember {
     if (failed.length > 0) throw new SyncError('NW_SYNC_MODE_APPLY_FAILED', `${app} epoch ${epoch}: ${failed.join('; ')}`);
     this.modes.set(app, mode);
     this.ready.add(app);
-    return mergeAckReports(targets.map((t) => t.ackReport?.()));
+    const reports = targets.map((t) => t.ackReport?.());
+    // Said even when 0: a member with no datastore layer (cache only) has nothing to report on it.
+    const datastoreTargets = reports.filter((r) => r?.datastore !== undefined).length;
+    return { ...mergeAckReports(reports), datastoreTargets };
   }
 }
 

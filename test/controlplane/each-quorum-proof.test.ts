@@ -38,6 +38,12 @@ describe('replicate strategy: what the EACH_QUORUM window may vouch for at the f
     assert.match(windowGap(sw, both({ sinceEpoch: 5 })) ?? '', /entered each-quorum at epoch 5, after the switch \(4\)/);
     assert.match(windowGap(sw, both({ mode: 'local' })) ?? '', /is in mode local/);
     assert.match(windowGap(sw, both(undefined)) ?? '', /app-2 \(shop\) reports nothing/);
+    // A member that says it has no datastore layer for the app (cache only) has nothing to vouch for.
+    assert.equal(windowGap(sw, confirmed([ack('app-1', {}), { member: 'app-2', app: 'shop', datastoreTargets: 0 }])), undefined);
+    assert.match(
+      windowGap(sw, confirmed([ack('app-1', {}), { member: 'app-2', app: 'shop', datastoreTargets: 1 }])) ?? '',
+      /app-2 \(shop\) reports nothing/,
+    );
     assert.match(
       windowGap(sw, confirmed([ack('app-1', {}), ack('app-2', {}), ack('app-3', {})])) ?? '',
       /app-3 \(shop\) did not ack the switch/,

@@ -85,6 +85,9 @@ describe('DataLayerMember', function () {
         assert.equal(info.kind, 'datalayer');
         assert.deepEqual(info.apps, ['shop']);
         assert.deepEqual(t.applied, [{ mode: { datastore: 'local', cache: 'local' }, epoch: 0 }]);
+        const ackDoc = JSON.parse((await cp.get(layout.ack('shop', 'app-1')))!.data.toString()) as Record<string, unknown>;
+        assert.equal(ackDoc.datastoreTargets, 0, 'no datastore layer: it says so, and has nothing to report on one');
+        assert.equal(ackDoc.datastore, undefined);
 
         const targets = await writeAppStates(cp, { shop: serve(COW) });
         const report = await waitForFleet(cp, targets, { timeoutMs: 10_000 });
@@ -419,6 +422,7 @@ describe('DataLayerMember', function () {
             member: 'app-server-1',
             app: 'shop',
             datastore: { mode: 'each-quorum', sinceEpoch: epoch, writesThroughUs: lastBefore, failures: 0, inFlight: 0 },
+            datastoreTargets: 1,
           },
         ]);
         const confirmed = seen.confirmed as DataLayerBarrier;
@@ -428,6 +432,7 @@ describe('DataLayerMember', function () {
             member: 'app-server-1',
             app: 'shop',
             datastore: { mode: 'each-quorum', sinceEpoch: epoch, writesThroughUs: lastBefore, failures: 1, inFlight: 0 },
+            datastoreTargets: 1,
           },
         ]);
         assert.equal(seen.gatewayAtConfirm, 'fence', 'the gateways stay fenced');
