@@ -18,6 +18,7 @@ import { parsePlan, type MigrationPlanInput } from '../../controlplane/migration
 import { createSyncHooks, type SyncHooks } from '../../controlplane/sync/sync-hooks.js';
 import { ControlError } from '../../controlplane/errors.js';
 import { CassandraDataLayer } from '../../datasync/layer/cassandra-data-layer.js';
+import type { DataModeTarget } from '../../datasync/layer/data-mode-target.js';
 import { DataLayerMember } from '../../datasync/layer/data-layer-member.js';
 import { CassandraStore } from '../../loadgen/reference-app/cassandra-store.js';
 import { startReferenceApp, type ReferenceApp } from '../../loadgen/reference-app/reference-app.js';
@@ -139,6 +140,11 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
     dns?: DnsSteps;
     /** N1's data layer fails this many writes once it is at EACH_QUORUM (standing in for a write timeout). */
     failWindowWrites?: number;
+    /**
+     * N1's data layer holds its apply of the third state at EACH_QUORUM (the switch, the fence, then
+     * the fence's confirmation) for this long: its member does not ack the confirmation in time.
+     */
+    holdConfirmationMs?: number;
   }): Promise<Env> {
     const keyspace = `nw_rep_${randomBytes(4).toString('hex')}`;
     const table = `${keyspace}.kv`;
@@ -172,7 +178,17 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
           throw new Error('a write timeout at EACH_QUORUM (injected)');
         },
       });
-      member = new DataLayerMember({ coordinator: new EmbeddedCoordinator(store), memberId: `datalayer-${side}`, apps: { shop: [layer] } });
+      let eachQuorumApplies = 0;
+      const held: DataModeTarget = {
+        name: layer.name,
+        apply: async (mode, epoch) => {
+          if (side === 'n1' && o.holdConfirmationMs !== undefined && mode.datastore === 'each-quorum' && ++eachQuorumApplies === 3)
+            await new Promise((r) => setTimeout(r, o.holdConfirmationMs));
+          return layer.apply(mode, epoch);
+        },
+        ackReport: () => layer.ackReport(),
+      };
+      member = new DataLayerMember({ coordinator: new EmbeddedCoordinator(store), memberId: `datalayer-${side}`, apps: { shop: [held] } });
       return { layer, member };
     };
     const data = { n1: dataLayer('n1'), n2: dataLayer('n2') };
@@ -424,6 +440,28 @@ describe('datastore replicate strategy (two-datacenter Cassandra, scripts/cassan
       assert.ok(fence.hooks.datastore.digest.passes >= 1, 'the drain compared every row with no write in flight');
       const failed = all.filter((r) => r.status !== 200);
       assert.equal(failed.length, 1, `only the injected write failed: ${JSON.stringify(failed.slice(0, 3))}`);
+      await assertAllAtDc2(env, all, 'nothing lost');
+    } finally {
+      await env.close();
+    }
+  });
+
+  it("a data layer that does not ack the fence's confirmation in time: the fence drains instead; nothing lost", async () => {
+    // The confirmation's barrier waits barrierTimeoutMs (3 s here); the data layer acks 5 s late.
+    const env = await setup({ preload: 300, holdConfirmationMs: 5000 });
+    try {
+      const writes = startWrites(env.fleet, 'h');
+      await eventually(() => writes.acked().length >= 20, { timeoutMs: 20_000, message: 'N1 serves writes' });
+      const created = await env.cp.migrate(plan({ barrierTimeoutMs: 3000 }));
+      const log = await env.cp.waitForMigration(created.id, (l) => finished(l) || l.status === 'paused', 240_000);
+      const all = await writes.stop();
+      assert.equal(log.status, 'done', why(log));
+      const fence = log.history.find((e) => e.event === 'phase-completed' && e.phase === 'fence')?.data as {
+        hooks: { datastore: { window: string; drainMs: number; writeTimeoutMs: number } };
+      };
+      assert.match(fence.hooks.datastore.window, /^drain \(the data layers' confirmation failed: .*datalayer-n1/);
+      assert.ok(fence.hooks.datastore.drainMs >= fence.hooks.datastore.writeTimeoutMs, JSON.stringify(fence.hooks.datastore));
+      assertNoWriteFailed(all);
       await assertAllAtDc2(env, all, 'nothing lost');
     } finally {
       await env.close();
