@@ -317,6 +317,7 @@ export class Gateway {
         this.inFlightRequests += 1;
         this.handler.handleExpectingContinue(req, res);
       },
+      ...(this.raw === undefined ? {} : { onStream: this.raw.serveStream.bind(this.raw) }),
       onSessionError: (err) => {
         this.metrics.errors.inc(['-', 'NW_GW_BAD_REQUEST']);
         this.logger.debug('gateway.http2.session_error', { code: 'NW_GW_BAD_REQUEST', reason: err.code ?? err.message });

@@ -1,5 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import {
+  createServer,
+  Http2ServerRequest,
+  Http2ServerResponse,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { addResponseState } from './response-state.js';
 
@@ -18,6 +26,11 @@ export interface Http2EdgeOptions {
    */
   readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
   readonly onCheckContinue: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * The raw engine's entry for a stream (core API, no compatibility objects); `toNode` gives the
+   * stream to onRequest / onCheckContinue instead. Without it every stream goes there.
+   */
+  readonly onStream?: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[], toNode: () => void) => void;
   /** A session failed (a protocol error, the reset-flood limit, a socket error). */
   readonly onSessionError: (err: Error & { code?: string }) => void;
 }
@@ -28,8 +41,9 @@ function asHttp1(req: Http2ServerRequest, res: Http2ServerResponse): [IncomingMe
 
 /**
  * HTTP/2 for the connections a TLS listener negotiated h2 on: a node:http2 server that never
- * listens itself and gets each decrypted socket handed in. Its compatibility-API requests go
- * through the node engine's RequestHandler. The limits against floods are node's (nghttp2):
+ * listens itself and gets each decrypted socket handed in. With the raw engine, each stream goes to
+ * it (onStream); the rest, and every stream without it, go through the compatibility API to the
+ * node engine's RequestHandler. The limits against floods are node's (nghttp2):
  * maxSessionRejectedStreams, maxSessionInvalidFrames and the stream reset rate (streamResetBurst,
  * streamResetRate: the rapid-reset attack) close the offending session with GOAWAY.
  */
@@ -51,11 +65,38 @@ export class Http2Edge {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
     });
-    // CONNECT never gets here: without a 'connect' listener node answers it with 405 (no tunnels,
-    // and no RFC 8441 WebSockets: enableConnectProtocol is off).
-    this.server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => opts.onRequest(...asHttp1(req, res)));
-    this.server.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) => opts.onCheckContinue(...asHttp1(req, res)));
     this.server.on('sessionError', (err: Error & { code?: string }) => opts.onSessionError(err));
+    const onStream = opts.onStream;
+    if (onStream === undefined) {
+      // CONNECT never gets here: without a 'connect' listener node answers it with 405 (no tunnels,
+      // and no RFC 8441 WebSockets: enableConnectProtocol is off).
+      this.server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => opts.onRequest(...asHttp1(req, res)));
+      this.server.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) => opts.onCheckContinue(...asHttp1(req, res)));
+      return;
+    }
+    // No 'request' listener: node makes no compatibility objects; streams the raw engine does not serve get them here.
+    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) =>
+      onStream(stream, headers, rawHeaders, () => this.compat(stream, headers, rawHeaders, opts)),
+    );
+  }
+
+  /** A stream through the compatibility API, as node's own server would pass it (its CONNECT and Expect rules included). */
+  private compat(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], opts: Http2EdgeOptions): void {
+    const req = new Http2ServerRequest(stream, headers, {}, rawHeaders);
+    const res = new Http2ServerResponse(stream);
+    if (headers[':method'] === 'CONNECT') {
+      // No tunnels, and no RFC 8441 WebSockets (enableConnectProtocol is off).
+      res.statusCode = 405;
+      res.end();
+      return;
+    }
+    const expect = headers.expect;
+    if (expect === undefined) opts.onRequest(...asHttp1(req, res));
+    else if (expect === '100-continue') opts.onCheckContinue(...asHttp1(req, res));
+    else {
+      res.statusCode = 417;
+      res.end();
+    }
   }
 
   /** A TLS connection that negotiated h2. */

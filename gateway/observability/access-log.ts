@@ -104,6 +104,7 @@ export class AccessLog {
       deployment: e.deployment,
       method: e.method,
       path: e.path,
+      httpVersion: e.httpVersion,
       status: e.status,
       bytes: e.bytes,
       upstreamMs: e.upstreamMs === undefined ? null : round3(e.upstreamMs),

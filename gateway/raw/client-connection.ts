@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { GatewayErrorCode } from '../errors.js';
 import { closeLingering } from '../proxy/lingering-close.js';
+import type { ClientReply, Framing } from './client-reply.js';
 import { appendHeaderList, headWithBody, requestHeadBytes } from './head-fields.js';
 import { HEAD_CONTINUE, HEAD_STOP, type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser } from './llhttp-binding.js';
 import { RawRequest } from './raw-request.js';
@@ -16,9 +17,6 @@ export interface ClientTimeouts {
   /** A reply the client takes nothing of for this long is cut. */
   readonly sendMs: number;
 }
-
-/** How the response body is framed toward the client. */
-export type Framing = 'length' | 'chunked' | 'none';
 
 /** What a client connection asks of the engine. */
 export interface ConnectionServices {
@@ -409,11 +407,11 @@ function noop(): void {}
 const EMPTY = Buffer.alloc(0);
 
 /**
- * The response to one request of a ClientConnection, written as bytes: the head (status line,
+ * The reply to one request of a ClientConnection (HTTP/1.1), written as bytes: the head (status line,
  * headers, framing) goes out corked with the first body bytes. `onDrain` and `onGone` are the
  * writer's (an upstream call or a gateway reply).
  */
-export class RawResponse {
+export class RawResponse implements ClientReply {
   headersSent = false;
   finished = false;
   /** The client connection closed (or was cut) before this response finished. */
@@ -426,7 +424,7 @@ export class RawResponse {
   /** A fence holds this request; the parser stopped after its head. */
   held = false;
   /** Called once when the response is over: finished, or its client gone. */
-  onDone: ((res: RawResponse) => void) | undefined = undefined;
+  onDone: ((res: ClientReply) => void) | undefined = undefined;
   /** Body bytes written (no head, no chunk framing): the access log's `bytes`. */
   bytesSent = 0;
   /** From the request going upstream to the upstream's response head (set by UpstreamCall): the access log's `upstreamMs`. */

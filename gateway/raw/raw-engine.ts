@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { requestHost } from '../request-host.js';
@@ -9,10 +10,12 @@ import { isWriteMethod, type AppState, type Deployment } from '../../protocol/ap
 import { bindRuntime, releaseRuntime, type AppRoute, type RoutingTable, type RuntimeBinding } from '../state/routing-table.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
-import { ClientConnection, type ConnectionServices, type RawResponse } from './client-connection.js';
+import { ClientConnection, type ConnectionServices } from './client-connection.js';
+import type { ClientReply } from './client-reply.js';
+import { H2Reply } from './h2-reply.js';
 import { appendHeaderLines } from './head-fields.js';
 import type { LlhttpBinding } from './llhttp-binding.js';
-import type { RawRequest } from './raw-request.js';
+import { RawRequest } from './raw-request.js';
 import { CallFailure, UpstreamCall } from './upstream-call.js';
 import { LinkPool, type UpstreamLink } from './upstream-links.js';
 
@@ -38,7 +41,7 @@ export interface RawEngineDeps extends ExchangeServices {
 /** One request in the raw engine, as RequestHandler's Exchange is in the node engine. */
 interface RawExchange extends RuntimeBinding {
   readonly req: RawRequest;
-  readonly res: RawResponse;
+  readonly res: ClientReply;
   readonly requestId: string;
   readonly startedAt: number;
   readonly path: string;
@@ -156,6 +159,51 @@ export class RawEngine {
     };
   }
 
+  /**
+   * An HTTP/2 stream (node:http2's core API), served here as an HTTP/1.1 request is: the same
+   * routing, modes, fence hold, header policy and upstream connections. What this engine does not
+   * serve (mirror, Expect, CONNECT), and a held write the fence lets go to such a mode, goes to
+   * `toNode` with its stream untouched: its body is read only once the upstream call asks for it.
+   */
+  serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[], toNode: () => void): void {
+    stream.on('error', noop);
+    const method = headers[':method'];
+    if (method === undefined || method === 'CONNECT') {
+      toNode();
+      return;
+    }
+    const limit = this.deps.config.limits.maxBodyBytes;
+    let reading = false;
+    const flow = {
+      pause: () => stream.pause(),
+      resume: () => {
+        if (!reading) {
+          reading = true;
+          stream.on('data', onData);
+          stream.on('end', () => req.endBody());
+        }
+        stream.resume();
+      },
+    };
+    const req = new RawRequest(method, headers[':path'] ?? '/', 0, rawHeaders, true, flow, {
+      headers,
+      bodyFollows: !stream.endAfterHeaders,
+    });
+    const res = new H2Reply(stream, req, { sendMs: this.deps.config.timeouts.clientSendMs, handOver: toNode });
+    const onData = (chunk: Buffer): void => {
+      req.pushBody(chunk);
+      if (req.bodyBytes <= limit) return;
+      stream.off('data', onData);
+      this.services.clientError('NW_GW_BODY_TOO_LARGE', `over ${limit} bytes`);
+      const { body, headers: h } = errorReply(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${limit} bytes`), '-', {});
+      res.refuse(413, h, body);
+    };
+    if (this.begin(req, res) === 'node') {
+      res.release();
+      toNode();
+    }
+  }
+
   /** Closes the connections that are between requests (shutdown). */
   closeIdleConnections(): void {
     for (const c of this.connections) c.closeIfIdle();
@@ -194,7 +242,7 @@ export class RawEngine {
     return lp;
   }
 
-  private begin(req: RawRequest, res: RawResponse): 'raw' | 'hold' | 'node' {
+  private begin(req: RawRequest, res: ClientReply): 'raw' | 'hold' | 'node' {
     // `Expect` is node's to answer (100 Continue when the body is wanted, 417 for anything else).
     if (req.headers.expect !== undefined) return 'node';
     const host = requestHost(req);
@@ -232,7 +280,7 @@ export class RawEngine {
     return 'raw';
   }
 
-  private exchange(req: RawRequest, res: RawResponse, host: string): RawExchange {
+  private exchange(req: RawRequest, res: ClientReply, host: string): RawExchange {
     const socket = res.socket;
     const peerIp = peerOf(socket);
     const trustedPeer = this.deps.trustedProxies.has(peerIp);
@@ -336,7 +384,7 @@ export class RawEngine {
       throw new GatewayError('NW_GW_BODY_TOO_LARGE', `content-length ${ex.req.declaredLength} > ${limit}`);
     const app = route.runtime.name;
     const req = ex.req;
-    const chunked = req.headers['transfer-encoding'] !== undefined;
+    const chunked = req.chunkedBody;
     ex.servedBy = d;
     this.nextAttempt({
       ex,
@@ -506,7 +554,7 @@ export class RawEngine {
       deployment: ex.servedBy,
       method: req.method,
       path: ex.path,
-      httpVersion: `1.${req.minor}`,
+      httpVersion: req.httpVersion,
       status,
       bytes: res.bytesSent,
       upstreamMs: res.upstreamMs,
@@ -527,3 +575,5 @@ function pushHeaders(list: string[], headers: HeaderMap): void {
     else for (const one of v) list.push(k, one);
   }
 }
+
+function noop(): void {}

@@ -7,10 +7,18 @@ export interface BodyReader {
   end(): void;
 }
 
-/** Pauses and resumes the client socket the body comes from. */
+/** Pauses and resumes the client socket (or HTTP/2 stream) the body comes from. */
 export interface BodyFlow {
   pause(): void;
   resume(): void;
+}
+
+/** What an HTTP/2 stream's HEADERS say of its request, in place of an HTTP/1.1 head's header lines. */
+export interface Http2Head {
+  /** node:http2's header object (pseudo-headers included: `:authority` stands for Host). */
+  readonly headers: IncomingHttpHeaders;
+  /** DATA frames follow (the HEADERS frame did not end the stream). */
+  readonly bodyFollows: boolean;
 }
 
 /**
@@ -21,9 +29,13 @@ export interface BodyFlow {
  */
 export class RawRequest {
   readonly headers: IncomingHttpHeaders;
-  /** llhttp found a body: Content-Length above 0, or Transfer-Encoding. */
+  /** llhttp found a body (Content-Length above 0, or Transfer-Encoding); over HTTP/2, DATA frames follow. */
   readonly hasBody: boolean;
   readonly declaredLength: number | undefined;
+  /** The body's length is not known up front: it goes upstream chunked. */
+  readonly chunkedBody: boolean;
+  /** As the access log says it: 1.1, 1.0 or 2. */
+  readonly httpVersion: string;
   /** The whole message, body included, was parsed. */
   complete = false;
   bodyBytes = 0;
@@ -39,11 +51,22 @@ export class RawRequest {
     /** The client may send another request on this connection after this one (llhttp's verdict). */
     readonly keepAlive: boolean,
     private readonly flow: BodyFlow,
+    h2?: Http2Head,
   ) {
-    this.headers = headerObject(rawHeaders);
+    this.headers = h2 === undefined ? headerObject(rawHeaders) : h2.headers;
     const cl = this.headers['content-length'];
     this.declaredLength = cl === undefined ? undefined : Number(cl);
-    this.hasBody = this.headers['transfer-encoding'] !== undefined || (this.declaredLength ?? 0) > 0;
+    if (h2 === undefined) {
+      this.chunkedBody = this.headers['transfer-encoding'] !== undefined;
+      this.hasBody = this.chunkedBody || (this.declaredLength ?? 0) > 0;
+      this.httpVersion = `1.${minor}`;
+    } else {
+      // HTTP/2 has no Transfer-Encoding: DATA frames without a Content-Length go upstream chunked.
+      this.hasBody = h2.bodyFollows;
+      this.chunkedBody = h2.bodyFollows && cl === undefined;
+      this.httpVersion = '2';
+      this.complete = !h2.bodyFollows;
+    }
   }
 
   /** From the parser: the next piece of the body. */

@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors.js';
 import { clientHeaderList, type HeaderMap } from '../proxy/forward-headers.js';
-import type { Framing, RawResponse } from './client-connection.js';
+import type { ClientReply, Framing } from './client-reply.js';
 import { headWithBody } from './head-fields.js';
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './llhttp-binding.js';
 import type { BodyReader, RawRequest } from './raw-request.js';
@@ -58,7 +58,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
     private readonly link: UpstreamLink,
     private readonly pool: LinkPool,
     private readonly req: RawRequest,
-    private readonly res: RawResponse,
+    private readonly res: ClientReply,
     private readonly extra: HeaderMap,
     private readonly opts: CallOptions,
   ) {
@@ -88,10 +88,11 @@ export class UpstreamCall implements LinkListener, BodyReader {
     }
     // The head goes out in one write with the first piece of body: the one already here (read()
     // hands it over now) or one that comes in this same read of the client's socket; if none
-    // does, alone, once this read is done.
+    // does, alone, once this read is done. An HTTP/2 body never comes in the turn of its HEADERS
+    // (the stream starts flowing when it is read): its head waits for its first DATA, or its end.
     this.requestHead = head;
     this.req.read(this);
-    if (this.requestHead !== undefined) queueMicrotask(this.flushHead);
+    if (this.requestHead !== undefined && this.req.httpVersion !== '2') queueMicrotask(this.flushHead);
   }
 
   /** The request head, if no piece of body has taken it along. */

@@ -2,6 +2,7 @@ import { request, type Dispatcher } from 'undici';
 import { Gateway, parseGatewayConfig, type GatewayConfigInput, type WriteGuard } from '../../gateway/index.js';
 import { startEchoUpstream, type EchoUpstream } from '../../loadgen/reference-app/echo-upstream.js';
 import { createLogger, type Logger } from '../../platform/logger.js';
+import type { AccessLogSink } from '../../gateway/observability/access-log.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -32,6 +33,8 @@ export interface HarnessOptions {
   writeGuard?: WriteGuard;
   /** The gateway's logger (default: silent). */
   logger?: Logger;
+  /** Where access log lines go (with `config.log.access`; default: stdout). */
+  accessLogSink?: AccessLogSink;
 }
 
 /** Starts echo upstreams for N1 and N2 and a gateway in front of them, all on port 0. */
@@ -67,6 +70,7 @@ export async function startGatewayHarness(opts: HarnessOptions = {}): Promise<Ha
     adminToken: ADMIN_TOKEN,
     logger: opts.logger ?? createLogger('silent'),
     ...(opts.writeGuard ? { writeGuard: opts.writeGuard } : {}),
+    ...(opts.accessLogSink ? { accessLogSink: opts.accessLogSink } : {}),
   });
   return {
     gw,

@@ -1,0 +1,197 @@
+import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { ClientReply, Framing } from './client-reply.js';
+import type { RawRequest } from './raw-request.js';
+
+/** Reply headers HTTP/2 forbids (RFC 9113 §8.2.2; node:http2 throws on them): never sent on a stream. */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+export interface H2ReplyOptions {
+  /** A reply the client takes nothing of for this long is cut (its stream reset). */
+  readonly sendMs: number;
+  /** Gives the stream, untouched (its body unread), to the node engine. */
+  readonly handOver: () => void;
+}
+
+/**
+ * The reply to one HTTP/2 stream the raw engine serves (node:http2's core API: no compatibility
+ * request and response objects). The head is sent with the first body bytes, or with the end of
+ * the stream when there are none; a stream the client resets is a client gone. A request body the
+ * reply did not wait for is read and dropped after it, so the client's flow-control window does
+ * not stall the session's other streams.
+ */
+export class H2Reply implements ClientReply {
+  headersSent = false;
+  finished = false;
+  gone = false;
+  status = 0;
+  bytesSent = 0;
+  sendStalled = false;
+  upstreamMs: number | undefined = undefined;
+  onDrain: (() => void) | undefined = undefined;
+  onGone: (() => void) | undefined = undefined;
+  onDone: ((res: ClientReply) => void) | undefined = undefined;
+  private head: OutgoingHttpHeaders | undefined;
+  private noBody = false;
+  private sendTimer: NodeJS.Timeout | undefined;
+  private handedOver = false;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    readonly req: RawRequest,
+    private readonly opts: H2ReplyOptions,
+  ) {
+    stream.on('drain', this.drained);
+    stream.on('close', this.closed);
+  }
+
+  get socket(): Socket {
+    return this.stream.session?.socket as Socket;
+  }
+
+  writeHead(status: number, list: readonly string[], framing: Framing): void {
+    if (this.headersSent || this.gone) return;
+    this.headersSent = true;
+    this.status = status;
+    this.noBody = framing === 'none';
+    const h: OutgoingHttpHeaders = { ':status': status };
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const name = list[i]!;
+      if (CONNECTION_SPECIFIC.has(name)) continue;
+      const value = list[i + 1]!;
+      const prev = h[name];
+      if (prev === undefined) h[name] = value;
+      else if (Array.isArray(prev)) prev.push(value);
+      else h[name] = [String(prev), value];
+    }
+    this.head = h;
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.gone || chunk.length === 0) return !this.gone;
+    this.bytesSent += chunk.length;
+    this.respond(false);
+    const room = this.stream.write(chunk);
+    if (!room) this.waitForDrain();
+    return room;
+  }
+
+  end(last?: Buffer | string): void {
+    if (this.finished || this.gone) return;
+    this.finished = true;
+    const body = last === undefined || this.noBody ? undefined : typeof last === 'string' ? Buffer.from(last) : last;
+    const empty = body === undefined || body.length === 0;
+    if (!empty) this.bytesSent += body.length;
+    if (this.head !== undefined && empty) this.respond(true);
+    else {
+      this.respond(false);
+      this.stream.end(empty ? undefined : body);
+    }
+    this.stopSendTimer();
+    // A body nobody read (a refusal, a redirect, an app that answered early) is read and dropped.
+    if (!this.req.complete) {
+      this.req.detach();
+      this.stream.on('data', noop);
+      this.stream.resume();
+    }
+    this.done();
+  }
+
+  /** Sends the head if it has not gone yet. */
+  private respond(endStream: boolean): void {
+    const head = this.head;
+    if (head === undefined) return;
+    this.head = undefined;
+    if (this.stream.destroyed) return;
+    try {
+      this.stream.respond(head, { endStream });
+    } catch {
+      // A header node:http2 will not send (llhttp passed it from the app): the client sees a reset, the process goes on.
+      this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  destroy(): void {
+    if (this.gone || this.stream.destroyed) return;
+    this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  /** The body is read when the upstream call asks for it (RawRequest.read): nothing to do here. */
+  proceed(): void {}
+
+  handOver(): void {
+    this.release();
+    this.opts.handOver();
+  }
+
+  /** The stream is the node engine's from now on: this reply no longer listens to it. */
+  release(): void {
+    this.handedOver = true;
+    this.stopSendTimer();
+    this.stream.off('drain', this.drained);
+    this.stream.off('close', this.closed);
+  }
+
+  /**
+   * A body over the limit while it streams in: nothing more is taken of it, the request's own
+   * handling ends as a client gone, and the client gets `status` now if no reply has started
+   * (else its stream is reset).
+   */
+  refuse(status: number, headers: OutgoingHttpHeaders, body: string): void {
+    const started = this.headersSent;
+    this.req.detach();
+    this.clientGone();
+    if (this.stream.destroyed) return;
+    if (started) {
+      this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    this.stream.respond({ ...headers, ':status': status });
+    this.stream.end(body);
+    this.stream.on('data', noop);
+    this.stream.resume();
+  }
+
+  private waitForDrain(): void {
+    const ms = this.opts.sendMs;
+    if (this.sendTimer === undefined && ms > 0) this.sendTimer = setTimeout(this.sendTimedOut, ms);
+  }
+
+  private readonly sendTimedOut = (): void => {
+    this.sendTimer = undefined;
+    this.sendStalled = true;
+    this.stream.close(constants.NGHTTP2_CANCEL);
+  };
+
+  private stopSendTimer(): void {
+    if (this.sendTimer !== undefined) clearTimeout(this.sendTimer);
+    this.sendTimer = undefined;
+  }
+
+  private readonly drained = (): void => {
+    this.stopSendTimer();
+    this.onDrain?.();
+  };
+
+  private readonly closed = (): void => {
+    if (!this.finished) this.clientGone();
+  };
+
+  private clientGone(): void {
+    if (this.gone || this.handedOver) return;
+    this.gone = true;
+    this.stopSendTimer();
+    const f = this.onGone;
+    this.onGone = undefined;
+    f?.();
+    this.done();
+  }
+
+  private done(): void {
+    const f = this.onDone;
+    this.onDone = undefined;
+    f?.(this);
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,181 @@
+// HTTP/2 streams in the raw engine (node:http2's core API, the raw engine's upstream connections):
+// what the engine serves itself, what it gives to the node engine through the compatibility API,
+// and the bad days of a stream (a body over the limit while it streams, a reset mid-reply, an app
+// that answers before the body).
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { constants as h2, type ClientHttp2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { eventually } from '../support/eventually.js';
+import { h2call, startTlsHarness, type TlsHarness } from '../support/tls-gateway.js';
+
+interface AccessLine {
+  engine: string;
+  httpVersion: string;
+  method: string;
+  path: string;
+  status: number;
+}
+
+/** An app whose /slow/<ms> answers after a delay, /early answers 413 without reading the body; writes are recorded once whole. */
+async function startApp(): Promise<{ url: string; writes: string[]; received: string[]; close(): Promise<void> }> {
+  const writes: string[] = [];
+  const received: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (url === '/early') {
+      const body = 'x'.repeat(20_000);
+      res.writeHead(413, { 'content-length': String(body.length) });
+      res.end(body);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString();
+      received.push(`${req.method} ${url}`);
+      const slow = /^\/slow\/(\d+)/.exec(url);
+      setTimeout(
+        () => {
+          if (req.method !== 'GET') writes.push(`${req.method} ${url} ${text}`);
+          res.end('done');
+        },
+        slow ? Number(slow[1]) : 0,
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    writes,
+    received,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('gateway: HTTP/2 streams in the raw engine', () => {
+  let h: TlsHarness;
+  let session: ClientHttp2Session;
+  const lines: AccessLine[] = [];
+
+  async function start(extra: Parameters<typeof startTlsHarness>[0] = {}): Promise<void> {
+    lines.length = 0;
+    h = await startTlsHarness({
+      ...extra,
+      config: { engine: 'raw', log: { level: 'silent', access: true }, ...extra.config },
+      tls: { http2: true },
+      accessLogSink: (line) => void lines.push(JSON.parse(line) as AccessLine),
+    });
+    session = await h.http2();
+  }
+  afterEach(() => h.close());
+
+  it('serves reads and writes itself: the access log says engine raw and HTTP/2', async () => {
+    await start();
+    assert.equal((await h2call(session, '/echo')).status, 200);
+    const w = await h2call(session, '/kv/a', { method: 'PUT', body: 'on-n1' });
+    assert.equal(w.status, 200);
+    assert.equal(h.n1[0]!.store.get('a'), 'on-n1');
+    await eventually(() => lines.length === 2, { timeoutMs: 5000, message: 'two access lines' });
+    assert.deepEqual(
+      lines.map((l) => [l.engine, l.httpVersion, l.method, l.path, l.status]),
+      [
+        ['raw', '2', 'GET', '/echo', 200],
+        ['raw', '2', 'PUT', '/kv/a', 200],
+      ],
+    );
+  });
+
+  it('gives a mirrored write to the node engine (compatibility API), its body whole at both deployments', async () => {
+    await start();
+    await h.gw.applyState('shop', { epoch: 1, mode: 'mirror' });
+    const body = 'm'.repeat(200 * 1024);
+    const w = await h2call(session, '/kv/m', { method: 'POST', body });
+    assert.equal(w.status, 200);
+    assert.equal(h.n1[0]!.store.get('m'), body);
+    assert.equal(h.n2[0]!.store.get('m'), body);
+    await eventually(() => lines.length === 1, { timeoutMs: 5000, message: 'an access line' });
+    assert.equal(lines[0]!.engine, 'node');
+  });
+
+  it('a held write let go into a mode it does not serve (proxy mirroring to N1) goes to the node engine with its whole body', async () => {
+    await start();
+    await h.gw.applyState('shop', { epoch: 1, mode: 'fence' });
+    const body = 'h'.repeat(100 * 1024);
+    const held = h2call(session, '/kv/f', { method: 'PUT', body });
+    await eventually(() => h.gw.metrics.heldWrites.get(['shop']) === 1, { timeoutMs: 5000, message: 'the write is held' });
+    await h.gw.applyState('shop', { epoch: 2, mode: 'proxy', mirrorWritesToN1: true });
+    const w = await held;
+    assert.equal(w.status, 200);
+    assert.equal(w.headers['x-northwest-deployment'], 'n2');
+    assert.equal(h.n2[0]!.store.get('f'), body);
+    assert.equal(h.n1[0]!.store.get('f'), body);
+  });
+
+  it('gives Expect: 100-continue to the node engine: the body goes after the 100 and is stored', async () => {
+    await start();
+    const stream = session.request({ ':method': 'PUT', ':path': '/kv/e', ':authority': 'shop.test', expect: '100-continue' });
+    stream.on('error', () => undefined);
+    await once(stream, 'continue');
+    stream.end('after-100');
+    const [headers] = await once(stream, 'response');
+    assert.equal(headers[':status'], 200);
+    stream.resume();
+    await once(stream, 'end');
+    assert.equal(h.n1[0]!.store.get('e'), 'after-100');
+  });
+
+  it('refuses a body without Content-Length that grows over limits.maxBodyBytes with 413 while it streams; nothing is stored', async () => {
+    await start({ config: { limits: { maxBodyBytes: 64 * 1024 } } });
+    const stream = session.request({ ':method': 'PUT', ':path': '/kv/big', ':authority': 'shop.test' });
+    stream.on('error', () => undefined);
+    const piece = Buffer.alloc(16 * 1024, 'b');
+    for (let i = 0; i < 6; i++) stream.write(piece);
+    const [headers] = await once(stream, 'response');
+    assert.equal(headers[':status'], 413);
+    assert.equal(headers['x-northwest-error'], 'NW_GW_BODY_TOO_LARGE');
+    stream.close(h2.NGHTTP2_CANCEL);
+    assert.equal((await h2call(session, '/echo')).status, 200);
+    assert.equal(h.n1[0]!.store.has('big'), false);
+    assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_BODY_TOO_LARGE']), 1);
+  });
+
+  describe('with an app of its own', () => {
+    let app: Awaited<ReturnType<typeof startApp>>;
+    beforeEach(async () => {
+      app = await startApp();
+      await start({ n1Urls: [app.url] });
+    });
+    afterEach(() => app.close());
+
+    it('a write whose client resets its stream after it went out whole completes at the app; the session serves on', async () => {
+      const stream = session.request({ ':method': 'PUT', ':path': '/slow/300', ':authority': 'shop.test' });
+      stream.on('error', () => undefined);
+      stream.end('kept');
+      await eventually(() => app.received.includes('PUT /slow/300'), { timeoutMs: 5000, message: 'the app has the write' });
+      stream.close(h2.NGHTTP2_CANCEL);
+      assert.equal((await h2call(session, '/slow/0')).status, 200);
+      await eventually(() => app.writes.includes('PUT /slow/300 kept'), { timeoutMs: 5000, message: 'the write completed' });
+      await eventually(() => h.gw.metrics.inFlight.get(['shop']) === 0, { timeoutMs: 5000, message: 'nothing in flight' });
+    });
+
+    it('an app that answers before reading the body: the client gets the whole reply, the session serves on', async () => {
+      const stream = session.request({ ':method': 'POST', ':path': '/early', ':authority': 'shop.test' });
+      stream.on('error', () => undefined);
+      stream.write(Buffer.alloc(256 * 1024, 'p'));
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      const [headers] = await once(stream, 'response');
+      await once(stream, 'end');
+      assert.equal(headers[':status'], 413);
+      assert.equal(Buffer.concat(chunks).length, 20_000);
+      stream.close();
+      assert.equal((await h2call(session, '/slow/0')).status, 200);
+    });
+  });
+});
