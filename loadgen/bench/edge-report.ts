@@ -82,19 +82,38 @@ export const EDGE_FIGURES: readonly EdgeFigureSpec[] = [
     value: ratioOfRatios(cpu),
     goal: { atMost: 1 + GOAL_TLS_RATIO_SLACK },
   },
-  {
-    key: 'h2_cpu_vs_floor',
-    label: `CPU µs/req: ${name('gateway-h2')} / ${name('h2-floor')}`,
-    targets: ['gateway-h2', 'h2-floor'],
-    value: pair(cpu),
-    goal: { atMost: GOAL_H2_CPU_VS_FLOOR },
-  },
+  // The goal is judged on the pair as deployed (bundled, plain node): under tsx each function the
+  // gateway creates per request costs a keepNames call the floor's few functions do not.
   {
     key: 'h2_compiled_cpu_vs_floor',
     label: `CPU µs/req: ${name('gateway-h2-compiled')} / ${name('h2-floor-compiled')}`,
     targets: ['gateway-h2-compiled', 'h2-floor-compiled'],
     value: pair(cpu),
     goal: { atMost: GOAL_H2_CPU_VS_FLOOR },
+  },
+  {
+    key: 'h2_compiled_rps_vs_floor',
+    label: `req/s: ${name('gateway-h2-compiled')} / ${name('h2-floor-compiled')}`,
+    targets: ['gateway-h2-compiled', 'h2-floor-compiled'],
+    value: pair(rps),
+  },
+  {
+    key: 'h2_compiled_rps_vs_nginx',
+    label: `req/s: ${name('gateway-h2-compiled')} / ${name('nginx-1w-h2')}`,
+    targets: ['gateway-h2-compiled', 'nginx-1w-h2'],
+    value: pair(rps),
+  },
+  {
+    key: 'h2_compiled_cpu_vs_nginx',
+    label: `CPU µs/req: ${name('gateway-h2-compiled')} / ${name('nginx-1w-h2')}`,
+    targets: ['gateway-h2-compiled', 'nginx-1w-h2'],
+    value: pair(cpu),
+  },
+  {
+    key: 'h2_cpu_vs_floor',
+    label: `CPU µs/req: ${name('gateway-h2')} / ${name('h2-floor')} (both under tsx)`,
+    targets: ['gateway-h2', 'h2-floor'],
+    value: pair(cpu),
   },
   {
     key: 'h2_rps_vs_floor',
