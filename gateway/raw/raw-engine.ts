@@ -12,10 +12,10 @@ import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
 import { ClientConnection, type ConnectionServices } from './client-connection.js';
 import type { ClientReply } from './client-reply.js';
-import { H2Reply } from './h2-reply.js';
+import { H2Streams } from './h2-streams.js';
 import { appendHeaderLines } from './head-fields.js';
 import type { LlhttpBinding } from './llhttp-binding.js';
-import { RawRequest } from './raw-request.js';
+import type { RawRequest } from './raw-request.js';
 import { CallFailure, UpstreamCall } from './upstream-call.js';
 import { LinkPool, type UpstreamLink } from './upstream-links.js';
 
@@ -111,6 +111,7 @@ export class RawEngine {
   /** Checks every connection's timeout and closes idle upstream connections: one timer for the engine, none per request. */
   private readonly tick: NodeJS.Timeout;
   private readonly services: ConnectionServices;
+  private readonly h2: H2Streams;
 
   constructor(
     private readonly binding: LlhttpBinding,
@@ -131,11 +132,19 @@ export class RawEngine {
       },
       shuttingDown: deps.shuttingDown,
     };
+    this.h2 = new H2Streams({
+      maxBodyBytes: deps.config.limits.maxBodyBytes,
+      requestMs: t.clientRequestMs,
+      sendMs: t.clientSendMs,
+      begin: (req, res) => this.begin(req, res),
+      clientError: this.services.clientError,
+    });
     // As node:http's connectionsCheckingInterval: often enough for a short clientHeadersMs.
     const tickMs = Math.max(50, Math.min(1000, Math.ceil(Math.min(t.clientHeadersMs, t.clientKeepAliveMs) / 4)));
     this.tick = setInterval(() => {
       const now = performance.now();
       for (const c of this.connections) c.checkTimeout(now);
+      this.h2.checkTimeouts(now);
       for (const p of this.linkPools.values()) p.sweep(now);
     }, tickMs).unref();
   }
@@ -160,48 +169,11 @@ export class RawEngine {
   }
 
   /**
-   * An HTTP/2 stream (node:http2's core API), served here as an HTTP/1.1 request is: the same
-   * routing, modes, fence hold, header policy and upstream connections. What this engine does not
-   * serve (mirror, Expect, CONNECT), and a held write the fence lets go to such a mode, goes to
-   * `toNode` with its stream untouched: its body is read only once the upstream call asks for it.
+   * An HTTP/2 stream (node:http2's core API), served here as an HTTP/1.1 request is (h2-streams.ts);
+   * what this engine does not serve goes to `toNode` with its stream untouched.
    */
   serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[], toNode: () => void): void {
-    stream.on('error', noop);
-    const method = headers[':method'];
-    if (method === undefined || method === 'CONNECT') {
-      toNode();
-      return;
-    }
-    const limit = this.deps.config.limits.maxBodyBytes;
-    let reading = false;
-    const flow = {
-      pause: () => stream.pause(),
-      resume: () => {
-        if (!reading) {
-          reading = true;
-          stream.on('data', onData);
-          stream.on('end', () => req.endBody());
-        }
-        stream.resume();
-      },
-    };
-    const req = new RawRequest(method, headers[':path'] ?? '/', 0, rawHeaders, true, flow, {
-      headers,
-      bodyFollows: !stream.endAfterHeaders,
-    });
-    const res = new H2Reply(stream, req, { sendMs: this.deps.config.timeouts.clientSendMs, handOver: toNode });
-    const onData = (chunk: Buffer): void => {
-      req.pushBody(chunk);
-      if (req.bodyBytes <= limit) return;
-      stream.off('data', onData);
-      this.services.clientError('NW_GW_BODY_TOO_LARGE', `over ${limit} bytes`);
-      const { body, headers: h } = errorReply(new GatewayError('NW_GW_BODY_TOO_LARGE', `over ${limit} bytes`), '-', {});
-      res.refuse(413, h, body);
-    };
-    if (this.begin(req, res) === 'node') {
-      res.release();
-      toNode();
-    }
+    this.h2.serve(stream, headers, rawHeaders, toNode);
   }
 
   /** Closes the connections that are between requests (shutdown). */
@@ -575,5 +547,3 @@ function pushHeaders(list: string[], headers: HeaderMap): void {
     else for (const one of v) list.push(k, one);
   }
 }
-
-function noop(): void {}

@@ -145,6 +145,26 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
     assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_BODY_TOO_LARGE']), 1);
   });
 
+  it('refuses a body that takes longer than timeouts.clientRequestMs with 408; a write held longer by a fence is not cut', async () => {
+    await start({ config: { timeouts: { clientHeadersMs: 200, clientRequestMs: 400 } } });
+    const slow = session.request({ ':method': 'PUT', ':path': '/kv/slow', ':authority': 'shop.test' });
+    slow.on('error', () => undefined);
+    slow.write('part');
+    const [headers] = await once(slow, 'response');
+    assert.equal(headers[':status'], 408);
+    assert.equal(headers['x-northwest-error'], 'NW_GW_CLIENT_TIMEOUT');
+    slow.close(h2.NGHTTP2_CANCEL);
+    assert.equal(h.n1[0]!.store.has('slow'), false);
+    // The deadline runs from the first read of the body, not from the HEADERS: a hold does not count.
+    await h.gw.applyState('shop', { epoch: 1, mode: 'fence' });
+    const held = h2call(session, '/kv/held', { method: 'PUT', body: 'waited' });
+    await eventually(() => h.gw.metrics.heldWrites.get(['shop']) === 1, { timeoutMs: 5000, message: 'the write is held' });
+    await new Promise((r) => setTimeout(r, 700));
+    await h.gw.applyState('shop', { epoch: 2, mode: 'proxy' });
+    assert.equal((await held).status, 200);
+    assert.equal(h.n2[0]!.store.get('held'), 'waited');
+  });
+
   describe('with an app of its own', () => {
     let app: Awaited<ReturnType<typeof startApp>>;
     beforeEach(async () => {
