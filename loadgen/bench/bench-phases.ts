@@ -9,7 +9,8 @@ import { runPaced } from './paced-load.js';
 
 /**
  * Targets measured at the fixed rate: the brief's direct, gateway and nginx; the floor (what any
- * Node proxy pays at that rate); the baseline and compiled gateways when they run.
+ * Node proxy on node:http pays at that rate) and the TCP pipe (what any Node proxy pays: no HTTP
+ * at all); the baseline and compiled gateways when they run.
  */
 export const FIXED_TARGETS: readonly TargetId[] = [
   'direct',
@@ -18,6 +19,7 @@ export const FIXED_TARGETS: readonly TargetId[] = [
   'gateway-baseline',
   'gateway-compiled',
   'floor',
+  'tcp-pipe',
   'nginx-1w',
 ];
 
