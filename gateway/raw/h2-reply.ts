@@ -46,6 +46,9 @@ export class H2Reply implements ClientReply {
   ) {
     stream.on('drain', this.drained);
     stream.on('close', this.closed);
+    // A reset before the reply ended, whatever its code: node ends the readable side of a stream reset
+    // with NO_ERROR as if END_STREAM had come, so a body cut short would look whole (and go upstream so).
+    stream.on('aborted', this.closed);
   }
 
   get socket(): Socket {
@@ -152,6 +155,7 @@ export class H2Reply implements ClientReply {
     this.stopSendTimer();
     this.stream.off('drain', this.drained);
     this.stream.off('close', this.closed);
+    this.stream.off('aborted', this.closed);
   }
 
   /**

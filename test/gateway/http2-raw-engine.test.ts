@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { constants as h2, type ClientHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { eventually } from '../support/eventually.js';
 import { h2call, startTlsHarness, type TlsHarness } from '../support/tls-gateway.js';
 
@@ -18,12 +19,17 @@ interface AccessLine {
   status: number;
 }
 
-/** An app whose /slow/<ms> answers after a delay, /early answers 413 without reading the body; writes are recorded once whole. */
-async function startApp(): Promise<{ url: string; writes: string[]; received: string[]; close(): Promise<void> }> {
+/**
+ * An app whose /slow/<ms> answers after a delay, /early answers 413 without reading the body; writes are recorded once whole,
+ * every request's head as it comes.
+ */
+async function startApp(): Promise<{ url: string; writes: string[]; received: string[]; heads: string[]; close(): Promise<void> }> {
   const writes: string[] = [];
   const received: string[] = [];
+  const heads: string[] = [];
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/';
+    heads.push(`${req.method} ${url}`);
     if (url === '/early') {
       const body = 'x'.repeat(20_000);
       res.writeHead(413, { 'content-length': String(body.length) });
@@ -50,12 +56,45 @@ async function startApp(): Promise<{ url: string; writes: string[]; received: st
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     writes,
     received,
+    heads,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();
       }),
   };
+}
+
+/** Header fields as HPACK literals without indexing, new names, no Huffman (each name and value under 127 bytes). */
+function hpackLiterals(fields: Record<string, string>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, value] of Object.entries(fields))
+    parts.push(Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value));
+  return Buffer.concat(parts);
+}
+
+/** An HTTP/2 client of raw frames over TLS: the frames node's own client will not send (a reset without END_STREAM). */
+async function rawH2Client(
+  h: TlsHarness,
+): Promise<{ socket: TLSSocket; frame(type: number, flags: number, id: number, payload: Buffer): void }> {
+  const { port } = new URL(h.url);
+  const socket = tlsConnect({ host: '127.0.0.1', port: Number(port), ca: h.ca.certPem, servername: 'shop.test', ALPNProtocols: ['h2'] });
+  socket.on('error', () => undefined);
+  await once(socket, 'secureConnect');
+  const frame = (type: number, flags: number, id: number, payload: Buffer): void => {
+    const head = Buffer.alloc(9);
+    head.writeUIntBE(payload.length, 0, 3);
+    head[3] = type;
+    head[4] = flags;
+    head.writeUInt32BE(id, 5);
+    socket.write(Buffer.concat([head, payload]));
+  };
+  socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  frame(0x4, 0, 0, Buffer.alloc(0));
+  // The server's SETTINGS come first on its side: acknowledged once anything came.
+  socket.once('data', () => frame(0x4, 0x1, 0, Buffer.alloc(0)));
+  socket.resume();
+  return { socket, frame };
 }
 
 describe('gateway: HTTP/2 streams in the raw engine', () => {
@@ -196,6 +235,23 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       assert.equal(Buffer.concat(chunks).length, 20_000);
       stream.close();
       assert.equal((await h2call(session, '/slow/0')).status, 200);
+    });
+
+    it('a client that resets its stream with NO_ERROR while its body streams: the app gets no whole request, nothing is committed', async () => {
+      // node:http2 ends the readable side of a stream reset with NO_ERROR as if END_STREAM had come.
+      // node's own client sends END_STREAM before such a reset: this one is a client of raw frames.
+      const cutter = await rawH2Client(h);
+      cutter.frame(0x1, 0x4, 1, hpackLiterals({ ':method': 'PUT', ':scheme': 'https', ':path': '/slow/0?cut', ':authority': 'shop.test' }));
+      cutter.frame(0x0, 0, 1, Buffer.from('part of a body'));
+      await eventually(() => app.heads.includes('PUT /slow/0?cut'), { timeoutMs: 5000, message: 'the app has the head' });
+      const code = Buffer.alloc(4);
+      code.writeUInt32BE(h2.NGHTTP2_NO_ERROR);
+      cutter.frame(0x3, 0, 1, code);
+      await eventually(() => h.gw.pendingRequests === 0, { timeoutMs: 5000, message: 'the request ended' });
+      assert.equal(await h.gw.writesEnded(5000), true);
+      assert.equal((await h2call(session, '/slow/0?after', { method: 'PUT', body: 'whole' })).status, 200);
+      assert.deepEqual(app.writes, ['PUT /slow/0?after whole']);
+      cutter.socket.destroy();
     });
   });
 });
