@@ -65,7 +65,8 @@ export class H2Streams {
     const res = new H2Reply(stream, req, { sendMs: svc.sendMs, handOver: toNode });
     const onData = (chunk: Buffer): void => {
       req.pushBody(chunk);
-      if (req.bodyBytes <= svc.maxBodyBytes) return;
+      // Once the reply is over, what still comes is dropped: no limit to cut that reply with.
+      if (req.bodyBytes <= svc.maxBodyBytes || res.finished || res.gone) return;
       stream.off('data', onData);
       this.refuse(res, 'NW_GW_BODY_TOO_LARGE', `over ${svc.maxBodyBytes} bytes`);
     };

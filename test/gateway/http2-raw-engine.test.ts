@@ -237,6 +237,29 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       assert.equal((await h2call(session, '/slow/0')).status, 200);
     });
 
+    it('a body that goes on over limits.maxBodyBytes after the reply ended is dropped: the reply stands', async () => {
+      await h.close();
+      await start({ n1Urls: [app.url], config: { limits: { maxBodyBytes: 64 * 1024 } } });
+      const stream = session.request({ ':method': 'POST', ':path': '/early', ':authority': 'shop.test' });
+      stream.on('error', () => undefined);
+      const closed = new Promise((r) => stream.once('close', r));
+      stream.write(Buffer.alloc(48 * 1024, 'p'));
+      const [headers] = await once(stream, 'response');
+      assert.equal(headers[':status'], 413);
+      // The whole reply (END_STREAM included) is here, unread, while more of the body goes.
+      stream.write(Buffer.alloc(48 * 1024, 'p'));
+      await eventually(() => stream.bufferSize === 0 || stream.destroyed, { timeoutMs: 5000, message: 'the body went' });
+      // The gateway answers a PING after the frames before it: it has had the whole body.
+      await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.end();
+      await closed;
+      assert.equal(stream.rstCode, h2.NGHTTP2_NO_ERROR);
+      assert.equal(Buffer.concat(chunks).length, 20_000);
+      assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_BODY_TOO_LARGE']) ?? 0, 0);
+    });
+
     it('a client that resets its stream with NO_ERROR while its body streams: the app gets no whole request, nothing is committed', async () => {
       // node:http2 ends the readable side of a stream reset with NO_ERROR as if END_STREAM had come.
       // node's own client sends END_STREAM before such a reset: this one is a client of raw frames.
