@@ -54,6 +54,9 @@ export class Http2Edge {
   constructor(opts: Http2EdgeOptions) {
     addResponseState();
     this.server = createServer({
+      // A reply repeating a single-value header (two Content-Type lines from an app and its middleware)
+      // goes out as it came, as over HTTP/1.1, instead of node refusing it and the stream being reset.
+      strictSingleValueFields: false,
       settings: {
         maxConcurrentStreams: opts.maxConcurrentStreams,
         maxHeaderListSize: opts.maxHeaderBytes,

@@ -4,7 +4,7 @@ import type { ClientReply, Framing } from './client-reply.js';
 import type { RawRequest } from './raw-request.js';
 
 /** Reply headers HTTP/2 forbids (RFC 9113 §8.2.2; node:http2 throws on them): never sent on a stream. */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+const CONNECTION_SPECIFIC = new Set(['connection', 'http2-settings', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 export interface H2ReplyOptions {
   /** A reply the client takes nothing of for this long is cut (its stream reset). */
@@ -64,6 +64,8 @@ export class H2Reply implements ClientReply {
     for (let i = 0; i + 1 < list.length; i += 2) {
       const name = list[i]!;
       if (CONNECTION_SPECIFIC.has(name)) continue;
+      // RFC 9110 §8.6: never on a 204; HTTP/2 clients refuse one that is not 0 (the stream fails).
+      if (status === 204 && name === 'content-length') continue;
       const value = list[i + 1]!;
       const prev = h[name];
       if (prev === undefined) h[name] = value;

@@ -19,9 +19,16 @@ interface AccessLine {
   status: number;
 }
 
+/** Reply heads an HTTP/1.1 client takes and node:http2 would not send as they are. */
+const ODD_HEADS: Record<string, { status: number; headers: Record<string, string | string[]> }> = {
+  '/twice': { status: 200, headers: { 'content-type': ['text/plain', 'text/plain; charset=utf-8'], date: ['a', 'b'] } },
+  '/h2-settings': { status: 200, headers: { 'http2-settings': 'AAMAAABkAAQAoAAAAAIAAAAA', 'x-kept': 'yes' } },
+  '/no-content': { status: 204, headers: { 'content-length': '3', 'x-kept': 'yes' } },
+};
+
 /**
- * An app whose /slow/<ms> answers after a delay, /early answers 413 without reading the body; writes are recorded once whole,
- * every request's head as it comes.
+ * An app whose /slow/<ms> answers after a delay, /early answers 413 without reading the body, the paths of ODD_HEADS
+ * answer those heads; writes are recorded once whole, every request's head as it comes.
  */
 async function startApp(): Promise<{ url: string; writes: string[]; received: string[]; heads: string[]; close(): Promise<void> }> {
   const writes: string[] = [];
@@ -34,6 +41,12 @@ async function startApp(): Promise<{ url: string; writes: string[]; received: st
       const body = 'x'.repeat(20_000);
       res.writeHead(413, { 'content-length': String(body.length) });
       res.end(body);
+      return;
+    }
+    const head = ODD_HEADS[url];
+    if (head) {
+      res.writeHead(head.status, head.headers);
+      res.end(head.status === 204 ? undefined : 'odd');
       return;
     }
     const chunks: Buffer[] = [];
@@ -258,6 +271,21 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       assert.equal(stream.rstCode, h2.NGHTTP2_NO_ERROR);
       assert.equal(Buffer.concat(chunks).length, 20_000);
       assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_BODY_TOO_LARGE']) ?? 0, 0);
+    });
+
+    it('passes reply heads an HTTP/1.1 client takes: a repeated single-value header, http2-settings dropped, a 204 without its Content-Length', async () => {
+      const twice = await h2call(session, '/twice');
+      assert.equal(twice.status, 200);
+      assert.equal(twice.text, 'odd');
+      const settings = await h2call(session, '/h2-settings');
+      assert.equal(settings.status, 200);
+      assert.equal(settings.headers['x-kept'], 'yes');
+      assert.equal(settings.headers['http2-settings'], undefined);
+      const none = await h2call(session, '/no-content');
+      assert.equal(none.status, 204);
+      assert.equal(none.headers['x-kept'], 'yes');
+      assert.equal(none.headers['content-length'], undefined);
+      assert.equal(h.gw.metrics.errors.get(['shop', 'NW_GW_CLIENT_ABORTED']) ?? 0, 0);
     });
 
     it('a client that resets its stream with NO_ERROR while its body streams: the app gets no whole request, nothing is committed', async () => {
