@@ -34,7 +34,7 @@ export class RawRequest {
   readonly declaredLength: number | undefined;
   /** The body's length is not known up front: it goes upstream chunked. */
   readonly chunkedBody: boolean;
-  /** As the access log says it: 1.1, 1.0 or 2. */
+  /** As the access log says it: 1.1, 1.0 or 2.0 (node:http2's spelling, so both engines log an h2 stream alike). */
   readonly httpVersion: string;
   /** The whole message, body included, was parsed. */
   complete = false;
@@ -64,7 +64,7 @@ export class RawRequest {
       // HTTP/2 has no Transfer-Encoding: DATA frames without a Content-Length go upstream chunked.
       this.hasBody = h2.bodyFollows;
       this.chunkedBody = h2.bodyFollows && cl === undefined;
-      this.httpVersion = '2';
+      this.httpVersion = '2.0';
       this.complete = !h2.bodyFollows;
     }
   }

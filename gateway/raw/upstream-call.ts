@@ -92,7 +92,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
     // (the stream starts flowing when it is read): its head waits for its first DATA, or its end.
     this.requestHead = head;
     this.req.read(this);
-    if (this.requestHead !== undefined && this.req.httpVersion !== '2') queueMicrotask(this.flushHead);
+    if (this.requestHead !== undefined && this.req.httpVersion !== '2.0') queueMicrotask(this.flushHead);
   }
 
   /** The request head, if no piece of body has taken it along. */

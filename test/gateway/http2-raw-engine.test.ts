@@ -137,8 +137,8 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
     assert.deepEqual(
       lines.map((l) => [l.engine, l.httpVersion, l.method, l.path, l.status]),
       [
-        ['raw', '2', 'GET', '/echo', 200],
-        ['raw', '2', 'PUT', '/kv/a', 200],
+        ['raw', '2.0', 'GET', '/echo', 200],
+        ['raw', '2.0', 'PUT', '/kv/a', 200],
       ],
     );
   });
@@ -167,6 +167,21 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
     assert.equal(w.headers['x-northwest-deployment'], 'n2');
     assert.equal(h.n2[0]!.store.get('f'), body);
     assert.equal(h.n1[0]!.store.get('f'), body);
+  });
+
+  it('the access log says the same HTTP version of a stream whichever engine serves it (HTTP/2.0, as node:http2 says it)', async () => {
+    await start();
+    assert.equal((await h2call(session, '/echo')).status, 200);
+    await h.gw.applyState('shop', { epoch: 1, mode: 'mirror' });
+    assert.equal((await h2call(session, '/kv/v', { method: 'PUT', body: 'v' })).status, 200);
+    await eventually(() => lines.length === 2, { timeoutMs: 5000, message: 'two access lines' });
+    assert.deepEqual(
+      lines.map((l) => [l.engine, l.httpVersion]),
+      [
+        ['raw', '2.0'],
+        ['node', '2.0'],
+      ],
+    );
   });
 
   it('gives Expect: 100-continue to the node engine: the body goes after the 100 and is stored', async () => {
