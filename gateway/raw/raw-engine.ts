@@ -20,6 +20,8 @@ import { CallFailure, UpstreamCall } from './upstream-call.js';
 import { LinkPool, type UpstreamLink } from './upstream-links.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Methods whose request content means something (RFC 9110): sent with a length even when empty. */
+const EXPECTS_CONTENT = new Set(['POST', 'PUT', 'PATCH']);
 
 /**
  * Kept-alive upstream connections idle at least this long are closed (by the tick, so up to one
@@ -258,6 +260,11 @@ export class RawEngine {
     const trustedPeer = this.deps.trustedProxies.has(peerIp);
     const requestId = (trustedPeer ? acceptableRequestId(req.headers['x-request-id']) : undefined) ?? randomUUID();
     const authority = host !== '' && host !== req.headers.host ? host : undefined;
+    const upstreamHeaders = buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: protoOf(socket), requestId, host: authority });
+    // An HTTP/2 request says it has no body by ending its stream, with no Content-Length: the app is
+    // told in HTTP/1.1's words (as the node engine's undici tells it), as a server may want a length.
+    if (req.httpVersion === '2.0' && !req.hasBody && req.declaredLength === undefined && EXPECTS_CONTENT.has(req.method))
+      upstreamHeaders['content-length'] = '0';
     return {
       req,
       res,
@@ -266,7 +273,7 @@ export class RawEngine {
       path: pathAndQuery(req.url),
       host,
       peer: peerIp,
-      upstreamHeaders: buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: protoOf(socket), requestId, host: authority }),
+      upstreamHeaders,
       route: undefined,
       servedBy: 'none',
       bound: undefined,

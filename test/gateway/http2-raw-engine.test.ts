@@ -184,6 +184,23 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
     );
   });
 
+  it('a POST, PUT or PATCH without DATA goes upstream with content-length: 0, as the node engine sends it (a server may want a length)', async () => {
+    await start();
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      const stream = session.request({ ':method': method, ':path': `/empty-${method}`, ':authority': 'shop.test' }, { endStream: true });
+      stream.on('error', () => undefined);
+      stream.resume();
+      await once(stream, 'end');
+    }
+    const lengths = h.n1[0]!.seen.filter((r) => r.path.startsWith('/empty-')).map((r) => [r.method, r.headers['content-length']]);
+    assert.deepEqual(lengths, [
+      ['POST', '0'],
+      ['PUT', '0'],
+      ['PATCH', '0'],
+      ['DELETE', undefined],
+    ]);
+  });
+
   it('gives Expect: 100-continue to the node engine: the body goes after the 100 and is stored', async () => {
     await start();
     const stream = session.request({ ':method': 'PUT', ':path': '/kv/e', ':authority': 'shop.test', expect: '100-continue' });
