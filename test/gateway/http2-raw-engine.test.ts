@@ -184,7 +184,7 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
     );
   });
 
-  it('a POST, PUT or PATCH without DATA goes upstream with content-length: 0, as the node engine sends it (a server may want a length)', async () => {
+  it('a POST, PUT or PATCH without DATA goes upstream with content-length: 0, as the node engine sends it', async () => {
     await start();
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
       const stream = session.request({ ':method': method, ':path': `/empty-${method}`, ':authority': 'shop.test' }, { endStream: true });
@@ -305,7 +305,7 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_BODY_TOO_LARGE']) ?? 0, 0);
     });
 
-    it('passes reply heads an HTTP/1.1 client takes: a repeated single-value header, http2-settings dropped, a 204 without its Content-Length', async () => {
+    it('passes reply heads an HTTP/1.1 client takes: a repeated single-value header, no http2-settings, a 204 without length', async () => {
       const twice = await h2call(session, '/twice');
       assert.equal(twice.status, 200);
       assert.equal(twice.text, 'odd');
@@ -320,7 +320,7 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       assert.equal(h.gw.metrics.errors.get(['shop', 'NW_GW_CLIENT_ABORTED']) ?? 0, 0);
     });
 
-    it('a client that resets its stream with NO_ERROR while its body streams: the app gets no whole request, nothing is committed', async () => {
+    it('a client that resets its stream with NO_ERROR while its body streams: no whole request upstream, nothing committed', async () => {
       // node:http2 ends the readable side of a stream reset with NO_ERROR as if END_STREAM had come.
       // node's own client sends END_STREAM before such a reset: this one is a client of raw frames.
       const cutter = await rawH2Client(h);
