@@ -60,7 +60,9 @@ export class H2Reply implements ClientReply {
     this.headersSent = true;
     this.status = status;
     this.noBody = framing === 'none';
-    const h: OutgoingHttpHeaders = { ':status': status };
+    // No prototype: an app's header named `constructor` or `__proto__` is a header like any other.
+    const h: OutgoingHttpHeaders = Object.create(null);
+    h[':status'] = status;
     for (let i = 0; i + 1 < list.length; i += 2) {
       const name = list[i]!;
       if (CONNECTION_SPECIFIC.has(name)) continue;

@@ -24,6 +24,7 @@ const ODD_HEADS: Record<string, { status: number; headers: Record<string, string
   '/twice': { status: 200, headers: { 'content-type': ['text/plain', 'text/plain; charset=utf-8'], date: ['a', 'b'] } },
   '/h2-settings': { status: 200, headers: { 'http2-settings': 'AAMAAABkAAQAoAAAAAIAAAAA', 'x-kept': 'yes' } },
   '/no-content': { status: 204, headers: { 'content-length': '3', 'x-kept': 'yes' } },
+  '/object-names': { status: 200, headers: { constructor: 'c', tostring: 't', ['__proto__']: 'p', 'x-kept': 'yes' } },
 };
 
 /**
@@ -318,6 +319,12 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       assert.equal(none.headers['x-kept'], 'yes');
       assert.equal(none.headers['content-length'], undefined);
       assert.equal(h.gw.metrics.errors.get(['shop', 'NW_GW_CLIENT_ABORTED']) ?? 0, 0);
+    });
+
+    it('passes reply headers named as members of an object (constructor, __proto__) as they came', async () => {
+      const r = await h2call(session, '/object-names');
+      assert.equal(r.status, 200);
+      assert.deepEqual([r.headers.constructor, r.headers.tostring, r.headers.__proto__, r.headers['x-kept']], ['c', 't', 'p', 'yes']);
     });
 
     it('a client that resets its stream with NO_ERROR while its body streams: no whole request upstream, nothing committed', async () => {
