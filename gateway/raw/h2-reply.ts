@@ -171,7 +171,8 @@ export class H2Reply implements ClientReply {
     const started = this.headersSent;
     this.req.detach();
     this.clientGone();
-    if (this.stream.destroyed) return;
+    // A closed stream (reset, even if not yet destroyed) takes no reply: respond() would throw.
+    if (this.stream.destroyed || this.stream.closed) return;
     if (started) {
       this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
       return;

@@ -88,7 +88,8 @@ export class H2Streams {
     for (const d of this.reading) {
       if (now < d.at) continue;
       this.reading.delete(d);
-      if (!d.req.complete) this.refuse(d.res, 'NW_GW_CLIENT_TIMEOUT', 'request body too slow');
+      // A reply over, or a client gone (a stream reset while paused is closed, never ended): nothing to refuse.
+      if (!d.req.complete && !d.res.finished && !d.res.gone) this.refuse(d.res, 'NW_GW_CLIENT_TIMEOUT', 'request body too slow');
     }
   }
 

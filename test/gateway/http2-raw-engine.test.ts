@@ -28,8 +28,8 @@ const ODD_HEADS: Record<string, { status: number; headers: Record<string, string
 };
 
 /**
- * An app whose /slow/<ms> answers after a delay, /early answers 413 without reading the body, the paths of ODD_HEADS
- * answer those heads; writes are recorded once whole, every request's head as it comes.
+ * An app whose /slow/<ms> answers after a delay, /early answers 413 without reading the body, /stall never reads nor
+ * answers, the paths of ODD_HEADS answer those heads; writes are recorded once whole, every request's head as it comes.
  */
 async function startApp(): Promise<{ url: string; writes: string[]; received: string[]; heads: string[]; close(): Promise<void> }> {
   const writes: string[] = [];
@@ -42,6 +42,11 @@ async function startApp(): Promise<{ url: string; writes: string[]; received: st
       const body = 'x'.repeat(20_000);
       res.writeHead(413, { 'content-length': String(body.length) });
       res.end(body);
+      return;
+    }
+    // Takes the head and none of the body, and never answers.
+    if (url === '/stall') {
+      req.pause();
       return;
     }
     const head = ODD_HEADS[url];
@@ -329,6 +334,31 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
         names.map((n) => Object.getOwnPropertyDescriptor(r.headers, n)?.value),
         ['c', 't', 'p', 'yes'],
       );
+    });
+
+    it('a stream reset while its body waits on a slow app is over: its request deadline passes without a word to it', async () => {
+      await h.close();
+      await start({ n1Urls: [app.url], config: { timeouts: { clientHeadersMs: 200, clientRequestMs: 400 } } });
+      const stream = session.request({ ':method': 'PUT', ':path': '/stall', ':authority': 'shop.test' });
+      stream.on('error', () => undefined);
+      stream.write(Buffer.alloc(8 * 1024 * 1024, 's'));
+      // The app reads nothing: the gateway pauses the stream once the upstream connection is full, and the client's window closes.
+      let last = -1;
+      const stalled = (): boolean => {
+        const b = stream.bufferSize;
+        const same = b > 0 && b === last;
+        last = b;
+        return same;
+      };
+      await eventually(stalled, { timeoutMs: 10_000, intervalMs: 200, message: 'the upload stalls' });
+      // node's client sends no END_STREAM before this reset (its DATA is stuck): the gateway's stream is closed, not ended.
+      stream.close(h2.NGHTTP2_NO_ERROR);
+      await eventually(() => h.gw.pendingRequests === 0, { timeoutMs: 5000, message: 'the request ended' });
+      assert.equal(await h.gw.writesEnded(5000), true);
+      // Past the deadline (the engine's tick included), the gateway still serves.
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal((await h2call(session, '/slow/0')).status, 200);
+      assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_CLIENT_TIMEOUT']) ?? 0, 0);
     });
 
     it('a client that resets its stream with NO_ERROR while its body streams: no whole request upstream, nothing committed', async () => {
