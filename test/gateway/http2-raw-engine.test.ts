@@ -361,6 +361,26 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_CLIENT_TIMEOUT']) ?? 0, 0);
     });
 
+    it('a body still coming after the app answered early is not cut at its request deadline: the reply stands', async () => {
+      await h.close();
+      await start({ n1Urls: [app.url], config: { timeouts: { clientHeadersMs: 200, clientRequestMs: 400 } } });
+      const stream = session.request({ ':method': 'POST', ':path': '/early', ':authority': 'shop.test' });
+      stream.on('error', () => undefined);
+      const closed = new Promise((r) => stream.once('close', r));
+      stream.write(Buffer.alloc(1024, 'p'));
+      const [headers] = await once(stream, 'response');
+      assert.equal(headers[':status'], 413);
+      // Past the deadline (and the engine's tick) with the body still open and the reply not read.
+      await new Promise((r) => setTimeout(r, 1000));
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.end();
+      await closed;
+      assert.equal(stream.rstCode, h2.NGHTTP2_NO_ERROR);
+      assert.equal(Buffer.concat(chunks).length, 20_000);
+      assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_CLIENT_TIMEOUT']) ?? 0, 0);
+    });
+
     it('a client that resets its stream with NO_ERROR while its body streams: no whole request upstream, nothing committed', async () => {
       // node:http2 ends the readable side of a stream reset with NO_ERROR as if END_STREAM had come.
       // node's own client sends END_STREAM before such a reset: this one is a client of raw frames.
