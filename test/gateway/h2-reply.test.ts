@@ -45,7 +45,9 @@ describe('H2Reply', () => {
             new Promise<number>((resolve, reject) => {
               const s = session.request({ ':method': 'POST', ':path': '/' });
               let n = 0;
-              s.on('data', (c: Buffer) => void (n += c.length));
+              s.on('data', (c: Buffer) => {
+                n += c.length;
+              });
               s.on('end', () => resolve(n));
               s.on('error', reject);
               s.end(Buffer.alloc(4096, 'q'));
