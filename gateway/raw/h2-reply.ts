@@ -48,7 +48,7 @@ export class H2Reply implements ClientReply {
     stream.on('close', this.closed);
     // A reset before the reply ended, whatever its code: node ends the readable side of a stream reset
     // with NO_ERROR as if END_STREAM had come, so a body cut short would look whole (and go upstream so).
-    stream.on('aborted', this.closed);
+    stream.on('aborted', this.aborted);
   }
 
   get socket(): Socket {
@@ -159,7 +159,7 @@ export class H2Reply implements ClientReply {
     this.stopSendTimer();
     this.stream.off('drain', this.drained);
     this.stream.off('close', this.closed);
-    this.stream.off('aborted', this.closed);
+    this.stream.off('aborted', this.aborted);
   }
 
   /**
@@ -202,6 +202,15 @@ export class H2Reply implements ClientReply {
   private readonly drained = (): void => {
     this.stopSendTimer();
     this.onDrain?.();
+  };
+
+  /**
+   * node destroys a stream reset with NO_ERROR only once its readable side is read to its end: one
+   * paused (its upstream full) would stay, its buffered body with it, until the session ends.
+   */
+  private readonly aborted = (): void => {
+    this.closed();
+    if (!this.stream.destroyed) this.stream.resume();
   };
 
   private readonly closed = (): void => {

@@ -3,9 +3,10 @@
 // and the bad days of a stream (a body over the limit while it streams, a reset mid-reply, an app
 // that answers before the body).
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { constants as h2, type ClientHttp2Session } from 'node:http2';
+import { constants as h2, type ClientHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { eventually } from '../support/eventually.js';
@@ -379,6 +380,35 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       assert.equal(stream.rstCode, h2.NGHTTP2_NO_ERROR);
       assert.equal(Buffer.concat(chunks).length, 20_000);
       assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_CLIENT_TIMEOUT']) ?? 0, 0);
+    });
+
+    it('a stream reset while its body waits on a slow app is let go: node destroys it, its buffered body with it', async () => {
+      // The gateway's own stream, as node:http2 reports it.
+      let served: ServerHttp2Stream | undefined;
+      const onStart = (message: unknown): void => {
+        const { stream, headers } = message as { stream: ServerHttp2Stream; headers: Record<string, string> };
+        if (headers[':path'] === '/stall') served = stream;
+      };
+      subscribe('http2.server.stream.start', onStart);
+      try {
+        const stream = session.request({ ':method': 'PUT', ':path': '/stall', ':authority': 'shop.test' });
+        stream.on('error', () => undefined);
+        stream.write(Buffer.alloc(8 * 1024 * 1024, 's'));
+        let last = -1;
+        const stalled = (): boolean => {
+          const b = stream.bufferSize;
+          const same = b > 0 && b === last;
+          last = b;
+          return same;
+        };
+        await eventually(stalled, { timeoutMs: 10_000, intervalMs: 200, message: 'the upload stalls' });
+        stream.close(h2.NGHTTP2_NO_ERROR);
+        await eventually(() => h.gw.pendingRequests === 0, { timeoutMs: 5000, message: 'the request ended' });
+        assert.ok(served, "node:http2 reported the gateway's stream");
+        await eventually(() => served?.destroyed === true, { timeoutMs: 5000, message: "the gateway's stream is destroyed" });
+      } finally {
+        unsubscribe('http2.server.stream.start', onStart);
+      }
     });
 
     it('a client that resets its stream with NO_ERROR while its body streams: no whole request upstream, nothing committed', async () => {
