@@ -60,9 +60,7 @@ export class H2Reply implements ClientReply {
     this.headersSent = true;
     this.status = status;
     this.noBody = framing === 'none';
-    // No prototype: an app's header named `constructor` or `__proto__` is a header like any other.
-    const h: OutgoingHttpHeaders = Object.create(null);
-    h[':status'] = status;
+    const h: OutgoingHttpHeaders = { ':status': status };
     for (let i = 0; i + 1 < list.length; i += 2) {
       const name = list[i]!;
       if (CONNECTION_SPECIFIC.has(name)) continue;
@@ -70,9 +68,11 @@ export class H2Reply implements ClientReply {
       if (status === 204 && name === 'content-length') continue;
       const value = list[i + 1]!;
       const prev = h[name];
-      if (prev === undefined) h[name] = value;
-      else if (Array.isArray(prev)) prev.push(value);
-      else h[name] = [String(prev), value];
+      // An app's header named as a member of Object.prototype (`constructor`, `__proto__`) is a header
+      // like any other: the object keeps its prototype (a prototype-less one is a slow dictionary).
+      if (Array.isArray(prev)) prev.push(value);
+      else if (prev === undefined || typeof prev === 'function' || typeof prev === 'object') setHeader(h, name, value);
+      else setHeader(h, name, [String(prev), value]);
     }
     this.head = h;
   }
@@ -235,3 +235,8 @@ export class H2Reply implements ClientReply {
 }
 
 function noop(): void {}
+
+function setHeader(h: OutgoingHttpHeaders, name: string, value: string | string[]): void {
+  if (name === '__proto__') Object.defineProperty(h, name, { value, enumerable: true, writable: true, configurable: true });
+  else h[name] = value;
+}
