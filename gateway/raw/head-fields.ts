@@ -33,7 +33,9 @@ export function headerObject(raw: readonly string[]): IncomingHttpHeaders {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     const prev = out[name];
-    if (prev === undefined) out[name] = name === 'set-cookie' ? [value] : value;
+    // `constructor` (a member of Object.prototype) is a header like any other, as in node:http; a
+    // string assigned to `__proto__` is ignored, so that one is dropped, as node:http drops it.
+    if (prev === undefined || typeof prev === 'function') out[name] = name === 'set-cookie' ? [value] : value;
     else if (name === 'set-cookie') (prev as string[]).push(value);
     else if (FIRST_WINS.has(name)) continue;
     else out[name] = `${prev as string}${name === 'cookie' ? '; ' : ', '}${value}`;

@@ -57,6 +57,17 @@ describe('gateway raw engine', () => {
     assert.equal(h.gw.engine, 'raw');
   });
 
+  it('forwards a request header named as a member of Object.prototype (constructor) as it came; __proto__ is dropped, as node:http drops it', async () => {
+    h = await startGatewayHarness({ config: { engine: 'raw' } });
+    const conn = await new RawHttpClient(Number(new URL(h.url).port)).open();
+    conn.write('GET /names HTTP/1.1\r\nHost: shop.test\r\nconstructor: c\r\n__proto__: p\r\nConnection: close\r\n\r\n');
+    const r = await conn.closed;
+    assert.equal(r.responses[0]?.status, 200, r.raw);
+    const seen = h.n1[0]!.seen[0]!.headers;
+    assert.equal(Object.getOwnPropertyDescriptor(seen, 'constructor')?.value, 'c');
+    assert.equal(Object.hasOwn(seen, '__proto__'), false);
+  });
+
   it('parks a fenced write before its body: the body sent during the hold reaches N2 whole once proxy lets it go', async () => {
     h = await startGatewayHarness({ config: { engine: 'raw' } });
     await h.gw.applyState('shop', { epoch: 1, mode: 'fence', readFrom: 'n1' });
