@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { GatewayErrorCode } from '../errors.js';
 import { closeLingering } from '../proxy/lingering-close.js';
 import type { ClientReply, Framing } from './client-reply.js';
+import { SendStall } from './send-stall.js';
 import { appendHeaderList, headWithBody, requestHeadBytes } from './head-fields.js';
 import { HEAD_CONTINUE, HEAD_STOP, type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser } from './llhttp-binding.js';
 import { RawRequest } from './raw-request.js';
@@ -432,7 +433,7 @@ export class RawResponse implements ClientReply {
   private chunked = false;
   private closeAfter = false;
   private head: string | undefined;
-  private sendTimer: NodeJS.Timeout | undefined;
+  private stall: SendStall | undefined;
 
   constructor(
     private readonly conn: ClientConnection,
@@ -529,22 +530,17 @@ export class RawResponse implements ClientReply {
   }
 
   private waitForDrain(): void {
-    const ms = this.conn.sendTimeoutMs;
-    if (this.sendTimer === undefined && ms > 0) this.sendTimer = setTimeout(this.sendTimedOut, ms);
+    this.stall ??= new SendStall(this.conn.sendTimeoutMs, () => this.conn.socket.destroy());
+    this.stall.arm();
   }
 
-  private readonly sendTimedOut = (): void => {
-    this.sendTimer = undefined;
-    this.sendStalled = true;
-    this.conn.socket.destroy();
-  };
-
   /** Set when the connection was cut because the client took nothing for the send timeout. */
-  sendStalled = false;
+  get sendStalled(): boolean {
+    return this.stall?.stalled === true;
+  }
 
   private stopSendTimer(): void {
-    if (this.sendTimer !== undefined) clearTimeout(this.sendTimer);
-    this.sendTimer = undefined;
+    this.stall?.stop();
   }
 
   /** From the connection: the client's buffer drained. */

@@ -2,6 +2,7 @@ import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'nod
 import type { Socket } from 'node:net';
 import type { ClientReply, Framing } from './client-reply.js';
 import type { RawRequest } from './raw-request.js';
+import { SendStall } from './send-stall.js';
 
 /** Reply headers HTTP/2 forbids (RFC 9113 §8.2.2; node:http2 throws on them): never sent on a stream. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'http2-settings', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -26,14 +27,13 @@ export class H2Reply implements ClientReply {
   gone = false;
   status = 0;
   bytesSent = 0;
-  sendStalled = false;
   upstreamMs: number | undefined = undefined;
   onDrain: (() => void) | undefined = undefined;
   onGone: (() => void) | undefined = undefined;
   onDone: ((res: ClientReply) => void) | undefined = undefined;
   private head: OutgoingHttpHeaders | undefined;
   private noBody = false;
-  private sendTimer: NodeJS.Timeout | undefined;
+  private stall: SendStall | undefined;
   private handedOver = false;
   /** Writes not yet called back, and whether the stream ends when they have. */
   private writing = 0;
@@ -184,19 +184,17 @@ export class H2Reply implements ClientReply {
   }
 
   private waitForDrain(): void {
-    const ms = this.opts.sendMs;
-    if (this.sendTimer === undefined && ms > 0) this.sendTimer = setTimeout(this.sendTimedOut, ms);
+    this.stall ??= new SendStall(this.opts.sendMs, () => this.stream.close(constants.NGHTTP2_CANCEL));
+    this.stall.arm();
   }
 
-  private readonly sendTimedOut = (): void => {
-    this.sendTimer = undefined;
-    this.sendStalled = true;
-    this.stream.close(constants.NGHTTP2_CANCEL);
-  };
+  /** Set when the stream was reset because the client took nothing for the send timeout. */
+  get sendStalled(): boolean {
+    return this.stall?.stalled === true;
+  }
 
   private stopSendTimer(): void {
-    if (this.sendTimer !== undefined) clearTimeout(this.sendTimer);
-    this.sendTimer = undefined;
+    this.stall?.stop();
   }
 
   private readonly drained = (): void => {

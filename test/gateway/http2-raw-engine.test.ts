@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { constants as h2, type ClientHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { eventually } from '../support/eventually.js';
@@ -115,6 +115,25 @@ async function rawH2Client(
   socket.once('data', () => frame(0x4, 0x1, 0, Buffer.alloc(0)));
   socket.resume();
   return { socket, frame };
+}
+
+/**
+ * A PUT to the app's /stall, which reads nothing: the gateway pauses the stream once the upstream
+ * connection is full, and the client's window closes. Resolves once the client's buffer stops moving.
+ */
+async function stalledUpload(session: ClientHttp2Session): Promise<ClientHttp2Stream> {
+  const stream = session.request({ ':method': 'PUT', ':path': '/stall', ':authority': 'shop.test' });
+  stream.on('error', () => undefined);
+  stream.write(Buffer.alloc(8 * 1024 * 1024, 's'));
+  let last = -1;
+  const stalled = (): boolean => {
+    const b = stream.bufferSize;
+    const same = b > 0 && b === last;
+    last = b;
+    return same;
+  };
+  await eventually(stalled, { timeoutMs: 10_000, intervalMs: 200, message: 'the upload stalls' });
+  return stream;
 }
 
 describe('gateway: HTTP/2 streams in the raw engine', () => {
@@ -340,18 +359,7 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
     it('a stream reset while its body waits on a slow app is over: its request deadline passes without a word to it', async () => {
       await h.close();
       await start({ n1Urls: [app.url], config: { timeouts: { clientHeadersMs: 200, clientRequestMs: 400 } } });
-      const stream = session.request({ ':method': 'PUT', ':path': '/stall', ':authority': 'shop.test' });
-      stream.on('error', () => undefined);
-      stream.write(Buffer.alloc(8 * 1024 * 1024, 's'));
-      // The app reads nothing: the gateway pauses the stream once the upstream connection is full, and the client's window closes.
-      let last = -1;
-      const stalled = (): boolean => {
-        const b = stream.bufferSize;
-        const same = b > 0 && b === last;
-        last = b;
-        return same;
-      };
-      await eventually(stalled, { timeoutMs: 10_000, intervalMs: 200, message: 'the upload stalls' });
+      const stream = await stalledUpload(session);
       // node's client sends no END_STREAM before this reset (its DATA is stuck): the gateway's stream is closed, not ended.
       stream.close(h2.NGHTTP2_NO_ERROR);
       await eventually(() => h.gw.pendingRequests === 0, { timeoutMs: 5000, message: 'the request ended' });
@@ -391,17 +399,7 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       };
       subscribe('http2.server.stream.start', onStart);
       try {
-        const stream = session.request({ ':method': 'PUT', ':path': '/stall', ':authority': 'shop.test' });
-        stream.on('error', () => undefined);
-        stream.write(Buffer.alloc(8 * 1024 * 1024, 's'));
-        let last = -1;
-        const stalled = (): boolean => {
-          const b = stream.bufferSize;
-          const same = b > 0 && b === last;
-          last = b;
-          return same;
-        };
-        await eventually(stalled, { timeoutMs: 10_000, intervalMs: 200, message: 'the upload stalls' });
+        const stream = await stalledUpload(session);
         stream.close(h2.NGHTTP2_NO_ERROR);
         await eventually(() => h.gw.pendingRequests === 0, { timeoutMs: 5000, message: 'the request ended' });
         assert.ok(served, "node:http2 reported the gateway's stream");
