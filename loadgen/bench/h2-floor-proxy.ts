@@ -5,9 +5,10 @@
  * to the bench upstream with `pool.stream`: the request's headers copied (less HTTP/2's
  * pseudo-headers, which are no HTTP/1.1 headers; :authority becomes Host) and the reply's
  * headers copied back (less the connection-specific ones HTTP/2 forbids). It uses the
- * compatibility API (request, response), as the gateway's HTTP/2 edge does. No routing, no
- * header policy, no metrics, no retries: whatever the gateway's h2 path costs above this is
- * ours. Prints {"ready":true,...} on stdout once listening; exits on SIGTERM / SIGINT.
+ * compatibility API (request, response), as most Node h2 proxies do (the gateway's raw engine
+ * takes streams through the core API and its own upstream connections). No routing, no header
+ * policy, no metrics, no retries: whatever the gateway's h2 path costs above this is ours.
+ * Prints {"ready":true,...} on stdout once listening; exits on SIGTERM / SIGINT.
  *
  *   h2-floor-proxy.ts --upstream http://127.0.0.1:PORT --cert FILE --key FILE
  */
