@@ -136,6 +136,19 @@ async function stalledUpload(session: ClientHttp2Session): Promise<ClientHttp2St
   return stream;
 }
 
+/**
+ * Ends a body the app answered early and reads its reply, left unread until now: the stream must
+ * close without an error code (the reply whole, not reset). Returns the reply's body length.
+ */
+async function earlyReplyRead(stream: ClientHttp2Stream, closed: Promise<unknown>): Promise<number> {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.end();
+  await closed;
+  assert.equal(stream.rstCode, h2.NGHTTP2_NO_ERROR);
+  return Buffer.concat(chunks).length;
+}
+
 describe('gateway: HTTP/2 streams in the raw engine', () => {
   let h: TlsHarness;
   let session: ClientHttp2Session;
@@ -322,12 +335,7 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       await eventually(() => stream.bufferSize === 0 || stream.destroyed, { timeoutMs: 5000, message: 'the body went' });
       // The gateway answers a PING after the frames before it: it has had the whole body.
       await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.end();
-      await closed;
-      assert.equal(stream.rstCode, h2.NGHTTP2_NO_ERROR);
-      assert.equal(Buffer.concat(chunks).length, 20_000);
+      assert.equal(await earlyReplyRead(stream, closed), 20_000);
       assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_BODY_TOO_LARGE']) ?? 0, 0);
     });
 
@@ -381,12 +389,7 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       assert.equal(headers[':status'], 413);
       // Past the deadline (and the engine's tick) with the body still open and the reply not read.
       await new Promise((r) => setTimeout(r, 1000));
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.end();
-      await closed;
-      assert.equal(stream.rstCode, h2.NGHTTP2_NO_ERROR);
-      assert.equal(Buffer.concat(chunks).length, 20_000);
+      assert.equal(await earlyReplyRead(stream, closed), 20_000);
       assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_CLIENT_TIMEOUT']) ?? 0, 0);
     });
 
