@@ -88,8 +88,11 @@ export class ClientConnection {
   private resumed: RawResponse | undefined;
   private flushedHeaders: string[] = [];
   private flushedUrl = '';
-  /** When the current timeout (timerKind) expires, on performance.now()'s clock; checked by the engine's tick. */
-  private deadline = 0;
+  /**
+   * When the current stage (timerKind) started, as the engine's tick first saw it (-1 until then):
+   * no clock is read per request, and a timeout never fires early (at most two ticks late).
+   */
+  private stageSince = -1;
   private timerKind: TimerKind = 'none';
   private closed = false;
   private readonly flow = { pause: () => this.socket.pause(), resume: () => this.resumeReading() };
@@ -329,21 +332,27 @@ export class ClientConnection {
   }
 
   /**
-   * Starts the timeout of a stage of the connection. No timer per request: the engine checks every
-   * connection's deadline on one interval (as node:http checks its headers and request timeouts),
-   * so a timeout fires up to one check interval late.
+   * Starts the timeout of a stage of the connection. No timer and no clock per request: the engine
+   * checks every connection on one interval (as node:http checks its headers and request timeouts),
+   * the first check after the stage began stamps its start, so a timeout fires up to two check
+   * intervals late, never early.
    */
   private arm(kind: TimerKind): void {
     this.timerKind = this.closed ? 'none' : kind;
-    if (this.timerKind === 'none') return;
-    const t = this.svc.timeouts;
-    const ms = kind === 'idle' ? t.keepAliveMs : kind === 'headers' ? t.headersMs : t.requestMs;
-    this.deadline = performance.now() + ms;
+    this.stageSince = -1;
   }
 
   /** From the engine's tick: whether the current stage ran out of time (then it is handled here). */
   checkTimeout(now: number): void {
-    if (this.timerKind !== 'none' && now >= this.deadline) this.timedOut();
+    const kind = this.timerKind;
+    if (kind === 'none') return;
+    if (this.stageSince < 0) {
+      this.stageSince = now;
+      return;
+    }
+    const t = this.svc.timeouts;
+    const ms = kind === 'idle' ? t.keepAliveMs : kind === 'headers' ? t.headersMs : t.requestMs;
+    if (now - this.stageSince >= ms) this.timedOut();
   }
 
   private readonly timedOut = (): void => {

@@ -70,6 +70,27 @@ export function requestHeadBytes(method: string, url: string, minor: number, raw
 const COALESCE_MAX_BYTES = 16 * 1024;
 
 /**
+ * The buffers of headWithBody are cut from slabs of this size, as Buffer.allocUnsafe cuts small
+ * ones from its pool, but up to COALESCE_MAX_BYTES: one backing store per slab, not one per
+ * request (each is external memory the garbage collector accounts for). A slab is never written
+ * twice: what was cut from it stays as it was while a socket still holds it.
+ */
+const SLAB_BYTES = 128 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabUsed = 0;
+
+function cut(size: number): Buffer {
+  if (slabUsed + size > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + size);
+  // 8-byte aligned, as Buffer's own pool cuts.
+  slabUsed = (slabUsed + size + 7) & ~7;
+  return out;
+}
+
+/**
  * `head` (latin1: status or request line and header lines, or nothing) and a body piece as one
  * buffer, with chunked framing around the piece when `chunked` (and the last-chunk line when
  * `last`); undefined when the piece is too large to copy.
@@ -78,7 +99,7 @@ export function headWithBody(head: string, body: Buffer, chunked: boolean, last:
   if (body.length > COALESCE_MAX_BYTES) return undefined;
   const prefix = chunked && body.length > 0 ? `${head}${body.length.toString(16)}\r\n` : head;
   const suffix = chunked ? (body.length > 0 ? '\r\n' : '') + (last ? '0\r\n\r\n' : '') : '';
-  const out = Buffer.allocUnsafe(prefix.length + body.length + suffix.length);
+  const out = cut(prefix.length + body.length + suffix.length);
   out.write(prefix, 0, 'latin1');
   body.copy(out, prefix.length);
   if (suffix.length > 0) out.write(suffix, prefix.length + body.length, 'latin1');

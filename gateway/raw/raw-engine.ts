@@ -141,8 +141,10 @@ export class RawEngine {
       begin: (req, res) => this.begin(req, res),
       clientError: this.services.clientError,
     });
-    // As node:http's connectionsCheckingInterval: often enough for a short clientHeadersMs.
-    const tickMs = Math.max(50, Math.min(1000, Math.ceil(Math.min(t.clientHeadersMs, t.clientKeepAliveMs) / 4)));
+    // As node:http's connectionsCheckingInterval: often enough for the shortest timeout it checks
+    // (client head, body and keep-alive; upstream head and idle), which fire up to two ticks late.
+    const shortest = Math.min(t.clientHeadersMs, t.clientRequestMs, t.clientKeepAliveMs, t.upstreamHeadersMs, t.upstreamIdleMs);
+    const tickMs = Math.max(50, Math.min(1000, Math.ceil(shortest / 4)));
     this.tick = setInterval(() => {
       const now = performance.now();
       for (const c of this.connections) c.checkTimeout(now);

@@ -38,10 +38,17 @@ export class UpstreamLink {
   /** Whether this connection already carried a response: a reset on it may be the server closing an idle connection. */
   reused = false;
   private readonly parser: LlhttpParser;
-  /** When it went back to the pool (performance.now()); the pool's sweep closes it after keepAliveMs. */
-  idleSince = 0;
-  /** The socket's inactivity timeout now set (set only when it changes: no timer work per request). */
+  /**
+   * When it went back to the pool, as the pool's sweep first saw it idle (-1 until then): the
+   * sweep closes it after keepAliveMs. No clock is read per request.
+   */
+  idleSince = -1;
+  /** The inactivity timeout of the current exchange (0: none); checked by the pool's sweep, no timer per socket. */
   private timeoutMs = 0;
+  /** Something came from the server (or the timeout was set) since the last sweep. */
+  private active = false;
+  /** When the sweep last saw activity. */
+  private activeAt = 0;
 
   /** Header lines of the head being parsed that the binding passed before the head completed. */
   private flushedHeaders: string[] = [];
@@ -65,13 +72,24 @@ export class UpstreamLink {
     socket.on('drain', this.onDrain);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
-    socket.on('timeout', this.onTimeout);
   }
 
-  private readonly onTimeout = (): void => {
-    if (this.listener === undefined) this.socket.destroy();
-    else this.listener.timedOut();
-  };
+  /**
+   * From the pool's sweep: whether the server sent nothing for the timeout (then the call is told).
+   * Activity is stamped with the time of the first sweep after it, so a timeout never fires early,
+   * and at most two sweeps late.
+   */
+  checkTimeout(now: number): void {
+    if (this.listener === undefined || this.timeoutMs === 0) return;
+    if (this.active) {
+      this.active = false;
+      this.activeAt = now;
+      return;
+    }
+    if (now - this.activeAt < this.timeoutMs) return;
+    this.activeAt = now;
+    this.listener.timedOut();
+  }
 
   private readonly onHeaders = (headers: string[]): void => {
     // More header lines than the binding passes at once (32): they come in pieces before the head completes.
@@ -108,6 +126,7 @@ export class UpstreamLink {
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    this.active = true;
     if (this.listener === undefined) {
       // Bytes nobody asked for: the connection is out of step with its server.
       this.socket.destroy();
@@ -185,21 +204,18 @@ export class UpstreamLink {
     this.bodyLeft = 0;
     this.flushedHeaders = [];
     this.reused = true;
-    this.idleSince = performance.now();
+    this.idleSince = -1;
+    this.timeoutMs = 0;
   }
 
   busy(listener: LinkListener): void {
     this.listener = listener;
   }
 
-  /**
-   * The socket's inactivity timeout (node refreshes it on every read and write). Left armed while
-   * the link idles: a timeout then just closes it (the pool's sweep usually has, sooner).
-   */
+  /** The inactivity timeout from now on: nothing from the server for `ms` tells the call (timedOut). */
   inactivityTimeout(ms: number): void {
-    if (ms === this.timeoutMs) return;
     this.timeoutMs = ms;
-    this.socket.setTimeout(ms);
+    this.active = true;
   }
 }
 
@@ -215,6 +231,8 @@ interface Waiter {
  */
 export class LinkPool {
   private readonly idleLinks: UpstreamLink[] = [];
+  /** Every connected link, idle or busy (for the sweep). */
+  private readonly links = new Set<UpstreamLink>();
   private open = 0;
   private readonly waiters: Waiter[] = [];
   private shut = false;
@@ -279,6 +297,7 @@ export class LinkPool {
   /** From a link: its socket closed. */
   closed(link: UpstreamLink): void {
     this.open -= 1;
+    this.links.delete(link);
     const i = this.idleLinks.indexOf(link);
     if (i >= 0) this.idleLinks.splice(i, 1);
     const w = this.waiters.shift();
@@ -309,7 +328,9 @@ export class LinkPool {
           reject(err);
           return;
         }
-        resolve(new UpstreamLink(socket, this.binding, this));
+        const link = new UpstreamLink(socket, this.binding, this);
+        this.links.add(link);
+        resolve(link);
       };
       const onError = (e: Error & { code?: string }): void =>
         settle(new GatewayError('NW_GW_UPSTREAM_CONNECT_FAILED', `${this.origin} (${e.code ?? e.message})`, { cause: e }));
@@ -328,13 +349,19 @@ export class LinkPool {
     return socket;
   }
 
-  /** Closes links idle for longer than keepAliveMs (from the engine's tick: no timer per request). */
+  /**
+   * From the engine's tick (no timer per request): closes links idle for longer than keepAliveMs
+   * (idle since the first sweep that saw them idle), and tells busy ones' calls of a server silent
+   * for their timeout.
+   */
   sweep(now: number): void {
     const limit = now - this.opts.keepAliveMs;
     for (let i = this.idleLinks.length - 1; i >= 0; i--) {
       const link = this.idleLinks[i]!;
-      if (link.idleSince <= limit) link.socket.destroy();
+      if (link.idleSince < 0) link.idleSince = now;
+      else if (link.idleSince <= limit) link.socket.destroy();
     }
+    for (const link of this.links) link.checkTimeout(now);
   }
 
   close(): void {
