@@ -11,6 +11,7 @@ import {
   startResetServer,
   startSlowHeadersServer,
   startStallingBodyServer,
+  startTricklingBodyServer,
   type FaultyUpstream,
 } from '../support/faulty-upstreams.js';
 import { eventually } from '../support/eventually.js';
@@ -77,6 +78,26 @@ describe('gateway upstream failures', () => {
     await health.body.dump();
     assert.ok((await metricValue(h.adminUrl, 'northwest_gateway_errors_total', { app: 'shop', code: 'NW_GW_UPSTREAM_IDLE_TIMEOUT' })) >= 1);
     assert.equal(await metricValue(h.adminUrl, 'northwest_gateway_errors_total', { app: 'shop', code: 'NW_GW_INTERNAL' }), 0);
+  });
+
+  it('passes a body that trickles for longer than timeouts.upstreamIdleMs whole: the idle timeout counts silence, not duration', async () => {
+    // 12 pieces 100 ms apart: 1.2 s in all, never 300 ms silent.
+    const trickling = await startTricklingBodyServer(12, 100);
+    faulty.push(trickling);
+    h = await startGatewayHarness({ n1Urls: [trickling.url], config: { timeouts: { upstreamIdleMs: 300 } } });
+    const res = await call(h.url, '/trickle');
+    assert.equal(res.status, 200);
+    assert.equal(res.text, '0123456789'.repeat(12));
+    assert.equal(await metricValue(h.adminUrl, 'northwest_gateway_errors_total', { app: 'shop', code: 'NW_GW_UPSTREAM_IDLE_TIMEOUT' }), 0);
+  });
+
+  it('waits out timeouts.upstreamHeadersMs before a 504: a head that comes at half of it is served', async () => {
+    const slow = await startSlowHeadersServer(300);
+    faulty.push(slow);
+    h = await startGatewayHarness({ n1Urls: [slow.url], config: { timeouts: { upstreamHeadersMs: 600 } } });
+    const res = await call(h.url, '/slow-head');
+    assert.equal(res.status, 200, res.text);
+    assert.equal(slow.seen.length, 1);
   });
 
   it('answers 502 NW_GW_UPSTREAM_RESET when the upstream resets the connection', async () => {

@@ -89,6 +89,27 @@ export function startStallingBodyServer(): Promise<FaultyUpstream> {
   });
 }
 
+/**
+ * Answers at once and sends its body in `pieces` pieces of 10 bytes, one every `everyMs`: a slow
+ * body that is never silent for long.
+ */
+export function startTricklingBodyServer(pieces: number, everyMs: number): Promise<FaultyUpstream> {
+  return httpServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(pieces * 10) });
+    let sent = 0;
+    const timer = setInterval(() => {
+      res.write('0123456789');
+      sent += 1;
+      if (sent === pieces) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, everyMs);
+    res.on('close', () => clearInterval(timer));
+  });
+}
+
 /** Accepts TCP connections and resets each one as soon as request bytes arrive. */
 export function startResetServer(): Promise<FaultyUpstream> {
   const seen: FaultyUpstream['seen'] = [];
