@@ -80,7 +80,7 @@ describe('gateway upstream failures', () => {
     assert.equal(await metricValue(h.adminUrl, 'northwest_gateway_errors_total', { app: 'shop', code: 'NW_GW_INTERNAL' }), 0);
   });
 
-  it('passes a body that trickles for longer than timeouts.upstreamIdleMs whole: the idle timeout counts silence, not duration', async () => {
+  it('passes a body trickling for longer than timeouts.upstreamIdleMs whole: the idle timeout counts silence, not duration', async () => {
     // 12 pieces 100 ms apart: 1.2 s in all, never 300 ms silent.
     const trickling = await startTricklingBodyServer(12, 100);
     faulty.push(trickling);
