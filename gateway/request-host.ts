@@ -9,7 +9,24 @@ import { GatewayError } from './errors.js';
  */
 const HOST_PORT = /^(?:(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
+/**
+ * Verdicts on the Host values seen last (a client sends the same few on every request): the
+ * check runs once per value, not per request. Bounded: cleared when full, so random hosts cost
+ * the check each, never memory.
+ */
+const VERDICTS = new Map<string, boolean>();
+const MAX_VERDICTS = 256;
+
 export function isValidHost(value: string): boolean {
+  const known = VERDICTS.get(value);
+  if (known !== undefined) return known;
+  const verdict = checkHost(value);
+  if (VERDICTS.size >= MAX_VERDICTS) VERDICTS.clear();
+  VERDICTS.set(value, verdict);
+  return verdict;
+}
+
+function checkHost(value: string): boolean {
   if (!HOST_PORT.test(value)) return false;
   let portFrom = 0;
   if (value.charCodeAt(0) === 0x5b /* [ */) {

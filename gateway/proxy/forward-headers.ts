@@ -180,9 +180,11 @@ const latin1 = (b: Buffer | string): string => (typeof b === 'string' ? b : b.to
  * (Set-Cookie) kept as they came, values passed through byte for byte
  * (latin1). Names are lowercased; upstream Via lines are folded into one
  * with our token appended; a name that `extra` sets is dropped from the
- * upstream's lines and `extra` is added last.
+ * upstream's lines and `extra` is added last (a header map, or a flat list
+ * as the raw engine keeps it).
  */
-export function clientHeaderList(raw: readonly (Buffer | string)[], extra: HeaderMap): string[] {
+export function clientHeaderList(raw: readonly (Buffer | string)[], extra: HeaderMap | readonly string[]): string[] {
+  const extraList = isList(extra) ? extra : flatList(extra);
   const out: string[] = [];
   let connection: string | undefined;
   let via: string | undefined;
@@ -192,7 +194,7 @@ export function clientHeaderList(raw: readonly (Buffer | string)[], extra: Heade
       if (name === 'connection') connection = connection === undefined ? latin1(raw[i + 1]!) : `${connection},${latin1(raw[i + 1]!)}`;
       continue;
     }
-    if (name.startsWith(NW_HEADER_PREFIX) || Object.hasOwn(extra, name)) continue;
+    if (name.startsWith(NW_HEADER_PREFIX) || namesIn(extraList, name)) continue;
     const value = latin1(raw[i + 1]!);
     if (name === 'via') {
       via = via === undefined ? value : `${via}, ${value}`;
@@ -215,12 +217,29 @@ export function clientHeaderList(raw: readonly (Buffer | string)[], extra: Heade
     }
   }
   out.push('via', via ? `${via}, ${VIA_TOKEN}` : VIA_TOKEN);
-  for (const k in extra) {
-    const v = extra[k]!;
+  for (let i = 0; i < extraList.length; i++) out.push(extraList[i]!);
+  return out;
+}
+
+function isList(h: HeaderMap | readonly string[]): h is readonly string[] {
+  return Array.isArray(h);
+}
+
+/** A header map as a flat name, value, name, value... list (an array value as several lines). */
+function flatList(headers: HeaderMap): string[] {
+  const out: string[] = [];
+  for (const k in headers) {
+    const v = headers[k]!;
     if (Array.isArray(v)) for (const one of v) out.push(k, one);
     else out.push(k, v);
   }
   return out;
+}
+
+/** Whether a flat list names `name` (a few entries: a scan beats a lookup structure). */
+function namesIn(list: readonly string[], name: string): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true;
+  return false;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

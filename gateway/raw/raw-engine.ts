@@ -7,6 +7,7 @@ import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, protoOf, type 
 import { poolOf, servedByHeaders, type ExchangeServices } from '../proxy/exchange.js';
 import { errorReply, recordFailure, recordFinished, requestError } from '../proxy/request-outcome.js';
 import { isWriteMethod, type AppState, type Deployment } from '../../protocol/app-state.js';
+import { RESPONSE_HEADERS } from '../../protocol/response-headers.js';
 import { bindRuntime, releaseRuntime, type AppRoute, type RoutingTable, type RuntimeBinding } from '../state/routing-table.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
@@ -443,7 +444,7 @@ export class RawEngine {
     }
     const t = this.deps.config.timeouts;
     const guard = s.write ? () => this.deps.writeGuard(s.pool.app, ex.route!.state) : undefined;
-    const call = new UpstreamCall(link, links, ex.req, ex.res, servedByHeaders(ex, s.d), {
+    const call = new UpstreamCall(link, links, ex.req, ex.res, servedByList(ex, s.d), {
       headersMs: t.upstreamHeadersMs,
       idleMs: t.upstreamIdleMs,
       keepUpstream: s.write,
@@ -547,6 +548,28 @@ export class RawEngine {
     }));
     releaseRuntime(ex);
   }
+}
+
+/** The state headers of a reply (deployment, epoch, mode) per state and deployment, made once: states are swapped whole. */
+const SERVED_LINES = new WeakMap<AppState, Partial<Record<Deployment, readonly string[]>>>();
+
+/** servedByHeaders (proxy/exchange.ts) of a routed request, as the flat list UpstreamCall adds to the reply. */
+function servedByList(ex: RawExchange, d: Deployment): string[] {
+  const state = ex.route!.state;
+  let byD = SERVED_LINES.get(state);
+  if (byD === undefined) {
+    byD = {};
+    SERVED_LINES.set(state, byD);
+  }
+  const lines = (byD[d] ??= [
+    RESPONSE_HEADERS.deployment,
+    d,
+    RESPONSE_HEADERS.epoch,
+    String(state.epoch),
+    RESPONSE_HEADERS.mode,
+    state.mode,
+  ]);
+  return ['x-request-id', ex.requestId, ...lines];
 }
 
 function pushHeaders(list: string[], headers: HeaderMap): void {

@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { clientHeaderList, type HeaderMap } from '../proxy/forward-headers.js';
+import { clientHeaderList } from '../proxy/forward-headers.js';
 import type { ClientReply, Framing } from './client-reply.js';
 import { headWithBody } from './head-fields.js';
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './llhttp-binding.js';
@@ -59,7 +59,8 @@ export class UpstreamCall implements LinkListener, BodyReader {
     private readonly pool: LinkPool,
     private readonly req: RawRequest,
     private readonly res: ClientReply,
-    private readonly extra: HeaderMap,
+    /** Headers added to the reply (name, value, ...): who served it; upstream lines of these names are dropped. */
+    private readonly extra: readonly string[],
     private readonly opts: CallOptions,
   ) {
     this.skipBodyFor = req.method === 'HEAD';

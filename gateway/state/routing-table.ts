@@ -41,6 +41,9 @@ export interface AppRoute {
   readonly state: AppState;
 }
 
+/** How many Host values a table remembers its lookups of. */
+const MAX_SEEN_HOSTS = 256;
+
 /**
  * The complete routing decision input, immutable. A new state produces a new
  * table and one reference swap; a request reads the table once, so it never
@@ -61,8 +64,20 @@ export class RoutingTable {
     this.byHost = byHost;
   }
 
+  /** Lookups of the Host values seen last (bounded: cleared when full); the table is immutable, so they stay true. */
+  private readonly seen = new Map<string, AppRoute | null>();
+
   /** Looks up by Host header value; the port and letter case are ignored. */
   lookup(hostHeader: string): AppRoute | undefined {
+    const known = this.seen.get(hostHeader);
+    if (known !== undefined) return known ?? undefined;
+    const route = this.find(hostHeader);
+    if (this.seen.size >= MAX_SEEN_HOSTS) this.seen.clear();
+    this.seen.set(hostHeader, route ?? null);
+    return route;
+  }
+
+  private find(hostHeader: string): AppRoute | undefined {
     let host = hostHeader.toLowerCase();
     if (host.startsWith('[')) {
       const end = host.indexOf(']');
