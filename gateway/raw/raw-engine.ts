@@ -561,14 +561,11 @@ function servedByList(ex: RawExchange, d: Deployment): string[] {
     byD = {};
     SERVED_LINES.set(state, byD);
   }
-  const lines = (byD[d] ??= [
-    RESPONSE_HEADERS.deployment,
-    d,
-    RESPONSE_HEADERS.epoch,
-    String(state.epoch),
-    RESPONSE_HEADERS.mode,
-    state.mode,
-  ]);
+  let lines = byD[d];
+  if (lines === undefined) {
+    lines = [RESPONSE_HEADERS.deployment, d, RESPONSE_HEADERS.epoch, String(state.epoch), RESPONSE_HEADERS.mode, state.mode];
+    byD[d] = lines;
+  }
   return ['x-request-id', ex.requestId, ...lines];
 }
 
