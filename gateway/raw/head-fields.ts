@@ -90,6 +90,14 @@ function cut(size: number): Buffer {
   return out;
 }
 
+/** A copy of bytes that are only lent (a socket's read buffer, reused by its next read): from a slab when small. */
+export function copyOut(lent: Buffer): Buffer {
+  if (lent.length > COALESCE_MAX_BYTES) return Buffer.from(lent);
+  const out = cut(lent.length);
+  lent.copy(out);
+  return out;
+}
+
 /**
  * `head` (latin1: status or request line and header lines, or nothing) and a body piece as one
  * buffer, with chunked framing around the piece when `chunked` (and the last-chunk line when

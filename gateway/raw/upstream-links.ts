@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { GatewayError } from '../errors.js';
 import { upstreamTlsOptions, type UpstreamTls } from '../tls/upstream-tls.js';
+import { copyOut } from './head-fields.js';
 import { HEAD_CONTINUE, HEAD_STOP, type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser } from './llhttp-binding.js';
 
 /** What an upstream link reports to the call that owns it for one exchange. */
@@ -55,10 +56,16 @@ export class UpstreamLink {
   /** Bytes of the current response's Content-Length body still to come (passed on without the parser). */
   private bodyLeft = 0;
 
+  /**
+   * `lentReads`: the socket reads into a buffer of the pool's (net's `onread`) and the pool calls
+   * read() with each piece: no buffer and no stream event per read, but the bytes are only lent,
+   * so a body piece is copied before it is passed on. Otherwise the link listens to 'data'.
+   */
   constructor(
     readonly socket: Socket,
     private readonly binding: LlhttpBinding,
     private readonly pool: LinkPool,
+    private readonly lentReads = false,
   ) {
     const p = binding.create();
     p.initialize(binding.RESPONSE, {}, MAX_RESPONSE_HEAD_BYTES, binding.kLenientNone);
@@ -67,7 +74,7 @@ export class UpstreamLink {
     p[binding.kOnBody] = this.onBody;
     p[binding.kOnMessageComplete] = this.onComplete;
     this.parser = p;
-    socket.on('data', this.onData);
+    if (!lentReads) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('drain', this.onDrain);
     socket.on('error', this.onError);
@@ -125,6 +132,11 @@ export class UpstreamLink {
     this.listener?.complete();
   };
 
+  /** A piece the socket read into the pool's buffer (lent: valid during this call only). */
+  read(chunk: Buffer): void {
+    this.onData(chunk);
+  }
+
   private readonly onData = (chunk: Buffer): void => {
     this.active = true;
     if (this.listener === undefined) {
@@ -156,7 +168,8 @@ export class UpstreamLink {
     const n = Math.min(available, this.bodyLeft);
     this.bodyLeft -= n;
     const l = this.listener!;
-    l.body(from === 0 && n === chunk.length ? chunk : chunk.subarray(from, from + n));
+    const piece = from === 0 && n === chunk.length ? chunk : chunk.subarray(from, from + n);
+    l.body(this.lentReads ? copyOut(piece) : piece);
     if (this.bodyLeft > 0) return;
     // Bytes after the body that nobody asked for: the connection is out of step with its server.
     if (n < available) this.socket.destroy();
@@ -236,6 +249,11 @@ export class LinkPool {
   private open = 0;
   private readonly waiters: Waiter[] = [];
   private shut = false;
+  /**
+   * What the pool's plain TCP links read into, one read at a time (the event loop runs one read
+   * callback at a time, and each piece is parsed, or copied, before it returns).
+   */
+  private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
   private readonly host: string;
   private readonly port: number;
 
@@ -310,7 +328,8 @@ export class LinkPool {
   private connect(): Promise<UpstreamLink> {
     this.open += 1;
     return new Promise((resolve, reject) => {
-      const socket = this.dial();
+      const reader: { link: UpstreamLink | undefined } = { link: undefined };
+      const socket = this.dial(reader);
       const ready = this.opts.tls === undefined ? 'connect' : 'secureConnect';
       const timer = setTimeout(() => {
         socket.destroy();
@@ -328,7 +347,8 @@ export class LinkPool {
           reject(err);
           return;
         }
-        const link = new UpstreamLink(socket, this.binding, this);
+        const link = new UpstreamLink(socket, this.binding, this, this.opts.tls === undefined);
+        reader.link = link;
         this.links.add(link);
         resolve(link);
       };
@@ -340,10 +360,27 @@ export class LinkPool {
     });
   }
 
-  /** A new connection: TCP, or TLS for an https:// server. */
-  private dial(): Socket {
+  /** A new connection: TCP (reading into the pool's buffer, for `reader.link`), or TLS for an https:// server. */
+  private dial(reader: { link: UpstreamLink | undefined }): Socket {
     const tls = this.opts.tls;
-    if (tls === undefined) return connect({ host: this.host, port: this.port, noDelay: true });
+    if (tls === undefined) {
+      const socket: Socket = connect({
+        host: this.host,
+        port: this.port,
+        noDelay: true,
+        onread: {
+          buffer: this.readBuffer,
+          callback: (n: number): boolean => {
+            const link = reader.link;
+            // Bytes before any request: the server is out of step (as UpstreamLink.onData).
+            if (link === undefined) socket.destroy();
+            else link.read(this.readBuffer.subarray(0, n));
+            return true;
+          },
+        },
+      });
+      return socket;
+    }
     const socket = connectTls({ host: this.host, port: this.port, ...upstreamTlsOptions(this.host, tls) });
     socket.setNoDelay(true);
     return socket;
@@ -375,6 +412,8 @@ export class LinkPool {
 }
 
 const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
+/** As net's own read buffers (libuv suggests 64 KB). */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /** The Content-Length of a response head llhttp accepted (one value, digits only; none with Transfer-Encoding). */
 function contentLengthOf(raw: readonly string[]): number | undefined {
