@@ -19,6 +19,7 @@ import type { LlhttpBinding } from './llhttp-binding.js';
 import type { RawRequest } from './raw-request.js';
 import { CallFailure, UpstreamCall } from './upstream-call.js';
 import { LinkPool, type UpstreamLink } from './upstream-links.js';
+import { disableAllocationSitePretenuring } from './v8-pretenuring.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** Methods whose request content means something (RFC 9110): sent with a length even when empty. */
@@ -120,6 +121,7 @@ export class RawEngine {
     private readonly binding: LlhttpBinding,
     private readonly deps: RawEngineDeps,
   ) {
+    disableAllocationSitePretenuring();
     const t = deps.config.timeouts;
     this.services = {
       binding,
