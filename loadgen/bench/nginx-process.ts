@@ -3,11 +3,12 @@
  * in the foreground with its own config in a temp dir, stopped with the bench.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { ChildRegistry, ManagedChild } from './child-processes.js';
+import { ensureDebianTool, findTool } from './debian-tool.js';
 
 export interface NginxConfigOptions {
   /** Directory for the pid file, error log and nginx's temp paths. */
@@ -74,30 +75,17 @@ ${listenDirectives(o)}
 `;
 }
 
+/** Where Debian and source builds put nginx when sbin is not on PATH. */
+const NGINX_DIRS: readonly string[] = ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'];
+
 /** Path of the nginx binary, if there is one. */
 export function findNginx(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'];
-  return dirs
-    .filter((d) => d.length > 0)
-    .map((d) => join(d, 'nginx'))
-    .find((p) => existsSync(p));
+  return findTool('nginx', NGINX_DIRS);
 }
 
 /** Finds nginx, installing Debian's package (apt-get update once if needed) when it is missing. */
 export function ensureNginx(log: (line: string) => void): string {
-  const found = findNginx();
-  if (found) return found;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = (): boolean => spawnSync('apt-get', ['install', '-y', 'nginx'], { stdio: ['ignore', 2, 2], env }).status === 0;
-  log('nginx not found: apt-get install -y nginx');
-  if (!install()) {
-    log('apt-get install failed: apt-get update, then retry');
-    spawnSync('apt-get', ['update'], { stdio: ['ignore', 2, 2], env });
-    if (!install()) throw new Error('could not install nginx with apt-get');
-  }
-  const bin = findNginx();
-  if (!bin) throw new Error('nginx was installed but no nginx binary is on PATH or in /usr/sbin');
-  return bin;
+  return ensureDebianTool('nginx', 'nginx', log, NGINX_DIRS);
 }
 
 /** "1.22.1" from `nginx -v` (which prints to stderr). */
