@@ -11,7 +11,14 @@ export const USAGE = `usage: npm run bench:proxy -- [options]
   --rounds N              saturation rounds, targets interleaved (default 3)   BENCH_ROUNDS
   --duration S            seconds per saturation run (default 10)              BENCH_DURATION_S
   --warmup S              warm-up seconds before every run (default 2)         BENCH_WARMUP_S
-  --connections N         autocannon connections (default 50)                  BENCH_CONNECTIONS
+  --connections N         connections of the closed loop and autocannon        BENCH_CONNECTIONS
+                          (default 50)
+  --generator G           saturation generator for plain-HTTP targets:         BENCH_GENERATOR
+                          autocannon (default; in the bench process) or wrk
+                          (C, 1 thread, its own process; installed from Debian
+                          if missing). HTTPS/1.1 targets keep autocannon, h2
+                          targets the h2 loop; the fixed rate and --profile
+                          keep theirs
   --fixed-rounds N        fixed-rate rounds (default 5; --quick: 1); the       BENCH_FIXED_ROUNDS
                           median is reported with the range over rounds
   --fixed-duration S      seconds per fixed-rate run (default: --duration)     BENCH_FIXED_DURATION_S
@@ -59,6 +66,7 @@ const optionsSchema = z.strictObject({
   durationS: z.number().positive().max(600),
   warmupS: z.number().min(0).max(120),
   connections: z.number().int().min(1).max(2000),
+  generator: z.enum(['autocannon', 'wrk']),
   fixedRounds: z.number().int().min(1).max(50),
   fixedDurationS: z.number().positive().max(600),
   fixedFraction: z.number().positive().max(1),
@@ -98,6 +106,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
       duration: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string' },
+      generator: { type: 'string' },
       'fixed-rounds': { type: 'string' },
       'fixed-duration': { type: 'string' },
       'fixed-fraction': { type: 'string' },
@@ -140,6 +149,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     durationS,
     warmupS: pick('warmup', 'BENCH_WARMUP_S', 0.5, 2, values.warmup),
     connections: pick('connections', 'BENCH_CONNECTIONS', 50, 50, values.connections),
+    generator: values.generator ?? env.BENCH_GENERATOR ?? 'autocannon',
     fixedRounds: pick('fixed-rounds', 'BENCH_FIXED_ROUNDS', rounds, DEFAULT_FIXED_ROUNDS, values['fixed-rounds']),
     fixedDurationS: pick('fixed-duration', 'BENCH_FIXED_DURATION_S', durationS, durationS, values['fixed-duration']),
     fixedFraction: pick('fixed-fraction', 'BENCH_FIXED_FRACTION', 0.5, 0.5, values['fixed-fraction']),

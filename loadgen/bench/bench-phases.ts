@@ -6,6 +6,7 @@ import { startCpuMeter, type CpuUse } from './cpu-accounting.js';
 import { WORKLOADS, type Workload, type WorkloadName } from './bench-workloads.js';
 import { runH2Load } from './h2-load.js';
 import { runPaced } from './paced-load.js';
+import { runWrk, type WrkGenerator } from './wrk-run.js';
 
 /**
  * Targets measured at the fixed rate: the brief's direct, gateway and nginx; the floor (what any
@@ -29,6 +30,8 @@ export interface PhaseContext {
   readonly benchPids: readonly number[];
   readonly opts: BenchOptions;
   readonly log: (line: string) => void;
+  /** Set when `opts.generator` is 'wrk'. */
+  readonly wrk?: WrkGenerator | undefined;
 }
 
 function sample(target: TargetId, workload: WorkloadName, round: number, r: LoadResult, cpu: CpuUse): RunSample {
@@ -71,10 +74,12 @@ export function roundOrder<T>(targets: readonly T[], round: number): readonly T[
 }
 
 /**
- * One closed-loop run: autocannon for HTTP/1.1 (plain or TLS) with `connections` connections,
- * the h2 loop for h2 targets with `h2Sessions` sessions of `h2Streams` streams each.
+ * One closed-loop run: for plain HTTP/1.1 the chosen generator (autocannon or wrk), for HTTPS/1.1
+ * autocannon, each with `connections` connections; the h2 loop for h2 targets with `h2Sessions`
+ * sessions of `h2Streams` streams each.
  */
-function closedLoop(opts: BenchOptions, t: Target, w: Workload, durationS: number): Promise<LoadResult> {
+function closedLoop(ctx: PhaseContext, t: Target, w: Workload, durationS: number): Promise<LoadResult> {
+  const { opts } = ctx;
   if (t.protocol === 'h2') {
     if (t.tls === undefined) throw new Error(`${t.id}: an h2 target without the bench CA`);
     return runH2Load({
@@ -85,6 +90,10 @@ function closedLoop(opts: BenchOptions, t: Target, w: Workload, durationS: numbe
       durationS,
       tls: t.tls,
     });
+  }
+  if (t.protocol === 'http' && opts.generator === 'wrk') {
+    if (ctx.wrk === undefined) throw new Error('proxy-bench: --generator wrk without wrk prepared');
+    return runWrk({ baseUrl: t.url, workload: w, connections: opts.connections, durationS, wrk: ctx.wrk });
   }
   return runAutocannon({
     baseUrl: t.url,
@@ -102,8 +111,8 @@ export async function runSaturationPhase(ctx: PhaseContext): Promise<RunSample[]
   for (let round = 1; round <= opts.rounds; round++) {
     for (const w of WORKLOADS) {
       for (const t of roundOrder(ctx.targets, round)) {
-        if (opts.warmupS > 0) await closedLoop(opts, t, w, opts.warmupS);
-        const [r, cpu] = await measured(ctx, t, () => closedLoop(opts, t, w, opts.durationS));
+        if (opts.warmupS > 0) await closedLoop(ctx, t, w, opts.warmupS);
+        const [r, cpu] = await measured(ctx, t, () => closedLoop(ctx, t, w, opts.durationS));
         samples.push(sample(t.id, w.name, round, r, cpu));
         log(`[saturation ${round}/${opts.rounds}] ${w.name.padEnd(7)} ${t.id.padEnd(18)} ${describe(r, cpu)}`);
       }

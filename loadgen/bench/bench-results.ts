@@ -13,6 +13,7 @@ import {
   type TargetId,
 } from './bench-report.js';
 import { FIXED_TARGETS } from './bench-phases.js';
+import { targetProtocol } from './bench-targets.js';
 import { WORKLOADS, type WorkloadName } from './bench-workloads.js';
 import { edgeFigures, edgeTable, GOAL_H2_CPU_VS_FLOOR, GOAL_TLS_RATIO_SLACK } from './edge-report.js';
 import { reloadTable, summarizeReload, type ReloadRun } from './reload-report.js';
@@ -26,6 +27,8 @@ export interface MachineInfo {
   readonly node: string;
   readonly nginx: string;
   readonly autocannon: string;
+  /** wrk's version ("debian/4.1.0-3+b2"), when it ran (--generator wrk). */
+  readonly wrk?: string;
   readonly loadavgAtStart: readonly number[];
   readonly loadavgAtEnd: readonly number[];
 }
@@ -47,10 +50,52 @@ export interface BenchInput {
   readonly reload: ReloadRun | undefined;
 }
 
-const NOTES = (o: BenchOptions, cpus: number, others: { median: number; max: number } | undefined): string[] => [
-  `Load generator (autocannon, in the bench process), upstream (node:http) and the proxy each run in their own process, ` +
-    `all on the same ${cpus} cores; at saturation they compete for CPU, ` +
-    `so figures are comparable with each other, not absolute capacity.`,
+const AUTOCANNON = 'autocannon (in the bench process)';
+const WRK = 'wrk (1 thread, C, its own process)';
+const H2_LOOP = "the bench's h2 loop (in the bench process)";
+
+/** Which generator loaded which targets at saturation ("wrk (...) on plain HTTP/1.1, autocannon (...) on HTTPS/1.1"). */
+export function saturationGenerators(o: BenchOptions, targets: readonly TargetId[]): string {
+  const has = (p: 'https' | 'h2'): boolean => targets.some((t) => targetProtocol(t) === p);
+  const parts =
+    o.generator === 'wrk'
+      ? [`${WRK} on plain HTTP/1.1`, ...(has('https') ? [`${AUTOCANNON} on HTTPS/1.1`] : [])]
+      : [has('https') ? `${AUTOCANNON} on HTTP/1.1 and HTTPS/1.1` : AUTOCANNON];
+  return [...parts, ...(has('h2') ? [`${H2_LOOP} on h2`] : [])].join(', ');
+}
+
+/** The first note: where the saturation generator runs and what that does to the figures. */
+function generatorNote(o: BenchOptions, machine: MachineInfo, targets: readonly TargetId[]): string {
+  const shared =
+    `The upstream (node:http) and the proxy each run in their own process, all on the same ${machine.cpus} cores; ` +
+    'at saturation they compete for CPU, so figures are comparable with each other, not absolute capacity.';
+  if (o.generator !== 'wrk')
+    return (
+      `Saturation load generator: autocannon, in the bench process (--generator autocannon, the default), ` +
+      `so it takes CPU the proxy under test would otherwise have (--generator wrk leaves it that core). ${shared}`
+    );
+  const https = targets.some((t) => targetProtocol(t) === 'https');
+  const version = machine.wrk === undefined ? '' : ` ${machine.wrk}`;
+  return (
+    `Saturation load generator for plain-HTTP targets: wrk${version} (--generator wrk: C, 1 thread, ` +
+    `${o.connections} connections, its own process, runs of whole seconds), as issue 13's nginx reference was measured; ` +
+    "it leaves the proxy under test the core an in-process generator would take, and its CPU counts as the bench's, " +
+    'not as "others". Its latency percentiles are its own (every response, not only 2xx; no p99.9). ' +
+    (https
+      ? 'HTTPS/1.1 targets are still loaded by autocannon in the bench process, so their req/s do not compare with ' +
+        "the plain ones, and the HTTPS and h2 table's ratio of the HTTPS ratio to the plain one mixes the two generators. "
+      : '') +
+    `The fixed-rate phase is unchanged (paced and autocannon, in the bench process). ${shared}`
+  );
+}
+
+const NOTES = (
+  o: BenchOptions,
+  machine: MachineInfo,
+  targets: readonly TargetId[],
+  others: { median: number; max: number } | undefined,
+): string[] => [
+  generatorNote(o, machine, targets),
   others
     ? `"others (cores)": CPU that processes outside the bench used during the runs ` +
       `(median over all runs ${others.median.toFixed(2)} cores, worst run ${others.max.toFixed(2)}); ` +
@@ -64,7 +109,7 @@ const NOTES = (o: BenchOptions, cpus: number, others: { median: number; max: num
     '(a wake-up per request instead of a batch per wake-up); ' +
     'the floor (node:http + one undici Pool, nothing else) shows what any Node proxy pays there.',
   'Latency percentiles come from an hdr-histogram in microseconds fed by every 2xx response ' +
-    "(autocannon's own histogram keeps whole milliseconds).",
+    `(autocannon's own histogram keeps whole milliseconds)${o.generator === 'wrk' ? ", except in wrk's runs (above)" : ''}.`,
   `"paced" is an open-loop generator (undici client, at most ${o.connections} connections): ` +
     `request i is due at start + i/rate and its latency counts from that due time, ` +
     `so it is corrected for coordinated omission (as wrk2 does). ` +
@@ -82,7 +127,8 @@ const NOTES = (o: BenchOptions, cpus: number, others: { median: number; max: num
   'nginx forwards with fewer headers than the gateway (no X-Forwarded-*, Via, X-Request-Id, x-northwest-* reply headers). ' +
     'keepalive_requests is raised for nginx so neither proxy closes client or upstream connections during a run.',
   'HTTPS and h2 targets serve one certificate (ECDSA P-256, made at run time by a throw-away CA) and negotiate TLS 1.3; ' +
-    'the upstream stays plain HTTP/1.1. HTTPS/1.1 runs use autocannon as the plain ones (keep-alive, ' +
+    `the upstream stays plain HTTP/1.1. HTTPS/1.1 runs use autocannon${o.generator === 'wrk' ? ' (not wrk)' : ' as the plain ones'} ` +
+    '(keep-alive, ' +
     `${o.connections} connections); h2 runs use the bench's own h2 loop (node:http2, ${o.h2Sessions} sessions × ` +
     `${o.h2Streams} streams in a closed loop), so h2 req/s compare with each other, not with HTTP/1.1's. ` +
     'The h2 floor is node:http2 (compatibility API) + one undici Pool, headers copied, nothing else; the gateway serves h2 ' +
@@ -114,7 +160,7 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
       goalUs: GOAL_ADDED_P99_US,
       met: (c.addedP99Us ?? Infinity) <= GOAL_ADDED_P99_US,
     }));
-  const notes = NOTES(opts, machine.cpus, otherLoad([...input.saturation, ...input.fixed]));
+  const notes = NOTES(opts, machine, input.targets, otherLoad([...input.saturation, ...input.fixed]));
   const edge = edgeFigures(input.saturation, workloads);
   const reloadSummary = input.reload === undefined ? undefined : summarizeReload(input.reload);
   const document = {
@@ -150,14 +196,16 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
     notes,
   };
   const rounds = (n: number): string => `median of ${n} round${n === 1 ? '' : 's'}`;
+  const wholeSeconds = opts.generator === 'wrk' ? ' (wrk: whole seconds, rounded up)' : '';
   const view: ReportView = {
     heading:
       `Proxy bench ${input.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC: ${machine.cpus} × ${machine.cpuModel}, ` +
-      `node ${machine.node}, nginx ${machine.nginx}`,
+      `node ${machine.node}, nginx ${machine.nginx}${machine.wrk === undefined ? '' : `, wrk ${machine.wrk}`}`,
     workloads: WORKLOADS.map((w) => ({ name: w.name, label: w.label })),
     targets: input.targets,
     saturationTitle:
-      `Saturation: closed loop, ${opts.connections} connections, ${opts.durationS} s per run after ${opts.warmupS} s warm-up, ` +
+      `Saturation: closed loop, ${saturationGenerators(opts, input.targets)}, ${opts.connections} connections, ` +
+      `${opts.durationS} s per run after ${opts.warmupS} s warm-up${wholeSeconds}, ` +
       `targets interleaved (order reversed every other round), ${rounds(opts.rounds)} (range = min–max over rounds)`,
     saturation: saturationCells,
     ratios: ratioFigures,

@@ -41,6 +41,18 @@ function childPids(pid: number): number[] {
   );
 }
 
+/**
+ * cutime + cstime of this process, ms: the CPU of its children that have exited and been
+ * reaped (a wrk run), which no live process tree holds any more.
+ */
+export function reapedChildrenCpuMs(): number | undefined {
+  const stat = read('/proc/self/stat');
+  if (stat === undefined) return undefined;
+  // cutime is field 16, cstime 17 (1-based), in the same ticks as utime and stime.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / TICKS_PER_SECOND;
+}
+
 /** CPU ms used so far by a process and all its live descendants (nginx workers, say). */
 export function processTreeCpuMs(pid: number): number | undefined {
   const own = ownCpuMs(pid);
@@ -70,32 +82,39 @@ export interface CpuUse {
 }
 
 /**
+ * CPU ms the bench has used so far: the trees of `pids` (its live children), this process
+ * itself (its own figure: its tree would count those children twice), and the children it has
+ * reaped (a load generator it ran to completion, such as wrk).
+ */
+export function benchCpuMs(pids: readonly number[]): number | undefined {
+  const reaped = reapedChildrenCpuMs();
+  if (reaped === undefined) return undefined;
+  const self = process.cpuUsage();
+  return pids.filter((p) => p !== process.pid).reduce((s, p) => s + (processTreeCpuMs(p) ?? 0), reaped + (self.user + self.system) / 1000);
+}
+
+/**
  * Measures one run: `targetPid` is the process tree under test, `benchPids`
- * every process of the bench (this one is added); the rest of the machine's
- * busy time is "other".
+ * every process of the bench (this one and the children it reaps meanwhile are
+ * added); the rest of the machine's busy time is "other".
  */
 export function startCpuMeter(targetPid: number, benchPids: readonly number[]): { stop(completed: number): CpuUse } {
   const pids = [...new Set(benchPids)].filter((p) => p !== process.pid);
-  const treeMs = (): number | undefined =>
-    pids.reduce<number | undefined>((s, p) => (s === undefined ? undefined : s + (processTreeCpuMs(p) ?? 0)), 0);
   const t0 = processTreeCpuMs(targetPid);
-  const ours0 = treeMs();
-  const self0 = process.cpuUsage();
+  const ours0 = benchCpuMs(pids);
   const m0 = machineProcessCpuMs();
   const wall0 = performance.now();
   return {
     stop(completed: number): CpuUse {
       const t1 = processTreeCpuMs(targetPid);
-      const ours1 = treeMs();
-      const self = process.cpuUsage(self0);
+      const ours1 = benchCpuMs(pids);
       const m1 = machineProcessCpuMs();
       const wallMs = performance.now() - wall0;
       const targetUsPerRequest =
         t0 !== undefined && t1 !== undefined && completed > 0 ? Math.round(((t1 - t0) * 1000) / completed) : undefined;
       let otherCores: number | undefined;
       if (m0 !== undefined && m1 !== undefined && ours0 !== undefined && ours1 !== undefined && wallMs > 0) {
-        const oursMs = ours1 - ours0 + (self.user + self.system) / 1000;
-        otherCores = Math.max(0, Math.round(((m1 - m0 - oursMs) / wallMs) * 100) / 100);
+        otherCores = Math.max(0, Math.round(((m1 - m0 - (ours1 - ours0)) / wallMs) * 100) / 100);
       }
       return { targetUsPerRequest, otherCores };
     },

@@ -23,6 +23,7 @@ import { WORKLOADS, type WorkloadName } from './bench-workloads.js';
 import { ChildRegistry } from './child-processes.js';
 import { ensureNginx, nginxVersion } from './nginx-process.js';
 import { runReloadPhase } from './reload-phase.js';
+import { prepareWrk, type WrkGenerator } from './wrk-run.js';
 
 /** The target whose saturation sets the fixed rate: the first of these that runs. */
 const RATE_REFERENCES: readonly TargetId[] = ['gateway-compiled', 'gateway-raw', 'gateway-undici'];
@@ -85,10 +86,15 @@ async function bench(opts: BenchOptions, registry: ChildRegistry): Promise<void>
 
   const needsTls = opts.reloads > 0 || opts.targets.some((t) => targetProtocol(t) !== 'http');
   const cert = needsTls ? await createBenchCertificate() : undefined;
+  let wrk: WrkGenerator | undefined;
   try {
-    await measure({ opts, registry, nginxBin, machine, upstream, cert, startedAt, outDir });
+    wrk = opts.generator === 'wrk' ? await prepareWrk(log) : undefined;
+    if (wrk) log(`proxy-bench: saturation of plain-HTTP targets by wrk ${wrk.version} (${wrk.bin})`);
+    const withWrk = wrk === undefined ? machine : { ...machine, wrk: wrk.version };
+    await measure({ opts, registry, nginxBin, machine: withWrk, upstream, cert, wrk, startedAt, outDir });
   } finally {
     cert?.remove();
+    wrk?.remove();
   }
 }
 
@@ -100,11 +106,13 @@ interface BenchSetup {
   readonly upstream: StartedChild;
   /** Made when a TLS target or the reload runs. */
   readonly cert: BenchCertificate | undefined;
+  /** With --generator wrk. */
+  readonly wrk: WrkGenerator | undefined;
   readonly startedAt: Date;
   readonly outDir: string;
 }
 
-async function measure({ opts, registry, nginxBin, machine, upstream, cert, startedAt, outDir }: BenchSetup): Promise<void> {
+async function measure({ opts, registry, nginxBin, machine, upstream, cert, wrk, startedAt, outDir }: BenchSetup): Promise<void> {
   const targets = await startTargets(registry, nginxBin, upstream, opts.targets, opts.baselineDir, cert);
   const negotiated: Partial<Record<TargetId, string>> = {};
   for (const t of targets) {
@@ -112,7 +120,7 @@ async function measure({ opts, registry, nginxBin, machine, upstream, cert, star
     if (n !== undefined) negotiated[t.id] = n;
   }
   log(`proxy-bench: targets ${targets.map((t) => `${t.id}=${t.url}${negotiated[t.id] ? ` (${negotiated[t.id]})` : ''}`).join(' ')}`);
-  const ctx = { targets, benchPids: [upstream.pid, ...targets.map((t) => t.pid)], opts, log };
+  const ctx = { targets, benchPids: [upstream.pid, ...targets.map((t) => t.pid)], opts, log, wrk };
   const saturation = await runSaturationPhase(ctx);
   // Half the gateway's saturation: the gateway as deployed (the raw engine, compiled) when it ran.
   const rateReference = RATE_REFERENCES.find((id) => targets.some((t) => t.id === id)) ?? 'gateway-undici';

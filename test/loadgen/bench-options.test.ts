@@ -50,6 +50,18 @@ describe('proxy bench options', () => {
     assert.deepEqual([parse(['--h2-sessions', '2', '--h2-streams', '100']).h2Sessions, parse(['--h2-streams', '100']).h2Streams], [2, 100]);
   });
 
+  it('loads saturation with autocannon unless --generator wrk or BENCH_GENERATOR=wrk says so; the flag beats the environment', () => {
+    assert.equal(parse([]).generator, 'autocannon');
+    assert.equal(parse(['--quick', '--generator', 'wrk']).generator, 'wrk');
+    assert.equal(parse([], { BENCH_GENERATOR: 'wrk' }).generator, 'wrk');
+    assert.equal(parse(['--generator', 'autocannon'], { BENCH_GENERATOR: 'wrk' }).generator, 'autocannon');
+  });
+
+  it('rejects an unknown generator, naming the option', () => {
+    assert.throws(() => parse(['--generator', 'ab']), /invalid options:\n {2}generator: /);
+    assert.throws(() => parse([], { BENCH_GENERATOR: 'wrk2' }), /generator: /);
+  });
+
   it('lists the new options in --help', () => {
     for (const flag of [
       '--h2-sessions',
@@ -59,8 +71,10 @@ describe('proxy bench options', () => {
       '--reload-interval',
       '--reload-via',
       '--reload-workers',
+      '--generator',
     ])
       assert.ok(USAGE.includes(flag), flag);
     assert.match(USAGE, /nginx-1w-h2/);
+    assert.match(USAGE, /BENCH_GENERATOR/);
   });
 });
