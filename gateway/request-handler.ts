@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from './errors.js';
 import { requestHost } from './request-host.js';
-import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, protoOf, type HeaderMap } from './proxy/forward-headers.js';
+import { buildUpstreamHeaders, pathAndQuery, protoOf, type HeaderMap } from './proxy/forward-headers.js';
+import { requestIdFor } from './proxy/request-id.js';
 import { isHttp2 } from './http2/http2-request.js';
 import { dualWrite } from './proxy/dual-write.js';
 import { acceptBody, poolOf, servedByHeaders, upstreamRequest, type Exchange, type ExchangeServices } from './proxy/exchange.js';
@@ -70,7 +70,7 @@ export class RequestHandler {
   private start(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     const peerIp = peerAddress(req);
     const trustedPeer = this.deps.trustedProxies.has(peerIp);
-    const requestId = (trustedPeer ? acceptableRequestId(req.headers['x-request-id']) : undefined) ?? randomUUID();
+    const requestId = requestIdFor(req.headers, trustedPeer);
     const host = requestHost(req);
     // An absolute-form target's authority replaces Host upstream too (else the same string: nothing to
     // replace), as HTTP/2's :authority does.

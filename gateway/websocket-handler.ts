@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from './errors.js';
 import { poolOf, type ExchangeServices } from './proxy/exchange.js';
-import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, protoOf } from './proxy/forward-headers.js';
+import { buildUpstreamHeaders, pathAndQuery, protoOf } from './proxy/forward-headers.js';
+import { requestIdFor } from './proxy/request-id.js';
 import { endWithError, endWithResponse } from './proxy/raw-response.js';
 import { CLOSE_TIMEOUT_MS, GATEWAY_CLOSES, type TunnelCloseReason, WebSocketTunnel } from './proxy/websocket-tunnel.js';
 import { peerAddress, requestHost } from './request-handler.js';
@@ -48,7 +48,7 @@ export class WebSocketHandler {
     const { deps } = this;
     const peerIp = peerAddress(req);
     const trustedPeer = deps.trustedProxies.has(peerIp);
-    const requestId = (trustedPeer ? acceptableRequestId(req.headers['x-request-id']) : undefined) ?? randomUUID();
+    const requestId = requestIdFor(req.headers, trustedPeer);
     socket.on('error', () => socket.destroy());
     let app = '-';
     const refuse = (err: GatewayError): void => {

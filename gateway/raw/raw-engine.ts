@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { requestHost } from '../request-host.js';
-import { acceptableRequestId, buildUpstreamHeaders, pathAndQuery, protoOf, type HeaderMap } from '../proxy/forward-headers.js';
+import { buildUpstreamHeaders, pathAndQuery, protoOf, type HeaderMap } from '../proxy/forward-headers.js';
+import { requestIdFor } from '../proxy/request-id.js';
 import { poolOf, servedByHeaders, type ExchangeServices } from '../proxy/exchange.js';
 import { errorReply, recordFailure, recordFinished, requestError } from '../proxy/request-outcome.js';
 import { isWriteMethod, type AppState, type Deployment } from '../../protocol/app-state.js';
@@ -263,7 +263,7 @@ export class RawEngine {
     const socket = res.socket;
     const peerIp = peerOf(socket);
     const trustedPeer = this.deps.trustedProxies.has(peerIp);
-    const requestId = (trustedPeer ? acceptableRequestId(req.headers['x-request-id']) : undefined) ?? randomUUID();
+    const requestId = requestIdFor(req.headers, trustedPeer);
     const authority = host !== '' && host !== req.headers.host ? host : undefined;
     const upstreamHeaders = buildUpstreamHeaders(req.headers, { peerIp, trustedPeer, proto: protoOf(socket), requestId, host: authority });
     // An HTTP/2 request says it has no body by ending its stream, with no Content-Length: the app is
