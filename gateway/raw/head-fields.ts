@@ -79,7 +79,16 @@ const SLAB_BYTES = 128 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
 let slabUsed = 0;
 
+/** Larger cuts get a buffer of their own: a head can outgrow a slab (see cut). */
+const CUT_MAX_BYTES = SLAB_BYTES / 4;
+
+/**
+ * `size` bytes, from the slab when small. A head is bounded only by what llhttp counts (names and
+ * values, not separators), so a head of many short lines comes out of the rewrite several times
+ * larger than its limit, and larger than a slab.
+ */
 function cut(size: number): Buffer {
+  if (size > CUT_MAX_BYTES) return Buffer.allocUnsafeSlow(size);
   if (slabUsed + size > SLAB_BYTES) {
     slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
     slabUsed = 0;
