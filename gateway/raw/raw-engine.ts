@@ -111,6 +111,11 @@ function upstreamHead(method: string, path: string, headers: HeaderMap, chunked:
  */
 export class RawEngine {
   private readonly linkPools = new Map<UpstreamServer, LinkPool>();
+  /**
+   * Pools of servers a reload retired that still have connections: a write whose client left goes
+   * on there without a bound request, and its upstream timeouts are checked by the tick's sweep.
+   */
+  private readonly retiredPools = new Set<LinkPool>();
   private readonly connections = new Set<ClientConnection>();
   /** Checks every connection's timeout and closes idle upstream connections: one timer for the engine, none per request. */
   private readonly tick: NodeJS.Timeout;
@@ -153,6 +158,10 @@ export class RawEngine {
       for (const c of this.connections) c.checkTimeout(now);
       this.h2.checkTimeouts(now);
       for (const p of this.linkPools.values()) p.sweep(now);
+      for (const p of this.retiredPools) {
+        p.sweep(now);
+        if (p.empty) this.retiredPools.delete(p);
+      }
     }, tickMs).unref();
   }
 
@@ -197,11 +206,17 @@ export class RawEngine {
     for (const p of this.linkPools.values()) p.close();
   }
 
-  /** Closes the connections to servers a reload took out of service (no request uses them any more). */
+  /**
+   * Closes the connections to servers a reload took out of service (no request is bound to them any
+   * more): idle ones now, a busy one (a write whose client left) when its call ends or times out.
+   */
   closeServers(servers: Iterable<UpstreamServer>): void {
     for (const s of servers) {
-      this.linkPools.get(s)?.close();
+      const lp = this.linkPools.get(s);
+      if (lp === undefined) continue;
+      lp.close();
       this.linkPools.delete(s);
+      if (!lp.empty) this.retiredPools.add(lp);
     }
   }
 

@@ -401,6 +401,11 @@ export class LinkPool {
     for (const link of this.links) link.checkTimeout(now);
   }
 
+  /** No connection open or being opened. */
+  get empty(): boolean {
+    return this.open === 0;
+  }
+
   close(): void {
     this.shut = true;
     for (const w of this.waiters.splice(0)) {
