@@ -396,7 +396,11 @@ export class LinkPool {
     for (let i = this.idleLinks.length - 1; i >= 0; i--) {
       const link = this.idleLinks[i]!;
       if (link.idleSince < 0) link.idleSince = now;
-      else if (link.idleSince <= limit) link.socket.destroy();
+      else if (link.idleSince <= limit) {
+        // Off the list now: its 'close' comes after this turn's reads, which could take it.
+        this.idleLinks.splice(i, 1);
+        link.socket.destroy();
+      }
     }
     for (const link of this.links) link.checkTimeout(now);
   }
