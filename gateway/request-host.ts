@@ -16,11 +16,17 @@ const HOST_PORT = /^(?:(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+|\[[0-9A-
  */
 const VERDICTS = new Map<string, boolean>();
 const MAX_VERDICTS = 256;
+/**
+ * Longer values are checked each time, not remembered: a client chooses them, up to the head limit
+ * (1 MiB at most), and 256 of those would be kept. A host name is at most 253 characters, a port 6.
+ */
+const MAX_REMEMBERED_HOST_CHARS = 260;
 
 export function isValidHost(value: string): boolean {
   const known = VERDICTS.get(value);
   if (known !== undefined) return known;
   const verdict = checkHost(value);
+  if (value.length > MAX_REMEMBERED_HOST_CHARS) return verdict;
   if (VERDICTS.size >= MAX_VERDICTS) VERDICTS.clear();
   VERDICTS.set(value, verdict);
   return verdict;

@@ -43,6 +43,8 @@ export interface AppRoute {
 
 /** How many Host values a table remembers its lookups of. */
 const MAX_SEEN_HOSTS = 256;
+/** Host values longer than this are not remembered (a host name is at most 253 characters, a port 6). */
+const MAX_SEEN_HOST_CHARS = 260;
 
 /**
  * The complete routing decision input, immutable. A new state produces a new
@@ -72,6 +74,8 @@ export class RoutingTable {
     const known = this.seen.get(hostHeader);
     if (known !== undefined) return known ?? undefined;
     const route = this.find(hostHeader);
+    // A longer value (a client's choice, up to the head limit) is looked up each time, not kept.
+    if (hostHeader.length > MAX_SEEN_HOST_CHARS) return route;
     if (this.seen.size >= MAX_SEEN_HOSTS) this.seen.clear();
     this.seen.set(hostHeader, route ?? null);
     return route;
