@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { GatewayError } from './errors.js';
+import { HostMemo } from './host-memo.js';
 
 /**
  * host[:port] as RFC 3986 §3.2.2–3.2.3 spell them: a reg-name (unreserved, pct-encoded,
@@ -9,27 +10,11 @@ import { GatewayError } from './errors.js';
  */
 const HOST_PORT = /^(?:(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
-/**
- * Verdicts on the Host values seen last (a client sends the same few on every request): the
- * check runs once per value, not per request. Bounded: cleared when full, so random hosts cost
- * the check each, never memory.
- */
-const VERDICTS = new Map<string, boolean>();
-const MAX_VERDICTS = 256;
-/**
- * Longer values are checked each time, not remembered: a client chooses them, up to the head limit
- * (1 MiB at most), and 256 of those would be kept. A host name is at most 253 characters, a port 6.
- */
-const MAX_REMEMBERED_HOST_CHARS = 260;
+/** Verdicts on the Host values seen last: the check runs once per value, not per request. */
+const VERDICTS = new HostMemo(checkHost);
 
 export function isValidHost(value: string): boolean {
-  const known = VERDICTS.get(value);
-  if (known !== undefined) return known;
-  const verdict = checkHost(value);
-  if (value.length > MAX_REMEMBERED_HOST_CHARS) return verdict;
-  if (VERDICTS.size >= MAX_VERDICTS) VERDICTS.clear();
-  VERDICTS.set(value, verdict);
-  return verdict;
+  return VERDICTS.get(value);
 }
 
 function checkHost(value: string): boolean {

@@ -2,6 +2,7 @@ import type { AppConfig } from '../config/config-schema.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { AppState } from '../../protocol/app-state.js';
 import type { WriteHold } from './write-hold.js';
+import { HostMemo } from '../host-memo.js';
 
 /** Long-lived runtime objects of one app; they outlive state swaps, and a reload that leaves the app as it was. */
 export interface AppRuntime {
@@ -41,11 +42,6 @@ export interface AppRoute {
   readonly state: AppState;
 }
 
-/** How many Host values a table remembers its lookups of. */
-const MAX_SEEN_HOSTS = 256;
-/** Host values longer than this are not remembered (a host name is at most 253 characters, a port 6). */
-const MAX_SEEN_HOST_CHARS = 260;
-
 /**
  * The complete routing decision input, immutable. A new state produces a new
  * table and one reference swap; a request reads the table once, so it never
@@ -66,19 +62,12 @@ export class RoutingTable {
     this.byHost = byHost;
   }
 
-  /** Lookups of the Host values seen last (bounded: cleared when full); the table is immutable, so they stay true. */
-  private readonly seen = new Map<string, AppRoute | null>();
+  /** Lookups of the Host values seen last; the table is immutable, so they stay true. */
+  private readonly seen = new HostMemo((host) => this.find(host));
 
   /** Looks up by Host header value; the port and letter case are ignored. */
   lookup(hostHeader: string): AppRoute | undefined {
-    const known = this.seen.get(hostHeader);
-    if (known !== undefined) return known ?? undefined;
-    const route = this.find(hostHeader);
-    // A longer value (a client's choice, up to the head limit) is looked up each time, not kept.
-    if (hostHeader.length > MAX_SEEN_HOST_CHARS) return route;
-    if (this.seen.size >= MAX_SEEN_HOSTS) this.seen.clear();
-    this.seen.set(hostHeader, route ?? null);
-    return route;
+    return this.seen.get(hostHeader);
   }
 
   private find(hostHeader: string): AppRoute | undefined {
