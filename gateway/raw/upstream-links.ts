@@ -3,7 +3,14 @@ import { connect as connectTls } from 'node:tls';
 import { GatewayError } from '../errors.js';
 import { upstreamTlsOptions, type UpstreamTls } from '../tls/upstream-tls.js';
 import { copyOut } from './head-fields.js';
-import { HEAD_CONTINUE, HEAD_STOP, type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser } from './llhttp-binding.js';
+import {
+  HEAD_CONTINUE,
+  HEAD_SKIP_BODY,
+  HEAD_STOP,
+  type HeadersCompleteCallback,
+  type LlhttpBinding,
+  type LlhttpParser,
+} from './llhttp-binding.js';
 
 /** What an upstream link reports to the call that owns it for one exchange. */
 export interface LinkListener {
@@ -55,6 +62,20 @@ export class UpstreamLink {
   private flushedHeaders: string[] = [];
   /** Bytes of the current response's Content-Length body still to come (passed on without the parser). */
   private bodyLeft = 0;
+  /**
+   * The parser's last byte ended a message (or it was just initialized): the next bytes start a
+   * head, so the parser can be given that head alone (up to its blank line) and told to skip the
+   * body, with no initialize per response. Cleared by any other execute: after one that did not end
+   * exactly at a message's end the parser's place is not known here, and it is initialized before
+   * the next exchange (busy).
+   */
+  private atStart = true;
+  /** The parser is being given one head alone (see atStart). */
+  private headOnly = false;
+  /** A message completed in the current execute. */
+  private completed = false;
+  /** A call took the link and no byte of its response came yet. */
+  private fresh = false;
 
   /**
    * `lentReads`: the socket reads into a buffer of the pool's (net's `onread`) and the pool calls
@@ -119,7 +140,9 @@ export class UpstreamLink {
     // after the head (it has checked the framing headers) and is not run over the body, so no copy
     // of it is made and no callback per piece is called.
     this.bodyLeft = length;
-    return HEAD_STOP;
+    // Given the head alone, the parser completes the message here and waits for the next head;
+    // otherwise it stops (as after an upgrade) and is initialized before the body is counted.
+    return this.headOnly ? HEAD_SKIP_BODY : HEAD_STOP;
   };
 
   private readonly onBody = (chunk: Buffer): void => {
@@ -127,7 +150,8 @@ export class UpstreamLink {
   };
 
   private readonly onComplete = (): void => {
-    // llhttp completes a message it stopped after: the counted body is still to come.
+    this.completed = true;
+    // llhttp completes a message it stopped after, or skipped the body of: the counted body is still to come.
     if (this.bodyLeft > 0) return;
     this.listener?.complete();
   };
@@ -144,22 +168,62 @@ export class UpstreamLink {
       this.socket.destroy();
       return;
     }
-    if (this.bodyLeft > 0) {
-      this.passBody(chunk, 0);
-      return;
+    if (this.fresh) {
+      // The first bytes of an exchange. Where the last one left the parser is not known after a
+      // chunked or close-delimited body or a head split across reads: it starts afresh then. (Not
+      // in busy(): that may run in a parser callback, while the parser executes.)
+      this.fresh = false;
+      if (!this.atStart) this.initialize();
     }
-    const r = this.parser.execute(chunk);
-    if (typeof r !== 'number') {
-      this.fail(new GatewayError('NW_GW_UPSTREAM_PROTOCOL', `${this.pool.origin} (${r.code})`));
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.bodyLeft > 0) {
+        this.passBody(chunk, at);
+        return;
+      }
+      // A head that is all here, read from a message's start, goes to the parser alone (up to its
+      // blank line: a valid head has no earlier one); anything else as it came.
+      const end = this.atStart ? chunk.indexOf(HEAD_END, at) : -1;
+      const headOnly = end !== -1;
+      const piece = headOnly ? chunk.subarray(at, end + HEAD_END.length) : at === 0 ? chunk : chunk.subarray(at);
+      this.headOnly = headOnly;
+      this.atStart = false;
+      this.completed = false;
+      const l: LinkListener | undefined = this.listener;
+      const r = this.parser.execute(piece);
+      this.headOnly = false;
+      if (typeof r !== 'number') {
+        this.fail(new GatewayError('NW_GW_UPSTREAM_PROTOCOL', `${this.pool.origin} (${r.code})`));
+        return;
+      }
+      if (headOnly && this.listener !== l) {
+        // The exchange is over (the link went back to its pool, or on to another call): bytes after
+        // its response that nobody asked for put the connection out of step with its server.
+        if (at + r < chunk.length) this.socket.destroy();
+        else this.atStart = this.completed && r === piece.length;
+        return;
+      }
+      if (this.listener === undefined) return;
+      if (headOnly) {
+        // The message ended with the head (no body, a skipped one, a 1xx): the next bytes start one.
+        this.atStart = this.completed && r === piece.length;
+        at += r;
+        continue;
+      }
+      if (this.bodyLeft > 0) {
+        // Stopped after a head: the parser starts afresh for the next response (a parser only resumed,
+        // as the binding leaves it, takes an invalid next reply for a pause); the rest is body.
+        this.initialize();
+        this.passBody(chunk, at + r);
+      }
       return;
-    }
-    if (this.bodyLeft > 0) {
-      // Stopped after a head: the parser starts afresh for the next response (a parser only resumed,
-      // as the binding leaves it, takes an invalid next reply for a pause); the rest is body.
-      this.parser.initialize(this.binding.RESPONSE, {}, MAX_RESPONSE_HEAD_BYTES, this.binding.kLenientNone);
-      this.passBody(chunk, r);
     }
   };
+
+  private initialize(): void {
+    this.parser.initialize(this.binding.RESPONSE, {}, MAX_RESPONSE_HEAD_BYTES, this.binding.kLenientNone);
+    this.atStart = true;
+  }
 
   /** Bytes of a counted (Content-Length) body from `from` on; the response completes with its last byte. */
   private passBody(chunk: Buffer, from: number): void {
@@ -223,6 +287,7 @@ export class UpstreamLink {
 
   busy(listener: LinkListener): void {
     this.listener = listener;
+    this.fresh = true;
   }
 
   /** The inactivity timeout from now on: nothing from the server for `ms` tells the call (timedOut). */
@@ -421,6 +486,8 @@ export class LinkPool {
 }
 
 const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
+/** The blank line that ends a head. */
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** As net's own read buffers (libuv suggests 64 KB). */
 const READ_BUFFER_BYTES = 64 * 1024;
 
