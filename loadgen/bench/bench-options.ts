@@ -29,7 +29,9 @@ export const USAGE = `usage: npm run bench:proxy -- [options]
   --no-nginx-auto         skip nginx with worker_processes auto
   --targets a,b,...       only these targets, in this order (default: all but
                           gateway-baseline; 'direct' is always measured;
-                          gateway-compiled is the raw engine as deployed)                               BENCH_TARGETS
+                          gateway-compiled is the raw engine as deployed;
+                          floor, llhttp-floor and tcp-pipe are the least a
+                          Node proxy does on node:http, on llhttp, on TCP)   BENCH_TARGETS
                           ids: ${TARGET_IDS.join(', ')}
   --baseline DIR          also run target gateway-baseline: the gateway of
                           another checkout (e.g. \`git archive HEAD | tar -x\`

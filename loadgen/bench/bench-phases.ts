@@ -10,8 +10,9 @@ import { runWrk, type WrkGenerator } from './wrk-run.js';
 
 /**
  * Targets measured at the fixed rate: the brief's direct, gateway and nginx; the floor (what any
- * Node proxy on node:http pays at that rate) and the TCP pipe (what any Node proxy pays: no HTTP
- * at all); the baseline and compiled gateways when they run.
+ * Node proxy on node:http pays at that rate), the llhttp floor (what any HTTP engine on Node's
+ * llhttp pays) and the TCP pipe (what any Node proxy pays: no HTTP at all); the baseline and
+ * compiled gateways when they run.
  */
 export const FIXED_TARGETS: readonly TargetId[] = [
   'direct',
@@ -20,6 +21,7 @@ export const FIXED_TARGETS: readonly TargetId[] = [
   'gateway-baseline',
   'gateway-compiled',
   'floor',
+  'llhttp-floor',
   'tcp-pipe',
   'nginx-1w',
 ];

@@ -13,6 +13,7 @@ export type TargetId =
   | 'gateway-baseline'
   | 'gateway-compiled'
   | 'floor'
+  | 'llhttp-floor'
   | 'tcp-pipe'
   | 'nginx-1w'
   | 'nginx-auto'
@@ -33,6 +34,7 @@ export const TARGET_IDS: readonly TargetId[] = [
   'gateway-baseline',
   'gateway-compiled',
   'floor',
+  'llhttp-floor',
   'tcp-pipe',
   'nginx-1w',
   'nginx-auto',
@@ -53,6 +55,7 @@ export const TARGET_LABELS: Readonly<Record<TargetId, string>> = Object.freeze({
   'gateway-baseline': 'gateway (undici, baseline checkout)',
   'gateway-compiled': 'gateway (raw engine, compiled: plain node, as deployed)',
   floor: 'floor (node:http + undici, nothing else)',
+  'llhttp-floor': 'llhttp floor (llhttp parse both ways, headers rewritten, bytes piped: the limit for an HTTP engine in Node)',
   'tcp-pipe': 'TCP pipe (no HTTP: the limit for a Node proxy)',
   'nginx-1w': 'nginx (1 worker)',
   'nginx-auto': 'nginx (auto = 2 workers)',
@@ -71,6 +74,8 @@ export const GOAL_RPS_VS_NGINX = 0.5;
 export const GOAL_RAW_RPS_VS_NGINX = 0.8;
 /** Goal (issue 13): the raw engine at least this many times http-proxy's req/s. */
 export const GOAL_RAW_RPS_VS_HTTP_PROXY = 3;
+/** Goal (issue 13): the raw engine's CPU time per request at most this many times nginx's (one worker). */
+export const GOAL_RAW_CPU_VS_NGINX = 1.3;
 /** Goal: p99 added over direct at the fixed rate, µs. */
 export const GOAL_ADDED_P99_US = 2000;
 
@@ -122,8 +127,10 @@ export interface RatioFigure {
   readonly workload: WorkloadName;
   /** Median over rounds of the within-round ratio (pairs runs made close together). */
   readonly value: number;
-  /** Set when the ratio has a goal: the lower bound. */
+  /** Set when the ratio has a lower bound as its goal (req/s). */
   readonly goalAtLeast?: number;
+  /** Set when the ratio has an upper bound as its goal (CPU per request). */
+  readonly goalAtMost?: number;
 }
 
 export interface FixedCell {
@@ -230,24 +237,62 @@ export const RATIO_PAIRS: ReadonlyArray<readonly [TargetId, TargetId, number | u
   ['gateway-undici', 'gateway-baseline', undefined],
   ['gateway-compiled', 'gateway-raw', undefined],
   ['gateway-compiled', 'nginx-1w', GOAL_RAW_RPS_VS_NGINX],
+  ['gateway-compiled', 'llhttp-floor', undefined],
+  // Whether the floor of any llhttp-based Node proxy meets the raw engine's goal itself.
+  ['llhttp-floor', 'nginx-1w', GOAL_RAW_RPS_VS_NGINX],
   ['gateway-undici', 'nginx-auto', undefined],
   ['gateway-undici', 'direct', undefined],
   ['gateway-http-proxy', 'direct', undefined],
   ['nginx-1w', 'direct', undefined],
 ];
 
-export function saturationRatios(samples: readonly RunSample[], workloads: readonly WorkloadName[]): RatioFigure[] {
-  return RATIO_PAIRS.flatMap(([numerator, denominator, goal]) =>
+/**
+ * The CPU-per-request ratios the bench reports: [numerator, denominator, goal (at most)]. CPU time
+ * per request is steadier than req/s on a shared machine, and issue 13 sets a goal on it too.
+ */
+export const CPU_RATIO_PAIRS: ReadonlyArray<readonly [TargetId, TargetId, number | undefined]> = [
+  ['gateway-compiled', 'nginx-1w', GOAL_RAW_CPU_VS_NGINX],
+  ['gateway-raw', 'nginx-1w', GOAL_RAW_CPU_VS_NGINX],
+  // Whether the floor of any llhttp-based Node proxy meets the raw engine's goal itself.
+  ['llhttp-floor', 'nginx-1w', GOAL_RAW_CPU_VS_NGINX],
+  ['tcp-pipe', 'nginx-1w', undefined],
+  ['gateway-compiled', 'llhttp-floor', undefined],
+  ['gateway-compiled', 'tcp-pipe', undefined],
+];
+
+/** Median over rounds of numerator / denominator of `value`, for each pair with samples on both sides. */
+function pairRatios(
+  pairs: ReadonlyArray<readonly [TargetId, TargetId, number | undefined]>,
+  samples: readonly RunSample[],
+  workloads: readonly WorkloadName[],
+  value: (s: RunSample) => number,
+  goalKey: 'goalAtLeast' | 'goalAtMost',
+): RatioFigure[] {
+  return pairs.flatMap(([numerator, denominator, goal]) =>
     workloads.flatMap((workload) => {
       const a = pick(samples, numerator, workload);
       const b = pick(samples, denominator, workload);
       if (a.length === 0 || b.length === 0) return [];
-      const value = pairedMedian(a, b, (x, y) => ratio(x.rps, y.rps));
-      return [
-        goal === undefined ? { numerator, denominator, workload, value } : { numerator, denominator, workload, value, goalAtLeast: goal },
-      ];
+      const figure: RatioFigure = { numerator, denominator, workload, value: pairedMedian(a, b, (x, y) => ratio(value(x), value(y))) };
+      return [goal === undefined ? figure : { ...figure, [goalKey]: goal }];
     }),
   );
+}
+
+export function saturationRatios(samples: readonly RunSample[], workloads: readonly WorkloadName[]): RatioFigure[] {
+  return pairRatios(RATIO_PAIRS, samples, workloads, (s) => s.rps, 'goalAtLeast');
+}
+
+/** CPU µs per request of numerator over denominator, the median of per-round ratios; NaN where CPU was not measured. */
+export function cpuRatios(samples: readonly RunSample[], workloads: readonly WorkloadName[]): RatioFigure[] {
+  return pairRatios(CPU_RATIO_PAIRS, samples, workloads, (s) => s.cpuUsPerRequest ?? NaN, 'goalAtMost');
+}
+
+/** Whether a ratio meets its goal; undefined when it has none. NaN (unmeasured) meets none. */
+export function ratioMet(f: RatioFigure): boolean | undefined {
+  if (f.goalAtLeast !== undefined) return f.value >= f.goalAtLeast;
+  if (f.goalAtMost !== undefined) return f.value <= f.goalAtMost;
+  return undefined;
 }
 
 export function summarizeFixed(
@@ -342,6 +387,8 @@ export interface ReportView {
   readonly saturationTitle: string;
   readonly saturation: readonly SaturationCell[];
   readonly ratios: readonly RatioFigure[];
+  /** CPU µs per request ratios (cpuRatios). */
+  readonly cpuRatios: readonly RatioFigure[];
   readonly fixedTargets: readonly TargetId[];
   readonly fixedTitles: Readonly<Record<FixedGenerator, string>>;
   readonly fixed: readonly FixedCell[];
@@ -375,19 +422,42 @@ export function saturationTable(v: ReportView): Table {
   return { title: v.saturationTitle, header, rows };
 }
 
-export function ratioTable(v: ReportView): Table {
-  const header = ['req/s ratio (median of per-round ratios)', 'goal', ...v.workloads.map((w) => w.label)];
-  const rows = RATIO_PAIRS.flatMap(([num, den, goal]) => {
-    const figs = v.workloads.map((w) => v.ratios.find((r) => r.numerator === num && r.denominator === den && r.workload === w.name));
+function pairTable(
+  v: ReportView,
+  title: string,
+  firstColumn: string,
+  pairs: ReadonlyArray<readonly [TargetId, TargetId, number | undefined]>,
+  figures: readonly RatioFigure[],
+  goalSign: '≥' | '≤',
+): Table {
+  const header = [firstColumn, 'goal', ...v.workloads.map((w) => w.label)];
+  const rows = pairs.flatMap(([num, den, goal]) => {
+    const figs = v.workloads.map((w) => figures.find((r) => r.numerator === num && r.denominator === den && r.workload === w.name));
     if (figs.every((f) => f === undefined)) return [];
     const cells = figs.map((f) => {
       if (!f) return '—';
-      const value = formatRatio(f.value);
-      return f.goalAtLeast === undefined ? value : `${value} ${mark(f.value >= f.goalAtLeast)}`;
+      const met = ratioMet(f);
+      // An unmeasured ratio (NaN) is a dash, not a missed goal.
+      return met === undefined || Number.isNaN(f.value) ? formatRatio(f.value) : `${formatRatio(f.value)} ${mark(met)}`;
     });
-    return [[`${TARGET_LABELS[num]} / ${TARGET_LABELS[den]}`, goal === undefined ? '—' : `≥ ${goal.toFixed(2)}`, ...cells]];
+    return [[`${TARGET_LABELS[num]} / ${TARGET_LABELS[den]}`, goal === undefined ? '—' : `${goalSign} ${goal.toFixed(2)}`, ...cells]];
   });
-  return { title: 'Saturation ratios', header, rows };
+  return { title, header, rows };
+}
+
+export function ratioTable(v: ReportView): Table {
+  return pairTable(v, 'Saturation ratios', 'req/s ratio (median of per-round ratios)', RATIO_PAIRS, v.ratios, '≥');
+}
+
+export function cpuRatioTable(v: ReportView): Table {
+  return pairTable(
+    v,
+    'CPU per request ratios (median of per-round ratios; lower is better)',
+    'CPU µs/req ratio (saturation)',
+    CPU_RATIO_PAIRS,
+    v.cpuRatios,
+    '≤',
+  );
 }
 
 export function fixedTable(v: ReportView, generator: FixedGenerator): Table {
@@ -439,9 +509,14 @@ export function fixedTable(v: ReportView, generator: FixedGenerator): Table {
 
 /** The whole report: heading, tables, notes. */
 export function renderReport(v: ReportView, format: TableFormat): string {
-  const tables = [saturationTable(v), ratioTable(v), ...(v.sections ?? []), fixedTable(v, 'paced'), fixedTable(v, 'autocannon')].filter(
-    (t) => t.rows.length > 0,
-  );
+  const tables = [
+    saturationTable(v),
+    ratioTable(v),
+    cpuRatioTable(v),
+    ...(v.sections ?? []),
+    fixedTable(v, 'paced'),
+    fixedTable(v, 'autocannon'),
+  ].filter((t) => t.rows.length > 0);
   const heading = format === 'markdown' ? `### ${v.heading}` : v.heading;
   const notes = v.notes.map((n) => (format === 'markdown' ? `- ${n}` : `* ${n}`));
   return `${[heading, ...tables.map((t) => renderTable(t, format)), notes.join('\n')].filter((s) => s.length > 0).join('\n\n')}\n`;

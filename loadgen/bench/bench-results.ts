@@ -1,9 +1,15 @@
 /** Assembles the results document and the table view from the measured samples. */
 import type { BenchOptions } from './bench-options.js';
 import {
+  cpuRatios,
   GOAL_ADDED_P99_US,
+  GOAL_RAW_CPU_VS_NGINX,
+  GOAL_RAW_RPS_VS_HTTP_PROXY,
+  GOAL_RAW_RPS_VS_NGINX,
   GOAL_RPS_VS_NGINX,
   otherLoad,
+  type RatioFigure,
+  ratioMet,
   saturationRatios,
   summarizeFixed,
   summarizeSaturation,
@@ -108,6 +114,13 @@ const NOTES = (
     'The fixed-rate tables show it at that rate: every target pays more per request than at saturation ' +
     '(a wake-up per request instead of a batch per wake-up); ' +
     'the floor (node:http + one undici Pool, nothing else) shows what any Node proxy pays there.',
+  'Three floors run beside the gateway: the floor (node:http + one undici Pool, nothing else), ' +
+    "the llhttp floor (Node's own llhttp parses request and response heads, strict; hop-by-hop headers dropped, " +
+    'X-Forwarded-For, Via and X-Request-Id added; Content-Length bodies piped; one upstream connection per client ' +
+    'connection; bundled and run by plain node as gateway-compiled is: the least any HTTP/1.1 engine on llhttp in Node ' +
+    'does) and the TCP pipe (no HTTP at all). Where the llhttp floor misses a goal against nginx, so would any ' +
+    'Node engine built on llhttp on this host. ' +
+    '"CPU per request ratios" divide the CPU µs per request of two targets in the same round (median over rounds).',
   'Latency percentiles come from an hdr-histogram in microseconds fed by every 2xx response ' +
     `(autocannon's own histogram keeps whole milliseconds)${o.generator === 'wrk' ? ", except in wrk's runs (above)" : ''}.`,
   `"paced" is an open-loop generator (undici client, at most ${o.connections} connections): ` +
@@ -135,21 +148,34 @@ const NOTES = (
     'streams through the core API and its own upstream connections. The h2 goal is judged on the compiled pair (as deployed).',
 ];
 
+/** Ratios by "numerator/denominator" (ids with underscores) and workload, for the JSON. */
+function ratioTableOf(figures: readonly RatioFigure[]): Record<string, Record<string, number>> {
+  const key = (t: TargetId): string => t.replace(/-/g, '_');
+  const out: Record<string, Record<string, number>> = {};
+  for (const r of figures) {
+    const name = `${key(r.numerator)}/${key(r.denominator)}`;
+    const row = out[name] ?? {};
+    out[name] = row;
+    row[r.workload] = r.value;
+  }
+  return out;
+}
+
+/** A ratio with a goal, with whether it met it; one not measured (NaN, null in the JSON) says neither. */
+function withMet(r: RatioFigure): RatioFigure & { readonly met?: boolean } {
+  const met = ratioMet(r);
+  return met === undefined || Number.isNaN(r.value) ? r : { ...r, met };
+}
+
 export function buildResults(input: BenchInput): { document: Record<string, unknown>; view: ReportView } {
   const { opts, machine } = input;
   const workloads = WORKLOADS.map((w) => w.name);
   const saturationCells = summarizeSaturation(input.saturation, input.targets, workloads);
   const ratioFigures = saturationRatios(input.saturation, workloads);
+  const cpuRatioFigures = cpuRatios(input.saturation, workloads);
   const fixedTargets = FIXED_TARGETS.filter((t) => input.targets.includes(t));
   const fixedCells = summarizeFixed(input.fixed, fixedTargets, workloads);
-  const key = (t: TargetId): string => t.replace(/-/g, '_');
-  const ratios: Record<string, Record<string, number>> = {};
-  for (const r of ratioFigures) {
-    const name = `${key(r.numerator)}/${key(r.denominator)}`;
-    const row = ratios[name] ?? {};
-    ratios[name] = row;
-    row[r.workload] = r.value;
-  }
+  const ratios = ratioTableOf(ratioFigures);
   const addedP99 = fixedCells
     .filter((c) => c.addedP99Us !== undefined)
     .map((c) => ({
@@ -181,6 +207,9 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
     },
     goals: {
       gatewayRpsAtLeastTimesNginx1w: GOAL_RPS_VS_NGINX,
+      rawRpsAtLeastTimesNginx1w: GOAL_RAW_RPS_VS_NGINX,
+      rawRpsAtLeastTimesHttpProxy: GOAL_RAW_RPS_VS_HTTP_PROXY,
+      rawCpuAtMostTimesNginx1w: GOAL_RAW_CPU_VS_NGINX,
       addedP99AtMostUs: GOAL_ADDED_P99_US,
       httpsRatioToNginxWithinFractionOfPlain: GOAL_TLS_RATIO_SLACK,
       h2CpuPerRequestAtMostTimesFloor: GOAL_H2_CPU_VS_FLOOR,
@@ -189,7 +218,9 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
     negotiated: input.negotiated,
     saturation: { medians: saturationCells, runs: input.saturation },
     ratios,
-    ratioDetails: ratioFigures.map((r) => (r.goalAtLeast === undefined ? r : { ...r, met: r.value >= r.goalAtLeast })),
+    ratioDetails: ratioFigures.map(withMet),
+    cpuRatios: ratioTableOf(cpuRatioFigures),
+    cpuRatioDetails: cpuRatioFigures.map(withMet),
     fixedRate: { medians: fixedCells, addedP99, runs: input.fixed },
     edge,
     reload: input.reload === undefined ? undefined : { summary: reloadSummary, ...input.reload },
@@ -209,6 +240,7 @@ export function buildResults(input: BenchInput): { document: Record<string, unkn
       `targets interleaved (order reversed every other round), ${rounds(opts.rounds)} (range = min–max over rounds)`,
     saturation: saturationCells,
     ratios: ratioFigures,
+    cpuRatios: cpuRatioFigures,
     fixedTargets,
     fixedTitles: {
       paced:

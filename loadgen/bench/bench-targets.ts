@@ -118,6 +118,16 @@ async function startH2Floor(registry: ChildRegistry, upstreamUrl: string, cert: 
   return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
 }
 
+/**
+ * The llhttp floor (llhttp-floor-proxy.ts), bundled and run by plain node: it is compared with
+ * gateway-compiled, the raw engine as deployed, so neither pays tsx's per-function costs.
+ */
+export async function startLlhttpFloor(registry: ChildRegistry, upstreamUrl: string): Promise<StartedChild> {
+  const child = registry.spawn('llhttp-floor', process.execPath, [await buildCompiled('llhttp-floor-proxy'), '--upstream', upstreamUrl]);
+  const ready = await waitForReadyLine(child);
+  return { url: ready.url, port: ready.port, pid: child.proc.pid ?? -1, child };
+}
+
 async function startTcpPipe(registry: ChildRegistry, upstreamUrl: string): Promise<StartedChild> {
   const child = registry.spawnTs('tcp-pipe', join(HERE, 'tcp-pipe.ts'), ['--upstream', upstreamUrl]);
   const ready = await waitForReadyLine(child);
@@ -160,6 +170,8 @@ async function startTarget(
       return fromChild(id, await startCompiledGateway(registry, upstream.url, gatewayFlags));
     case 'floor':
       return fromChild(id, await startFloor(registry, upstream.url));
+    case 'llhttp-floor':
+      return fromChild(id, await startLlhttpFloor(registry, upstream.url));
     case 'tcp-pipe':
       return fromChild(id, await startTcpPipe(registry, upstream.url));
     case 'nginx-1w':

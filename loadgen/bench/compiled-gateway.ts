@@ -23,10 +23,10 @@ export function buildCompiledGateway(): Promise<string> {
 }
 
 /**
- * Builds one of the bench's processes as a bundle run by plain node: the gateway, or the h2 floor
- * (so an h2 floor and gateway compare as the product runs, neither under tsx).
+ * Builds one of the bench's processes as a bundle run by plain node: the gateway, the h2 floor or
+ * the llhttp floor (so a floor and the gateway compare as the product runs, neither under tsx).
  */
-export async function buildCompiled(entry: 'gateway-process' | 'h2-floor-proxy'): Promise<string> {
+export async function buildCompiled(entry: 'gateway-process' | 'h2-floor-proxy' | 'llhttp-floor-proxy'): Promise<string> {
   let esbuild: EsbuildApi;
   try {
     esbuild = (await import('esbuild')) as unknown as EsbuildApi;

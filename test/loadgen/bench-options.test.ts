@@ -34,6 +34,12 @@ describe('proxy bench options', () => {
         assert.ok(o.targets.includes(t), t);
   });
 
+  it('runs the three floors by default (node:http, llhttp, TCP), --quick too', () => {
+    for (const o of [parse([]), parse(['--quick'])])
+      for (const t of ['floor', 'llhttp-floor', 'tcp-pipe'] as const) assert.ok(o.targets.includes(t), t);
+    assert.match(USAGE, /llhttp-floor/);
+  });
+
   it('reloads 20 times, one a second at 1000 req/s by SIGHUP; --quick 3 times at 500 req/s; --reloads 0 skips it', () => {
     const full = parse([]);
     assert.deepEqual([full.reloads, full.reloadIntervalS, full.reloadRate, full.reloadVia, full.reloadWorkers], [20, 1, 1000, 'sighup', 1]);

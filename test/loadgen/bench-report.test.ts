@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import type { LatencySummary } from '../../loadgen/bench/latency-histogram.js';
 import {
+  cpuRatios,
+  cpuRatioTable,
   formatInt,
   formatMs,
   median,
@@ -12,6 +14,7 @@ import {
   saturationRatios,
   summarizeFixed,
   summarizeSaturation,
+  TARGET_LABELS,
   type FixedSample,
   type ReportView,
   type RunSample,
@@ -36,6 +39,13 @@ function run(target: TargetId, round: number, rps: number, p99 = 1000, workload:
     otherCores: round / 10,
   };
 }
+
+/** A saturation run whose only figure that matters is its CPU µs per request (undefined: not measured). */
+function cpuRun(target: TargetId, round: number, cpu: number | undefined, workload: RunSample['workload'] = 'get-1k'): RunSample {
+  return { ...run(target, round, 1000, 1000, workload), cpuUsPerRequest: cpu };
+}
+
+const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function fixed(target: TargetId, round: number, p99: number, generator: FixedSample['generator'] = 'paced'): FixedSample {
   return { ...run(target, round, 500, p99), generator, rate: 500 };
@@ -128,6 +138,76 @@ describe('bench-report', () => {
     });
   });
 
+  describe('the llhttp floor in the saturation ratios', () => {
+    it('sets the raw engine against the llhttp floor, and the llhttp floor against the 0.8 × nginx goal', () => {
+      const samples = [run('gateway-compiled', 1, 600), run('llhttp-floor', 1, 750), run('nginx-1w', 1, 1000)];
+      const ratios = saturationRatios(samples, ['get-1k']);
+      const vsFloor = ratios.find((r) => r.numerator === 'gateway-compiled' && r.denominator === 'llhttp-floor')!;
+      assert.equal(vsFloor.value, 0.8);
+      assert.equal(vsFloor.goalAtLeast, undefined);
+      const floorVsNginx = ratios.find((r) => r.numerator === 'llhttp-floor' && r.denominator === 'nginx-1w')!;
+      assert.equal(floorVsNginx.value, 0.75);
+      assert.equal(floorVsNginx.goalAtLeast, 0.8);
+    });
+  });
+
+  describe('cpuRatios', () => {
+    // Per round 60/40, 55/50, 130/100: the median of the ratios is 1.3; the ratio of the medians (60/50) would be 1.2.
+    const samples = [
+      cpuRun('gateway-compiled', 1, 60),
+      cpuRun('nginx-1w', 1, 40),
+      cpuRun('gateway-compiled', 2, 55),
+      cpuRun('nginx-1w', 2, 50),
+      cpuRun('gateway-compiled', 3, 130),
+      cpuRun('nginx-1w', 3, 100),
+      cpuRun('llhttp-floor', 1, 64),
+      cpuRun('llhttp-floor', 2, 80),
+      cpuRun('llhttp-floor', 3, 170),
+      cpuRun('tcp-pipe', 1, undefined),
+      cpuRun('tcp-pipe', 2, undefined),
+    ];
+    const figures = cpuRatios(samples, ['get-1k']);
+    const find = (num: TargetId, den: TargetId) => figures.find((r) => r.numerator === num && r.denominator === den);
+
+    it('is the median of per-round ratios of CPU µs per request, with the ≤ 1.3 goal against nginx', () => {
+      const vsNginx = find('gateway-compiled', 'nginx-1w')!;
+      assert.equal(vsNginx.value, 1.3);
+      assert.equal(vsNginx.goalAtMost, 1.3);
+      assert.equal(vsNginx.goalAtLeast, undefined);
+      assert.equal(find('gateway-raw', 'nginx-1w'), undefined, 'no ratio without samples');
+    });
+
+    it('sets the llhttp floor against the same goal, and the compiled gateway against the llhttp floor without one', () => {
+      const floorVsNginx = find('llhttp-floor', 'nginx-1w')!;
+      assert.equal(floorVsNginx.value, 1.6, 'median of 1.6, 1.6 and 1.7');
+      assert.equal(floorVsNginx.goalAtMost, 1.3);
+      const vsFloor = find('gateway-compiled', 'llhttp-floor')!;
+      assert.equal(vsFloor.value, 130 / 170, 'median of 60/64, 55/80 and 130/170');
+      assert.equal(vsFloor.goalAtMost, undefined);
+    });
+
+    it('is NaN where CPU was not measured', () => {
+      assert.ok(Number.isNaN(find('tcp-pipe', 'nginx-1w')!.value));
+      assert.ok(Number.isNaN(find('gateway-compiled', 'tcp-pipe')!.value));
+    });
+
+    it('renders ✓ at or under its goal, ✗ over it, and a bare dash where unmeasured', () => {
+      const view = {
+        workloads: [{ name: 'get-1k' as const, label: 'GET 1 KB' }],
+        cpuRatios: figures,
+      } as unknown as ReportView;
+      const table = cpuRatioTable(view);
+      assert.equal(table.title, 'CPU per request ratios (median of per-round ratios; lower is better)');
+      const row = (num: TargetId, den: TargetId): readonly string[] =>
+        table.rows.find((r) => r[0] === `${TARGET_LABELS[num]} / ${TARGET_LABELS[den]}`)!;
+      assert.deepEqual(row('gateway-compiled', 'nginx-1w').slice(1), ['≤ 1.30', '1.30 ✓']);
+      assert.deepEqual(row('llhttp-floor', 'nginx-1w').slice(1), ['≤ 1.30', '1.60 ✗']);
+      assert.deepEqual(row('gateway-compiled', 'llhttp-floor').slice(1), ['—', '0.76']);
+      assert.deepEqual(row('tcp-pipe', 'nginx-1w').slice(1), ['—', '—']);
+      assert.equal(table.rows.length, 5, 'gateway-raw / nginx has no samples, so no row');
+    });
+  });
+
   describe('summarizeFixed', () => {
     it('computes added p99 over direct per round, per generator', () => {
       const samples = [
@@ -217,6 +297,7 @@ describe('bench-report', () => {
       saturationTitle: 'Saturation',
       saturation: summarizeSaturation(samples, ['direct', 'gateway-undici', 'nginx-1w'], ['get-1k']),
       ratios: saturationRatios(samples, ['get-1k']),
+      cpuRatios: cpuRatios([...samples, { ...run('gateway-compiled', 1, 3000), cpuUsPerRequest: 60 }], ['get-1k']),
       fixedTargets: ['direct', 'gateway-undici', 'nginx-1w'],
       fixedTitles: { paced: 'Paced', autocannon: 'Autocannon' },
       fixed: summarizeFixed(fixedSamples, ['direct', 'gateway-undici', 'nginx-1w'], ['get-1k']),
@@ -233,6 +314,8 @@ describe('bench-report', () => {
       );
       assert.match(text, /nginx \(1 worker\)\s+GET 1 KB.*\+0\.50\s+≤ 2\.00 ✓/);
       assert.match(text, /\* a note/);
+      assert.match(text, /^CPU per request ratios \(median of per-round ratios; lower is better\)$/m);
+      assert.match(text, new RegExp(`${escaped(TARGET_LABELS['gateway-compiled'])} / nginx \\(1 worker\\)\\s+≤ 1\\.30\\s+1\\.20 ✓`));
       assert.doesNotMatch(text, /Autocannon/, 'a generator without samples gets no table');
     });
 

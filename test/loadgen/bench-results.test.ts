@@ -85,3 +85,27 @@ describe('bench-results: the saturation generator', () => {
     assert.doesNotMatch(view.notes[0]!, /HTTPS/);
   });
 });
+
+describe('bench-results: CPU per request ratios', () => {
+  it('puts them in the JSON beside the req/s ratios, each with its goal and whether it was met, and the raw goals', () => {
+    const { document, view } = results(['--targets', 'gateway-compiled,llhttp-floor,nginx-1w,tcp-pipe']);
+    const doc = document as {
+      cpuRatios: Record<string, Record<string, number>>;
+      cpuRatioDetails: Array<{ numerator: string; denominator: string; value: number; goalAtMost?: number; met?: boolean }>;
+      ratios: Record<string, Record<string, number>>;
+      goals: Record<string, number>;
+    };
+    // Every sample costs 50 µs per request and makes 1000 req/s: every ratio is 1.
+    assert.equal(doc.cpuRatios['llhttp_floor/nginx_1w']?.['get-1k'], 1);
+    assert.equal(doc.cpuRatios['gateway_compiled/llhttp_floor']?.['get-1k'], 1);
+    assert.equal(doc.ratios['llhttp_floor/nginx_1w']?.['get-1k'], 1);
+    const floor = doc.cpuRatioDetails.find((r) => r.numerator === 'llhttp-floor' && r.denominator === 'nginx-1w');
+    assert.deepEqual([floor?.goalAtMost, floor?.met], [1.3, true]);
+    const noGoal = doc.cpuRatioDetails.find((r) => r.numerator === 'gateway-compiled' && r.denominator === 'tcp-pipe');
+    assert.equal(noGoal?.met, undefined);
+    assert.equal(doc.goals.rawCpuAtMostTimesNginx1w, 1.3);
+    assert.equal(doc.goals.rawRpsAtLeastTimesNginx1w, 0.8);
+    assert.equal(doc.goals.rawRpsAtLeastTimesHttpProxy, 3);
+    assert.equal(view.cpuRatios.length, 5, 'gateway-raw did not run');
+  });
+});
