@@ -111,7 +111,7 @@ export function startCpuMeter(targetPid: number, benchPids: readonly number[]): 
       const m1 = machineProcessCpuMs();
       const wallMs = performance.now() - wall0;
       const targetUsPerRequest =
-        t0 !== undefined && t1 !== undefined && completed > 0 ? Math.round(((t1 - t0) * 1000) / completed) : undefined;
+        t0 !== undefined && t1 !== undefined && completed > 0 ? Math.round(((t1 - t0) * 10_000) / completed) / 10 : undefined;
       let otherCores: number | undefined;
       if (m0 !== undefined && m1 !== undefined && ours0 !== undefined && ours1 !== undefined && wallMs > 0) {
         otherCores = Math.max(0, Math.round(((m1 - m0 - (ours1 - ours0)) / wallMs) * 100) / 100);

@@ -309,7 +309,7 @@ describe('bench-report', () => {
       assert.match(text, /gateway \(undici\) \/ nginx \(1 worker\)\s+≥ 0\.50\s+0\.40 ✗/);
       assert.match(
         text,
-        /gateway \(undici\)\s+GET 1 KB.*\+3\.00\s+\+3\.00 to \+3\.00\s+≤ 2\.00 ✗\s+50\s+0\.10\s+1\.25$/m,
+        /gateway \(undici\)\s+GET 1 KB.*\+3\.00\s+\+3\.00 to \+3\.00\s+≤ 2\.00 ✗\s+50\.0\s+0\.10\s+1\.25$/m,
         'added p99, its range over rounds, goal, CPU µs/req, others, then how late the generator sent',
       );
       assert.match(text, /nginx \(1 worker\)\s+GET 1 KB.*\+0\.50\s+≤ 2\.00 ✓/);
