@@ -237,9 +237,11 @@ export const RATIO_PAIRS: ReadonlyArray<readonly [TargetId, TargetId, number | u
   ['gateway-undici', 'gateway-baseline', undefined],
   ['gateway-compiled', 'gateway-raw', undefined],
   ['gateway-compiled', 'nginx-1w', GOAL_RAW_RPS_VS_NGINX],
+  ['gateway-compiled', 'gateway-http-proxy', GOAL_RAW_RPS_VS_HTTP_PROXY],
   ['gateway-compiled', 'llhttp-floor', undefined],
-  // Whether the floor of any llhttp-based Node proxy meets the raw engine's goal itself.
+  // Whether the floor of any llhttp-based Node proxy meets the raw engine's goals itself.
   ['llhttp-floor', 'nginx-1w', GOAL_RAW_RPS_VS_NGINX],
+  ['llhttp-floor', 'gateway-http-proxy', GOAL_RAW_RPS_VS_HTTP_PROXY],
   ['gateway-undici', 'nginx-auto', undefined],
   ['gateway-undici', 'direct', undefined],
   ['gateway-http-proxy', 'direct', undefined],
