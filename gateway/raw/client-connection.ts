@@ -4,7 +4,7 @@ import type { GatewayErrorCode } from '../errors.js';
 import { closeLingering } from '../proxy/lingering-close.js';
 import type { ClientReply, Framing } from './client-reply.js';
 import { SendStall } from './send-stall.js';
-import { appendHeaderList, headWithBody, requestHeadBytes } from './head-fields.js';
+import { appendHeaderList, copyOut, headWithBody, requestHeadBytes, writeCut } from './head-fields.js';
 import { HEAD_CONTINUE, HEAD_STOP, type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser } from './llhttp-binding.js';
 import { RawRequest } from './raw-request.js';
 
@@ -476,10 +476,10 @@ export class RawResponse implements ClientReply {
   }
 
   /** Writes body bytes; false when the client's buffer is full (wait for onDrain). */
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, lent = false): boolean {
     if (this.gone || chunk.length === 0) return !this.gone;
     this.bytesSent += chunk.length;
-    const room = this.send(chunk, false);
+    const room = this.send(chunk, false, lent);
     if (!room) this.waitForDrain();
     return room;
   }
@@ -500,17 +500,21 @@ export class RawResponse implements ClientReply {
    * A piece of body, with the head in front if it has not gone yet and the chunked framing around
    * it: one buffer and one write when the piece is small (no cork, so no writev of strings).
    */
-  private send(body: Buffer, last: boolean): boolean {
+  private send(body: Buffer, last: boolean, lent = false): boolean {
     const s = this.conn.socket;
     const head = this.head;
     this.head = undefined;
-    if (head === undefined && !this.chunked) return body.length === 0 || s.write(body);
+    if (head === undefined && !this.chunked) {
+      if (body.length === 0) return true;
+      return lent ? writeCut(s, copyOut(body)) : s.write(body);
+    }
+    // Copied into one buffer with the head (lent bytes included), given back once written.
     const one = headWithBody(head ?? '', body, this.chunked, last);
-    if (one !== undefined) return s.write(one);
+    if (one !== undefined) return writeCut(s, one);
     s.cork();
     if (head !== undefined) s.write(head, 'latin1');
     if (this.chunked) s.write(`${body.length.toString(16)}\r\n`, 'latin1');
-    let room = s.write(body);
+    let room = s.write(lent ? Buffer.from(body) : body);
     if (this.chunked) room = s.write(last ? '\r\n0\r\n\r\n' : '\r\n', 'latin1');
     s.uncork();
     return room;

@@ -33,8 +33,11 @@ export interface ClientReply {
   onDone: ((res: ClientReply) => void) | undefined;
   /** Status and headers (`list`: name, value, ...), sent with the first body bytes or end(). */
   writeHead(status: number, list: readonly string[], framing: Framing): void;
-  /** Body bytes; false when the client's buffer is full (wait for onDrain). */
-  write(chunk: Buffer): boolean;
+  /**
+   * Body bytes; false when the client's buffer is full (wait for onDrain). `lent`: the bytes are
+   * only valid during this call (an upstream socket's read buffer): a reply that keeps them copies them.
+   */
+  write(chunk: Buffer, lent?: boolean): boolean;
   end(last?: Buffer | string): void;
   /** Cuts the reply short: the client sees it end early. */
   destroy(): void;

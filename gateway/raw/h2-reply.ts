@@ -77,12 +77,13 @@ export class H2Reply implements ClientReply {
     this.head = h;
   }
 
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, lent = false): boolean {
     if (this.gone || chunk.length === 0) return !this.gone;
     this.bytesSent += chunk.length;
     this.respond(false);
     this.writing += 1;
-    const room = this.stream.write(chunk, this.written);
+    // The stream keeps what it is given until its session sends it.
+    const room = this.stream.write(lent ? Buffer.from(chunk) : chunk, this.written);
     if (!room) this.waitForDrain();
     return room;
   }

@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 import { clientHeaderList } from '../proxy/forward-headers.js';
 import type { ClientReply, Framing } from './client-reply.js';
-import { headWithBody } from './head-fields.js';
+import { headWithBody, writeCut } from './head-fields.js';
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './llhttp-binding.js';
 import type { BodyReader, RawRequest } from './raw-request.js';
 import type { LinkListener, LinkPool, UpstreamLink } from './upstream-links.js';
@@ -114,7 +114,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
     this.requestHead = undefined;
     if (head === undefined && !this.chunkedUp) return s.write(chunk);
     const one = headWithBody(head ?? '', chunk, this.chunkedUp, false);
-    if (one !== undefined) return s.write(one);
+    if (one !== undefined) return writeCut(s, one);
     s.cork();
     if (head !== undefined) s.write(head, 'latin1');
     if (this.chunkedUp) s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
@@ -170,9 +170,9 @@ export class UpstreamCall implements LinkListener, BodyReader {
     return noBody ? HEAD_SKIP_BODY : HEAD_CONTINUE;
   }
 
-  body(chunk: Buffer): void {
+  body(chunk: Buffer, lent: boolean): void {
     if (this.clientLeft) return;
-    if (!this.res.write(chunk)) this.link.socket.pause();
+    if (!this.res.write(chunk, lent)) this.link.socket.pause();
   }
 
   complete(): void {

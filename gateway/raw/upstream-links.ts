@@ -2,7 +2,6 @@ import { connect, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { GatewayError } from '../errors.js';
 import { upstreamTlsOptions, type UpstreamTls } from '../tls/upstream-tls.js';
-import { copyOut } from './head-fields.js';
 import {
   HEAD_CONTINUE,
   HEAD_SKIP_BODY,
@@ -16,7 +15,8 @@ import {
 export interface LinkListener {
   /** A response head (1xx included); the return value is what llhttp is told (skip the body of a reply to HEAD). */
   head(status: number, raw: readonly string[], keepAlive: boolean): number;
-  body(chunk: Buffer): void;
+  /** Body bytes; `lent`: valid during this call only (the pool's read buffer), copied by whoever keeps them. */
+  body(chunk: Buffer, lent: boolean): void;
   complete(): void;
   /** The connection failed or closed before the response completed; `err` says how. */
   failed(err: GatewayError): void;
@@ -146,7 +146,8 @@ export class UpstreamLink {
   };
 
   private readonly onBody = (chunk: Buffer): void => {
-    this.listener?.body(chunk);
+    // The binding hands over a copy of each piece it reports.
+    this.listener?.body(chunk, false);
   };
 
   private readonly onComplete = (): void => {
@@ -233,7 +234,7 @@ export class UpstreamLink {
     this.bodyLeft -= n;
     const l = this.listener!;
     const piece = from === 0 && n === chunk.length ? chunk : chunk.subarray(from, from + n);
-    l.body(this.lentReads ? copyOut(piece) : piece);
+    l.body(piece, this.lentReads);
     if (this.bodyLeft > 0) return;
     // Bytes after the body that nobody asked for: the connection is out of step with its server.
     if (n < available) this.socket.destroy();
