@@ -108,7 +108,17 @@ export class UpstreamCall implements LinkListener, BodyReader {
 
   data(chunk: Buffer): boolean {
     const req = this.req;
-    if (req.declaredLength !== undefined && req.bodyBytes >= req.declaredLength && this.refusedAtLastByte()) return false;
+    const last = req.declaredLength !== undefined && req.bodyBytes >= req.declaredLength;
+    if (last && this.refusedAtLastByte()) return false;
+    const room = this.send(chunk);
+    // A Content-Length body is whole at the app with its last byte: the request is sent now, not at
+    // end(), which an HTTP/2 stream calls a turn later (or after a drain), when its client may already
+    // have reset it (and a write ended then would stop counting while the app commits it).
+    if (last) this.sent();
+    return room;
+  }
+
+  private send(chunk: Buffer): boolean {
     const s = this.link.socket;
     const head = this.requestHead;
     this.requestHead = undefined;
@@ -125,7 +135,7 @@ export class UpstreamCall implements LinkListener, BodyReader {
   }
 
   end(): void {
-    if (this.settled) return;
+    if (this.settled || this.requestSent) return;
     if (this.chunkedUp) {
       if (this.refusedAtLastByte()) return;
       const head = this.requestHead;
@@ -202,8 +212,9 @@ export class UpstreamCall implements LinkListener, BodyReader {
   }
 
   drained(): void {
-    // The upstream took the request body so far: read more of it from the client.
-    if (!this.requestSent) this.req.more();
+    // The upstream took the request body so far: read more of it from the client (or, its last byte
+    // sent, let an HTTP/2 stream paused on it come to its end).
+    if (!this.req.complete) this.req.more();
   }
 
   timedOut(): void {

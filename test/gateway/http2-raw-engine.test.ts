@@ -93,6 +93,26 @@ function hpackLiterals(fields: Record<string, string>): Buffer {
   return Buffer.concat(parts);
 }
 
+function h2Frame(type: number, flags: number, id: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(id, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/** Stream 1: a PUT of `size` bytes with its Content-Length, in DATA frames of 16 KiB (the last one ends the stream), as one buffer. */
+function uploadFrames(path: string, size: number, fill: string): Buffer {
+  const head = { ':method': 'PUT', ':scheme': 'https', ':path': path, ':authority': 'shop.test', 'content-length': String(size) };
+  const frames = [h2Frame(0x1, 0x4, 1, hpackLiterals(head))];
+  for (let at = 0; at < size; at += 16_384) {
+    const end = Math.min(size, at + 16_384);
+    frames.push(h2Frame(0x0, end === size ? 0x1 : 0, 1, Buffer.alloc(end - at, fill)));
+  }
+  return Buffer.concat(frames);
+}
+
 /** An HTTP/2 client of raw frames over TLS: the frames node's own client will not send (a reset without END_STREAM). */
 async function rawH2Client(
   h: TlsHarness,
@@ -101,14 +121,7 @@ async function rawH2Client(
   const socket = tlsConnect({ host: '127.0.0.1', port: Number(port), ca: h.ca.certPem, servername: 'shop.test', ALPNProtocols: ['h2'] });
   socket.on('error', () => undefined);
   await once(socket, 'secureConnect');
-  const frame = (type: number, flags: number, id: number, payload: Buffer): void => {
-    const head = Buffer.alloc(9);
-    head.writeUIntBE(payload.length, 0, 3);
-    head[3] = type;
-    head[4] = flags;
-    head.writeUInt32BE(id, 5);
-    socket.write(Buffer.concat([head, payload]));
-  };
+  const frame = (type: number, flags: number, id: number, payload: Buffer): void => void socket.write(h2Frame(type, flags, id, payload));
   socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
   frame(0x4, 0, 0, Buffer.alloc(0));
   // The server's SETTINGS come first on its side: acknowledged once anything came.
@@ -305,6 +318,24 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
       assert.equal((await h2call(session, '/slow/0')).status, 200);
       await eventually(() => app.writes.includes('PUT /slow/300 kept'), { timeoutMs: 5000, message: 'the write completed' });
       await eventually(() => h.gw.metrics.inFlight.get(['shop']) === 0, { timeoutMs: 5000, message: 'nothing in flight' });
+    });
+
+    it('a write whose client resets its stream right after the last DATA frame counts until the app answered it', async () => {
+      // The body is whole upstream once its last byte is written: the stream's 'end' comes a turn later
+      // (later still while the stream is paused for an upstream buffer over its mark), its 'aborted' in
+      // the turn of the reset. A write ended at the reset would let a fence pass while the app commits it.
+      assert.equal((await h2call(session, '/slow/0')).status, 200, 'an idle upstream connection is ready');
+      const cutter = await rawH2Client(h);
+      const size = 60_000;
+      const cancel = Buffer.alloc(4);
+      cancel.writeUInt32BE(h2.NGHTTP2_CANCEL);
+      // One write: the last DATA frame and the reset reach the gateway in the same read.
+      cutter.socket.write(Buffer.concat([uploadFrames('/slow/400?whole', size, 'w'), h2Frame(0x3, 0, 1, cancel)]));
+      await eventually(() => app.received.includes('PUT /slow/400?whole'), { timeoutMs: 5000, message: 'the app has the whole write' });
+      assert.equal(await h.gw.writesEnded(100), false, 'the write is in flight while the app has not answered');
+      await eventually(() => app.writes.includes(`PUT /slow/400?whole ${'w'.repeat(size)}`), { timeoutMs: 5000, message: 'committed' });
+      assert.equal(await h.gw.writesEnded(5000), true);
+      cutter.socket.destroy();
     });
 
     it('an app that answers before reading the body: the client gets the whole reply, the session serves on', async () => {
