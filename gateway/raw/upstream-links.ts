@@ -72,6 +72,10 @@ export class UpstreamLink {
   private atStart = true;
   /** The parser is being given one head alone (see atStart). */
   private headOnly = false;
+  /** Bytes follow that head in the same read (the final reply of a 1xx, or bytes nobody asked for). */
+  private bytesAfterHead = false;
+  /** The status of the last head parsed: a 1xx is followed by the final reply. */
+  private status = 0;
   /** A message completed in the current execute. */
   private completed = false;
   /** A call took the link and no byte of its response came yet. */
@@ -130,6 +134,7 @@ export class UpstreamLink {
       raw = [...this.flushedHeaders, ...raw];
       this.flushedHeaders = [];
     }
+    this.status = status;
     const l = this.listener;
     if (l === undefined) return HEAD_CONTINUE;
     const verdict = l.head(status, raw, keepAlive);
@@ -154,6 +159,10 @@ export class UpstreamLink {
     this.completed = true;
     // llhttp completes a message it stopped after, or skipped the body of: the counted body is still to come.
     if (this.bodyLeft > 0) return;
+    // A final reply that ended with its head, with bytes after it in the same read: nobody asked for them.
+    // The connection is closed before the call hears of the end, so the pool gives it to no one (a call
+    // waiting for it would write its request on a closing connection, and fail with an unknown outcome).
+    if (this.headOnly && this.bytesAfterHead && this.status >= 200) this.socket.destroy();
     this.listener?.complete();
   };
 
@@ -188,6 +197,7 @@ export class UpstreamLink {
       const headOnly = end !== -1;
       const piece = headOnly ? chunk.subarray(at, end + HEAD_END.length) : at === 0 ? chunk : chunk.subarray(at);
       this.headOnly = headOnly;
+      this.bytesAfterHead = headOnly && at + piece.length < chunk.length;
       this.atStart = false;
       this.completed = false;
       const l: LinkListener | undefined = this.listener;
@@ -198,8 +208,8 @@ export class UpstreamLink {
         return;
       }
       if (headOnly && this.listener !== l) {
-        // The exchange is over (the link went back to its pool, or on to another call): bytes after
-        // its response that nobody asked for put the connection out of step with its server.
+        // The exchange is over (the link went back to its pool, or on to another call); if bytes followed
+        // its response, onComplete closed the connection.
         if (at + r < chunk.length) this.socket.destroy();
         else this.atStart = this.completed && r === piece.length;
         return;

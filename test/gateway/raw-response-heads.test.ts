@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { eventually } from '../support/eventually.js';
 import { startGatewayHarness, type Harness } from '../support/gateway-harness.js';
 import { RawHttpClient } from '../support/raw-http-client.js';
 
@@ -17,7 +18,7 @@ const BODY = `<<\r\n\r\n${INNER}\r\n\r\n>>`;
 const HEAD = `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${BODY.length}\r\nX-Split: yes\r\n\r\n`;
 
 function replyFor(path: string, socket: Socket): void {
-  const later = (s: string): void => void setTimeout(() => socket.write(s), 25);
+  const later = (s: string, ms = 25): void => void setTimeout(() => socket.write(s), ms);
   const split = /^\/split\/(\d+)$/.exec(path);
   if (split) {
     // The reply in two writes, the second well after the first: two reads at the gateway.
@@ -66,12 +67,20 @@ function replyFor(path: string, socket: Socket): void {
     socket.write(`HTTP/1.1 204 No Content\r\n\r\n${INNER}`);
     return;
   }
+  if (path === '/junk-after-empty-later') {
+    later(`HTTP/1.1 204 No Content\r\n\r\n${INNER}`, 100);
+    return;
+  }
   socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${5 + path.length}\r\n\r\nplain${path}`);
 }
 
-/** An app that answers one request at a time per connection, by path, and counts its connections. */
-function scriptedApp(): { server: Server; connections: () => number } {
+/**
+ * An app that answers one request at a time per connection, by path, once its Content-Length body
+ * is whole; it counts its connections and records the requests it got (method, path and body).
+ */
+function scriptedApp(): { server: Server; connections: () => number; requests: string[] } {
   let connections = 0;
+  const requests: string[] = [];
   const server = createServer((socket) => {
     connections++;
     socket.setNoDelay(true);
@@ -81,12 +90,16 @@ function scriptedApp(): { server: Server; connections: () => number } {
       buf += d.toString('latin1');
       for (let end = buf.indexOf('\r\n\r\n'); end !== -1; end = buf.indexOf('\r\n\r\n')) {
         const head = buf.slice(0, end);
-        buf = buf.slice(end + 4);
-        replyFor(head.split(' ')[1] ?? '/', socket);
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buf.length < end + 4 + length) return;
+        const [method, path = '/'] = head.split(' ');
+        requests.push(`${method} ${path} ${buf.slice(end + 4, end + 4 + length)}`);
+        buf = buf.slice(end + 4 + length);
+        replyFor(path, socket);
       }
     });
   });
-  return { server, connections: () => connections };
+  return { server, connections: () => connections, requests };
 }
 
 describe('raw engine: response heads given to llhttp alone, bodies counted', () => {
@@ -149,6 +162,21 @@ describe('raw engine: response heads given to llhttp alone, bodies counted', () 
     }
     assert.equal((await get('/no-content')).status, 204);
     assert.equal((await get('/after-204')).body, 'plain/after-204');
+  });
+
+  it('gives a write waiting for the connection a new one when a reply ends with bytes nobody asked for: sent once', async () => {
+    const before = app.connections();
+    const first = get('/junk-after-empty-later');
+    await eventually(() => app.requests.includes('GET /junk-after-empty-later '), { timeoutMs: 5000, message: 'the app has the GET' });
+    // The one connection is busy: the write waits for it, and would get it in the read that holds the stray reply.
+    const write = client.exchange('POST /write HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc');
+    assert.equal((await first).status, 204);
+    const res = (await write).responses[0];
+    assert.equal(res?.status, 200, JSON.stringify(res?.headers));
+    assert.equal(res.body, 'plain/write');
+    assert.equal(app.requests.filter((r) => r === 'POST /write abc').length, 1);
+    assert.equal(app.connections(), before + 1, 'the write went on a new connection');
+    assert.equal(await h.gw.writesEnded(0), true, 'nothing in flight, no unknown outcome');
   });
 
   for (const path of ['/junk', '/junk-after-empty']) {
