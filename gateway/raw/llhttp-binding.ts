@@ -54,10 +54,14 @@ export interface LlhttpBinding {
   readonly methods: readonly string[];
 }
 
-/** What onHeadersComplete may return: 0 go on; 1 the message has no body (a reply to HEAD); 2 stop right after this head. */
+/**
+ * What onHeadersComplete may return: 0 go on; 1 the message has no body (a reply to HEAD); 2 stop right
+ * after this head; -1 refuse it (execute fails with HPE_CB_HEADERS_COMPLETE).
+ */
 export const HEAD_CONTINUE = 0;
 export const HEAD_SKIP_BODY = 1;
 export const HEAD_STOP = 2;
+export const HEAD_REFUSE = -1;
 
 interface HttpCommon {
   HTTPParser: (new () => LlhttpParser) & Record<string, unknown>;

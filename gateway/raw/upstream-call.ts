@@ -2,7 +2,7 @@ import { GatewayError } from '../errors.js';
 import { clientHeaderList } from '../proxy/forward-headers.js';
 import type { ClientReply, Framing } from './client-reply.js';
 import { headWithBody, writeCut } from './head-fields.js';
-import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './llhttp-binding.js';
+import { HEAD_CONTINUE, HEAD_REFUSE, HEAD_SKIP_BODY } from './llhttp-binding.js';
 import type { BodyReader, RawRequest } from './raw-request.js';
 import type { LinkListener, LinkPool, UpstreamLink } from './upstream-links.js';
 
@@ -160,6 +160,12 @@ export class UpstreamCall implements LinkListener, BodyReader {
   // --- response (LinkListener) ---
 
   head(status: number, raw: readonly string[], keepAlive: boolean): number {
+    // This engine sends no Upgrade (such a request is node:http's): a 101 switches the connection to a
+    // protocol nobody asked for, whose bytes are no reply to anything (undici refuses it too).
+    if (status === 101) {
+      this.fail(new GatewayError('NW_GW_UPSTREAM_PROTOCOL', `${this.pool.origin} (101 Switching Protocols, no upgrade was asked for)`));
+      return HEAD_REFUSE;
+    }
     // 1xx interim replies are not passed on; llhttp completes them as messages of their own.
     if (status < 200) {
       this.interim = true;

@@ -37,6 +37,16 @@ function replyFor(path: string, socket: Socket): void {
     later('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhints');
     return;
   }
+  if (path === '/switch' || path === '/switch-split') {
+    // A 101 to a request that asked for no upgrade, then bytes of the new protocol that read as a reply.
+    const whole = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: upgrade\r\n\r\n${INNER}`;
+    if (path === '/switch') socket.write(whole);
+    else {
+      socket.write(whole.slice(0, 40));
+      later(whole.slice(40));
+    }
+    return;
+  }
   if (path === '/chunked') {
     socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nchunk\r\n0\r\n\r\n');
     return;
@@ -178,6 +188,17 @@ describe('raw engine: response heads given to llhttp alone, bodies counted', () 
     assert.equal(app.connections(), before + 1, 'the write went on a new connection');
     assert.equal(await h.gw.writesEnded(0), true, 'nothing in flight, no unknown outcome');
   });
+
+  for (const path of ['/switch', '/switch-split']) {
+    it(`answers 502 NW_GW_UPSTREAM_PROTOCOL to a 101 nobody asked for, and passes none of what follows (${path.slice(1)})`, async () => {
+      const before = app.connections();
+      const res = await get(path);
+      assert.equal(res.status, 502);
+      assert.equal(res.headers['x-northwest-error'], 'NW_GW_UPSTREAM_PROTOCOL');
+      assert.equal((await get(`/after${path}`)).body, `plain/after${path}`);
+      assert.equal(app.connections(), before + 1, 'the switched connection was closed');
+    });
+  }
 
   for (const path of ['/junk', '/junk-after-empty']) {
     it(`closes a link that sent a reply nobody asked for after the one asked for (${path.slice(1)})`, async () => {
