@@ -390,10 +390,15 @@ export class LinkPool {
 
   /** From a link: its socket closed. */
   closed(link: UpstreamLink): void {
-    this.open -= 1;
     this.links.delete(link);
     const i = this.idleLinks.indexOf(link);
     if (i >= 0) this.idleLinks.splice(i, 1);
+    this.freed();
+  }
+
+  /** A connection slot is free (a link closed, or a connect failed): the next waiting call gets a connect of its own. */
+  private freed(): void {
+    this.open -= 1;
     const w = this.waiters.shift();
     if (w !== undefined) {
       clearTimeout(w.timer);
@@ -419,8 +424,10 @@ export class LinkPool {
         socket.off('error', onError);
         socket.off(ready, onConnect);
         if (err !== undefined) {
-          this.open -= 1;
+          // A call waiting for a connection would otherwise wait out its queue timeout with no connection
+          // open or opening for it, and be refused (503) where its own connect failing is retried elsewhere.
           reject(err);
+          this.freed();
           return;
         }
         const link = new UpstreamLink(socket, this.binding, this, this.opts.tls === undefined);

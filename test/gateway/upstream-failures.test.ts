@@ -6,6 +6,7 @@ import { GatewayError, type GatewayErrorCode } from '../../gateway/errors.js';
 import { isConnectFailure, toUpstreamError } from '../../gateway/proxy/upstream-errors.js';
 import { call, startGatewayHarness, type Harness, type SimpleResponse } from '../support/gateway-harness.js';
 import {
+  startFailingHandshakeServer,
   startHangingServer,
   startRefusingPort,
   startResetServer,
@@ -146,6 +147,28 @@ describe('gateway upstream failures', () => {
       const retries = await metricValue(h.adminUrl, 'northwest_gateway_upstream_retries_total', { app: 'shop', deployment: 'n1' });
       // Round robin starts at the refusing server and comes back to it on every request.
       assert.equal(retries, 6);
+      assert.equal(good.seen.filter((r) => r.path.startsWith('/get-')).length, 6, 'each GET reached the good server once');
+    });
+
+    it('gives the calls waiting behind a connect that failed a connect of their own: retried elsewhere, not refused 503', async () => {
+      const failing = await startFailingHandshakeServer(150);
+      faulty.push(failing);
+      const good = await startEchoUpstream('n1-good');
+      echoes.push(good);
+      h = await startGatewayHarness({
+        n1Urls: [`https://127.0.0.1:${failing.port}`, good.url],
+        config: { timeouts: { upstreamConnectMs: 3000 } },
+        app: { n1: { retries: 1, connectionsPerServer: 1, passive: { maxFailures: 100, cooldownMs: 60_000 } } },
+      });
+      const started = performance.now();
+      // Round robin: every other GET goes to the failing server, where one connection may be opening at a time.
+      const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => call(h!.url, `/get-${i}`)));
+      assert.deepEqual(
+        replies.map((r) => r.status),
+        [200, 200, 200, 200, 200, 200],
+        replies.map((r) => r.headers['x-northwest-error']).join(),
+      );
+      assert.ok(performance.now() - started < 2000, 'no call waited out upstreamConnectMs for a connection');
       assert.equal(good.seen.filter((r) => r.path.startsWith('/get-')).length, 6, 'each GET reached the good server once');
     });
 

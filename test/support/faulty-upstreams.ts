@@ -124,6 +124,19 @@ export function startResetServer(): Promise<FaultyUpstream> {
   return listenTracked(server, seen);
 }
 
+/**
+ * Accepts TCP connections and closes each one `afterMs` later without a byte: as an https:// server,
+ * a connect that fails in its TLS handshake, after a while (the calls behind it wait meanwhile).
+ */
+export function startFailingHandshakeServer(afterMs: number): Promise<FaultyUpstream> {
+  const server = createNetServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.resume();
+    setTimeout(() => socket.destroy(), afterMs);
+  });
+  return listenTracked(server, []);
+}
+
 export interface SwitchableHealthServer extends FaultyUpstream {
   /** Status codes returned by /healthz, oldest first. */
   readonly probes: number[];
