@@ -119,6 +119,8 @@ export class RawEngine {
   private readonly connections = new Set<ClientConnection>();
   /** Checks every connection's timeout and closes idle upstream connections: one timer for the engine, none per request. */
   private readonly tick: NodeJS.Timeout;
+  /** The tick's interval: idle upstream connections are closed up to two of these late. */
+  private readonly tickMs: number;
   private readonly services: ConnectionServices;
   private readonly h2: H2Streams;
 
@@ -153,6 +155,7 @@ export class RawEngine {
     // (client head, body and keep-alive; upstream head and idle), which fire up to two ticks late.
     const shortest = Math.min(t.clientHeadersMs, t.clientRequestMs, t.clientKeepAliveMs, t.upstreamHeadersMs, t.upstreamIdleMs);
     const tickMs = Math.max(50, Math.min(1000, Math.ceil(shortest / 4)));
+    this.tickMs = tickMs;
     this.tick = setInterval(() => {
       const now = performance.now();
       for (const c of this.connections) c.checkTimeout(now);
@@ -227,6 +230,7 @@ export class RawEngine {
       lp = new LinkPool(server.origin, this.binding, {
         connectTimeoutMs: t.upstreamConnectMs,
         keepAliveMs: UPSTREAM_KEEP_ALIVE_MS,
+        sweepMs: this.tickMs,
         connections: pool.config.connectionsPerServer,
         queueTimeoutMs: t.upstreamConnectMs,
         tls: server.tls,

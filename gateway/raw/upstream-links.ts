@@ -30,6 +30,8 @@ export interface LinkOptions {
   readonly connectTimeoutMs: number;
   /** An idle kept-alive connection is closed after this; shorter than the usual app keep-alive (node: 5 s). */
   readonly keepAliveMs: number;
+  /** How often sweep() runs: a link is closed up to two of these after its idle limit (default 0). */
+  readonly sweepMs?: number;
   readonly connections: number;
   /** How long a call may wait for a free connection when all are busy. */
   readonly queueTimeoutMs: number;
@@ -45,6 +47,11 @@ export class UpstreamLink {
   listener: LinkListener | undefined;
   /** Whether this connection already carried a response: a reset on it may be the server closing an idle connection. */
   reused = false;
+  /**
+   * How long the server said it keeps this connection idle (`Keep-Alive: timeout=N` on its last
+   * reply, less a second for the request on its way), in ms; undefined when it did not say.
+   */
+  serverKeepAliveMs: number | undefined;
   private readonly parser: LlhttpParser;
   /**
    * When it went back to the pool, as the pool's sweep first saw it idle (-1 until then): the
@@ -137,6 +144,7 @@ export class UpstreamLink {
     this.status = status;
     const l = this.listener;
     if (l === undefined) return HEAD_CONTINUE;
+    if (status >= 200) this.serverKeepAliveMs = keepAliveHintMs(raw);
     const verdict = l.head(status, raw, keepAlive);
     if (verdict !== HEAD_CONTINUE || status < 200) return verdict;
     const length = contentLengthOf(raw);
@@ -252,8 +260,13 @@ export class UpstreamLink {
   }
 
   private readonly onEnd = (): void => {
+    // The server closed an idle connection: closed now, not at its 'close' (a turn or more later),
+    // so no call is given a connection whose server has gone.
+    if (this.listener === undefined) {
+      this.socket.destroy();
+      return;
+    }
     // A close-delimited body ends here; any other message is cut short.
-    if (this.listener === undefined) return;
     if (this.bodyLeft > 0) {
       this.fail(new GatewayError('NW_GW_UPSTREAM_RESET', `${this.pool.origin} (body cut short)`));
       return;
@@ -348,13 +361,24 @@ export class LinkPool {
    * body that came with the head goes straight upstream instead of waiting (socket paused) a turn.
    */
   takeIdle(): UpstreamLink | undefined {
-    return this.shut ? undefined : this.idleLinks.pop();
+    return this.shut ? undefined : this.popIdle();
+  }
+
+  /**
+   * The most recently used idle link that can still carry a request: one closed (its server's
+   * FIN, stray bytes, the sweep) stays on the list until its socket's 'close', and is skipped.
+   */
+  private popIdle(): UpstreamLink | undefined {
+    for (let link = this.idleLinks.pop(); link !== undefined; link = this.idleLinks.pop()) {
+      if (!link.socket.destroyed && link.socket.writable) return link;
+    }
+    return undefined;
   }
 
   /** A connection for one exchange: an idle one, a new one, or the next one freed. */
   acquire(): Promise<UpstreamLink> {
     if (this.shut) return Promise.reject(new GatewayError('NW_GW_SHUTTING_DOWN'));
-    const idle = this.idleLinks.pop();
+    const idle = this.popIdle();
     if (idle !== undefined) return Promise.resolve(idle);
     if (this.open < this.opts.connections) return this.connect();
     return new Promise((resolve, reject) => {
@@ -373,7 +397,8 @@ export class LinkPool {
 
   /** The exchange is over: a link that can carry another goes to a waiter or the idle list; else it is closed. */
   release(link: UpstreamLink, reusable: boolean): void {
-    if (!reusable || this.shut || link.socket.destroyed) {
+    // A server that keeps an idle connection a second or less would close it under the next request.
+    if (!reusable || this.shut || link.socket.destroyed || this.idleLimitMs(link) <= 0) {
       link.listener = undefined;
       link.socket.destroy();
       return;
@@ -386,6 +411,16 @@ export class LinkPool {
       return;
     }
     this.idleLinks.push(link);
+  }
+
+  /**
+   * How long `link` may stay idle: the pool's keep-alive, shorter when its server said it keeps
+   * connections less long, less the sweep's lateness. Zero or less: not kept at all (a server that
+   * closes idle connections that soon would close it under the next request).
+   */
+  private idleLimitMs(link: UpstreamLink): number {
+    const hinted = link.serverKeepAliveMs;
+    return hinted === undefined ? this.opts.keepAliveMs : Math.min(this.opts.keepAliveMs, hinted - 2 * (this.opts.sweepMs ?? 0));
   }
 
   /** From a link: its socket closed. */
@@ -475,11 +510,10 @@ export class LinkPool {
    * for their timeout.
    */
   sweep(now: number): void {
-    const limit = now - this.opts.keepAliveMs;
     for (let i = this.idleLinks.length - 1; i >= 0; i--) {
       const link = this.idleLinks[i]!;
       if (link.idleSince < 0) link.idleSince = now;
-      else if (link.idleSince <= limit) {
+      else if (link.idleSince <= now - this.idleLimitMs(link)) {
         // Off the list now: its 'close' comes after this turn's reads, which could take it.
         this.idleLinks.splice(i, 1);
         link.socket.destroy();
@@ -508,6 +542,21 @@ const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** As net's own read buffers (libuv suggests 64 KB). */
 const READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * `Keep-Alive: timeout=N` of a reply (RFC 9112 appendix C.2.2, as node:http and most servers send
+ * it): N seconds less one, in ms (undici keeps the same margin for the request on its way and the
+ * sweep's lateness); undefined without one.
+ */
+function keepAliveHintMs(raw: readonly string[]): number | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
+    const m = /(?:^|[,;\s])timeout\s*=\s*(\d{1,6})(?:$|[,;\s])/i.exec(raw[i + 1]!);
+    if (m) return Number(m[1]) * 1000 - 1000;
+  }
+  return undefined;
+}
 
 /** The Content-Length of a response head llhttp accepted (one value, digits only; none with Transfer-Encoding). */
 function contentLengthOf(raw: readonly string[]): number | undefined {
