@@ -244,8 +244,11 @@ export class ClientConnection {
     const b = this.svc.binding;
     this.parser.initialize(b.REQUEST, {}, this.svc.maxHeaderBytes, b.kLenientNone);
     this.resumed = res;
-    this.onData(parked.rest ? Buffer.concat([parked.head, parked.rest]) : parked.head);
+    // Resumed before the parse, not after: the parse may pause the socket again (a request pipelined
+    // behind this one parked, or a body nobody reads yet), and that pause must stand. Reading on past
+    // a parked head would parse that request's body as requests of their own.
     this.socket.resume();
+    this.onData(parked.rest ? Buffer.concat([parked.head, parked.rest]) : parked.head);
   }
 
   /** A held request goes to node:http, with its connection. */

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { eventually } from '../support/eventually.js';
+import { startGatewayHarness, type Harness } from '../support/gateway-harness.js';
+import { RawHttpClient } from '../support/raw-http-client.js';
+
+/** A complete request sent as the body of another: if any parser frames it as a request, an app logs this path. */
+const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: shop.test\r\n\r\n';
+
+/** The raw engine's client side under pipelining: what the apps receive is what the client sent, request by request. */
+describe('raw engine: pipelined requests behind a held or early-answered one', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  const seen = (): string[] => [...h!.n1, ...h!.n2].flatMap((u) => u.seen.map((s) => `${s.method} ${s.path}`));
+
+  for (const closing of [false, true])
+    it(`a request pipelined behind a held write keeps its body a body when the fence lets the write go on here (${closing ? 'its' : 'a later'} request closes)`, async () => {
+      // A body that never comes is a 408 soon, not a hang until mocha's timeout.
+      h = await startGatewayHarness({ config: { engine: 'raw', timeouts: { clientHeadersMs: 1000, clientRequestMs: 2000 } } });
+      await h.gw.applyState('shop', { epoch: 1, mode: 'fence', readFrom: 'n1' });
+      const conn = await new RawHttpClient(Number(new URL(h.url).port)).open();
+      conn.write(
+        'POST /held HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 5\r\n\r\nhello' +
+          `POST /next HTTP/1.1\r\nHost: shop.test\r\nContent-Length: ${SMUGGLED.length}\r\n${closing ? 'Connection: close\r\n' : ''}\r\n`,
+      );
+      await eventually(() => assert.equal(h!.gw.metrics.heldWrites.get(['shop']), 1), { timeoutMs: 5000, message: 'the write is held' });
+      // The pipelined request's body comes in a read of its own, after its head was parked.
+      conn.write(SMUGGLED);
+      await h.gw.applyState('shop', { epoch: 2, mode: 'proxy' });
+      const expected = closing ? ['/held', '/next'] : ['/held', '/next', '/last'];
+      if (!closing) {
+        await eventually(() => assert.equal(conn.received().length, 2), { timeoutMs: 5000, message: 'both answers' });
+        conn.write('GET /last HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n');
+      }
+      const r = await conn.closed;
+      assert.deepEqual(
+        r.responses.map((x) => [x.status, (JSON.parse(x.body) as { path?: string }).path]),
+        expected.map((path) => [200, path]),
+        r.raw,
+      );
+      assert.deepEqual(
+        seen().map((s) => s.split(' ')[1]),
+        expected,
+      );
+    });
+});
