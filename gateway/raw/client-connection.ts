@@ -82,6 +82,8 @@ export class ClientConnection {
   /** A head the parser stopped at, with the bytes after it: the connection goes to node:http with them. */
   private parked: { head: Buffer; rest: Buffer | undefined; stateful: boolean } | undefined;
   private stopped = false;
+  /** Bytes after the current request were refused: it is answered, then the connection closes, nothing more is read. */
+  private ending = false;
   /** Bytes of the current request's Content-Length body still to come (counted here, not parsed). */
   private bodyLeft = 0;
   /** The held request whose head is being parsed again (proceed). */
@@ -125,6 +127,7 @@ export class ClientConnection {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.ending) return;
     if (this.timerKind === 'idle') this.arm('headers');
     let at = 0;
     while (at < chunk.length) {
@@ -286,6 +289,15 @@ export class ClientConnection {
   private parseFailed(parserCode: string, reason: string): void {
     const code = PARSER_CODES[parserCode] ?? 'NW_GW_BAD_REQUEST';
     this.svc.clientError(code, `${parserCode}: ${reason}`);
+    const cur = this.current;
+    // What is refused is what came after a whole request, not that request: it may be a write its
+    // app is committing, so it gets its app's answer (a 400 in its place would report it failed), then
+    // the connection closes, as after `connection: close`.
+    if (cur?.req.complete && !this.closed) {
+      this.ending = true;
+      this.socket.pause();
+      return;
+    }
     this.refuse(code);
   }
 
@@ -331,7 +343,7 @@ export class ClientConnection {
   };
 
   private resumeReading(): void {
-    if (!this.closed && this.parked === undefined) this.socket.resume();
+    if (!this.closed && !this.ending && this.parked === undefined) this.socket.resume();
   }
 
   /**
@@ -375,7 +387,7 @@ export class ClientConnection {
     this.current = undefined;
     // A held request answered without its body: the parked bytes are its own, not a next request.
     if (res.held) this.parked = undefined;
-    if (!keepOpen || this.closed || res.held) {
+    if (!keepOpen || this.closed || res.held || this.ending) {
       this.closeLingering();
       return;
     }
@@ -401,8 +413,9 @@ export class ClientConnection {
     this.svc.handOff(this.socket, parked.rest ? Buffer.concat([parked.head, parked.rest]) : parked.head, parked.stateful);
   }
 
-  get shuttingDown(): boolean {
-    return this.svc.shuttingDown();
+  /** The connection closes after the current reply (shutdown, or refused bytes after its request). */
+  get closesAfterReply(): boolean {
+    return this.ending || this.svc.shuttingDown();
   }
 
   /** `connection: keep-alive` and `keep-alive: timeout=N` lines (as node:http sends them). */
@@ -466,7 +479,7 @@ export class RawResponse implements ClientReply {
     this.status = status;
     const req = this.req;
     // A body the client is still sending that nobody will read desynchronises the connection: close after.
-    this.closeAfter = !req.keepAlive || this.conn.shuttingDown || this.held || (req.hasBody && !req.complete);
+    this.closeAfter = !req.keepAlive || this.conn.closesAfterReply || this.held || (req.hasBody && !req.complete);
     let head = appendHeaderList(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`, list);
     if (framing === 'chunked') {
       this.chunked = true;

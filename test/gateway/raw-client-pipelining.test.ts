@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { eventually } from '../support/eventually.js';
-import { startGatewayHarness, type Harness } from '../support/gateway-harness.js';
+import { call, startGatewayHarness, type Harness } from '../support/gateway-harness.js';
 import { RawHttpClient } from '../support/raw-http-client.js';
 
 /** A complete request sent as the body of another: if any parser frames it as a request, an app logs this path. */
 const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: shop.test\r\n\r\n';
+
+/** What the apps received, as `METHOD path`, N1's then N2's. */
+const seen = (h: Harness): string[] => [...h.n1, ...h.n2].flatMap((u) => u.seen.map((s) => `${s.method} ${s.path}`));
 
 /** The raw engine's client side under pipelining: what the apps receive is what the client sent, request by request. */
 describe('raw engine: pipelined requests behind a held or early-answered one', () => {
@@ -13,8 +16,6 @@ describe('raw engine: pipelined requests behind a held or early-answered one', (
     await h?.close();
     h = undefined;
   });
-
-  const seen = (): string[] => [...h!.n1, ...h!.n2].flatMap((u) => u.seen.map((s) => `${s.method} ${s.path}`));
 
   for (const closing of [false, true])
     it(`a request pipelined behind a held write keeps its body a body when the fence lets the write go on here (${closing ? 'its' : 'a later'} request closes)`, async () => {
@@ -42,8 +43,38 @@ describe('raw engine: pipelined requests behind a held or early-answered one', (
         r.raw,
       );
       assert.deepEqual(
-        seen().map((s) => s.split(' ')[1]),
+        seen(h).map((s) => s.split(' ')[1]),
         expected,
       );
+    });
+});
+
+describe('raw engine: bytes refused after a whole request', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  const AFTER: Record<string, string> = {
+    'a request sent after Connection: close': 'Connection: close\r\n',
+    'a malformed pipelined request': '',
+  };
+  for (const [name, closing] of Object.entries(AFTER))
+    it(`a write whose request was whole gets its app's answer, not a 400 for ${name} (the app committed it)`, async () => {
+      h = await startGatewayHarness({ config: { engine: 'raw' } });
+      // An idle upstream connection: the write goes out in the turn its bytes are parsed.
+      assert.equal((await call(h.url, '/prime')).status, 200);
+      const conn = await new RawHttpClient(Number(new URL(h.url).port)).open();
+      conn.write(
+        `PUT /kv/k HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 5\r\n${closing}\r\nhello` +
+          `GET /next HTTP/1.1\r\nHost: shop.test\r\n${closing === '' ? 'Bad Header: x\r\n' : ''}\r\n`,
+      );
+      const r = await conn.closed;
+      assert.equal(h.n1[0]!.store.get('k'), 'hello', 'the app committed the write');
+      assert.equal(r.responses[0]?.status, 200, r.raw);
+      assert.equal((JSON.parse(r.responses[0]!.body) as { stored?: boolean }).stored, true, r.raw);
+      assert.equal(r.responses[0]!.headers.connection, 'close', r.raw);
+      assert.ok(!seen(h).includes('GET /next'), 'the request after it reached an app');
     });
 });
