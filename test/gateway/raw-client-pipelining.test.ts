@@ -17,8 +17,9 @@ describe('raw engine: pipelined requests behind a held or early-answered one', (
     h = undefined;
   });
 
+  const pipelinedBehindHeld = 'a request pipelined behind a held write keeps its body a body when the fence lets the write go on here';
   for (const closing of [false, true])
-    it(`a request pipelined behind a held write keeps its body a body when the fence lets the write go on here (${closing ? 'its' : 'a later'} request closes)`, async () => {
+    it(`${pipelinedBehindHeld} (${closing ? 'its' : 'a later'} request closes)`, async () => {
       // A body that never comes is a 408 soon, not a hang until mocha's timeout.
       h = await startGatewayHarness({ config: { engine: 'raw', timeouts: { clientHeadersMs: 1000, clientRequestMs: 2000 } } });
       await h.gw.applyState('shop', { epoch: 1, mode: 'fence', readFrom: 'n1' });
