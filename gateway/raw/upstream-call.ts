@@ -154,7 +154,9 @@ export class UpstreamCall implements LinkListener, BodyReader {
 
   private sent(): void {
     this.requestSent = true;
-    if (!this.answered) this.link.inactivityTimeout(this.opts.headersMs);
+    // The final head is due within headersMs of the request's last byte (or of an interim reply):
+    // bytes that are not a whole head (one trickling in) do not put the deadline off.
+    if (!this.answered) this.link.deadlineIn(this.opts.headersMs);
   }
 
   // --- response (LinkListener) ---
@@ -169,6 +171,9 @@ export class UpstreamCall implements LinkListener, BodyReader {
     // 1xx interim replies are not passed on; llhttp completes them as messages of their own.
     if (status < 200) {
       this.interim = true;
+      // An interim reply says the app is at work (102 Processing exists for that): the final head
+      // is due within headersMs of it, as undici times it.
+      if (this.requestSent) this.link.deadlineIn(this.opts.headersMs);
       return HEAD_CONTINUE;
     }
     this.answered = true;

@@ -62,8 +62,12 @@ export class UpstreamLink {
   private timeoutMs = 0;
   /** Something came from the server (or the timeout was set) since the last sweep. */
   private active = false;
-  /** When the sweep last saw activity. */
+  /** When the sweep last saw activity (or first saw the deadline). */
   private activeAt = 0;
+  /** The timeout is a deadline (deadlineIn), not refreshed by activity. */
+  private deadline = false;
+  /** The deadline was set and no sweep has stamped its start yet. */
+  private deadlinePending = false;
 
   /** Header lines of the head being parsed that the binding passed before the head completed. */
   private flushedHeaders: string[] = [];
@@ -122,8 +126,12 @@ export class UpstreamLink {
     if (this.listener === undefined || this.timeoutMs === 0) return;
     if (this.active) {
       this.active = false;
-      this.activeAt = now;
-      return;
+      // A deadline is stamped once, when set; an inactivity timeout by every activity.
+      if (!this.deadline || this.deadlinePending) {
+        this.deadlinePending = false;
+        this.activeAt = now;
+        return;
+      }
     }
     if (now - this.activeAt < this.timeoutMs) return;
     this.activeAt = now;
@@ -318,6 +326,18 @@ export class UpstreamLink {
   inactivityTimeout(ms: number): void {
     this.timeoutMs = ms;
     this.active = true;
+    this.deadline = false;
+  }
+
+  /**
+   * A deadline from now on: the call is told (timedOut) `ms` after this whatever the server sends
+   * meanwhile (a head trickling in, 1xx after 1xx), until another timeout replaces it.
+   */
+  deadlineIn(ms: number): void {
+    this.timeoutMs = ms;
+    this.active = true;
+    this.deadline = true;
+    this.deadlinePending = true;
   }
 }
 

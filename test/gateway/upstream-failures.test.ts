@@ -10,6 +10,7 @@ import {
   startHangingServer,
   startRefusingPort,
   startResetServer,
+  startSlowFinalHeadServer,
   startSlowHeadersServer,
   startStallingBodyServer,
   startTricklingBodyServer,
@@ -90,6 +91,26 @@ describe('gateway upstream failures', () => {
     assert.equal(res.status, 200);
     assert.equal(res.text, '0123456789'.repeat(12));
     assert.equal(await metricValue(h.adminUrl, 'northwest_gateway_errors_total', { app: 'shop', code: 'NW_GW_UPSTREAM_IDLE_TIMEOUT' }), 0);
+  });
+
+  it('answers 504 NW_GW_UPSTREAM_HEADERS_TIMEOUT to an app whose head trickles in a byte every 100 ms: the deadline is not put off', async () => {
+    const trickling = await startSlowFinalHeadServer(100, 0);
+    faulty.push(trickling);
+    h = await startGatewayHarness({ n1Urls: [trickling.url], config: { timeouts: { upstreamHeadersMs: 400, upstreamIdleMs: 400 } } });
+    const started = Date.now();
+    const res = await call(h.url, '/trickle-head');
+    assert.ok(Date.now() - started < 5000, 'timeouts.upstreamHeadersMs caps the wait for the final head');
+    assertGatewayError(res, 504, 'NW_GW_UPSTREAM_HEADERS_TIMEOUT');
+  });
+
+  it('waits for the final head as long as 102 Processing replies keep coming within timeouts.upstreamHeadersMs (as undici)', async () => {
+    // 12 interim replies 100 ms apart: 1.2 s in all, three times the headers timeout, never 400 ms without one.
+    const processing = await startSlowFinalHeadServer(100, 12);
+    faulty.push(processing);
+    h = await startGatewayHarness({ n1Urls: [processing.url], config: { timeouts: { upstreamHeadersMs: 400, upstreamIdleMs: 400 } } });
+    const res = await call(h.url, '/processing');
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.text, 'done');
   });
 
   it('waits out timeouts.upstreamHeadersMs before a 504: a head that comes at half of it is served', async () => {

@@ -170,3 +170,35 @@ export async function startSwitchableHealthServer(name: string): Promise<Switcha
     },
   };
 }
+
+/**
+ * Answers each request with a head that does not come: `interims` > 0 sends that many 102
+ * Processing replies `everyMs` apart and then a final 200 ("done"); 0 sends a status line and then
+ * one header byte every `everyMs`, never ending the head (a slow loris from the app's side).
+ */
+export function startSlowFinalHeadServer(everyMs: number, interims: number): Promise<FaultyUpstream> {
+  const seen: FaultyUpstream['seen'] = [];
+  const server = createNetServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', (chunk: Buffer) => {
+      const [method = '', path = ''] = chunk.toString('latin1').split(' ', 2);
+      seen.push({ method, path });
+      if (interims === 0) socket.write('HTTP/1.1 200 OK\r\nX-Slow: ');
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (interims === 0) {
+          socket.write('a');
+          return;
+        }
+        sent += 1;
+        if (sent <= interims) socket.write('HTTP/1.1 102 Processing\r\n\r\n');
+        else {
+          clearInterval(timer);
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone');
+        }
+      }, everyMs);
+      socket.once('close', () => clearInterval(timer));
+    });
+  });
+  return listenTracked(server, seen);
+}
