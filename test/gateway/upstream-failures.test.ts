@@ -93,7 +93,7 @@ describe('gateway upstream failures', () => {
     assert.equal(await metricValue(h.adminUrl, 'northwest_gateway_errors_total', { app: 'shop', code: 'NW_GW_UPSTREAM_IDLE_TIMEOUT' }), 0);
   });
 
-  it('answers 504 NW_GW_UPSTREAM_HEADERS_TIMEOUT to an app whose head trickles in a byte every 100 ms: the deadline is not put off', async () => {
+  it('answers 504 NW_GW_UPSTREAM_HEADERS_TIMEOUT to an app whose head trickles in a byte every 100 ms (deadline not put off)', async () => {
     const trickling = await startSlowFinalHeadServer(100, 0);
     faulty.push(trickling);
     h = await startGatewayHarness({ n1Urls: [trickling.url], config: { timeouts: { upstreamHeadersMs: 400, upstreamIdleMs: 400 } } });
