@@ -9,7 +9,8 @@
  * `connection: keep-alive` added, and sent with the first piece of their body in one write.
  * llhttp only ever sees heads: a Content-Length body is counted and piped here, as the raw engine
  * does. No routing, no policy, no metrics, no pool: whatever the raw engine costs above this is
- * the gateway's, and whatever this costs above nginx no Node HTTP engine can win back.
+ * the gateway's, and what this costs above nginx is the price of an engine built this way (llhttp
+ * through Node's binding, Node's sockets and streams), which cleverer I/O can shave but not undo.
  *
  * Left out, since the bench's workloads never need it:
  * - a chunked request body: answered 501 and the connection closed;
