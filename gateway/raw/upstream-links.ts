@@ -77,8 +77,8 @@ export class UpstreamLink {
    * The parser's last byte ended a message (or it was just initialized): the next bytes start a
    * head, so the parser can be given that head alone (up to its blank line) and told to skip the
    * body, with no initialize per response. Cleared by any other execute: after one that did not end
-   * exactly at a message's end the parser's place is not known here, and it is initialized before
-   * the next exchange (busy).
+   * exactly at a message's end the parser's place is not known here, and it is initialized when
+   * the next exchange's first bytes come (fresh).
    */
   private atStart = true;
   /** The parser is being given one head alone (see atStart). */
@@ -225,9 +225,8 @@ export class UpstreamLink {
       }
       if (headOnly && this.listener !== l) {
         // The exchange is over (the link went back to its pool, or on to another call); if bytes followed
-        // its response, onComplete closed the connection.
-        if (at + r < chunk.length) this.socket.destroy();
-        else this.atStart = this.completed && r === piece.length;
+        // its response, onComplete closed the connection before that.
+        this.atStart = this.completed && r === piece.length;
         return;
       }
       if (this.listener === undefined) return;

@@ -7,6 +7,24 @@ import { call, startGatewayHarness, type Harness } from '../support/gateway-harn
 
 const KEEP_ALIVE_MS = 3000;
 
+/** A server on port 0 (its connections in `sockets`) and a pool of links to it. */
+async function poolToServer(sockets: Socket[] = []): Promise<{ server: Server; pool: LinkPool }> {
+  const server = createServer((s) => {
+    sockets.push(s);
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const verdict = llhttpBinding();
+  if (!verdict.ok) throw new Error(verdict.reason);
+  const pool = new LinkPool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, verdict.binding, {
+    connectTimeoutMs: 2000,
+    keepAliveMs: KEEP_ALIVE_MS,
+    connections: 4,
+    queueTimeoutMs: 2000,
+  });
+  return { server, pool };
+}
+
 /**
  * The pool's sweep closes a connection idle for longer than keepAliveMs. Its socket's 'close' (which
  * takes it off the idle list) comes in a later phase of the event loop: a request read in between
@@ -18,17 +36,7 @@ describe('raw engine: upstream link pool sweep', () => {
   let pool: LinkPool;
 
   before(async () => {
-    server = createServer((s) => s.on('error', () => undefined));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const verdict = llhttpBinding();
-    if (!verdict.ok) throw new Error(verdict.reason);
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    pool = new LinkPool(origin, verdict.binding, {
-      connectTimeoutMs: 2000,
-      keepAliveMs: KEEP_ALIVE_MS,
-      connections: 4,
-      queueTimeoutMs: 2000,
-    });
+    ({ server, pool } = await poolToServer());
   });
   after(async () => {
     pool.close();
@@ -57,19 +65,7 @@ describe('raw engine: upstream link pool, a connection its server closed while i
   const sockets: Socket[] = [];
 
   before(async () => {
-    server = createServer((s) => {
-      sockets.push(s);
-      s.on('error', () => undefined);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const verdict = llhttpBinding();
-    if (!verdict.ok) throw new Error(verdict.reason);
-    pool = new LinkPool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, verdict.binding, {
-      connectTimeoutMs: 2000,
-      keepAliveMs: KEEP_ALIVE_MS,
-      connections: 4,
-      queueTimeoutMs: 2000,
-    });
+    ({ server, pool } = await poolToServer(sockets));
   });
   after(async () => {
     pool.close();
