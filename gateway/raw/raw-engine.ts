@@ -469,6 +469,7 @@ export class RawEngine {
       headersMs: t.upstreamHeadersMs,
       idleMs: t.upstreamIdleMs,
       keepUpstream: s.write,
+      timed: this.deps.accessLog.enabled,
       ...(guard ? { lastByteGuard: guard } : {}),
       onSettled: (failure) => this.called(s, server, failure),
     });

@@ -570,11 +570,22 @@ const READ_BUFFER_BYTES = 64 * 1024;
 function keepAliveHintMs(raw: readonly string[]): number | undefined {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
-    const m = /(?:^|[,;\s])timeout\s*=\s*(\d{1,6})(?:$|[,;\s])/i.exec(raw[i + 1]!);
-    if (m) return Number(m[1]) * 1000 - 1000;
+    if (name.length !== 10 || (name !== 'Keep-Alive' && name !== 'keep-alive' && name.toLowerCase() !== 'keep-alive')) continue;
+    return keepAliveValueMs(raw[i + 1]!);
   }
   return undefined;
+}
+
+/** The last Keep-Alive value read and what it says: an app sends the same one on every reply. */
+let lastKeepAlive = '';
+let lastKeepAliveMs: number | undefined;
+
+function keepAliveValueMs(value: string): number | undefined {
+  if (value === lastKeepAlive) return lastKeepAliveMs;
+  const m = /(?:^|[,;\s])timeout\s*=\s*(\d{1,6})(?:$|[,;\s])/i.exec(value);
+  lastKeepAlive = value;
+  lastKeepAliveMs = m ? Number(m[1]) * 1000 - 1000 : undefined;
+  return lastKeepAliveMs;
 }
 
 /** The Content-Length of a response head llhttp accepted (one value, digits only; none with Transfer-Encoding). */
