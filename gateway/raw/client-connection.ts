@@ -143,6 +143,8 @@ export class ClientConnection {
       }
       if (this.stopped) {
         this.stopped = false;
+        // Stopped at a head on a connection closing lingering: it reads on and drops what comes.
+        if (this.closed) return;
         this.socket.pause();
         const rest = r < piece.length ? piece.subarray(r) : undefined;
         if (this.parked) this.parked.rest = rest;

@@ -63,5 +63,16 @@ for (const engine of ['raw'] as const) {
         }
       });
     }
+
+    it('reads and drops a request pipelined behind a reply that closes the connection, and what follows it', async () => {
+      // The reply (421) goes at the head, before the 5-byte body: the connection closes after it. The
+      // next head is already in the same read; the client then sends more and ends its side.
+      const head = 'POST /x HTTP/1.1\r\nHost: nobody.test\r\nContent-Length: 5\r\n\r\nhelloGET /y HTTP/1.1\r\nHost: nobody.test\r\n\r\n';
+      const { got, error } = await sendWhileAnswered(Number(new URL(h.url).port), head, 64);
+      // Not reset: the gateway kept reading (and dropping) until the client closed, then closed.
+      assert.equal(error, undefined, `the client saw ${error}`);
+      assert.match(got, /^HTTP\/1\.1 421 /);
+      assert.equal(got.match(/HTTP\/1\.1 /g)?.length, 1, 'one reply, none to the request behind it');
+    });
   });
 }
