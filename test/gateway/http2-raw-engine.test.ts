@@ -10,6 +10,7 @@ import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type 
 import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { eventually } from '../support/eventually.js';
+import { H2_PREFACE, h2Frame } from '../support/h2-frames.js';
 import { h2call, startTlsHarness, type TlsHarness } from '../support/tls-gateway.js';
 
 interface AccessLine {
@@ -93,15 +94,6 @@ function hpackLiterals(fields: Record<string, string>): Buffer {
   return Buffer.concat(parts);
 }
 
-function h2Frame(type: number, flags: number, id: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(id, 5);
-  return Buffer.concat([head, payload]);
-}
-
 /** Stream 1: a PUT of `size` bytes with its Content-Length, in DATA frames of 16 KiB (the last one ends the stream), as one buffer. */
 function uploadFrames(path: string, size: number, fill: string): Buffer {
   const head = { ':method': 'PUT', ':scheme': 'https', ':path': path, ':authority': 'shop.test', 'content-length': String(size) };
@@ -122,7 +114,7 @@ async function rawH2Client(
   socket.on('error', () => undefined);
   await once(socket, 'secureConnect');
   const frame = (type: number, flags: number, id: number, payload: Buffer): void => void socket.write(h2Frame(type, flags, id, payload));
-  socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  socket.write(H2_PREFACE);
   frame(0x4, 0, 0, Buffer.alloc(0));
   // The server's SETTINGS come first on its side: acknowledged once anything came.
   socket.once('data', () => frame(0x4, 0x1, 0, Buffer.alloc(0)));

@@ -1,18 +1,9 @@
 import { connect } from 'node:tls';
+import { H2_PREFACE as PREFACE, h2Frame as frame } from './h2-frames.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const TYPE = { HEADERS: 0x1, RST_STREAM: 0x3, SETTINGS: 0x4, GOAWAY: 0x7 } as const;
 const END_STREAM_AND_HEADERS = 0x1 | 0x4;
 const CANCEL = 0x8;
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId, 5);
-  return Buffer.concat([head, payload]);
-}
 
 /** GET / for `authority` in HPACK: indexed :method GET, :scheme https, :path /, then :authority as a literal not indexed. */
 function requestBlock(authority: string): Buffer {
