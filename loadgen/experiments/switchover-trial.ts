@@ -93,6 +93,8 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
   });
   // Acknowledged writes must be where the app now lives: N2 after a handover, N1 after a rollback.
   const holder = log.status === 'rolled-back' ? env.n1Store : env.n2ReadBack;
+  // Sorted once; a spread into Math.max overflows the stack past ~100k held writes (a long trial under load).
+  const holds = [...env.holdTimes].sort((a, b) => a - b);
   const { run, figures } = await measureSwitchover({
     title: `Northwest switchover N1 → N2 (trial ${trial}, ${env.gatewayUrls.length} gateways, ${log.status})`,
     loads: await Promise.all(loads),
@@ -102,8 +104,7 @@ export async function runSwitchoverTrial(env: ExperimentEnvironment, trial: numb
     log,
     preloaded,
     readBack: async (key) => (await holder.get(key))?.value,
-    writeHoldMs: env.holdTimes.length ? Math.max(...env.holdTimes) : 0,
+    writeHoldMs: holds.at(-1) ?? 0,
   });
-  const holds = [...env.holdTimes].sort((a, b) => a - b);
   return { run, figures: { ...figures, writeHoldP99Ms: holds.length ? percentile(holds, 99) : 0 }, log };
 }
