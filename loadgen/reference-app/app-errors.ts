@@ -35,3 +35,15 @@ export function sendError(res: ServerResponse, code: ReferenceAppErrorCode, allo
   if (allow) res.setHeader('allow', allow);
   sendJson(res, status ?? e.status, { error: { code, message: e.message } }, close);
 }
+
+/**
+ * NW_APP_STORE_FAILED naming what failed in the store: its typed code (NW_SYNC_WRITE_FAILED …) and
+ * message, so a failed write in a test or an experiment says why. The reference app is a stand-in
+ * for an app; a real one would log the cause rather than answer it.
+ */
+export function sendStoreFailed(res: ServerResponse, err: unknown): void {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const cause = { ...(typeof code === 'string' ? { code } : {}), message: err instanceof Error ? err.message : String(err) };
+  const e = REFERENCE_APP_ERRORS.NW_APP_STORE_FAILED;
+  sendJson(res, e.status, { error: { code: 'NW_APP_STORE_FAILED', message: e.message, cause } });
+}

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handleAdmin, type AdminContext } from './app-admin.js';
-import { KEY_PATTERN, MAX_BODY_BYTES, MAX_KEY_LENGTH, sendError, sendJson } from './app-errors.js';
+import { KEY_PATTERN, MAX_BODY_BYTES, MAX_KEY_LENGTH, sendError, sendJson, sendStoreFailed } from './app-errors.js';
 import { CommitLog } from './commit-log.js';
 import type { KvStore } from './kv-store.js';
 import { MemoryStore } from './memory-store.js';
@@ -66,8 +66,8 @@ export async function startReferenceApp(o: ReferenceAppOptions): Promise<Referen
   };
   const server = createServer((req, res) => {
     res.setHeader('x-served-by', deployment);
-    handle(req, res, ctx).catch(() => {
-      if (!res.headersSent) sendError(res, 'NW_APP_STORE_FAILED');
+    handle(req, res, ctx).catch((err: unknown) => {
+      if (!res.headersSent) sendStoreFailed(res, err);
       else res.destroy();
     });
   });

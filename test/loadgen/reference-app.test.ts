@@ -378,7 +378,13 @@ describe("reference app: the chaos campaign's instrumentation", () => {
     try {
       const put = await request(`${odd.url}/kv/c.k1`, { method: 'PUT', body: 'kept', headers: { 'x-request-id': 'req-c1' } });
       assert.equal(put.statusCode, 500);
-      assert.equal(((await put.body.json()) as { error: { code: string } }).error.code, 'NW_APP_STORE_FAILED');
+      assert.deepEqual(await put.body.json(), {
+        error: {
+          code: 'NW_APP_STORE_FAILED',
+          message: 'store failed',
+          cause: { message: 'the write committed (version 1), then: cache down' },
+        },
+      });
       const { default: WebSocket } = await import('ws');
       const ws = new WebSocket(`${odd.url.replace('http', 'ws')}/ws`);
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -389,7 +395,7 @@ describe("reference app: the chaos campaign's instrumentation", () => {
       fail = 'before-commit';
       const lost = await request(`${odd.url}/kv/c.k3`, { method: 'PUT', body: 'never stored' });
       assert.equal(lost.statusCode, 500);
-      await lost.body.dump();
+      assert.deepEqual(((await lost.body.json()) as { error: { cause: unknown } }).error.cause, { message: 'store down' });
       assert.deepEqual(
         odd.commits?.read().map((e) => [e.key, e.value, e.version, e.requestId, e.via]),
         [
