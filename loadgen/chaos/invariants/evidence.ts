@@ -70,7 +70,10 @@ export interface ClientWrite {
    */
   readonly outcome: 'acked' | 'rejected' | 'failed' | 'unknown';
   readonly status: number;
-  /** x-northwest-deployment, x-northwest-mode, x-northwest-epoch, x-northwest-error, x-northwest-mirrored-to when present. */
+  /**
+   * x-northwest-deployment, x-northwest-mode, x-northwest-epoch, x-northwest-error, x-northwest-mirrored-to when present;
+   * `error` of an app's own 5xx is its JSON body's code and cause (`NW_APP_STORE_FAILED (NW_SYNC_WRITE_FAILED)`).
+   */
   readonly deployment?: string | undefined;
   readonly mode?: string | undefined;
   readonly epoch?: string | undefined;

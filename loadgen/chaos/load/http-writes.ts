@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { errorCode, type LoadRecorder, northwestHeaders } from './load-recorder.js';
+import { appErrorOf, errorBodyOf, errorCode, type LoadRecorder, northwestHeaders } from './load-recorder.js';
 
 const now = (): string => process.hrtime.bigint().toString();
 
@@ -48,14 +48,17 @@ export async function sendWrite(rec: LoadRecorder, w: HttpWrite): Promise<void> 
       headersTimeout: w.timeoutMs ?? 20_000,
       bodyTimeout: w.timeoutMs ?? 20_000,
     });
-    await res.body.dump();
     const status = res.statusCode;
+    const appError = await errorBodyOf(status, res.headers, res.body);
+    const endNs = now();
+    const headers = northwestHeaders(res.headers);
     rec.write({
       ...base,
-      endNs: now(),
+      endNs,
       status,
       outcome: status < 300 ? 'acked' : status < 500 ? 'rejected' : 'failed',
-      ...northwestHeaders(res.headers),
+      ...headers,
+      ...(headers.error === undefined && appError !== undefined ? { error: appErrorOf(appError) } : {}),
     });
   } catch (err) {
     const code = ac.signal.aborted ? 'client-left' : errorCode(err);
@@ -70,8 +73,11 @@ export async function sendWrite(rec: LoadRecorder, w: HttpWrite): Promise<void> 
 export async function sendRead(rec: LoadRecorder, gateway: GatewayAddress, host: string, key: string): Promise<void> {
   try {
     const res = await request(`${gateway.url}/kv/${key}`, { headers: { host }, headersTimeout: 20_000, bodyTimeout: 20_000 });
-    await res.body.dump();
-    rec.read(res.statusCode === 404 ? 200 : res.statusCode, northwestHeaders(res.headers).error);
+    const appError = await errorBodyOf(res.statusCode, res.headers, res.body);
+    rec.read(
+      res.statusCode === 404 ? 200 : res.statusCode,
+      northwestHeaders(res.headers).error ?? (appError === undefined ? undefined : appErrorOf(appError)),
+    );
   } catch (err) {
     rec.read(0, undefined, errorCode(err));
   }

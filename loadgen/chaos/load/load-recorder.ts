@@ -6,7 +6,7 @@ export interface RequestCounts {
   ok: number;
   /** 4xx */
   rejected: number;
-  /** 5xx, by `x-northwest-error` code (or `status <n>`) */
+  /** 5xx, by `x-northwest-error` code, else the app's own error code and cause (else `status <n>`) */
   failed: Record<string, number>;
   /** no answer: connection refused or reset, timeout, client left */
   noAnswer: Record<string, number>;
@@ -57,6 +57,46 @@ export function northwestHeaders(
     error: one('x-northwest-error'),
     mirroredTo: one('x-northwest-mirrored-to'),
   };
+}
+
+/**
+ * What an app's own 5xx (no `x-northwest-error`) says failed, for counts: the JSON body's
+ * `error.code`, and its `error.cause.code` when it names one (the reference app's
+ * `NW_APP_STORE_FAILED (NW_SYNC_WRITE_FAILED)`). Undefined for a body that says neither.
+ */
+export function appErrorOf(body: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const error = (parsed as { error?: { code?: unknown; cause?: { code?: unknown } } } | null)?.error;
+  if (typeof error?.code !== 'string') return undefined;
+  const cause = error.cause?.code;
+  return typeof cause === 'string' ? `${error.code} (${cause})` : error.code;
+}
+
+/** At most this much of a 5xx body is read to name its error; the rest is dropped. */
+const ERROR_BODY_BYTES = 4096;
+
+/** The body of a reply, as text if it is a 5xx the gateway did not make (to name the app's error), else dropped. */
+export async function errorBodyOf(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  body: AsyncIterable<Buffer> & { dump(): Promise<void> },
+): Promise<string | undefined> {
+  if (status < 500 || headers['x-northwest-error'] !== undefined) {
+    await body.dump();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < ERROR_BODY_BYTES) chunks.push(chunk);
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks).subarray(0, ERROR_BODY_BYTES).toString('utf8');
 }
 
 /** undici / node error code of a failed request, for counts. */
