@@ -309,6 +309,11 @@ export class Gateway {
       maxConcurrentStreams: config.limits.maxConcurrentStreams,
       maxHeaderBytes: config.limits.maxHeaderBytes,
       idleTimeoutMs: config.timeouts.clientKeepAliveMs,
+      requestBodyMs: config.timeouts.clientRequestMs,
+      onBodyTimeout: () => {
+        this.metrics.errors.inc(['-', 'NW_GW_CLIENT_TIMEOUT']);
+        this.logger.debug('gateway.client.error', { code: 'NW_GW_CLIENT_TIMEOUT', message: 'request body too slow', engine: 'node' });
+      },
       onRequest: (req, res) => {
         this.inFlightRequests += 1;
         this.handler.handle(req, res);

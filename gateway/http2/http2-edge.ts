@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  constants,
   createServer,
   Http2ServerRequest,
   Http2ServerResponse,
@@ -9,6 +10,8 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
+import { GatewayError } from '../errors.js';
+import { errorReply } from '../proxy/request-outcome.js';
 import { addResponseState } from './response-state.js';
 
 export interface Http2EdgeOptions {
@@ -18,6 +21,14 @@ export interface Http2EdgeOptions {
   readonly maxHeaderBytes: number;
   /** A connection with no frame for this long is closed (GOAWAY). */
   readonly idleTimeoutMs: number;
+  /**
+   * From the first read of a request body to its end (timeouts.clientRequestMs), for the streams
+   * of the compatibility API (the raw engine checks its own): a body still coming after it is
+   * refused with 408 and its stream reset, so the request handler sees its client gone.
+   */
+  readonly requestBodyMs: number;
+  /** A body refused for its deadline (counted and logged as the client's error). */
+  readonly onBodyTimeout: () => void;
   /**
    * The node engine's request handler. It takes node:http's request and response; the HTTP/2
    * compatibility API's request and response have the members it uses (the modes are tested
@@ -73,8 +84,14 @@ export class Http2Edge {
     if (onStream === undefined) {
       // CONNECT never gets here: without a 'connect' listener node answers it with 405 (no tunnels,
       // and no RFC 8441 WebSockets: enableConnectProtocol is off).
-      this.server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => opts.onRequest(...asHttp1(req, res)));
-      this.server.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) => opts.onCheckContinue(...asHttp1(req, res)));
+      this.server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+        this.bodyDeadline(req, res, opts);
+        opts.onRequest(...asHttp1(req, res));
+      });
+      this.server.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+        this.bodyDeadline(req, res, opts);
+        opts.onCheckContinue(...asHttp1(req, res));
+      });
       return;
     }
     // No 'request' listener: node makes no compatibility objects; streams the raw engine does not serve get them here.
@@ -93,6 +110,7 @@ export class Http2Edge {
       res.end();
       return;
     }
+    this.bodyDeadline(req, res, opts);
     const expect = headers.expect;
     if (expect === undefined) opts.onRequest(...asHttp1(req, res));
     else if (expect === '100-continue') opts.onCheckContinue(...asHttp1(req, res));
@@ -100,6 +118,38 @@ export class Http2Edge {
       res.statusCode = 417;
       res.end();
     }
+  }
+
+  /**
+   * The compatibility API has no deadline for a request body (node:http's requestTimeout is
+   * HTTP/1.1 only): without one a client trickling its body keeps the handler, its buffered body
+   * and its upstream connection for as long as it likes. The time runs from the handler's first
+   * read (the stream's 'resume'), as in the raw engine, so a write a fence holds unread is not cut.
+   */
+  private bodyDeadline(req: Http2ServerRequest, res: Http2ServerResponse, opts: Http2EdgeOptions): void {
+    const stream = req.stream;
+    if (stream.endAfterHeaders) return;
+    let timer: NodeJS.Timeout | undefined;
+    const disarm = (): void => clearTimeout(timer);
+    stream.once('resume', () => {
+      if (stream.closed || stream.destroyed) return;
+      timer = setTimeout(() => {
+        if (req.complete || stream.closed || stream.destroyed) return;
+        opts.onBodyTimeout();
+        if (res.headersSent) {
+          stream.close(constants.NGHTTP2_CANCEL);
+          return;
+        }
+        const { body, headers } = errorReply(new GatewayError('NW_GW_CLIENT_TIMEOUT', 'request body too slow'), '-', {});
+        res.writeHead(408, headers);
+        // Reset once the reply went out: the body stops, and the handler's request ends as aborted.
+        res.end(body, () => {
+          if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+        });
+      }, opts.requestBodyMs);
+      stream.once('end', disarm);
+      stream.once('close', disarm);
+    });
   }
 
   /** A TLS connection that negotiated h2. */

@@ -293,6 +293,27 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
     assert.equal(h.n2[0]!.store.get('held'), 'waited');
   });
 
+  it('refuses a mirrored write (compatibility API) whose body takes longer than timeouts.clientRequestMs: 408, nothing stored', async () => {
+    await start({ config: { timeouts: { clientHeadersMs: 200, clientRequestMs: 400 } } });
+    await h.gw.applyState('shop', { epoch: 1, mode: 'mirror' });
+    const slow = session.request({ ':method': 'PUT', ':path': '/kv/slow-m', ':authority': 'shop.test' });
+    slow.on('error', () => undefined);
+    slow.write('part');
+    const closed = once(slow, 'close');
+    const [headers] = await once(slow, 'response');
+    assert.equal(headers[':status'], 408);
+    assert.equal(headers['x-northwest-error'], 'NW_GW_CLIENT_TIMEOUT');
+    await closed;
+    assert.equal(slow.rstCode, h2.NGHTTP2_CANCEL, 'the stream is reset: its body stops');
+    assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_CLIENT_TIMEOUT']), 1);
+    assert.equal(h.n1[0]!.store.has('slow-m'), false);
+    assert.equal(h.n2[0]!.store.has('slow-m'), false);
+    // The session goes on: the next mirrored write is whole at both sides.
+    assert.equal((await h2call(session, '/kv/next', { method: 'PUT', body: 'whole' })).status, 200);
+    assert.equal(h.n1[0]!.store.get('next'), 'whole');
+    assert.equal(h.n2[0]!.store.get('next'), 'whole');
+  });
+
   describe('with an app of its own', () => {
     let app: Awaited<ReturnType<typeof startApp>>;
     beforeEach(async () => {

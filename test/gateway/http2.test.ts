@@ -299,6 +299,32 @@ describe('gateway: HTTP/2 on TLS listeners', () => {
     });
   });
 
+  describe('a slow request body on the node engine', () => {
+    let h: TlsHarness | undefined;
+    afterEach(() => h?.close());
+
+    it('refuses a body that takes longer than timeouts.clientRequestMs with 408 and resets its stream; N1 stores nothing', async () => {
+      // node:http's requestTimeout is HTTP/1.1 only: over h2 the gateway keeps the deadline itself.
+      h = await startTlsHarness({ config: { engine: 'node', timeouts: { clientHeadersMs: 200, clientRequestMs: 400 } } });
+      const session = await h.http2();
+      const slow = session.request({ ':method': 'PUT', ':path': '/kv/slow', ':authority': 'shop.test' });
+      slow.on('error', () => undefined);
+      slow.write('part');
+      const closed = once(slow, 'close');
+      const [headers] = await once(slow, 'response');
+      assert.equal(headers[':status'], 408);
+      assert.equal(headers['x-northwest-error'], 'NW_GW_CLIENT_TIMEOUT');
+      await closed;
+      assert.equal(slow.rstCode, h2.NGHTTP2_CANCEL, 'the stream is reset: its body stops');
+      assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_CLIENT_TIMEOUT']), 1);
+      await eventually(() => h!.gw.pendingRequests === 0, { timeoutMs: 5000, message: 'the request is no longer in flight' });
+      assert.equal(h.n1[0]!.store.has('slow'), false);
+      const next = await h2call(session, '/kv/next', { method: 'PUT', body: 'whole' });
+      assert.equal(next.status, 200);
+      assert.equal(h.n1[0]!.store.get('next'), 'whole');
+    });
+  });
+
   describe('rapid reset', () => {
     let h: TlsHarness;
     before(async () => {
