@@ -293,7 +293,7 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
     assert.equal(h.n2[0]!.store.get('held'), 'waited');
   });
 
-  it('refuses a mirrored write (compatibility API) whose body takes longer than timeouts.clientRequestMs: 408, nothing stored', async () => {
+  it('refuses a mirrored write (compatibility API) whose body is slower than timeouts.clientRequestMs: 408, nothing stored', async () => {
     await start({ config: { timeouts: { clientHeadersMs: 200, clientRequestMs: 400 } } });
     await h.gw.applyState('shop', { epoch: 1, mode: 'mirror' });
     const slow = session.request({ ':method': 'PUT', ':path': '/kv/slow-m', ':authority': 'shop.test' });
