@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { eventually } from '../support/eventually.js';
 import { H2_PREFACE, h2Frame } from '../support/h2-frames.js';
-import { h2call, startTlsHarness, type TlsHarness } from '../support/tls-gateway.js';
+import { h2call, neverEndingPut, startTlsHarness, type TlsHarness } from '../support/tls-gateway.js';
 
 interface AccessLine {
   engine: string;
@@ -296,15 +296,10 @@ describe('gateway: HTTP/2 streams in the raw engine', () => {
   it('refuses a mirrored write (compatibility API) whose body is slower than timeouts.clientRequestMs: 408, nothing stored', async () => {
     await start({ config: { timeouts: { clientHeadersMs: 200, clientRequestMs: 400 } } });
     await h.gw.applyState('shop', { epoch: 1, mode: 'mirror' });
-    const slow = session.request({ ':method': 'PUT', ':path': '/kv/slow-m', ':authority': 'shop.test' });
-    slow.on('error', () => undefined);
-    slow.write('part');
-    const closed = once(slow, 'close');
-    const [headers] = await once(slow, 'response');
+    const { headers, rstCode } = await neverEndingPut(session, '/kv/slow-m');
     assert.equal(headers[':status'], 408);
     assert.equal(headers['x-northwest-error'], 'NW_GW_CLIENT_TIMEOUT');
-    await closed;
-    assert.equal(slow.rstCode, h2.NGHTTP2_CANCEL, 'the stream is reset: its body stops');
+    assert.equal(rstCode, h2.NGHTTP2_CANCEL, 'the stream is reset: its body stops');
     assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_CLIENT_TIMEOUT']), 1);
     assert.equal(h.n1[0]!.store.has('slow-m'), false);
     assert.equal(h.n2[0]!.store.has('slow-m'), false);

@@ -5,7 +5,7 @@ import { constants as h2, type ClientHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { eventually } from '../support/eventually.js';
 import { rapidReset } from '../support/http2-rapid-reset.js';
-import { h2call, startTlsHarness, type TlsHarness } from '../support/tls-gateway.js';
+import { h2call, neverEndingPut, startTlsHarness, type TlsHarness } from '../support/tls-gateway.js';
 
 /** An app server whose replies the test shapes: /big/<bytes> streams that many bytes, /slow/<ms> answers after a delay. */
 async function startShapedApp(): Promise<{ url: string; writes: string[]; close(): Promise<void> }> {
@@ -307,15 +307,10 @@ describe('gateway: HTTP/2 on TLS listeners', () => {
       // node:http's requestTimeout is HTTP/1.1 only: over h2 the gateway keeps the deadline itself.
       h = await startTlsHarness({ config: { engine: 'node', timeouts: { clientHeadersMs: 200, clientRequestMs: 400 } } });
       const session = await h.http2();
-      const slow = session.request({ ':method': 'PUT', ':path': '/kv/slow', ':authority': 'shop.test' });
-      slow.on('error', () => undefined);
-      slow.write('part');
-      const closed = once(slow, 'close');
-      const [headers] = await once(slow, 'response');
+      const { headers, rstCode } = await neverEndingPut(session, '/kv/slow');
       assert.equal(headers[':status'], 408);
       assert.equal(headers['x-northwest-error'], 'NW_GW_CLIENT_TIMEOUT');
-      await closed;
-      assert.equal(slow.rstCode, h2.NGHTTP2_CANCEL, 'the stream is reset: its body stops');
+      assert.equal(rstCode, h2.NGHTTP2_CANCEL, 'the stream is reset: its body stops');
       assert.equal(h.gw.metrics.errors.get(['-', 'NW_GW_CLIENT_TIMEOUT']), 1);
       await eventually(() => h!.gw.pendingRequests === 0, { timeoutMs: 5000, message: 'the request is no longer in flight' });
       assert.equal(h.n1[0]!.store.has('slow'), false);

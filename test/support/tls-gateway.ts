@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { type ClientHttp2Session, connect as connectHttp2, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { Agent, type Dispatcher, request } from 'undici';
 import { type Harness, type HarnessOptions, startGatewayHarness } from './gateway-harness.js';
@@ -87,6 +88,23 @@ export function h2call(
     stream.on('error', reject);
     stream.end(opts.body);
   });
+}
+
+/**
+ * A PUT whose body never ends (one piece, then nothing): resolves with the head of the reply the
+ * gateway gave it and the stream's close code, once the stream closed.
+ */
+export async function neverEndingPut(
+  session: ClientHttp2Session,
+  path: string,
+): Promise<{ headers: IncomingHttpHeaders; rstCode: number }> {
+  const stream = session.request({ ':method': 'PUT', ':path': path, ':authority': 'shop.test' });
+  stream.on('error', () => undefined);
+  stream.write('part');
+  const closed = once(stream, 'close');
+  const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+  await closed;
+  return { headers, rstCode: stream.rstCode ?? -1 };
 }
 
 /** One HTTP/1.1 request over TLS (Host shop.test unless told). */
