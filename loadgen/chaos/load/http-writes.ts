@@ -49,7 +49,7 @@ export async function sendWrite(rec: LoadRecorder, w: HttpWrite): Promise<void> 
       bodyTimeout: w.timeoutMs ?? 20_000,
     });
     const status = res.statusCode;
-    const appError = await errorBodyOf(status, res.headers, res.body);
+    const errorBody = await errorBodyOf(status, res.headers, res.body);
     const endNs = now();
     const headers = northwestHeaders(res.headers);
     rec.write({
@@ -58,7 +58,7 @@ export async function sendWrite(rec: LoadRecorder, w: HttpWrite): Promise<void> 
       status,
       outcome: status < 300 ? 'acked' : status < 500 ? 'rejected' : 'failed',
       ...headers,
-      ...(headers.error === undefined && appError !== undefined ? { error: appErrorOf(appError) } : {}),
+      ...(headers.error === undefined && errorBody !== undefined ? { error: appErrorOf(errorBody) } : {}),
     });
   } catch (err) {
     const code = ac.signal.aborted ? 'client-left' : errorCode(err);
@@ -73,10 +73,10 @@ export async function sendWrite(rec: LoadRecorder, w: HttpWrite): Promise<void> 
 export async function sendRead(rec: LoadRecorder, gateway: GatewayAddress, host: string, key: string): Promise<void> {
   try {
     const res = await request(`${gateway.url}/kv/${key}`, { headers: { host }, headersTimeout: 20_000, bodyTimeout: 20_000 });
-    const appError = await errorBodyOf(res.statusCode, res.headers, res.body);
+    const errorBody = await errorBodyOf(res.statusCode, res.headers, res.body);
     rec.read(
       res.statusCode === 404 ? 200 : res.statusCode,
-      northwestHeaders(res.headers).error ?? (appError === undefined ? undefined : appErrorOf(appError)),
+      northwestHeaders(res.headers).error ?? (errorBody === undefined ? undefined : appErrorOf(errorBody)),
     );
   } catch (err) {
     rec.read(0, undefined, errorCode(err));
